@@ -1,0 +1,14 @@
+/** @type {import('jest').Config} */
+const swc = JSON.parse(require('fs').readFileSync(__dirname + '/.swcrc', 'utf8'));
+delete swc.$schema;
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/lib', '<rootDir>/gateway', '<rootDir>/subgraphs', '<rootDir>/workers', '<rootDir>/test', '<rootDir>/schema'],
+  testMatch: ['**/*.spec.ts', '**/*.test.ts'],
+  transform: { '^.+\\.(t|j|mj)s$': ['@swc/jest', { ...swc, swcrc: false }] },
+  // graphql-request ships ESM only; let swc turn it into CommonJS for jest.
+  transformIgnorePatterns: ['/node_modules/(?!(graphql-request|@graphql-typed-document-node)/)'],
+  setupFiles: ['reflect-metadata'],
+  testTimeout: 60000,
+  maxWorkers: 2,
+};

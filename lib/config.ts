@@ -1,0 +1,104 @@
+import { z } from 'zod';
+
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+
+const EnvSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATA_DIR: z.string().default('.data'),
+  // Owner/migration connection. Unset: embedded PostgreSQL under DATA_DIR.
+  DATABASE_URL: z.string().url().optional(),
+  // Password the app and relay roles log in with; unset: generated once and kept in DATA_DIR.
+  APP_DB_PASSWORD: z.string().min(16).optional(),
+  REDIS_URL: z.string().url().optional(),
+  // Prefix for every Redis key, channel and BullMQ queue (lets tests share one Redis).
+  REDIS_PREFIX: z.string().regex(/^[a-z0-9_:-]+$/i).default('abt'),
+  JWT_SECRET: z.string().min(32).optional(),
+  GATEWAY_PORT: port(4000),
+  TENANT_PORT: port(4001),
+  TREASURY_PORT: port(4002),
+  MARKET_PRICE_PORT: port(4003),
+  COMPLIANCE_PORT: port(4004),
+  WORKERS_PORT: port(4010),
+  HOST: z.string().default('127.0.0.1'),
+  TENANT_URL: z.string().url().optional(),
+  TREASURY_URL: z.string().url().optional(),
+  MARKET_PRICE_URL: z.string().url().optional(),
+  COMPLIANCE_URL: z.string().url().optional(),
+  PRICE_TICK_MS: z.coerce.number().int().min(50).default(5000),
+  PRICE_SEED: z.coerce.number().int().default(20261125),
+  OUTBOX_POLL_MS: z.coerce.number().int().min(10).default(500),
+  DB_POOL_MAX: z.coerce.number().int().min(1).max(100).default(5),
+  SEED_DEMO: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
+});
+
+export type Env = z.infer<typeof EnvSchema>;
+
+export type SubgraphName = 'tenant' | 'treasury' | 'market-price' | 'compliance';
+
+export type Config = {
+  env: Env['NODE_ENV'];
+  logLevel: Env['LOG_LEVEL'];
+  dataDir: string;
+  databaseUrl?: string;
+  appDbPassword?: string;
+  redisUrl?: string;
+  redisPrefix: string;
+  jwtSecret?: string;
+  host: string;
+  ports: { gateway: number; tenant: number; treasury: number; marketPrice: number; compliance: number; workers: number };
+  subgraphUrls: Partial<Record<SubgraphName, string>>;
+  priceTickMs: number;
+  priceSeed: number;
+  outboxPollMs: number;
+  dbPoolMax: number;
+  seedDemo: boolean;
+};
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+}
+
+/** Reads and validates configuration; every value has an embedded default. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    // Name the variables, never echo their values (they may be secrets).
+    const names = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new ConfigError(`invalid configuration: ${names}`);
+  }
+  const e = parsed.data;
+  return {
+    env: e.NODE_ENV,
+    logLevel: e.LOG_LEVEL,
+    dataDir: e.DATA_DIR,
+    databaseUrl: e.DATABASE_URL,
+    appDbPassword: e.APP_DB_PASSWORD,
+    redisUrl: e.REDIS_URL,
+    redisPrefix: e.REDIS_PREFIX,
+    jwtSecret: e.JWT_SECRET,
+    host: e.HOST,
+    ports: {
+      gateway: e.GATEWAY_PORT,
+      tenant: e.TENANT_PORT,
+      treasury: e.TREASURY_PORT,
+      marketPrice: e.MARKET_PRICE_PORT,
+      compliance: e.COMPLIANCE_PORT,
+      workers: e.WORKERS_PORT,
+    },
+    subgraphUrls: {
+      tenant: e.TENANT_URL,
+      treasury: e.TREASURY_URL,
+      'market-price': e.MARKET_PRICE_URL,
+      compliance: e.COMPLIANCE_URL,
+    },
+    priceTickMs: e.PRICE_TICK_MS,
+    priceSeed: e.PRICE_SEED,
+    outboxPollMs: e.OUTBOX_POLL_MS,
+    dbPoolMax: e.DB_POOL_MAX,
+    seedDemo: e.SEED_DEMO,
+  };
+}

@@ -1,0 +1,55 @@
+import express, { type Express } from 'express';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { registry } from './metrics';
+
+export type ReadinessCheck = { name: string; check: () => Promise<void> };
+
+/** Express app with liveness, readiness (each dependency named) and Prometheus metrics. */
+export function createHttpApp(service: string, checks: ReadinessCheck[]): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/api/health', (_req, res) => {
+    res.json({ status: 'ok', service });
+  });
+  app.get('/api/ready', async (_req, res) => {
+    const results = await Promise.all(
+      checks.map(async (c) => {
+        try {
+          await Promise.race([c.check(), new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), 2000))]);
+          return [c.name, 'ok'] as const;
+        } catch {
+          return [c.name, 'down'] as const;
+        }
+      }),
+    );
+    const ready = results.every(([, s]) => s === 'ok');
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not-ready', service, checks: Object.fromEntries(results) });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.set('Content-Type', registry.contentType);
+    res.send(await registry.metrics());
+  });
+  return app;
+}
+
+export type Listening = { server: Server; port: number; url: string; close: () => Promise<void> };
+
+export async function listen(app: Express, host: string, port: number): Promise<Listening> {
+  const server = createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const actual = (server.address() as AddressInfo).port;
+  return {
+    server,
+    port: actual,
+    url: `http://${host}:${actual}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

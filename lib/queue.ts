@@ -1,0 +1,153 @@
+import { AsyncResource } from 'node:async_hooks';
+import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { log, withCorrelation } from './logger';
+
+/** Queue names are contracts between processes. */
+export const QUEUES = ['payment-events', 'purchases', 'schedules', 'reports', 'accounting', 'notifications', 'audit'] as const;
+export type QueueName = (typeof QUEUES)[number];
+
+export type JobPayload = Record<string, unknown>;
+export type JobInfo = { id: string; name: string; data: JobPayload; attempt: number };
+export type JobHandler = (job: JobInfo) => Promise<void>;
+export type AddOptions = { jobId: string; delayMs?: number; attempts?: number };
+
+/** BullMQ, or an in-process runner with the same contract when there is no Redis. */
+export type JobQueue = {
+  readonly kind: 'bullmq' | 'in-process';
+  add(queue: QueueName, name: string, data: JobPayload, opts: AddOptions): Promise<void>;
+  process(queue: QueueName, handler: JobHandler, opts?: { concurrency?: number }): void;
+  /** Resolves when nothing is waiting or running (in-process); for tests and shutdown. */
+  close(): Promise<void>;
+};
+
+const BACKOFF_MS = 200;
+const DEFAULT_ATTEMPTS = 8;
+
+export class InProcessQueue implements JobQueue {
+  readonly kind = 'in-process' as const;
+  private readonly handlers = new Map<QueueName, JobHandler>();
+  private readonly pending = new Map<QueueName, JobInfo[]>();
+  private readonly seen = new Set<string>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private closed = false;
+  // Jobs run in the async context of the runner, not of whoever enqueued them (their open
+  // transaction, correlation id, ORM context must not leak into the job).
+  private readonly detached = new AsyncResource('InProcessQueue');
+
+  async add(queue: QueueName, name: string, data: JobPayload, opts: AddOptions): Promise<void> {
+    const key = `${queue}:${opts.jobId}`;
+    if (this.seen.has(key) || this.closed) return; // idempotent enqueue, like BullMQ's jobId
+    this.seen.add(key);
+    const job: JobInfo = { id: opts.jobId, name, data: JSON.parse(JSON.stringify(data)) as JobPayload, attempt: 0 };
+    this.schedule(queue, job, opts.delayMs ?? 0, opts.attempts ?? DEFAULT_ATTEMPTS);
+  }
+
+  private schedule(queue: QueueName, job: JobInfo, delayMs: number, attempts: number): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      this.detached.runInAsyncScope(() => void this.run(queue, job, attempts));
+    }, delayMs);
+    this.timers.add(t);
+  }
+
+  private async run(queue: QueueName, job: JobInfo, attempts: number): Promise<void> {
+    if (this.closed) return;
+    const handler = this.handlers.get(queue);
+    if (!handler) {
+      const list = this.pending.get(queue) ?? [];
+      list.push(job);
+      this.pending.set(queue, list);
+      return;
+    }
+    const attempt = { ...job, attempt: job.attempt + 1 };
+    try {
+      await withCorrelation(`job:${queue}:${job.id}`, { queue, job: job.name }, () => handler(attempt));
+    } catch (err) {
+      if (attempt.attempt >= attempts) {
+        log().error({ queue, jobId: job.id, err: (err as Error).message }, 'job failed permanently');
+        return;
+      }
+      this.schedule(queue, attempt, BACKOFF_MS * 2 ** (attempt.attempt - 1), attempts);
+    }
+  }
+
+  process(queue: QueueName, handler: JobHandler): void {
+    this.handlers.set(queue, handler);
+    for (const job of this.pending.get(queue) ?? []) this.detached.runInAsyncScope(() => void this.run(queue, job, DEFAULT_ATTEMPTS));
+    this.pending.delete(queue);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+}
+
+export class BullQueue implements JobQueue {
+  readonly kind = 'bullmq' as const;
+  private readonly queues = new Map<QueueName, Queue>();
+  private readonly workers: Worker[] = [];
+  private readonly connection: ConnectionOptions;
+
+  constructor(
+    redisUrl: string,
+    private readonly prefix: string,
+  ) {
+    const u = new URL(redisUrl);
+    this.connection = {
+      host: u.hostname,
+      port: Number(u.port || 6379),
+      username: u.username || undefined,
+      password: u.password ? decodeURIComponent(u.password) : undefined,
+      db: u.pathname.length > 1 ? Number(u.pathname.slice(1)) : 0,
+      maxRetriesPerRequest: null,
+    };
+  }
+
+  private queue(name: QueueName): Queue {
+    let q = this.queues.get(name);
+    if (!q) {
+      q = new Queue(name, { connection: this.connection, prefix: this.prefix });
+      q.on('error', (err: Error) => log().warn({ queue: name, err: err.message }, 'queue error'));
+      this.queues.set(name, q);
+    }
+    return q;
+  }
+
+  async add(queue: QueueName, name: string, data: JobPayload, opts: AddOptions): Promise<void> {
+    await this.queue(queue).add(name, data, {
+      jobId: opts.jobId,
+      delay: opts.delayMs,
+      attempts: opts.attempts ?? DEFAULT_ATTEMPTS,
+      backoff: { type: 'exponential', delay: BACKOFF_MS },
+      removeOnComplete: { age: 24 * 3600, count: 10_000 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    });
+  }
+
+  process(queue: QueueName, handler: JobHandler, opts: { concurrency?: number } = {}): void {
+    const worker = new Worker(
+      queue,
+      async (job: Job) =>
+        withCorrelation(`job:${queue}:${job.id}`, { queue, job: job.name }, () =>
+          handler({ id: String(job.id), name: job.name, data: job.data as JobPayload, attempt: job.attemptsMade + 1 }),
+        ),
+      { connection: this.connection, prefix: this.prefix, concurrency: opts.concurrency ?? 4 },
+    );
+    worker.on('error', (err: Error) => log().warn({ queue, err: err.message }, 'worker error'));
+    worker.on('failed', (job, err) =>
+      log().warn({ queue, jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, 'job attempt failed'),
+    );
+    this.workers.push(worker);
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.workers.map((w) => w.close()));
+    await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
+  }
+}
+
+export function createQueue(redisUrl: string | undefined, prefix: string): JobQueue {
+  return redisUrl ? new BullQueue(redisUrl, prefix) : new InProcessQueue();
+}

@@ -1,0 +1,169 @@
+import { readFileSync } from 'node:fs';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { Redis } from 'ioredis';
+import { AccessGate } from '../lib/access';
+import { createBus, type EventBus } from '../lib/bus';
+import type { Config, SubgraphName } from '../lib/config';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from '../lib/db/embedded';
+import { migrate } from '../lib/db/migrate';
+import { openAppOrm } from '../lib/db/orm';
+import { APP_ROLE, RELAY_ROLE, roleUrl } from '../lib/db/roles';
+import { TenantDirectory } from '../lib/db/tenant-context';
+import type { Listening, ReadinessCheck } from '../lib/http';
+import { log, redactUrl } from '../lib/logger';
+import { createQueue, type JobQueue } from '../lib/queue';
+import { loadOrCreateLocalSecrets } from '../lib/secrets';
+import { serveSubgraph } from '../lib/subgraph';
+import { startGateway } from '../gateway/gateway';
+import { SUPERGRAPH_PATH } from '../schema/compose';
+import { buildComplianceSchema, complianceEntities } from '../subgraphs/compliance';
+import { SimulatedFeed } from '../subgraphs/market-price/feeds/simulated.feed';
+import { buildMarketPriceSchema, marketPriceEntities } from '../subgraphs/market-price';
+import { PriceService } from '../subgraphs/market-price/price.service';
+import { AuthService } from '../subgraphs/tenant/auth.service';
+import { buildTenantSchema, tenantEntities } from '../subgraphs/tenant';
+import { buildTreasurySchema, treasuryEntities } from '../subgraphs/treasury';
+import { TreasuryRuleService } from '../subgraphs/treasury/treasury-rule.service';
+import { startWorkers } from '../workers';
+
+export const ROLES = ['tenant', 'treasury', 'market-price', 'compliance', 'workers', 'gateway'] as const;
+export type ProcessRole = (typeof ROLES)[number];
+
+export type Platform = {
+  urls: Partial<Record<ProcessRole, string>>;
+  gatewayUrl?: string;
+  ownerUrl: string;
+  appUrl: string;
+  jwtSecret: string;
+  bus: EventBus;
+  queue: JobQueue;
+  services: { prices?: PriceService; auth?: AuthService };
+  stop(): Promise<void>;
+};
+
+export type StartOptions = { roles: readonly ProcessRole[]; migrate: boolean };
+
+/**
+ * Starts the requested roles in this process. With no DATABASE_URL an embedded PostgreSQL is
+ * started under DATA_DIR; with no REDIS_URL the bus and queue are in-process (single-node mode).
+ */
+export async function startPlatform(config: Config, opts: StartOptions): Promise<Platform> {
+  const stack: Array<() => Promise<void>> = [];
+  const stop = async (): Promise<void> => {
+    while (stack.length) await stack.pop()!().catch((err: Error) => log().warn({ err: err.message }, 'error while stopping'));
+  };
+  try {
+    const local = loadOrCreateLocalSecrets(config.dataDir);
+    const jwtSecret = config.jwtSecret ?? local.jwtSecret;
+    const rolePassword = config.appDbPassword ?? local.appDbPassword;
+
+    let ownerUrl = config.databaseUrl;
+    if (!ownerUrl) {
+      const embedded: EmbeddedDatabase = await startEmbeddedPostgres(config.dataDir, local.embeddedPgPassword);
+      stack.push(embedded.stop);
+      ownerUrl = embedded.url;
+    }
+    log().info({ database: redactUrl(ownerUrl), embedded: !config.databaseUrl }, 'database');
+    if (opts.migrate) await migrate(ownerUrl, rolePassword);
+    const appUrl = roleUrl(ownerUrl, APP_ROLE, rolePassword);
+
+    if (!config.redisUrl) log().info('no REDIS_URL: single-node mode (in-process event bus and job runner)');
+    const bus = createBus(config.redisUrl, config.redisPrefix);
+    stack.push(() => bus.close());
+    const queue = createQueue(config.redisUrl, config.redisPrefix);
+    stack.push(() => queue.close());
+    const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true }) : undefined;
+    if (redis) stack.push(async () => void redis.disconnect());
+
+    const orms: MikroORM[] = [];
+    const openOrm = async (entities: Parameters<typeof openAppOrm>[1], url = appUrl): Promise<MikroORM> => {
+      const orm = await openAppOrm(url, entities, config.dbPoolMax);
+      orms.push(orm);
+      stack.push(() => orm.close(true));
+      return orm;
+    };
+    const dbCheck = (orm: MikroORM): ReadinessCheck => ({ name: 'database', check: async () => void (await orm.em.fork().execute('select 1')) });
+    const redisCheck: ReadinessCheck[] = redis ? [{ name: 'redis', check: async () => void (await redis.ping()) }] : [];
+
+    const urls: Partial<Record<ProcessRole, string>> = {};
+    const services: Platform['services'] = {};
+    const track = (role: ProcessRole, l: Listening): void => {
+      urls[role] = role === 'workers' ? l.url : `${l.url}/graphql`;
+      stack.push(l.close);
+    };
+    const has = (r: ProcessRole): boolean => opts.roles.includes(r);
+    const subgraph = async <S>(name: SubgraphName, port: number, schema: Awaited<ReturnType<typeof buildTenantSchema>>, orm: MikroORM, svc: S) =>
+      serveSubgraph({
+        name,
+        schema,
+        host: config.host,
+        port,
+        jwtSecret,
+        gate: new AccessGate(orm, new TenantDirectory(orm)),
+        services: svc,
+        checks: [dbCheck(orm), ...redisCheck],
+      });
+
+    if (has('tenant')) {
+      const orm = await openOrm(tenantEntities);
+      const auth = new AuthService(orm, bus, jwtSecret);
+      services.auth = auth;
+      track('tenant', await subgraph('tenant', config.ports.tenant, await buildTenantSchema(), orm, { auth }));
+    }
+    if (has('treasury')) {
+      const orm = await openOrm(treasuryEntities);
+      track('treasury', await subgraph('treasury', config.ports.treasury, await buildTreasurySchema(), orm, { rules: new TreasuryRuleService(bus) }));
+    }
+    if (has('market-price')) {
+      const orm = await openOrm(marketPriceEntities);
+      const prices = new PriceService(orm, bus);
+      const feed = new SimulatedFeed({ seed: config.priceSeed, intervalMs: config.priceTickMs });
+      await prices.start(feed);
+      stack.push(async () => {
+        await feed.stop();
+        await prices.flush();
+      });
+      services.prices = prices;
+      track('market-price', await subgraph('market-price', config.ports.marketPrice, await buildMarketPriceSchema(), orm, { prices }));
+    }
+    if (has('compliance')) {
+      const orm = await openOrm(complianceEntities);
+      track('compliance', await subgraph('compliance', config.ports.compliance, await buildComplianceSchema(), orm, {}));
+    }
+    if (has('workers')) {
+      const orm = await openOrm(complianceEntities);
+      const relayOrm = await openOrm([], roleUrl(ownerUrl, RELAY_ROLE, rolePassword));
+      track(
+        'workers',
+        await startWorkers({ host: config.host, port: config.ports.workers, orm, relayOrm, queue, bus, outboxPollMs: config.outboxPollMs }),
+      );
+    }
+    if (has('gateway')) {
+      const defaults: Record<SubgraphName, string> = {
+        tenant: `http://${config.host}:${config.ports.tenant}/graphql`,
+        treasury: `http://${config.host}:${config.ports.treasury}/graphql`,
+        'market-price': `http://${config.host}:${config.ports.marketPrice}/graphql`,
+        compliance: `http://${config.host}:${config.ports.compliance}/graphql`,
+      };
+      const subgraphUrls = Object.fromEntries(
+        (Object.keys(defaults) as SubgraphName[]).map((n) => {
+          const running = urls[n as ProcessRole];
+          return [n, config.subgraphUrls[n] ?? running ?? defaults[n]];
+        }),
+      );
+      const gw = await startGateway({
+        host: config.host,
+        port: config.ports.gateway,
+        supergraphSdl: readFileSync(SUPERGRAPH_PATH, 'utf8'),
+        subgraphUrls,
+        jwtSecret,
+        redis,
+      });
+      track('gateway', gw);
+    }
+    return { urls, gatewayUrl: urls.gateway, ownerUrl, appUrl, jwtSecret, bus, queue, services, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

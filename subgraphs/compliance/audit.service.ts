@@ -1,0 +1,100 @@
+import { LockMode } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { badInput } from '../../lib/errors';
+import { AuditEvent, AuditHead } from './audit-event.entity';
+import { GENESIS_HASH, chainHash, findBreak, type ChainBreak } from './audit-chain';
+
+export type AppendInput = {
+  id: string;
+  tenantId: string;
+  eventType: string;
+  actorId: string | null;
+  subjectType: string;
+  subjectId: string;
+  payload: Record<string, unknown>;
+  occurredAt: Date;
+};
+
+/**
+ * Appends one event to the tenant's chain inside the caller's tenant transaction. Idempotent
+ * by event id (a replayed job appends nothing); the head row serializes concurrent appends.
+ */
+export async function appendAuditEvent(em: EntityManager, input: AppendInput): Promise<AuditEvent> {
+  const existing = await em.findOne(AuditEvent, { tenantId: input.tenantId, id: input.id });
+  if (existing) return existing;
+  await em.execute(
+    `insert into audit_head (tenant_id, last_seq, last_hash) values (?, 0, ?) on conflict (tenant_id) do nothing`,
+    [input.tenantId, GENESIS_HASH],
+  );
+  const head = await em.findOneOrFail(AuditHead, { tenantId: input.tenantId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+  const again = await em.findOne(AuditEvent, { tenantId: input.tenantId, id: input.id });
+  if (again) return again;
+  const event = em.create(AuditEvent, {
+    tenantId: input.tenantId,
+    id: input.id,
+    seq: head.lastSeq + 1n,
+    eventType: input.eventType,
+    actorId: input.actorId,
+    subjectType: input.subjectType,
+    subjectId: input.subjectId,
+    payload: input.payload,
+    createdAt: input.occurredAt,
+    prevHash: head.lastHash,
+    hash: '',
+  });
+  event.hash = chainHash(event.prevHash, event);
+  head.lastSeq = event.seq;
+  head.lastHash = event.hash;
+  head.updatedAt = new Date();
+  await em.flush();
+  return event;
+}
+
+export type AuditPage = { events: AuditEvent[]; hasNextPage: boolean; totalCount: number };
+
+const MAX_PAGE = 200;
+
+/** Events in chain order after an optional cursor (the seq of the last event seen). */
+export async function listAuditEvents(em: EntityManager, tenantId: string, first: number, after?: string): Promise<AuditPage> {
+  if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw badInput(`first must be between 1 and ${MAX_PAGE}`, 'first');
+  let afterSeq = 0n;
+  if (after !== undefined && after !== null) {
+    if (!/^\d{1,18}$/.test(after)) throw badInput('after is not a valid cursor', 'after');
+    afterSeq = BigInt(after);
+  }
+  const rows = await em.find(
+    AuditEvent,
+    { tenantId, seq: { $gt: afterSeq } },
+    { orderBy: { seq: 'asc' }, limit: first + 1 },
+  );
+  const totalCount = await em.count(AuditEvent, { tenantId });
+  return { events: rows.slice(0, first), hasNextPage: rows.length > first, totalCount };
+}
+
+export type Verification = { valid: boolean; eventsChecked: number; firstBad: ChainBreak | null };
+
+/** Walks the whole chain in batches; the first break (or a truncated tail) makes it invalid. */
+export async function verifyAuditChain(em: EntityManager, tenantId: string): Promise<Verification> {
+  let cursor = { expectedSeq: 1n, prevHash: GENESIS_HASH };
+  let checked = 0;
+  let lastSeq = 0n;
+  for (;;) {
+    const batch = await em.find(
+      AuditEvent,
+      { tenantId, seq: { $gt: lastSeq } },
+      { orderBy: { seq: 'asc' }, limit: 1000, disableIdentityMap: true },
+    );
+    if (batch.length === 0) break;
+    const { brk, next } = findBreak(batch, cursor);
+    if (brk) return { valid: false, eventsChecked: checked + batch.findIndex((e) => e.id === brk.eventId), firstBad: brk };
+    checked += batch.length;
+    cursor = next;
+    lastSeq = batch[batch.length - 1].seq;
+  }
+  const head = await em.findOne(AuditHead, { tenantId }, { disableIdentityMap: true });
+  if (head && (head.lastSeq !== cursor.expectedSeq - 1n || head.lastHash !== cursor.prevHash)) {
+    // Rows after the last one we saw were removed: the head still remembers them.
+    return { valid: false, eventsChecked: checked, firstBad: { eventId: '', seq: cursor.expectedSeq, reason: 'SEQUENCE_GAP' } };
+  }
+  return { valid: true, eventsChecked: checked, firstBad: null };
+}

@@ -1,0 +1,10 @@
+import type { GraphQLSchema } from 'graphql';
+import { buildFederatedSchema } from '../../lib/subgraph';
+import { AuditEvent, AuditHead } from './audit-event.entity';
+import { AuditResolver, TenantAudit, TenantAuditResolver, complianceReferences } from './audit.resolver';
+
+export const complianceEntities = [AuditEvent, AuditHead];
+
+export function buildComplianceSchema(): Promise<GraphQLSchema> {
+  return buildFederatedSchema([AuditResolver, TenantAuditResolver], complianceReferences, [TenantAudit]);
+}

@@ -1,0 +1,213 @@
+import { randomUUID } from 'node:crypto';
+import { LockMode } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { recordAudit } from '../../lib/audit';
+import type { EventBus } from '../../lib/bus';
+import { AppError, ErrorCode, badInput, notFound } from '../../lib/errors';
+import { isUuid } from '../../lib/db/tenant-context';
+import { kickOutbox } from '../../lib/outbox';
+import type { Scope } from '../../lib/access';
+import { RuleType, TreasuryRule } from './treasury-rule.entity';
+import type { TreasuryRuleInput, TreasuryRulePatch } from './treasury-rule.input';
+
+type RuleState = Pick<
+  TreasuryRule,
+  | 'name'
+  | 'type'
+  | 'percentageBps'
+  | 'amountAudCents'
+  | 'schedule'
+  | 'minOrderAudCents'
+  | 'maxPerPurchaseAudCents'
+  | 'dailyCapAudCents'
+  | 'monthlyCapAudCents'
+>;
+
+const SCHEDULES = new Set(['DAILY', 'WEEKLY', 'MONTHLY']);
+const CRON_FIELD = /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$/;
+
+export function isValidSchedule(s: string): boolean {
+  if (SCHEDULES.has(s)) return true;
+  const parts = s.trim().split(/\s+/);
+  return parts.length === 5 && parts.every((p) => CRON_FIELD.test(p));
+}
+
+/** Every rule must be internally consistent before it is stored; errors name the field. */
+export function validateRule(r: RuleState): void {
+  const name = r.name.trim();
+  if (name.length < 1 || name.length > 120) throw badInput('name must be 1 to 120 characters', 'name');
+  const positive = (v: bigint | null, field: string): void => {
+    if (v !== null && v <= 0n) throw badInput(`${field} must be greater than zero`, field);
+  };
+  if (r.minOrderAudCents < 0n) throw badInput('minOrderAudCents must not be negative', 'minOrderAudCents');
+  positive(r.amountAudCents, 'amountAudCents');
+  positive(r.maxPerPurchaseAudCents, 'maxPerPurchaseAudCents');
+  positive(r.dailyCapAudCents, 'dailyCapAudCents');
+  positive(r.monthlyCapAudCents, 'monthlyCapAudCents');
+  if (r.percentageBps !== null && (!Number.isInteger(r.percentageBps) || r.percentageBps < 1 || r.percentageBps > 10_000)) {
+    throw badInput('percentageBps must be between 1 and 10000', 'percentageBps');
+  }
+  if (r.schedule !== null && !isValidSchedule(r.schedule)) {
+    throw badInput('schedule must be DAILY, WEEKLY, MONTHLY or a 5-field cron expression', 'schedule');
+  }
+  if (r.maxPerPurchaseAudCents !== null && r.maxPerPurchaseAudCents < r.minOrderAudCents) {
+    throw badInput('maxPerPurchaseAudCents must be at least minOrderAudCents', 'maxPerPurchaseAudCents');
+  }
+  if (r.dailyCapAudCents !== null && r.monthlyCapAudCents !== null && r.dailyCapAudCents > r.monthlyCapAudCents) {
+    throw badInput('dailyCapAudCents must not exceed monthlyCapAudCents', 'dailyCapAudCents');
+  }
+  const need = (ok: boolean, field: string, why: string): void => {
+    if (!ok) throw badInput(`${field} is required for ${r.type} rules (${why})`, field);
+  };
+  switch (r.type) {
+    case RuleType.PERCENTAGE_OF_REVENUE:
+      need(r.percentageBps !== null, 'percentageBps', 'the share of each payment');
+      break;
+    case RuleType.FIXED_DCA:
+      need(r.amountAudCents !== null, 'amountAudCents', 'the amount per purchase');
+      need(r.schedule !== null, 'schedule', 'when to buy');
+      break;
+    case RuleType.PRICE_DROP:
+      need(r.amountAudCents !== null, 'amountAudCents', 'the amount to buy');
+      need(r.percentageBps !== null, 'percentageBps', 'the drop below the average');
+      break;
+    case RuleType.BALANCE_THRESHOLD:
+      need(r.amountAudCents !== null, 'amountAudCents', 'the cash to keep');
+      break;
+  }
+}
+
+const n = <T>(v: T | null | undefined): T | null => (v === undefined ? null : v);
+
+export type RuleChange = 'CREATED' | 'UPDATED' | 'ENABLED' | 'DISABLED' | 'DELETED';
+
+/** Rule use cases; every change is audited in its transaction and published after commit. */
+export class TreasuryRuleService {
+  constructor(private readonly bus: EventBus) {}
+
+  list(scope: Scope): Promise<TreasuryRule[]> {
+    return scope.tx((em) => em.find(TreasuryRule, { tenantId: scope.tenantId }, { orderBy: { createdAt: 'asc', id: 'asc' } }));
+  }
+
+  get(scope: Scope, id: string): Promise<TreasuryRule | null> {
+    if (!isUuid(id)) return Promise.resolve(null);
+    return scope.tx((em) => em.findOne(TreasuryRule, { tenantId: scope.tenantId, id }));
+  }
+
+  async create(scope: Scope, input: TreasuryRuleInput): Promise<TreasuryRule> {
+    const state: RuleState = {
+      name: input.name.trim(),
+      type: input.type,
+      percentageBps: n(input.percentageBps),
+      amountAudCents: n(input.amountAudCents),
+      schedule: n(input.schedule),
+      minOrderAudCents: input.minOrderAudCents ?? 0n,
+      maxPerPurchaseAudCents: n(input.maxPerPurchaseAudCents),
+      dailyCapAudCents: n(input.dailyCapAudCents),
+      monthlyCapAudCents: n(input.monthlyCapAudCents),
+    };
+    validateRule(state);
+    const now = new Date();
+    const rule = await scope.tx(async (em) => {
+      const r = em.create(TreasuryRule, {
+        ...state,
+        tenantId: scope.tenantId,
+        id: randomUUID(),
+        enabled: input.enabled,
+        version: 1,
+        createdAt: now,
+        updatedAt: now,
+      });
+      await em.flush();
+      await this.audit(em, scope, r, 'CREATED');
+      return r;
+    });
+    await this.published(scope, rule, 'CREATED');
+    return rule;
+  }
+
+  async update(scope: Scope, id: string, patch: TreasuryRulePatch): Promise<TreasuryRule> {
+    const rule = await this.mutate(scope, id, 'UPDATED', (r) => {
+      if (patch.expectedVersion !== undefined && patch.expectedVersion !== null && patch.expectedVersion !== r.version) {
+        throw new AppError(ErrorCode.CONFLICT, 'the rule changed since you read it', { currentVersion: r.version });
+      }
+      const next: RuleState = {
+        name: patch.name !== undefined && patch.name !== null ? patch.name.trim() : r.name,
+        type: r.type,
+        percentageBps: patch.percentageBps !== undefined ? patch.percentageBps : r.percentageBps,
+        amountAudCents: patch.amountAudCents !== undefined ? patch.amountAudCents : r.amountAudCents,
+        schedule: patch.schedule !== undefined ? patch.schedule : r.schedule,
+        minOrderAudCents: patch.minOrderAudCents ?? r.minOrderAudCents,
+        maxPerPurchaseAudCents: patch.maxPerPurchaseAudCents !== undefined ? patch.maxPerPurchaseAudCents : r.maxPerPurchaseAudCents,
+        dailyCapAudCents: patch.dailyCapAudCents !== undefined ? patch.dailyCapAudCents : r.dailyCapAudCents,
+        monthlyCapAudCents: patch.monthlyCapAudCents !== undefined ? patch.monthlyCapAudCents : r.monthlyCapAudCents,
+      };
+      validateRule(next);
+      Object.assign(r, next);
+    });
+    return rule;
+  }
+
+  setEnabled(scope: Scope, id: string, enabled: boolean): Promise<TreasuryRule> {
+    return this.mutate(scope, id, enabled ? 'ENABLED' : 'DISABLED', (r) => {
+      r.enabled = enabled;
+    });
+  }
+
+  async delete(scope: Scope, id: string): Promise<string> {
+    const rule = await this.mutate(scope, id, 'DELETED', (r, em) => em.remove(r));
+    return rule.id;
+  }
+
+  private async mutate(
+    scope: Scope,
+    id: string,
+    change: RuleChange,
+    apply: (r: TreasuryRule, em: EntityManager) => void,
+  ): Promise<TreasuryRule> {
+    if (!isUuid(id)) throw notFound('treasury rule');
+    const rule = await scope.tx(async (em) => {
+      const r = await em.findOne(TreasuryRule, { tenantId: scope.tenantId, id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+      if (!r) throw notFound('treasury rule');
+      apply(r, em);
+      if (change !== 'DELETED') r.updatedAt = new Date();
+      await em.flush();
+      await this.audit(em, scope, r, change);
+      return r;
+    });
+    await this.published(scope, rule, change);
+    return rule;
+  }
+
+  private async audit(em: EntityManager, scope: Scope, r: TreasuryRule, change: RuleChange): Promise<void> {
+    await recordAudit(em, {
+      eventType: `treasury_rule.${change.toLowerCase()}`,
+      actorId: scope.userId,
+      subjectType: 'TreasuryRule',
+      subjectId: r.id,
+      data: ruleSnapshot(r),
+    });
+  }
+
+  private async published(scope: Scope, r: TreasuryRule, change: RuleChange): Promise<void> {
+    await kickOutbox(this.bus);
+    await this.bus
+      .publish(`tenant.${scope.tenantId}.rule`, { __typename: 'TreasuryRuleChanged', version: 1, id: r.id, change, ruleVersion: r.version })
+      .catch(() => undefined);
+  }
+}
+
+export function ruleSnapshot(r: TreasuryRule): Record<string, unknown> {
+  return {
+    name: r.name,
+    type: r.type,
+    enabled: r.enabled,
+    percentageBps: r.percentageBps,
+    amountAudCents: r.amountAudCents?.toString() ?? null,
+    schedule: r.schedule,
+    minOrderAudCents: r.minOrderAudCents.toString(),
+    maxPerPurchaseAudCents: r.maxPerPurchaseAudCents?.toString() ?? null,
+    dailyCapAudCents: r.dailyCapAudCents?.toString() ?? null,
+    monthlyCapAudCents: r.monthlyCapAudCents?.toString() ?? null,
+  };
+}
