@@ -1,0 +1,70 @@
+import { malformed } from './errors';
+import type { RevenueEventResult, WebhookProvider } from './revenue-event';
+
+/** Node/express header bag: Node lower-cases names; arrays only for repeated headers. */
+export type WebhookHeaders = Record<string, string | string[] | undefined>;
+
+/** The delivery exactly as received: the body must be the raw bytes, never re-serialized JSON. */
+export type RawWebhookRequest = { rawBody: Buffer | string; headers: WebhookHeaders };
+
+export type WebhookVerifier = {
+  provider: WebhookProvider;
+  /** Resolves to a normalized or ignored event; rejects only with WebhookVerificationError. */
+  verify(request: RawWebhookRequest): Promise<RevenueEventResult>;
+};
+
+/** Case-insensitive single-valued header; a repeated signature header is treated as absent. */
+export function headerValue(headers: WebhookHeaders, name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(headers)) {
+    if (key.toLowerCase() !== wanted) continue;
+    if (typeof value === 'string') return value;
+    if (Array.isArray(value) && value.length === 1) return value[0];
+    return undefined;
+  }
+  return undefined;
+}
+
+export function bodyText(rawBody: Buffer | string): string {
+  return typeof rawBody === 'string' ? rawBody : rawBody.toString('utf8');
+}
+
+export type JsonObject = Record<string, unknown>;
+
+export function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Reads a dotted path through nested objects; undefined when any step is missing or not an object. */
+export function at(value: unknown, path: string): unknown {
+  let current: unknown = value;
+  for (const key of path.split('.')) {
+    if (!isObject(current)) return undefined;
+    current = current[key];
+  }
+  return current;
+}
+
+/** A provider id or type string; the length cap keeps hostile payloads out of keys and logs. */
+export function requireString(provider: WebhookProvider, value: unknown, field: string): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 255) {
+    throw malformed(provider, `${field} must be a non-empty string`);
+  }
+  return value;
+}
+
+export function optionalString(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 && value.length <= 255 ? value : undefined;
+}
+
+/** JSON.parse that reports MALFORMED_PAYLOAD and insists on a top-level object. */
+export function parseJsonObject(provider: WebhookProvider, text: string): JsonObject {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw malformed(provider, 'body is not valid JSON');
+  }
+  if (!isObject(parsed)) throw malformed(provider, 'body must be a JSON object');
+  return parsed;
+}
