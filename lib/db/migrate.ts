@@ -15,7 +15,7 @@ export async function openOwnerOrm(ownerUrl: string): Promise<MikroORM> {
     entities: [],
     discovery: { warnWhenNoEntities: false },
     extensions: [Migrator],
-    migrations: { migrationsList: publicMigrations, transactional: true, allOrNothing: true, snapshot: false },
+    migrations: { migrationsList: publicMigrations, transactional: true, allOrNothing: true, snapshot: false, silent: true },
     pool: { min: 0, max: 2 },
     debug: false,
   });
