@@ -15,11 +15,17 @@ export function createHttpApp(service: string, checks: ReadinessCheck[]): Expres
   app.get('/api/ready', async (_req, res) => {
     const results = await Promise.all(
       checks.map(async (c) => {
+        let timer: NodeJS.Timeout | undefined;
         try {
-          await Promise.race([c.check(), new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), 2000))]);
+          const timeout = new Promise((_, rej) => {
+            timer = setTimeout(() => rej(new Error('timeout')), 2000);
+          });
+          await Promise.race([c.check(), timeout]);
           return [c.name, 'ok'] as const;
         } catch {
           return [c.name, 'down'] as const;
+        } finally {
+          clearTimeout(timer);
         }
       }),
     );

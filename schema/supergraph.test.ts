@@ -1,0 +1,20 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, SUPERGRAPH_PATH, composeSupergraph, readRoverConfig } from './compose';
+
+describe('the committed supergraph', () => {
+  it('is exactly what the subgraphs compose into (run `npm run compose` and commit)', async () => {
+    const { supergraph, subgraphs } = await composeSupergraph();
+    expect(readFileSync(SUPERGRAPH_PATH, 'utf8')).toBe(supergraph);
+    for (const [name, s] of Object.entries(readRoverConfig().subgraphs)) {
+      expect([name, readFileSync(join(ROOT, s.schema.file), 'utf8')]).toEqual([name, subgraphs[name]]);
+    }
+  });
+
+  it('never exposes money or prices as Float or Int', async () => {
+    const { supergraph } = await composeSupergraph();
+    const moneyish = /^\s+(\w*(amount|price|cents|sats|cap|balance|value|cost|fee)\w*)(\(.*\))?: (\w+)/gim;
+    const offenders = [...supergraph.matchAll(moneyish)].filter((m) => ['Float', 'Int'].includes(m[4])).map((m) => m[1]);
+    expect(offenders).toEqual([]);
+  });
+});
