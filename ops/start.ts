@@ -38,7 +38,7 @@ async function main(): Promise<void> {
       log().info({ seeded }, 'demo tenant');
     }
     process.stdout.write(
-      `\nLiquid ABT is running. Gateway: ${platform.gatewayUrl} (explorer, queries, mutations)\n` +
+      `\nLiquid ABT is running. Gateway: ${platform.gatewayUrl}\n` +
         (config.seedDemo ? `Log in with: mutation { login(input: { email: "${DEMO_EMAIL}", password: "${demoPassword}" }) { accessToken } }\n` : '') +
         `Stop with Ctrl-C.\n\n`,
     );
