@@ -1,0 +1,120 @@
+import { ExchangeError, type ExchangeName } from './exchange.types';
+import { parseJsonLossless, type JsonValue } from './lossless-json';
+
+export type FetchLike = typeof fetch;
+
+export type HttpRequest = {
+  exchange: ExchangeName;
+  url: string;
+  method: 'GET' | 'POST' | 'DELETE';
+  headers?: Record<string, string>;
+  body?: string;
+  timeoutMs: number;
+  /** Whether the request can move money: decides if a lost answer leaves the outcome unknown. */
+  mutation: boolean;
+  fetchImpl?: FetchLike;
+};
+
+export type HttpResponse = { status: number; text: string; headers: Headers };
+
+// Errors raised before any byte reached the server: the request certainly did nothing.
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
+
+function causeCode(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const cause = (err as { cause?: unknown }).cause;
+  if (typeof cause === 'object' && cause !== null && typeof (cause as { code?: unknown }).code === 'string') {
+    return (cause as { code: string }).code;
+  }
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** One HTTP round trip; network failures and timeouts become UNAVAILABLE ExchangeErrors. */
+export async function sendHttp(req: HttpRequest): Promise<HttpResponse> {
+  const doFetch = req.fetchImpl ?? fetch;
+  let res: Response;
+  try {
+    res = await doFetch(req.url, {
+      method: req.method,
+      headers: req.headers,
+      body: req.body,
+      signal: AbortSignal.timeout(req.timeoutMs),
+    });
+  } catch (err) {
+    const code = causeCode(err);
+    const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
+    const notSent = code !== undefined && NOT_SENT_CODES.has(code);
+    throw new ExchangeError({
+      exchange: req.exchange,
+      kind: 'UNAVAILABLE',
+      message: timedOut ? `request timed out after ${req.timeoutMs}ms` : `network error${code ? ` (${code})` : ''}`,
+      outcomeUnknown: req.mutation && !notSent,
+      cause: err,
+    });
+  }
+  let text: string;
+  try {
+    text = await res.text();
+  } catch (err) {
+    throw new ExchangeError({
+      exchange: req.exchange,
+      kind: 'UNAVAILABLE',
+      message: 'connection dropped while reading the response',
+      outcomeUnknown: req.mutation,
+      httpStatus: res.status,
+      cause: err,
+    });
+  }
+  return { status: res.status, text, headers: res.headers };
+}
+
+/** Parses a body that must be JSON; otherwise INVALID_RESPONSE (outcome unknown for mutations). */
+export function parseBody(exchange: ExchangeName, res: HttpResponse, mutation: boolean): JsonValue {
+  try {
+    return parseJsonLossless(res.text);
+  } catch (err) {
+    throw new ExchangeError({
+      exchange,
+      kind: 'INVALID_RESPONSE',
+      message: `response was not valid JSON (HTTP ${res.status})`,
+      outcomeUnknown: mutation,
+      httpStatus: res.status,
+      cause: err,
+    });
+  }
+}
+
+/**
+ * Maps a non-2xx HTTP status to an ExchangeError. 503 and 429 are refusals (nothing happened);
+ * other 5xx may hide a request the origin did process, so mutations are marked outcomeUnknown.
+ */
+export function errorForStatus(exchange: ExchangeName, status: number, mutation: boolean, detail: string): ExchangeError {
+  const msg = `HTTP ${status}${detail ? `: ${detail}` : ''}`;
+  if (status === 401 || status === 403) return new ExchangeError({ exchange, kind: 'AUTH', message: msg, httpStatus: status });
+  if (status === 429) return new ExchangeError({ exchange, kind: 'RATE_LIMITED', message: msg, httpStatus: status });
+  if (status >= 500) {
+    return new ExchangeError({ exchange, kind: 'UNAVAILABLE', message: msg, httpStatus: status, outcomeUnknown: mutation && status !== 503 });
+  }
+  return new ExchangeError({ exchange, kind: 'REJECTED', message: msg, httpStatus: status });
+}
+
+export function invalidResponse(exchange: ExchangeName, message: string, mutation: boolean, cause?: unknown): ExchangeError {
+  return new ExchangeError({ exchange, kind: 'INVALID_RESPONSE', message, outcomeUnknown: mutation, cause });
+}
+
+/** Runs async tasks strictly one after another (Kraken needs nonces to arrive in order). */
+export class SerialQueue {
+  private tail: Promise<void> = Promise.resolve();
+
+  run<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(task, task);
+    this.tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,236 @@
+/**
+ * Routes a tenant's market buy to an exchange: primary first, then the failover list, skipping
+ * exchanges whose circuit is open. Exactly-once: before placing anywhere it asks every exchange in
+ * the route (and any the caller says were tried before) whether an order with this clientOrderId
+ * already exists, and returns that order instead of buying twice.
+ *
+ * Only UNAVAILABLE and RATE_LIMITED move on to the next exchange. REJECTED, AUTH and
+ * INVALID_RESPONSE stop the route: money never silently goes elsewhere because of a bad request or
+ * bad credentials. A placement whose outcome is unknown (timeout, 502) is reconciled on the same
+ * exchange before failing over; if that cannot be confirmed, routing stops.
+ */
+import { log } from '../../../lib/logger';
+import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker';
+import {
+  FAILOVER_KINDS,
+  isExchangeError,
+  type ExchangeAdapter,
+  type ExchangeErrorKind,
+  type ExchangeName,
+  type ExchangeOrder,
+} from './exchange.types';
+
+export type RoutingPolicy = { primary: ExchangeName; failover: ExchangeName[] };
+
+/** Platform default: ZeroCap, then Swyftx. */
+export const PLATFORM_DEFAULT_POLICY: RoutingPolicy = { primary: 'zerocap', failover: ['swyftx'] };
+
+/** A tenant's (possibly partial) policy → the ordered, de-duplicated list of exchanges to try. */
+export function resolveRoute(tenantPolicy?: Partial<RoutingPolicy> | null): ExchangeName[] {
+  const primary = tenantPolicy?.primary ?? PLATFORM_DEFAULT_POLICY.primary;
+  const failover = tenantPolicy?.failover ?? [PLATFORM_DEFAULT_POLICY.primary, ...PLATFORM_DEFAULT_POLICY.failover];
+  return [...new Set([primary, ...failover])];
+}
+
+export type AttemptOperation = 'lookup' | 'place' | 'reconcile';
+export type AttemptOutcome = 'FOUND_EXISTING' | 'NOT_FOUND' | 'PLACED' | 'FAILED' | 'SKIPPED_CIRCUIT_OPEN' | 'SKIPPED_NOT_CONFIGURED';
+
+export type RoutingAttempt = {
+  exchange: ExchangeName;
+  clientOrderId: string;
+  operation: AttemptOperation;
+  outcome: AttemptOutcome;
+  errorKind: ExchangeErrorKind | null;
+  at: Date;
+  /** Short, secret-free note: the order status when placed, or the error message. */
+  detail?: string;
+};
+
+/** Persists each attempt (audit trail). Errors it throws are logged, not propagated. */
+export type AttemptRecorder = (attempt: RoutingAttempt) => void | Promise<void>;
+
+export type RoutingErrorKind = ExchangeErrorKind | 'OUTCOME_UNKNOWN' | 'NO_ROUTE' | 'UNEXPECTED';
+
+export class RoutingError extends Error {
+  readonly kind: RoutingErrorKind;
+  readonly attempts: RoutingAttempt[];
+  /** True when an order may exist somewhere; reconcile (retry with the same id) before anything else. */
+  readonly outcomeUnknown: boolean;
+
+  constructor(kind: RoutingErrorKind, message: string, attempts: RoutingAttempt[], outcomeUnknown: boolean, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'RoutingError';
+    this.kind = kind;
+    this.attempts = attempts;
+    this.outcomeUnknown = outcomeUnknown;
+  }
+}
+
+export type MarketBuyRequest = {
+  clientOrderId: string;
+  audCents: bigint;
+  /** The tenant's policy; missing parts fall back to the platform default. */
+  policy?: Partial<RoutingPolicy> | null;
+  /** Exchanges this clientOrderId was sent to before (from the attempt log). Any of them that cannot be checked blocks placement. */
+  priorExchanges?: ExchangeName[];
+};
+
+export type MarketBuyResult = { order: ExchangeOrder; attempts: RoutingAttempt[]; reconciled: boolean };
+
+export type ExchangeRouterOptions = {
+  adapters: Partial<Record<ExchangeName, ExchangeAdapter>>;
+  recorder: AttemptRecorder;
+  breaker?: Omit<CircuitBreakerOptions, 'now'>;
+  /** Milliseconds clock shared by the breakers and attempt timestamps. */
+  now?: () => number;
+};
+
+const DEFAULT_BREAKER = { failureThreshold: 3, coolDownMs: 30_000 };
+
+type Lookup = 'absent' | 'unreachable';
+
+export class ExchangeRouter {
+  private readonly breakers = new Map<ExchangeName, CircuitBreaker>();
+  private readonly now: () => number;
+  // Concurrent requests for one clientOrderId in this process share a single route.
+  private readonly inFlight = new Map<string, Promise<MarketBuyResult>>();
+
+  constructor(private readonly opts: ExchangeRouterOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  breakerFor(exchange: ExchangeName): CircuitBreaker {
+    let b = this.breakers.get(exchange);
+    if (!b) {
+      b = new CircuitBreaker({ ...DEFAULT_BREAKER, ...this.opts.breaker, now: this.now });
+      this.breakers.set(exchange, b);
+    }
+    return b;
+  }
+
+  placeMarketBuy(req: MarketBuyRequest): Promise<MarketBuyResult> {
+    const running = this.inFlight.get(req.clientOrderId);
+    if (running) return running;
+    const p = this.route(req).finally(() => this.inFlight.delete(req.clientOrderId));
+    this.inFlight.set(req.clientOrderId, p);
+    return p;
+  }
+
+  private async route(req: MarketBuyRequest): Promise<MarketBuyResult> {
+    const { clientOrderId, audCents } = req;
+    const attempts: RoutingAttempt[] = [];
+    const record = async (a: Omit<RoutingAttempt, 'clientOrderId' | 'at'>): Promise<void> => {
+      const attempt: RoutingAttempt = { ...a, clientOrderId, at: new Date(this.now()) };
+      attempts.push(attempt);
+      try {
+        await this.opts.recorder(attempt);
+      } catch (err) {
+        log().error({ err, exchange: a.exchange, clientOrderId }, 'routing attempt recorder failed');
+      }
+    };
+    const stop = (kind: RoutingErrorKind, message: string, outcomeUnknown: boolean, cause?: unknown): never => {
+      throw new RoutingError(kind, message, attempts, outcomeUnknown, cause);
+    };
+
+    const route = resolveRoute(req.policy);
+    const prior = req.priorExchanges ?? [];
+    const toCheck = [...new Set([...route, ...prior])];
+
+    // Phase 1: does an order under this id already exist anywhere we might have sent it?
+    const lookups = new Map<ExchangeName, Lookup>();
+    let lastKind: ExchangeErrorKind | null = null;
+    for (const exchange of toCheck) {
+      const adapter = this.opts.adapters[exchange];
+      if (!adapter) {
+        await record({ exchange, operation: 'lookup', outcome: 'SKIPPED_NOT_CONFIGURED', errorKind: null });
+        lookups.set(exchange, 'unreachable');
+        continue;
+      }
+      const breaker = this.breakerFor(exchange);
+      if (!breaker.tryAcquire()) {
+        await record({ exchange, operation: 'lookup', outcome: 'SKIPPED_CIRCUIT_OPEN', errorKind: null });
+        lookups.set(exchange, 'unreachable');
+        continue;
+      }
+      try {
+        const existing = await adapter.getOrder(clientOrderId);
+        breaker.recordSuccess();
+        if (existing) {
+          await record({ exchange, operation: 'lookup', outcome: 'FOUND_EXISTING', errorKind: null, detail: existing.status });
+          return { order: existing, attempts, reconciled: true };
+        }
+        await record({ exchange, operation: 'lookup', outcome: 'NOT_FOUND', errorKind: null });
+        lookups.set(exchange, 'absent');
+      } catch (err) {
+        const kind = this.account(breaker, err);
+        await record({ exchange, operation: 'lookup', outcome: 'FAILED', errorKind: kind, detail: messageOf(err) });
+        if (kind === null || !FAILOVER_KINDS.has(kind)) {
+          stop(kind ?? 'UNEXPECTED', `order lookup on ${exchange} failed: ${messageOf(err)}`, false, err);
+        }
+        lastKind = kind;
+        lookups.set(exchange, 'unreachable');
+      }
+    }
+    const unconfirmed = prior.filter((e) => lookups.get(e) !== 'absent');
+    if (unconfirmed.length > 0) {
+      stop('OUTCOME_UNKNOWN', `cannot confirm whether ${unconfirmed.join(', ')} already holds order ${clientOrderId}`, true);
+    }
+
+    // Phase 2: place on the first exchange that is confirmed clean and will take it.
+    for (const exchange of route) {
+      const adapter = this.opts.adapters[exchange];
+      if (!adapter || lookups.get(exchange) !== 'absent') continue;
+      const breaker = this.breakerFor(exchange);
+      if (!breaker.tryAcquire()) {
+        await record({ exchange, operation: 'place', outcome: 'SKIPPED_CIRCUIT_OPEN', errorKind: null });
+        continue;
+      }
+      try {
+        const order = await adapter.placeMarketBuy(clientOrderId, audCents);
+        breaker.recordSuccess();
+        await record({ exchange, operation: 'place', outcome: 'PLACED', errorKind: null, detail: order.status });
+        return { order, attempts, reconciled: false };
+      } catch (err) {
+        const kind = this.account(breaker, err);
+        const unknown = isExchangeError(err) && err.outcomeUnknown;
+        await record({ exchange, operation: 'place', outcome: 'FAILED', errorKind: kind, detail: messageOf(err) });
+        if (kind === null || !FAILOVER_KINDS.has(kind)) {
+          stop(kind ?? 'UNEXPECTED', `placing on ${exchange} failed: ${messageOf(err)}`, unknown, err);
+        }
+        lastKind = kind;
+        if (unknown) {
+          // The buy may have gone through: only a confirmed "no such order" lets us go elsewhere.
+          try {
+            const existing = await adapter.getOrder(clientOrderId);
+            if (existing) {
+              await record({ exchange, operation: 'reconcile', outcome: 'FOUND_EXISTING', errorKind: null, detail: existing.status });
+              return { order: existing, attempts, reconciled: true };
+            }
+            await record({ exchange, operation: 'reconcile', outcome: 'NOT_FOUND', errorKind: null });
+          } catch (lookupErr) {
+            const lk = isExchangeError(lookupErr) ? lookupErr.kind : null;
+            await record({ exchange, operation: 'reconcile', outcome: 'FAILED', errorKind: lk, detail: messageOf(lookupErr) });
+            stop('OUTCOME_UNKNOWN', `order ${clientOrderId} may have been placed on ${exchange}; not failing over`, true, lookupErr);
+          }
+        }
+        log().warn({ exchange, clientOrderId, kind }, 'exchange unavailable, failing over');
+      }
+    }
+    return stop(lastKind ?? 'NO_ROUTE', `no exchange could take order ${clientOrderId}`, false);
+  }
+
+  /** Feeds the breaker: only health failures count against an exchange that answered. */
+  private account(breaker: CircuitBreaker, err: unknown): ExchangeErrorKind | null {
+    if (!isExchangeError(err)) {
+      breaker.recordFailure();
+      return null;
+    }
+    if (err.kind === 'UNAVAILABLE' || err.kind === 'RATE_LIMITED' || err.kind === 'INVALID_RESPONSE') breaker.recordFailure();
+    else breaker.recordSuccess();
+    return err.kind;
+  }
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message.slice(0, 200) : 'unknown error';
+}

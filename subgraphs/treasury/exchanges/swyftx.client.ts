@@ -1,0 +1,412 @@
+/**
+ * Swyftx REST (https://docs.swyftx.com.au).
+ *
+ * Auth: POST /auth/refresh/ {apiKey} → {accessToken} (a JWT), sent as `Authorization: Bearer`.
+ * The token is cached until shortly before its `exp`, and refreshed once on a 401.
+ * Buy: POST /orders/ {primary: "AUD", secondary: "BTC", quantity, assetQuantity: "AUD",
+ * orderType: "MARKET_BUY"} → {orderUuid, order}; read back with GET /orders/byId/<orderUuid>.
+ * Quote: public GET /markets/assets/ (asset ids by code) then GET /live-rates/<audId>/ (askPrice).
+ * Swyftx sends money as JSON numbers, so bodies are parsed losslessly (numbers kept as text).
+ *
+ * Idempotency: Swyftx has no client order id. We keep clientOrderId → orderUuid in an
+ * OrderIdStore: reserved before the POST, linked after. A reservation left without a link (crash or
+ * lost response) is resolved by scanning recent BTC orders for one with our exact AUD quantity
+ * placed after the reservation and not linked to another id. Production must pass a durable store.
+ *
+ * Not verified against the live API (documented in the report): the numeric order status codes
+ * below, and that on a filled AUD→BTC market buy `amount` is AUD spent and `total` is BTC received.
+ */
+import { z } from 'zod';
+import { centsToAud } from '../../../lib/money';
+import { log } from '../../../lib/logger';
+import { averagePriceAudPerBtc, isPlainNonNegativeDecimal, parseDecimal, textToUnits } from './exact-decimal';
+import { errorForStatus, invalidResponse, parseBody, sendHttp, type FetchLike, type HttpResponse } from './exchange-http';
+import {
+  assertClientOrderId,
+  assertPositiveAudCents,
+  ExchangeError,
+  safeExchangeText,
+  type ExchangeAdapter,
+  type ExchangeOrder,
+  type HealthStatus,
+  type OrderStatus,
+  type Quote,
+} from './exchange.types';
+import { JsonNumberLiteral, stringifyJson, type JsonValue } from './lossless-json';
+import { InMemoryOrderIdStore, type OrderIdRecord, type OrderIdStore } from './order-id-store';
+
+export const SWYFTX_DEFAULT_BASE_URL = 'https://api.swyftx.com.au';
+
+/** Swyftx order status codes (from Swyftx's docs as recalled; unverified against the live API). */
+export const SWYFTX_STATUS: Readonly<Record<string, string>> = {
+  '1': 'OPEN',
+  '2': 'PENDING',
+  '3': 'PARTIAL_FILLED',
+  '4': 'FILLED',
+  '5': 'FAILED',
+  '6': 'USER_CANCELLED',
+  '7': 'SYSTEM_CANCELLED',
+};
+
+const num = z.string(); // lossless JSON: numbers arrive as their source text
+const AssetList = z.array(z.object({ id: num, code: z.string() }));
+const LiveRates = z.record(z.string(), z.unknown());
+const LiveRate = z.object({ askPrice: num.nullish() });
+const TokenResponse = z.object({ accessToken: z.string().min(1) });
+const SwyftxOrder = z.object({
+  orderUuid: z.string().optional(),
+  primary_asset: num.nullish(),
+  secondary_asset: num.nullish(),
+  quantity_asset: num.nullish(),
+  quantity: num.nullish(),
+  status: num,
+  created_time: num.nullish(),
+  amount: num.nullish(),
+  total: num.nullish(),
+  rate: num.nullish(),
+  feeAmount: num.nullish(),
+  feeAsset: num.nullish(),
+  feeAudValue: num.nullish(),
+});
+export type SwyftxOrderInfo = z.infer<typeof SwyftxOrder>;
+const ListedOrder = SwyftxOrder.extend({ orderUuid: z.string() });
+const PlaceResponse = z.object({ orderUuid: z.string().min(1), order: SwyftxOrder.partial({ status: true }).nullish() });
+const OrderList = z.union([z.array(z.unknown()), z.object({ orders: z.array(z.unknown()) })]);
+const ErrorBody = z.object({
+  error: z.union([z.string(), z.object({ error: z.string().optional(), message: z.string().optional() })]),
+  message: z.string().optional(),
+});
+
+type AssetIds = { aud: string; btc: string };
+
+function units(text: string | null | undefined, decimals: number, rounding: 'floor' | 'half-up', field: string): bigint {
+  if (text === null || text === undefined) return 0n;
+  try {
+    const v = textToUnits(text, decimals, rounding);
+    if (v < 0n) throw new RangeError('negative');
+    return v;
+  } catch (err) {
+    throw invalidResponse('swyftx', `order field ${field} is not a non-negative number`, false, err);
+  }
+}
+
+/**
+ * Swyftx order → ExchangeOrder for an AUD→BTC market buy. `amount` (AUD) and `total` (BTC) come
+ * from Swyftx as JSON numbers with float noise; BTC rounds down to whole sats, AUD half-up to cents.
+ */
+export function mapSwyftxOrder(
+  uuid: string,
+  order: SwyftxOrderInfo,
+  clientOrderId: string,
+  ids: AssetIds,
+  requestedAudCents: bigint | null,
+): ExchangeOrder {
+  const code = SWYFTX_STATUS[order.status];
+  if (!code) throw invalidResponse('swyftx', `unknown order status ${safeExchangeText(order.status, [])}`, false);
+  const filledSats = units(order.total, 8, 'floor', 'total');
+  const spentAudCents = units(order.amount, 2, 'half-up', 'amount');
+  let feeAudCents = 0n;
+  if (order.feeAmount != null && order.feeAsset === ids.aud) feeAudCents = units(order.feeAmount, 2, 'half-up', 'feeAmount');
+  else if (order.feeAudValue != null) feeAudCents = units(order.feeAudValue, 2, 'half-up', 'feeAudValue');
+  const requested =
+    requestedAudCents ?? (order.quantity_asset === ids.aud ? units(order.quantity, 2, 'half-up', 'quantity') : spentAudCents);
+
+  let status: OrderStatus;
+  switch (code) {
+    case 'FILLED':
+      status = 'FILLED';
+      break;
+    case 'PARTIAL_FILLED':
+      status = 'PARTIALLY_FILLED';
+      break;
+    case 'FAILED':
+      status = 'REJECTED';
+      break;
+    case 'USER_CANCELLED':
+    case 'SYSTEM_CANCELLED':
+      status = filledSats > 0n ? 'PARTIALLY_FILLED' : 'CANCELLED';
+      break;
+    default:
+      status = filledSats > 0n ? 'PARTIALLY_FILLED' : 'OPEN';
+  }
+  return {
+    exchange: 'swyftx',
+    clientOrderId,
+    exchangeOrderId: uuid,
+    status,
+    requestedAudCents: requested,
+    filledSats,
+    spentAudCents,
+    feeAudCents,
+    averagePrice: averagePriceAudPerBtc(spentAudCents, filledSats),
+    raw: { orderUuid: uuid, ...order },
+  };
+}
+
+export type SwyftxClientOptions = {
+  apiKey: string;
+  baseUrl?: string;
+  timeoutMs?: number;
+  orderIds?: OrderIdStore;
+  now?: () => Date;
+  fetchImpl?: FetchLike;
+  /** How far before a reservation an order may be stamped and still be ours (clock skew). */
+  reconcileSkewMs?: number;
+  /** Page size when scanning recent orders during reconciliation. */
+  reconcileScanLimit?: number;
+};
+
+export class SwyftxClient implements ExchangeAdapter {
+  readonly name = 'swyftx' as const;
+  private readonly baseUrl: string;
+  private readonly timeoutMs: number;
+  private readonly store: OrderIdStore;
+  private readonly now: () => Date;
+  private token: { value: string; refreshAtMs: number } | null = null;
+  private refreshing: Promise<string> | null = null;
+  private assetIds: AssetIds | null = null;
+
+  constructor(private readonly opts: SwyftxClientOptions) {
+    if (!opts.apiKey) throw new Error('swyftx: apiKey is required');
+    this.baseUrl = (opts.baseUrl ?? SWYFTX_DEFAULT_BASE_URL).replace(/\/+$/, '');
+    this.timeoutMs = opts.timeoutMs ?? 15_000;
+    this.store = opts.orderIds ?? new InMemoryOrderIdStore();
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  async quote(): Promise<Quote> {
+    const ids = await this.ids();
+    const rates = LiveRates.safeParse(await this.publicGet(`/live-rates/${ids.aud}/`));
+    const btc = rates.success ? LiveRate.safeParse(rates.data[ids.btc]) : null;
+    const ask = btc?.success ? btc.data.askPrice : undefined;
+    if (!ask || !isPlainNonNegativeDecimal(ask) || parseDecimal(ask)?.coef === 0n) {
+      throw invalidResponse('swyftx', 'live rates have no usable BTC ask price', false);
+    }
+    return { exchange: 'swyftx', priceAudPerBtc: ask, at: this.now() };
+  }
+
+  async placeMarketBuy(clientOrderId: string, audCents: bigint): Promise<ExchangeOrder> {
+    assertClientOrderId('swyftx', clientOrderId);
+    assertPositiveAudCents('swyftx', audCents);
+    const ids = await this.ids();
+    const prior = await this.store.get('swyftx', clientOrderId);
+    if (prior) {
+      const existing = await this.getOrder(clientOrderId);
+      if (existing) return existing;
+      if (prior.exchangeOrderId) {
+        throw invalidResponse('swyftx', 'a linked order could not be read back; refusing to place a second', false);
+      }
+      if (prior.audCents !== audCents) {
+        throw new ExchangeError({ exchange: 'swyftx', kind: 'REJECTED', message: 'clientOrderId was already used for a different amount' });
+      }
+    } else {
+      await this.store.reserve('swyftx', { clientOrderId, exchangeOrderId: null, audCents, reservedAt: this.now() });
+    }
+
+    const body = stringifyJson({
+      primary: 'AUD',
+      secondary: 'BTC',
+      quantity: new JsonNumberLiteral(centsToAud(audCents)),
+      assetQuantity: 'AUD',
+      orderType: 'MARKET_BUY',
+    });
+    const placed = PlaceResponse.safeParse(await this.authed('POST', '/orders/', body, true));
+    if (!placed.success) throw invalidResponse('swyftx', 'order response has no orderUuid', true);
+    const uuid = placed.data.orderUuid;
+    await this.store.link('swyftx', clientOrderId, uuid);
+
+    const inline = SwyftxOrder.safeParse(placed.data.order);
+    if (inline.success) return mapSwyftxOrder(uuid, inline.data, clientOrderId, ids, audCents);
+    try {
+      const order = await this.fetchById(uuid);
+      if (order) return mapSwyftxOrder(uuid, order, clientOrderId, ids, audCents);
+    } catch (err) {
+      // Placed is placed: a failed read-back must not look like a failed buy.
+      log().warn({ exchange: 'swyftx', orderUuid: uuid, kind: err instanceof ExchangeError ? err.kind : 'unknown' }, 'order placed but status read failed');
+    }
+    return {
+      exchange: 'swyftx',
+      clientOrderId,
+      exchangeOrderId: uuid,
+      status: 'OPEN',
+      requestedAudCents: audCents,
+      filledSats: 0n,
+      spentAudCents: 0n,
+      feeAudCents: 0n,
+      averagePrice: null,
+      raw: placed.data,
+    };
+  }
+
+  async getOrder(clientOrderId: string): Promise<ExchangeOrder | null> {
+    const record = await this.store.get('swyftx', clientOrderId);
+    if (!record) return null;
+    const ids = await this.ids();
+    if (record.exchangeOrderId) {
+      const order = await this.fetchById(record.exchangeOrderId);
+      return order ? mapSwyftxOrder(record.exchangeOrderId, order, clientOrderId, ids, record.audCents) : null;
+    }
+    const adopted = await this.reconcileReservation(record, ids);
+    return adopted ? mapSwyftxOrder(adopted[0], adopted[1], clientOrderId, ids, record.audCents) : null;
+  }
+
+  async health(): Promise<HealthStatus> {
+    try {
+      await this.accessToken();
+      await this.quote();
+      return { ok: true };
+    } catch (err) {
+      return { ok: false, detail: err instanceof ExchangeError ? err.kind : 'unknown error' };
+    }
+  }
+
+  /** Finds the order a lost response left unlinked: same AUD quantity, placed after the reservation. */
+  private async reconcileReservation(record: OrderIdRecord, ids: AssetIds): Promise<[string, SwyftxOrderInfo] | null> {
+    const limit = this.opts.reconcileScanLimit ?? 50;
+    const listed = OrderList.safeParse(await this.authed('GET', `/orders/BTC?limit=${limit}`, undefined, false));
+    if (!listed.success) throw invalidResponse('swyftx', 'order list is malformed', false);
+    const rows = Array.isArray(listed.data) ? listed.data : listed.data.orders;
+    const since = record.reservedAt.getTime() - (this.opts.reconcileSkewMs ?? 60_000);
+    const wanted = record.audCents;
+    const candidates: Array<[string, SwyftxOrderInfo, bigint]> = [];
+    for (const row of rows) {
+      const o = ListedOrder.safeParse(row);
+      if (!o.success) continue;
+      const q = o.data.quantity ? parseDecimal(o.data.quantity) : null;
+      const created = o.data.created_time ? parseDecimal(o.data.created_time) : null;
+      if (!q || !created || o.data.quantity_asset !== ids.aud || o.data.secondary_asset !== ids.btc) continue;
+      let qCents: bigint;
+      try {
+        qCents = textToUnits(o.data.quantity ?? '', 2, 'exact');
+      } catch {
+        continue;
+      }
+      const createdMs = textToUnits(o.data.created_time ?? '0', 0, 'floor');
+      if (qCents !== wanted || createdMs < BigInt(since)) continue;
+      if ((await this.store.clientOrderIdFor('swyftx', o.data.orderUuid)) !== null) continue;
+      candidates.push([o.data.orderUuid, o.data, createdMs]);
+    }
+    if (candidates.length === 0) return null;
+    candidates.sort((a, b) => (a[2] < b[2] ? -1 : a[2] > b[2] ? 1 : 0));
+    const [uuid, order] = candidates[0];
+    await this.store.link('swyftx', record.clientOrderId, uuid);
+    return [uuid, order];
+  }
+
+  private async fetchById(uuid: string): Promise<SwyftxOrderInfo | null> {
+    const json = await this.authed('GET', `/orders/byId/${encodeURIComponent(uuid)}`, undefined, false, true);
+    if (json === null) return null;
+    const parsed = SwyftxOrder.safeParse(json);
+    if (!parsed.success) throw invalidResponse('swyftx', 'order is malformed', false);
+    return parsed.data;
+  }
+
+  private async ids(): Promise<AssetIds> {
+    if (this.assetIds) return this.assetIds;
+    const parsed = AssetList.safeParse(await this.publicGet('/markets/assets/'));
+    if (!parsed.success) throw invalidResponse('swyftx', 'asset list is malformed', false);
+    const aud = parsed.data.find((a) => a.code === 'AUD')?.id;
+    const btc = parsed.data.find((a) => a.code === 'BTC')?.id;
+    if (!aud || !btc) throw invalidResponse('swyftx', 'asset list lacks AUD or BTC', false);
+    this.assetIds = { aud, btc };
+    return this.assetIds;
+  }
+
+  private async accessToken(): Promise<string> {
+    if (this.token && this.now().getTime() < this.token.refreshAtMs) return this.token.value;
+    // One refresh at a time; concurrent callers share it.
+    this.refreshing ??= this.refreshToken().finally(() => {
+      this.refreshing = null;
+    });
+    return this.refreshing;
+  }
+
+  private async refreshToken(): Promise<string> {
+    const res = await sendHttp({
+      exchange: 'swyftx',
+      url: `${this.baseUrl}/auth/refresh/`,
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ apiKey: this.opts.apiKey }),
+      timeoutMs: this.timeoutMs,
+      mutation: false,
+      fetchImpl: this.opts.fetchImpl,
+    });
+    if (res.status < 200 || res.status >= 300) throw this.httpError(res, false);
+    const parsed = TokenResponse.safeParse(parseBody('swyftx', res, false));
+    if (!parsed.success) throw invalidResponse('swyftx', 'token response has no accessToken', false);
+    const value = parsed.data.accessToken;
+    this.token = { value, refreshAtMs: this.tokenRefreshAt(value) };
+    return value;
+  }
+
+  /** Refresh a minute before the JWT's exp; if exp is unreadable, after 10 minutes. */
+  private tokenRefreshAt(jwt: string): number {
+    const nowMs = this.now().getTime();
+    try {
+      const payload: unknown = JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8'));
+      const exp = typeof payload === 'object' && payload !== null ? (payload as { exp?: unknown }).exp : undefined;
+      if (typeof exp === 'number' && Number.isFinite(exp)) return exp * 1000 - 60_000;
+    } catch {
+      // fall through to the default lifetime
+    }
+    return nowMs + 10 * 60_000;
+  }
+
+  private async publicGet(path: string): Promise<JsonValue> {
+    const res = await sendHttp({
+      exchange: 'swyftx',
+      url: this.baseUrl + path,
+      method: 'GET',
+      timeoutMs: this.timeoutMs,
+      mutation: false,
+      fetchImpl: this.opts.fetchImpl,
+    });
+    if (res.status < 200 || res.status >= 300) throw this.httpError(res, false);
+    return parseBody('swyftx', res, false);
+  }
+
+  /** Bearer-authenticated call; a 401 refreshes the token once (401 means nothing was done). */
+  private async authed(
+    method: 'GET' | 'POST',
+    path: string,
+    body: string | undefined,
+    mutation: boolean,
+    allowNotFound = false,
+  ): Promise<JsonValue | null> {
+    for (let attempt = 0; ; attempt++) {
+      const token = await this.accessToken();
+      const res = await sendHttp({
+        exchange: 'swyftx',
+        url: this.baseUrl + path,
+        method,
+        headers: { Authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+        body,
+        timeoutMs: this.timeoutMs,
+        mutation,
+        fetchImpl: this.opts.fetchImpl,
+      });
+      if (res.status === 401 && attempt === 0) {
+        this.token = null;
+        continue;
+      }
+      if (res.status === 404 && allowNotFound) return null;
+      if (res.status < 200 || res.status >= 300) throw this.httpError(res, mutation);
+      return parseBody('swyftx', res, mutation);
+    }
+  }
+
+  private httpError(res: HttpResponse, mutation: boolean): ExchangeError {
+    let detail = '';
+    try {
+      const parsed = ErrorBody.safeParse(JSON.parse(res.text));
+      if (parsed.success) {
+        const e = parsed.data.error;
+        detail = typeof e === 'string' ? [e, parsed.data.message].filter(Boolean).join(': ') : [e.error, e.message].filter(Boolean).join(': ');
+      }
+    } catch {
+      // non-JSON error body: status alone says enough
+    }
+    return errorForStatus('swyftx', res.status, mutation, safeExchangeText(detail, [this.opts.apiKey, this.token?.value ?? '']));
+  }
+}

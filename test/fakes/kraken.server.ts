@@ -1,0 +1,262 @@
+/**
+ * A fake Kraken spot REST server on 127.0.0.1 for tests. It authenticates like Kraken: it
+ * recomputes API-Sign from the shared secret (base64(HMAC-SHA512(secret, path + SHA256(nonce +
+ * postdata)))), refuses unknown keys, bad signatures and non-increasing nonces, and answers in
+ * Kraken's {error, result} envelope. Orders are market buys on one pair sized in AUD (viqc).
+ * Like Kraken, cl_ord_id is unique only among OPEN orders (the duplicate error text is a guess).
+ */
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { bpsOf, parseDecimal, satsForAud, textToUnits, unitsToText } from '../../subgraphs/treasury/exchanges/exact-decimal';
+
+export type FakeKrakenMode =
+  | 'normal'
+  | 'outage' // HTTP 503 + EService:Unavailable on every endpoint
+  | 'busy' // HTTP 200 + EService:Busy on private endpoints
+  | 'rate-limit' // EAPI:Rate limit exceeded on private endpoints
+  | 'partial-fill' // market buys fill half and stay open
+  | 'malformed' // truncated JSON bodies
+  | 'insufficient-funds'; // AddOrder refused with EOrder:Insufficient funds
+
+export type FakeKrakenOptions = {
+  apiKey?: string;
+  /** Base64 secret, as Kraken issues it. */
+  apiSecret?: string;
+  priceAudPerBtc?: string;
+  feeBps?: number;
+  pair?: string;
+  /** The key Kraken uses for the pair in ticker results. */
+  pairKey?: string;
+};
+
+export type FakeKrakenOrderInfo = {
+  refid: null;
+  userref: number;
+  cl_ord_id: string | null;
+  status: 'pending' | 'open' | 'closed' | 'canceled' | 'expired';
+  opentm: number;
+  closetm: number;
+  starttm: number;
+  expiretm: number;
+  descr: { pair: string; type: string; ordertype: string; price: string; price2: string; leverage: string; order: string; close: string };
+  vol: string;
+  vol_exec: string;
+  cost: string;
+  fee: string;
+  price: string;
+  stopprice: string;
+  limitprice: string;
+  misc: string;
+  oflags: string;
+};
+
+export type FakeKrakenOrder = { txid: string; info: FakeKrakenOrderInfo };
+export type FakeKrakenRequest = { method: string; path: string; params: Record<string, string> };
+
+export type FakeKraken = {
+  url: string;
+  apiKey: string;
+  apiSecret: string;
+  close(): Promise<void>;
+  orders(): FakeKrakenOrder[];
+  setMode(mode: FakeKrakenMode): void;
+  setPrice(priceAudPerBtc: string): void;
+  /** Every request that reached the server, in arrival order. */
+  requests(): FakeKrakenRequest[];
+  /** Sets an order's state directly (e.g. to simulate Kraken closing a partial fill). */
+  updateOrder(txid: string, patch: Partial<FakeKrakenOrderInfo>): void;
+};
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+const txidChars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+function newTxid(): string {
+  const part = (n: number): string => Array.from(randomBytes(n), (b) => txidChars[b % 32]).join('');
+  return `O${part(5)}-${part(5)}-${part(6)}`;
+}
+
+export async function startFakeKraken(opts: FakeKrakenOptions = {}): Promise<FakeKraken> {
+  const apiKey = opts.apiKey ?? `fake-kraken-key-${randomBytes(8).toString('hex')}`;
+  const apiSecret = opts.apiSecret ?? randomBytes(64).toString('base64');
+  const pair = opts.pair ?? 'XBTAUD';
+  const pairKey = opts.pairKey ?? 'XXBTZAUD';
+  const feeBps = opts.feeBps ?? 26;
+  let price = opts.priceAudPerBtc ?? '100000.0';
+  let mode: FakeKrakenMode = 'normal';
+  let lastNonce = 0n;
+  const orders = new Map<string, FakeKrakenOrderInfo>();
+  const log: FakeKrakenRequest[] = [];
+
+  const ok = (res: ServerResponse, result: unknown): void => sendJson(res, 200, { error: [], result });
+  const fail = (res: ServerResponse, ...error: string[]): void => sendJson(res, 200, { error });
+
+  const authenticate = (req: IncomingMessage, path: string, body: string, params: URLSearchParams): string | null => {
+    if (req.headers['api-key'] !== apiKey) return 'EAPI:Invalid key';
+    const nonce = params.get('nonce') ?? '';
+    const inner = createHash('sha256').update(nonce + body).digest();
+    const expected = createHmac('sha512', Buffer.from(apiSecret, 'base64'))
+      .update(Buffer.concat([Buffer.from(path), inner]))
+      .digest();
+    const given = Buffer.from(String(req.headers['api-sign'] ?? ''), 'base64');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return 'EAPI:Invalid signature';
+    if (!/^\d{1,30}$/.test(nonce) || BigInt(nonce) <= lastNonce) return 'EAPI:Invalid nonce';
+    lastNonce = BigInt(nonce);
+    return null;
+  };
+
+  const addOrder = (res: ServerResponse, p: URLSearchParams): void => {
+    const flags = (p.get('oflags') ?? '').split(',');
+    const volume = p.get('volume') ?? '';
+    if (p.get('pair') !== pair) return fail(res, 'EQuery:Unknown asset pair');
+    if (p.get('type') !== 'buy' || p.get('ordertype') !== 'market' || !flags.includes('viqc')) {
+      return fail(res, 'EGeneral:Invalid arguments');
+    }
+    let cents: bigint;
+    try {
+      cents = textToUnits(volume, 2, 'exact');
+    } catch {
+      return fail(res, 'EGeneral:Invalid arguments:volume');
+    }
+    if (cents <= 0n) return fail(res, 'EGeneral:Invalid arguments:volume');
+    const clOrdId = p.get('cl_ord_id');
+    if (clOrdId && [...orders.values()].some((o) => o.cl_ord_id === clOrdId && (o.status === 'open' || o.status === 'pending'))) {
+      return fail(res, 'EOrder:Duplicate cl_ord_id');
+    }
+    if (mode === 'insufficient-funds') return fail(res, 'EOrder:Insufficient funds');
+    const priceDec = parseDecimal(price);
+    if (!priceDec) return fail(res, 'EGeneral:Internal error');
+    const filledCents = mode === 'partial-fill' ? cents / 2n : cents;
+    const sats = satsForAud(filledCents, priceDec);
+    // Kraken reports AUD cost and fee to 5 decimals.
+    const cost5 = filledCents * 1000n;
+    const fee5 = bpsOf(cost5, feeBps);
+    const txid = newTxid();
+    const nowSec = Date.now() / 1000;
+    orders.set(txid, {
+      refid: null,
+      userref: 0,
+      cl_ord_id: clOrdId,
+      status: mode === 'partial-fill' ? 'open' : 'closed',
+      opentm: nowSec,
+      closetm: mode === 'partial-fill' ? 0 : nowSec,
+      starttm: 0,
+      expiretm: 0,
+      descr: { pair, type: 'buy', ordertype: 'market', price: '0', price2: '0', leverage: 'none', order: `buy ${volume} ${pair} @ market`, close: '' },
+      vol: unitsToText(cents * 1_000_000n, 8),
+      vol_exec: unitsToText(sats, 8),
+      cost: unitsToText(cost5, 5),
+      fee: unitsToText(fee5, 5),
+      price: sats > 0n ? price : '0.00000',
+      stopprice: '0.00000',
+      limitprice: '0.00000',
+      misc: mode === 'partial-fill' ? 'partial' : '',
+      oflags: 'viqc,fciq',
+    });
+    ok(res, { descr: { order: `buy ${volume} ${pair} @ market` }, txid: [txid] });
+  };
+
+  const byClOrdId = (p: URLSearchParams, statuses: string[]): Record<string, FakeKrakenOrderInfo> => {
+    const want = p.get('cl_ord_id');
+    const out: Record<string, FakeKrakenOrderInfo> = {};
+    for (const [txid, o] of orders) {
+      if (statuses.includes(o.status) && (want === null || o.cl_ord_id === want)) out[txid] = o;
+    }
+    return out;
+  };
+
+  const server = createServer((req, res) => {
+    void (async () => {
+      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+      const body = await readBody(req);
+      const params = new URLSearchParams(req.method === 'POST' ? body : url.search);
+      log.push({ method: req.method ?? 'GET', path: url.pathname, params: Object.fromEntries(params) });
+
+      if (mode === 'outage') return sendJson(res, 503, { error: ['EService:Unavailable'] });
+      if (mode === 'malformed') {
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        return res.end('{"error":[],"result":{"txid":["O');
+      }
+
+      if (req.method === 'GET' && url.pathname === '/0/public/Ticker') {
+        if (params.get('pair') !== pair) return fail(res, 'EQuery:Unknown asset pair');
+        return ok(res, {
+          [pairKey]: { a: [price, '1', '1.000'], b: [price, '1', '1.000'], c: [price, '0.01'], v: ['1', '1'], p: [price, price], t: [1, 1], l: [price, price], h: [price, price], o: price },
+        });
+      }
+      if (req.method === 'GET' && url.pathname === '/0/public/SystemStatus') {
+        return ok(res, { status: 'online', timestamp: new Date().toISOString() });
+      }
+      if (req.method !== 'POST' || !url.pathname.startsWith('/0/private/')) return sendJson(res, 404, { error: ['EGeneral:Unknown method'] });
+
+      const authError = authenticate(req, url.pathname, body, params);
+      if (authError) return fail(res, authError);
+      if (mode === 'rate-limit') return fail(res, 'EAPI:Rate limit exceeded');
+      if (mode === 'busy') return fail(res, 'EService:Busy');
+
+      switch (url.pathname.slice('/0/private/'.length)) {
+        case 'AddOrder':
+          return addOrder(res, params);
+        case 'QueryOrders': {
+          const result: Record<string, FakeKrakenOrderInfo> = {};
+          for (const id of (params.get('txid') ?? '').split(',')) {
+            const o = orders.get(id);
+            if (o) result[id] = o;
+          }
+          return ok(res, result);
+        }
+        case 'OpenOrders':
+          return ok(res, { open: byClOrdId(params, ['open', 'pending']) });
+        case 'ClosedOrders': {
+          const closed = byClOrdId(params, ['closed', 'canceled', 'expired']);
+          return ok(res, { closed, count: Object.keys(closed).length });
+        }
+        case 'Balance':
+          return ok(res, { ZAUD: '1000000.0000', XXBT: '0.0000000000' });
+        default:
+          return fail(res, 'EGeneral:Unknown method');
+      }
+    })().catch(() => {
+      if (!res.headersSent) sendJson(res, 500, { error: ['EGeneral:Internal error'] });
+    });
+  });
+
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    apiKey,
+    apiSecret,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+    orders: () => [...orders].map(([txid, info]) => ({ txid, info: { ...info } })),
+    setMode: (m) => {
+      mode = m;
+    },
+    setPrice: (p) => {
+      price = p;
+    },
+    requests: () => log.map((r) => ({ ...r, params: { ...r.params } })),
+    updateOrder: (txid, patch) => {
+      const o = orders.get(txid);
+      if (!o) throw new Error(`no order ${txid}`);
+      orders.set(txid, { ...o, ...patch });
+    },
+  };
+}
