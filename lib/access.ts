@@ -19,6 +19,8 @@ export const PERMISSIONS = {
   'audit:read': ALL,
   'audit:verify': ALL,
   'price:read': ALL,
+  'integration:read': ALL,
+  'integration:write': MANAGERS,
 } as const satisfies Record<string, readonly Role[]>;
 
 /** Actions open to anyone, signed in or not: public market data. */

@@ -29,6 +29,11 @@ const EnvSchema = z.object({
   PRICE_SEED: z.coerce.number().int().default(20261125),
   OUTBOX_POLL_MS: z.coerce.number().int().min(10).default(500),
   DB_POOL_MAX: z.coerce.number().int().min(1).max(100).default(5),
+  // "kid:base64key,kid2:base64key" (first seals; all open). Unset: one generated key in DATA_DIR.
+  INTEGRATION_KEYS: z.string().min(1).optional(),
+  // Where providers reach the webhook endpoints (Square signs this URL into each delivery).
+  PUBLIC_WEBHOOK_BASE_URL: z.string().url().optional(),
+  PAYPAL_API_BASE_URL: z.string().url().optional(),
   SEED_DEMO: z
     .enum(['true', 'false'])
     .default('true')
@@ -56,6 +61,9 @@ export type Config = {
   outboxPollMs: number;
   dbPoolMax: number;
   seedDemo: boolean;
+  integrationKeys?: string;
+  publicWebhookBaseUrl?: string;
+  paypalApiBaseUrl: string;
 };
 
 export class ConfigError extends Error {
@@ -100,5 +108,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     outboxPollMs: e.OUTBOX_POLL_MS,
     dbPoolMax: e.DB_POOL_MAX,
     seedDemo: e.SEED_DEMO,
+    integrationKeys: e.INTEGRATION_KEYS,
+    publicWebhookBaseUrl: e.PUBLIC_WEBHOOK_BASE_URL,
+    paypalApiBaseUrl: e.PAYPAL_API_BASE_URL ?? (e.NODE_ENV === 'production' ? 'https://api-m.paypal.com' : 'https://api-m.sandbox.paypal.com'),
   };
 }

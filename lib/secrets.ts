@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export type LocalSecrets = { jwtSecret: string; appDbPassword: string; embeddedPgPassword: string; demoPassword: string };
+export type LocalSecrets = { jwtSecret: string; appDbPassword: string; embeddedPgPassword: string; demoPassword: string; integrationKey: string };
 
 /**
  * Secrets for a machine with no configuration: generated once, kept in DATA_DIR (git-ignored,
@@ -17,6 +17,7 @@ export function loadOrCreateLocalSecrets(dataDir: string): LocalSecrets {
     embeddedPgPassword: randomBytes(24).toString('base64url'),
     // Meets the password policy: upper, lower, digit, symbol, 12+ characters.
     demoPassword: `Seed-${randomBytes(9).toString('hex')}-Aa1`,
+    integrationKey: randomBytes(32).toString('base64'),
   };
   try {
     writeFileSync(file, JSON.stringify(fresh), { flag: 'wx', mode: 0o600 });
@@ -26,7 +27,14 @@ export function loadOrCreateLocalSecrets(dataDir: string): LocalSecrets {
   }
   for (let attempt = 0; ; attempt++) {
     try {
-      return JSON.parse(readFileSync(file, 'utf8')) as LocalSecrets;
+      const stored = JSON.parse(readFileSync(file, 'utf8')) as Partial<LocalSecrets>;
+      // Files written by an older version lack newer secrets: add them once, keep the rest.
+      if ((Object.keys(fresh) as (keyof LocalSecrets)[]).some((k) => !stored[k])) {
+        const merged = { ...fresh, ...stored };
+        writeFileSync(file, JSON.stringify(merged), { mode: 0o600 });
+        return merged;
+      }
+      return stored as LocalSecrets;
     } catch (err) {
       // Another process may be between create and write; give it a moment.
       if (attempt > 50) throw err;

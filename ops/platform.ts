@@ -13,7 +13,10 @@ import type { Listening, ReadinessCheck } from '../lib/http';
 import { log, redactUrl } from '../lib/logger';
 import { createQueue, type JobQueue } from '../lib/queue';
 import { loadOrCreateLocalSecrets } from '../lib/secrets';
-import { serveSubgraph } from '../lib/subgraph';
+import { serveSubgraph, type SubgraphServerOptions } from '../lib/subgraph';
+import { keyRingFromEnv } from '../lib/crypto/secret-box';
+import { IntegrationService } from '../subgraphs/tenant/integration.service';
+import { webhookRouter } from '../subgraphs/tenant/webhook.router';
 import { startGateway } from '../gateway/gateway';
 import { SUPERGRAPH_PATH } from '../schema/compose';
 import { buildComplianceSchema, complianceEntities } from '../subgraphs/compliance';
@@ -37,7 +40,7 @@ export type Platform = {
   jwtSecret: string;
   bus: EventBus;
   queue: JobQueue;
-  services: { prices?: PriceService; auth?: AuthService };
+  services: { prices?: PriceService; auth?: AuthService; integrations?: IntegrationService };
   stop(): Promise<void>;
 };
 
@@ -92,8 +95,16 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
       stack.push(l.close);
     };
     const has = (r: ProcessRole): boolean => opts.roles.includes(r);
-    const subgraph = async <S>(name: SubgraphName, port: number, schema: Awaited<ReturnType<typeof buildTenantSchema>>, orm: MikroORM, svc: S) =>
+    const subgraph = async <S>(
+      name: SubgraphName,
+      port: number,
+      schema: Awaited<ReturnType<typeof buildTenantSchema>>,
+      orm: MikroORM,
+      svc: S,
+      mount?: SubgraphServerOptions<S>['mount'],
+    ) =>
       serveSubgraph({
+        mount,
         name,
         schema,
         host: config.host,
@@ -107,8 +118,17 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
     if (has('tenant')) {
       const orm = await openOrm(tenantEntities);
       const auth = new AuthService(orm, bus, jwtSecret);
+      const integrations = new IntegrationService(orm, bus, keyRingFromEnv(config.integrationKeys ?? `local:${local.integrationKey}`), {
+        publicWebhookBaseUrl: config.publicWebhookBaseUrl,
+        paypalApiBaseUrl: config.paypalApiBaseUrl,
+      });
       services.auth = auth;
-      track('tenant', await subgraph('tenant', config.ports.tenant, await buildTenantSchema(), orm, { auth }));
+      services.integrations = integrations;
+      const server = await subgraph('tenant', config.ports.tenant, await buildTenantSchema(), orm, { auth, integrations }, (app) =>
+        app.use(webhookRouter(integrations)),
+      );
+      integrations.setDefaultWebhookBaseUrl(server.url);
+      track('tenant', server);
     }
     if (has('treasury')) {
       const orm = await openOrm(treasuryEntities);

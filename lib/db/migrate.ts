@@ -1,13 +1,17 @@
 import { MikroORM } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import { Migration20261125000000_platform } from '../../schema/migrations/public/Migration20261125000000_platform';
+import { Migration20261125000100_integration_route } from '../../schema/migrations/public/Migration20261125000100_integration_route';
 import { tenantMigrations } from '../../schema/migrations/tenant';
 import { log } from '../logger';
 import { APP_ROLE, RELAY_ROLE, assertSchemaName, dedicatedSchemaName } from './roles';
 
 type Sql = { execute: (sql: string, params?: unknown[]) => Promise<unknown> };
 
-const publicMigrations = [{ name: 'Migration20261125000000_platform', class: Migration20261125000000_platform }];
+const publicMigrations = [
+  { name: 'Migration20261125000000_platform', class: Migration20261125000000_platform },
+  { name: 'Migration20261125000100_integration_route', class: Migration20261125000100_integration_route },
+];
 
 export async function openOwnerOrm(ownerUrl: string): Promise<MikroORM> {
   return MikroORM.init({
@@ -47,7 +51,7 @@ async function ensureRole(sql: Sql, role: string, password: string): Promise<voi
 async function grantPublic(sql: Sql): Promise<void> {
   await sql.execute(`grant usage on schema public, pool to ${APP_ROLE}, ${RELAY_ROLE}`);
   await sql.execute(
-    `grant select, insert, update, delete on public.tenant, public.app_user, public.membership, public.refresh_token to ${APP_ROLE}`,
+    `grant select, insert, update, delete on public.tenant, public.app_user, public.membership, public.refresh_token, public.integration_route to ${APP_ROLE}`,
   );
   await sql.execute(`grant select, insert on public.price_tick to ${APP_ROLE}`);
   await sql.execute(`grant usage, select on sequence public.price_tick_id_seq to ${APP_ROLE}`);

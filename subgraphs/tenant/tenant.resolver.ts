@@ -3,8 +3,9 @@ import type { SubgraphContext } from '../../lib/subgraph';
 import { notFound } from '../../lib/errors';
 import { AuthPayload, Tenant, User } from './tenant.entity';
 import type { AuthService } from './auth.service';
+import type { IntegrationService } from './integration.service';
 
-export type TenantServices = { auth: AuthService };
+export type TenantServices = { auth: AuthService; integrations: IntegrationService };
 type Ctx = SubgraphContext<TenantServices>;
 
 @InputType('SignUpInput')

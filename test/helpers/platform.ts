@@ -8,7 +8,7 @@ import { TEST_REDIS_URL, createTestDatabase, type TestDatabase } from './db';
 export type TestPlatform = { platform: Platform; db: TestDatabase; gateway: string; stop(): Promise<void> };
 
 /** Every role in this process on ephemeral ports, against a fresh database (and Redis when asked). */
-export async function startTestPlatform(opts: { redis?: boolean } = {}): Promise<TestPlatform> {
+export async function startTestPlatform(opts: { redis?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<TestPlatform> {
   configureLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
   const db = await createTestDatabase();
   const env: NodeJS.ProcessEnv = {
@@ -25,6 +25,7 @@ export async function startTestPlatform(opts: { redis?: boolean } = {}): Promise
     PRICE_TICK_MS: '200',
     OUTBOX_POLL_MS: '100',
     DATA_DIR: '.data',
+    ...opts.env,
     ...(opts.redis ? { REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: `abt-test-${randomBytes(4).toString('hex')}` } : {}),
   };
   const platform = await startPlatform(loadConfig(env), { roles: ROLES, migrate: false });
