@@ -7,7 +7,7 @@ import { open, seal, type KeyRing } from '../../lib/crypto/secret-box';
 import { TenantDirectory, isUuid, withTenant } from '../../lib/db/tenant-context';
 import { badInput, notFound } from '../../lib/errors';
 import { log } from '../../lib/logger';
-import { addToOutbox, kickOutbox } from '../../lib/outbox';
+import { kickOutbox } from '../../lib/outbox';
 import { IntegrationRoute, PaymentEvent, PaymentIntegration, PaymentProvider } from './integration.entity';
 import {
   WebhookVerificationError,
@@ -37,6 +37,10 @@ export type ConnectInput = {
 
 export type WebhookOutcome = { status: 200 | 400 | 404 | 503; body: Record<string, unknown> };
 
+type Resolved = { tenantId: string; provider: PaymentProvider; verifier: WebhookVerifier; at: number };
+/** How long a resolved integration (route, status, opened credentials) is reused for intake. */
+const RESOLVED_TTL_MS = 30_000;
+
 const aad = (tenantId: string, id: string): string => `payment_integration:${tenantId}:${id}`;
 
 function credentialsFrom(input: ConnectInput): IntegrationCredentials {
@@ -62,6 +66,7 @@ function credentialsFrom(input: ConnectInput): IntegrationCredentials {
 /** Payment integrations and the webhook intake: verify, store once, outbox, answer fast. */
 export class IntegrationService {
   private readonly directory: TenantDirectory;
+  private readonly resolved = new Map<string, Resolved>();
 
   constructor(
     private readonly orm: MikroORM,
@@ -119,6 +124,7 @@ export class IntegrationService {
 
   async disconnect(scope: Scope, id: string): Promise<PaymentIntegration> {
     if (!isUuid(id)) throw notFound('payment integration');
+    this.resolved.delete(id);
     const integration = await scope.tx(async (em) => {
       const i = await em.findOne(PaymentIntegration, { tenantId: scope.tenantId, id });
       if (!i) throw notFound('payment integration');
@@ -133,8 +139,25 @@ export class IntegrationService {
       });
       return i;
     });
+    this.resolved.delete(id);
     await kickOutbox(this.bus);
     return integration;
+  }
+
+  /** Route → tenant → active integration → verifier; cached briefly so intake does no lookups. */
+  private async resolve(provider: string, integrationId: string): Promise<Resolved | null> {
+    const hit = this.resolved.get(integrationId);
+    if (hit && Date.now() - hit.at < RESOLVED_TTL_MS) return hit.provider === provider ? hit : null;
+    const route = await this.orm.em.fork().findOne(IntegrationRoute, { integrationId });
+    if (!route || route.provider !== provider) return null;
+    const tenantId = route.tenantId;
+    const integration = await withTenant(this.orm, this.directory, tenantId, (em) =>
+      em.findOne(PaymentIntegration, { tenantId, id: integrationId, status: 'ACTIVE' }),
+    );
+    if (!integration) return null;
+    const resolved = { tenantId, provider: integration.provider, verifier: this.verifierFor(integration), at: Date.now() };
+    this.resolved.set(integrationId, resolved);
+    return resolved;
   }
 
   private verifierFor(integration: PaymentIntegration): WebhookVerifier {
@@ -157,17 +180,13 @@ export class IntegrationService {
     if (!isUuid(integrationId) || !Object.values(PaymentProvider).includes(provider as PaymentProvider)) {
       return { status: 404, body: { error: 'UNKNOWN_INTEGRATION' } };
     }
-    const route = await this.orm.em.fork().findOne(IntegrationRoute, { integrationId });
-    if (!route || route.provider !== provider) return { status: 404, body: { error: 'UNKNOWN_INTEGRATION' } };
-    const tenantId = route.tenantId;
-    const integration = await withTenant(this.orm, this.directory, tenantId, (em) =>
-      em.findOne(PaymentIntegration, { tenantId, id: integrationId, status: 'ACTIVE' }),
-    );
+    const integration = await this.resolve(provider, integrationId);
     if (!integration) return { status: 404, body: { error: 'UNKNOWN_INTEGRATION' } };
+    const tenantId = integration.tenantId;
 
     let event: RevenueEventResult;
     try {
-      event = await this.verifierFor(integration).verify(request);
+      event = await integration.verifier.verify(request);
     } catch (err) {
       if (err instanceof WebhookVerificationError) {
         log().warn({ tenantId, integrationId, provider, code: err.code }, 'webhook refused');
@@ -194,20 +213,25 @@ export class IntegrationService {
             statusReason: null,
             raw: event.raw,
           };
+      const outboxPayload = JSON.stringify({ paymentEventId: id });
+      // One round trip: the event, and its outbox row only if the event is new (and not ignored).
       const inserted = await em.execute<{ id: string }[]>(
-        `insert into payment_event (tenant_id, id, integration_id, provider, provider_event_id, event_type, kind, amount_cents, currency,
-           provider_object_id, related_payment_id, occurred_at, status, status_reason, raw)
-         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb)
-         on conflict (tenant_id, provider, provider_event_id) do nothing returning id`,
+        `with e as (
+           insert into payment_event (tenant_id, id, integration_id, provider, provider_event_id, event_type, kind, amount_cents, currency,
+             provider_object_id, related_payment_id, occurred_at, status, status_reason, raw)
+           values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb)
+           on conflict (tenant_id, provider, provider_event_id) do nothing returning tenant_id, id, kind)
+         , o as (
+           insert into outbox (tenant_id, id, queue, job_name, payload)
+           select tenant_id, gen_random_uuid(), 'payment-events', 'process', ?::jsonb from e where kind <> 'IGNORED' returning id)
+         select e.id from e`,
         [
           row.tenantId, row.id, row.integrationId, row.provider, row.providerEventId, row.eventType, row.kind, row.amountCents,
           row.currency, row.providerObjectId, row.relatedPaymentId, row.occurredAt, row.status, row.statusReason, JSON.stringify(row.raw),
+          outboxPayload,
         ],
       );
       if (inserted.length === 0) return { duplicate: true, id: null };
-      if (!isIgnored(event)) {
-        await addToOutbox(em, { queue: 'payment-events', jobName: 'process', payload: { paymentEventId: id } });
-      }
       return { duplicate: false, id };
     });
     if (!stored.duplicate) await kickOutbox(this.bus);
