@@ -23,10 +23,15 @@ export type JobQueue = {
 const BACKOFF_MS = 200;
 const DEFAULT_ATTEMPTS = 8;
 
+type Due = { job: JobInfo; attempts: number };
+
 export class InProcessQueue implements JobQueue {
   readonly kind = 'in-process' as const;
-  private readonly handlers = new Map<QueueName, JobHandler>();
-  private readonly pending = new Map<QueueName, JobInfo[]>();
+  private readonly handlers = new Map<QueueName, { handler: JobHandler; concurrency: number }>();
+  /** Jobs that are due but not running: no handler yet, or the queue is at its concurrency. */
+  private readonly ready = new Map<QueueName, Due[]>();
+  private readonly active = new Map<QueueName, number>();
+  private readonly running = new Set<Promise<void>>();
   private readonly seen = new Set<string>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private closed = false;
@@ -39,26 +44,41 @@ export class InProcessQueue implements JobQueue {
     if (this.seen.has(key) || this.closed) return; // idempotent enqueue, like BullMQ's jobId
     this.seen.add(key);
     const job: JobInfo = { id: opts.jobId, name, data: JSON.parse(JSON.stringify(data)) as JobPayload, attempt: 0 };
-    this.schedule(queue, job, opts.delayMs ?? 0, opts.attempts ?? DEFAULT_ATTEMPTS);
+    this.schedule(queue, { job, attempts: opts.attempts ?? DEFAULT_ATTEMPTS }, opts.delayMs ?? 0);
   }
 
-  private schedule(queue: QueueName, job: JobInfo, delayMs: number, attempts: number): void {
+  private schedule(queue: QueueName, due: Due, delayMs: number): void {
     const t = setTimeout(() => {
       this.timers.delete(t);
-      this.detached.runInAsyncScope(() => void this.run(queue, job, attempts));
+      this.enqueue(queue, due);
     }, delayMs);
     this.timers.add(t);
   }
 
-  private async run(queue: QueueName, job: JobInfo, attempts: number): Promise<void> {
+  private enqueue(queue: QueueName, due: Due): void {
     if (this.closed) return;
-    const handler = this.handlers.get(queue);
-    if (!handler) {
-      const list = this.pending.get(queue) ?? [];
-      list.push(job);
-      this.pending.set(queue, list);
-      return;
+    const list = this.ready.get(queue) ?? [];
+    list.push(due);
+    this.ready.set(queue, list);
+    this.pump(queue);
+  }
+
+  private pump(queue: QueueName): void {
+    const h = this.handlers.get(queue);
+    const list = this.ready.get(queue);
+    while (h && list && list.length > 0 && !this.closed && (this.active.get(queue) ?? 0) < h.concurrency) {
+      const due = list.shift()!;
+      this.active.set(queue, (this.active.get(queue) ?? 0) + 1);
+      const p: Promise<void> = this.detached.runInAsyncScope(() => this.run(queue, h.handler, due)).finally(() => {
+        this.running.delete(p);
+        this.active.set(queue, (this.active.get(queue) ?? 1) - 1);
+        this.pump(queue);
+      });
+      this.running.add(p);
     }
+  }
+
+  private async run(queue: QueueName, handler: JobHandler, { job, attempts }: Due): Promise<void> {
     const attempt = { ...job, attempt: job.attempt + 1 };
     try {
       await withCorrelation(`job:${queue}:${job.id}`, { queue, job: job.name }, () => handler(attempt));
@@ -67,20 +87,20 @@ export class InProcessQueue implements JobQueue {
         log().error({ queue, jobId: job.id, err: (err as Error).message }, 'job failed permanently');
         return;
       }
-      this.schedule(queue, attempt, BACKOFF_MS * 2 ** (attempt.attempt - 1), attempts);
+      if (!this.closed) this.schedule(queue, { job: attempt, attempts }, BACKOFF_MS * 2 ** (attempt.attempt - 1));
     }
   }
 
-  process(queue: QueueName, handler: JobHandler): void {
-    this.handlers.set(queue, handler);
-    for (const job of this.pending.get(queue) ?? []) this.detached.runInAsyncScope(() => void this.run(queue, job, DEFAULT_ATTEMPTS));
-    this.pending.delete(queue);
+  process(queue: QueueName, handler: JobHandler, opts: { concurrency?: number } = {}): void {
+    this.handlers.set(queue, { handler, concurrency: Math.max(1, opts.concurrency ?? 4) });
+    this.pump(queue);
   }
 
   async close(): Promise<void> {
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    await Promise.allSettled([...this.running]);
   }
 }
 

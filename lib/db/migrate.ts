@@ -49,7 +49,8 @@ async function ensureRole(sql: Sql, role: string, password: string): Promise<voi
 }
 
 async function grantPublic(sql: Sql): Promise<void> {
-  await sql.execute(`grant usage on schema public, pool to ${APP_ROLE}, ${RELAY_ROLE}`);
+  // Usage on pool is granted by migrateTenantSchema, under that schema's lock.
+  await sql.execute(`grant usage on schema public to ${APP_ROLE}, ${RELAY_ROLE}`);
   await sql.execute(
     `grant select, insert, update, delete on public.tenant, public.app_user, public.membership, public.refresh_token, public.integration_route to ${APP_ROLE}`,
   );
@@ -95,9 +96,11 @@ export async function migrate(ownerUrl: string, rolePassword: string): Promise<M
     // One migrator at a time per database.
     const ran = await orm.em.fork().transactional(async (em) => {
       await em.execute(`select pg_advisory_xact_lock(hashtext('abt-public-migrations'))`);
-      return (await orm.migrator.up()).map((m) => m.name);
+      const names = (await orm.migrator.up()).map((m) => m.name);
+      // Concurrent GRANTs on one object fail ("tuple concurrently updated"): keep them under the lock.
+      await grantPublic(em);
+      return names;
     });
-    await grantPublic(conn);
     const schemas: Record<string, string[]> = { pool: await migrateTenantSchema(orm, 'pool') };
     const dedicated = await conn.execute<{ schema_name: string }[]>(
       `select distinct schema_name from public.tenant where schema_name <> 'pool' order by schema_name`,

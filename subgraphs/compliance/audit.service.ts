@@ -2,7 +2,7 @@ import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { badInput } from '../../lib/errors';
 import { AuditEvent, AuditHead } from './audit-event.entity';
-import { GENESIS_HASH, chainHash, findBreak, type ChainBreak } from './audit-chain';
+import { GENESIS_HASH, canonicalJson, chainHash, findBreak, type ChainBreak } from './audit-chain';
 
 export type AppendInput = {
   id: string;
@@ -37,7 +37,8 @@ export async function appendAuditEvent(em: EntityManager, input: AppendInput): P
     actorId: input.actorId,
     subjectType: input.subjectType,
     subjectId: input.subjectId,
-    payload: input.payload,
+    // Store exactly what is hashed (bigints as strings, no undefined), so verification can recompute it.
+    payload: JSON.parse(canonicalJson(input.payload)) as Record<string, unknown>,
     createdAt: input.occurredAt,
     prevHash: head.lastHash,
     hash: '',
