@@ -1,14 +1,17 @@
 import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
-import { ApolloServer } from '@apollo/server';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { FetcherResponse } from '@apollo/utils.fetcher';
 import type { Redis } from 'ioredis';
 import { bearer, verifyAccessToken } from '../lib/auth/tokens';
+import type { EventBus } from '../lib/bus';
 import { maskError } from '../lib/errors';
 import { createHttpApp, listen, type Listening, type ReadinessCheck } from '../lib/http';
 import { currentCorrelationId, log, withCorrelation } from '../lib/logger';
+import type { QueryRunner } from './subscriptions/execution';
+import { attachSubscriptions, type SubscriptionLimits, type SubscriptionServer } from './subscriptions/server';
 
 export type GatewayContext = { authorization?: string; correlationId?: string };
 
@@ -32,6 +35,21 @@ class CredentialForwardingDataSource extends RemoteGraphQLDataSource<GatewayCont
   }
 }
 
+/** Subscriptions are served over WebSocket on the same path; over HTTP they get a clear 400, not a planner error. */
+const subscriptionsOverWebSocket: ApolloServerPlugin<GatewayContext> = {
+  async requestDidStart() {
+    return {
+      async didResolveOperation({ operation }) {
+        if (operation?.operation === 'subscription') {
+          throw new GraphQLError('subscriptions are served over WebSocket (graphql-ws) on this same URL', {
+            extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
+          });
+        }
+      },
+    };
+  },
+};
+
 export type GatewayOptions = {
   host: string;
   port: number;
@@ -40,18 +58,31 @@ export type GatewayOptions = {
   subgraphUrls: Record<string, string>;
   jwtSecret: string;
   redis?: Redis;
+  /**
+   * The event bus subscriptions are fed from (the platform's; Redis in queue mode). Without it the
+   * gateway serves queries and mutations only (WebSocket handshakes get no 101).
+   */
+  bus?: EventBus;
+  subscriptions?: SubscriptionLimits;
 };
 
-export async function startGateway(opts: GatewayOptions): Promise<Listening> {
+export type Gateway = Listening & { subscriptions?: SubscriptionServer };
+
+export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const gateway = new ApolloGateway({
     supergraphSdl: opts.supergraphSdl,
     buildService: ({ name, url }) => new CredentialForwardingDataSource({ url: opts.subgraphUrls[name] ?? url }),
+  });
+  let apiSchema: GraphQLSchema | undefined;
+  gateway.onSchemaLoadOrUpdate((s) => {
+    apiSchema = s.apiSchema;
   });
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     formatError: maskError,
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
+    plugins: [subscriptionsOverWebSocket],
   });
   await apollo.start();
 
@@ -82,10 +113,32 @@ export async function startGateway(opts: GatewayOptions): Promise<Listening> {
     }),
   );
   const listening = await listen(app, opts.host, opts.port);
+
+  // Follow-up queries for subscription events run through this gateway's own execution, with the
+  // subscriber's credential forwarded to the subgraphs like any HTTP request's.
+  const runQuery: QueryRunner = async (document, variables, authorization) => {
+    const res = await apollo.executeOperation({ query: document, variables }, { contextValue: { authorization } });
+    if (res.body.kind !== 'single') throw new Error('incremental delivery is not expected for a follow-up query');
+    return res.body.singleResult;
+  };
+  const subscriptions = opts.bus
+    ? attachSubscriptions({
+        ...opts.subscriptions,
+        server: listening.server,
+        path: '/graphql',
+        bus: opts.bus,
+        jwtSecret: opts.jwtSecret,
+        apiSchema: () => apiSchema,
+        runQuery,
+      })
+    : undefined;
+  if (!subscriptions) log().warn('gateway started without an event bus: subscriptions are disabled');
   log().info({ url: `${listening.url}/graphql` }, 'gateway listening');
   return {
     ...listening,
+    subscriptions,
     close: async () => {
+      await subscriptions?.close();
       await apollo.stop();
       await listening.close();
     },

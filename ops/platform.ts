@@ -178,6 +178,7 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
         subgraphUrls,
         jwtSecret,
         redis,
+        bus,
       });
       track('gateway', gw);
     }

@@ -1,4 +1,5 @@
-import { Arg, Ctx, Directive, Field, FieldResolver, ID, Mutation, ObjectType, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, Directive, Field, FieldResolver, ID, Int, Mutation, ObjectType, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { AppError, ErrorCode } from '../../lib/errors';
 import type { SubgraphContext } from '../../lib/subgraph';
 import { TreasuryRule } from './treasury-rule.entity';
 import { TreasuryRuleInput, TreasuryRulePatch } from './treasury-rule.input';
@@ -14,8 +15,35 @@ export class TenantTreasury {
   @Field(() => ID) id!: string;
 }
 
+/** One change to one of the caller's tenant's treasury rules (the `tenant.<tid>.rule` event). */
+@ObjectType('TreasuryEvent', { description: 'A change to one of your tenant’s treasury rules.' })
+export class TreasuryEvent {
+  @Field(() => ID) ruleId!: string;
+  @Field(() => String, { description: 'CREATED, UPDATED, ENABLED, DISABLED or DELETED.' }) change!: string;
+  @Field(() => Int, { description: 'The rule’s version after the change.' }) ruleVersion!: number;
+  @Field(() => TreasuryRule, { nullable: true, description: 'The rule as it is when the event is delivered; null once deleted.' })
+  rule?: TreasuryRule | null;
+}
+
+/**
+ * Declared here so it is part of this subgraph's SDL and of the supergraph; served by the gateway
+ * (graphql-ws, fed by the bus), which resolves `rule` through an ordinary federated query.
+ */
+function servedByGateway(): never {
+  throw new AppError(ErrorCode.BAD_USER_INPUT, 'subscriptions are served by the gateway over graphql-ws, not by a subgraph');
+}
+
 @Resolver(() => TreasuryRule)
 export class TreasuryRuleResolver {
+  @Subscription(() => TreasuryEvent, {
+    name: 'treasuryEvents',
+    description: 'Changes to the caller’s tenant’s treasury rules, live. The tenant is the signed-in one; it cannot be chosen.',
+    subscribe: servedByGateway,
+  })
+  treasuryEvents(@Root() event: TreasuryEvent): TreasuryEvent {
+    return event;
+  }
+
   @Query(() => [TreasuryRule], { description: 'The caller’s tenant’s treasury rules, oldest first.' })
   treasuryRules(@Ctx() ctx: Ctx): Promise<TreasuryRule[]> {
     return ctx.services.rules.list(ctx.gate.require(ctx, 'rule:read'));

@@ -1,0 +1,234 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import {
+  GraphQLError,
+  Kind,
+  OperationTypeNode,
+  buildSchema,
+  getArgumentValues,
+  getOperationAST,
+  getVariableValues,
+  parse,
+  printSchema,
+  validate,
+  type DocumentNode,
+  type ExecutionArgs,
+  type GraphQLSchema,
+} from 'graphql';
+import { CloseCode, type SubscribePayload } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
+import { decodeJwt } from 'jose';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { PERMISSIONS, type Principal } from '../../lib/access';
+import { bearer, verifyAccessToken } from '../../lib/auth/tokens';
+import type { EventBus } from '../../lib/bus';
+import { AppError, ErrorCode, maskError } from '../../lib/errors';
+import { log } from '../../lib/logger';
+import type { QueryRunner } from './execution';
+import { Connection, SubscriptionHub, type HubStats, type Prepared } from './hub';
+import { SUBSCRIPTION_SOURCES } from './sources';
+
+export { SLOW_CONSUMER_CLOSE_CODE } from './hub';
+
+export type SubscriptionLimits = {
+  /** graphql-ws `connection_init` must arrive within this (else 4408). Default 5 s. */
+  connectionInitWaitTimeoutMs?: number;
+  /** WebSocket ping interval; a peer that misses a pong for as long is terminated. Default 12 s. */
+  keepAliveMs?: number;
+  /** Unsent bytes (socket buffer + queued results) a connection may owe before it is closed with 4413. Default 1 MiB. */
+  maxBufferedBytes?: number;
+  /** Concurrent subscriptions per connection. Default 100. */
+  maxSubscriptionsPerConnection?: number;
+  /** Largest incoming WebSocket message. Default 64 KiB. */
+  maxPayloadBytes?: number;
+  /** Events a subscription group may have waiting for execution before new ones are dropped. Default 1000. */
+  maxPendingEventsPerGroup?: number;
+};
+
+export type SubscriptionServerOptions = SubscriptionLimits & {
+  server: Server;
+  path: string;
+  bus: EventBus;
+  jwtSecret: string;
+  /** The supergraph's API schema (what clients may ask for), once the gateway has loaded it. */
+  apiSchema: () => GraphQLSchema | undefined;
+  runQuery: QueryRunner;
+};
+
+export type SubscriptionServer = { stats(): HubStats; close(): Promise<void> };
+
+/** What onSubscribe hands to subscribe through graphql-ws's ExecutionArgs. */
+class PreparedOperation {
+  constructor(readonly prepared: Prepared) {}
+}
+
+const coded = (err: GraphQLError, code: string): GraphQLError =>
+  new GraphQLError(err.message, { nodes: err.nodes, source: err.source, positions: err.positions, extensions: { ...err.extensions, code } });
+
+/**
+ * graphql-ws (`graphql-transport-ws`) on the gateway's own HTTP server and path. Connections
+ * authenticate once in `connection_init` (`{ authorization: 'Bearer <jwt>' }`); each subscription
+ * is validated against the API schema, mapped to a bus channel and served by the hub.
+ */
+export function attachSubscriptions(opts: SubscriptionServerOptions): SubscriptionServer {
+  const maxSubscriptions = opts.maxSubscriptionsPerConnection ?? 100;
+  const hub = new SubscriptionHub(opts.bus, opts.runQuery, {
+    maxBufferedBytes: opts.maxBufferedBytes ?? 1024 * 1024,
+    maxPendingEventsPerGroup: opts.maxPendingEventsPerGroup ?? 1000,
+  });
+  const connections = new WeakMap<WebSocket, Connection>();
+  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayloadBytes ?? 64 * 1024 });
+
+  const refuse = (socket: WebSocket, reason: string): false => {
+    socket.close(CloseCode.Unauthorized, `Unauthorized: ${reason}`);
+    return false;
+  };
+
+  useServer(
+    {
+      isProd: true,
+      connectionInitWaitTimeout: opts.connectionInitWaitTimeoutMs ?? 5000,
+      onConnect: async (ctx) => {
+        const { socket, request } = ctx.extra;
+        const params = ctx.connectionParams ?? {};
+        const given = params.authorization ?? params.Authorization ?? request.headers.authorization;
+        if (given !== undefined && typeof given !== 'string') return refuse(socket, 'authorization must be "Bearer <token>"');
+        let principal: Principal = { kind: 'anonymous' };
+        let expiresAt: number | undefined;
+        try {
+          const token = bearer(given);
+          if (token) {
+            const claims = await verifyAccessToken(token, opts.jwtSecret);
+            principal = { kind: 'user', userId: claims.sub, tenantId: claims.tid.toLowerCase(), role: claims.role, amr: claims.amr };
+            const exp = decodeJwt(token).exp;
+            expiresAt = exp === undefined ? undefined : exp * 1000;
+          }
+        } catch (err) {
+          return refuse(socket, err instanceof AppError ? err.message : 'token is invalid');
+        }
+        connections.set(socket, new Connection(socket, principal, principal.kind === 'user' ? given : undefined, expiresAt));
+        return true;
+      },
+      onSubscribe: (ctx, _id, payload) => {
+        const connection = connections.get(ctx.extra.socket);
+        if (!connection) return [new AppError(ErrorCode.UNAUTHENTICATED, 'connection is not initialised')];
+        if (Object.keys(ctx.subscriptions).length > maxSubscriptions) {
+          return [new AppError(ErrorCode.BAD_USER_INPUT, `at most ${maxSubscriptions} subscriptions per connection`)];
+        }
+        try {
+          return prepare(payload, connection);
+        } catch (err) {
+          if (err instanceof GraphQLError) return [err];
+          throw err;
+        }
+      },
+      subscribe: async (args: ExecutionArgs) => {
+        if (!(args.contextValue instanceof PreparedOperation)) throw new Error('subscription was not prepared');
+        try {
+          return await hub.join(args.contextValue.prepared);
+        } catch (err) {
+          log().error({ err }, 'could not subscribe to the event bus');
+          return { errors: [new AppError(ErrorCode.INTERNAL_SERVER_ERROR, 'live events are unavailable')] };
+        }
+      },
+      // Hub results were masked once per group; anything else (e.g. "live events are unavailable") is masked here.
+      onNext: (_ctx, _id, _payload, _args, result) =>
+        hub.formattedResult(result) ?? { ...result, errors: result.errors?.map((e) => maskError(e.toJSON(), e)) },
+      onError: (_ctx, _id, _payload, errors) => errors.map((e) => maskError(e.toJSON(), e)),
+    },
+    wss,
+    opts.keepAliveMs ?? 12_000,
+  );
+
+  // Apollo Server instruments the gateway schema's resolvers in place (and they ignore a custom
+  // fieldResolver), so events are executed against a private, resolver-free copy of it.
+  const copies = new WeakMap<GraphQLSchema, GraphQLSchema>();
+  const eventSchema = (): GraphQLSchema | undefined => {
+    const api = opts.apiSchema();
+    if (!api) return undefined;
+    let copy = copies.get(api);
+    if (!copy) {
+      copy = buildSchema(printSchema(api));
+      copies.set(api, copy);
+    }
+    return copy;
+  };
+
+  function prepare(payload: SubscribePayload, connection: Connection): ExecutionArgs {
+    const schema = eventSchema();
+    if (!schema) throw new AppError(ErrorCode.INTERNAL_SERVER_ERROR, 'the gateway has not loaded its schema yet');
+    let document: DocumentNode;
+    try {
+      document = parse(payload.query, { maxTokens: 5000 });
+    } catch (err) {
+      throw err instanceof GraphQLError ? coded(err, 'GRAPHQL_PARSE_FAILED') : err;
+    }
+    const invalid = validate(schema, document);
+    if (invalid.length) throw coded(invalid[0], 'GRAPHQL_VALIDATION_FAILED');
+    const operation = getOperationAST(document, payload.operationName);
+    if (!operation) throw new AppError(ErrorCode.BAD_USER_INPUT, 'could not identify the operation to run');
+    if (operation.operation !== OperationTypeNode.SUBSCRIPTION) {
+      throw new AppError(ErrorCode.BAD_USER_INPUT, 'only subscriptions are served over WebSocket; send queries and mutations over HTTP');
+    }
+    const variables = getVariableValues(schema, operation.variableDefinitions ?? [], payload.variables ?? {});
+    if (variables.errors) throw coded(variables.errors[0], ErrorCode.BAD_USER_INPUT);
+    const [selection] = operation.selectionSet.selections;
+    if (operation.selectionSet.selections.length !== 1 || selection.kind !== Kind.FIELD || selection.directives?.length) {
+      throw new AppError(ErrorCode.BAD_USER_INPUT, 'select exactly one subscription field, directly and without directives');
+    }
+    const fieldName = selection.name.value;
+    const fieldDef = schema.getSubscriptionType()?.getFields()[fieldName];
+    const source = SUBSCRIPTION_SOURCES[fieldName];
+    if (!fieldDef || !source) throw new AppError(ErrorCode.BAD_USER_INPUT, `${fieldName} is not served by this gateway`);
+    let args: Record<string, unknown>;
+    try {
+      args = getArgumentValues(fieldDef, selection, variables.coerced);
+    } catch (err) {
+      throw err instanceof GraphQLError ? coded(err, ErrorCode.BAD_USER_INPUT) : err;
+    }
+
+    const p = connection.principal;
+    if (p.kind !== 'user' && source.audience !== 'public') {
+      throw new AppError(ErrorCode.UNAUTHENTICATED, `sign in to subscribe to ${fieldName}`);
+    }
+    if (p.kind === 'user' && !(PERMISSIONS[source.action] as readonly string[]).includes(p.role)) {
+      throw new AppError(ErrorCode.FORBIDDEN, `role ${p.role} may not subscribe to ${fieldName}`);
+    }
+    source.checkArgs?.(args);
+    const tenantId = source.audience === 'tenant' && p.kind === 'user' ? p.tenantId : undefined;
+    const prepared: Prepared = {
+      op: { schema, document, operationName: payload.operationName ?? undefined, variables: payload.variables ?? {}, rootField: fieldName, source },
+      channel: source.channel(args, tenantId),
+      tenantId,
+      minIntervalMs: source.minIntervalMs?.(args),
+      connection,
+    };
+    return { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue: new PreparedOperation(prepared) };
+  }
+
+  const path = opts.path;
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    if (new URL(req.url ?? '/', 'http://gateway').pathname !== path) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  };
+  opts.server.on('upgrade', onUpgrade);
+  log().info({ path, channels: Object.keys(SUBSCRIPTION_SOURCES) }, 'gateway serves subscriptions over graphql-ws');
+
+  return {
+    stats: () => hub.stats(),
+    async close() {
+      opts.server.off('upgrade', onUpgrade);
+      const clients = [...wss.clients];
+      for (const c of clients) c.close(1001, 'Going away');
+      // A peer that does not answer the close handshake promptly is cut off.
+      const deadline = Date.now() + 1000;
+      while (clients.some((c) => c.readyState !== c.CLOSED) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      for (const c of clients) if (c.readyState !== c.CLOSED) c.terminate();
+      await hub.close();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}

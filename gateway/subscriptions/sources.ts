@@ -1,0 +1,75 @@
+import type { Action } from '../../lib/access';
+import type { BusEvent } from '../../lib/bus';
+import { badInput } from '../../lib/errors';
+
+/** What an event becomes: the value of the subscription's root field, before selection. */
+export type EventValue = Record<string, unknown>;
+
+/**
+ * A field the event does not carry, resolved per event through the gateway's own query
+ * execution: `query { <rootField>(<args>) { …the subscriber's selection… } }`.
+ */
+export type FollowUp = {
+  rootField: string;
+  /** Arguments for rootField taken from the event value; null answers null without asking. */
+  args: (value: EventValue) => Record<string, unknown> | null;
+};
+
+/** How one Subscription root field is fed from the event bus. */
+export type SubscriptionSource = {
+  /** The permission (lib/access PERMISSIONS) a subscriber needs. */
+  action: Action;
+  /** `public`: anyone, signed in or not. `tenant`: a signed-in user, events of their own tenant only. */
+  audience: 'public' | 'tenant';
+  /** The bus channel; `tenantId` is the verified token's, never an argument. */
+  channel: (args: Record<string, unknown>, tenantId: string | undefined) => string;
+  /** The tenant a channel belongs to; every event's channel is checked against the subscriber's tenant. */
+  tenantOfChannel?: (channel: string) => string | undefined;
+  /** Throws a BAD_USER_INPUT AppError for arguments the field refuses. */
+  checkArgs?: (args: Record<string, unknown>) => void;
+  /** The event as the root field's value; null drops an event that is not this field's. */
+  toValue: (event: BusEvent) => EventValue | null;
+  /** Per-subscriber thinning: skip an event younger than this many ms than the last one sent. */
+  minIntervalMs?: (args: Record<string, unknown>) => number | undefined;
+  /** The time of an event value (for thinning); defaults to when the gateway received it. */
+  timeOf?: (value: EventValue) => number;
+  /** Type name → field name → how to resolve a field the event lacks. */
+  followUps?: Record<string, Record<string, FollowUp>>;
+};
+
+const MAX_INTERVAL_MS = 3_600_000;
+const TENANT_RULE_CHANNEL = /^tenant\.([^.]+)\.rule$/;
+
+/** The contract between bus channels (lib/bus) and the supergraph's Subscription fields. */
+export const SUBSCRIPTION_SOURCES: Readonly<Record<string, SubscriptionSource>> = {
+  btcPrice: {
+    action: 'price:read',
+    audience: 'public',
+    channel: (args) => `price.btc.${String(args.currency).toLowerCase()}`,
+    checkArgs: (args) => {
+      const ms = args.minIntervalMs;
+      if (ms !== undefined && ms !== null && (typeof ms !== 'number' || ms < 0 || ms > MAX_INTERVAL_MS)) {
+        throw badInput(`minIntervalMs must be between 0 and ${MAX_INTERVAL_MS}`, 'minIntervalMs');
+      }
+    },
+    toValue: (e) =>
+      e.__typename === 'BtcPrice' && e.version === 1 ? { currency: e.currency, price: e.price, source: e.source, at: e.at } : null,
+    minIntervalMs: (args) => (typeof args.minIntervalMs === 'number' ? args.minIntervalMs : undefined),
+    timeOf: (v) => (typeof v.at === 'string' ? Date.parse(v.at) : Date.now()),
+  },
+  treasuryEvents: {
+    action: 'rule:read',
+    audience: 'tenant',
+    channel: (_args, tenantId) => `tenant.${tenantId}.rule`,
+    tenantOfChannel: (channel) => TENANT_RULE_CHANNEL.exec(channel)?.[1],
+    toValue: (e) =>
+      e.__typename === 'TreasuryRuleChanged' && e.version === 1
+        ? { ruleId: e.id, change: e.change, ruleVersion: e.ruleVersion }
+        : null,
+    followUps: {
+      TreasuryEvent: {
+        rule: { rootField: 'treasuryRule', args: (v) => (v.change === 'DELETED' ? null : { id: v.ruleId }) },
+      },
+    },
+  },
+};

@@ -1,0 +1,398 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createClient, type Client } from 'graphql-ws';
+import { gql } from 'graphql-request';
+import { Redis } from 'ioredis';
+import WebSocket from 'ws';
+import { signAccessToken } from '../../lib/auth/tokens';
+import { RedisBus, type EventBus } from '../../lib/bus';
+import { registry } from '../../lib/metrics';
+import { startGateway, type Gateway } from '../../gateway/gateway';
+import { SLOW_CONSUMER_CLOSE_CODE } from '../../gateway/subscriptions/server';
+import { SUPERGRAPH_PATH } from '../../schema/compose';
+import { TEST_REDIS_URL } from '../helpers/db';
+import { client, startTestPlatform, type TestPlatform } from '../helpers/platform';
+
+const PASSWORD = 'Correct-Horse-42-Battery';
+const SIGN_UP = gql`
+  mutation SignUp($input: SignUpInput!) {
+    signUp(input: $input) {
+      accessToken
+      tenant {
+        id
+      }
+    }
+  }
+`;
+const CREATE_RULE = gql`
+  mutation Create($input: TreasuryRuleInput!) {
+    createTreasuryRule(input: $input) {
+      id
+    }
+  }
+`;
+const DELETE_RULE = gql`
+  mutation Delete($id: ID!) {
+    deleteTreasuryRule(id: $id)
+  }
+`;
+const TREASURY_EVENTS = `
+  subscription Live {
+    treasuryEvents {
+      ruleId
+      change
+      ruleVersion
+      rule {
+        n: name
+        ...Bits
+      }
+    }
+  }
+  fragment Bits on TreasuryRule {
+    type
+    percentageBps
+    minOrderAudCents
+  }
+`;
+
+type Session = { accessToken: string; tenant: { id: string } };
+type Formatted = { message: string; extensions?: { code?: unknown } };
+type Result<T> = { data?: T; errors?: Formatted[] };
+type TreasuryEvent = {
+  treasuryEvents: {
+    ruleId: string;
+    change: string;
+    ruleVersion: number;
+    rule: { n: string; type: string; percentageBps: number | null; minOrderAudCents: string } | null;
+  };
+};
+type Tick = { btcPrice: { currency: string; price: string; source: string; at: string } };
+
+/** One subscription's results as they arrive, and how it ended. */
+type Stream<T> = { values: Result<T>[]; ended: Promise<unknown>; stop: () => void };
+
+function stream<T>(c: Client, query: string, variables?: Record<string, unknown>): Stream<T> {
+  const values: Result<T>[] = [];
+  let end: (v: unknown) => void = () => undefined;
+  const ended = new Promise<unknown>((resolve) => {
+    end = resolve;
+  });
+  const stop = c.subscribe<T>(
+    { query, variables },
+    { next: (r) => void values.push(r as Result<T>), error: (e) => end(e), complete: () => end('complete') },
+  );
+  return { values, ended, stop };
+}
+
+async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const codesOf = (e: unknown): unknown[] => (Array.isArray(e) ? e.map((x: Formatted) => x.extensions?.code) : [e]);
+const closeOf = (e: unknown): { code: number; reason: string } => {
+  const { code, reason } = e as { code: number; reason: string };
+  return { code, reason };
+};
+
+async function counter(name: string, labels: Record<string, string> = {}): Promise<number> {
+  const metric = registry.getSingleMetric(name);
+  if (!metric) return 0;
+  const { values } = await metric.get();
+  return values
+    .filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))
+    .reduce((sum, v) => sum + v.value, 0);
+}
+
+describe.each([
+  ['with Redis', true],
+  ['single-node (in-process bus)', false],
+])('live subscriptions through the gateway, %s', (_mode, redis) => {
+  let t: TestPlatform;
+  let gw: Gateway;
+  const gateways: Gateway[] = [];
+  const clients: Client[] = [];
+
+  const subgraphUrls = (): Record<string, string> => ({
+    tenant: t.platform.urls.tenant!,
+    treasury: t.platform.urls.treasury!,
+    'market-price': t.platform.urls['market-price']!,
+    compliance: t.platform.urls.compliance!,
+  });
+  const gateway = async (bus = t.platform.bus): Promise<Gateway> => {
+    const g = await startGateway({
+      host: '127.0.0.1',
+      port: 0,
+      supergraphSdl: readFileSync(SUPERGRAPH_PATH, 'utf8'),
+      subgraphUrls: subgraphUrls(),
+      jwtSecret: t.platform.jwtSecret,
+      bus,
+    });
+    gateways.push(g);
+    return g;
+  };
+  const connect = (g: Gateway, token?: string, impl: new (address: string, protocols?: string | string[]) => WebSocket = WebSocket): Client => {
+    const c = createClient({
+      url: `${g.url.replace(/^http/, 'ws')}/graphql`,
+      webSocketImpl: impl,
+      connectionParams: token ? { authorization: `Bearer ${token}` } : {},
+      retryAttempts: 0,
+    });
+    clients.push(c);
+    return c;
+  };
+  const subscribers = (g: Gateway): number => g.subscriptions!.stats().subscribers;
+  const signUp = async (name: string): Promise<Session> =>
+    (
+      await client(`${gw.url}/graphql`).request<{ signUp: Session }>(SIGN_UP, {
+        input: { tenantName: name, email: `${randomUUID()}@${name.toLowerCase().replace(/\W+/g, '-')}.example`, password: PASSWORD },
+      })
+    ).signUp;
+  const createRule = async (s: Session, name: string): Promise<string> =>
+    (
+      await client(`${gw.url}/graphql`, s.accessToken).request<{ createTreasuryRule: { id: string } }>(CREATE_RULE, {
+        input: { name, type: 'PERCENTAGE_OF_REVENUE', percentageBps: 1000, minOrderAudCents: '2500' },
+      })
+    ).createTreasuryRule.id;
+
+  beforeAll(async () => {
+    t = await startTestPlatform({ redis });
+    gw = await gateway();
+  });
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.dispose()));
+    for (const g of gateways) await until(() => subscribers(g) === 0, 'subscriptions to end');
+  });
+  afterAll(async () => {
+    for (const g of gateways.splice(0)) await g.close();
+    await t?.stop();
+  });
+
+  it('streams SIMULATED BTC ticks to an anonymous client, exactly as recorded', async () => {
+    const s = stream<Tick>(connect(gw), 'subscription { btcPrice(currency: AUD) { currency price source at } }');
+    await until(() => s.values.length >= 2, 'two ticks');
+    for (const tick of s.values.slice(0, 2)) {
+      const { currency, price, source, at } = tick.data!.btcPrice;
+      const rows = await t.db.owner.em
+        .getConnection()
+        .execute<{ price: string; source: string }[]>(`select price::text as price, source from public.price_tick where currency = 'AUD' and at = ?`, [at]);
+      expect([currency, source, price]).toEqual(['AUD', 'SIMULATED', expect.stringMatching(/^\d+\.\d{2}$/)]);
+      expect(rows).toEqual([{ price, source: 'SIMULATED' }]);
+      expect(Object.keys(tick)).toEqual(['data']);
+    }
+  });
+
+  it('thins ticks to minIntervalMs per subscriber', async () => {
+    const c = connect(gw);
+    const thin = stream<Tick>(c, 'subscription ($ms: Int) { btcPrice(currency: USD, minIntervalMs: $ms) { at currency } }', { ms: 600 });
+    const all = stream<Tick>(c, 'subscription { btcPrice(currency: USD) { at currency } }');
+    await until(() => thin.values.length >= 3, 'three thinned ticks');
+    const at = thin.values.map((v) => Date.parse(v.data!.btcPrice.at));
+    for (let i = 1; i < at.length; i++) expect(at[i] - at[i - 1]).toBeGreaterThanOrEqual(600);
+    expect(new Set(thin.values.map((v) => v.data!.btcPrice.currency))).toEqual(new Set(['USD']));
+    expect(all.values.length).toBeGreaterThan(thin.values.length);
+  });
+
+  it('delivers a rule created over HTTP to the tenant, with rule fields resolved from the treasury subgraph, once per group', async () => {
+    const a = await signUp('Acme Live');
+    const [first, second] = [connect(gw, a.accessToken), connect(gw, a.accessToken)].map((c) => stream<TreasuryEvent>(c, TREASURY_EVENTS));
+    await until(() => subscribers(gw) === 2, 'both subscribed');
+    expect(gw.subscriptions!.stats()).toEqual({ channels: 1, groups: 1, subscribers: 2 });
+    const followUpsBefore = await counter('abt_gateway_subscription_follow_ups_total');
+
+    const id = await createRule(a, 'Ten percent');
+    await until(() => first.values.length === 1 && second.values.length === 1, 'the CREATED event');
+    const created = {
+      data: {
+        treasuryEvents: {
+          ruleId: id,
+          change: 'CREATED',
+          ruleVersion: 1,
+          rule: { n: 'Ten percent', type: 'PERCENTAGE_OF_REVENUE', percentageBps: 1000, minOrderAudCents: '2500' },
+        },
+      },
+    };
+    expect(first.values).toEqual([created]);
+    expect(second.values).toEqual([created]);
+    expect((await counter('abt_gateway_subscription_follow_ups_total')) - followUpsBefore).toBe(1);
+
+    await client(`${gw.url}/graphql`, a.accessToken).request(DELETE_RULE, { id });
+    await until(() => first.values.length === 2, 'the DELETED event');
+    expect(first.values[1]).toEqual({ data: { treasuryEvents: { ruleId: id, change: 'DELETED', ruleVersion: 1, rule: null } } });
+    // A deleted rule needs no query: still one follow-up in all.
+    expect((await counter('abt_gateway_subscription_follow_ups_total')) - followUpsBefore).toBe(1);
+  });
+
+  it('never shows one tenant another tenant’s events', async () => {
+    const a = await signUp('Tenant A');
+    const b = await signUp('Tenant B');
+    const sa = stream<TreasuryEvent>(connect(gw, a.accessToken), 'subscription { treasuryEvents { ruleId change } }');
+    const sb = stream<TreasuryEvent>(connect(gw, b.accessToken), 'subscription { treasuryEvents { ruleId change } }');
+    await until(() => subscribers(gw) === 2, 'both subscribed');
+    const aRule = await createRule(a, 'A only');
+    await until(() => sa.values.length === 1, 'A’s event');
+    // B's own event arrives after A's was published: had A's been routed to B, it would be here first.
+    const bRule = await createRule(b, 'B only');
+    await until(() => sb.values.length === 1, 'B’s event');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(sa.values).toEqual([{ data: { treasuryEvents: { ruleId: aRule, change: 'CREATED' } } }]);
+    expect(sb.values).toEqual([{ data: { treasuryEvents: { ruleId: bRule, change: 'CREATED' } } }]);
+  });
+
+  it('refuses treasuryEvents without a token but serves btcPrice on the same connection', async () => {
+    const c = connect(gw);
+    const events = stream<TreasuryEvent>(c, 'subscription { treasuryEvents { ruleId } }');
+    expect(codesOf(await events.ended)).toEqual(['UNAUTHENTICATED']);
+    const ticks = stream<Tick>(c, 'subscription { btcPrice { source } }');
+    await until(() => ticks.values.length >= 1, 'a tick');
+    expect(ticks.values[0]).toEqual({ data: { btcPrice: { source: 'SIMULATED' } } });
+  });
+
+  it('closes connections with an invalid or expired token with 4401', async () => {
+    const s = await signUp('Token Co');
+    const expired = await signAccessToken({ sub: randomUUID(), tid: s.tenant.id, role: 'OWNER', amr: ['pwd'] }, t.platform.jwtSecret, -60);
+    const forged = await signAccessToken({ sub: randomUUID(), tid: s.tenant.id, role: 'OWNER', amr: ['pwd'] }, 'x'.repeat(64));
+    const outcomes = [];
+    for (const token of ['garbage', expired, forged]) {
+      outcomes.push(closeOf(await stream(connect(gw, token), 'subscription { btcPrice { price } }').ended));
+    }
+    expect(outcomes).toEqual([
+      { code: 4401, reason: 'Unauthorized: token is invalid' },
+      { code: 4401, reason: 'Unauthorized: token has expired' },
+      { code: 4401, reason: 'Unauthorized: token is invalid' },
+    ]);
+  });
+
+  it('answers bad operations with coded errors and keeps the connection', async () => {
+    const c = connect(gw);
+    const cases: [string, Record<string, unknown> | undefined, string][] = [
+      ['subscription { nope }', undefined, 'GRAPHQL_VALIDATION_FAILED'],
+      ['subscription { btcPrice { ', undefined, 'GRAPHQL_PARSE_FAILED'],
+      ['{ btcPrice { price } }', undefined, 'BAD_USER_INPUT'],
+      ['subscription { btcPrice(minIntervalMs: -1) { price } }', undefined, 'BAD_USER_INPUT'],
+      ['subscription ($c: Currency!) { btcPrice(currency: $c) { price } }', { c: 'EUR' }, 'BAD_USER_INPUT'],
+    ];
+    const codes = [];
+    for (const [query, variables] of cases) codes.push(codesOf(await stream(c, query, variables).ended)[0]);
+    expect(codes).toEqual(cases.map(([, , code]) => code));
+    const ticks = stream<Tick>(c, 'subscription { btcPrice { source } }');
+    await until(() => ticks.values.length >= 1, 'a tick after the errors');
+
+    const overHttp = await fetch(`${gw.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: 'subscription { btcPrice { price } }' }),
+    });
+    expect([overHttp.status, await overHttp.json()]).toEqual([
+      400,
+      { errors: [{ message: 'subscriptions are served over WebSocket (graphql-ws) on this same URL', extensions: { code: 'BAD_REQUEST' } }] },
+    ]);
+  });
+
+  it('checks the tenant of every event, even when the bus hands it events of other tenants', async () => {
+    // A bus that (as a misconfigured pattern would) delivers every tenant's rule events to every subscriber.
+    const bus = t.platform.bus;
+    const leaky: EventBus = {
+      kind: bus.kind,
+      publish: (channel, event) => bus.publish(channel, event),
+      subscribe: (pattern, handler) => bus.subscribe(pattern.startsWith('tenant.') ? 'tenant.*.rule' : pattern, handler),
+      close: async () => undefined,
+    };
+    const leakyGw = await gateway(leaky);
+    const a = await signUp('Leak A');
+    const b = await signUp('Leak B');
+    const sa = stream<TreasuryEvent>(connect(leakyGw, a.accessToken), 'subscription { treasuryEvents { ruleId change } }');
+    await until(() => subscribers(leakyGw) === 1, 'A subscribed');
+    const dropped = await counter('abt_gateway_subscription_events_total', { field: 'treasuryEvents', outcome: 'dropped_tenant' });
+    await createRule(b, 'Not for A');
+    await until(async () => (await counter('abt_gateway_subscription_events_total', { field: 'treasuryEvents', outcome: 'dropped_tenant' })) === dropped + 1, 'B’s event to be dropped');
+    const aRule = await createRule(a, 'For A');
+    await until(() => sa.values.length === 1, 'A’s event');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(sa.values).toEqual([{ data: { treasuryEvents: { ruleId: aRule, change: 'CREATED' } } }]);
+  });
+
+  it('drops a client that stops reading with the slow-consumer close code; a fast one keeps receiving', async () => {
+    const opened: WebSocket[] = [];
+    class Tracked extends WebSocket {
+      constructor(address: string, protocols?: string | string[]) {
+        super(address, protocols);
+        opened.push(this);
+      }
+    }
+    const query = 'subscription { btcPrice(currency: USD) { source } }';
+    const fast = stream<Tick>(connect(gw), query);
+    const slowClient = connect(gw, undefined, Tracked);
+    let closed: { code: number; reason: string } | undefined;
+    slowClient.on('closed', (e) => {
+      closed = closeOf(e);
+    });
+    const slow = stream<Tick>(slowClient, query);
+    await until(() => subscribers(gw) === 2, 'both subscribed');
+    opened[0].pause();
+
+    const big = `BIG-${'x'.repeat(32 * 1024)}`;
+    const isBig = (v: Result<Tick>): boolean => v.data?.btcPrice.source === big;
+    const total = 600; // ~20 MB: more than the kernel will buffer for a reader that stopped
+    for (let sent = 0; sent < total; sent += 8) {
+      for (let i = 0; i < 8; i++) {
+        await t.platform.bus.publish('price.btc.usd', { __typename: 'BtcPrice', version: 1, currency: 'USD', price: '1.00', source: big, at: new Date().toISOString() });
+      }
+      await until(() => fast.values.filter(isBig).length === sent + 8, 'the fast client to keep up');
+    }
+    expect(closed).toBeUndefined();
+    opened[0].resume();
+    await until(() => closed !== undefined, 'the slow client to learn it was dropped', 30_000);
+    expect(closed).toEqual({ code: SLOW_CONSUMER_CLOSE_CODE, reason: 'Slow consumer: too many unsent bytes' });
+    expect(closeOf(await slow.ended).code).toBe(SLOW_CONSUMER_CLOSE_CODE);
+    expect(fast.values.filter(isBig).length).toBe(total);
+    expect(slow.values.filter(isBig).length).toBeLessThan(total);
+    await until(() => subscribers(gw) === 1, 'the slow subscription to be released');
+  });
+
+  if (redis) {
+    it('two gateways on the same Redis bus each deliver one published event', async () => {
+      // The platform's Redis prefix, learnt from the channel name of a probe it publishes.
+      const probe = new Redis(TEST_REDIS_URL);
+      const nonce = randomUUID();
+      const learnt = new Promise<string>((resolve) => probe.on('pmessage', (_p: string, ch: string) => resolve(ch.slice(0, -`:probe.${nonce}`.length))));
+      await probe.psubscribe(`*:probe.${nonce}`);
+      await t.platform.bus.publish(`probe.${nonce}`, { __typename: 'Probe', version: 1 });
+      const prefix = await learnt;
+      await probe.quit();
+
+      const bus2 = new RedisBus(TEST_REDIS_URL, prefix);
+      try {
+        const gw2 = await gateway(bus2);
+        const a = await signUp('Two Gateways');
+        const on1 = stream<TreasuryEvent>(connect(gw, a.accessToken), TREASURY_EVENTS);
+        const on2 = stream<TreasuryEvent>(connect(gw2, a.accessToken), TREASURY_EVENTS);
+        await until(() => subscribers(gw) === 1 && subscribers(gw2) === 1, 'one subscriber on each gateway');
+        const id = await createRule(a, 'Seen twice');
+        await until(() => on1.values.length === 1 && on2.values.length === 1, 'the event on both gateways');
+        await new Promise((r) => setTimeout(r, 200));
+        const expected = {
+          data: {
+            treasuryEvents: {
+              ruleId: id,
+              change: 'CREATED',
+              ruleVersion: 1,
+              rule: { n: 'Seen twice', type: 'PERCENTAGE_OF_REVENUE', percentageBps: 1000, minOrderAudCents: '2500' },
+            },
+          },
+        };
+        expect(on1.values).toEqual([expected]);
+        expect(on2.values).toEqual([expected]);
+        await Promise.all(clients.splice(0).map((c) => c.dispose()));
+        await until(() => subscribers(gw2) === 0, 'gw2 subscriptions to end');
+        gateways.splice(gateways.indexOf(gw2), 1);
+        await gw2.close();
+      } finally {
+        await bus2.close();
+      }
+    });
+  }
+});
