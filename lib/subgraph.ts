@@ -6,7 +6,7 @@ import { printSchemaWithDirectives } from '@graphql-tools/utils';
 import express from 'express';
 import type { GraphQLSchema } from 'graphql';
 import gql from 'graphql-tag';
-import { buildSchema, createResolversMap, type NonEmptyArray } from 'type-graphql';
+import { buildSchema, createResolversMap, type BuildSchemaOptions, type NonEmptyArray } from 'type-graphql';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import type { AccessGate, Principal } from './access';
 import { bearer, verifyAccessToken } from './auth/tokens';
@@ -26,13 +26,26 @@ export type ReferenceResolvers = Record<string, { __resolveReference: (ref: neve
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 type ResolverClass = Function;
 
+/**
+ * type-graphql refuses `@Subscription` fields without a pubSub. Subgraphs only declare their
+ * subscription fields; the gateway serves them from the event bus, so this one refuses use.
+ */
+const GATEWAY_SERVES_SUBSCRIPTIONS: NonNullable<BuildSchemaOptions['pubSub']> = {
+  publish: () => {
+    throw new Error('subgraphs do not publish through GraphQL; use the event bus');
+  },
+  subscribe: () => {
+    throw new Error('subscriptions are served by the gateway');
+  },
+};
+
 /** type-graphql schema → SDL with federation directives → Apollo subgraph schema (type-graphql's own recipe). */
 export async function buildFederatedSchema(
   resolvers: NonEmptyArray<ResolverClass>,
   referenceResolvers: ReferenceResolvers = {},
   orphanedTypes: ResolverClass[] = [],
 ): Promise<GraphQLSchema> {
-  const schema = await buildSchema({ resolvers, orphanedTypes, skipCheck: true, validate: false });
+  const schema = await buildSchema({ resolvers, orphanedTypes, pubSub: GATEWAY_SERVES_SUBSCRIPTIONS, skipCheck: true, validate: false });
   const map = createResolversMap(schema) as GraphQLResolverMap<unknown>;
   for (const [typeName, extra] of Object.entries(referenceResolvers)) {
     map[typeName] = { ...(map[typeName] as object), ...extra } as GraphQLResolverMap<unknown>[string];
