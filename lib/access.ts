@@ -1,6 +1,6 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { AppError, ErrorCode, notFound } from './errors';
-import type { Role } from './auth/tokens';
+import type { AccessClaims, Role } from './auth/tokens';
 import { TenantDirectory, isUuid, withTenant } from './db/tenant-context';
 
 export type Principal =
@@ -27,6 +27,22 @@ export const PERMISSIONS = {
 const PUBLIC_ACTIONS: ReadonlySet<Action> = new Set<Action>(['price:read']);
 export type Action = keyof typeof PERMISSIONS;
 
+export const mayDo = (role: Role, action: Action): boolean => (PERMISSIONS[action] as readonly Role[]).includes(role);
+
+/** The matrix applied to a caller with no tenant in play: may they do `action` at all? */
+export function authorize(p: Principal, action: Action): void {
+  if (p.kind !== 'user') {
+    if (PUBLIC_ACTIONS.has(action)) return;
+    throw new AppError(ErrorCode.UNAUTHENTICATED, 'authentication required');
+  }
+  if (!mayDo(p.role, action)) throw new AppError(ErrorCode.FORBIDDEN, `role ${p.role} may not ${action.replace(':', ' ')}`);
+}
+
+/** A verified token's claims as the caller every subgraph and the gateway reason about. */
+export function principalFromClaims(c: AccessClaims): Principal {
+  return { kind: 'user', userId: c.sub, tenantId: c.tid.toLowerCase(), role: c.role, amr: c.amr };
+}
+
 /** What a resolver gets once the gate lets it through: who, which tenant, and a scoped transaction. */
 export type Scope = {
   userId: string;
@@ -51,9 +67,7 @@ export class AccessGate {
     const p = ctx.principal;
     if (p.kind !== 'user') throw new AppError(ErrorCode.UNAUTHENTICATED, 'authentication required');
     if (tenantId !== undefined && (!isUuid(tenantId) || tenantId.toLowerCase() !== p.tenantId)) throw notFound('tenant');
-    if (!(PERMISSIONS[action] as readonly Role[]).includes(p.role)) {
-      throw new AppError(ErrorCode.FORBIDDEN, `role ${p.role} may not ${action.replace(':', ' ')}`);
-    }
+    authorize(p, action);
     return this.scope(p.userId, p.tenantId, p.role);
   }
 
@@ -66,7 +80,7 @@ export class AccessGate {
   forReference(ctx: GateContext, action: Action, tenantId: string): Scope | null {
     const p = ctx.principal;
     if (p.kind !== 'user' || !isUuid(tenantId) || tenantId.toLowerCase() !== p.tenantId) return null;
-    if (!(PERMISSIONS[action] as readonly Role[]).includes(p.role)) return null;
+    if (!mayDo(p.role, action)) return null;
     return this.scope(p.userId, p.tenantId, p.role);
   }
 

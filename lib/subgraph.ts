@@ -8,7 +8,7 @@ import type { GraphQLSchema } from 'graphql';
 import gql from 'graphql-tag';
 import { buildSchema, createResolversMap, type BuildSchemaOptions, type NonEmptyArray } from 'type-graphql';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
-import type { AccessGate, Principal } from './access';
+import { principalFromClaims, type AccessGate, type Principal } from './access';
 import { bearer, verifyAccessToken } from './auth/tokens';
 import { maskError } from './errors';
 import { createHttpApp, listen, type Listening, type ReadinessCheck } from './http';
@@ -75,8 +75,7 @@ const metricsPlugin = (service: string): ApolloServerPlugin => ({
 export async function principalFrom(authorization: string | undefined, jwtSecret: string): Promise<Principal> {
   const token = bearer(authorization);
   if (!token) return { kind: 'anonymous' };
-  const claims = await verifyAccessToken(token, jwtSecret);
-  return { kind: 'user', userId: claims.sub, tenantId: claims.tid.toLowerCase(), role: claims.role, amr: claims.amr };
+  return principalFromClaims(await verifyAccessToken(token, jwtSecret));
 }
 
 export type SubgraphServerOptions<S> = {

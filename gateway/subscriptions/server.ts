@@ -19,7 +19,7 @@ import { CloseCode, type SubscribePayload } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { decodeJwt } from 'jose';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { PERMISSIONS, type Principal } from '../../lib/access';
+import { authorize, principalFromClaims, type Principal } from '../../lib/access';
 import { bearer, verifyAccessToken } from '../../lib/auth/tokens';
 import type { EventBus } from '../../lib/bus';
 import { AppError, ErrorCode, maskError } from '../../lib/errors';
@@ -99,7 +99,7 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
           const token = bearer(given);
           if (token) {
             const claims = await verifyAccessToken(token, opts.jwtSecret);
-            principal = { kind: 'user', userId: claims.sub, tenantId: claims.tid.toLowerCase(), role: claims.role, amr: claims.amr };
+            principal = principalFromClaims(claims);
             const exp = decodeJwt(token).exp;
             expiresAt = exp === undefined ? undefined : exp * 1000;
           }
@@ -188,12 +188,7 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
     }
 
     const p = connection.principal;
-    if (p.kind !== 'user' && source.audience !== 'public') {
-      throw new AppError(ErrorCode.UNAUTHENTICATED, `sign in to subscribe to ${fieldName}`);
-    }
-    if (p.kind === 'user' && !(PERMISSIONS[source.action] as readonly string[]).includes(p.role)) {
-      throw new AppError(ErrorCode.FORBIDDEN, `role ${p.role} may not subscribe to ${fieldName}`);
-    }
+    authorize(p, source.action);
     source.checkArgs?.(args);
     const tenantId = source.audience === 'tenant' && p.kind === 'user' ? p.tenantId : undefined;
     const prepared: Prepared = {
