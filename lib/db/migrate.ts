@@ -63,21 +63,20 @@ async function grantPublic(sql: Sql): Promise<void> {
 export async function migrateTenantSchema(orm: MikroORM, schema: string): Promise<string[]> {
   assertSchemaName(schema);
   return orm.em.fork().transactional(async (em) => {
-    const conn = em;
-    await conn.execute(`select pg_advisory_xact_lock(hashtext('abt-tenant-migrations:' || ?))`, [schema]);
-    await conn.execute(`create schema if not exists "${schema}"`);
-    await conn.execute(`grant usage on schema "${schema}" to ${APP_ROLE}, ${RELAY_ROLE}`);
-    await conn.execute(
+    await em.execute(`select pg_advisory_xact_lock(hashtext('abt-tenant-migrations:' || ?))`, [schema]);
+    await em.execute(`create schema if not exists "${schema}"`);
+    await em.execute(`grant usage on schema "${schema}" to ${APP_ROLE}, ${RELAY_ROLE}`);
+    await em.execute(
       `create table if not exists "${schema}".schema_migrations (name text primary key, applied_at timestamptz not null default now())`,
     );
     const done = new Set(
-      (await conn.execute<{ name: string }[]>(`select name from "${schema}".schema_migrations`)).map((r) => r.name),
+      (await em.execute<{ name: string }[]>(`select name from "${schema}".schema_migrations`)).map((r) => r.name),
     );
     const applied: string[] = [];
     for (const m of tenantMigrations) {
       if (done.has(m.name)) continue;
-      for (const stmt of m.up(schema)) await conn.execute(stmt);
-      await conn.execute(`insert into "${schema}".schema_migrations (name) values (?)`, [m.name]);
+      for (const stmt of m.up(schema)) await em.execute(stmt);
+      await em.execute(`insert into "${schema}".schema_migrations (name) values (?)`, [m.name]);
       applied.push(m.name);
     }
     return applied;

@@ -47,10 +47,13 @@ export async function withTenant<T>(
   if (!isUuid(tenantId)) throw notFound('tenant');
   const schema = await directory.schemaOf(tenantId);
   return orm.em.fork({ clear: true }).transactional(async (em) => {
-    await em.execute(`select set_config('search_path', ?, true), set_config('app.tenant_id', ?, true)`, [
-        `"${schema}", public`,
-        tenantId,
-      ]);
+    await enterTenant(em, schema, tenantId);
     return fn(em);
   });
+}
+
+/** Scopes the caller's open transaction to one tenant (search_path and app.tenant_id, both local). */
+export async function enterTenant(em: EntityManager, schema: string, tenantId: string): Promise<void> {
+  assertSchemaName(schema);
+  await em.execute(`select set_config('search_path', ?, true), set_config('app.tenant_id', ?, true)`, [`"${schema}", public`, tenantId]);
 }

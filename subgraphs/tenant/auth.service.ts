@@ -13,8 +13,7 @@ import {
 } from '../../lib/auth/tokens';
 import type { EventBus } from '../../lib/bus';
 import { AppError, ErrorCode } from '../../lib/errors';
-import { isUuid } from '../../lib/db/tenant-context';
-import { assertSchemaName } from '../../lib/db/roles';
+import { enterTenant, isUuid } from '../../lib/db/tenant-context';
 import { kickOutbox } from '../../lib/outbox';
 import { Membership, Plan, RefreshToken, Tenant, UserRecord } from './tenant.entity';
 
@@ -85,7 +84,7 @@ export class AuthService {
         await em.flush();
         em.create(Membership, { tenantId: tenant.id, userId: user.id, role: 'OWNER', createdAt: now });
         await em.flush();
-        await enterTenant(em, tenant);
+        await enterTenant(em, tenant.schemaName, tenant.id);
         await recordAudit(em, {
           eventType: 'tenant.signed_up',
           actorId: user.id,
@@ -120,7 +119,7 @@ export class AuthService {
     if (!membership) throw invalidCredentials();
     const session = await em.transactional(async (tx) => {
       const tenant = await tx.findOneOrFail(Tenant, { id: membership.tenantId });
-      await enterTenant(tx, tenant);
+      await enterTenant(tx, tenant.schemaName, tenant.id);
       await recordAudit(tx, {
         eventType: 'auth.logged_in',
         actorId: user.id,
@@ -156,10 +155,6 @@ export class AuthService {
     // The family's revocation above has committed; the caller still only learns "invalid".
     if (typeof outcome === 'string') throw unauth();
     return outcome;
-  }
-
-  async membershipsOf(userId: string): Promise<Membership[]> {
-    return this.orm.em.fork().find(Membership, { userId }, { orderBy: { createdAt: 'asc' } });
   }
 
   async tenant(id: string): Promise<Tenant | null> {
@@ -200,15 +195,6 @@ export class AuthService {
       tenant,
     };
   }
-}
-
-/** Points the transaction at the tenant's schema so its outbox (under RLS) can be written. */
-async function enterTenant(em: EntityManager, tenant: Tenant): Promise<void> {
-  assertSchemaName(tenant.schemaName);
-  await em.execute(`select set_config('search_path', ?, true), set_config('app.tenant_id', ?, true)`, [
-    `"${tenant.schemaName}", public`,
-    tenant.id,
-  ]);
 }
 
 function isTimeZone(tz: string): boolean {
