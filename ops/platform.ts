@@ -6,7 +6,7 @@ import { createBus, type EventBus } from '../lib/bus';
 import type { Config, SubgraphName } from '../lib/config';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../lib/db/embedded';
 import { migrate } from '../lib/db/migrate';
-import { openAppOrm } from '../lib/db/orm';
+import { databaseCheck, openAppOrm } from '../lib/db/orm';
 import { APP_ROLE, RELAY_ROLE, roleUrl } from '../lib/db/roles';
 import { TenantDirectory } from '../lib/db/tenant-context';
 import type { Listening, ReadinessCheck } from '../lib/http';
@@ -85,7 +85,6 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
       stack.push(() => orm.close(true));
       return orm;
     };
-    const dbCheck = (orm: MikroORM): ReadinessCheck => ({ name: 'database', check: async () => void (await orm.em.fork().execute('select 1')) });
     const redisCheck: ReadinessCheck[] = redis ? [{ name: 'redis', check: async () => void (await redis.ping()) }] : [];
 
     const urls: Partial<Record<ProcessRole, string>> = {};
@@ -112,7 +111,7 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
         jwtSecret,
         gate: new AccessGate(orm, new TenantDirectory(orm)),
         services: svc,
-        checks: [dbCheck(orm), ...redisCheck],
+        checks: [databaseCheck(orm), ...redisCheck],
       });
 
     if (has('tenant')) {

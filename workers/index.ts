@@ -1,5 +1,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { EventBus } from '../lib/bus';
+import { databaseCheck } from '../lib/db/orm';
 import { TenantDirectory } from '../lib/db/tenant-context';
 import { createHttpApp, listen, type Listening } from '../lib/http';
 import { log } from '../lib/logger';
@@ -42,8 +43,8 @@ export async function startWorkers(opts: WorkersOptions): Promise<Workers> {
   const relay = new OutboxRelay(opts.relayOrm, opts.queue, opts.bus, opts.outboxPollMs);
   await relay.start();
   const app = createHttpApp('workers', [
-    { name: 'database', check: async () => void (await opts.orm.em.fork().execute('select 1')) },
-    { name: 'outbox', check: async () => void (await opts.relayOrm.em.fork().execute('select 1')) },
+    databaseCheck(opts.orm),
+    databaseCheck(opts.relayOrm, 'outbox'),
   ]);
   const listening = await listen(app, opts.host, opts.port);
   log().info({ url: listening.url, queue: opts.queue.kind }, 'workers running');

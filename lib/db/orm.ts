@@ -1,4 +1,5 @@
 import { MikroORM, type EntityManager, type Options } from '@mikro-orm/postgresql';
+import type { ReadinessCheck } from '../http';
 
 export type { EntityManager };
 type EntityList = NonNullable<Options['entities']>;
@@ -14,4 +15,9 @@ export async function openAppOrm(url: string, entities: EntityList, poolMax: num
     forceUtcTimezone: true,
     debug: false,
   });
+}
+
+/** Readiness: the connection pool can run a query. */
+export function databaseCheck(orm: MikroORM, name = 'database'): ReadinessCheck {
+  return { name, check: async () => void (await orm.em.fork().execute('select 1')) };
 }

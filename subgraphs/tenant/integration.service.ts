@@ -8,7 +8,7 @@ import { TenantDirectory, isUuid, withTenant } from '../../lib/db/tenant-context
 import { badInput, notFound } from '../../lib/errors';
 import { log } from '../../lib/logger';
 import { kickOutbox } from '../../lib/outbox';
-import { IntegrationRoute, PaymentEvent, PaymentIntegration, PaymentProvider } from './integration.entity';
+import { IntegrationRoute, PaymentIntegration, PaymentProvider } from './integration.entity';
 import {
   WebhookVerificationError,
   createPayPalVerifier,
@@ -236,10 +236,6 @@ export class IntegrationService {
     });
     if (!stored.duplicate) await kickOutbox(this.bus);
     return { status: 200, body: { received: true, duplicate: stored.duplicate, ...(isIgnored(event) ? { ignored: event.reason } : {}) } };
-  }
-
-  async paymentEvent(tenantId: string, id: string): Promise<PaymentEvent | null> {
-    return withTenant(this.orm, this.directory, tenantId, (em) => em.findOne(PaymentEvent, { tenantId, id }));
   }
 }
 
