@@ -10,6 +10,7 @@ import type { EventBus } from '../lib/bus';
 import { maskError } from '../lib/errors';
 import { createHttpApp, listen, type Listening, type ReadinessCheck } from '../lib/http';
 import { currentCorrelationId, log, withCorrelation } from '../lib/logger';
+import { explorer } from './explorer';
 import type { QueryRunner } from './subscriptions/execution';
 import { attachSubscriptions, type SubscriptionLimits, type SubscriptionServer } from './subscriptions/server';
 
@@ -64,6 +65,8 @@ export type GatewayOptions = {
    */
   bus?: EventBus;
   subscriptions?: SubscriptionLimits;
+  /** Serve the bundled GraphiQL explorer on GET /graphql (default: on outside production). */
+  explorer?: boolean;
 };
 
 export type Gateway = Listening & { subscriptions?: SubscriptionServer };
@@ -99,6 +102,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   }
   const app = createHttpApp('gateway', checks);
   app.use((req, _res, next) => withCorrelation(req.header('x-correlation-id'), { service: 'gateway' }, () => next()));
+  app.get('/graphql', explorer({ enabled: opts.explorer ?? process.env.NODE_ENV !== 'production' }));
   app.use(
     '/graphql',
     express.json({ limit: '1mb' }),

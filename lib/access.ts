@@ -21,6 +21,8 @@ export const PERMISSIONS = {
   'price:read': ALL,
   'integration:read': ALL,
   'integration:write': MANAGERS,
+  'purchase:read': ALL,
+  'purchase:request': ['OWNER', 'ADMIN', 'USER'],
 } as const satisfies Record<string, readonly Role[]>;
 
 /** Actions open to anyone, signed in or not: public market data. */

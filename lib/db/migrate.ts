@@ -1,17 +1,11 @@
 import { MikroORM } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
-import { Migration20261125000000_platform } from '../../schema/migrations/public/Migration20261125000000_platform';
-import { Migration20261125000100_integration_route } from '../../schema/migrations/public/Migration20261125000100_integration_route';
+import { publicMigrations } from '../../schema/migrations/public';
 import { tenantMigrations } from '../../schema/migrations/tenant';
 import { log } from '../logger';
 import { APP_ROLE, RELAY_ROLE, assertSchemaName, dedicatedSchemaName } from './roles';
 
 type Sql = { execute: (sql: string, params?: unknown[]) => Promise<unknown> };
-
-const publicMigrations = [
-  { name: 'Migration20261125000000_platform', class: Migration20261125000000_platform },
-  { name: 'Migration20261125000100_integration_route', class: Migration20261125000100_integration_route },
-];
 
 export async function openOwnerOrm(ownerUrl: string): Promise<MikroORM> {
   return MikroORM.init({
@@ -19,7 +13,7 @@ export async function openOwnerOrm(ownerUrl: string): Promise<MikroORM> {
     entities: [],
     discovery: { warnWhenNoEntities: false },
     extensions: [Migrator],
-    migrations: { migrationsList: publicMigrations, transactional: true, allOrNothing: true, snapshot: false, silent: true },
+    migrations: { migrationsList: publicMigrations(), transactional: true, allOrNothing: true, snapshot: false, silent: true },
     pool: { min: 0, max: 2 },
     debug: false,
   });
