@@ -8,8 +8,8 @@ import type { GraphQLSchema } from 'graphql';
 import gql from 'graphql-tag';
 import { buildSchema, createResolversMap, type BuildSchemaOptions, type NonEmptyArray } from 'type-graphql';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
-import { principalFromClaims, type AccessGate, type Principal } from './access';
-import { bearer, verifyAccessToken } from './auth/tokens';
+import type { AccessGate, Principal } from './access';
+import { bearer } from './auth/tokens';
 import { maskError } from './errors';
 import { createHttpApp, listen, type Listening, type ReadinessCheck } from './http';
 import { log, withCorrelation } from './logger';
@@ -18,7 +18,14 @@ import { graphqlDuration, graphqlRequests } from './metrics';
 export const FEDERATION_LINK = `extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key", "@shareable", "@external", "@requires", "@provides"])`;
 
 /** What every subgraph resolver receives: the verified caller, the gate, and the subgraph's services. */
-export type SubgraphContext<S = unknown> = { principal: Principal; correlationId?: string; gate: AccessGate; services: S };
+export type SubgraphContext<S = unknown> = {
+  principal: Principal;
+  correlationId?: string;
+  /** The caller's address: the first `x-forwarded-for` hop (set by the gateway / load balancer), else the peer. */
+  clientIp?: string;
+  gate: AccessGate;
+  services: S;
+};
 
 /** `__resolveReference` per entity type; each must ask the access gate. */
 export type ReferenceResolvers = Record<string, { __resolveReference: (ref: never, ctx: never) => unknown }>;
@@ -71,11 +78,20 @@ const metricsPlugin = (service: string): ApolloServerPlugin => ({
   },
 });
 
-/** Resolves the caller from the Authorization header. The subgraph never trusts a bare tenant header. */
-export async function principalFrom(authorization: string | undefined, jwtSecret: string): Promise<Principal> {
+/**
+ * Resolves the caller from the Authorization header: an access token (JWT, checked against the
+ * user's tokens_valid_after and current membership) or an API key (`abt_live_…`). The subgraph
+ * never trusts a bare tenant header.
+ */
+export async function principalFrom(authorization: string | undefined, jwtSecret: string, gate: AccessGate): Promise<Principal> {
   const token = bearer(authorization);
   if (!token) return { kind: 'anonymous' };
-  return principalFromClaims(await verifyAccessToken(token, jwtSecret));
+  return gate.credentials.principal(token, jwtSecret);
+}
+
+export function clientIpOf(forwardedFor: string | undefined, peer: string | undefined): string | undefined {
+  const first = forwardedFor?.split(',')[0]?.trim();
+  return first && first.length <= 64 ? first : peer;
 }
 
 export type SubgraphServerOptions<S> = {
@@ -108,8 +124,9 @@ export async function serveSubgraph<S>(opts: SubgraphServerOptions<S>): Promise<
     express.json({ limit: '1mb' }),
     expressMiddleware(apollo, {
       context: async ({ req }) => ({
-        principal: await principalFrom(req.header('authorization'), opts.jwtSecret),
+        principal: await principalFrom(req.header('authorization'), opts.jwtSecret, opts.gate),
         correlationId: req.header('x-correlation-id'),
+        clientIp: clientIpOf(req.header('x-forwarded-for'), req.socket.remoteAddress),
         gate: opts.gate,
         services: opts.services,
       }),

@@ -6,7 +6,7 @@ const SECRET = 'a'.repeat(48);
 describe('access tokens', () => {
   it('round-trips claims and expires in 24 hours', async () => {
     const token = await signAccessToken({ sub: 'u1', tid: 't1', role: 'ADMIN', amr: ['pwd'] }, SECRET);
-    expect(await verifyAccessToken(token, SECRET)).toEqual({ sub: 'u1', tid: 't1', role: 'ADMIN', amr: ['pwd'] });
+    expect(await verifyAccessToken(token, SECRET)).toEqual({ sub: 'u1', tid: 't1', role: 'ADMIN', amr: ['pwd'], issuedAtMs: expect.any(Number) });
     const payload = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as { exp: number; iat: number };
     expect(payload.exp - payload.iat).toBe(24 * 3600);
   });

@@ -1,0 +1,55 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { newApiKey } from './api-keys';
+import { CredentialVerifier, forgetApiKey, forgetUser } from './credentials';
+import { signAccessToken } from './tokens';
+
+const SECRET = 's'.repeat(48);
+const U = '11111111-1111-4111-8111-111111111111';
+const T = '22222222-2222-4222-8222-222222222222';
+const K = '33333333-3333-4333-8333-333333333333';
+
+/** An ORM stand-in whose connection answers every query with `rows()`, counting calls. */
+function fakeOrm(rows: () => Record<string, unknown>[]): { orm: MikroORM; calls: () => number } {
+  let n = 0;
+  const conn = { execute: async () => (n++, rows()) };
+  return { orm: { em: { fork: () => ({ getConnection: () => conn }) } } as unknown as MikroORM, calls: () => n };
+}
+const codeOf = async (p: Promise<unknown>): Promise<string> =>
+  p.then(
+    () => 'OK',
+    (e: { code?: string }) => String(e.code),
+  );
+
+describe('credential verification', () => {
+  it('uses the membership’s current role and refuses tokens issued before tokens_valid_after', async () => {
+    let state: Record<string, unknown> = { tva: null, role: 'VIEWER', mfa: true, revoked: false };
+    const { orm, calls } = fakeOrm(() => [state]);
+    const v = new CredentialVerifier(orm);
+    const token = await signAccessToken({ sub: U, tid: T, role: 'OWNER', amr: ['pwd'] }, SECRET);
+    expect(await v.principal(token, SECRET)).toEqual({ kind: 'user', userId: U, tenantId: T, role: 'VIEWER', amr: ['pwd'], mfaRequired: true });
+    await v.principal(token, SECRET);
+    expect(calls()).toBe(1); // cached
+    state = { tva: String(Date.now() + 1000), role: 'VIEWER', mfa: false, revoked: false };
+    forgetUser(U);
+    expect(await codeOf(v.principal(token, SECRET))).toBe('UNAUTHENTICATED');
+    state = { tva: null, role: null, mfa: false, revoked: false };
+    forgetUser(U);
+    expect(await codeOf(v.principal(token, SECRET))).toBe('UNAUTHENTICATED');
+  });
+
+  it('verifies API keys: secret, revocation, expiry', async () => {
+    const k = newApiKey();
+    let row: Record<string, unknown> = { id: K, tenant_id: T, scopes: ['read:treasury', 'nonsense'], secret_hash: k.secretHash, exp: null, revoked: false, used: String(Date.now()) };
+    const { orm } = fakeOrm(() => [row]);
+    const v = new CredentialVerifier(orm);
+    expect(await v.principal(k.key, SECRET)).toEqual({ kind: 'apiKey', keyId: K, tenantId: T, scopes: ['read:treasury'] });
+    expect(await codeOf(v.principal(`abt_live_${k.lookup}_${'x'.repeat(40)}`, SECRET))).toBe('UNAUTHENTICATED');
+    expect(await codeOf(v.principal('abt_live_nonsense', SECRET))).toBe('UNAUTHENTICATED');
+    row = { ...row, revoked: true };
+    forgetApiKey(k.lookup);
+    expect(await codeOf(v.principal(k.key, SECRET))).toBe('UNAUTHENTICATED');
+    row = { ...row, revoked: false, exp: String(Date.now() - 1) };
+    forgetApiKey(k.lookup);
+    expect(await codeOf(v.principal(k.key, SECRET))).toBe('UNAUTHENTICATED');
+  });
+});
