@@ -5,16 +5,15 @@ import express from 'express';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { FetcherResponse } from '@apollo/utils.fetcher';
 import type { Redis } from 'ioredis';
-import { bearer, verifyAccessToken } from '../lib/auth/tokens';
 import type { EventBus } from '../lib/bus';
-import { maskError } from '../lib/errors';
 import { createHttpApp, listen, type Listening, type ReadinessCheck } from '../lib/http';
 import { currentCorrelationId, log, withCorrelation } from '../lib/logger';
+import { buildEdge, formatGatewayError, type Caller, type EdgeOptions } from './edge';
 import { explorer } from './explorer';
 import type { QueryRunner } from './subscriptions/execution';
 import { attachSubscriptions, type SubscriptionLimits, type SubscriptionServer } from './subscriptions/server';
 
-export type GatewayContext = { authorization?: string; correlationId?: string };
+export type GatewayContext = { authorization?: string; correlationId?: string; caller?: Caller };
 
 /** Passes the caller's own credential to each subgraph, which verifies it again. */
 class CredentialForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext> {
@@ -67,7 +66,7 @@ export type GatewayOptions = {
   subscriptions?: SubscriptionLimits;
   /** Serve the bundled GraphiQL explorer on GET /graphql (default: on outside production). */
   explorer?: boolean;
-};
+} & EdgeOptions;
 
 export type Gateway = Listening & { subscriptions?: SubscriptionServer };
 
@@ -80,12 +79,19 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   gateway.onSchemaLoadOrUpdate((s) => {
     apiSchema = s.apiSchema;
   });
+  // The edge (gateway/edge): security headers, CORS, body/batch/token limits, rate limits, the
+  // credential door check, the partner safelist, graphql-armor's limits and APQ.
+  const edge = buildEdge(opts);
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
-    formatError: maskError,
+    formatError: formatGatewayError,
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
-    plugins: [subscriptionsOverWebSocket],
+    introspection: edge.apollo.introspection,
+    persistedQueries: edge.apollo.persistedQueries,
+    allowBatchedHttpRequests: edge.apollo.allowBatchedHttpRequests,
+    validationRules: edge.apollo.validationRules,
+    plugins: [subscriptionsOverWebSocket, ...edge.apollo.plugins],
   });
   await apollo.start();
 
@@ -100,23 +106,30 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     const redis = opts.redis;
     checks.push({ name: 'redis', check: async () => void (await redis.ping()) });
   }
+  // helmet's headers go on every response, health and metrics included: an outer app runs them first.
+  const outer = express();
+  outer.disable('x-powered-by');
+  outer.use(edge.headers);
   const app = createHttpApp('gateway', checks);
+  if (opts.trustProxy !== undefined) app.set('trust proxy', opts.trustProxy);
+  outer.use(app);
   app.use((req, _res, next) => withCorrelation(req.header('x-correlation-id'), { service: 'gateway' }, () => next()));
   app.get('/graphql', explorer({ enabled: opts.explorer ?? process.env.NODE_ENV !== 'production' }));
   app.use(
     '/graphql',
-    express.json({ limit: '1mb' }),
+    // Refusals before Apollo: CORS, body size, batch size, rate limits, the credential door check
+    // (JWTs verified here and again by the subgraphs; partner keys only shape-checked here), the
+    // partner safelist and the token limit.
+    ...edge.guards,
     expressMiddleware(apollo, {
-      context: async ({ req }) => {
-        const authorization = req.header('authorization');
-        // Reject a bad credential at the door; subgraphs still verify it themselves.
-        const token = bearer(authorization);
-        if (token) await verifyAccessToken(token, opts.jwtSecret);
-        return { authorization, correlationId: currentCorrelationId() };
-      },
+      context: async ({ req, res }) => ({
+        authorization: req.header('authorization'),
+        correlationId: currentCorrelationId(),
+        caller: res.locals.caller as Caller | undefined,
+      }),
     }),
   );
-  const listening = await listen(app, opts.host, opts.port);
+  const listening = await listen(outer, opts.host, opts.port);
 
   // Follow-up queries for subscription events run through this gateway's own execution, with the
   // subscriber's credential forwarded to the subgraphs like any HTTP request's.
