@@ -34,6 +34,29 @@ const EnvSchema = z.object({
   // Where providers reach the webhook endpoints (Square signs this URL into each delivery).
   PUBLIC_WEBHOOK_BASE_URL: z.string().url().optional(),
   PAYPAL_API_BASE_URL: z.string().url().optional(),
+  // Treasury execution. Amounts in AUD cents.
+  EXCHANGE_MIN_ORDER_CENTS: z.coerce.bigint().min(1n).default(500n),
+  MANUAL_PURCHASE_MAX_CENTS: z.coerce.bigint().min(1n).default(10_000_000n),
+  PAPER_LATENCY_MS: z.coerce.number().int().min(0).max(60_000).default(0),
+  PAPER_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
+  PAPER_FEE_BPS: z.coerce.number().int().min(0).max(1000).default(10),
+  PURCHASE_LEASE_MS: z.coerce.number().int().min(100).default(60_000),
+  SCHEDULER_INTERVAL_MS: z.coerce.number().int().min(50).default(15_000),
+  PURCHASE_STALE_MS: z.coerce.number().int().min(100).default(60_000),
+  // Real exchanges are used only when their credentials are set (never logged). Base URLs for testing against local servers.
+  KRAKEN_API_KEY: z.string().min(1).optional(),
+  KRAKEN_API_SECRET: z.string().min(1).optional(),
+  KRAKEN_BASE_URL: z.string().url().optional(),
+  SWYFTX_API_KEY: z.string().min(1).optional(),
+  SWYFTX_BASE_URL: z.string().url().optional(),
+  ZEROCAP_API_KEY: z.string().min(1).optional(),
+  ZEROCAP_API_SECRET: z.string().min(1).optional(),
+  ZEROCAP_BASE_URL: z.string().url().optional(),
+  // Gateway edge (docs/edge.md). Comma-separated origins allowed cross-origin; none by default.
+  GATEWAY_CORS_ORIGINS: z.string().optional(),
+  // Behind a load balancer: how many proxy hops to trust for the client IP (rate limits per IP).
+  GATEWAY_TRUST_PROXY: z.coerce.number().int().min(0).max(10).optional(),
+  RATE_LIMITS: z.enum(['on', 'off']).default('on'),
   SEED_DEMO: z
     .enum(['true', 'false'])
     .default('true')
@@ -64,6 +87,18 @@ export type Config = {
   integrationKeys?: string;
   publicWebhookBaseUrl?: string;
   paypalApiBaseUrl: string;
+  gateway: { corsOrigins: string[]; trustProxy?: number; rateLimits: boolean };
+  treasury: {
+    exchangeMinCents: bigint;
+    manualMaxCents: bigint;
+    paper: { latencyMs: number; failureRate: number; feeBps: number };
+    leaseMs: number;
+    schedulerIntervalMs: number;
+    staleMs: number;
+    kraken?: { apiKey: string; apiSecret: string; baseUrl?: string };
+    swyftx?: { apiKey: string; baseUrl?: string };
+    zerocap?: { apiKey: string; apiSecret: string; baseUrl?: string };
+  };
 };
 
 export class ConfigError extends Error {
@@ -111,5 +146,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     integrationKeys: e.INTEGRATION_KEYS,
     publicWebhookBaseUrl: e.PUBLIC_WEBHOOK_BASE_URL,
     paypalApiBaseUrl: e.PAYPAL_API_BASE_URL ?? (e.NODE_ENV === 'production' ? 'https://api-m.paypal.com' : 'https://api-m.sandbox.paypal.com'),
+    gateway: {
+      corsOrigins: (e.GATEWAY_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
+      trustProxy: e.GATEWAY_TRUST_PROXY,
+      rateLimits: e.RATE_LIMITS === 'on',
+    },
+    treasury: {
+      exchangeMinCents: e.EXCHANGE_MIN_ORDER_CENTS,
+      manualMaxCents: e.MANUAL_PURCHASE_MAX_CENTS,
+      paper: { latencyMs: e.PAPER_LATENCY_MS, failureRate: e.PAPER_FAILURE_RATE, feeBps: e.PAPER_FEE_BPS },
+      leaseMs: e.PURCHASE_LEASE_MS,
+      schedulerIntervalMs: e.SCHEDULER_INTERVAL_MS,
+      staleMs: e.PURCHASE_STALE_MS,
+      kraken: e.KRAKEN_API_KEY && e.KRAKEN_API_SECRET ? { apiKey: e.KRAKEN_API_KEY, apiSecret: e.KRAKEN_API_SECRET, baseUrl: e.KRAKEN_BASE_URL } : undefined,
+      swyftx: e.SWYFTX_API_KEY ? { apiKey: e.SWYFTX_API_KEY, baseUrl: e.SWYFTX_BASE_URL } : undefined,
+      zerocap:
+        e.ZEROCAP_API_KEY && e.ZEROCAP_API_SECRET ? { apiKey: e.ZEROCAP_API_KEY, apiSecret: e.ZEROCAP_API_SECRET, baseUrl: e.ZEROCAP_BASE_URL } : undefined,
+    },
   };
 }

@@ -21,7 +21,7 @@ export type JobQueue = {
 };
 
 const BACKOFF_MS = 200;
-const DEFAULT_ATTEMPTS = 8;
+export const DEFAULT_ATTEMPTS = 8;
 
 type Due = { job: JobInfo; attempts: number };
 

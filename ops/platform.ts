@@ -27,6 +27,8 @@ import { AuthService } from '../subgraphs/tenant/auth.service';
 import { buildTenantSchema, tenantEntities } from '../subgraphs/tenant';
 import { buildTreasurySchema, treasuryEntities } from '../subgraphs/treasury';
 import { TreasuryRuleService } from '../subgraphs/treasury/treasury-rule.service';
+import { PurchaseService } from '../subgraphs/treasury/purchases/purchase.service';
+import { TreasuryEngine } from '../subgraphs/treasury/purchases/treasury-engine';
 import { startWorkers } from '../workers';
 
 export const ROLES = ['tenant', 'treasury', 'market-price', 'compliance', 'workers', 'gateway'] as const;
@@ -131,7 +133,9 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
     }
     if (has('treasury')) {
       const orm = await openOrm(treasuryEntities);
-      track('treasury', await subgraph('treasury', config.ports.treasury, await buildTreasurySchema(), orm, { rules: new TreasuryRuleService(bus) }));
+      const engine = new TreasuryEngine({ exchangeMinCents: config.treasury.exchangeMinCents, manualMaxCents: config.treasury.manualMaxCents });
+      const treasury = { rules: new TreasuryRuleService(bus), purchases: new PurchaseService(engine, bus) };
+      track('treasury', await subgraph('treasury', config.ports.treasury, await buildTreasurySchema(), orm, treasury));
     }
     if (has('market-price')) {
       const orm = await openOrm(marketPriceEntities);
@@ -150,11 +154,20 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
       track('compliance', await subgraph('compliance', config.ports.compliance, await buildComplianceSchema(), orm, {}));
     }
     if (has('workers')) {
-      const orm = await openOrm(complianceEntities);
+      const orm = await openOrm([...complianceEntities, ...treasuryEntities]);
       const relayOrm = await openOrm([], roleUrl(ownerUrl, RELAY_ROLE, rolePassword));
       track(
         'workers',
-        await startWorkers({ host: config.host, port: config.ports.workers, orm, relayOrm, queue, bus, outboxPollMs: config.outboxPollMs }),
+        await startWorkers({
+          host: config.host,
+          port: config.ports.workers,
+          orm,
+          relayOrm,
+          queue,
+          bus,
+          outboxPollMs: config.outboxPollMs,
+          treasury: config.treasury,
+        }),
       );
     }
     if (has('gateway')) {
@@ -178,6 +191,10 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
         jwtSecret,
         redis,
         bus,
+        redisPrefix: config.redisPrefix,
+        corsOrigins: config.gateway.corsOrigins,
+        trustProxy: config.gateway.trustProxy,
+        ...(config.gateway.rateLimits ? {} : { rateLimits: false as const }),
       });
       track('gateway', gw);
     }

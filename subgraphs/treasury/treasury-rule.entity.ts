@@ -66,6 +66,26 @@ export class TreasuryRule {
   @Property({ type: money(), nullable: true })
   monthlyCapAudCents!: bigint | null;
 
+  @Field(() => String, { nullable: true, description: 'PERCENTAGE_OF_REVENUE only: count revenue from this provider alone (stripe, square, paypal).' })
+  @Property({ type: 'text', nullable: true })
+  provider!: string | null;
+
+  @Field(() => Int, { nullable: true, description: 'PRICE_DROP: days in the moving average (default 7).' })
+  @Property({ type: 'integer', nullable: true })
+  lookbackDays!: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'PRICE_DROP: minutes to wait after firing before firing again (default 1440).' })
+  @Property({ type: 'integer', nullable: true })
+  cooldownMinutes!: number | null;
+
+  @Field(() => Date, { nullable: true, description: 'When the rule last created a purchase.' })
+  @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })
+  lastFiredAt!: Date | null;
+
+  @Field(() => Date, { nullable: true, description: 'FIXED_DCA: the next scheduled purchase.' })
+  @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })
+  nextRunAt!: Date | null;
+
   @Field(() => Int)
   @Property({ type: 'integer', version: true })
   version!: number;

@@ -14,6 +14,9 @@ export class TreasuryRuleInput {
   @Field(() => AudCentsScalar, { nullable: true }) maxPerPurchaseAudCents?: bigint | null;
   @Field(() => AudCentsScalar, { nullable: true }) dailyCapAudCents?: bigint | null;
   @Field(() => AudCentsScalar, { nullable: true }) monthlyCapAudCents?: bigint | null;
+  @Field(() => String, { nullable: true }) provider?: string | null;
+  @Field(() => Int, { nullable: true }) lookbackDays?: number | null;
+  @Field(() => Int, { nullable: true }) cooldownMinutes?: number | null;
 }
 
 @InputType('TreasuryRulePatch', { description: 'Fields to change; omitted fields stay as they are.' })
@@ -26,5 +29,8 @@ export class TreasuryRulePatch {
   @Field(() => AudCentsScalar, { nullable: true }) maxPerPurchaseAudCents?: bigint | null;
   @Field(() => AudCentsScalar, { nullable: true }) dailyCapAudCents?: bigint | null;
   @Field(() => AudCentsScalar, { nullable: true }) monthlyCapAudCents?: bigint | null;
+  @Field(() => String, { nullable: true }) provider?: string | null;
+  @Field(() => Int, { nullable: true }) lookbackDays?: number | null;
+  @Field(() => Int, { nullable: true }) cooldownMinutes?: number | null;
   @Field(() => Int, { nullable: true, description: 'Optimistic lock: the version you read.' }) expectedVersion?: number;
 }

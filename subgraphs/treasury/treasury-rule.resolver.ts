@@ -1,11 +1,13 @@
 import { Arg, Ctx, Directive, Field, FieldResolver, ID, Int, Mutation, ObjectType, Query, Resolver, Root, Subscription } from 'type-graphql';
 import { AppError, ErrorCode } from '../../lib/errors';
+import type { Scope } from '../../lib/access';
 import type { SubgraphContext } from '../../lib/subgraph';
 import { TreasuryRule } from './treasury-rule.entity';
 import { TreasuryRuleInput, TreasuryRulePatch } from './treasury-rule.input';
-import type { TreasuryRuleService } from './treasury-rule.service';
+import type { PurchaseServices } from './purchases/purchase.resolver';
+import { Holding, Purchase } from './purchases/purchase.entity';
 
-export type TreasuryServices = { rules: TreasuryRuleService };
+export type TreasuryServices = PurchaseServices;
 type Ctx = SubgraphContext<TreasuryServices>;
 
 /** Treasury's view of a tenant: it adds the tenant's rules. */
@@ -19,7 +21,10 @@ export class TenantTreasury {
 @ObjectType('TreasuryEvent', { description: 'A change to one of your tenant’s treasury rules.' })
 export class TreasuryEvent {
   @Field(() => ID) ruleId!: string;
-  @Field(() => String, { description: 'CREATED, UPDATED, ENABLED, DISABLED or DELETED.' }) change!: string;
+  @Field(() => String, {
+    description: 'CREATED, UPDATED, ENABLED, DISABLED, DELETED; FIRED (it created a purchase) or LIMIT_REACHED (a cap held a purchase back).',
+  })
+  change!: string;
   @Field(() => Int, { description: 'The rule’s version after the change.' }) ruleVersion!: number;
   @Field(() => TreasuryRule, { nullable: true, description: 'The rule as it is when the event is delivered; null once deleted.' })
   rule?: TreasuryRule | null;
@@ -31,6 +36,18 @@ export class TreasuryEvent {
  */
 function servedByGateway(): never {
   throw new AppError(ErrorCode.BAD_USER_INPUT, 'subscriptions are served by the gateway over graphql-ws, not by a subgraph');
+}
+
+/** A rule that may move this much (AUD cents) in one go needs a second factor where the tenant requires MFA. */
+export const SENSITIVE_AMOUNT_CENTS = 1_000_000n;
+
+type Amounts = Pick<TreasuryRuleInput, 'amountAudCents' | 'maxPerPurchaseAudCents' | 'dailyCapAudCents' | 'monthlyCapAudCents'>;
+
+function ruleWriteScope(ctx: Ctx, r: Amounts): Scope {
+  const large = [r.amountAudCents, r.maxPerPurchaseAudCents, r.dailyCapAudCents, r.monthlyCapAudCents].some(
+    (v) => v !== null && v !== undefined && v >= SENSITIVE_AMOUNT_CENTS,
+  );
+  return large ? ctx.gate.requireSensitive(ctx, 'rule:write') : ctx.gate.require(ctx, 'rule:write');
 }
 
 @Resolver(() => TreasuryRule)
@@ -56,7 +73,7 @@ export class TreasuryRuleResolver {
 
   @Mutation(() => TreasuryRule)
   createTreasuryRule(@Ctx() ctx: Ctx, @Arg('input', () => TreasuryRuleInput) input: TreasuryRuleInput): Promise<TreasuryRule> {
-    return ctx.services.rules.create(ctx.gate.require(ctx, 'rule:write'), input);
+    return ctx.services.rules.create(ruleWriteScope(ctx, input), input);
   }
 
   @Mutation(() => TreasuryRule)
@@ -65,7 +82,7 @@ export class TreasuryRuleResolver {
     @Arg('id', () => ID) id: string,
     @Arg('patch', () => TreasuryRulePatch) patch: TreasuryRulePatch,
   ): Promise<TreasuryRule> {
-    return ctx.services.rules.update(ctx.gate.require(ctx, 'rule:write'), id, patch);
+    return ctx.services.rules.update(ruleWriteScope(ctx, patch), id, patch);
   }
 
   @Mutation(() => TreasuryRule)
@@ -90,6 +107,16 @@ export class TenantTreasuryResolver {
   treasuryRules(@Root() tenant: TenantTreasury, @Ctx() ctx: Ctx): Promise<TreasuryRule[]> {
     return ctx.services.rules.list(ctx.gate.require(ctx, 'rule:read', tenant.id));
   }
+
+  @FieldResolver(() => [Purchase], { description: 'The tenant’s latest purchases, newest first.' })
+  purchases(@Root() tenant: TenantTreasury, @Ctx() ctx: Ctx, @Arg('limit', () => Int, { defaultValue: 50 }) limit: number): Promise<Purchase[]> {
+    return ctx.services.purchases.list(ctx.gate.require(ctx, 'purchase:read', tenant.id), null, limit);
+  }
+
+  @FieldResolver(() => [Holding])
+  holdings(@Root() tenant: TenantTreasury, @Ctx() ctx: Ctx): Promise<Holding[]> {
+    return ctx.services.purchases.holdings(ctx.gate.require(ctx, 'purchase:read', tenant.id));
+  }
 }
 
 export const treasuryReferences = {
@@ -101,7 +128,7 @@ export const treasuryReferences = {
   TreasuryRule: {
     async __resolveReference(ref: { id: string }, ctx: Ctx): Promise<TreasuryRule | null> {
       const p = ctx.principal;
-      const scope = p.kind === 'user' ? ctx.gate.forReference(ctx, 'rule:read', p.tenantId) : null;
+      const scope = p.kind !== 'anonymous' ? ctx.gate.forReference(ctx, 'rule:read', p.tenantId) : null;
       return scope ? ctx.services.rules.get(scope, ref.id) : null;
     },
   },

@@ -11,6 +11,9 @@ const base = {
   maxPerPurchaseAudCents: null,
   dailyCapAudCents: null,
   monthlyCapAudCents: null,
+  provider: null,
+  lookbackDays: null,
+  cooldownMinutes: null,
 };
 
 describe('treasury rule validation', () => {

@@ -21,6 +21,9 @@ type RuleState = Pick<
   | 'maxPerPurchaseAudCents'
   | 'dailyCapAudCents'
   | 'monthlyCapAudCents'
+  | 'provider'
+  | 'lookbackDays'
+  | 'cooldownMinutes'
 >;
 
 const SCHEDULES = new Set(['DAILY', 'WEEKLY', 'MONTHLY']);
@@ -55,6 +58,18 @@ export function validateRule(r: RuleState): void {
   }
   if (r.dailyCapAudCents !== null && r.monthlyCapAudCents !== null && r.dailyCapAudCents > r.monthlyCapAudCents) {
     throw badInput('dailyCapAudCents must not exceed monthlyCapAudCents', 'dailyCapAudCents');
+  }
+  if (r.provider !== null && !['stripe', 'square', 'paypal'].includes(r.provider)) {
+    throw badInput('provider must be stripe, square or paypal', 'provider');
+  }
+  if (r.provider !== null && r.type !== RuleType.PERCENTAGE_OF_REVENUE) {
+    throw badInput('provider applies to PERCENTAGE_OF_REVENUE rules only', 'provider');
+  }
+  if (r.lookbackDays !== null && (!Number.isInteger(r.lookbackDays) || r.lookbackDays < 1 || r.lookbackDays > 365)) {
+    throw badInput('lookbackDays must be between 1 and 365', 'lookbackDays');
+  }
+  if (r.cooldownMinutes !== null && (!Number.isInteger(r.cooldownMinutes) || r.cooldownMinutes < 0 || r.cooldownMinutes > 525_600)) {
+    throw badInput('cooldownMinutes must be between 0 and 525600', 'cooldownMinutes');
   }
   const need = (ok: boolean, field: string, why: string): void => {
     if (!ok) throw badInput(`${field} is required for ${r.type} rules (${why})`, field);
@@ -105,6 +120,9 @@ export class TreasuryRuleService {
       maxPerPurchaseAudCents: n(input.maxPerPurchaseAudCents),
       dailyCapAudCents: n(input.dailyCapAudCents),
       monthlyCapAudCents: n(input.monthlyCapAudCents),
+      provider: n(input.provider),
+      lookbackDays: n(input.lookbackDays),
+      cooldownMinutes: n(input.cooldownMinutes),
     };
     validateRule(state);
     const now = new Date();
@@ -115,6 +133,8 @@ export class TreasuryRuleService {
         id: randomUUID(),
         enabled: input.enabled,
         version: 1,
+        lastFiredAt: null,
+        nextRunAt: null,
         createdAt: now,
         updatedAt: now,
       });
@@ -141,6 +161,9 @@ export class TreasuryRuleService {
         maxPerPurchaseAudCents: patch.maxPerPurchaseAudCents !== undefined ? patch.maxPerPurchaseAudCents : r.maxPerPurchaseAudCents,
         dailyCapAudCents: patch.dailyCapAudCents !== undefined ? patch.dailyCapAudCents : r.dailyCapAudCents,
         monthlyCapAudCents: patch.monthlyCapAudCents !== undefined ? patch.monthlyCapAudCents : r.monthlyCapAudCents,
+        provider: patch.provider !== undefined ? patch.provider : r.provider,
+        lookbackDays: patch.lookbackDays !== undefined ? patch.lookbackDays : r.lookbackDays,
+        cooldownMinutes: patch.cooldownMinutes !== undefined ? patch.cooldownMinutes : r.cooldownMinutes,
       };
       validateRule(next);
       Object.assign(r, next);
@@ -209,5 +232,8 @@ export function ruleSnapshot(r: TreasuryRule): Record<string, unknown> {
     maxPerPurchaseAudCents: r.maxPerPurchaseAudCents?.toString() ?? null,
     dailyCapAudCents: r.dailyCapAudCents?.toString() ?? null,
     monthlyCapAudCents: r.monthlyCapAudCents?.toString() ?? null,
+    provider: r.provider,
+    lookbackDays: r.lookbackDays,
+    cooldownMinutes: r.cooldownMinutes,
   };
 }

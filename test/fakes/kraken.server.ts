@@ -64,6 +64,11 @@ export type FakeKraken = {
   setPrice(priceAudPerBtc: string): void;
   /** Every request that reached the server, in arrival order. */
   requests(): FakeKrakenRequest[];
+  /**
+   * While on, AddOrder executes the order but never answers: the caller sees the order accepted
+   * at Kraken with no response (a crash or a network cut between acceptance and our record).
+   */
+  swallowAddOrderResponses(on: boolean): void;
   /** Sets an order's state directly (e.g. to simulate Kraken closing a partial fill). */
   updateOrder(txid: string, patch: Partial<FakeKrakenOrderInfo>): void;
 };
@@ -97,6 +102,7 @@ export async function startFakeKraken(opts: FakeKrakenOptions = {}): Promise<Fak
   const feeBps = opts.feeBps ?? 26;
   let price = opts.priceAudPerBtc ?? '100000.0';
   let mode: FakeKrakenMode = 'normal';
+  let swallow = false;
   let lastNonce = 0n;
   const orders = new Map<string, FakeKrakenOrderInfo>();
   const log: FakeKrakenRequest[] = [];
@@ -209,6 +215,10 @@ export async function startFakeKraken(opts: FakeKrakenOptions = {}): Promise<Fak
 
       switch (url.pathname.slice('/0/private/'.length)) {
         case 'AddOrder':
+          if (swallow) {
+            // Execute, then drop the answer on the floor (the socket stays open until the caller goes away).
+            res.end = (() => res) as unknown as typeof res.end;
+          }
           return addOrder(res, params);
         case 'QueryOrders': {
           const result: Record<string, FakeKrakenOrderInfo> = {};
@@ -248,6 +258,9 @@ export async function startFakeKraken(opts: FakeKrakenOptions = {}): Promise<Fak
     orders: () => [...orders].map(([txid, info]) => ({ txid, info: { ...info } })),
     setMode: (m) => {
       mode = m;
+    },
+    swallowAddOrderResponses: (on) => {
+      swallow = on;
     },
     setPrice: (p) => {
       price = p;

@@ -37,6 +37,8 @@ const SEEDS: Record<string, (label: string) => Row[]> = {
       hash: `seed-${label}-${i}`,
     })),
   audit_head: (label) => [{ last_seq: 2, last_hash: `seed-${label}-2` }],
+  // One row per tenant (its primary key is the tenant id).
+  treasury_settings: () => [{ primary_exchange: 'paper' }],
   outbox: (label) =>
     [1, 2].map((i) => ({ id: randomUUID(), queue: 'notifications', job_name: `${label}-${i}`, payload: JSON.stringify({ label }) })),
 };

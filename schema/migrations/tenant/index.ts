@@ -134,4 +134,131 @@ export const tenantMigrations: TenantMigration[] = [
       `grant select, insert, update on "${s}".payment_event to abt_app`,
     ],
   },
+  {
+    name: '0003_treasury_loop',
+    up: (s) => [
+      // Rule options the engine needs: per-provider revenue rules, price-drop window and cooldown, schedule bookkeeping.
+      `alter table "${s}".treasury_rule add column if not exists provider text check (provider in ('stripe', 'square', 'paypal'))`,
+      `alter table "${s}".treasury_rule add column if not exists lookback_days integer check (lookback_days between 1 and 365)`,
+      `alter table "${s}".treasury_rule add column if not exists cooldown_minutes integer check (cooldown_minutes between 0 and 525600)`,
+      `alter table "${s}".treasury_rule add column if not exists last_fired_at timestamptz`,
+      `alter table "${s}".treasury_rule add column if not exists next_run_at timestamptz`,
+
+      `create table if not exists "${s}".purchase (
+        ${tenantIdColumn},
+        id uuid not null,
+        rule_id uuid,
+        source text not null check (source in ('RULE', 'MANUAL', 'SCHEDULE', 'CUTOFF')),
+        status text not null check (status in ('PENDING', 'SUBMITTED', 'FILLED', 'PARTIALLY_FILLED', 'FAILED', 'CANCELLED')),
+        amount_aud_cents bigint not null check (amount_aud_cents > 0),
+        client_order_id text not null,
+        exchange text,
+        exchange_order_id text,
+        filled_sats bigint not null default 0 check (filled_sats >= 0),
+        spent_aud_cents bigint not null default 0 check (spent_aud_cents >= 0),
+        fee_aud_cents bigint not null default 0 check (fee_aud_cents >= 0),
+        average_price numeric,
+        failure_reason text,
+        requested_by uuid,
+        lease_until timestamptz,
+        version integer not null default 1,
+        created_at timestamptz not null default now(),
+        updated_at timestamptz not null default now(),
+        primary key (tenant_id, id),
+        unique (tenant_id, client_order_id)
+      )`,
+      `create index if not exists purchase_created_idx on "${s}".purchase (tenant_id, created_at)`,
+      `create index if not exists purchase_open_idx on "${s}".purchase (tenant_id, updated_at) where status in ('PENDING', 'SUBMITTED')`,
+      ...rls(s, 'purchase'),
+      `grant select, insert, update on "${s}".purchase to abt_app`,
+
+      `create table if not exists "${s}".purchase_transition (
+        ${tenantIdColumn},
+        id uuid not null,
+        purchase_id uuid not null,
+        from_status text,
+        to_status text not null,
+        reason text,
+        at timestamptz not null default clock_timestamp(),
+        primary key (tenant_id, id)
+      )`,
+      `create index if not exists purchase_transition_purchase_idx on "${s}".purchase_transition (tenant_id, purchase_id, at)`,
+      ...rls(s, 'purchase_transition'),
+      `grant select, insert on "${s}".purchase_transition to abt_app`,
+
+      `create table if not exists "${s}".exchange_attempt (
+        ${tenantIdColumn},
+        id uuid not null,
+        purchase_id uuid not null,
+        exchange text not null,
+        operation text not null,
+        outcome text not null,
+        error_kind text,
+        detail text,
+        at timestamptz not null,
+        primary key (tenant_id, id)
+      )`,
+      `create index if not exists exchange_attempt_purchase_idx on "${s}".exchange_attempt (tenant_id, purchase_id, at)`,
+      ...rls(s, 'exchange_attempt'),
+      `grant select, insert on "${s}".exchange_attempt to abt_app`,
+
+      // The accrual ledger: what each rule owes the treasury. Pending = sum(amount) per rule.
+      // REVENUE/REFUND/BALANCE come from payment events (once per money movement: source_key);
+      // PURCHASE takes the amount out when a purchase is created; RETURN puts it back if it fails.
+      // Amounts are AUD cents x 10,000 so a 10% share of 1 cent is exact; remainders carry over, never lost.
+      `create table if not exists "${s}".accrual_entry (
+        ${tenantIdColumn},
+        id uuid not null,
+        rule_id uuid not null,
+        kind text not null check (kind in ('REVENUE', 'REFUND', 'BALANCE', 'PURCHASE', 'RETURN')),
+        amount_e4 bigint not null,
+        payment_event_id uuid,
+        source_key text,
+        purchase_id uuid,
+        note text,
+        created_at timestamptz not null default clock_timestamp(),
+        primary key (tenant_id, id)
+      )`,
+      `create unique index if not exists accrual_entry_source_uq on "${s}".accrual_entry (tenant_id, rule_id, source_key) where source_key is not null`,
+      `create index if not exists accrual_entry_rule_idx on "${s}".accrual_entry (tenant_id, rule_id, created_at)`,
+      `create index if not exists accrual_entry_purchase_idx on "${s}".accrual_entry (tenant_id, purchase_id)`,
+      ...rls(s, 'accrual_entry'),
+      `grant select, insert, update on "${s}".accrual_entry to abt_app`,
+
+      `create table if not exists "${s}".holding (
+        ${tenantIdColumn},
+        exchange text not null,
+        sats bigint not null default 0 check (sats >= 0),
+        cost_base_aud_cents bigint not null default 0 check (cost_base_aud_cents >= 0),
+        fees_aud_cents bigint not null default 0 check (fees_aud_cents >= 0),
+        purchases integer not null default 0,
+        updated_at timestamptz not null default now(),
+        primary key (tenant_id, exchange)
+      )`,
+      ...rls(s, 'holding'),
+      `grant select, insert, update on "${s}".holding to abt_app`,
+
+      // Stripe-style idempotency for requestPurchase: same key + same request → same purchase.
+      `create table if not exists "${s}".purchase_idempotency (
+        ${tenantIdColumn},
+        key text not null,
+        request_hash text not null,
+        purchase_id uuid not null,
+        created_at timestamptz not null default now(),
+        primary key (tenant_id, key)
+      )`,
+      ...rls(s, 'purchase_idempotency'),
+      `grant select, insert on "${s}".purchase_idempotency to abt_app`,
+
+      `create table if not exists "${s}".treasury_settings (
+        ${tenantIdColumn} primary key,
+        primary_exchange text not null default 'paper',
+        failover_exchanges text[] not null default '{}',
+        cutoff_local_time text not null default '17:00' check (cutoff_local_time ~ '^([01][0-9]|2[0-3]):[0-5][0-9]$'),
+        updated_at timestamptz not null default now()
+      )`,
+      ...rls(s, 'treasury_settings'),
+      `grant select, insert, update on "${s}".treasury_settings to abt_app`,
+    ],
+  },
 ];

@@ -1,0 +1,265 @@
+import { randomUUID } from 'node:crypto';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { recordAudit } from '../../../lib/audit';
+import type { EventBus } from '../../../lib/bus';
+import { TenantDirectory, withTenant } from '../../../lib/db/tenant-context';
+import { log } from '../../../lib/logger';
+import { kickOutbox } from '../../../lib/outbox';
+import { ExchangeRouter, RoutingError, type ExchangeRouterOptions, type RoutingAttempt, type RoutingPolicy } from '../exchanges/exchange-router';
+import type { ExchangeAdapter, ExchangeName, ExchangeOrder } from '../exchanges/exchange.types';
+import { E4, purchaseEvent, type Publication } from './treasury-engine';
+import { PurchaseStatus, TERMINAL, TRANSITIONS } from './purchase.entity';
+
+type PurchaseRow = {
+  id: string;
+  rule_id: string | null;
+  status: PurchaseStatus;
+  amount_aud_cents: string;
+  client_order_id: string;
+  /** Another worker holds a live lease on it. */
+  leased: boolean;
+};
+
+const PURCHASE_COLUMNS = `id, rule_id, status, amount_aud_cents::text, client_order_id, coalesce(lease_until > ?, false) as leased`;
+
+export type ExecutorOptions = {
+  orm: MikroORM;
+  directory: TenantDirectory;
+  /** The exchanges this worker can reach; paper is the default route. */
+  adapters: Partial<Record<ExchangeName, ExchangeAdapter>>;
+  breaker?: ExchangeRouterOptions['breaker'];
+  bus: EventBus;
+  /** How long one worker owns a purchase while it talks to exchanges; a crashed worker's lease lapses. */
+  leaseMs?: number;
+  now?: () => Date;
+};
+
+/** Thrown to have the job retried later (the purchase is not finished and nothing is lost). */
+export class RetryLater extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RetryLater';
+  }
+}
+
+export type ExecuteResult = { status: PurchaseStatus; reconciled?: boolean };
+
+/**
+ * Runs one purchase to a final state, exactly once at the exchange:
+ *   claim (lease) → PENDING→SUBMITTED committed → router (lookup by clientOrderId, then place)
+ *   → FILLED | PARTIALLY_FILLED | FAILED committed with holdings, fees, audit and a live event.
+ * If the process dies anywhere, the next attempt reconciles by clientOrderId before placing.
+ */
+export class PurchaseExecutor {
+  private readonly leaseMs: number;
+  private readonly now: () => Date;
+  readonly router: ExchangeRouter;
+  /** clientOrderId → the purchase being routed, so each attempt is stored in its tenant's trail. */
+  private readonly routing = new Map<string, { tenantId: string; purchaseId: string }>();
+
+  constructor(private readonly opts: ExecutorOptions) {
+    this.leaseMs = opts.leaseMs ?? 60_000;
+    this.now = opts.now ?? (() => new Date());
+    this.router = new ExchangeRouter({ adapters: opts.adapters, breaker: opts.breaker, recorder: (a) => this.record(a) });
+  }
+
+  private tx<T>(tenantId: string, fn: (em: EntityManager) => Promise<T>): Promise<T> {
+    return withTenant(this.opts.orm, this.opts.directory, tenantId, fn);
+  }
+
+  /**
+   * `finalAttempt`: when the exchanges still cannot take the order, fail the purchase (returning
+   * its amount to the rule's accrual) instead of asking for another retry.
+   */
+  async execute(tenantId: string, purchaseId: string, finalAttempt: boolean): Promise<ExecuteResult> {
+    const claim = await this.tx(tenantId, (em) => this.claim(em, tenantId, purchaseId));
+    await this.publish(claim.publications);
+    if (claim.kind === 'done') return { status: claim.status };
+    if (claim.kind === 'busy') throw new RetryLater(`purchase ${purchaseId} is being executed by another worker`);
+
+    const { purchase, policy, prior } = claim;
+    this.routing.set(purchase.client_order_id, { tenantId, purchaseId });
+    try {
+      const result = await this.router.placeMarketBuy({
+        clientOrderId: purchase.client_order_id,
+        audCents: BigInt(purchase.amount_aud_cents),
+        policy,
+        priorExchanges: prior,
+      });
+      return await this.settle(tenantId, purchase, result.order, result.reconciled);
+    } catch (err) {
+      if (err instanceof RetryLater) throw err;
+      const routing = err instanceof RoutingError ? err : null;
+      const reason = routing ? `${routing.kind}: ${routing.message}` : `unexpected: ${(err as Error).message}`;
+      // An order may exist somewhere: never give up on it; reconcile on the next attempt.
+      const unknown = routing?.outcomeUnknown ?? true;
+      const permanent = routing !== null && ['REJECTED', 'AUTH', 'NO_ROUTE'].includes(routing.kind);
+      if (!unknown && (permanent || finalAttempt)) {
+        await this.finish(tenantId, purchase, PurchaseStatus.FAILED, reason, null);
+        return { status: PurchaseStatus.FAILED };
+      }
+      await this.release(tenantId, purchase.id);
+      throw new RetryLater(reason);
+    } finally {
+      this.routing.delete(purchase.client_order_id);
+    }
+  }
+
+  private async claim(
+    em: EntityManager,
+    tenantId: string,
+    purchaseId: string,
+  ): Promise<
+    | { kind: 'done'; status: PurchaseStatus; publications: Publication[] }
+    | { kind: 'busy'; publications: Publication[] }
+    | { kind: 'go'; purchase: PurchaseRow; policy: Partial<RoutingPolicy>; prior: ExchangeName[]; publications: Publication[] }
+  > {
+    const now = this.now();
+    const rows = await em.execute<PurchaseRow[]>(`select ${PURCHASE_COLUMNS} from purchase where id = ? for update`, [now, purchaseId]);
+    const p = rows[0];
+    if (!p) return { kind: 'done', status: PurchaseStatus.CANCELLED, publications: [] };
+    if (TERMINAL.has(p.status)) return { kind: 'done', status: p.status, publications: [] };
+    if (p.leased) return { kind: 'busy', publications: [] };
+    await em.execute(`update purchase set lease_until = ? where id = ?`, [new Date(now.getTime() + this.leaseMs), p.id]);
+    const publications: Publication[] = [];
+    if (p.status === PurchaseStatus.PENDING) {
+      // Committed before any exchange call: from here on a restart reconciles instead of assuming nothing happened.
+      publications.push(await this.transition(em, tenantId, p, PurchaseStatus.SUBMITTED, 'sent to the exchange router'));
+    }
+    const settings = await em.execute<{ primary_exchange: ExchangeName; failover_exchanges: ExchangeName[] }[]>(
+      `select primary_exchange, failover_exchanges from treasury_settings`,
+    );
+    const policy: Partial<RoutingPolicy> = settings[0]
+      ? { primary: settings[0].primary_exchange, failover: settings[0].failover_exchanges }
+      : { primary: 'paper', failover: [] };
+    const prior = (
+      await em.execute<{ exchange: ExchangeName }[]>(
+        `select distinct exchange from exchange_attempt where purchase_id = ? and operation in ('place', 'reconcile')`,
+        [p.id],
+      )
+    ).map((r) => r.exchange);
+    return { kind: 'go', purchase: p, policy, prior, publications };
+  }
+
+  private async transition(em: EntityManager, tenantId: string, p: PurchaseRow, to: PurchaseStatus, reason: string | null): Promise<Publication> {
+    if (!TRANSITIONS[p.status].includes(to)) throw new Error(`purchase ${p.id}: ${p.status} → ${to} is not allowed`);
+    const at = this.now();
+    await em.execute(`update purchase set status = ?, updated_at = ?, version = version + 1 where id = ?`, [to, at, p.id]);
+    await em.execute(`insert into purchase_transition (id, purchase_id, from_status, to_status, reason, at) values (?, ?, ?, ?, ?, ?)`, [
+      randomUUID(),
+      p.id,
+      p.status,
+      to,
+      reason,
+      at,
+    ]);
+    await recordAudit(em, {
+      eventType: `purchase.${to.toLowerCase()}`,
+      actorId: null,
+      subjectType: 'BitcoinPurchase',
+      subjectId: p.id,
+      data: { from: p.status, to, reason },
+    });
+    const from = p.status;
+    p.status = to;
+    return purchaseEvent(tenantId, p.id, to, from, at);
+  }
+
+  /** Persists one routing attempt in its own transaction, so the trail survives a crash mid-route. */
+  private async record(a: RoutingAttempt): Promise<void> {
+    const target = this.routing.get(a.clientOrderId);
+    if (!target) return;
+    await this.tx(target.tenantId, (em) =>
+      em.execute(
+        `insert into exchange_attempt (id, purchase_id, exchange, operation, outcome, error_kind, detail, at) values (?, ?, ?, ?, ?, ?, ?, ?)`,
+        [randomUUID(), target.purchaseId, a.exchange, a.operation, a.outcome, a.errorKind, a.detail ?? null, a.at],
+      ),
+    );
+  }
+
+  private async settle(tenantId: string, p: PurchaseRow, order: ExchangeOrder, reconciled: boolean): Promise<ExecuteResult> {
+    if (order.status === 'OPEN') {
+      await this.tx(tenantId, (em) =>
+        em.execute(`update purchase set exchange = ?, exchange_order_id = ?, lease_until = null where id = ?`, [
+          order.exchange,
+          order.exchangeOrderId,
+          p.id,
+        ]),
+      );
+      throw new RetryLater(`order ${order.exchangeOrderId} on ${order.exchange} is still open`);
+    }
+    if (order.status === 'FILLED' || (order.status === 'PARTIALLY_FILLED' && order.filledSats > 0n) || (order.status === 'CANCELLED' && order.filledSats > 0n)) {
+      const status = order.status === 'FILLED' ? PurchaseStatus.FILLED : PurchaseStatus.PARTIALLY_FILLED;
+      await this.finish(tenantId, p, status, reconciled ? 'reconciled with the exchange after a retry' : null, order);
+      return { status, reconciled };
+    }
+    await this.finish(tenantId, p, PurchaseStatus.FAILED, `the exchange reported the order ${order.status.toLowerCase()} with nothing filled`, order);
+    return { status: PurchaseStatus.FAILED, reconciled };
+  }
+
+  /** Final state, holdings, fees, and the unspent amount back to the rule's accrual: one transaction. */
+  private async finish(tenantId: string, p: PurchaseRow, to: PurchaseStatus, reason: string | null, order: ExchangeOrder | null): Promise<void> {
+    const publications = await this.tx(tenantId, async (em) => {
+      const current = (await em.execute<PurchaseRow[]>(`select ${PURCHASE_COLUMNS} from purchase where id = ? for update`, [this.now(), p.id]))[0];
+      if (!current || TERMINAL.has(current.status)) return [];
+      if (order) {
+        await em.execute(
+          `update purchase set exchange = ?, exchange_order_id = ?, filled_sats = ?, spent_aud_cents = ?, fee_aud_cents = ?, average_price = ?::numeric, lease_until = null where id = ?`,
+          [order.exchange, order.exchangeOrderId, order.filledSats.toString(), order.spentAudCents.toString(), order.feeAudCents.toString(), order.averagePrice, p.id],
+        );
+      }
+      if (to === PurchaseStatus.FAILED) await em.execute(`update purchase set failure_reason = ?, lease_until = null where id = ?`, [reason, p.id]);
+      if (order && order.filledSats > 0n) {
+        await em.execute(
+          `insert into holding (exchange, sats, cost_base_aud_cents, fees_aud_cents, purchases, updated_at) values (?, ?, ?, ?, 1, now())
+           on conflict (tenant_id, exchange) do update set sats = holding.sats + excluded.sats,
+             cost_base_aud_cents = holding.cost_base_aud_cents + excluded.cost_base_aud_cents,
+             fees_aud_cents = holding.fees_aud_cents + excluded.fees_aud_cents, purchases = holding.purchases + 1, updated_at = now()`,
+          [order.exchange, order.filledSats.toString(), (order.spentAudCents + order.feeAudCents).toString(), order.feeAudCents.toString()],
+        );
+      }
+      // Whatever was not spent goes back to the rule that accrued it: nothing is lost.
+      const unspent = BigInt(current.amount_aud_cents) - (order?.spentAudCents ?? 0n) - (order?.feeAudCents ?? 0n);
+      if (current.rule_id && unspent > 0n && to !== PurchaseStatus.FILLED) {
+        await em.execute(`insert into accrual_entry (id, rule_id, kind, amount_e4, purchase_id, note) values (?, ?, 'RETURN', ?, null, ?)`, [
+          randomUUID(),
+          current.rule_id,
+          (unspent * E4).toString(),
+          `unspent by purchase ${p.id} (${to})`,
+        ]);
+      }
+      const pub = await this.transition(em, tenantId, current, to, reason);
+      if (order) {
+        await recordAudit(em, {
+          eventType: 'purchase.fill',
+          actorId: null,
+          subjectType: 'BitcoinPurchase',
+          subjectId: p.id,
+          data: {
+            exchange: order.exchange,
+            exchangeOrderId: order.exchangeOrderId,
+            clientOrderId: order.clientOrderId,
+            satoshis: order.filledSats.toString(),
+            spentAudCents: order.spentAudCents.toString(),
+            feeAudCents: order.feeAudCents.toString(),
+            averagePrice: order.averagePrice,
+          },
+        });
+      }
+      return [pub];
+    });
+    await this.publish(publications);
+  }
+
+  private async release(tenantId: string, purchaseId: string): Promise<void> {
+    await this.tx(tenantId, (em) => em.execute(`update purchase set lease_until = null where id = ?`, [purchaseId])).catch((err: Error) =>
+      log().warn({ purchaseId, err: err.message }, 'could not release purchase lease'),
+    );
+  }
+
+  private async publish(publications: Publication[]): Promise<void> {
+    if (publications.length === 0) return;
+    await kickOutbox(this.opts.bus);
+    for (const p of publications) await this.opts.bus.publish(p.channel, p.event).catch(() => undefined);
+  }
+}

@@ -1,0 +1,153 @@
+import type { EventBus } from '../../../lib/bus';
+import { AppError, ErrorCode, badInput, notFound } from '../../../lib/errors';
+import { isUuid } from '../../../lib/db/tenant-context';
+import { kickOutbox } from '../../../lib/outbox';
+import type { Scope } from '../../../lib/access';
+import { EXCHANGE_NAMES, type ExchangeName } from '../exchanges/exchange.types';
+import { ExchangeAttemptRecord, Holding, Purchase, PurchaseFunding, PurchaseStatus, PurchaseTransition } from './purchase.entity';
+import { E4, purchaseEvent, type Publication, type TreasuryEngine } from './treasury-engine';
+import { randomUUID } from 'node:crypto';
+import { recordAudit } from '../../../lib/audit';
+
+export type TreasurySettingsView = { primaryExchange: string; failoverExchanges: string[]; cutoffLocalTime: string };
+export type SettingsPatch = { primaryExchange?: string | null; failoverExchanges?: string[] | null; cutoffLocalTime?: string | null };
+
+const MAX_PAGE = 200;
+
+/** Purchase use cases for the treasury subgraph: read, request (idempotent), cancel, settings. */
+export class PurchaseService {
+  constructor(
+    private readonly engine: TreasuryEngine,
+    private readonly bus: EventBus,
+  ) {}
+
+  list(scope: Scope, status: PurchaseStatus | null, limit: number): Promise<Purchase[]> {
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw badInput(`limit must be between 1 and ${MAX_PAGE}`, 'limit');
+    return scope.tx((em) =>
+      em.find(Purchase, { tenantId: scope.tenantId, ...(status ? { status } : {}) }, { orderBy: { createdAt: 'desc', id: 'desc' }, limit }),
+    );
+  }
+
+  get(scope: Scope, id: string): Promise<Purchase | null> {
+    if (!isUuid(id)) return Promise.resolve(null);
+    return scope.tx((em) => em.findOne(Purchase, { tenantId: scope.tenantId, id }));
+  }
+
+  transitions(scope: Scope, purchaseId: string): Promise<PurchaseTransition[]> {
+    return scope.tx((em) => em.find(PurchaseTransition, { tenantId: scope.tenantId, purchaseId }, { orderBy: { at: 'asc', id: 'asc' } }));
+  }
+
+  attempts(scope: Scope, purchaseId: string): Promise<ExchangeAttemptRecord[]> {
+    return scope.tx((em) => em.find(ExchangeAttemptRecord, { tenantId: scope.tenantId, purchaseId }, { orderBy: { at: 'asc', id: 'asc' } }));
+  }
+
+  /** The ledger entries a purchase consumed: which payments (and refunds) paid for it. */
+  async funding(scope: Scope, purchaseId: string): Promise<PurchaseFunding[]> {
+    const rows = await scope.tx((em) =>
+      em.execute<{ kind: string; payment_event_id: string | null; amount_e4: string; note: string | null }[]>(
+        `select kind, payment_event_id, amount_e4::text, note from accrual_entry where purchase_id = ? and kind <> 'PURCHASE' order by created_at, id`,
+        [purchaseId],
+      ),
+    );
+    return rows.map((r) => ({ kind: r.kind, paymentEventId: r.payment_event_id, amountAudCents: BigInt(r.amount_e4) / E4, note: r.note }));
+  }
+
+  holdings(scope: Scope): Promise<Holding[]> {
+    return scope.tx((em) => em.find(Holding, { tenantId: scope.tenantId }, { orderBy: { exchange: 'asc' } }));
+  }
+
+  async request(scope: Scope, amountCents: bigint, idempotencyKey: string): Promise<Purchase> {
+    const result = await scope.tx(async (em) => {
+      const r = await this.engine.requestPurchase(em, scope.tenantId, scope.userId, amountCents, idempotencyKey);
+      const p = await em.findOneOrFail(Purchase, { tenantId: scope.tenantId, id: r.id });
+      return { purchase: p, publications: r.publications };
+    });
+    await this.publish(result.publications);
+    return result.purchase;
+  }
+
+  /** Only a purchase nobody has sent to an exchange yet can be cancelled. */
+  async cancel(scope: Scope, id: string): Promise<Purchase> {
+    if (!isUuid(id)) throw notFound('purchase');
+    const result = await scope.tx(async (em) => {
+      const p = await em.findOne(Purchase, { tenantId: scope.tenantId, id });
+      if (!p) throw notFound('purchase');
+      const locked = await em.execute<{ status: PurchaseStatus; leased: boolean }[]>(
+        `select status, coalesce(lease_until > now(), false) as leased from purchase where id = ? for update`,
+        [id],
+      );
+      if (locked[0].status !== PurchaseStatus.PENDING || locked[0].leased) {
+        throw new AppError(ErrorCode.CONFLICT, `only a PENDING purchase can be cancelled; this one is ${locked[0].status}`);
+      }
+      const at = new Date();
+      await em.execute(`update purchase set status = 'CANCELLED', updated_at = ?, version = version + 1 where id = ?`, [at, id]);
+      await em.execute(
+        `insert into purchase_transition (id, purchase_id, from_status, to_status, reason, at) values (?, ?, 'PENDING', 'CANCELLED', 'cancelled by a user', ?)`,
+        [randomUUID(), id, at],
+      );
+      if (p.ruleId) {
+        await em.execute(`insert into accrual_entry (id, rule_id, kind, amount_e4, note) values (?, ?, 'RETURN', ?, ?)`, [
+          randomUUID(),
+          p.ruleId,
+          (p.amountAudCents * E4).toString(),
+          `cancelled purchase ${id}`,
+        ]);
+      }
+      await recordAudit(em, {
+        eventType: 'purchase.cancelled',
+        actorId: scope.userId,
+        subjectType: 'BitcoinPurchase',
+        subjectId: id,
+        data: { from: 'PENDING', to: 'CANCELLED' },
+      });
+      await em.refresh(p);
+      return { purchase: p, publications: [purchaseEvent(scope.tenantId, id, PurchaseStatus.CANCELLED, PurchaseStatus.PENDING, at)] };
+    });
+    await this.publish(result.publications);
+    return result.purchase;
+  }
+
+  async settings(scope: Scope): Promise<TreasurySettingsView> {
+    const rows = await scope.tx((em) =>
+      em.execute<{ primary_exchange: string; failover_exchanges: string[]; cutoff_local_time: string }[]>(
+        `select primary_exchange, failover_exchanges, cutoff_local_time from treasury_settings`,
+      ),
+    );
+    const r = rows[0];
+    return r
+      ? { primaryExchange: r.primary_exchange, failoverExchanges: r.failover_exchanges, cutoffLocalTime: r.cutoff_local_time }
+      : { primaryExchange: 'paper', failoverExchanges: [], cutoffLocalTime: '17:00' };
+  }
+
+  async updateSettings(scope: Scope, patch: SettingsPatch): Promise<TreasurySettingsView> {
+    const current = await this.settings(scope);
+    const next: TreasurySettingsView = {
+      primaryExchange: patch.primaryExchange ?? current.primaryExchange,
+      failoverExchanges: patch.failoverExchanges ?? current.failoverExchanges,
+      cutoffLocalTime: patch.cutoffLocalTime ?? current.cutoffLocalTime,
+    };
+    const valid = (e: string): e is ExchangeName => (EXCHANGE_NAMES as readonly string[]).includes(e);
+    if (!valid(next.primaryExchange)) throw badInput(`primaryExchange must be one of ${EXCHANGE_NAMES.join(', ')}`, 'primaryExchange');
+    if (next.failoverExchanges.length > 3 || !next.failoverExchanges.every(valid)) {
+      throw badInput(`failoverExchanges must list up to 3 of ${EXCHANGE_NAMES.join(', ')}`, 'failoverExchanges');
+    }
+    if (!/^([01]\d|2[0-3]):[0-5]\d$/.test(next.cutoffLocalTime)) throw badInput('cutoffLocalTime must be HH:MM (24 h)', 'cutoffLocalTime');
+    await scope.tx(async (em) => {
+      await em.execute(
+        `insert into treasury_settings (primary_exchange, failover_exchanges, cutoff_local_time, updated_at) values (?, ?::text[], ?, now())
+         on conflict (tenant_id) do update set primary_exchange = excluded.primary_exchange, failover_exchanges = excluded.failover_exchanges,
+           cutoff_local_time = excluded.cutoff_local_time, updated_at = now()`,
+        [next.primaryExchange, `{${next.failoverExchanges.join(',')}}`, next.cutoffLocalTime],
+      );
+      await recordAudit(em, { eventType: 'treasury_settings.updated', actorId: scope.userId, subjectType: 'TreasurySettings', subjectId: scope.tenantId, data: next });
+    });
+    await kickOutbox(this.bus);
+    return next;
+  }
+
+  private async publish(publications: Publication[]): Promise<void> {
+    if (publications.length === 0) return;
+    await kickOutbox(this.bus);
+    for (const p of publications) await this.bus.publish(p.channel, p.event).catch(() => undefined);
+  }
+}

@@ -1,0 +1,25 @@
+import { clientOrderIdFor, isDropAtLeast, nextRun } from './treasury-engine';
+
+describe('treasury engine helpers', () => {
+  it('compares price drops exactly, at the boundary', () => {
+    // 5% below 100,000.00 is 95,000.00: a drop of exactly 5% qualifies, a cent less does not.
+    expect(isDropAtLeast('95000.00', '100000.00', 500)).toBe(true);
+    expect(isDropAtLeast('95000.01', '100000.00', 500)).toBe(false);
+    expect(isDropAtLeast('94999.999', '100000', 500)).toBe(true);
+    expect(isDropAtLeast('100000', '100000.00', 1)).toBe(false);
+    // Values a float would get wrong.
+    expect(isDropAtLeast('0.3', '0.30000000000000004', 0)).toBe(true);
+  });
+
+  it('schedules DAILY/WEEKLY/MONTHLY at 09:00 tenant time and honours cron expressions', () => {
+    const after = new Date('2026-07-15T00:00:00Z'); // 10:00 Wednesday in Sydney (UTC+10)
+    expect(nextRun('DAILY', after, 'Australia/Sydney').toISOString()).toBe('2026-07-15T23:00:00.000Z');
+    expect(nextRun('WEEKLY', after, 'Australia/Sydney').toISOString()).toBe('2026-07-19T23:00:00.000Z');
+    expect(nextRun('MONTHLY', after, 'Australia/Sydney').toISOString()).toBe('2026-07-31T23:00:00.000Z');
+    expect(nextRun('30 16 * * 1-5', after, 'Australia/Perth').toISOString()).toBe('2026-07-15T08:30:00.000Z');
+  });
+
+  it('derives the exchange order id from the purchase id', () => {
+    expect(clientOrderIdFor('0b9d1c3e-7f43-4f5a-9b5e-2f1f8d7c6a5b')).toBe('0b9d1c3e-7f43-4f5a-9b5e-2f1f8d7c6a5b');
+  });
+});

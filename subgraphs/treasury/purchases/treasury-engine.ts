@@ -1,0 +1,472 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { CronExpressionParser } from 'cron-parser';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { recordAudit } from '../../../lib/audit';
+import type { BusEvent } from '../../../lib/bus';
+import { AppError, ErrorCode, badInput } from '../../../lib/errors';
+import { addToOutbox } from '../../../lib/outbox';
+import { RuleType } from '../treasury-rule.entity';
+import { startOfLocalDay, startOfLocalMonth } from './local-time';
+import { PurchaseSource, PurchaseStatus } from './purchase.entity';
+
+/** Accrual amounts are AUD cents x 10,000: a share of a cent is exact and remainders carry over. */
+export const E4 = 10_000n;
+
+/** A live event to publish once the transaction that produced it has committed. */
+export type Publication = { channel: string; event: BusEvent };
+
+/** What the treasury acts on from a verified payment event (the tenant subgraph stores those). */
+export type PaymentFacts = {
+  paymentEventId: string;
+  provider: 'stripe' | 'square' | 'paypal';
+  kind: 'REVENUE' | 'REFUND' | 'BALANCE';
+  amountCents: bigint;
+  currency: string;
+  providerObjectId: string;
+  relatedPaymentId: string | null;
+};
+
+/** Where PRICE_DROP rules read the market: the latest AUD price and its N-day average, as exact decimals. */
+export type PriceReference = {
+  latest(): Promise<string | null>;
+  averageOverDays(days: number): Promise<string | null>;
+};
+
+export type EngineOptions = {
+  /** The smallest order the exchanges take; smaller amounts accrue until they reach it. */
+  exchangeMinCents: bigint;
+  /** The most a single manual request may buy. */
+  manualMaxCents: bigint;
+  now?: () => Date;
+};
+
+type RuleRow = {
+  id: string;
+  type: RuleType;
+  enabled: boolean;
+  version: number;
+  percentage_bps: number | null;
+  amount_aud_cents: string | null;
+  min_order_aud_cents: string;
+  max_per_purchase_aud_cents: string | null;
+  daily_cap_aud_cents: string | null;
+  monthly_cap_aud_cents: string | null;
+  provider: string | null;
+};
+
+const RULE_COLUMNS = `id, type, enabled, version, percentage_bps, amount_aud_cents, min_order_aud_cents, max_per_purchase_aud_cents,
+  daily_cap_aud_cents, monthly_cap_aud_cents, provider`;
+
+const big = (v: string | null): bigint | null => (v === null ? null : BigInt(v));
+const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
+const max = (a: bigint, b: bigint): bigint => (a > b ? a : b);
+
+export type ApplyOutcome = { status: 'PROCESSED' | 'SKIPPED'; reason: string | null; purchases: string[]; publications: Publication[] };
+
+export type NewPurchase = {
+  tenantId: string;
+  amountCents: bigint;
+  source: PurchaseSource;
+  ruleId: string | null;
+  requestedBy: string | null;
+  reason: string;
+};
+
+/**
+ * The treasury's rules engine. Every method runs inside the caller's tenant transaction (RLS
+ * scoped), so an accrual, the purchase it triggers, its audit record and its `purchases` job
+ * commit together or not at all. Live events are returned, to be published after commit.
+ */
+export class TreasuryEngine {
+  private readonly now: () => Date;
+
+  constructor(private readonly opts: EngineOptions) {
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  get exchangeMinCents(): bigint {
+    return this.opts.exchangeMinCents;
+  }
+
+  /** Applies one payment event to the tenant's enabled rules. Idempotent per money movement. */
+  async applyPaymentEvent(em: EntityManager, tenantId: string, facts: PaymentFacts): Promise<ApplyOutcome> {
+    const out: ApplyOutcome = { status: 'PROCESSED', reason: null, purchases: [], publications: [] };
+    if (facts.currency !== 'AUD') {
+      return { ...out, status: 'SKIPPED', reason: `amount is in ${facts.currency}; rules act on AUD only and nothing is converted` };
+    }
+    if (facts.amountCents <= 0n) return { ...out, status: 'SKIPPED', reason: 'amount is not positive' };
+    const types = facts.kind === 'BALANCE' ? [RuleType.BALANCE_THRESHOLD] : [RuleType.PERCENTAGE_OF_REVENUE];
+    // Locking the rules serializes flushes per tenant rule: two events never spend one accrual twice.
+    const rules = (
+      await em.execute<RuleRow[]>(
+        `select ${RULE_COLUMNS} from treasury_rule where enabled and type = any(?::text[]) order by id for update`,
+        [`{${types.join(',')}}`],
+      )
+    ).filter((r) => r.provider === null || r.provider === facts.provider);
+    if (rules.length === 0) return { ...out, status: 'SKIPPED', reason: 'no enabled rule applies to this event' };
+
+    const notes: string[] = [];
+    for (const rule of rules) {
+      if (facts.kind === 'REVENUE') {
+        const share = facts.amountCents * BigInt(rule.percentage_bps ?? 0);
+        await this.accrue(em, rule.id, 'REVENUE', share, facts, `${facts.provider}:REVENUE:${facts.providerObjectId}`, null);
+      } else if (facts.kind === 'REFUND') {
+        notes.push(await this.refund(em, rule, facts));
+      } else {
+        const threshold = big(rule.amount_aud_cents) ?? 0n;
+        const excess = facts.amountCents - threshold;
+        if (excess <= 0n) {
+          notes.push(`balance is at or below the ${threshold} cent threshold`);
+          continue;
+        }
+        // A balance is a level, not a flow: the excess is swept once per balance event.
+        const fresh = await this.accrue(em, rule.id, 'BALANCE', excess * E4, facts, `${facts.provider}:BALANCE:${facts.providerObjectId}`, null);
+        if (!fresh) continue;
+      }
+      const flushed = await this.flush(em, tenantId, rule, PurchaseSource.RULE, 'threshold');
+      out.purchases.push(...flushed.purchases);
+      out.publications.push(...flushed.publications);
+    }
+    return { ...out, reason: notes.filter(Boolean).join('; ') || null };
+  }
+
+  /** Adds one ledger entry; false when this money movement was already counted for the rule. */
+  private async accrue(
+    em: EntityManager,
+    ruleId: string,
+    kind: 'REVENUE' | 'REFUND' | 'BALANCE',
+    amountE4: bigint,
+    facts: PaymentFacts,
+    sourceKey: string,
+    note: string | null,
+  ): Promise<boolean> {
+    const rows = await em.execute<{ id: string }[]>(
+      `insert into accrual_entry (id, rule_id, kind, amount_e4, payment_event_id, source_key, note)
+       values (?, ?, ?, ?, ?, ?, ?) on conflict (tenant_id, rule_id, source_key) where source_key is not null do nothing returning id`,
+      [randomUUID(), ruleId, kind, amountE4.toString(), facts.paymentEventId, sourceKey, note],
+    );
+    return rows.length > 0;
+  }
+
+  /**
+   * A refund before the payment's share was spent reduces the accrual (never below what that
+   * payment added). After the purchase, the bitcoin is kept: the refund is recorded, not clawed back.
+   */
+  private async refund(em: EntityManager, rule: RuleRow, facts: PaymentFacts): Promise<string> {
+    const key = `${facts.provider}:REFUND:${facts.providerObjectId}`;
+    if (!facts.relatedPaymentId) {
+      await this.accrue(em, rule.id, 'REFUND', 0n, facts, key, 'refund names no payment');
+      return 'refund names no payment';
+    }
+    const paid = await em.execute<{ amount_e4: string; purchase_id: string | null }[]>(
+      `select amount_e4, purchase_id from accrual_entry where rule_id = ? and source_key = ?`,
+      [rule.id, `${facts.provider}:REVENUE:${facts.relatedPaymentId}`],
+    );
+    const revenue = paid[0];
+    if (!revenue) {
+      await this.accrue(em, rule.id, 'REFUND', 0n, facts, key, 'no revenue was recorded for the refunded payment');
+      return 'no revenue was recorded for the refunded payment';
+    }
+    if (revenue.purchase_id !== null) {
+      await this.accrue(em, rule.id, 'REFUND', 0n, facts, key, `refunded after purchase ${revenue.purchase_id}; the bitcoin is kept`);
+      return 'refunded after its share was bought; the bitcoin is kept';
+    }
+    const already = await em.execute<{ total: string | null }[]>(
+      `select coalesce(sum(-amount_e4), 0)::text as total from accrual_entry where rule_id = ? and kind = 'REFUND' and note = ?`,
+      [rule.id, `refund of ${facts.relatedPaymentId}`],
+    );
+    const remaining = BigInt(revenue.amount_e4) - BigInt(already[0]?.total ?? '0');
+    const share = min(facts.amountCents * BigInt(rule.percentage_bps ?? 0), max(remaining, 0n));
+    await this.accrue(em, rule.id, 'REFUND', -share, facts, key, `refund of ${facts.relatedPaymentId}`);
+    return '';
+  }
+
+  /**
+   * Turns a rule's pending accrual into a purchase when it reaches the rule's minimum (and the
+   * exchange's), within its per-purchase, daily and monthly caps. `cutoff` flushes anything the
+   * exchange will take, below the rule's own minimum.
+   */
+  async flush(em: EntityManager, tenantId: string, rule: RuleRow, source: PurchaseSource, why: 'threshold' | 'cutoff'): Promise<{ purchases: string[]; publications: Publication[] }> {
+    const none = { purchases: [], publications: [] };
+    const pendingE4 = BigInt(
+      (await em.execute<{ total: string }[]>(`select coalesce(sum(amount_e4), 0)::text as total from accrual_entry where rule_id = ?`, [rule.id]))[0]
+        .total,
+    );
+    const pending = pendingE4 > 0n ? pendingE4 / E4 : 0n;
+    const exchangeMin = this.opts.exchangeMinCents;
+    const threshold = why === 'cutoff' ? exchangeMin : max(BigInt(rule.min_order_aud_cents), exchangeMin);
+    if (pending < threshold || pending <= 0n) return none;
+
+    let amount = pending;
+    const perPurchase = big(rule.max_per_purchase_aud_cents);
+    if (perPurchase !== null) amount = min(amount, perPurchase);
+    const limits = await this.remainingCaps(em, rule);
+    let limitedBy: string | null = null;
+    if (limits.daily !== null && limits.daily < amount) {
+      amount = limits.daily;
+      limitedBy = 'daily cap';
+    }
+    if (limits.monthly !== null && limits.monthly < amount) {
+      amount = limits.monthly;
+      limitedBy = 'monthly cap';
+    }
+    const publications: Publication[] = [];
+    if (limitedBy) {
+      publications.push(ruleEvent(tenantId, rule, 'LIMIT_REACHED'));
+    }
+    if (amount < exchangeMin || amount <= 0n) return { purchases: [], publications };
+    const created = await this.createPurchase(em, {
+      tenantId,
+      amountCents: amount,
+      source,
+      ruleId: rule.id,
+      requestedBy: null,
+      reason: `${rule.type} rule reached ${why === 'cutoff' ? 'the daily cut-off' : 'its minimum order'}${limitedBy ? `; limited by its ${limitedBy}` : ''}`,
+    });
+    // The entries that funded it (everything accrued since the last purchase) now point at it.
+    await em.execute(`update accrual_entry set purchase_id = ? where rule_id = ? and purchase_id is null and kind <> 'PURCHASE'`, [
+      created.id,
+      rule.id,
+    ]);
+    await em.execute(`insert into accrual_entry (id, rule_id, kind, amount_e4, purchase_id, note) values (?, ?, 'PURCHASE', ?, ?, ?)`, [
+      randomUUID(),
+      rule.id,
+      (-amount * E4).toString(),
+      created.id,
+      limitedBy ? `limited by ${limitedBy}` : null,
+    ]);
+    await em.execute(`update treasury_rule set last_fired_at = ? where id = ?`, [this.now(), rule.id]);
+    publications.push(...created.publications, ruleEvent(tenantId, rule, 'FIRED'));
+    return { purchases: [created.id], publications };
+  }
+
+  /** What the rule may still buy today and this month, in the tenant's timezone (null = no cap). */
+  private async remainingCaps(em: EntityManager, rule: RuleRow): Promise<{ daily: bigint | null; monthly: bigint | null }> {
+    const daily = big(rule.daily_cap_aud_cents);
+    const monthly = big(rule.monthly_cap_aud_cents);
+    if (daily === null && monthly === null) return { daily: null, monthly: null };
+    const tz = await this.timezone(em);
+    const now = this.now();
+    const rows = await em.execute<{ day: string; month: string }[]>(
+      `select coalesce(sum(amount_aud_cents) filter (where created_at >= ?), 0)::text as day,
+              coalesce(sum(amount_aud_cents) filter (where created_at >= ?), 0)::text as month
+       from purchase where rule_id = ? and status not in ('FAILED', 'CANCELLED') and created_at >= ?`,
+      [startOfLocalDay(now, tz), startOfLocalMonth(now, tz), rule.id, startOfLocalMonth(now, tz)],
+    );
+    const r = rows[0];
+    return {
+      daily: daily === null ? null : max(daily - BigInt(r.day), 0n),
+      monthly: monthly === null ? null : max(monthly - BigInt(r.month), 0n),
+    };
+  }
+
+  private async timezone(em: EntityManager): Promise<string> {
+    const rows = await em.execute<{ timezone: string }[]>(
+      `select timezone from public.tenant where id = nullif(current_setting('app.tenant_id', true), '')::uuid`,
+    );
+    return rows[0]?.timezone ?? 'Australia/Sydney';
+  }
+
+  /** The daily cut-off: every enabled revenue/balance rule flushes whatever the exchange will take. */
+  async flushAtCutoff(em: EntityManager, tenantId: string): Promise<{ purchases: string[]; publications: Publication[] }> {
+    const rules = await em.execute<RuleRow[]>(
+      `select ${RULE_COLUMNS} from treasury_rule where enabled and type in ('PERCENTAGE_OF_REVENUE', 'BALANCE_THRESHOLD') order by id for update`,
+    );
+    const out = { purchases: [] as string[], publications: [] as Publication[] };
+    for (const rule of rules) {
+      const r = await this.flush(em, tenantId, rule, PurchaseSource.CUTOFF, 'cutoff');
+      out.purchases.push(...r.purchases);
+      out.publications.push(...r.publications);
+    }
+    return out;
+  }
+
+  /**
+   * FIXED_DCA: buys the rule's amount when its schedule is due (within caps), then moves the
+   * schedule on. A new rule's first run is scheduled, not bought at once.
+   */
+  async runSchedule(em: EntityManager, tenantId: string, ruleId: string): Promise<{ purchases: string[]; publications: Publication[] }> {
+    const rule = (
+      await em.execute<(RuleRow & { schedule: string | null; unscheduled: boolean; due: boolean })[]>(
+        `select ${RULE_COLUMNS}, schedule, next_run_at is null as unscheduled, coalesce(next_run_at <= ?, false) as due
+         from treasury_rule where id = ? and type = 'FIXED_DCA' and enabled for update`,
+        [this.now(), ruleId],
+      )
+    )[0];
+    const none = { purchases: [], publications: [] };
+    if (!rule || !rule.schedule) return none;
+    const tz = await this.timezone(em);
+    const next = nextRun(rule.schedule, this.now(), tz);
+    if (rule.unscheduled) await em.execute(`update treasury_rule set next_run_at = ? where id = ?`, [next, rule.id]);
+    if (!rule.due) return none;
+    await em.execute(`update treasury_rule set next_run_at = ? where id = ?`, [next, rule.id]);
+    return this.buyFixed(em, tenantId, rule, PurchaseSource.SCHEDULE, `scheduled purchase (${rule.schedule})`);
+  }
+
+  /**
+   * PRICE_DROP: buys the rule's amount when the price is at least percentageBps below its
+   * lookback average, at most once per cooldown.
+   */
+  async checkPriceDrop(em: EntityManager, tenantId: string, prices: PriceReference): Promise<{ purchases: string[]; publications: Publication[] }> {
+    const rules = await em.execute<(RuleRow & { lookback_days: number | null; cooling: boolean })[]>(
+      `select ${RULE_COLUMNS}, lookback_days,
+         coalesce(last_fired_at + coalesce(cooldown_minutes, 1440) * interval '1 minute' > ?, false) as cooling
+       from treasury_rule where enabled and type = 'PRICE_DROP' order by id for update`,
+      [this.now()],
+    );
+    const out = { purchases: [] as string[], publications: [] as Publication[] };
+    const latest = rules.length > 0 ? await prices.latest() : null;
+    if (latest === null) return out;
+    for (const rule of rules) {
+      if (rule.cooling) continue;
+      const average = await prices.averageOverDays(rule.lookback_days ?? 7);
+      if (average === null) continue;
+      if (!isDropAtLeast(latest, average, rule.percentage_bps ?? 0)) continue;
+      const r = await this.buyFixed(em, tenantId, rule, PurchaseSource.RULE, `price ${latest} is at least ${(rule.percentage_bps ?? 0) / 100}% below the ${rule.lookback_days ?? 7}-day average ${average}`);
+      out.purchases.push(...r.purchases);
+      out.publications.push(...r.publications);
+    }
+    return out;
+  }
+
+  /** A fixed-amount purchase for a rule, within its per-purchase, daily and monthly caps. */
+  private async buyFixed(em: EntityManager, tenantId: string, rule: RuleRow, source: PurchaseSource, reason: string): Promise<{ purchases: string[]; publications: Publication[] }> {
+    let amount = big(rule.amount_aud_cents) ?? 0n;
+    const perPurchase = big(rule.max_per_purchase_aud_cents);
+    if (perPurchase !== null) amount = min(amount, perPurchase);
+    const limits = await this.remainingCaps(em, rule);
+    const capped = [limits.daily, limits.monthly].filter((v): v is bigint => v !== null);
+    for (const c of capped) amount = min(amount, c);
+    if (amount < this.opts.exchangeMinCents) return { purchases: [], publications: [ruleEvent(tenantId, rule, 'LIMIT_REACHED')] };
+    const created = await this.createPurchase(em, { tenantId, amountCents: amount, source, ruleId: rule.id, requestedBy: null, reason });
+    await em.execute(`update treasury_rule set last_fired_at = ? where id = ?`, [this.now(), rule.id]);
+    return { purchases: [created.id], publications: [...created.publications, ruleEvent(tenantId, rule, 'FIRED')] };
+  }
+
+  /** Creates a PENDING purchase with its first transition, audit record and execution job. */
+  async createPurchase(em: EntityManager, p: NewPurchase): Promise<{ id: string; publications: Publication[] }> {
+    const id = randomUUID();
+    return { id, ...(await this.createPurchaseWithId(em, id, p)) };
+  }
+
+  /**
+   * A manual purchase with Stripe's idempotency semantics, scoped to the tenant: the same key with
+   * the same amount returns the same purchase; the same key with a different amount is refused.
+   */
+  async requestPurchase(
+    em: EntityManager,
+    tenantId: string,
+    userId: string,
+    amountCents: bigint,
+    idempotencyKey: string,
+  ): Promise<{ id: string; created: boolean; publications: Publication[] }> {
+    const key = idempotencyKey.trim();
+    if (key.length < 8 || key.length > 255 || !/^[\x21-\x7e]+$/.test(key)) {
+      throw badInput('idempotencyKey must be 8 to 255 printable characters', 'idempotencyKey');
+    }
+    if (amountCents < this.opts.exchangeMinCents) {
+      throw badInput(`amountAudCents must be at least the exchange minimum of ${this.opts.exchangeMinCents} cents`, 'amountAudCents');
+    }
+    if (amountCents > this.opts.manualMaxCents) {
+      throw badInput(`amountAudCents must not exceed ${this.opts.manualMaxCents} cents per request`, 'amountAudCents');
+    }
+    const requestHash = createHash('sha256').update(JSON.stringify({ amountAudCents: amountCents.toString() })).digest('hex');
+    const id = randomUUID();
+    // Concurrent requests with one key: the second waits on the first's row, then sees it.
+    const claimed = await em.execute<{ purchase_id: string }[]>(
+      `insert into purchase_idempotency (key, request_hash, purchase_id) values (?, ?, ?) on conflict (tenant_id, key) do nothing returning purchase_id`,
+      [key, requestHash, id],
+    );
+    if (claimed.length === 0) {
+      const prior = (await em.execute<{ request_hash: string; purchase_id: string }[]>(
+        `select request_hash, purchase_id from purchase_idempotency where key = ?`,
+        [key],
+      ))[0];
+      if (prior.request_hash !== requestHash) {
+        throw new AppError(ErrorCode.CONFLICT, 'this idempotencyKey was used with different parameters', { reason: 'IDEMPOTENCY_KEY_REUSED' });
+      }
+      return { id: prior.purchase_id, created: false, publications: [] };
+    }
+    const created = await this.createPurchaseWithId(em, id, {
+      tenantId,
+      amountCents,
+      source: PurchaseSource.MANUAL,
+      ruleId: null,
+      requestedBy: userId,
+      reason: 'requested by a user',
+    });
+    return { id, created: true, publications: created.publications };
+  }
+
+  private async createPurchaseWithId(em: EntityManager, id: string, p: NewPurchase): Promise<{ publications: Publication[] }> {
+    const at = this.now();
+    await em.execute(
+      `insert into purchase (id, rule_id, source, status, amount_aud_cents, client_order_id, requested_by, created_at, updated_at)
+       values (?, ?, ?, 'PENDING', ?, ?, ?, ?, ?)`,
+      [id, p.ruleId, p.source, p.amountCents.toString(), clientOrderIdFor(id), p.requestedBy, at, at],
+    );
+    await em.execute(`insert into purchase_transition (id, purchase_id, from_status, to_status, reason, at) values (?, ?, null, 'PENDING', ?, ?)`, [
+      randomUUID(),
+      id,
+      p.reason,
+      at,
+    ]);
+    await recordAudit(em, {
+      eventType: 'purchase.pending',
+      actorId: p.requestedBy,
+      subjectType: 'BitcoinPurchase',
+      subjectId: id,
+      data: { amountAudCents: p.amountCents.toString(), source: p.source, ruleId: p.ruleId, reason: p.reason },
+    });
+    // The job id is the purchase id: enqueueing twice is a no-op.
+    await addToOutbox(em, { queue: 'purchases', jobName: 'execute', payload: { purchaseId: id }, id });
+    return { publications: [purchaseEvent(p.tenantId, id, PurchaseStatus.PENDING, null, at)] };
+  }
+}
+
+const NAMED_SCHEDULES: Record<string, string> = { DAILY: '0 9 * * *', WEEKLY: '0 9 * * 1', MONTHLY: '0 9 1 * *' };
+
+/** The next run of a DAILY/WEEKLY/MONTHLY (09:00 local) or 5-field cron schedule after `after`, in the tenant's timezone. */
+export function nextRun(schedule: string, after: Date, timeZone: string): Date {
+  const expr = NAMED_SCHEDULES[schedule] ?? schedule;
+  return CronExpressionParser.parse(expr, { currentDate: after, tz: timeZone }).next().toDate();
+}
+
+/** True when `price` is at least `bps` basis points below `average`, compared exactly (no floats). */
+export function isDropAtLeast(price: string, average: string, bps: number): boolean {
+  const scale = (v: string): [bigint, number] => {
+    const [i, f = ''] = v.split('.');
+    return [BigInt(i + f), f.length];
+  };
+  const [p, pf] = scale(price);
+  const [a, af] = scale(average);
+  const digits = Math.max(pf, af);
+  const P = p * 10n ** BigInt(digits - pf);
+  const A = a * 10n ** BigInt(digits - af);
+  // price <= average * (1 - bps/10000)  ⇔  price * 10000 <= average * (10000 - bps)
+  return P * 10_000n <= A * BigInt(10_000 - bps);
+}
+
+/**
+ * Our order id at the exchange: the purchase id itself, so a retry finds the same order. A UUID is
+ * the one form every adapter takes (Kraken's cl_ord_id: a UUID or at most 18 characters).
+ */
+export function clientOrderIdFor(purchaseId: string): string {
+  return purchaseId;
+}
+
+export function purchaseEvent(tenantId: string, purchaseId: string, status: PurchaseStatus, previous: PurchaseStatus | null, at: Date): Publication {
+  return {
+    channel: `tenant.${tenantId}.purchase`,
+    event: { __typename: 'PurchaseUpdated', version: 1, purchaseId, status, previousStatus: previous, at: at.toISOString() },
+  };
+}
+
+export function ruleEvent(tenantId: string, rule: Pick<RuleRow, 'id' | 'version'>, change: 'FIRED' | 'LIMIT_REACHED' | 'FLUSHED'): Publication {
+  return {
+    channel: `tenant.${tenantId}.rule`,
+    event: { __typename: 'TreasuryRuleChanged', version: 1, id: rule.id, change, ruleVersion: rule.version },
+  };
+}
+
+export type { RuleRow };
