@@ -4,6 +4,7 @@ import { TenantDirectory, withTenant } from '../lib/db/tenant-context';
 import { log, withCorrelation } from '../lib/logger';
 import { kickOutbox } from '../lib/outbox';
 import type { JobInfo, JobQueue } from '../lib/queue';
+import { staleReceivedEvents } from '../subgraphs/tenant/payment-events';
 import { startOfLocalDay, zonedTimeToUtc } from '../subgraphs/treasury/purchases/local-time';
 import type { PriceReference, Publication, TreasuryEngine } from '../subgraphs/treasury/purchases/treasury-engine';
 import { jobString } from './job-data';
@@ -18,8 +19,8 @@ export type SchedulerOptions = {
 };
 
 /**
- * The workers' clock. Each pass, per tenant: re-enqueues purchases whose job was lost (crash,
- * in-memory queue) so they reconcile and finish; enqueues the day's cut-off flush once the
+ * The workers' clock. Each pass, per tenant: re-enqueues purchases and payment events whose job
+ * was lost (crash, in-memory queue, Redis restarted empty) so they reconcile and finish; enqueues the day's cut-off flush once the
  * tenant's local cut-off time has passed; enqueues due FIXED_DCA runs and a PRICE_DROP check.
  * Job ids are deterministic, so overlapping passes or several worker processes enqueue once.
  */
@@ -67,12 +68,16 @@ export class TreasuryScheduler {
         );
         const priceDrop = await em.execute<{ n: string }[]>(`select count(*)::text as n from treasury_rule where type = 'PRICE_DROP' and enabled`);
         const cutoff = await em.execute<{ cutoff_local_time: string }[]>(`select cutoff_local_time from treasury_settings`);
-        return { stale, dca, priceDrop: Number(priceDrop[0].n) > 0, cutoff: cutoff[0]?.cutoff_local_time ?? '17:00' };
+        const events = await staleReceivedEvents(em, this.opts.staleMs);
+        return { stale, events, dca, priceDrop: Number(priceDrop[0].n) > 0, cutoff: cutoff[0]?.cutoff_local_time ?? '17:00' };
       });
       const q = this.opts.queue;
       const bucket = Math.floor(now.getTime() / this.opts.staleMs);
       for (const p of due.stale) {
         await q.add('purchases', 'execute', { tenantId: t.id, purchaseId: p.id }, { jobId: `${p.id}:sweep:${bucket}` });
+      }
+      for (const id of due.events) {
+        await q.add('payment-events', 'process', { tenantId: t.id, paymentEventId: id }, { jobId: `${id}:sweep:${bucket}` });
       }
       for (const r of due.dca) {
         await q.add('schedules', 'dca', { tenantId: t.id, ruleId: r.id }, { jobId: `dca:${r.id}:${r.next_run_at ?? 'first'}` });

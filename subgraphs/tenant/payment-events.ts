@@ -51,3 +51,12 @@ export async function lockPaymentEvent(em: EntityManager, id: string): Promise<P
 export async function settlePaymentEvent(em: EntityManager, id: string, status: 'PROCESSED' | 'SKIPPED', reason: string | null): Promise<void> {
   await em.execute(`update payment_event set status = ?, status_reason = ? where id = ?`, [status, reason, id]);
 }
+
+/** Events still waiting for the treasury after `staleMs` (their job was lost, e.g. Redis restarted empty). */
+export async function staleReceivedEvents(em: EntityManager, staleMs: number, limit = 200): Promise<string[]> {
+  const rows = await em.execute<{ id: string }[]>(
+    `select id from payment_event where status = 'RECEIVED' and received_at < now() - (? * interval '1 millisecond') order by received_at limit ?`,
+    [staleMs, limit],
+  );
+  return rows.map((r) => r.id);
+}

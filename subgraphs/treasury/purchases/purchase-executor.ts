@@ -132,9 +132,12 @@ export class PurchaseExecutor {
     const policy: Partial<RoutingPolicy> = settings[0]
       ? { primary: settings[0].primary_exchange, failover: settings[0].failover_exchanges }
       : { primary: 'paper', failover: [] };
+    // Exchanges that may hold this order: one that accepted it, or one whose answer was in doubt
+    // (the router reconciles those). A definite refusal (503, 429) created nothing there.
     const prior = (
       await em.execute<{ exchange: ExchangeName }[]>(
-        `select distinct exchange from exchange_attempt where purchase_id = ? and operation in ('place', 'reconcile')`,
+        `select distinct exchange from exchange_attempt
+         where purchase_id = ? and ((operation = 'place' and outcome = 'PLACED') or operation = 'reconcile')`,
         [p.id],
       )
     ).map((r) => r.exchange);

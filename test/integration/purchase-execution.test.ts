@@ -1,0 +1,180 @@
+import { randomUUID } from 'node:crypto';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { InProcessBus, type BusEvent } from '../../lib/bus';
+import { openAppOrm } from '../../lib/db/orm';
+import { TenantDirectory, withTenant } from '../../lib/db/tenant-context';
+import { configureLogger } from '../../lib/logger';
+import { PgOrderIdStore } from '../../subgraphs/treasury/exchanges/pg-order-id-store';
+import { SwyftxClient } from '../../subgraphs/treasury/exchanges/swyftx.client';
+import { ZerocapClient } from '../../subgraphs/treasury/exchanges/zerocap.client';
+import { treasuryEntities } from '../../subgraphs/treasury';
+import { PurchaseExecutor, RetryLater } from '../../subgraphs/treasury/purchases/purchase-executor';
+import { PurchaseSource } from '../../subgraphs/treasury/purchases/purchase.entity';
+import { TreasuryEngine } from '../../subgraphs/treasury/purchases/treasury-engine';
+import { startFakeSwyftx, type FakeSwyftx } from '../fakes/swyftx.server';
+import { startFakeZerocap, type FakeZerocap } from '../fakes/zerocap.server';
+import { createTestDatabase, type TestDatabase } from '../helpers/db';
+
+/**
+ * The executor against the ZeroCap and Swyftx API fakes (real clients, real PostgreSQL): the
+ * platform's ZeroCap → Swyftx failover, both down (waits, retries, then FAILED with a reason and
+ * the money back in the accrual), a rejected order, and a partial fill.
+ */
+describe('purchase execution: routing, failover and failure (real PostgreSQL, exchange API fakes)', () => {
+  let db: TestDatabase;
+  let orm: MikroORM;
+  let zc: FakeZerocap;
+  let sx: FakeSwyftx;
+  let executor: PurchaseExecutor;
+  const bus = new InProcessBus();
+  const engine = new TreasuryEngine({ exchangeMinCents: 500n, manualMaxCents: 10_000_000n });
+  const tenantId = randomUUID();
+  let directory: TenantDirectory;
+  const events: BusEvent[] = [];
+
+  const tx = <T>(fn: (em: EntityManager) => Promise<T>): Promise<T> => withTenant(orm, directory, tenantId, fn);
+  const sql = <T>(q: string, params: unknown[] = []): Promise<T[]> => db.owner.em.getConnection().execute<T[]>(q, params);
+
+  /** A rule-funded purchase: a 10% rule, a 100.00 AUD payment → 10.00 AUD purchase. */
+  async function rulePurchase(): Promise<{ purchaseId: string; ruleId: string }> {
+    const ruleId = randomUUID();
+    return tx(async (em) => {
+      await em.execute(`insert into treasury_rule (id, name, type, percentage_bps) values (?, ?, 'PERCENTAGE_OF_REVENUE', 1000)`, [
+        ruleId,
+        `rule-${ruleId.slice(0, 6)}`,
+      ]);
+      const out = await engine.applyPaymentEvent(em, tenantId, {
+        paymentEventId: randomUUID(),
+        provider: 'stripe',
+        kind: 'REVENUE',
+        amountCents: 10_000n,
+        currency: 'AUD',
+        providerObjectId: `pi_${randomUUID()}`,
+        relatedPaymentId: null,
+      });
+      // Only this rule: disable it so later payments in other tests do not feed it.
+      await em.execute(`update treasury_rule set enabled = false where id = ?`, [ruleId]);
+      return { purchaseId: out.purchases[0], ruleId };
+    });
+  }
+  const purchase = async (id: string) =>
+    (
+      await sql<{ status: string; exchange: string | null; failure_reason: string | null; filled_sats: string; spent_aud_cents: string }>(
+        `select status, exchange, failure_reason, filled_sats::text, spent_aud_cents::text from pool.purchase where id = ?`,
+        [id],
+      )
+    )[0];
+  const pending = async (ruleId: string): Promise<bigint> =>
+    BigInt((await sql<{ t: string }>(`select coalesce(sum(amount_e4), 0)::text as t from pool.accrual_entry where rule_id = ?`, [ruleId]))[0].t) / 10_000n;
+
+  beforeAll(async () => {
+    configureLogger('silent');
+    db = await createTestDatabase();
+    await sql(`insert into public.tenant (id, name) values (?, 'Routing Pty Ltd')`, [tenantId]);
+    orm = await openAppOrm(db.appUrl, treasuryEntities, 4);
+    directory = new TenantDirectory(orm);
+    zc = await startFakeZerocap({ priceAudPerBtc: '100000.00' });
+    sx = await startFakeSwyftx({ priceAudPerBtc: '100000.00' });
+    executor = new PurchaseExecutor({
+      orm,
+      directory,
+      bus,
+      leaseMs: 5_000,
+      breaker: { failureThreshold: 100, coolDownMs: 1 },
+      adapters: {
+        zerocap: new ZerocapClient({ apiKey: zc.apiKey, apiSecret: zc.apiSecret, baseUrl: zc.url, timeoutMs: 3_000 }),
+        swyftx: new SwyftxClient({ apiKey: sx.apiKey, baseUrl: sx.url, orderIds: new PgOrderIdStore(orm), timeoutMs: 3_000 }),
+      },
+    });
+    await tx((em) => em.execute(`insert into treasury_settings (primary_exchange, failover_exchanges) values ('zerocap', '{swyftx}')`));
+    await bus.subscribe(`tenant.${tenantId}.purchase`, (_c, e) => events.push(e));
+  }, 60_000);
+  afterAll(async () => {
+    await orm?.close(true);
+    await zc?.close();
+    await sx?.close();
+    await bus.close();
+    await db?.drop();
+  });
+  beforeEach(() => {
+    zc.setMode('normal');
+    sx.setMode('normal');
+  });
+
+  it('buys on the primary (ZeroCap) when it is up', async () => {
+    const { purchaseId } = await rulePurchase();
+    expect(await executor.execute(tenantId, purchaseId, false)).toEqual({ status: 'FILLED', reconciled: false });
+    expect(await purchase(purchaseId)).toMatchObject({ status: 'FILLED', exchange: 'zerocap', spent_aud_cents: '1000' });
+    expect(zc.orders()).toHaveLength(1);
+  });
+
+  it('fails over to Swyftx when ZeroCap is down, and records every attempt', async () => {
+    zc.setMode('outage');
+    const { purchaseId } = await rulePurchase();
+    expect((await executor.execute(tenantId, purchaseId, false)).status).toBe('FILLED');
+    expect(await purchase(purchaseId)).toMatchObject({ status: 'FILLED', exchange: 'swyftx' });
+    const attempts = await sql<{ exchange: string; operation: string; outcome: string }>(
+      `select exchange, operation, outcome from pool.exchange_attempt where purchase_id = ? order by at, id`,
+      [purchaseId],
+    );
+    expect(attempts).toContainEqual({ exchange: 'zerocap', operation: 'lookup', outcome: 'FAILED' });
+    expect(attempts).toContainEqual({ exchange: 'swyftx', operation: 'place', outcome: 'PLACED' });
+    expect(sx.orders()).toHaveLength(1);
+    // The Swyftx order is linked durably to our id (Swyftx cannot look orders up by it).
+    const [link] = await sql<{ exchange_order_id: string | null }>(`select exchange_order_id from public.exchange_order_link where client_order_id = ?`, [
+      purchaseId,
+    ]);
+    expect(link.exchange_order_id).toBe(sx.orders()[0].orderUuid);
+  });
+
+  it('with both down, waits and retries, then fails with a reason and returns the money to the accrual', async () => {
+    zc.setMode('outage');
+    sx.setMode('outage');
+    const { purchaseId, ruleId } = await rulePurchase();
+    expect(await pending(ruleId)).toBe(0n);
+    await expect(executor.execute(tenantId, purchaseId, false)).rejects.toBeInstanceOf(RetryLater);
+    expect((await purchase(purchaseId)).status).toBe('SUBMITTED');
+    // The last attempt gives up: nothing was bought anywhere, so the purchase fails and the 10.00 AUD is owed again.
+    expect((await executor.execute(tenantId, purchaseId, true)).status).toBe('FAILED');
+    const p = await purchase(purchaseId);
+    expect(p.status).toBe('FAILED');
+    expect(p.failure_reason).toMatch(/UNAVAILABLE/);
+    expect(await pending(ruleId)).toBe(1000n);
+    const statuses = events.filter((e) => e.purchaseId === purchaseId).map((e) => e.status);
+    expect(statuses).toEqual(['SUBMITTED', 'FAILED']);
+    // A late retry of a finished purchase changes nothing.
+    expect(await executor.execute(tenantId, purchaseId, false)).toEqual({ status: 'FAILED' });
+  });
+
+  it('does not fail over on a rejection (insufficient funds): the purchase fails at once, money returned', async () => {
+    zc.setMode('insufficient-funds');
+    const { purchaseId, ruleId } = await rulePurchase();
+    expect((await executor.execute(tenantId, purchaseId, false)).status).toBe('FAILED');
+    expect((await purchase(purchaseId)).failure_reason).toMatch(/REJECTED/);
+    expect(sx.orders().filter((o) => JSON.stringify(o).includes(purchaseId))).toHaveLength(0);
+    expect(await pending(ruleId)).toBe(1000n);
+  });
+
+  it('records a partial fill as PARTIALLY_FILLED and returns what was not spent', async () => {
+    zc.setMode('partial-fill');
+    const { purchaseId, ruleId } = await rulePurchase();
+    expect((await executor.execute(tenantId, purchaseId, false)).status).toBe('PARTIALLY_FILLED');
+    const p = await purchase(purchaseId);
+    expect(BigInt(p.spent_aud_cents)).toBeLessThan(1000n);
+    expect(BigInt(p.filled_sats)).toBeGreaterThan(0n);
+    const [h] = await sql<{ sats: string }>(`select sats::text from pool.holding where exchange = 'zerocap'`);
+    expect(BigInt(h.sats)).toBeGreaterThanOrEqual(BigInt(p.filled_sats));
+    expect(await pending(ruleId)).toBeGreaterThan(0n);
+  });
+
+  it('never runs one purchase twice at once: a second worker backs off while the lease is held', async () => {
+    const { purchaseId } = await tx((em) =>
+      engine.createPurchase(em, { tenantId, amountCents: 700n, source: PurchaseSource.MANUAL, ruleId: null, requestedBy: null, reason: 'test' }),
+    ).then((r) => ({ purchaseId: r.id }));
+    const results = await Promise.allSettled([executor.execute(tenantId, purchaseId, false), executor.execute(tenantId, purchaseId, false)]);
+    const fulfilled = results.filter((r) => r.status === 'fulfilled');
+    expect(fulfilled.length).toBeGreaterThanOrEqual(1);
+    expect((await purchase(purchaseId)).status).toBe('FILLED');
+    expect(zc.orders().filter((o) => JSON.stringify(o).includes(purchaseId))).toHaveLength(1);
+  });
+});
