@@ -10,7 +10,7 @@ import { buildSchema, createResolversMap, type BuildSchemaOptions, type NonEmpty
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import type { AccessGate, Principal } from './access';
 import { bearer } from './auth/tokens';
-import { maskError } from './errors';
+import { AppError, ErrorCode, maskError } from './errors';
 import { createHttpApp, listen, type Listening, type ReadinessCheck } from './http';
 import { log, withCorrelation } from './logger';
 import { graphqlDuration, graphqlRequests } from './metrics';
@@ -45,6 +45,15 @@ const GATEWAY_SERVES_SUBSCRIPTIONS: NonNullable<BuildSchemaOptions['pubSub']> = 
     throw new Error('subscriptions are served by the gateway');
   },
 };
+
+/**
+ * The `subscribe` of every subgraph @Subscription field: declared by the subgraph that owns it so
+ * it is part of its SDL and of the supergraph; served by the gateway (graphql-ws, fed by the bus),
+ * which resolves fields the event lacks through ordinary federated queries.
+ */
+export function servedByGateway(): never {
+  throw new AppError(ErrorCode.BAD_USER_INPUT, 'subscriptions are served by the gateway over graphql-ws, not by a subgraph');
+}
 
 /** type-graphql schema → SDL with federation directives → Apollo subgraph schema (type-graphql's own recipe). */
 export async function buildFederatedSchema(

@@ -1,7 +1,6 @@
 import { Arg, Ctx, Directive, Field, FieldResolver, ID, Int, Mutation, ObjectType, Query, Resolver, Root, Subscription } from 'type-graphql';
-import { AppError, ErrorCode } from '../../lib/errors';
 import type { Scope } from '../../lib/access';
-import type { SubgraphContext } from '../../lib/subgraph';
+import { servedByGateway, type SubgraphContext } from '../../lib/subgraph';
 import { TreasuryRule } from './treasury-rule.entity';
 import { TreasuryRuleInput, TreasuryRulePatch } from './treasury-rule.input';
 import type { PurchaseServices } from './purchases/purchase.resolver';
@@ -30,13 +29,6 @@ export class TreasuryEvent {
   rule?: TreasuryRule | null;
 }
 
-/**
- * Declared here so it is part of this subgraph's SDL and of the supergraph; served by the gateway
- * (graphql-ws, fed by the bus), which resolves `rule` through an ordinary federated query.
- */
-function servedByGateway(): never {
-  throw new AppError(ErrorCode.BAD_USER_INPUT, 'subscriptions are served by the gateway over graphql-ws, not by a subgraph');
-}
 
 /** A rule that may move this much (AUD cents) in one go needs a second factor where the tenant requires MFA. */
 export const SENSITIVE_AMOUNT_CENTS = 1_000_000n;

@@ -7,19 +7,11 @@ import { configureLogger } from '../../lib/logger';
 import { startPlatform, type Platform } from '../../ops/platform';
 import { startFakeKraken, type FakeKraken } from '../fakes/kraken.server';
 import { TEST_REDIS_URL, createTestDatabase, type TestDatabase } from '../helpers/db';
+import { until } from '../helpers/wait';
 import { client } from '../helpers/platform';
 
 const ROOT = join(__dirname, '..', '..');
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /**
  * Exactly once across a crash: the workers process is SIGKILLed after Kraken accepted the order

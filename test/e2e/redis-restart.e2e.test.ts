@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { gql } from 'graphql-request';
 import Stripe from 'stripe';
+import { until } from '../helpers/wait';
 import { client, startTestPlatform, type TestPlatform } from '../helpers/platform';
 
 const SECRET = 'whsec_redis_restart_0123456789';
@@ -17,15 +18,6 @@ function freePort(): Promise<number> {
   });
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /**
  * Redis is restarted mid-run and comes back EMPTY (no persistence, like this machine's Redis):

@@ -3,6 +3,7 @@ import { gql } from 'graphql-request';
 import Stripe from 'stripe';
 import type { BusEvent } from '../../lib/bus';
 import { startFakePayPal, type FakePayPal } from '../fakes/paypal.server';
+import { until } from '../helpers/wait';
 import { client, errorCodes, startTestPlatform, type TestPlatform } from '../helpers/platform';
 
 const STRIPE_SECRET = 'whsec_loop_0123456789abcdef';
@@ -72,18 +73,6 @@ type Purchase = {
 };
 type Holding = { exchange: string; sats: string; costBaseAudCents: string; feesAudCents: string; purchases: number };
 
-/** Retries `fn` until it stops throwing (or the time is up, then rethrows its last error). */
-async function eventually<T>(fn: () => Promise<T>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
 
 /** Webhook → rules → purchase → paper exchange → FILLED, on BullMQ and Redis pub/sub, through the gateway. */
 describe('the treasury loop (real PostgreSQL, Redis, BullMQ)', () => {
@@ -145,7 +134,7 @@ describe('the treasury loop (real PostgreSQL, Redis, BullMQ)', () => {
 
   /** Waits until the worker settled the payment event (PROCESSED or SKIPPED) and returns its reason. */
   const settled = (providerEventId: string): Promise<{ status: string; status_reason: string | null }> =>
-    eventually(async () => {
+    until(`${providerEventId} to be settled`, async () => {
       const [row] = await sql<{ status: string; status_reason: string | null }>(
         `select status, status_reason from pool.payment_event where provider_event_id = ?`,
         [providerEventId],
@@ -156,7 +145,7 @@ describe('the treasury loop (real PostgreSQL, Redis, BullMQ)', () => {
   const purchases = async (): Promise<{ purchases: Purchase[]; holdings: Holding[] }> =>
     client(t.gateway, token).request<{ purchases: Purchase[]; holdings: Holding[] }>(PURCHASES);
   const allFinal = (): Promise<{ purchases: Purchase[]; holdings: Holding[] }> =>
-    eventually(async () => {
+    until('every purchase to finish', async () => {
       const r = await purchases();
       if (r.purchases.some((p) => ['PENDING', 'SUBMITTED'].includes(p.status))) throw new Error('purchases still running');
       return r;
@@ -240,7 +229,7 @@ describe('the treasury loop (real PostgreSQL, Redis, BullMQ)', () => {
     expect(pending.total).toBe('0');
 
     // Every transition is in the audit chain, and the chain verifies.
-    const audit = await eventually(async () => {
+    const audit = await until('the audit chain to hold the fill', async () => {
       const r = await client(t.gateway, token).request<{
         auditEvents: { edges: { node: { eventType: string; subjectId: string } }[] };
         verifyAuditChain: { valid: boolean };
@@ -254,7 +243,7 @@ describe('the treasury loop (real PostgreSQL, Redis, BullMQ)', () => {
 
     // Status changes were published on tenant.<tid>.purchase, in order, for each purchase.
     for (const p of list) {
-      const seen = await eventually(async () => {
+      const seen = await until('FILLED to be published', async () => {
         const s = published.filter((e) => e.event.purchaseId === p.id).map((e) => e.event.status);
         if (!s.includes('FILLED')) throw new Error('not yet published');
         return s;
@@ -321,9 +310,7 @@ describe('the treasury loop (real PostgreSQL, Redis, BullMQ)', () => {
     await stripePayment('evt_cap', 'pi_cap', 100000);
     await settled('evt_cap');
     expect((await allFinal()).purchases.length).toBe(before);
-    await eventually(async () => {
-      if (!ruleEvents.some((e) => e.change === 'LIMIT_REACHED')) throw new Error('no LIMIT_REACHED yet');
-    });
+    await until('LIMIT_REACHED on the rule channel', async () => (ruleEvents.some((e) => e.change === 'LIMIT_REACHED') ? true : undefined));
     const [pending] = await sql<{ total: string }>(`select sum(amount_e4)::text as total from pool.accrual_entry`);
     expect(BigInt(pending.total) / 10_000n).toBe(10_000n);
     await unsubscribe();
@@ -349,7 +336,7 @@ describe('the treasury loop (real PostgreSQL, Redis, BullMQ)', () => {
     ] as const) {
       expect(await errorCodes(c.request(REQUEST, { a, k: `bad-${randomUUID()}` }))).toEqual([code]);
     }
-    const filled = await eventually(async () => {
+    const filled = await until('the manual purchase to fill', async () => {
       const r = await c.request<{ purchase: { status: string; source: string } }>(gql`query ($id: ID!) { purchase(id: $id) { status source } }`, {
         id: results[0].requestPurchase.id,
       });

@@ -1,7 +1,6 @@
 import { Arg, Ctx, Field, FieldResolver, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, Root, Subscription } from 'type-graphql';
-import { AppError, ErrorCode } from '../../../lib/errors';
 import { AudCentsScalar } from '../../../lib/money';
-import type { SubgraphContext } from '../../../lib/subgraph';
+import { servedByGateway, type SubgraphContext } from '../../../lib/subgraph';
 import { TreasuryRule } from '../treasury-rule.entity';
 import { SENSITIVE_AMOUNT_CENTS } from '../treasury-rule.resolver';
 import type { TreasuryRuleService } from '../treasury-rule.service';
@@ -36,9 +35,6 @@ export class TreasurySettingsPatch {
   @Field(() => String, { nullable: true }) cutoffLocalTime?: string | null;
 }
 
-function servedByGateway(): never {
-  throw new AppError(ErrorCode.BAD_USER_INPUT, 'subscriptions are served by the gateway over graphql-ws, not by a subgraph');
-}
 
 @Resolver(() => Purchase)
 export class PurchaseResolver {
