@@ -1,5 +1,5 @@
 import { Arg, Ctx, Field, FieldResolver, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, Root, Subscription } from 'type-graphql';
-import { AudCentsScalar } from '../../../lib/money';
+import { AudCentsScalar, DecimalScalar } from '../../../lib/money';
 import { servedByGateway, type SubgraphContext } from '../../../lib/subgraph';
 import { TreasuryRule } from '../treasury-rule.entity';
 import { SENSITIVE_AMOUNT_CENTS } from '../treasury-rule.resolver';
@@ -120,6 +120,21 @@ export class PurchaseResolver {
   costAudCents(@Root() p: Purchase): bigint {
     return p.spentAudCents + p.feeAudCents;
   }
+}
+
+@Resolver(() => Holding)
+export class HoldingResolver {
+  @FieldResolver(() => DecimalScalar, { nullable: true, description: 'Average price paid, fees included: AUD per BTC, to the cent (half up).' })
+  averagePrice(@Root() h: Holding): string | null {
+    return averagePriceAudPerBtc(h.costBaseAudCents, h.sats);
+  }
+}
+
+/** AUD cents spent for `sats` satoshis → AUD per BTC with two decimals, rounded half up; exact integer arithmetic. */
+export function averagePriceAudPerBtc(costCents: bigint, sats: bigint): string | null {
+  if (sats <= 0n) return null;
+  const centsPerBtc = (costCents * 100_000_000n * 2n + sats) / (2n * sats);
+  return `${centsPerBtc / 100n}.${(centsPerBtc % 100n).toString().padStart(2, '0')}`;
 }
 
 export const purchaseReferences = {

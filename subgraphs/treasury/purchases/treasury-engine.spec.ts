@@ -1,3 +1,4 @@
+import { averagePriceAudPerBtc } from './purchase.resolver';
 import { clientOrderIdFor, isDropAtLeast, nextRun } from './treasury-engine';
 
 describe('treasury engine helpers', () => {
@@ -21,5 +22,14 @@ describe('treasury engine helpers', () => {
 
   it('derives the exchange order id from the purchase id', () => {
     expect(clientOrderIdFor('0b9d1c3e-7f43-4f5a-9b5e-2f1f8d7c6a5b')).toBe('0b9d1c3e-7f43-4f5a-9b5e-2f1f8d7c6a5b');
+  });
+});
+
+describe('holding average price', () => {
+  it('is cost per BTC to the cent, half up, and null with nothing held', () => {
+    expect(averagePriceAudPerBtc(1235n, 1_234_000n)).toBe('1000.81');
+    expect(averagePriceAudPerBtc(100_000_00n, 100_000_000n)).toBe('100000.00');
+    expect(averagePriceAudPerBtc(1n, 3n)).toBe('333333.33');
+    expect(averagePriceAudPerBtc(0n, 0n)).toBeNull();
   });
 });
