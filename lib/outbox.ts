@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { EventBus, Unsubscribe } from './bus';
 import { log, withCorrelation } from './logger';
-import type { JobPayload, JobQueue, QueueName } from './queue';
+import type { BulkJob, JobPayload, JobQueue, QueueName } from './queue';
 import { assertSchemaName } from './db/roles';
 
 export type OutboxMessage = { queue: QueueName; jobName: string; payload: JobPayload; id?: string };
@@ -29,15 +29,58 @@ export async function kickOutbox(bus: EventBus): Promise<void> {
   await bus.publish(KICK, { __typename: 'OutboxKick', version: 1 }).catch(() => undefined);
 }
 
+/**
+ * A coalescing kickOutbox for hot paths (webhook intake): the first call publishes at once, calls
+ * within the next `windowMs` become one more publish at the end of the window. Fire and forget.
+ */
+export function outboxKicker(bus: EventBus, windowMs = 5): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  let wanted = false;
+  const open = (): void => {
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (wanted) {
+        wanted = false;
+        void kickOutbox(bus);
+        open();
+      }
+    }, windowMs);
+    timer.unref();
+  };
+  return () => {
+    if (timer) {
+      wanted = true;
+      return;
+    }
+    void kickOutbox(bus);
+    open();
+  };
+}
+
 type Row = { tenant_id: string; id: string; queue: QueueName; job_name: string; payload: JobPayload };
+
+
+/** What the relay needs from a pooled pg connection (simple-query protocol, multi-statement). */
+type PgResult = { rows: unknown[] };
+type PgClient = { query(text: string): Promise<PgResult | PgResult[]> };
+type KnexPool = { acquireConnection(): Promise<PgClient>; releaseConnection(c: PgClient): Promise<unknown> };
+
+/** Rows claimed per statement; one round trip to Redis enqueues them all when the queue supports it. */
+const BATCH = 500;
+/** Kicks that arrive within this window share one pass (commits arrive in bursts under load). */
+const COALESCE_MS = 5;
+/** Dedicated schemas are listed again at most this often (a new one waits at most this long). */
+const SCHEMAS_TTL_MS = 1000;
 
 /** Moves committed outbox rows of every tenant schema onto the job queue. Runs as the relay role. */
 export class OutboxRelay {
   private timer?: NodeJS.Timeout;
+  private dueAt = Number.POSITIVE_INFINITY;
   private running?: Promise<void>;
   private again = false;
   private stopped = false;
   private unsubscribe?: Unsubscribe;
+  private schemas?: { list: string[]; at: number };
 
   constructor(
     private readonly orm: MikroORM,
@@ -48,16 +91,38 @@ export class OutboxRelay {
 
   async start(): Promise<void> {
     this.unsubscribe = await this.bus.subscribe(KICK, () => this.kick());
-    this.kick();
+    this.schedule(0);
   }
 
+  /** Asks for a pass soon: kicks within COALESCE_MS share one; a kick during a pass causes one more after it. */
   kick(): void {
     if (this.stopped) return;
     if (this.running) {
       this.again = true;
       return;
     }
+    this.schedule(COALESCE_MS);
+  }
+
+  /** Arms the timer for a pass in delayMs, unless one is already due sooner. */
+  private schedule(delayMs: number): void {
+    const due = Date.now() + delayMs;
+    if (this.timer && this.dueAt <= due) return;
     clearTimeout(this.timer);
+    this.dueAt = due;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.dueAt = Number.POSITIVE_INFINITY;
+      this.pass();
+    }, delayMs);
+  }
+
+  private pass(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
     this.running = withCorrelation('outbox-relay', {}, () => this.drain())
       .then(() => undefined)
       .catch((err: Error) => log().warn({ err: err.message }, 'outbox relay pass failed'))
@@ -66,45 +131,80 @@ export class OutboxRelay {
         if (this.stopped) return;
         if (this.again) {
           this.again = false;
-          this.kick();
+          this.schedule(COALESCE_MS);
         } else {
-          this.timer = setTimeout(() => this.kick(), this.pollMs);
+          this.schedule(this.pollMs);
         }
       });
   }
 
   /** One pass over every schema; returns how many jobs it enqueued. */
   async drain(): Promise<number> {
-    const em = this.orm.em.fork();
-    const schemas = (
-      await em.execute<{ schema_name: string }[]>(
-        `select 'pool' as schema_name union select distinct schema_name from public.tenant where schema_name <> 'pool'`,
-      )
-    ).map((r) => r.schema_name);
-    let total = 0;
-    for (const schema of schemas) {
-      assertSchemaName(schema);
-      for (;;) {
-        const n = await em.fork().transactional(async (tx) => {
-          const rows = await tx.execute<Row[]>(
-            `select tenant_id, id, queue, job_name, payload from "${schema}".outbox
-             where published_at is null order by created_at limit 200 for update skip locked`,
-          );
-          for (const r of rows) {
-            await this.queue.add(r.queue, r.job_name, { ...r.payload, tenantId: r.tenant_id }, { jobId: r.id });
-          }
-          if (rows.length > 0) {
-            await tx.execute(`update "${schema}".outbox set published_at = now() where id = any(?::uuid[])`, [
-              `{${rows.map((r) => r.id).join(',')}}`,
-            ]);
-          }
-          return rows.length;
-        });
-        total += n;
-        if (n < 200) break;
+    const pool = (this.orm.em.getConnection().getKnex() as unknown as { client: KnexPool }).client;
+    const conn = await pool.acquireConnection();
+    try {
+      let total = 0;
+      for (const schema of await this.schemaList(conn)) {
+        for (;;) {
+          const n = await this.drainBatch(conn, schema);
+          total += n;
+          if (n < BATCH) break;
+        }
       }
+      return total;
+    } finally {
+      await pool.releaseConnection(conn);
     }
-    return total;
+  }
+
+  private async schemaList(conn: PgClient): Promise<string[]> {
+    if (this.schemas && Date.now() - this.schemas.at < SCHEMAS_TTL_MS) return this.schemas.list;
+    const result = (await conn.query(
+      `select 'pool' as schema_name union select distinct schema_name from public.tenant where schema_name <> 'pool'`,
+    )) as PgResult;
+    const list = (result.rows as { schema_name: string }[]).map((r) => r.schema_name);
+    list.forEach(assertSchemaName);
+    this.schemas = { list, at: Date.now() };
+    return list;
+  }
+
+  /**
+   * Claims up to BATCH unpublished rows (begin + claim in one round trip; rows locked by another
+   * relay are skipped), enqueues them with the outbox id as the job id, then commits. If enqueueing
+   * fails the transaction rolls back and the rows are claimed again later; a job that did reach the
+   * queue is not duplicated because its id is the outbox id.
+   */
+  private async drainBatch(conn: PgClient, schema: string): Promise<number> {
+    assertSchemaName(schema);
+    const results = (await conn.query(
+      `begin;
+       with claimed as (
+         update "${schema}".outbox o set published_at = now()
+         from (select tenant_id, id from "${schema}".outbox where published_at is null
+               order by created_at limit ${BATCH} for update skip locked) c
+         where o.tenant_id = c.tenant_id and o.id = c.id
+         returning o.tenant_id, o.id, o.queue, o.job_name, o.payload, o.created_at)
+       select tenant_id, id, queue, job_name, payload from claimed order by created_at`,
+    )) as PgResult[];
+    try {
+      const rows = results[1].rows as Row[];
+      if (rows.length > 0) await this.enqueue(rows);
+      await conn.query('commit');
+      return rows.length;
+    } catch (err) {
+      await conn.query('rollback').catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async enqueue(rows: Row[]): Promise<void> {
+    const jobs: BulkJob[] = rows.map((r) => ({
+      queue: r.queue,
+      name: r.job_name,
+      data: { ...r.payload, tenantId: r.tenant_id },
+      opts: { jobId: r.id },
+    }));
+    await this.queue.addBulk(jobs);
   }
 
   async stop(): Promise<void> {

@@ -1,5 +1,5 @@
 import { AsyncResource } from 'node:async_hooks';
-import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { Queue, Worker, type ConnectionOptions, type Job, type JobsOptions } from 'bullmq';
 import { log, withCorrelation } from './logger';
 
 /** Queue names are contracts between processes. */
@@ -10,11 +10,14 @@ export type JobPayload = Record<string, unknown>;
 export type JobInfo = { id: string; name: string; data: JobPayload; attempt: number };
 export type JobHandler = (job: JobInfo) => Promise<void>;
 export type AddOptions = { jobId: string; delayMs?: number; attempts?: number };
+/** One job of a batch (the outbox relay enqueues what one pass claimed in one round trip). */
+export type BulkJob = { queue: QueueName; name: string; data: JobPayload; opts: AddOptions };
 
 /** BullMQ, or an in-process runner with the same contract when there is no Redis. */
 export type JobQueue = {
   readonly kind: 'bullmq' | 'in-process';
   add(queue: QueueName, name: string, data: JobPayload, opts: AddOptions): Promise<void>;
+  addBulk(jobs: BulkJob[]): Promise<void>;
   process(queue: QueueName, handler: JobHandler, opts?: { concurrency?: number }): void;
   /** Resolves when nothing is waiting or running (in-process); for tests and shutdown. */
   close(): Promise<void>;
@@ -45,6 +48,10 @@ export class InProcessQueue implements JobQueue {
     this.seen.add(key);
     const job: JobInfo = { id: opts.jobId, name, data: JSON.parse(JSON.stringify(data)) as JobPayload, attempt: 0 };
     this.schedule(queue, { job, attempts: opts.attempts ?? DEFAULT_ATTEMPTS }, opts.delayMs ?? 0);
+  }
+
+  async addBulk(jobs: BulkJob[]): Promise<void> {
+    for (const j of jobs) await this.add(j.queue, j.name, j.data, j.opts);
   }
 
   private schedule(queue: QueueName, due: Due, delayMs: number): void {
@@ -136,14 +143,27 @@ export class BullQueue implements JobQueue {
   }
 
   async add(queue: QueueName, name: string, data: JobPayload, opts: AddOptions): Promise<void> {
-    await this.queue(queue).add(name, data, {
+    await this.queue(queue).add(name, data, this.jobOptions(opts));
+  }
+
+  /** One round trip to Redis per queue (BullMQ's addBulk is atomic per queue). */
+  async addBulk(jobs: BulkJob[]): Promise<void> {
+    const byQueue = new Map<QueueName, BulkJob[]>();
+    for (const j of jobs) byQueue.set(j.queue, [...(byQueue.get(j.queue) ?? []), j]);
+    await Promise.all(
+      [...byQueue].map(([q, list]) => this.queue(q).addBulk(list.map((j) => ({ name: j.name, data: j.data, opts: this.jobOptions(j.opts) })))),
+    );
+  }
+
+  private jobOptions(opts: AddOptions): JobsOptions {
+    return {
       jobId: opts.jobId,
       delay: opts.delayMs,
       attempts: opts.attempts ?? DEFAULT_ATTEMPTS,
       backoff: { type: 'exponential', delay: BACKOFF_MS },
       removeOnComplete: { age: 24 * 3600, count: 10_000 },
       removeOnFail: { age: 7 * 24 * 3600 },
-    });
+    };
   }
 
   process(queue: QueueName, handler: JobHandler, opts: { concurrency?: number } = {}): void {
