@@ -97,5 +97,11 @@ describe('scheduled rules: DCA, price drop, daily cut-off (real PostgreSQL)', ()
     expect(await purchasesOf(big)).toHaveLength(1);
     const [{ t }] = await sql<{ t: string }>(`select sum(amount_e4)::text as t from pool.accrual_entry where rule_id = ?`, [big]);
     expect(t).toBe('3000000');
+    // The running balance the engine reads agrees with the ledger, for every rule.
+    const drift = await sql<{ rule_id: string }>(
+      `select a.rule_id from pool.accrual_entry a left join pool.rule_accrual r using (tenant_id, rule_id)
+       group by a.rule_id, r.pending_e4 having coalesce(r.pending_e4, 0) <> sum(a.amount_e4)`,
+    );
+    expect(drift).toEqual([]);
   });
 });

@@ -261,4 +261,25 @@ export const tenantMigrations: TenantMigration[] = [
       `grant select, insert, update on "${s}".treasury_settings to abt_app`,
     ],
   },
+  {
+    name: '0004_accrual_balance',
+    up: (s) => [
+      // Each rule's pending accrual, kept with every ledger entry in the same transaction, so a
+      // flush reads one row instead of summing the rule's whole history.
+      `create table if not exists "${s}".rule_accrual (
+        ${tenantIdColumn},
+        rule_id uuid not null,
+        pending_e4 bigint not null default 0,
+        updated_at timestamptz not null default now(),
+        primary key (tenant_id, rule_id)
+      )`,
+      ...rls(s, 'rule_accrual'),
+      `grant select, insert, update on "${s}".rule_accrual to abt_app`,
+      `insert into "${s}".rule_accrual (tenant_id, rule_id, pending_e4)
+       select tenant_id, rule_id, sum(amount_e4) from "${s}".accrual_entry group by tenant_id, rule_id
+       on conflict (tenant_id, rule_id) do nothing`,
+      // The entries a flush links to its purchase: those not consumed yet.
+      `create index if not exists accrual_entry_open_idx on "${s}".accrual_entry (tenant_id, rule_id) where purchase_id is null`,
+    ],
+  },
 ];

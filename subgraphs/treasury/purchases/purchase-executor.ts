@@ -7,7 +7,7 @@ import { log } from '../../../lib/logger';
 import { kickOutbox } from '../../../lib/outbox';
 import { ExchangeRouter, RoutingError, type ExchangeRouterOptions, type RoutingAttempt, type RoutingPolicy } from '../exchanges/exchange-router';
 import type { ExchangeAdapter, ExchangeName, ExchangeOrder } from '../exchanges/exchange.types';
-import { E4, purchaseEvent, type Publication } from './treasury-engine';
+import { E4, addLedgerEntry, purchaseEvent, type Publication } from './treasury-engine';
 import { PurchaseStatus, TERMINAL, TRANSITIONS } from './purchase.entity';
 
 type PurchaseRow = {
@@ -224,12 +224,7 @@ export class PurchaseExecutor {
       // Whatever was not spent goes back to the rule that accrued it: nothing is lost.
       const unspent = BigInt(current.amount_aud_cents) - (order?.spentAudCents ?? 0n) - (order?.feeAudCents ?? 0n);
       if (current.rule_id && unspent > 0n && to !== PurchaseStatus.FILLED) {
-        await em.execute(`insert into accrual_entry (id, rule_id, kind, amount_e4, purchase_id, note) values (?, ?, 'RETURN', ?, null, ?)`, [
-          randomUUID(),
-          current.rule_id,
-          (unspent * E4).toString(),
-          `unspent by purchase ${p.id} (${to})`,
-        ]);
+        await addLedgerEntry(em, { ruleId: current.rule_id, kind: 'RETURN', amountE4: unspent * E4, note: `unspent by purchase ${p.id} (${to})` });
       }
       const pub = await this.transition(em, tenantId, current, to, reason);
       if (order) {

@@ -5,7 +5,7 @@ import { kickOutbox } from '../../../lib/outbox';
 import type { Scope } from '../../../lib/access';
 import { EXCHANGE_NAMES, type ExchangeName } from '../exchanges/exchange.types';
 import { ExchangeAttemptRecord, Holding, Purchase, PurchaseFunding, PurchaseStatus, PurchaseTransition } from './purchase.entity';
-import { E4, purchaseEvent, type Publication, type TreasuryEngine } from './treasury-engine';
+import { E4, addLedgerEntry, purchaseEvent, type Publication, type TreasuryEngine } from './treasury-engine';
 import { randomUUID } from 'node:crypto';
 import { recordAudit } from '../../../lib/audit';
 
@@ -86,12 +86,7 @@ export class PurchaseService {
         [randomUUID(), id, at],
       );
       if (p.ruleId) {
-        await em.execute(`insert into accrual_entry (id, rule_id, kind, amount_e4, note) values (?, ?, 'RETURN', ?, ?)`, [
-          randomUUID(),
-          p.ruleId,
-          (p.amountAudCents * E4).toString(),
-          `cancelled purchase ${id}`,
-        ]);
+        await addLedgerEntry(em, { ruleId: p.ruleId, kind: 'RETURN', amountE4: p.amountAudCents * E4, note: `cancelled purchase ${id}` });
       }
       await recordAudit(em, {
         eventType: 'purchase.cancelled',

@@ -12,6 +12,42 @@ import { PurchaseSource, PurchaseStatus } from './purchase.entity';
 /** Accrual amounts are AUD cents x 10,000: a share of a cent is exact and remainders carry over. */
 export const E4 = 10_000n;
 
+export type LedgerEntry = {
+  ruleId: string;
+  kind: 'REVENUE' | 'REFUND' | 'BALANCE' | 'PURCHASE' | 'RETURN';
+  amountE4: bigint;
+  paymentEventId?: string | null;
+  /** One entry per rule and source key (a money movement): a repeat is ignored. */
+  sourceKey?: string | null;
+  purchaseId?: string | null;
+  note?: string | null;
+};
+
+/**
+ * The one way into the accrual ledger: the entry and the rule's running balance change in one
+ * statement, in the caller's transaction. False when the source key was already counted.
+ */
+export async function addLedgerEntry(em: EntityManager, e: LedgerEntry): Promise<boolean> {
+  const rows = await em.execute<{ ok: number }[]>(
+    `with e as (
+       insert into accrual_entry (id, rule_id, kind, amount_e4, payment_event_id, source_key, purchase_id, note)
+       values (?, ?, ?, ?, ?, ?, ?, ?)
+       on conflict (tenant_id, rule_id, source_key) where source_key is not null do nothing
+       returning rule_id, amount_e4)
+     insert into rule_accrual (rule_id, pending_e4) select rule_id, amount_e4 from e
+     on conflict (tenant_id, rule_id) do update set pending_e4 = rule_accrual.pending_e4 + excluded.pending_e4, updated_at = now()
+     returning 1 as ok`,
+    [randomUUID(), e.ruleId, e.kind, e.amountE4.toString(), e.paymentEventId ?? null, e.sourceKey ?? null, e.purchaseId ?? null, e.note ?? null],
+  );
+  return rows.length > 0;
+}
+
+/** What the rule has accrued and not yet spent, in AUD cents x 10,000 (may be negative after refunds). */
+export async function pendingAccrualE4(em: EntityManager, ruleId: string): Promise<bigint> {
+  const rows = await em.execute<{ pending: string }[]>(`select pending_e4::text as pending from rule_accrual where rule_id = ?`, [ruleId]);
+  return BigInt(rows[0]?.pending ?? '0');
+}
+
 /** A live event to publish once the transaction that produced it has committed. */
 export type Publication = { channel: string; event: BusEvent };
 
@@ -130,8 +166,8 @@ export class TreasuryEngine {
     return { ...out, reason: notes.filter(Boolean).join('; ') || null };
   }
 
-  /** Adds one ledger entry; false when this money movement was already counted for the rule. */
-  private async accrue(
+  /** Adds one ledger entry for a payment event; false when this money movement was already counted for the rule. */
+  private accrue(
     em: EntityManager,
     ruleId: string,
     kind: 'REVENUE' | 'REFUND' | 'BALANCE',
@@ -140,12 +176,7 @@ export class TreasuryEngine {
     sourceKey: string,
     note: string | null,
   ): Promise<boolean> {
-    const rows = await em.execute<{ id: string }[]>(
-      `insert into accrual_entry (id, rule_id, kind, amount_e4, payment_event_id, source_key, note)
-       values (?, ?, ?, ?, ?, ?, ?) on conflict (tenant_id, rule_id, source_key) where source_key is not null do nothing returning id`,
-      [randomUUID(), ruleId, kind, amountE4.toString(), facts.paymentEventId, sourceKey, note],
-    );
-    return rows.length > 0;
+    return addLedgerEntry(em, { ruleId, kind, amountE4, paymentEventId: facts.paymentEventId, sourceKey, note });
   }
 
   /**
@@ -188,10 +219,7 @@ export class TreasuryEngine {
    */
   async flush(em: EntityManager, tenantId: string, rule: RuleRow, source: PurchaseSource, why: 'threshold' | 'cutoff'): Promise<{ purchases: string[]; publications: Publication[] }> {
     const none = { purchases: [], publications: [] };
-    const pendingE4 = BigInt(
-      (await em.execute<{ total: string }[]>(`select coalesce(sum(amount_e4), 0)::text as total from accrual_entry where rule_id = ?`, [rule.id]))[0]
-        .total,
-    );
+    const pendingE4 = await pendingAccrualE4(em, rule.id);
     const pending = pendingE4 > 0n ? pendingE4 / E4 : 0n;
     const exchangeMin = this.opts.exchangeMinCents;
     const threshold = why === 'cutoff' ? exchangeMin : max(BigInt(rule.min_order_aud_cents), exchangeMin);
@@ -228,13 +256,7 @@ export class TreasuryEngine {
       created.id,
       rule.id,
     ]);
-    await em.execute(`insert into accrual_entry (id, rule_id, kind, amount_e4, purchase_id, note) values (?, ?, 'PURCHASE', ?, ?, ?)`, [
-      randomUUID(),
-      rule.id,
-      (-amount * E4).toString(),
-      created.id,
-      limitedBy ? `limited by ${limitedBy}` : null,
-    ]);
+    await addLedgerEntry(em, { ruleId: rule.id, kind: 'PURCHASE', amountE4: -amount * E4, purchaseId: created.id, note: limitedBy ? `limited by ${limitedBy}` : null });
     await em.execute(`update treasury_rule set last_fired_at = ? where id = ?`, [this.now(), rule.id]);
     publications.push(...created.publications, ruleEvent(tenantId, rule, 'FIRED'));
     return { purchases: [created.id], publications };
