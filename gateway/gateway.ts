@@ -13,7 +13,13 @@ import { explorer } from './explorer';
 import type { QueryRunner } from './subscriptions/execution';
 import { attachSubscriptions, type SubscriptionLimits, type SubscriptionServer } from './subscriptions/server';
 
-export type GatewayContext = { authorization?: string; correlationId?: string; caller?: Caller };
+export type GatewayContext = {
+  authorization?: string;
+  correlationId?: string;
+  caller?: Caller;
+  /** The client's address as the gateway sees it (after `trustProxy`); subgraphs throttle logins by it. */
+  clientIp?: string;
+};
 
 /** Passes the caller's own credential to each subgraph, which verifies it again. */
 class CredentialForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext> {
@@ -21,6 +27,9 @@ class CredentialForwardingDataSource extends RemoteGraphQLDataSource<GatewayCont
     if (context.authorization) request.http?.headers.set('authorization', context.authorization);
     const correlationId = context.correlationId ?? currentCorrelationId();
     if (correlationId) request.http?.headers.set('x-correlation-id', correlationId);
+    // Always set by the gateway (never the client's own header passed through), so a subgraph's
+    // per-IP login throttling sees the real caller rather than the gateway.
+    if (context.clientIp) request.http?.headers.set('x-forwarded-for', context.clientIp);
   }
 
   /** A subgraph's 4xx carries its own (already masked) coded error: pass that on, not "400: Bad Request". */
@@ -126,6 +135,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         authorization: req.header('authorization'),
         correlationId: currentCorrelationId(),
         caller: res.locals.caller as Caller | undefined,
+        clientIp: req.ip,
       }),
     }),
   );

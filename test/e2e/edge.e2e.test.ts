@@ -404,4 +404,25 @@ describe('the gateway edge: APQ, partner safelist, abuse limits, rate limits, he
       expect(byDefault.headers.get('access-control-allow-origin')).toBeNull();
     });
   });
+
+  describe('the client address reaches the subgraphs', () => {
+    it('throttles logins per client IP behind a trusted proxy, not per gateway', async () => {
+      const url = await gateway({ trustProxy: 1, rateLimits: false });
+      const email = `xff-${randomBytes(3).toString('hex')}@x.example`;
+      await signUp(email);
+      const login = async (ip: string, password: string): Promise<string> => {
+        const res = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-forwarded-for': ip },
+          body: JSON.stringify({ query: 'mutation ($i: LoginInput!) { login(input: $i) { accessToken } }', variables: { i: { email, password } } }),
+        });
+        const body = (await res.json()) as { errors?: { extensions: { code: string } }[] };
+        return body.errors?.[0]?.extensions.code ?? 'OK';
+      };
+      for (let i = 0; i < 5; i++) expect(await login('203.0.113.7', 'Wrong-Password-123')).toBe('INVALID_CREDENTIALS');
+      // That address is locked out of this account; the owner, elsewhere, is not.
+      expect(await login('203.0.113.7', PASSWORD)).toBe('ACCOUNT_LOCKED');
+      expect(await login('198.51.100.9', PASSWORD)).toBe('OK');
+    });
+  });
 });
