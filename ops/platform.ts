@@ -118,8 +118,10 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
 
     if (has('tenant')) {
       const orm = await openOrm(tenantEntities);
-      const auth = new AuthService(orm, bus, jwtSecret);
-      const integrations = new IntegrationService(orm, bus, keyRingFromEnv(config.integrationKeys ?? `local:${local.integrationKey}`), {
+      // One AES-256-GCM key ring (INTEGRATION_KEYS, rotatable) seals integration credentials and MFA secrets.
+      const keyRing = keyRingFromEnv(config.integrationKeys ?? `local:${local.integrationKey}`);
+      const auth = new AuthService(orm, bus, jwtSecret, { mfaKeyRing: keyRing });
+      const integrations = new IntegrationService(orm, bus, keyRing, {
         publicWebhookBaseUrl: config.publicWebhookBaseUrl,
         paypalApiBaseUrl: config.paypalApiBaseUrl,
       });
