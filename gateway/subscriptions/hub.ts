@@ -35,11 +35,17 @@ const slowConsumers = new Counter({
 });
 
 /** The socket surface the hub needs (a `ws` WebSocket). */
-export type ClientSocket = { readonly bufferedAmount: number; close(code: number, reason: string): void };
+export type ClientSocket = {
+  readonly bufferedAmount: number;
+  readonly readyState: number;
+  send(data: string): void;
+  close(code: number, reason: string): void;
+};
 
-/** One WebSocket connection: who it is, and the bytes it owes the network. */
+const OPEN = 1;
+
+/** One WebSocket connection: who it is; its socket's unsent bytes are what it owes the network. */
 export class Connection {
-  queuedBytes = 0;
   dropped = false;
   readonly members = new Set<Member>();
 
@@ -57,6 +63,8 @@ export class Connection {
 }
 
 export type Prepared = {
+  /** The graphql-ws subscription id: results are written to the socket as `next` messages for it. */
+  id: string;
   op: EventOperation;
   channel: string;
   /** Set for tenant-scoped sources: only events on this tenant's channels are delivered. */
@@ -84,7 +92,6 @@ class Group {
     readonly tenantId: string | undefined,
     private readonly runQuery: QueryRunner,
     private readonly limits: Limits,
-    private readonly formatted: WeakMap<ExecutionResult, FormattedExecutionResult>,
   ) {}
 
   /** Events are processed in order, one at a time per group; a group far behind drops events. */
@@ -132,49 +139,51 @@ class Group {
       ...(result.data !== undefined ? { data: result.data } : {}),
       ...(result.errors ? { errors: result.errors.map((e) => maskError(e.toJSON(), e)) } : {}),
     };
-    this.formatted.set(result, payload);
-    const size = Buffer.byteLength(JSON.stringify(payload)) + 64;
+    // Encoded once per event and group; each member only wraps it in its own `next` envelope.
+    const json = JSON.stringify(payload);
     const at = source.timeOf?.(value) ?? receivedAt;
-    for (const m of this.members) m.offer(result, size, at);
+    for (const m of this.members) m.deliver(json, at);
     events.inc({ field, outcome: 'delivered' });
   }
 }
 
 type Waiter = { resolve: (r: IteratorResult<ExecutionResult>) => void; reject: (err: Error) => void };
 
-/** One client subscription: an async iterator graphql-ws pulls results from. */
+/**
+ * One client subscription. Results go straight to the socket as graphql-ws `next` messages (the
+ * payload encoded once per group, see Group.process), not through graphql-ws's per-subscriber
+ * iteration: graphql-ws iterates this object only to learn that the subscription ended (`return`
+ * on the client's `complete` or a disconnect) or failed (`fail` → an `error` message).
+ */
 export class Member implements AsyncIterableIterator<ExecutionResult> {
-  private readonly queue: { result: ExecutionResult; size: number }[] = [];
   private waiter: Waiter | undefined;
   private failure: Error | undefined;
   private done = false;
   private lastSentAt: number | undefined;
+  private readonly envelope: string;
 
   constructor(
     readonly connection: Connection,
+    id: string,
     private readonly minIntervalMs: number | undefined,
     private readonly leave: (m: Member) => void,
     private readonly onSlow: (c: Connection) => void,
     private readonly maxBufferedBytes: number,
-  ) {}
+  ) {
+    this.envelope = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+  }
 
-  offer(result: ExecutionResult, size: number, at: number): void {
+  /** Sends one encoded result (`{"data":…}`), unless thinned out, or the connection owes too many bytes. */
+  deliver(payloadJson: string, at: number): void {
     const c = this.connection;
-    if (this.done || c.dropped) return;
+    if (this.done || c.dropped || c.socket.readyState !== OPEN) return;
     if (this.minIntervalMs !== undefined && this.lastSentAt !== undefined && at - this.lastSentAt < this.minIntervalMs) return;
-    if (c.socket.bufferedAmount + c.queuedBytes + size > this.maxBufferedBytes) {
+    if (c.socket.bufferedAmount + payloadJson.length + this.envelope.length > this.maxBufferedBytes) {
       this.onSlow(c);
       return;
     }
     this.lastSentAt = at;
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = undefined;
-      w.resolve({ value: result, done: false });
-      return;
-    }
-    this.queue.push({ result, size });
-    c.queuedBytes += size;
+    c.socket.send(`${this.envelope}${payloadJson}}`);
   }
 
   /** Ends the subscription with an error graphql-ws sends to the client as an `error` message. */
@@ -189,18 +198,8 @@ export class Member implements AsyncIterableIterator<ExecutionResult> {
     }
   }
 
-  /** Drops queued results (the connection is going away). */
-  discard(): void {
-    for (const q of this.queue) this.connection.queuedBytes -= q.size;
-    this.queue.length = 0;
-  }
-
+  /** Pending until the subscription ends: results never pass through here. */
   next(): Promise<IteratorResult<ExecutionResult>> {
-    const item = this.queue.shift();
-    if (item) {
-      this.connection.queuedBytes -= item.size;
-      return Promise.resolve({ value: item.result, done: false });
-    }
     if (this.failure) {
       const err = this.failure;
       this.failure = undefined;
@@ -214,7 +213,6 @@ export class Member implements AsyncIterableIterator<ExecutionResult> {
 
   return(): Promise<IteratorResult<ExecutionResult>> {
     this.finish();
-    this.discard();
     this.failure = undefined;
     if (this.waiter) {
       const w = this.waiter;
@@ -249,7 +247,6 @@ export type HubStats = { channels: number; groups: number; subscribers: number }
  */
 export class SubscriptionHub {
   private readonly channels = new Map<string, Channel>();
-  private readonly formatted = new WeakMap<ExecutionResult, FormattedExecutionResult>();
   private closed = false;
 
   constructor(
@@ -278,7 +275,7 @@ export class SubscriptionHub {
     const key = groupKey(p);
     let group = channel.groups.get(key);
     if (!group) {
-      group = new Group(key, p.op, p.tenantId, this.runQuery, this.limits, this.formatted);
+      group = new Group(key, p.op, p.tenantId, this.runQuery, this.limits);
       channel.groups.set(key, group);
     }
     const g = group;
@@ -286,6 +283,7 @@ export class SubscriptionHub {
     const field = p.op.rootField;
     const member = new Member(
       p.connection,
+      p.id,
       p.minIntervalMs,
       (m) => {
         g.members.delete(m);
@@ -310,11 +308,6 @@ export class SubscriptionHub {
       throw err;
     }
     return member;
-  }
-
-  /** The masked payload prepared once per group for a result the hub produced. */
-  formattedResult(result: ExecutionResult): FormattedExecutionResult | undefined {
-    return this.formatted.get(result);
   }
 
   stats(): HubStats {
@@ -344,15 +337,22 @@ export class SubscriptionHub {
     if (c.dropped) return;
     c.dropped = true;
     slowConsumers.inc();
-    log().warn({ socketBufferedBytes: c.socket.bufferedAmount, queuedBytes: c.queuedBytes }, 'closing a WebSocket that does not read fast enough');
-    for (const m of c.members) m.discard();
+    log().warn({ socketBufferedBytes: c.socket.bufferedAmount }, 'closing a WebSocket that does not read fast enough');
     c.socket.close(SLOW_CONSUMER_CLOSE_CODE, 'Slow consumer: too many unsent bytes');
   }
 }
 
+/** Printed once per (shared, cached) document rather than once per subscriber. */
+const printed = new WeakMap<EventOperation['document'], string>();
+
 function groupKey(p: Prepared): string {
   const who = p.tenantId === undefined ? 'public' : `${p.tenantId}/${p.connection.principal.kind === 'user' ? p.connection.principal.role : '-'}`;
+  let text = printed.get(p.op.document);
+  if (text === undefined) {
+    text = print(p.op.document);
+    printed.set(p.op.document, text);
+  }
   return createHash('sha256')
-    .update(JSON.stringify([p.channel, who, print(p.op.document), p.op.operationName ?? null, p.op.variables]))
+    .update(JSON.stringify([p.channel, who, text, p.op.operationName ?? null, p.op.variables]))
     .digest('base64url');
 }

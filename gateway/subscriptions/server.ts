@@ -57,6 +57,9 @@ export type SubscriptionServerOptions = SubscriptionLimits & {
 
 export type SubscriptionServer = { stats(): HubStats; close(): Promise<void> };
 
+/** Distinct subscription documents kept parsed and validated, per schema. */
+const MAX_CACHED_DOCUMENTS = 500;
+
 /** What onSubscribe hands to subscribe through graphql-ws's ExecutionArgs. */
 class PreparedOperation {
   constructor(readonly prepared: Prepared) {}
@@ -109,14 +112,14 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
         connections.set(socket, new Connection(socket, principal, principal.kind === 'user' ? given : undefined, expiresAt));
         return true;
       },
-      onSubscribe: (ctx, _id, payload) => {
+      onSubscribe: (ctx, id, payload) => {
         const connection = connections.get(ctx.extra.socket);
         if (!connection) return [new AppError(ErrorCode.UNAUTHENTICATED, 'connection is not initialised')];
         if (Object.keys(ctx.subscriptions).length > maxSubscriptions) {
           return [new AppError(ErrorCode.BAD_USER_INPUT, `at most ${maxSubscriptions} subscriptions per connection`)];
         }
         try {
-          return prepare(payload, connection);
+          return prepare(id, payload, connection);
         } catch (err) {
           if (err instanceof GraphQLError) return [err];
           throw err;
@@ -131,9 +134,8 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
           return { errors: [new AppError(ErrorCode.INTERNAL_SERVER_ERROR, 'live events are unavailable')] };
         }
       },
-      // Hub results were masked once per group; anything else (e.g. "live events are unavailable") is masked here.
-      onNext: (_ctx, _id, _payload, _args, result) =>
-        hub.formattedResult(result) ?? { ...result, errors: result.errors?.map((e) => maskError(e.toJSON(), e)) },
+      // Hub results are masked and written by the hub itself; anything else graphql-ws sends is masked here.
+      onNext: (_ctx, _id, _payload, _args, result) => ({ ...result, errors: result.errors?.map((e) => maskError(e.toJSON(), e)) }),
       onError: (_ctx, _id, _payload, errors) => errors.map((e) => maskError(e.toJSON(), e)),
     },
     wss,
@@ -154,17 +156,37 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
     return copy;
   };
 
-  function prepare(payload: SubscribePayload, connection: Connection): ExecutionArgs {
+  // Thousands of clients send the same few documents: each is parsed and validated once per schema and
+  // shared (a DocumentNode is never mutated), which saves the CPU and a few KB of AST per subscriber.
+  const documents = new WeakMap<GraphQLSchema, Map<string, DocumentNode | GraphQLError>>();
+  function parsedDocument(schema: GraphQLSchema, query: string): DocumentNode {
+    let cache = documents.get(schema);
+    if (!cache) {
+      cache = new Map();
+      documents.set(schema, cache);
+    }
+    let hit = cache.get(query);
+    if (hit === undefined) {
+      try {
+        const document = parse(query, { maxTokens: 5000 });
+        const invalid = validate(schema, document);
+        hit = invalid.length ? coded(invalid[0], 'GRAPHQL_VALIDATION_FAILED') : document;
+      } catch (err) {
+        if (!(err instanceof GraphQLError)) throw err;
+        hit = coded(err, 'GRAPHQL_PARSE_FAILED');
+      }
+      // Bounded: a client sending ever-new documents evicts the oldest entries, it cannot grow the map.
+      if (cache.size >= MAX_CACHED_DOCUMENTS) cache.delete(cache.keys().next().value as string);
+      cache.set(query, hit);
+    }
+    if (hit instanceof GraphQLError) throw hit;
+    return hit;
+  }
+
+  function prepare(id: string, payload: SubscribePayload, connection: Connection): ExecutionArgs {
     const schema = eventSchema();
     if (!schema) throw new AppError(ErrorCode.INTERNAL_SERVER_ERROR, 'the gateway has not loaded its schema yet');
-    let document: DocumentNode;
-    try {
-      document = parse(payload.query, { maxTokens: 5000 });
-    } catch (err) {
-      throw err instanceof GraphQLError ? coded(err, 'GRAPHQL_PARSE_FAILED') : err;
-    }
-    const invalid = validate(schema, document);
-    if (invalid.length) throw coded(invalid[0], 'GRAPHQL_VALIDATION_FAILED');
+    const document = parsedDocument(schema, payload.query);
     const operation = getOperationAST(document, payload.operationName);
     if (!operation) throw new AppError(ErrorCode.BAD_USER_INPUT, 'could not identify the operation to run');
     if (operation.operation !== OperationTypeNode.SUBSCRIPTION) {
@@ -192,6 +214,7 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
     source.checkArgs?.(args);
     const tenantId = source.audience === 'tenant' && p.kind === 'user' ? p.tenantId : undefined;
     const prepared: Prepared = {
+      id,
       op: { schema, document, operationName: payload.operationName ?? undefined, variables: payload.variables ?? {}, rootField: fieldName, source },
       channel: source.channel(args, tenantId),
       tenantId,
@@ -207,7 +230,11 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    // graphql-ws keeps the request for the connection's lifetime (ctx.extra.request); only its
+    // Authorization header is ever read, so it gets that, not the IncomingMessage with every header
+    // and buffer (~2 KB per connection at 10k connections).
+    const slim: Pick<IncomingMessage, 'headers'> = { headers: { authorization: req.headers.authorization } };
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, slim));
   };
   opts.server.on('upgrade', onUpgrade);
   log().info({ path, channels: Object.keys(SUBSCRIPTION_SOURCES) }, 'gateway serves subscriptions over graphql-ws');

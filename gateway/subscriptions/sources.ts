@@ -53,7 +53,16 @@ export const SUBSCRIPTION_SOURCES: Readonly<Record<string, SubscriptionSource>> 
       }
     },
     toValue: (e) =>
-      e.__typename === 'BtcPrice' && e.version === 1 ? { currency: e.currency, price: e.price, source: e.source, at: e.at } : null,
+      e.__typename === 'BtcPrice' && e.version === 1
+        ? {
+            currency: e.currency,
+            price: e.price,
+            source: e.source,
+            // Ticks published before `sources` existed name their source(s) in `source` alone.
+            sources: Array.isArray(e.sources) ? e.sources : typeof e.source === 'string' ? e.source.split('+') : [],
+            at: e.at,
+          }
+        : null,
     minIntervalMs: (args) => (typeof args.minIntervalMs === 'number' ? args.minIntervalMs : undefined),
     timeOf: (v) => (typeof v.at === 'string' ? Date.parse(v.at) : Date.now()),
   },

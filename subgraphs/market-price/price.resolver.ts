@@ -1,7 +1,7 @@
 import { Arg, Ctx, Int, Query, Resolver, Root, Subscription } from 'type-graphql';
 import { AppError, ErrorCode } from '../../lib/errors';
 import type { SubgraphContext } from '../../lib/subgraph';
-import { BtcPrice, Currency } from './price-tick.entity';
+import { BtcPrice, CandleIntervalEnum, Currency, PriceCandle } from './price-tick.entity';
 import type { PriceService } from './price.service';
 
 export type MarketPriceServices = { prices: PriceService };
@@ -22,6 +22,24 @@ export class PriceResolver {
   btcPrice(@Ctx() ctx: Ctx, @Arg('currency', () => Currency, { defaultValue: Currency.AUD }) currency: Currency): Promise<BtcPrice | null> {
     ctx.gate.allowPublic(ctx, 'price:read');
     return ctx.services.prices.current(currency);
+  }
+
+  @Query(() => [PriceCandle], {
+    description:
+      'BTC price candles (open/high/low/close of the published ticks) whose bucket starts in [the bucket containing `from`, `to`), ' +
+      'oldest first. `to` defaults to now. At most 1000 candles per query: a longer range is a BAD_USER_INPUT. Public.',
+  })
+  async priceHistory(
+    @Ctx() ctx: Ctx,
+    // Declared last-first: type-graphql prints `priceHistory(currency, interval, from, to)`.
+    @Arg('to', () => Date, { nullable: true, description: 'End of the range (exclusive); default now.' }) to: Date | null,
+    @Arg('from', () => Date, { description: 'Start of the range; the candle containing it is included.' }) from: Date,
+    @Arg('interval', () => CandleIntervalEnum) interval: CandleIntervalEnum,
+    @Arg('currency', () => Currency, { defaultValue: Currency.AUD }) currency: Currency,
+  ): Promise<PriceCandle[]> {
+    ctx.gate.allowPublic(ctx, 'price:read');
+    const candles = await ctx.services.prices.history(currency, interval, from, to ?? undefined);
+    return candles.map((c) => ({ ...c, currency: c.currency as Currency, interval: c.interval as CandleIntervalEnum }));
   }
 
   @Subscription(() => BtcPrice, {

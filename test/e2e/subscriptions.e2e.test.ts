@@ -196,6 +196,20 @@ describe.each([
     expect(all.values.length).toBeGreaterThan(thin.values.length);
   });
 
+  it('routes each result to its own subscription id on a shared connection, and stops one the client completes', async () => {
+    const c = connect(gw);
+    const aud = stream<Tick>(c, 'subscription { btcPrice(currency: AUD) { currency } }');
+    const usd = stream<Tick>(c, 'subscription { btcPrice(currency: USD) { currency } }');
+    await until(() => aud.values.length >= 2 && usd.values.length >= 2, 'ticks on both');
+    expect(new Set(aud.values.map((v) => v.data!.btcPrice.currency))).toEqual(new Set(['AUD']));
+    expect(new Set(usd.values.map((v) => v.data!.btcPrice.currency))).toEqual(new Set(['USD']));
+    aud.stop();
+    await until(() => subscribers(gw) === 1, 'the completed subscription to be released');
+    const [audSeen, usdSeen] = [aud.values.length, usd.values.length];
+    await until(() => usd.values.length >= usdSeen + 2, 'more USD ticks');
+    expect(aud.values.length).toBe(audSeen);
+  });
+
   it('delivers a rule created over HTTP to the tenant, with rule fields resolved from the treasury subgraph, once per group', async () => {
     const a = await signUp('Acme Live');
     const [first, second] = [connect(gw, a.accessToken), connect(gw, a.accessToken)].map((c) => stream<TreasuryEvent>(c, TREASURY_EVENTS));

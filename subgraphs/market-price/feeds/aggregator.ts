@@ -116,6 +116,8 @@ export class ThrottledPublisher {
         lane.pending = undefined;
         if (pending && !this.stopped) this.send(lane, pending, this.now());
       }, wait);
+      // A trailing publish must not keep a stopping process alive.
+      lane.timer.unref?.();
     }
   }
 

@@ -59,3 +59,25 @@ export function updateCandle(candle: Candle | undefined, tick: PriceTick, interv
     ticks: candle.ticks + 1,
   };
 }
+
+/**
+ * Combines a candle with a later part of the same bucket (`a` what is stored, `b` what arrived since): widest
+ * high/low, the earlier open, the later close (b's on a tie, like updateCandle), ticks added. Associative, so a
+ * bucket can be written as a series of deltas (the SQL upsert in candle.store.ts does the same merge).
+ */
+export function mergeCandles(a: Candle, b: Candle): Candle {
+  if (a.interval !== b.interval || a.bucketStart.getTime() !== b.bucketStart.getTime()) throw new RangeError('candles of different buckets');
+  const bOpensFirst = b.openAt.getTime() < a.openAt.getTime();
+  const bClosesLast = b.closeAt.getTime() >= a.closeAt.getTime();
+  return {
+    interval: a.interval,
+    bucketStart: a.bucketStart,
+    open: bOpensFirst ? b.open : a.open,
+    openAt: bOpensFirst ? b.openAt : a.openAt,
+    close: bClosesLast ? b.close : a.close,
+    closeAt: bClosesLast ? b.closeAt : a.closeAt,
+    high: compareDecimal(b.high, a.high) > 0 ? b.high : a.high,
+    low: compareDecimal(b.low, a.low) < 0 ? b.low : a.low,
+    ticks: a.ticks + b.ticks,
+  };
+}
