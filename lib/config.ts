@@ -27,6 +27,17 @@ const EnvSchema = z.object({
   COMPLIANCE_URL: z.string().url().optional(),
   PRICE_TICK_MS: z.coerce.number().int().min(50).default(5000),
   PRICE_SEED: z.coerce.number().int().default(20261125),
+  // Market data: `simulated` (default, labelled) or real feeds, e.g. `kraken,independent-reserve,btc-markets`.
+  PRICE_FEEDS: z.string().default('simulated'),
+  PRICE_PUBLISH_MS: z.coerce.number().int().min(0).default(250),
+  PRICE_STALE_MS: z.coerce.number().int().min(1000).default(30_000),
+  PRICE_MAX_DEVIATION_BPS: z.coerce.number().int().min(1).max(10_000).default(200),
+  PRICE_MIN_SOURCES: z.coerce.number().int().min(1).max(10).default(1),
+  PRICE_CANDLE_FLUSH_MS: z.coerce.number().int().min(50).default(1000),
+  PRICE_POLL_MS: z.coerce.number().int().min(1000).default(10_000),
+  KRAKEN_WS_URL: z.string().url().optional(),
+  INDEPENDENT_RESERVE_BASE_URL: z.string().url().optional(),
+  BTC_MARKETS_BASE_URL: z.string().url().optional(),
   OUTBOX_POLL_MS: z.coerce.number().int().min(10).default(500),
   DB_POOL_MAX: z.coerce.number().int().min(1).max(100).default(5),
   // "kid:base64key,kid2:base64key" (first seals; all open). Unset: one generated key in DATA_DIR.
@@ -81,6 +92,19 @@ export type Config = {
   subgraphUrls: Partial<Record<SubgraphName, string>>;
   priceTickMs: number;
   priceSeed: number;
+  market: {
+    feeds: string;
+    publishIntervalMs: number;
+    staleAfterMs: number;
+    maxDeviationBps: number;
+    minSources: number;
+    candleFlushMs: number;
+    pollMs: number;
+    krakenWsUrl?: string;
+    krakenRestUrl?: string;
+    independentReserveUrl?: string;
+    btcMarketsUrl?: string;
+  };
   outboxPollMs: number;
   dbPoolMax: number;
   seedDemo: boolean;
@@ -140,6 +164,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     priceTickMs: e.PRICE_TICK_MS,
     priceSeed: e.PRICE_SEED,
+    market: {
+      feeds: e.PRICE_FEEDS,
+      publishIntervalMs: e.PRICE_PUBLISH_MS,
+      staleAfterMs: e.PRICE_STALE_MS,
+      maxDeviationBps: e.PRICE_MAX_DEVIATION_BPS,
+      minSources: e.PRICE_MIN_SOURCES,
+      candleFlushMs: e.PRICE_CANDLE_FLUSH_MS,
+      pollMs: e.PRICE_POLL_MS,
+      krakenWsUrl: e.KRAKEN_WS_URL,
+      krakenRestUrl: e.KRAKEN_BASE_URL,
+      independentReserveUrl: e.INDEPENDENT_RESERVE_BASE_URL,
+      btcMarketsUrl: e.BTC_MARKETS_BASE_URL,
+    },
     outboxPollMs: e.OUTBOX_POLL_MS,
     dbPoolMax: e.DB_POOL_MAX,
     seedDemo: e.SEED_DEMO,

@@ -20,7 +20,7 @@ import { webhookRouter } from '../subgraphs/tenant/webhook.router';
 import { startGateway } from '../gateway/gateway';
 import { SUPERGRAPH_PATH } from '../schema/compose';
 import { buildComplianceSchema, complianceEntities } from '../subgraphs/compliance';
-import { SimulatedFeed } from '../subgraphs/market-price/feeds/simulated.feed';
+import { createPriceFeeds, parsePriceFeedList } from '../subgraphs/market-price/feeds';
 import { buildMarketPriceSchema, marketPriceEntities } from '../subgraphs/market-price';
 import { PriceService } from '../subgraphs/market-price/price.service';
 import { AuthService } from '../subgraphs/tenant/auth.service';
@@ -141,13 +141,24 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
     }
     if (has('market-price')) {
       const orm = await openOrm(marketPriceEntities);
-      const prices = new PriceService(orm, bus);
-      const feed = new SimulatedFeed({ seed: config.priceSeed, intervalMs: config.priceTickMs });
-      await prices.start(feed);
-      stack.push(async () => {
-        await feed.stop();
-        await prices.flush();
+      const m = config.market;
+      const prices = new PriceService(orm, bus, {
+        publishIntervalMs: m.publishIntervalMs,
+        staleAfterMs: m.staleAfterMs,
+        maxDeviationBps: m.maxDeviationBps,
+        minSources: m.minSources,
+        candleFlushMs: m.candleFlushMs,
       });
+      await prices.start(
+        createPriceFeeds({
+          feeds: parsePriceFeedList(m.feeds),
+          simulated: { seed: config.priceSeed, intervalMs: config.priceTickMs },
+          kraken: { wsUrl: m.krakenWsUrl, restBaseUrl: m.krakenRestUrl },
+          independentReserve: { baseUrl: m.independentReserveUrl, pollMs: m.pollMs },
+          btcMarkets: { baseUrl: m.btcMarketsUrl, pollMs: m.pollMs },
+        }),
+      );
+      stack.push(() => prices.stop());
       services.prices = prices;
       track('market-price', await subgraph('market-price', config.ports.marketPrice, await buildMarketPriceSchema(), orm, { prices }));
     }
