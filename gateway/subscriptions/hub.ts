@@ -70,6 +70,10 @@ export type Prepared = {
   /** Set for tenant-scoped sources: only events on this tenant's channels are delivered. */
   tenantId: string | undefined;
   minIntervalMs: number | undefined;
+  /** The subscription's own filter on event values (shared by its group: same document and variables). */
+  accepts?: (value: Record<string, unknown>) => boolean;
+  /** Checked once at subscribe time with the subscriber's credential (see SubscriptionSource.mustSee). */
+  visibility?: { query: string; variables: Record<string, unknown>; what: string };
   connection: Connection;
 };
 
@@ -92,6 +96,7 @@ class Group {
     readonly tenantId: string | undefined,
     private readonly runQuery: QueryRunner,
     private readonly limits: Limits,
+    private readonly accepts?: (value: Record<string, unknown>) => boolean,
   ) {}
 
   /** Events are processed in order, one at a time per group; a group far behind drops events. */
@@ -121,6 +126,10 @@ class Group {
     const value = source.toValue(event);
     if (!value) {
       events.inc({ field, outcome: 'dropped_unknown_event' });
+      return;
+    }
+    if (this.accepts && !this.accepts(value)) {
+      events.inc({ field, outcome: 'dropped_filtered' });
       return;
     }
     const now = Date.now();
@@ -275,7 +284,7 @@ export class SubscriptionHub {
     const key = groupKey(p);
     let group = channel.groups.get(key);
     if (!group) {
-      group = new Group(key, p.op, p.tenantId, this.runQuery, this.limits);
+      group = new Group(key, p.op, p.tenantId, this.runQuery, this.limits, p.accepts);
       channel.groups.set(key, group);
     }
     const g = group;

@@ -112,14 +112,16 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
         connections.set(socket, new Connection(socket, principal, principal.kind === 'user' ? given : undefined, expiresAt));
         return true;
       },
-      onSubscribe: (ctx, id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
         const connection = connections.get(ctx.extra.socket);
         if (!connection) return [new AppError(ErrorCode.UNAUTHENTICATED, 'connection is not initialised')];
         if (Object.keys(ctx.subscriptions).length > maxSubscriptions) {
           return [new AppError(ErrorCode.BAD_USER_INPUT, `at most ${maxSubscriptions} subscriptions per connection`)];
         }
         try {
-          return prepare(id, payload, connection);
+          const args = prepare(id, payload, connection);
+          await checkVisible(args.contextValue as PreparedOperation, connection);
+          return args;
         } catch (err) {
           if (err instanceof GraphQLError) return [err];
           throw err;
@@ -183,6 +185,17 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
     return hit;
   }
 
+  /** A subscription naming one object (a purchase) is refused unless the subscriber can see it. */
+  async function checkVisible(op: PreparedOperation, connection: Connection): Promise<void> {
+    const probe = op.prepared.visibility;
+    if (!probe) return;
+    const res = await opts.runQuery(parse(probe.query), probe.variables, connection.authorization);
+    const data = res.data as Record<string, unknown> | null | undefined;
+    if (!data || Object.values(data)[0] === null || Object.values(data)[0] === undefined) {
+      throw new AppError(ErrorCode.NOT_FOUND, `${probe.what} not found`);
+    }
+  }
+
   function prepare(id: string, payload: SubscribePayload, connection: Connection): ExecutionArgs {
     const schema = eventSchema();
     if (!schema) throw new AppError(ErrorCode.INTERNAL_SERVER_ERROR, 'the gateway has not loaded its schema yet');
@@ -219,6 +232,8 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
       channel: source.channel(args, tenantId),
       tenantId,
       minIntervalMs: source.minIntervalMs?.(args),
+      accepts: source.accepts ? (v) => source.accepts!(args, v) : undefined,
+      visibility: source.mustSee?.(args) ?? undefined,
       connection,
     };
     return { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue: new PreparedOperation(prepared) };

@@ -33,12 +33,20 @@ export type SubscriptionSource = {
   minIntervalMs?: (args: Record<string, unknown>) => number | undefined;
   /** The time of an event value (for thinning); defaults to when the gateway received it. */
   timeOf?: (value: EventValue) => number;
+  /** Per-subscription filter on the event value (e.g. one purchase of the tenant's). */
+  accepts?: (args: Record<string, unknown>, value: EventValue) => boolean;
+  /**
+   * Asked once when subscribing, with the subscriber's credential: a query whose null answer means
+   * the subscription names something the caller may not see (another tenant's purchase) → NOT_FOUND.
+   */
+  mustSee?: (args: Record<string, unknown>) => { query: string; variables: Record<string, unknown>; what: string } | null;
   /** Type name → field name → how to resolve a field the event lacks. */
   followUps?: Record<string, Record<string, FollowUp>>;
 };
 
 const MAX_INTERVAL_MS = 3_600_000;
 const TENANT_RULE_CHANNEL = /^tenant\.([^.]+)\.rule$/;
+const TENANT_PURCHASE_CHANNEL = /^tenant\.([^.]+)\.purchase$/;
 
 /** The contract between bus channels (lib/bus) and the supergraph's Subscription fields. */
 export const SUBSCRIPTION_SOURCES: Readonly<Record<string, SubscriptionSource>> = {
@@ -78,6 +86,26 @@ export const SUBSCRIPTION_SOURCES: Readonly<Record<string, SubscriptionSource>> 
     followUps: {
       TreasuryEvent: {
         rule: { rootField: 'treasuryRule', args: (v) => (v.change === 'DELETED' ? null : { id: v.ruleId }) },
+      },
+    },
+  },
+  purchaseUpdated: {
+    action: 'purchase:read',
+    audience: 'tenant',
+    channel: (_args, tenantId) => `tenant.${tenantId}.purchase`,
+    tenantOfChannel: (channel) => TENANT_PURCHASE_CHANNEL.exec(channel)?.[1],
+    toValue: (e) =>
+      e.__typename === 'PurchaseUpdated' && e.version === 1
+        ? { purchaseId: e.purchaseId, status: e.status, previousStatus: e.previousStatus ?? null, at: e.at }
+        : null,
+    accepts: (args, v) => args.purchaseId === undefined || args.purchaseId === null || args.purchaseId === v.purchaseId,
+    mustSee: (args) =>
+      typeof args.purchaseId === 'string'
+        ? { query: 'query ($id: ID!) { purchase(id: $id) { id } }', variables: { id: args.purchaseId }, what: 'purchase' }
+        : null,
+    followUps: {
+      PurchaseEvent: {
+        purchase: { rootField: 'purchase', args: (v) => ({ id: v.purchaseId }) },
       },
     },
   },

@@ -2,9 +2,10 @@ import type { GraphQLSchema } from 'graphql';
 import { buildFederatedSchema } from '../../lib/subgraph';
 import { PriceTick } from './price-tick.entity';
 import { PriceResolver } from './price.resolver';
+import { PurchaseValuation, PurchaseValuationResolver, marketPriceReferences } from './purchase-valuation';
 
 export const marketPriceEntities = [PriceTick];
 
 export function buildMarketPriceSchema(): Promise<GraphQLSchema> {
-  return buildFederatedSchema([PriceResolver]);
+  return buildFederatedSchema([PriceResolver, PurchaseValuationResolver], marketPriceReferences, [PurchaseValuation]);
 }

@@ -1,20 +1,12 @@
 import { Arg, Ctx, Int, Query, Resolver, Root, Subscription } from 'type-graphql';
-import { AppError, ErrorCode } from '../../lib/errors';
-import type { SubgraphContext } from '../../lib/subgraph';
+import { servedByGateway, type SubgraphContext } from '../../lib/subgraph';
 import { BtcPrice, CandleIntervalEnum, Currency, PriceCandle } from './price-tick.entity';
 import type { PriceService } from './price.service';
 
 export type MarketPriceServices = { prices: PriceService };
 type Ctx = SubgraphContext<MarketPriceServices>;
 
-/**
- * Subscription fields are declared here, by the subgraph that owns the data, so they are part of
- * this subgraph's SDL and of the supergraph. They are *served* by the gateway (graphql-ws on its
- * `/graphql`, fed by the `price.btc.<ccy>` bus channel); a subgraph never streams to clients.
- */
-function servedByGateway(): never {
-  throw new AppError(ErrorCode.BAD_USER_INPUT, 'subscriptions are served by the gateway over graphql-ws, not by a subgraph');
-}
+// Subscription fields are declared here, by the subgraph that owns the data (see servedByGateway).
 
 @Resolver()
 export class PriceResolver {

@@ -1,6 +1,8 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { gql } from 'graphql-request';
+import { createClient, type Client } from 'graphql-ws';
 import Stripe from 'stripe';
+import WebSocket from 'ws';
 import type { BusEvent } from '../../lib/bus';
 import { startFakePayPal, type FakePayPal } from '../fakes/paypal.server';
 import { until } from '../helpers/wait';
@@ -347,4 +349,55 @@ describe('the treasury loop (real PostgreSQL, Redis, BullMQ)', () => {
     const [{ n }] = await sql<{ n: string }>(`select count(*)::text as n from pool.purchase where source = 'MANUAL'`);
     expect(n).toBe('1');
   }, 30_000);
+
+  it('shows a purchase going through its states live through the gateway, valued by the market-price subgraph in the same payload', async () => {
+    const ws = (accessToken: string): Client =>
+      createClient({
+        url: `${t.gateway.replace(/^http/, 'ws')}`,
+        webSocketImpl: WebSocket,
+        connectionParams: { authorization: `Bearer ${accessToken}` },
+        retryAttempts: 0,
+      });
+    type Live = { purchaseUpdated: { purchaseId: string; status: string; purchase: { amountAudCents: string; satoshis: string; currentValueAud: string | null; unrealizedGainAud: string | null } } };
+    const mine = ws(token);
+    const seen: Live['purchaseUpdated'][] = [];
+    const errors: unknown[] = [];
+    const stop = mine.subscribe<Live>(
+      { query: 'subscription { purchaseUpdated { purchaseId status purchase { amountAudCents satoshis currentValueAud unrealizedGainAud } } }' },
+      { next: (v) => v.data && seen.push(v.data.purchaseUpdated), error: (e) => errors.push(e), complete: () => undefined },
+    );
+    // Another tenant: its subscription to all of its purchases never sees ours; naming ours is NOT_FOUND.
+    const other = await client(t.gateway).request<{ signUp: { accessToken: string } }>(
+      gql`mutation ($i: SignUpInput!) { signUp(input: $i) { accessToken } }`,
+      { i: { tenantName: 'Nosy Pty Ltd', email: 'nosy@x.example', password: PASSWORD } },
+    );
+    const theirs = ws(other.signUp.accessToken);
+    const leaked: unknown[] = [];
+    const stopTheirs = theirs.subscribe({ query: 'subscription { purchaseUpdated { purchaseId status } }' }, { next: (v) => leaked.push(v), error: () => undefined, complete: () => undefined });
+    await new Promise((r) => setTimeout(r, 300)); // both subscriptions registered
+
+    const c = client(t.gateway, token);
+    const { requestPurchase } = await c.request<{ requestPurchase: { id: string } }>(
+      gql`mutation ($k: String!) { requestPurchase(amountAudCents: "3000", idempotencyKey: $k) { id } }`,
+      { k: `live-${randomUUID()}` },
+    );
+    const filled = await until('FILLED over the WebSocket', async () => seen.find((e) => e.purchaseId === requestPurchase.id && e.status === 'FILLED'));
+    expect(seen.filter((e) => e.purchaseId === requestPurchase.id).map((e) => e.status)).toEqual(['PENDING', 'SUBMITTED', 'FILLED']);
+    expect(filled.purchase.amountAudCents).toBe('3000');
+    expect(BigInt(filled.purchase.satoshis)).toBeGreaterThan(0n);
+    // currentValueAud comes from market-price (@requires satoshis and costAudCents from treasury).
+    expect(filled.purchase.currentValueAud).toMatch(/^\d+$/);
+    expect(BigInt(filled.purchase.unrealizedGainAud!)).toBe(BigInt(filled.purchase.currentValueAud!) - 3003n); // 3000 + 3 fee
+    expect(errors).toEqual([]);
+
+    const refused = await new Promise<unknown>((resolve) =>
+      theirs.subscribe({ query: `subscription { purchaseUpdated(purchaseId: "${requestPurchase.id}") { status } }` }, { next: resolve, error: resolve, complete: () => resolve('completed') }),
+    );
+    expect(JSON.stringify(refused)).toContain('NOT_FOUND');
+    expect(leaked).toEqual([]);
+    stop();
+    stopTheirs();
+    await mine.dispose();
+    await theirs.dispose();
+  }, 60_000);
 });

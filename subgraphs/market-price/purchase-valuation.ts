@@ -1,0 +1,62 @@
+import { Ctx, Directive, Field, FieldResolver, ID, ObjectType, Resolver, Root } from 'type-graphql';
+import { AudCentsScalar, SATS_PER_BTC, SatoshisScalar } from '../../lib/money';
+import type { SubgraphContext } from '../../lib/subgraph';
+import { Currency } from './price-tick.entity';
+import type { MarketPriceServices } from './price.resolver';
+
+type Ctx = SubgraphContext<MarketPriceServices>;
+
+/**
+ * The market's view of a purchase (owned by treasury): what its bitcoin is worth now. The gateway
+ * fetches `satoshis` and `costAudCents` from treasury first (@requires), so one query shows a
+ * purchase and its value.
+ */
+@ObjectType('BitcoinPurchase')
+@Directive('@key(fields: "id")')
+export class PurchaseValuation {
+  @Field(() => ID) id!: string;
+  @Field(() => SatoshisScalar) @Directive('@external') satoshis!: bigint;
+  @Field(() => AudCentsScalar) @Directive('@external') costAudCents!: bigint;
+}
+
+/** AUD cents for `sats` at `price` (AUD per BTC, exact decimal string), rounded half up. No floats. */
+export function valueInCents(sats: bigint, price: string): bigint {
+  const m = /^(\d+)(?:\.(\d+))?$/.exec(price);
+  if (!m) throw new RangeError(`not a decimal price: ${price}`);
+  const frac = m[2] ?? '';
+  const scale = 10n ** BigInt(frac.length);
+  const priceScaled = BigInt(m[1] + frac); // price × scale
+  const numerator = sats * priceScaled * 100n; // cents × SATS_PER_BTC × scale
+  const denominator = SATS_PER_BTC * scale;
+  return (numerator * 2n + denominator) / (2n * denominator);
+}
+
+@Resolver(() => PurchaseValuation)
+export class PurchaseValuationResolver {
+  @FieldResolver(() => AudCentsScalar, { nullable: true, description: 'The bitcoin bought, valued at the latest AUD price (cents); null before the first tick.' })
+  @Directive('@requires(fields: "satoshis costAudCents")')
+  async currentValueAud(@Root() p: PurchaseValuation, @Ctx() ctx: Ctx): Promise<bigint | null> {
+    ctx.gate.allowPublic(ctx, 'price:read');
+    const price = await ctx.services.prices.current(Currency.AUD);
+    return price ? valueInCents(BigInt(p.satoshis), price.price) : null;
+  }
+
+  @FieldResolver(() => AudCentsScalar, { nullable: true, description: 'Current value minus what it cost, fees included (cents; negative for a loss).' })
+  @Directive('@requires(fields: "satoshis costAudCents")')
+  async unrealizedGainAud(@Root() p: PurchaseValuation, @Ctx() ctx: Ctx): Promise<bigint | null> {
+    const value = await this.currentValueAud(p, ctx);
+    return value === null ? null : value - BigInt(p.costAudCents);
+  }
+}
+
+export const marketPriceReferences = {
+  BitcoinPurchase: {
+    /** The representation carries treasury's fields; the gate still decides whether this caller may see purchases. */
+    __resolveReference(ref: { id: string; satoshis?: string; costAudCents?: string }, ctx: Ctx): PurchaseValuation | null {
+      const p = ctx.principal;
+      if (p.kind === 'anonymous' || !ctx.gate.forReference(ctx, 'purchase:read', p.tenantId)) return null;
+      if (ref.satoshis === undefined || ref.costAudCents === undefined) return null;
+      return { id: ref.id, satoshis: BigInt(ref.satoshis), costAudCents: BigInt(ref.costAudCents) };
+    },
+  },
+};
