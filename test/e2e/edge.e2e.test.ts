@@ -117,7 +117,10 @@ describe('the gateway edge: APQ, partner safelist, abuse limits, rate limits, he
       expect(hit.status).toBe(200);
       expect(hit.body).toEqual(registered.body);
       // The platform's gateway has Redis: the entry is there, with a TTL.
-      expect(await redis.ttl(`abt:gateway:apq:${persistedQuery.sha256Hash}`)).toBeGreaterThan(0);
+      // (under the platform's own REDIS_PREFIX, as every key it writes)
+      const [key] = await redis.keys(`*:gateway:apq:${persistedQuery.sha256Hash}`);
+      expect(key).toMatch(/^abt-test-[0-9a-f]+:gateway:apq:/);
+      expect(await redis.ttl(key)).toBeGreaterThan(0);
     });
 
     it('GET: hashed queries work over GET (register, then hit), and an unknown hash is PERSISTED_QUERY_NOT_FOUND', async () => {
