@@ -58,7 +58,7 @@ export class Connection {
   ) {}
 
   get tenantId(): string | undefined {
-    return this.principal.kind === 'user' ? this.principal.tenantId : undefined;
+    return this.principal.kind === 'anonymous' ? undefined : this.principal.tenantId;
   }
 }
 
@@ -355,7 +355,10 @@ export class SubscriptionHub {
 const printed = new WeakMap<EventOperation['document'], string>();
 
 function groupKey(p: Prepared): string {
-  const who = p.tenantId === undefined ? 'public' : `${p.tenantId}/${p.connection.principal.kind === 'user' ? p.connection.principal.role : '-'}`;
+  // Members of a group share follow-up results: same tenant and same rights (a role, or one API key).
+  const pr = p.connection.principal;
+  const rights = pr.kind === 'user' ? pr.role : pr.kind === 'apiKey' ? `key:${pr.keyId}` : '-';
+  const who = p.tenantId === undefined ? 'public' : `${p.tenantId}/${rights}`;
   let text = printed.get(p.op.document);
   if (text === undefined) {
     text = print(p.op.document);

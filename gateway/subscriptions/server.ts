@@ -20,6 +20,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { decodeJwt } from 'jose';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { authorize, principalFromClaims, type Principal } from '../../lib/access';
+import { API_KEY_PREFIX, parseApiKey } from '../../lib/auth/api-keys';
 import { bearer, verifyAccessToken } from '../../lib/auth/tokens';
 import type { EventBus } from '../../lib/bus';
 import { AppError, ErrorCode, maskError } from '../../lib/errors';
@@ -100,7 +101,10 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
         let expiresAt: number | undefined;
         try {
           const token = bearer(given);
-          if (token) {
+          if (token?.startsWith(API_KEY_PREFIX)) {
+            // Partner keys are verified by the subgraphs (the gateway holds no key store): the key's tenant is the answer.
+            principal = await apiKeyPrincipal(token, given as string);
+          } else if (token) {
             const claims = await verifyAccessToken(token, opts.jwtSecret);
             principal = principalFromClaims(claims);
             const exp = decodeJwt(token).exp;
@@ -109,7 +113,7 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
         } catch (err) {
           return refuse(socket, err instanceof AppError ? err.message : 'token is invalid');
         }
-        connections.set(socket, new Connection(socket, principal, principal.kind === 'user' ? given : undefined, expiresAt));
+        connections.set(socket, new Connection(socket, principal, principal.kind === 'anonymous' ? undefined : given, expiresAt));
         return true;
       },
       onSubscribe: async (ctx, id, payload) => {
@@ -120,6 +124,7 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
         }
         try {
           const args = prepare(id, payload, connection);
+          await checkKeyScope(args.contextValue as PreparedOperation, connection);
           await checkVisible(args.contextValue as PreparedOperation, connection);
           return args;
         } catch (err) {
@@ -185,6 +190,30 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
     return hit;
   }
 
+  /** An API key's tenant, as the subgraphs see it: a key that is unknown, revoked or expired is refused. */
+  async function apiKeyPrincipal(token: string, authorization: string): Promise<Principal> {
+    const parsed = parseApiKey(token);
+    if (!parsed) throw new AppError(ErrorCode.UNAUTHENTICATED, 'API key is malformed');
+    const res = await opts.runQuery(parse('{ tenant { id } }'), {}, authorization);
+    const tenantId = (res.data as { tenant?: { id?: unknown } } | null | undefined)?.tenant?.id;
+    // A valid key without a tenant-bound scope (read:market only) may still use the public streams.
+    if (typeof tenantId !== 'string' && res.errors?.[0]?.extensions?.code === 'FORBIDDEN') return { kind: 'anonymous' };
+    if (typeof tenantId !== 'string') throw new AppError(ErrorCode.UNAUTHENTICATED, 'API key is invalid, revoked or expired');
+    // Scopes stay with the subgraphs: each subscription is authorised by a probe query (SubscriptionSource.probe).
+    return { kind: 'apiKey', keyId: `${API_KEY_PREFIX}${parsed.lookup}`, tenantId: tenantId.toLowerCase(), scopes: [] };
+  }
+
+  /** API keys: the subgraphs' gate decides, through a query needing the same permission. */
+  async function checkKeyScope(op: PreparedOperation, connection: Connection): Promise<void> {
+    const source = op.prepared.op.source;
+    if (connection.principal.kind !== 'apiKey' || !source.probe) return;
+    const res = await opts.runQuery(parse(source.probe), {}, connection.authorization);
+    const code = res.errors?.[0]?.extensions?.code;
+    if (res.errors?.length) {
+      throw new AppError(code === 'UNAUTHENTICATED' ? ErrorCode.UNAUTHENTICATED : ErrorCode.FORBIDDEN, `this API key may not subscribe to ${op.prepared.op.rootField}`);
+    }
+  }
+
   /** A subscription naming one object (a purchase) is refused unless the subscriber can see it. */
   async function checkVisible(op: PreparedOperation, connection: Connection): Promise<void> {
     const probe = op.prepared.visibility;
@@ -223,9 +252,10 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
     }
 
     const p = connection.principal;
-    authorize(p, source.action);
+    // A key's scopes are checked by the subgraphs (checkKeyScope); users and anonymous callers by the matrix here.
+    if (p.kind !== 'apiKey') authorize(p, source.action);
     source.checkArgs?.(args);
-    const tenantId = source.audience === 'tenant' && p.kind === 'user' ? p.tenantId : undefined;
+    const tenantId = source.audience === 'tenant' && p.kind !== 'anonymous' ? p.tenantId : undefined;
     const prepared: Prepared = {
       id,
       op: { schema, document, operationName: payload.operationName ?? undefined, variables: payload.variables ?? {}, rootField: fieldName, source },

@@ -40,6 +40,11 @@ export type SubscriptionSource = {
    * the subscription names something the caller may not see (another tenant's purchase) → NOT_FOUND.
    */
   mustSee?: (args: Record<string, unknown>) => { query: string; variables: Record<string, unknown>; what: string } | null;
+  /**
+   * For API-key subscribers (whose scopes live with the subgraphs): a query needing the same
+   * permission, asked once at subscribe time with the key; a refusal refuses the subscription.
+   */
+  probe?: string;
   /** Type name → field name → how to resolve a field the event lacks. */
   followUps?: Record<string, Record<string, FollowUp>>;
 };
@@ -78,6 +83,7 @@ export const SUBSCRIPTION_SOURCES: Readonly<Record<string, SubscriptionSource>> 
     action: 'rule:read',
     audience: 'tenant',
     channel: (_args, tenantId) => `tenant.${tenantId}.rule`,
+    probe: '{ treasuryRules { id } }',
     tenantOfChannel: (channel) => TENANT_RULE_CHANNEL.exec(channel)?.[1],
     toValue: (e) =>
       e.__typename === 'TreasuryRuleChanged' && e.version === 1
@@ -93,6 +99,7 @@ export const SUBSCRIPTION_SOURCES: Readonly<Record<string, SubscriptionSource>> 
     action: 'purchase:read',
     audience: 'tenant',
     channel: (_args, tenantId) => `tenant.${tenantId}.purchase`,
+    probe: '{ purchases(limit: 1) { id } }',
     tenantOfChannel: (channel) => TENANT_PURCHASE_CHANNEL.exec(channel)?.[1],
     toValue: (e) =>
       e.__typename === 'PurchaseUpdated' && e.version === 1

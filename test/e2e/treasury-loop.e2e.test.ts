@@ -400,4 +400,36 @@ describe('the treasury loop (real PostgreSQL, Redis, BullMQ)', () => {
     await mine.dispose();
     await theirs.dispose();
   }, 60_000);
+
+  it('lets a partner API key subscribe within its scopes, authorised by the subgraphs', async () => {
+    const c = client(t.gateway, token);
+    const key = async (scopes: string[]): Promise<string> =>
+      (
+        await c.request<{ createApiKey: { key: string } }>(gql`mutation ($i: CreateApiKeyInput!) { createApiKey(input: $i) { key } }`, {
+          i: { name: `ws ${scopes.join(' ')}`, scopes },
+        })
+      ).createApiKey.key;
+    const connect = (authorization: string): Client =>
+      createClient({ url: t.gateway.replace(/^http/, 'ws'), webSocketImpl: WebSocket, connectionParams: { authorization }, retryAttempts: 0, lazy: true });
+    const first = <T>(cl: Client, query: string): Promise<{ data?: T; error?: unknown }> =>
+      new Promise((resolve) => {
+        cl.subscribe<T>({ query }, { next: (v) => resolve({ data: v.data as T }), error: (error) => resolve({ error }), complete: () => undefined });
+      });
+
+    const reader = connect(`Bearer ${await key(['read:treasury'])}`);
+    const next = first<{ purchaseUpdated: { status: string } }>(reader, 'subscription { purchaseUpdated { status } }');
+    await new Promise((r) => setTimeout(r, 300));
+    await c.request(gql`mutation ($k: String!) { requestPurchase(amountAudCents: "600", idempotencyKey: $k) { id } }`, { k: `key-${randomUUID()}` });
+    expect((await next).data?.purchaseUpdated.status).toBe('PENDING');
+
+    const marketOnly = connect(`Bearer ${await key(['read:market'])}`);
+    expect(JSON.stringify((await first(marketOnly, 'subscription { purchaseUpdated { status } }')).error)).toMatch(/FORBIDDEN|authentication required/);
+    const tick = await first<{ btcPrice: { price: string } }>(marketOnly, 'subscription { btcPrice(currency: AUD) { price } }');
+    expect(tick.data?.btcPrice.price).toMatch(/^\d+\.\d{2}$/);
+
+    const forged = connect('Bearer abt_live_AAAAAAAAAAAA_0000000000000000000000000000000000000000');
+    const refused = await first(forged, 'subscription { btcPrice(currency: AUD) { price } }');
+    expect(refused.error).toBeDefined();
+    for (const cl of [reader, marketOnly, forged]) await cl.dispose();
+  }, 60_000);
 });
