@@ -131,7 +131,8 @@ export class ConfigError extends Error {
 
 /** Reads and validates configuration; every value has an embedded default. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = EnvSchema.safeParse(env);
+  // An empty variable means unset (compose files pass `${VAR:-}` for optional settings).
+  const parsed = EnvSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
   if (!parsed.success) {
     // Name the variables, never echo their values (they may be secrets).
     const names = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
