@@ -150,6 +150,9 @@ describe('the treasury loop (real PostgreSQL, Redis, BullMQ)', () => {
     until('every purchase to finish', async () => {
       const r = await purchases();
       if (r.purchases.some((p) => ['PENDING', 'SUBMITTED'].includes(p.status))) throw new Error('purchases still running');
+      // `purchases` and `holdings` are two root fields, read in two transactions that may straddle a commit.
+      const filled = r.purchases.filter((p) => p.status === 'FILLED' || p.status === 'PARTIALLY_FILLED').length;
+      if (r.holdings.reduce((n, h) => n + h.purchases, 0) !== filled) throw new Error('holdings not yet read after the last fill');
       return r;
     });
 
