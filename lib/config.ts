@@ -51,7 +51,8 @@ const EnvSchema = z.object({
   PAPER_LATENCY_MS: z.coerce.number().int().min(0).max(60_000).default(0),
   PAPER_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
   PAPER_FEE_BPS: z.coerce.number().int().min(0).max(1000).default(10),
-  PURCHASE_LEASE_MS: z.coerce.number().int().min(100).default(60_000),
+  // Longer than the worst route (3 lookups, a placement and a reconcile at 15 s each), so a live worker never loses it.
+  PURCHASE_LEASE_MS: z.coerce.number().int().min(100).default(300_000),
   SCHEDULER_INTERVAL_MS: z.coerce.number().int().min(50).default(15_000),
   PURCHASE_STALE_MS: z.coerce.number().int().min(100).default(60_000),
   // Real exchanges are used only when their credentials are set (never logged). Base URLs for testing against local servers.

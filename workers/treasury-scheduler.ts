@@ -57,41 +57,46 @@ export class TreasuryScheduler {
       .execute<{ id: string; timezone: string }[]>(`select id, timezone from public.tenant order by id`);
     const now = new Date();
     for (const t of tenants) {
-      const due = await withTenant(this.opts.orm, this.opts.directory, t.id, async (em) => {
-        const stale = await em.execute<{ id: string }[]>(
-          `select id from purchase where status in ('PENDING', 'SUBMITTED') and (lease_until is null or lease_until < now())
-           and updated_at < now() - (? * interval '1 millisecond') order by updated_at limit 100`,
-          [this.opts.staleMs],
-        );
-        const dca = await em.execute<{ id: string; next_run_at: string | null }[]>(
-          `select id, (extract(epoch from next_run_at) * 1000)::bigint::text as next_run_at from treasury_rule where type = 'FIXED_DCA' and enabled and (next_run_at is null or next_run_at <= now())`,
-        );
-        const priceDrop = await em.execute<{ n: string }[]>(`select count(*)::text as n from treasury_rule where type = 'PRICE_DROP' and enabled`);
-        const cutoff = await em.execute<{ cutoff_local_time: string }[]>(`select cutoff_local_time from treasury_settings`);
-        const events = await staleReceivedEvents(em, this.opts.staleMs);
-        return { stale, events, dca, priceDrop: Number(priceDrop[0].n) > 0, cutoff: cutoff[0]?.cutoff_local_time ?? '17:00' };
-      });
-      const q = this.opts.queue;
-      const bucket = Math.floor(now.getTime() / this.opts.staleMs);
-      for (const p of due.stale) {
-        await q.add('purchases', 'execute', { tenantId: t.id, purchaseId: p.id }, { jobId: `${p.id}:sweep:${bucket}` });
-      }
-      for (const id of due.events) {
-        await q.add('payment-events', 'process', { tenantId: t.id, paymentEventId: id }, { jobId: `${id}:sweep:${bucket}` });
-      }
-      for (const r of due.dca) {
-        await q.add('schedules', 'dca', { tenantId: t.id, ruleId: r.id }, { jobId: `dca:${r.id}:${r.next_run_at ?? 'first'}` });
-      }
-      if (due.priceDrop) {
-        await q.add('schedules', 'price-drop', { tenantId: t.id }, { jobId: `price-drop:${t.id}:${Math.floor(now.getTime() / 60_000)}` });
-      }
-      const day = startOfLocalDay(now, t.timezone);
-      const [hh, mm] = due.cutoff.split(':').map(Number);
-      const local = new Intl.DateTimeFormat('en-CA', { timeZone: t.timezone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(day);
-      const [y, m, d] = local.split('-').map(Number);
-      if (now.getTime() >= zonedTimeToUtc(y, m, d, hh, mm, t.timezone).getTime()) {
-        await q.add('schedules', 'cutoff', { tenantId: t.id, day: local }, { jobId: `cutoff:${t.id}:${local}` });
-      }
+      // One tenant's failure (a schema not migrated yet, a lock timeout) must not stop the others.
+      await this.tickTenant(t, now).catch((err: Error) => log().warn({ tenantId: t.id, err: err.message }, 'treasury scheduler: tenant skipped'));
+    }
+  }
+
+  private async tickTenant(t: { id: string; timezone: string }, now: Date): Promise<void> {
+    const due = await withTenant(this.opts.orm, this.opts.directory, t.id, async (em) => {
+      const stale = await em.execute<{ id: string }[]>(
+        `select id from purchase where status in ('PENDING', 'SUBMITTED') and (lease_until is null or lease_until < now())
+         and updated_at < now() - (? * interval '1 millisecond') order by updated_at limit 100`,
+        [this.opts.staleMs],
+      );
+      const dca = await em.execute<{ id: string; next_run_at: string | null }[]>(
+        `select id, (extract(epoch from next_run_at) * 1000)::bigint::text as next_run_at from treasury_rule where type = 'FIXED_DCA' and enabled and (next_run_at is null or next_run_at <= now())`,
+      );
+      const priceDrop = await em.execute<{ n: string }[]>(`select count(*)::text as n from treasury_rule where type = 'PRICE_DROP' and enabled`);
+      const cutoff = await em.execute<{ cutoff_local_time: string }[]>(`select cutoff_local_time from treasury_settings`);
+      const events = await staleReceivedEvents(em, this.opts.staleMs);
+      return { stale, events, dca, priceDrop: Number(priceDrop[0].n) > 0, cutoff: cutoff[0]?.cutoff_local_time ?? '17:00' };
+    });
+    const q = this.opts.queue;
+    const bucket = Math.floor(now.getTime() / this.opts.staleMs);
+    for (const p of due.stale) {
+      await q.add('purchases', 'execute', { tenantId: t.id, purchaseId: p.id }, { jobId: `${p.id}:sweep:${bucket}` });
+    }
+    for (const id of due.events) {
+      await q.add('payment-events', 'process', { tenantId: t.id, paymentEventId: id }, { jobId: `${id}:sweep:${bucket}` });
+    }
+    for (const r of due.dca) {
+      await q.add('schedules', 'dca', { tenantId: t.id, ruleId: r.id }, { jobId: `dca:${r.id}:${r.next_run_at ?? 'first'}` });
+    }
+    if (due.priceDrop) {
+      await q.add('schedules', 'price-drop', { tenantId: t.id }, { jobId: `price-drop:${t.id}:${Math.floor(now.getTime() / 60_000)}` });
+    }
+    const day = startOfLocalDay(now, t.timezone);
+    const [hh, mm] = due.cutoff.split(':').map(Number);
+    const local = new Intl.DateTimeFormat('en-CA', { timeZone: t.timezone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(day);
+    const [y, m, d] = local.split('-').map(Number);
+    if (now.getTime() >= zonedTimeToUtc(y, m, d, hh, mm, t.timezone).getTime()) {
+      await q.add('schedules', 'cutoff', { tenantId: t.id, day: local }, { jobId: `cutoff:${t.id}:${local}` });
     }
   }
 }
@@ -103,7 +108,7 @@ export function schedulesProcessor(orm: MikroORM, directory: TenantDirectory, en
     const result = await withTenant(orm, directory, tenantId, async (em): Promise<{ publications: Publication[] }> => {
       switch (job.name) {
         case 'cutoff':
-          return engine.flushAtCutoff(em, tenantId);
+          return engine.flushAtCutoff(em, tenantId, jobString(job, 'day'));
         case 'dca':
           return engine.runSchedule(em, tenantId, jobString(job, 'ruleId'));
         case 'price-drop':

@@ -34,6 +34,8 @@ export { SLOW_CONSUMER_CLOSE_CODE } from './hub';
 export type SubscriptionLimits = {
   /** graphql-ws `connection_init` must arrive within this (else 4408). Default 5 s. */
   connectionInitWaitTimeoutMs?: number;
+  /** Partner API keys: how long a connection lives before it must reconnect. Default API_KEY_SESSION_MS. */
+  apiKeySessionMs?: number;
   /** WebSocket ping interval; a peer that misses a pong for as long is terminated. Default 12 s. */
   keepAliveMs?: number;
   /** Unsent bytes (socket buffer + queued results) a connection may owe before it is closed with 4413. Default 1 MiB. */
@@ -65,6 +67,9 @@ const MAX_CACHED_DOCUMENTS = 500;
 class PreparedOperation {
   constructor(readonly prepared: Prepared) {}
 }
+
+/** How long a partner key's WebSocket may live before it must reconnect (and be verified again). */
+export const API_KEY_SESSION_MS = 5 * 60_000;
 
 const coded = (err: GraphQLError, code: string): GraphQLError =>
   new GraphQLError(err.message, { nodes: err.nodes, source: err.source, positions: err.positions, extensions: { ...err.extensions, code } });
@@ -104,6 +109,9 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
           if (token?.startsWith(API_KEY_PREFIX)) {
             // Partner keys are verified by the subgraphs (the gateway holds no key store): the key's tenant is the answer.
             principal = await apiKeyPrincipal(token, given as string);
+            // A key revoked or expired later must not stream forever: its connections end after
+            // API_KEY_SESSION_MS and reconnect (checked again by the subgraphs).
+            if (principal.kind === 'apiKey') expiresAt = Date.now() + (opts.apiKeySessionMs ?? API_KEY_SESSION_MS);
           } else if (token) {
             const claims = await verifyAccessToken(token, opts.jwtSecret);
             principal = principalFromClaims(claims);

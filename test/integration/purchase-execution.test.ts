@@ -177,4 +177,14 @@ describe('purchase execution: routing, failover and failure (real PostgreSQL, ex
     expect((await purchase(purchaseId)).status).toBe('FILLED');
     expect(zc.orders().filter((o) => JSON.stringify(o).includes(purchaseId))).toHaveLength(1);
   });
+
+  it('never settles a partly filled order that is still working: it stays SUBMITTED', async () => {
+    zc.setMode('outage');
+    sx.setMode('partial-fill');
+    const { purchaseId, ruleId } = await rulePurchase();
+    await expect(executor.execute(tenantId, purchaseId, true)).rejects.toBeInstanceOf(RetryLater);
+    // Not settled, nothing returned to the accrual, nothing booked: the order may still fill.
+    expect((await purchase(purchaseId)).status).toBe('SUBMITTED');
+    expect(await pending(ruleId)).toBe(0n);
+  });
 });

@@ -90,11 +90,20 @@ describe('scheduled rules: DCA, price drop, daily cut-off (real PostgreSQL)', ()
       );
     await pay(7_000n); // 700 accrued: above the exchange's 500, below the rule's 10,000
     expect(await purchasesOf(big)).toEqual([]);
-    await tx((em) => engine.flushAtCutoff(em, tenantId));
+    await tx((em) => engine.flushAtCutoff(em, tenantId, '2026-07-15'));
     expect(await purchasesOf(big)).toEqual([{ amount_aud_cents: '700', source: 'CUTOFF' }]);
-    await pay(3_000n); // 300: under the exchange minimum, carries over to tomorrow
-    await tx((em) => engine.flushAtCutoff(em, tenantId));
+    // Delivered again the same day (a trimmed queue, a second worker): nothing more happens.
+    await pay(6_000n); // 600 accrued
+    await tx((em) => engine.flushAtCutoff(em, tenantId, '2026-07-15'));
     expect(await purchasesOf(big)).toHaveLength(1);
+    await tx((em) => engine.flushAtCutoff(em, tenantId, '2026-07-16'));
+    expect(await purchasesOf(big)).toEqual([
+      { amount_aud_cents: '700', source: 'CUTOFF' },
+      { amount_aud_cents: '600', source: 'CUTOFF' },
+    ]);
+    await pay(3_000n); // 300: under the exchange minimum, carries over to tomorrow
+    await tx((em) => engine.flushAtCutoff(em, tenantId, '2026-07-17'));
+    expect(await purchasesOf(big)).toHaveLength(2);
     const [{ t }] = await sql<{ t: string }>(`select sum(amount_e4)::text as t from pool.accrual_entry where rule_id = ?`, [big]);
     expect(t).toBe('3000000');
     // The running balance the engine reads agrees with the ledger, for every rule.
@@ -103,5 +112,28 @@ describe('scheduled rules: DCA, price drop, daily cut-off (real PostgreSQL)', ()
        group by a.rule_id, r.pending_e4 having coalesce(r.pending_e4, 0) <> sum(a.amount_e4)`,
     );
     expect(drift).toEqual([]);
+  });
+
+  it('BALANCE_THRESHOLD sweeps only new cash above the threshold, once per rise', async () => {
+    const id = await rule({ type: 'BALANCE_THRESHOLD', amount_aud_cents: 10_000 });
+    const balance = (cents: bigint) =>
+      tx((em) =>
+        engine.applyPaymentEvent(em, tenantId, {
+          paymentEventId: randomUUID(),
+          provider: 'stripe',
+          kind: 'BALANCE',
+          amountCents: cents,
+          currency: 'AUD',
+          providerObjectId: `evt_bal_${randomUUID()}`,
+          relatedPaymentId: null,
+        }),
+      );
+    await balance(12_000n); // 2,000 above: swept
+    await balance(12_050n); // 50 more: accrues (under the 500 exchange minimum)
+    expect((await balance(12_050n)).reason).toMatch(/no new cash/); // the same level again: nothing
+    await balance(13_000n); // 950 more: 50 + 950 = 1,000 swept
+    await balance(11_000n); // fell: nothing, and the next rise counts from here
+    await balance(11_600n); // 600 more than the last level: swept
+    expect((await purchasesOf(id)).map((p) => p.amount_aud_cents)).toEqual(['2000', '1000', '600']);
   });
 });

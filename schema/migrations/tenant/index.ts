@@ -275,11 +275,28 @@ export const tenantMigrations: TenantMigration[] = [
       )`,
       ...rls(s, 'rule_accrual'),
       `grant select, insert, update on "${s}".rule_accrual to abt_app`,
+      // The backfill reads every tenant's rows: as the (non-superuser) owner that needs RLS lifted for
+      // this transaction only, else it would silently see nothing.
+      `alter table "${s}".accrual_entry no force row level security`,
+      `alter table "${s}".rule_accrual no force row level security`,
       `insert into "${s}".rule_accrual (tenant_id, rule_id, pending_e4)
        select tenant_id, rule_id, sum(amount_e4) from "${s}".accrual_entry group by tenant_id, rule_id
        on conflict (tenant_id, rule_id) do nothing`,
+      `alter table "${s}".accrual_entry force row level security`,
+      `alter table "${s}".rule_accrual force row level security`,
       // The entries a flush links to its purchase: those not consumed yet.
       `create index if not exists accrual_entry_open_idx on "${s}".accrual_entry (tenant_id, rule_id) where purchase_id is null`,
+    ],
+  },
+  {
+    name: '0005_execution_safety',
+    up: (s) => [
+      // A placement whose answer never came: the order may exist there, so routing must reconcile first.
+      `alter table "${s}".exchange_attempt add column if not exists outcome_unknown boolean not null default false`,
+      // The daily cut-off runs once per local day, whatever the queue remembers.
+      `alter table "${s}".treasury_settings add column if not exists last_cutoff_day text`,
+      // BALANCE_THRESHOLD: the excess already swept, so a new balance event sweeps only its increase.
+      `alter table "${s}".rule_accrual add column if not exists balance_excess_cents bigint`,
     ],
   },
 ];

@@ -44,6 +44,8 @@ export type RoutingAttempt = {
   at: Date;
   /** Short, secret-free note: the order status when placed, or the error message. */
   detail?: string;
+  /** A placement that may have executed although no good answer came (timeout, 502): reconcile there first. */
+  outcomeUnknown?: boolean;
 };
 
 /** Persists each attempt (audit trail). Errors it throws are logged, not propagated. */
@@ -193,7 +195,7 @@ export class ExchangeRouter {
       } catch (err) {
         const kind = this.account(breaker, err);
         const unknown = isExchangeError(err) && err.outcomeUnknown;
-        await record({ exchange, operation: 'place', outcome: 'FAILED', errorKind: kind, detail: messageOf(err) });
+        await record({ exchange, operation: 'place', outcome: 'FAILED', errorKind: kind, detail: messageOf(err), outcomeUnknown: unknown });
         if (kind === null || !FAILOVER_KINDS.has(kind)) {
           stop(kind ?? 'UNEXPECTED', `placing on ${exchange} failed: ${messageOf(err)}`, unknown, err);
         }

@@ -32,6 +32,11 @@ export type ExchangeOrder = {
   feeAudCents: bigint;
   /** Average fill price in AUD per BTC, exact decimal; null until something fills. */
   averagePrice: string | null;
+  /**
+   * True while the exchange may still fill more of it (open, pending, partly filled and working):
+   * a purchase is only settled once its order is done.
+   */
+  open?: boolean;
   /** The exchange's own record, for audit. Never contains credentials. */
   raw?: unknown;
 };

@@ -170,7 +170,9 @@ export function mapKrakenOrder(
       break;
   }
 
+  const open = info.status === 'pending' || info.status === 'open';
   return {
+    open,
     exchange: 'kraken',
     clientOrderId,
     exchangeOrderId: txid,

@@ -129,7 +129,10 @@ export function mapSwyftxOrder(
     default:
       status = filledSats > 0n ? 'PARTIALLY_FILLED' : 'OPEN';
   }
+  // Working orders (partly filled, or a status we do not know as final) may still fill.
+  const open = !['FILLED', 'FAILED', 'USER_CANCELLED', 'SYSTEM_CANCELLED'].includes(code ?? '');
   return {
+    open,
     exchange: 'swyftx',
     clientOrderId,
     exchangeOrderId: uuid,

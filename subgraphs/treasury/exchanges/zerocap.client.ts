@@ -112,7 +112,9 @@ export function mapZerocapOrder(order: ZerocapOrderInfo, clientOrderId: string, 
       throw invalidResponse('zerocap', `unknown order status ${safeExchangeText(order.status, [])}`, false);
   }
   const average = order.average && isPlainNonNegativeDecimal(order.average) && parseDecimal(order.average)?.coef !== 0n ? order.average : null;
+  const open = order.status === 'open';
   return {
+    open,
     exchange: 'zerocap',
     clientOrderId,
     exchangeOrderId: order.id,

@@ -94,7 +94,10 @@ export class PurchaseExecutor {
       // An order may exist somewhere: never give up on it; reconcile on the next attempt.
       const unknown = routing?.outcomeUnknown ?? true;
       const permanent = routing !== null && ['REJECTED', 'AUTH', 'NO_ROUTE'].includes(routing.kind);
-      if (!unknown && (permanent || finalAttempt)) {
+      // Once an exchange accepted this order (or may have), giving up would free its money while the
+      // order fills: keep retrying until the order is found and settled.
+      const mayExist = prior.length > 0 || (routing?.attempts ?? []).some((a) => a.operation === 'place' && (a.outcome === 'PLACED' || a.outcomeUnknown));
+      if (!unknown && !mayExist && (permanent || finalAttempt)) {
         await this.finish(tenantId, purchase, PurchaseStatus.FAILED, reason, null);
         return { status: PurchaseStatus.FAILED };
       }
@@ -133,11 +136,11 @@ export class PurchaseExecutor {
       ? { primary: settings[0].primary_exchange, failover: settings[0].failover_exchanges }
       : { primary: 'paper', failover: [] };
     // Exchanges that may hold this order: one that accepted it, or one whose answer was in doubt
-    // (the router reconciles those). A definite refusal (503, 429) created nothing there.
+    // (timeout, 502: recorded as outcome_unknown). A definite refusal (503, 429) created nothing there.
     const prior = (
       await em.execute<{ exchange: ExchangeName }[]>(
         `select distinct exchange from exchange_attempt
-         where purchase_id = ? and ((operation = 'place' and outcome = 'PLACED') or operation = 'reconcile')`,
+         where purchase_id = ? and ((operation = 'place' and (outcome = 'PLACED' or outcome_unknown)) or operation = 'reconcile')`,
         [p.id],
       )
     ).map((r) => r.exchange);
@@ -174,14 +177,14 @@ export class PurchaseExecutor {
     if (!target) return;
     await this.tx(target.tenantId, (em) =>
       em.execute(
-        `insert into exchange_attempt (id, purchase_id, exchange, operation, outcome, error_kind, detail, at) values (?, ?, ?, ?, ?, ?, ?, ?)`,
-        [randomUUID(), target.purchaseId, a.exchange, a.operation, a.outcome, a.errorKind, a.detail ?? null, a.at],
+        `insert into exchange_attempt (id, purchase_id, exchange, operation, outcome, error_kind, detail, at, outcome_unknown) values (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [randomUUID(), target.purchaseId, a.exchange, a.operation, a.outcome, a.errorKind, a.detail ?? null, a.at, a.outcomeUnknown === true],
       ),
     );
   }
 
   private async settle(tenantId: string, p: PurchaseRow, order: ExchangeOrder, reconciled: boolean): Promise<ExecuteResult> {
-    if (order.status === 'OPEN') {
+    if (order.status === 'OPEN' || order.open === true) {
       await this.tx(tenantId, (em) =>
         em.execute(`update purchase set exchange = ?, exchange_order_id = ?, lease_until = null where id = ?`, [
           order.exchange,
@@ -189,7 +192,7 @@ export class PurchaseExecutor {
           p.id,
         ]),
       );
-      throw new RetryLater(`order ${order.exchangeOrderId} on ${order.exchange} is still open`);
+      throw new RetryLater(`order ${order.exchangeOrderId} on ${order.exchange} is still working (${order.status})`);
     }
     if (order.status === 'FILLED' || (order.status === 'PARTIALLY_FILLED' && order.filledSats > 0n) || (order.status === 'CANCELLED' && order.filledSats > 0n)) {
       const status = order.status === 'FILLED' ? PurchaseStatus.FILLED : PurchaseStatus.PARTIALLY_FILLED;
@@ -223,7 +226,7 @@ export class PurchaseExecutor {
       }
       // Whatever was not spent goes back to the rule that accrued it: nothing is lost.
       const unspent = BigInt(current.amount_aud_cents) - (order?.spentAudCents ?? 0n) - (order?.feeAudCents ?? 0n);
-      if (current.rule_id && unspent > 0n && to !== PurchaseStatus.FILLED) {
+      if (current.rule_id && unspent > 0n) {
         await addLedgerEntry(em, { ruleId: current.rule_id, kind: 'RETURN', amountE4: unspent * E4, note: `unspent by purchase ${p.id} (${to})` });
       }
       const pub = await this.transition(em, tenantId, current, to, reason);

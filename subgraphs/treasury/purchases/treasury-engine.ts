@@ -149,14 +149,25 @@ export class TreasuryEngine {
       } else if (facts.kind === 'REFUND') {
         notes.push(await this.refund(em, rule, facts));
       } else {
+        // A balance is a level, not a flow: sweep only the growth of the excess over the threshold
+        // since the last balance event (buying bitcoin does not lower the processor's balance).
         const threshold = big(rule.amount_aud_cents) ?? 0n;
-        const excess = facts.amountCents - threshold;
-        if (excess <= 0n) {
-          notes.push(`balance is at or below the ${threshold} cent threshold`);
+        const excess = max(facts.amountCents - threshold, 0n);
+        const [level] = await em.execute<{ previous: string | null }[]>(
+          `select balance_excess_cents::text as previous from rule_accrual where rule_id = ?`,
+          [rule.id],
+        );
+        const growth = excess - BigInt(level?.previous ?? '0');
+        await em.execute(
+          `insert into rule_accrual (rule_id, balance_excess_cents) values (?, ?)
+           on conflict (tenant_id, rule_id) do update set balance_excess_cents = excluded.balance_excess_cents, updated_at = now()`,
+          [rule.id, excess.toString()],
+        );
+        if (growth <= 0n) {
+          notes.push(excess === 0n ? `balance is at or below the ${threshold} cent threshold` : 'no new cash above the threshold since the last balance');
           continue;
         }
-        // A balance is a level, not a flow: the excess is swept once per balance event.
-        const fresh = await this.accrue(em, rule.id, 'BALANCE', excess * E4, facts, `${facts.provider}:BALANCE:${facts.providerObjectId}`, null);
+        const fresh = await this.accrue(em, rule.id, 'BALANCE', growth * E4, facts, `${facts.provider}:BALANCE:${facts.providerObjectId}`, null);
         if (!fresh) continue;
       }
       const flushed = await this.flush(em, tenantId, rule, PurchaseSource.RULE, 'threshold');
@@ -189,8 +200,12 @@ export class TreasuryEngine {
       await this.accrue(em, rule.id, 'REFUND', 0n, facts, key, 'refund names no payment');
       return 'refund names no payment';
     }
+    // Its share counts as spent only if the purchase it funded bought something; a failed or
+    // cancelled purchase gave the money back to the accrual, so the refund still reduces it.
     const paid = await em.execute<{ amount_e4: string; purchase_id: string | null }[]>(
-      `select amount_e4, purchase_id from accrual_entry where rule_id = ? and source_key = ?`,
+      `select a.amount_e4, case when p.status in ('PENDING', 'SUBMITTED', 'FILLED', 'PARTIALLY_FILLED') then a.purchase_id end as purchase_id
+       from accrual_entry a left join purchase p on p.id = a.purchase_id
+       where a.rule_id = ? and a.source_key = ?`,
       [rule.id, `${facts.provider}:REVENUE:${facts.relatedPaymentId}`],
     );
     const revenue = paid[0];
@@ -289,8 +304,20 @@ export class TreasuryEngine {
     return rows[0]?.timezone ?? 'Australia/Sydney';
   }
 
-  /** The daily cut-off: every enabled revenue/balance rule flushes whatever the exchange will take. */
-  async flushAtCutoff(em: EntityManager, tenantId: string): Promise<{ purchases: string[]; publications: Publication[] }> {
+  /**
+   * The daily cut-off: every enabled revenue/balance rule flushes whatever the exchange will take.
+   * Once per tenant and local `day` (YYYY-MM-DD), recorded in the tenant's settings, however often
+   * the job is delivered.
+   */
+  async flushAtCutoff(em: EntityManager, tenantId: string, day: string): Promise<{ purchases: string[]; publications: Publication[] }> {
+    const first = await em.execute<{ ok: number }[]>(
+      `insert into treasury_settings (last_cutoff_day) values (?)
+       on conflict (tenant_id) do update set last_cutoff_day = excluded.last_cutoff_day
+       where treasury_settings.last_cutoff_day is distinct from excluded.last_cutoff_day
+       returning 1 as ok`,
+      [day],
+    );
+    if (first.length === 0) return { purchases: [], publications: [] };
     const rules = await em.execute<RuleRow[]>(
       `select ${RULE_COLUMNS} from treasury_rule where enabled and type in ('PERCENTAGE_OF_REVENUE', 'BALANCE_THRESHOLD') order by id for update`,
     );
