@@ -293,6 +293,18 @@ describe('the treasury loop (real PostgreSQL, Redis, BullMQ)', () => {
     expect(list.length).toBe(before + 1);
   }, 30_000);
 
+  it('applies a refund delivered before its payment when the payment arrives', async () => {
+    const before = (await purchases()).purchases.length;
+    // Refund of $40 arrives first (recorded, waiting), then the $100 payment: 10% of (100 − 40) = 600 → one purchase.
+    await stripeRefund('evt_early_ref', 'pi_early', 're_early', 4000, 10000);
+    expect((await settled('evt_early_ref')).status_reason).toMatch(/before its payment/);
+    await stripePayment('evt_early_pay', 'pi_early', 10000);
+    await settled('evt_early_pay');
+    const list = (await allFinal()).purchases;
+    expect(list.length).toBe(before + 1);
+    expect(list[0].amountAudCents).toBe('600');
+  }, 30_000);
+
   it('skips a non-AUD payment visibly, without converting it', async () => {
     await stripePayment('evt_loop_usd', 'pi_loop_usd', 500000, 'usd');
     expect(await settled('evt_loop_usd')).toEqual({

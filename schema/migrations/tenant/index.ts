@@ -297,6 +297,10 @@ export const tenantMigrations: TenantMigration[] = [
       `alter table "${s}".treasury_settings add column if not exists last_cutoff_day text`,
       // BALANCE_THRESHOLD: the excess already swept, so a new balance event sweeps only its increase.
       `alter table "${s}".rule_accrual add column if not exists balance_excess_cents bigint`,
+      // A refund delivered before its payment: its cents wait here and reduce the payment's share when it arrives.
+      `alter table "${s}".accrual_entry add column if not exists awaiting_refund_cents bigint check (awaiting_refund_cents > 0)`,
+      `alter table "${s}".accrual_entry add column if not exists awaits_key text`,
+      `create index if not exists accrual_entry_awaiting_idx on "${s}".accrual_entry (tenant_id, rule_id, awaits_key) where awaiting_refund_cents is not null`,
     ],
   },
 ];

@@ -21,6 +21,9 @@ export type LedgerEntry = {
   sourceKey?: string | null;
   purchaseId?: string | null;
   note?: string | null;
+  /** A refund whose payment has not arrived: its cents, applied when the payment (awaitsKey) comes. */
+  awaitingRefundCents?: bigint | null;
+  awaitsKey?: string | null;
 };
 
 /**
@@ -30,14 +33,25 @@ export type LedgerEntry = {
 export async function addLedgerEntry(em: EntityManager, e: LedgerEntry): Promise<boolean> {
   const rows = await em.execute<{ ok: number }[]>(
     `with e as (
-       insert into accrual_entry (id, rule_id, kind, amount_e4, payment_event_id, source_key, purchase_id, note)
-       values (?, ?, ?, ?, ?, ?, ?, ?)
+       insert into accrual_entry (id, rule_id, kind, amount_e4, payment_event_id, source_key, purchase_id, note, awaiting_refund_cents, awaits_key)
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        on conflict (tenant_id, rule_id, source_key) where source_key is not null do nothing
        returning rule_id, amount_e4)
      insert into rule_accrual (rule_id, pending_e4) select rule_id, amount_e4 from e
      on conflict (tenant_id, rule_id) do update set pending_e4 = rule_accrual.pending_e4 + excluded.pending_e4, updated_at = now()
      returning 1 as ok`,
-    [randomUUID(), e.ruleId, e.kind, e.amountE4.toString(), e.paymentEventId ?? null, e.sourceKey ?? null, e.purchaseId ?? null, e.note ?? null],
+    [
+      randomUUID(),
+      e.ruleId,
+      e.kind,
+      e.amountE4.toString(),
+      e.paymentEventId ?? null,
+      e.sourceKey ?? null,
+      e.purchaseId ?? null,
+      e.note ?? null,
+      e.awaitingRefundCents?.toString() ?? null,
+      e.awaitsKey ?? null,
+    ],
   );
   return rows.length > 0;
 }
@@ -145,7 +159,8 @@ export class TreasuryEngine {
     for (const rule of rules) {
       if (facts.kind === 'REVENUE') {
         const share = facts.amountCents * BigInt(rule.percentage_bps ?? 0);
-        await this.accrue(em, rule.id, 'REVENUE', share, facts, `${facts.provider}:REVENUE:${facts.providerObjectId}`, null);
+        const key = `${facts.provider}:REVENUE:${facts.providerObjectId}`;
+        if (await this.accrue(em, rule.id, 'REVENUE', share, facts, key, null)) await this.applyEarlyRefunds(em, rule, facts.providerObjectId, key, share);
       } else if (facts.kind === 'REFUND') {
         notes.push(await this.refund(em, rule, facts));
       } else {
@@ -210,8 +225,18 @@ export class TreasuryEngine {
     );
     const revenue = paid[0];
     if (!revenue) {
-      await this.accrue(em, rule.id, 'REFUND', 0n, facts, key, 'no revenue was recorded for the refunded payment');
-      return 'no revenue was recorded for the refunded payment';
+      // Delivered before its payment (webhooks arrive in any order): it waits and reduces the payment's share then.
+      await addLedgerEntry(em, {
+        ruleId: rule.id,
+        kind: 'REFUND',
+        amountE4: 0n,
+        paymentEventId: facts.paymentEventId,
+        sourceKey: key,
+        note: `refund of ${facts.relatedPaymentId}, received before the payment`,
+        awaitingRefundCents: facts.amountCents,
+        awaitsKey: `${facts.provider}:REVENUE:${facts.relatedPaymentId}`,
+      });
+      return 'refund received before its payment; it will reduce that payment when it arrives';
     }
     if (revenue.purchase_id !== null) {
       await this.accrue(em, rule.id, 'REFUND', 0n, facts, key, `refunded after purchase ${revenue.purchase_id}; the bitcoin is kept`);
@@ -225,6 +250,28 @@ export class TreasuryEngine {
     const share = min(facts.amountCents * BigInt(rule.percentage_bps ?? 0), max(remaining, 0n));
     await this.accrue(em, rule.id, 'REFUND', -share, facts, key, `refund of ${facts.relatedPaymentId}`);
     return '';
+  }
+
+  /** Refunds that arrived before this payment now reduce its share (never below zero), once. */
+  private async applyEarlyRefunds(em: EntityManager, rule: RuleRow, paymentId: string, revenueKey: string, shareE4: bigint): Promise<void> {
+    const [waiting] = await em.execute<{ cents: string }[]>(
+      `with w as (
+         select id, awaiting_refund_cents from accrual_entry
+         where rule_id = ? and awaits_key = ? and awaiting_refund_cents is not null for update),
+       done as (update accrual_entry a set awaiting_refund_cents = null from w where a.id = w.id)
+       select coalesce(sum(awaiting_refund_cents), 0)::text as cents from w`,
+      [rule.id, revenueKey],
+    );
+    const refundE4 = min(BigInt(waiting.cents) * BigInt(rule.percentage_bps ?? 0), shareE4);
+    if (refundE4 <= 0n) return;
+    await addLedgerEntry(em, {
+      ruleId: rule.id,
+      kind: 'REFUND',
+      amountE4: -refundE4,
+      sourceKey: `${revenueKey}:early-refunds`,
+      // Same note as an ordinary refund of this payment: later refunds are capped by the total.
+      note: `refund of ${paymentId}`,
+    });
   }
 
   /**
