@@ -1,3 +1,4 @@
+import { textToUnits } from './exact-decimal';
 import { ExchangeError, type ExchangeName } from './exchange.types';
 import { parseJsonLossless, type JsonValue } from './lossless-json';
 
@@ -101,6 +102,27 @@ export function errorForStatus(exchange: ExchangeName, status: number, mutation:
 
 export function invalidResponse(exchange: ExchangeName, message: string, mutation: boolean, cause?: unknown): ExchangeError {
   return new ExchangeError({ exchange, kind: 'INVALID_RESPONSE', message, outcomeUnknown: mutation, cause });
+}
+
+/**
+ * A decimal field of an exchange's order → integer units (sats, cents) with the given rounding; an
+ * absent field is 0. Anything else than a non-negative decimal is an INVALID_RESPONSE naming the field.
+ */
+export function orderUnits(
+  exchange: ExchangeName,
+  text: string | null | undefined,
+  decimals: number,
+  rounding: 'floor' | 'half-up',
+  field: string,
+): bigint {
+  if (text === null || text === undefined) return 0n;
+  try {
+    const v = textToUnits(text, decimals, rounding);
+    if (v < 0n) throw new RangeError('negative');
+    return v;
+  } catch (err) {
+    throw invalidResponse(exchange, `order field ${field} is not a non-negative decimal`, false, err);
+  }
 }
 
 /** Runs async tasks strictly one after another (Kraken needs nonces to arrive in order). */

@@ -14,8 +14,8 @@ import { createHash, createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { log } from '../../../lib/logger';
 import { centsToAud } from '../../../lib/money';
-import { compare, isPlainNonNegativeDecimal, multiply, parseDecimal, textToUnits } from './exact-decimal';
-import { errorForStatus, invalidResponse, SerialQueue, sendHttp, type FetchLike, type HttpResponse } from './exchange-http';
+import { compare, isPlainNonNegativeDecimal, multiply, parseDecimal } from './exact-decimal';
+import { errorForStatus, invalidResponse, orderUnits, SerialQueue, sendHttp, type FetchLike, type HttpResponse } from './exchange-http';
 import {
   assertClientOrderId,
   assertPositiveAudCents,
@@ -108,15 +108,8 @@ const ClosedOrdersResult = z.object({ closed: OrderMap });
 const TickerResult = z.record(z.string(), z.object({ a: z.array(z.string()).min(1) }));
 const SystemStatusResult = z.object({ status: z.string() });
 
-function units(text: string, decimals: number, rounding: 'floor' | 'half-up', field: string): bigint {
-  try {
-    const v = textToUnits(text, decimals, rounding);
-    if (v < 0n) throw new RangeError('negative');
-    return v;
-  } catch (err) {
-    throw invalidResponse('kraken', `order field ${field} is not a non-negative decimal`, false, err);
-  }
-}
+const units = (text: string | null | undefined, decimals: number, rounding: 'floor' | 'half-up', field: string): bigint =>
+  orderUnits('kraken', text, decimals, rounding, field);
 
 /**
  * Kraken order info → ExchangeOrder. vol_exec is BTC, cost and fee are AUD (fee-in-quote is the

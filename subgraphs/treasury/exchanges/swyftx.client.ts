@@ -20,7 +20,7 @@ import { z } from 'zod';
 import { centsToAud } from '../../../lib/money';
 import { log } from '../../../lib/logger';
 import { averagePriceAudPerBtc, isPlainNonNegativeDecimal, parseDecimal, textToUnits } from './exact-decimal';
-import { errorForStatus, invalidResponse, parseBody, sendHttp, type FetchLike, type HttpResponse } from './exchange-http';
+import { errorForStatus, invalidResponse, orderUnits, parseBody, sendHttp, type FetchLike, type HttpResponse } from './exchange-http';
 import {
   assertClientOrderId,
   assertPositiveAudCents,
@@ -79,16 +79,8 @@ const ErrorBody = z.object({
 
 type AssetIds = { aud: string; btc: string };
 
-function units(text: string | null | undefined, decimals: number, rounding: 'floor' | 'half-up', field: string): bigint {
-  if (text === null || text === undefined) return 0n;
-  try {
-    const v = textToUnits(text, decimals, rounding);
-    if (v < 0n) throw new RangeError('negative');
-    return v;
-  } catch (err) {
-    throw invalidResponse('swyftx', `order field ${field} is not a non-negative number`, false, err);
-  }
-}
+const units = (text: string | null | undefined, decimals: number, rounding: 'floor' | 'half-up', field: string): bigint =>
+  orderUnits('swyftx', text, decimals, rounding, field);
 
 /**
  * Swyftx order → ExchangeOrder for an AUD→BTC market buy. `amount` (AUD) and `total` (BTC) come

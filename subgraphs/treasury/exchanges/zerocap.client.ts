@@ -28,8 +28,8 @@
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { centsToAud } from '../../../lib/money';
-import { averagePriceAudPerBtc, isPlainNonNegativeDecimal, parseDecimal, textToUnits } from './exact-decimal';
-import { errorForStatus, invalidResponse, parseBody, sendHttp, type FetchLike, type HttpResponse } from './exchange-http';
+import { averagePriceAudPerBtc, isPlainNonNegativeDecimal, parseDecimal } from './exact-decimal';
+import { errorForStatus, invalidResponse, orderUnits, parseBody, sendHttp, type FetchLike, type HttpResponse } from './exchange-http';
 import {
   assertClientOrderId,
   assertPositiveAudCents,
@@ -67,16 +67,8 @@ export type ZerocapOrderInfo = z.infer<typeof ZerocapOrder>;
 const Ticker = z.object({ ask: num.nullish() });
 const ErrorBody = z.object({ error: z.object({ code: z.string().optional(), message: z.string().optional() }) });
 
-function units(text: string | null | undefined, decimals: number, rounding: 'floor' | 'half-up', field: string): bigint {
-  if (text === null || text === undefined) return 0n;
-  try {
-    const v = textToUnits(text, decimals, rounding);
-    if (v < 0n) throw new RangeError('negative');
-    return v;
-  } catch (err) {
-    throw invalidResponse('zerocap', `order field ${field} is not a non-negative number`, false, err);
-  }
-}
+const units = (text: string | null | undefined, decimals: number, rounding: 'floor' | 'half-up', field: string): bigint =>
+  orderUnits('zerocap', text, decimals, rounding, field);
 
 /** ccxt-shaped ZeroCap order → ExchangeOrder: filled is BTC, cost is AUD, fee in AUD or BTC. */
 export function mapZerocapOrder(order: ZerocapOrderInfo, clientOrderId: string, requestedAudCents: bigint | null): ExchangeOrder {
