@@ -7,8 +7,8 @@
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { bpsOf, parseDecimal, satsForAud, textToUnits, unitsToText } from '../../subgraphs/treasury/exchanges/exact-decimal';
+import { readBody, sendJson, listenLocal } from './http';
 
 export type FakeKrakenMode =
   | 'normal'
@@ -73,20 +73,7 @@ export type FakeKraken = {
   updateOrder(txid: string, patch: Partial<FakeKrakenOrderInfo>): void;
 };
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
-}
 
 const txidChars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 function newTxid(): string {
@@ -244,17 +231,12 @@ export async function startFakeKraken(opts: FakeKrakenOptions = {}): Promise<Fak
     });
   });
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const listening = await listenLocal(server);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: listening.url,
     apiKey,
     apiSecret,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: listening.close,
     orders: () => [...orders].map(([txid, info]) => ({ txid, info: { ...info } })),
     setMode: (m) => {
       mode = m;

@@ -6,9 +6,9 @@
  */
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { bpsOf, parseDecimal, satsForAud, textToUnits, unitsToText } from '../../subgraphs/treasury/exchanges/exact-decimal';
 import { JsonNumberLiteral, stringifyJson, type JsonWritable } from '../../subgraphs/treasury/exchanges/lossless-json';
+import { readBody, sendText, listenLocal } from './http';
 
 export type FakeSwyftxMode =
   | 'normal'
@@ -54,19 +54,7 @@ export type FakeSwyftx = {
 const AUD_ID = '1';
 const BTC_ID = '3';
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
 
-function sendText(res: ServerResponse, status: number, text: string): void {
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
-}
 
 const sendError = (res: ServerResponse, status: number, error: string, message: string): void =>
   sendText(res, status, JSON.stringify({ error: { error, message } }));
@@ -233,16 +221,11 @@ export async function startFakeSwyftx(opts: FakeSwyftxOptions = {}): Promise<Fak
     });
   });
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const listening = await listenLocal(server);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: listening.url,
     apiKey,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: listening.close,
     orders: () => orders.map((o) => ({ ...o })),
     setMode: (m) => {
       mode = m;

@@ -6,9 +6,9 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { bpsOf, parseDecimal, satsForAud, textToUnits, unitsToText } from '../../subgraphs/treasury/exchanges/exact-decimal';
 import { JsonNumberLiteral, stringifyJson, type JsonWritable } from '../../subgraphs/treasury/exchanges/lossless-json';
+import { readBody, sendText, listenLocal } from './http';
 
 export type FakeZerocapMode =
   | 'normal'
@@ -52,19 +52,7 @@ export type FakeZerocap = {
   requests(): Array<{ path: string; body: string }>;
 };
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
 
-function sendText(res: ServerResponse, status: number, text: string): void {
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
-}
 
 const sendError = (res: ServerResponse, status: number, code: string, message: string): void =>
   sendText(res, status, JSON.stringify({ error: { code, message } }));
@@ -209,17 +197,12 @@ export async function startFakeZerocap(opts: FakeZerocapOptions = {}): Promise<F
     });
   });
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const listening = await listenLocal(server);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: listening.url,
     apiKey,
     apiSecret,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: listening.close,
     orders: () => orders.map((o) => ({ ...o })),
     setMode: (m) => {
       mode = m;
