@@ -14,6 +14,7 @@ import { FakeKrakenWsServer } from '../fakes/kraken-ws.server';
 import { FakePriceRestServer } from '../fakes/price-rest.server';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { client, errorCodes, startTestPlatform, type TestPlatform } from '../helpers/platform';
+import { waitFor } from '../helpers/wait';
 
 configureLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
 
@@ -32,13 +33,6 @@ class ManualFeed implements PriceFeed {
   }
 }
 
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 type Published = { channel: string; event: BusEvent };
 
@@ -157,7 +151,7 @@ describe('market data: aggregation, ticks and candles (PriceService on PostgreSQ
     feed2.quote('AUD', '98.00', clock); // late tick for 10:00, a new low, not the close
     clock = new Date(base + 61_000);
     feed2.quote('AUD', '104.00', clock);
-    await until(() => published.length === 7, 'both ticks published');
+    await waitFor(() => published.length === 7, 'both ticks published');
     // Their candle deltas are not written yet, but history already includes them.
     const before = await s2.history(Currency.AUD, '1m', new Date(base), new Date(base + 120_000));
     await s2.flush();
@@ -211,7 +205,7 @@ describe('market data: aggregation, ticks and candles (PriceService on PostgreSQ
       const s = service({ now: () => new Date() });
       await s.start(feeds);
       const latest = (ccy: string): BusEvent | undefined => published.filter((p) => p.channel === `price.btc.${ccy}`).at(-1)?.event;
-      await until(() => (latest('aud')?.sources as string[] | undefined)?.length === 3 && (latest('usd')?.sources as string[] | undefined)?.length === 2, 'all sources');
+      await waitFor(() => (latest('aud')?.sources as string[] | undefined)?.length === 3 && (latest('usd')?.sources as string[] | undefined)?.length === 2, 'all sources');
       expect(latest('aud')).toMatchObject({ price: '150020.12', source: 'BTC_MARKETS+INDEPENDENT_RESERVE+KRAKEN' });
       // BTC Markets lists BTC-AUD only; (97500.5 + 97530.55) / 2 = 97515.525 → 97515.52.
       expect(latest('usd')).toMatchObject({ price: '97515.52', sources: ['INDEPENDENT_RESERVE', 'KRAKEN'] });
@@ -263,7 +257,7 @@ describe('market data through the gateway', () => {
     await t.platform.services.prices!.flush();
     const from = new Date(Date.now() - 10 * 60_000).toISOString();
     let candles: Candle[] = [];
-    await until(async () => {
+    await waitFor(async () => {
       candles = (await client(t.gateway).request<{ priceHistory: Candle[] }>(HISTORY, { currency: 'AUD', interval: 'ONE_MINUTE', from })).priceHistory;
       return candles.length > 0;
     }, 'a candle');
@@ -302,7 +296,7 @@ describe('market data through the gateway', () => {
       { query: 'subscription { btcPrice(currency: USD) { price source sources } }' },
       { next: (r) => void (r.data && ticks.push(r.data.btcPrice)), error: () => undefined, complete: () => undefined },
     );
-    await until(() => ticks.length >= 2, 'two ticks');
+    await waitFor(() => ticks.length >= 2, 'two ticks');
     expect(ticks[0]).toEqual({ price: expect.stringMatching(/^\d+\.\d{2}$/), source: 'SIMULATED', sources: ['SIMULATED'] });
     const res = await client(t.gateway).request<{ btcPrice: { sources: string[] } }>(gql`{ btcPrice(currency: USD) { sources } }`);
     expect(res.btcPrice.sources).toEqual(['SIMULATED']);

@@ -12,6 +12,7 @@ import { SLOW_CONSUMER_CLOSE_CODE } from '../../gateway/subscriptions/server';
 import { SUPERGRAPH_PATH } from '../../schema/compose';
 import { TEST_REDIS_URL } from '../helpers/db';
 import { client, startTestPlatform, type TestPlatform } from '../helpers/platform';
+import { waitFor } from '../helpers/wait';
 
 const PASSWORD = 'Correct-Horse-42-Battery';
 const SIGN_UP = gql`
@@ -84,13 +85,6 @@ function stream<T>(c: Client, query: string, variables?: Record<string, unknown>
   return { values, ended, stop };
 }
 
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const codesOf = (e: unknown): unknown[] => (Array.isArray(e) ? e.map((x: Formatted) => x.extensions?.code) : [e]);
 const closeOf = (e: unknown): { code: number; reason: string } => {
@@ -164,7 +158,7 @@ describe.each([
   });
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.dispose()));
-    for (const g of gateways) await until(() => subscribers(g) === 0, 'subscriptions to end');
+    for (const g of gateways) await waitFor(() => subscribers(g) === 0, 'subscriptions to end');
   });
   afterAll(async () => {
     for (const g of gateways.splice(0)) await g.close();
@@ -173,7 +167,7 @@ describe.each([
 
   it('streams SIMULATED BTC ticks to an anonymous client, exactly as recorded', async () => {
     const s = stream<Tick>(connect(gw), 'subscription { btcPrice(currency: AUD) { currency price source at } }');
-    await until(() => s.values.length >= 2, 'two ticks');
+    await waitFor(() => s.values.length >= 2, 'two ticks');
     for (const tick of s.values.slice(0, 2)) {
       const { currency, price, source, at } = tick.data!.btcPrice;
       const rows = await t.db.owner.em
@@ -189,7 +183,7 @@ describe.each([
     const c = connect(gw);
     const thin = stream<Tick>(c, 'subscription ($ms: Int) { btcPrice(currency: USD, minIntervalMs: $ms) { at currency } }', { ms: 600 });
     const all = stream<Tick>(c, 'subscription { btcPrice(currency: USD) { at currency } }');
-    await until(() => thin.values.length >= 3, 'three thinned ticks');
+    await waitFor(() => thin.values.length >= 3, 'three thinned ticks');
     const at = thin.values.map((v) => Date.parse(v.data!.btcPrice.at));
     for (let i = 1; i < at.length; i++) expect(at[i] - at[i - 1]).toBeGreaterThanOrEqual(600);
     expect(new Set(thin.values.map((v) => v.data!.btcPrice.currency))).toEqual(new Set(['USD']));
@@ -200,25 +194,25 @@ describe.each([
     const c = connect(gw);
     const aud = stream<Tick>(c, 'subscription { btcPrice(currency: AUD) { currency } }');
     const usd = stream<Tick>(c, 'subscription { btcPrice(currency: USD) { currency } }');
-    await until(() => aud.values.length >= 2 && usd.values.length >= 2, 'ticks on both');
+    await waitFor(() => aud.values.length >= 2 && usd.values.length >= 2, 'ticks on both');
     expect(new Set(aud.values.map((v) => v.data!.btcPrice.currency))).toEqual(new Set(['AUD']));
     expect(new Set(usd.values.map((v) => v.data!.btcPrice.currency))).toEqual(new Set(['USD']));
     aud.stop();
-    await until(() => subscribers(gw) === 1, 'the completed subscription to be released');
+    await waitFor(() => subscribers(gw) === 1, 'the completed subscription to be released');
     const [audSeen, usdSeen] = [aud.values.length, usd.values.length];
-    await until(() => usd.values.length >= usdSeen + 2, 'more USD ticks');
+    await waitFor(() => usd.values.length >= usdSeen + 2, 'more USD ticks');
     expect(aud.values.length).toBe(audSeen);
   });
 
   it('delivers a rule created over HTTP to the tenant, with rule fields resolved from the treasury subgraph, once per group', async () => {
     const a = await signUp('Acme Live');
     const [first, second] = [connect(gw, a.accessToken), connect(gw, a.accessToken)].map((c) => stream<TreasuryEvent>(c, TREASURY_EVENTS));
-    await until(() => subscribers(gw) === 2, 'both subscribed');
+    await waitFor(() => subscribers(gw) === 2, 'both subscribed');
     expect(gw.subscriptions!.stats()).toEqual({ channels: 1, groups: 1, subscribers: 2 });
     const followUpsBefore = await counter('abt_gateway_subscription_follow_ups_total');
 
     const id = await createRule(a, 'Ten percent');
-    await until(() => first.values.length === 1 && second.values.length === 1, 'the CREATED event');
+    await waitFor(() => first.values.length === 1 && second.values.length === 1, 'the CREATED event');
     const created = {
       data: {
         treasuryEvents: {
@@ -234,7 +228,7 @@ describe.each([
     expect((await counter('abt_gateway_subscription_follow_ups_total')) - followUpsBefore).toBe(1);
 
     await client(`${gw.url}/graphql`, a.accessToken).request(DELETE_RULE, { id });
-    await until(() => first.values.length === 2, 'the DELETED event');
+    await waitFor(() => first.values.length === 2, 'the DELETED event');
     expect(first.values[1]).toEqual({ data: { treasuryEvents: { ruleId: id, change: 'DELETED', ruleVersion: 1, rule: null } } });
     // A deleted rule needs no query: still one follow-up in all.
     expect((await counter('abt_gateway_subscription_follow_ups_total')) - followUpsBefore).toBe(1);
@@ -245,12 +239,12 @@ describe.each([
     const b = await signUp('Tenant B');
     const sa = stream<TreasuryEvent>(connect(gw, a.accessToken), 'subscription { treasuryEvents { ruleId change } }');
     const sb = stream<TreasuryEvent>(connect(gw, b.accessToken), 'subscription { treasuryEvents { ruleId change } }');
-    await until(() => subscribers(gw) === 2, 'both subscribed');
+    await waitFor(() => subscribers(gw) === 2, 'both subscribed');
     const aRule = await createRule(a, 'A only');
-    await until(() => sa.values.length === 1, 'A’s event');
+    await waitFor(() => sa.values.length === 1, 'A’s event');
     // B's own event arrives after A's was published: had A's been routed to B, it would be here first.
     const bRule = await createRule(b, 'B only');
-    await until(() => sb.values.length === 1, 'B’s event');
+    await waitFor(() => sb.values.length === 1, 'B’s event');
     await new Promise((r) => setTimeout(r, 200));
     expect(sa.values).toEqual([{ data: { treasuryEvents: { ruleId: aRule, change: 'CREATED' } } }]);
     expect(sb.values).toEqual([{ data: { treasuryEvents: { ruleId: bRule, change: 'CREATED' } } }]);
@@ -261,7 +255,7 @@ describe.each([
     const events = stream<TreasuryEvent>(c, 'subscription { treasuryEvents { ruleId } }');
     expect(codesOf(await events.ended)).toEqual(['UNAUTHENTICATED']);
     const ticks = stream<Tick>(c, 'subscription { btcPrice { source } }');
-    await until(() => ticks.values.length >= 1, 'a tick');
+    await waitFor(() => ticks.values.length >= 1, 'a tick');
     expect(ticks.values[0]).toEqual({ data: { btcPrice: { source: 'SIMULATED' } } });
   });
 
@@ -293,7 +287,7 @@ describe.each([
     for (const [query, variables] of cases) codes.push(codesOf(await stream(c, query, variables).ended)[0]);
     expect(codes).toEqual(cases.map(([, , code]) => code));
     const ticks = stream<Tick>(c, 'subscription { btcPrice { source } }');
-    await until(() => ticks.values.length >= 1, 'a tick after the errors');
+    await waitFor(() => ticks.values.length >= 1, 'a tick after the errors');
 
     const overHttp = await fetch(`${gw.url}/graphql`, {
       method: 'POST',
@@ -319,12 +313,12 @@ describe.each([
     const a = await signUp('Leak A');
     const b = await signUp('Leak B');
     const sa = stream<TreasuryEvent>(connect(leakyGw, a.accessToken), 'subscription { treasuryEvents { ruleId change } }');
-    await until(() => subscribers(leakyGw) === 1, 'A subscribed');
+    await waitFor(() => subscribers(leakyGw) === 1, 'A subscribed');
     const dropped = await counter('abt_gateway_subscription_events_total', { field: 'treasuryEvents', outcome: 'dropped_tenant' });
     await createRule(b, 'Not for A');
-    await until(async () => (await counter('abt_gateway_subscription_events_total', { field: 'treasuryEvents', outcome: 'dropped_tenant' })) === dropped + 1, 'B’s event to be dropped');
+    await waitFor(async () => (await counter('abt_gateway_subscription_events_total', { field: 'treasuryEvents', outcome: 'dropped_tenant' })) === dropped + 1, 'B’s event to be dropped');
     const aRule = await createRule(a, 'For A');
-    await until(() => sa.values.length === 1, 'A’s event');
+    await waitFor(() => sa.values.length === 1, 'A’s event');
     await new Promise((r) => setTimeout(r, 200));
     expect(sa.values).toEqual([{ data: { treasuryEvents: { ruleId: aRule, change: 'CREATED' } } }]);
   });
@@ -345,7 +339,7 @@ describe.each([
       closed = closeOf(e);
     });
     const slow = stream<Tick>(slowClient, query);
-    await until(() => subscribers(gw) === 2, 'both subscribed');
+    await waitFor(() => subscribers(gw) === 2, 'both subscribed');
     opened[0].pause();
 
     const big = `BIG-${'x'.repeat(32 * 1024)}`;
@@ -355,16 +349,16 @@ describe.each([
       for (let i = 0; i < 8; i++) {
         await t.platform.bus.publish('price.btc.usd', { __typename: 'BtcPrice', version: 1, currency: 'USD', price: '1.00', source: big, at: new Date().toISOString() });
       }
-      await until(() => fast.values.filter(isBig).length === sent + 8, 'the fast client to keep up');
+      await waitFor(() => fast.values.filter(isBig).length === sent + 8, 'the fast client to keep up');
     }
     expect(closed).toBeUndefined();
     opened[0].resume();
-    await until(() => closed !== undefined, 'the slow client to learn it was dropped', 30_000);
+    await waitFor(() => closed !== undefined, 'the slow client to learn it was dropped', 30_000);
     expect(closed).toEqual({ code: SLOW_CONSUMER_CLOSE_CODE, reason: 'Slow consumer: too many unsent bytes' });
     expect(closeOf(await slow.ended).code).toBe(SLOW_CONSUMER_CLOSE_CODE);
     expect(fast.values.filter(isBig).length).toBe(total);
     expect(slow.values.filter(isBig).length).toBeLessThan(total);
-    await until(() => subscribers(gw) === 1, 'the slow subscription to be released');
+    await waitFor(() => subscribers(gw) === 1, 'the slow subscription to be released');
   });
 
   if (redis) {
@@ -384,9 +378,9 @@ describe.each([
         const a = await signUp('Two Gateways');
         const on1 = stream<TreasuryEvent>(connect(gw, a.accessToken), TREASURY_EVENTS);
         const on2 = stream<TreasuryEvent>(connect(gw2, a.accessToken), TREASURY_EVENTS);
-        await until(() => subscribers(gw) === 1 && subscribers(gw2) === 1, 'one subscriber on each gateway');
+        await waitFor(() => subscribers(gw) === 1 && subscribers(gw2) === 1, 'one subscriber on each gateway');
         const id = await createRule(a, 'Seen twice');
-        await until(() => on1.values.length === 1 && on2.values.length === 1, 'the event on both gateways');
+        await waitFor(() => on1.values.length === 1 && on2.values.length === 1, 'the event on both gateways');
         await new Promise((r) => setTimeout(r, 200));
         const expected = {
           data: {
@@ -401,7 +395,7 @@ describe.each([
         expect(on1.values).toEqual([expected]);
         expect(on2.values).toEqual([expected]);
         await Promise.all(clients.splice(0).map((c) => c.dispose()));
-        await until(() => subscribers(gw2) === 0, 'gw2 subscriptions to end');
+        await waitFor(() => subscribers(gw2) === 0, 'gw2 subscriptions to end');
         gateways.splice(gateways.indexOf(gw2), 1);
         await gw2.close();
       } finally {

@@ -45,14 +45,5 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   };
 }
 
-/** Polls until fn returns a value that passes check (or times out with the last value). */
-export async function eventually<T>(fn: () => Promise<T>, check: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T = await fn();
-  while (!check(last)) {
-    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms; last value: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 50));
-    last = await fn();
-  }
-  return last;
-}
+/** Kept here for the tests that import it from the database helpers. */
+export { eventually } from './wait';
