@@ -2,10 +2,9 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { EventBus } from '../lib/bus';
 import { TenantDirectory, withTenant } from '../lib/db/tenant-context';
 import { log } from '../lib/logger';
-import { kickOutbox } from '../lib/outbox';
 import type { JobInfo } from '../lib/queue';
 import { lockPaymentEvent, settlePaymentEvent } from '../subgraphs/tenant/payment-events';
-import type { Publication, TreasuryEngine } from '../subgraphs/treasury/purchases/treasury-engine';
+import { publishAfterCommit, type Publication, type TreasuryEngine } from '../subgraphs/treasury/purchases/treasury-engine';
 import { jobString } from './job-data';
 
 /**
@@ -40,7 +39,6 @@ export function paymentEventsProcessor(orm: MikroORM, directory: TenantDirectory
       await settlePaymentEvent(em, e.id, outcome.status, outcome.reason);
       return outcome.publications;
     });
-    if (publications.length > 0) await kickOutbox(bus);
-    for (const p of publications) await bus.publish(p.channel, p.event).catch(() => undefined);
+    await publishAfterCommit(bus, publications);
   };
 }

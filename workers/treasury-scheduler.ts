@@ -2,11 +2,10 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { EventBus } from '../lib/bus';
 import { TenantDirectory, withTenant } from '../lib/db/tenant-context';
 import { log, withCorrelation } from '../lib/logger';
-import { kickOutbox } from '../lib/outbox';
 import type { JobInfo, JobQueue } from '../lib/queue';
 import { staleReceivedEvents } from '../subgraphs/tenant/payment-events';
 import { startOfLocalDay, zonedTimeToUtc } from '../subgraphs/treasury/purchases/local-time';
-import type { PriceReference, Publication, TreasuryEngine } from '../subgraphs/treasury/purchases/treasury-engine';
+import { publishAfterCommit, type PriceReference, type Publication, type TreasuryEngine } from '../subgraphs/treasury/purchases/treasury-engine';
 import { jobString } from './job-data';
 
 export type SchedulerOptions = {
@@ -117,7 +116,6 @@ export function schedulesProcessor(orm: MikroORM, directory: TenantDirectory, en
           throw new Error(`unknown schedules job ${job.name}`);
       }
     });
-    if (result.publications.length > 0) await kickOutbox(bus);
-    for (const p of result.publications) await bus.publish(p.channel, p.event).catch(() => undefined);
+    await publishAfterCommit(bus, result.publications);
   };
 }

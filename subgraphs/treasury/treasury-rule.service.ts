@@ -5,9 +5,9 @@ import { recordAudit } from '../../lib/audit';
 import type { EventBus } from '../../lib/bus';
 import { AppError, ErrorCode, badInput, notFound } from '../../lib/errors';
 import { isUuid } from '../../lib/db/tenant-context';
-import { kickOutbox } from '../../lib/outbox';
 import type { Scope } from '../../lib/access';
 import { RuleType, TreasuryRule } from './treasury-rule.entity';
+import { publishAfterCommit, ruleEvent } from './purchases/treasury-engine';
 import type { TreasuryRuleInput, TreasuryRulePatch } from './treasury-rule.input';
 
 type RuleState = Pick<
@@ -213,10 +213,7 @@ export class TreasuryRuleService {
   }
 
   private async published(scope: Scope, r: TreasuryRule, change: RuleChange): Promise<void> {
-    await kickOutbox(this.bus);
-    await this.bus
-      .publish(`tenant.${scope.tenantId}.rule`, { __typename: 'TreasuryRuleChanged', version: 1, id: r.id, change, ruleVersion: r.version })
-      .catch(() => undefined);
+    await publishAfterCommit(this.bus, [ruleEvent(scope.tenantId, r, change)]);
   }
 }
 

@@ -4,10 +4,9 @@ import { recordAudit } from '../../../lib/audit';
 import type { EventBus } from '../../../lib/bus';
 import { TenantDirectory, withTenant } from '../../../lib/db/tenant-context';
 import { log } from '../../../lib/logger';
-import { kickOutbox } from '../../../lib/outbox';
 import { ExchangeRouter, RoutingError, type ExchangeRouterOptions, type RoutingAttempt, type RoutingPolicy } from '../exchanges/exchange-router';
 import type { ExchangeAdapter, ExchangeName, ExchangeOrder } from '../exchanges/exchange.types';
-import { E4, addLedgerEntry, purchaseEvent, type Publication } from './treasury-engine';
+import { E4, addLedgerEntry, publishAfterCommit, purchaseEvent, type Publication } from './treasury-engine';
 import { PurchaseStatus, TERMINAL, TRANSITIONS } from './purchase.entity';
 
 type PurchaseRow = {
@@ -73,7 +72,7 @@ export class PurchaseExecutor {
    */
   async execute(tenantId: string, purchaseId: string, finalAttempt: boolean): Promise<ExecuteResult> {
     const claim = await this.tx(tenantId, (em) => this.claim(em, tenantId, purchaseId));
-    await this.publish(claim.publications);
+    await publishAfterCommit(this.opts.bus, claim.publications);
     if (claim.kind === 'done') return { status: claim.status };
     if (claim.kind === 'busy') throw new RetryLater(`purchase ${purchaseId} is being executed by another worker`);
 
@@ -249,18 +248,12 @@ export class PurchaseExecutor {
       }
       return [pub];
     });
-    await this.publish(publications);
+    await publishAfterCommit(this.opts.bus, publications);
   }
 
   private async release(tenantId: string, purchaseId: string): Promise<void> {
     await this.tx(tenantId, (em) => em.execute(`update purchase set lease_until = null where id = ?`, [purchaseId])).catch((err: Error) =>
       log().warn({ purchaseId, err: err.message }, 'could not release purchase lease'),
     );
-  }
-
-  private async publish(publications: Publication[]): Promise<void> {
-    if (publications.length === 0) return;
-    await kickOutbox(this.opts.bus);
-    for (const p of publications) await this.opts.bus.publish(p.channel, p.event).catch(() => undefined);
   }
 }

@@ -5,7 +5,7 @@ import { kickOutbox } from '../../../lib/outbox';
 import type { Scope } from '../../../lib/access';
 import { EXCHANGE_NAMES, type ExchangeName } from '../exchanges/exchange.types';
 import { ExchangeAttemptRecord, Holding, Purchase, PurchaseFunding, PurchaseStatus, PurchaseTransition } from './purchase.entity';
-import { E4, addLedgerEntry, purchaseEvent, type Publication, type TreasuryEngine } from './treasury-engine';
+import { E4, addLedgerEntry, publishAfterCommit, purchaseEvent, type TreasuryEngine } from './treasury-engine';
 import { randomUUID } from 'node:crypto';
 import { recordAudit } from '../../../lib/audit';
 
@@ -62,7 +62,7 @@ export class PurchaseService {
       const p = await em.findOneOrFail(Purchase, { tenantId: scope.tenantId, id: r.id });
       return { purchase: p, publications: r.publications };
     });
-    await this.publish(result.publications);
+    await publishAfterCommit(this.bus, result.publications);
     return result.purchase;
   }
 
@@ -98,7 +98,7 @@ export class PurchaseService {
       await em.refresh(p);
       return { purchase: p, publications: [purchaseEvent(scope.tenantId, id, PurchaseStatus.CANCELLED, PurchaseStatus.PENDING, at)] };
     });
-    await this.publish(result.publications);
+    await publishAfterCommit(this.bus, result.publications);
     return result.purchase;
   }
 
@@ -138,11 +138,5 @@ export class PurchaseService {
     });
     await kickOutbox(this.bus);
     return next;
-  }
-
-  private async publish(publications: Publication[]): Promise<void> {
-    if (publications.length === 0) return;
-    await kickOutbox(this.bus);
-    for (const p of publications) await this.bus.publish(p.channel, p.event).catch(() => undefined);
   }
 }

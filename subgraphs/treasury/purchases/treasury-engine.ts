@@ -2,10 +2,11 @@ import { createHash, randomUUID } from 'node:crypto';
 import { CronExpressionParser } from 'cron-parser';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { recordAudit } from '../../../lib/audit';
-import type { BusEvent } from '../../../lib/bus';
+import type { BusEvent, EventBus } from '../../../lib/bus';
 import { AppError, ErrorCode, badInput } from '../../../lib/errors';
-import { addToOutbox } from '../../../lib/outbox';
+import { addToOutbox, kickOutbox } from '../../../lib/outbox';
 import { RuleType } from '../treasury-rule.entity';
+import type { RuleChange } from '../treasury-rule.service';
 import { startOfLocalDay, startOfLocalMonth } from './local-time';
 import { PurchaseSource, PurchaseStatus } from './purchase.entity';
 
@@ -64,6 +65,16 @@ export async function pendingAccrualE4(em: EntityManager, ruleId: string): Promi
 
 /** A live event to publish once the transaction that produced it has committed. */
 export type Publication = { channel: string; event: BusEvent };
+
+/**
+ * After a commit: wake the outbox relay for the jobs it wrote, then publish its live events.
+ * Best effort: the jobs are safe in the outbox; a lost live event only delays a screen.
+ */
+export async function publishAfterCommit(bus: EventBus, publications: readonly Publication[]): Promise<void> {
+  if (publications.length === 0) return;
+  await kickOutbox(bus);
+  for (const p of publications) await bus.publish(p.channel, p.event).catch(() => undefined);
+}
 
 /** What the treasury acts on from a verified payment event (the tenant subgraph stores those). */
 export type PaymentFacts = {
@@ -558,7 +569,8 @@ export function purchaseEvent(tenantId: string, purchaseId: string, status: Purc
   };
 }
 
-export function ruleEvent(tenantId: string, rule: Pick<RuleRow, 'id' | 'version'>, change: 'FIRED' | 'LIMIT_REACHED' | 'FLUSHED'): Publication {
+/** The `tenant.<tid>.rule` event: a change to a rule (treasury-rule.service) or what it did (this engine). */
+export function ruleEvent(tenantId: string, rule: Pick<RuleRow, 'id' | 'version'>, change: RuleChange | 'FIRED' | 'LIMIT_REACHED'): Publication {
   return {
     channel: `tenant.${tenantId}.rule`,
     event: { __typename: 'TreasuryRuleChanged', version: 1, id: rule.id, change, ruleVersion: rule.version },
