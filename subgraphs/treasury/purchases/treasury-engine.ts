@@ -298,19 +298,7 @@ export class TreasuryEngine {
     const threshold = why === 'cutoff' ? exchangeMin : max(BigInt(rule.min_order_aud_cents), exchangeMin);
     if (pending < threshold || pending <= 0n) return none;
 
-    let amount = pending;
-    const perPurchase = big(rule.max_per_purchase_aud_cents);
-    if (perPurchase !== null) amount = min(amount, perPurchase);
-    const limits = await this.remainingCaps(em, rule);
-    let limitedBy: string | null = null;
-    if (limits.daily !== null && limits.daily < amount) {
-      amount = limits.daily;
-      limitedBy = 'daily cap';
-    }
-    if (limits.monthly !== null && limits.monthly < amount) {
-      amount = limits.monthly;
-      limitedBy = 'monthly cap';
-    }
+    const { amount, limitedBy } = await this.withinLimits(em, rule, pending);
     const publications: Publication[] = [];
     if (limitedBy) {
       publications.push(ruleEvent(tenantId, rule, 'LIMIT_REACHED'));
@@ -330,9 +318,37 @@ export class TreasuryEngine {
       rule.id,
     ]);
     await addLedgerEntry(em, { ruleId: rule.id, kind: 'PURCHASE', amountE4: -amount * E4, purchaseId: created.id, note: limitedBy ? `limited by ${limitedBy}` : null });
+    const fired = await this.fired(em, tenantId, rule, created);
+    return { purchases: fired.purchases, publications: [...publications, ...fired.publications] };
+  }
+
+  /** `wanted` cut to the rule's per-purchase maximum and what its daily and monthly caps leave; which cap bit, if one did. */
+  private async withinLimits(em: EntityManager, rule: RuleRow, wanted: bigint): Promise<{ amount: bigint; limitedBy: string | null }> {
+    let amount = wanted;
+    const perPurchase = big(rule.max_per_purchase_aud_cents);
+    if (perPurchase !== null) amount = min(amount, perPurchase);
+    const limits = await this.remainingCaps(em, rule);
+    let limitedBy: string | null = null;
+    if (limits.daily !== null && limits.daily < amount) {
+      amount = limits.daily;
+      limitedBy = 'daily cap';
+    }
+    if (limits.monthly !== null && limits.monthly < amount) {
+      amount = limits.monthly;
+      limitedBy = 'monthly cap';
+    }
+    return { amount, limitedBy };
+  }
+
+  /** A rule created a purchase: note when, and say so on the rule channel. */
+  private async fired(
+    em: EntityManager,
+    tenantId: string,
+    rule: RuleRow,
+    created: { id: string; publications: Publication[] },
+  ): Promise<{ purchases: string[]; publications: Publication[] }> {
     await em.execute(`update treasury_rule set last_fired_at = ? where id = ?`, [this.now(), rule.id]);
-    publications.push(...created.publications, ruleEvent(tenantId, rule, 'FIRED'));
-    return { purchases: [created.id], publications };
+    return { purchases: [created.id], publications: [...created.publications, ruleEvent(tenantId, rule, 'FIRED')] };
   }
 
   /** What the rule may still buy today and this month, in the tenant's timezone (null = no cap). */
@@ -438,16 +454,10 @@ export class TreasuryEngine {
 
   /** A fixed-amount purchase for a rule, within its per-purchase, daily and monthly caps. */
   private async buyFixed(em: EntityManager, tenantId: string, rule: RuleRow, source: PurchaseSource, reason: string): Promise<{ purchases: string[]; publications: Publication[] }> {
-    let amount = big(rule.amount_aud_cents) ?? 0n;
-    const perPurchase = big(rule.max_per_purchase_aud_cents);
-    if (perPurchase !== null) amount = min(amount, perPurchase);
-    const limits = await this.remainingCaps(em, rule);
-    const capped = [limits.daily, limits.monthly].filter((v): v is bigint => v !== null);
-    for (const c of capped) amount = min(amount, c);
+    const { amount } = await this.withinLimits(em, rule, big(rule.amount_aud_cents) ?? 0n);
     if (amount < this.opts.exchangeMinCents) return { purchases: [], publications: [ruleEvent(tenantId, rule, 'LIMIT_REACHED')] };
     const created = await this.createPurchase(em, { tenantId, amountCents: amount, source, ruleId: rule.id, requestedBy: null, reason });
-    await em.execute(`update treasury_rule set last_fired_at = ? where id = ?`, [this.now(), rule.id]);
-    return { purchases: [created.id], publications: [...created.publications, ruleEvent(tenantId, rule, 'FIRED')] };
+    return this.fired(em, tenantId, rule, created);
   }
 
   /** Creates a PENDING purchase with its first transition, audit record and execution job. */
