@@ -10,10 +10,13 @@ import { ZerocapClient } from '../../subgraphs/treasury/exchanges/zerocap.client
 import { treasuryEntities } from '../../subgraphs/treasury';
 import { PurchaseExecutor, RetryLater } from '../../subgraphs/treasury/purchases/purchase-executor';
 import { PurchaseSource } from '../../subgraphs/treasury/purchases/purchase.entity';
+import { PurchaseService } from '../../subgraphs/treasury/purchases/purchase.service';
 import { TreasuryEngine } from '../../subgraphs/treasury/purchases/treasury-engine';
 import { startFakeSwyftx, type FakeSwyftx } from '../fakes/swyftx.server';
 import { startFakeZerocap, type FakeZerocap } from '../fakes/zerocap.server';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import { until } from '../helpers/wait';
+import type { Scope } from '../../lib/access';
 
 /**
  * The executor against the ZeroCap and Swyftx API fakes (real clients, real PostgreSQL): the
@@ -186,5 +189,31 @@ describe('purchase execution: routing, failover and failure (real PostgreSQL, ex
     // Not settled, nothing returned to the accrual, nothing booked: the order may still fill.
     expect((await purchase(purchaseId)).status).toBe('SUBMITTED');
     expect(await pending(ruleId)).toBe(0n);
+  });
+
+  it('cancels a purchase not yet sent: CANCELLED with its transition, audit and event, money back; twice is a CONFLICT', async () => {
+    const { purchaseId, ruleId } = await rulePurchase();
+    expect(await pending(ruleId)).toBe(0n);
+    const service = new PurchaseService(engine, bus);
+    const userId = randomUUID();
+    const scope: Scope = { userId, tenantId, role: 'OWNER', actor: 'user', amr: ['pwd'], tx };
+    const cancelled = await service.cancel(scope, purchaseId);
+    expect(cancelled.status).toBe('CANCELLED');
+    expect(await pending(ruleId)).toBe(1000n);
+    const transitions = await sql<{ from_status: string; to_status: string; reason: string }>(
+      `select from_status, to_status, reason from pool.purchase_transition where purchase_id = ? order by at`,
+      [purchaseId],
+    );
+    expect(transitions.map((x) => x.to_status)).toEqual(['PENDING', 'CANCELLED']);
+    expect(transitions[1]).toEqual({ from_status: 'PENDING', to_status: 'CANCELLED', reason: 'cancelled by a user' });
+    const [audit] = await sql<{ payload: { eventType: string; actorId: string } }>(
+      `select payload from pool.outbox where queue = 'audit' and payload->>'subjectId' = ? and payload->>'eventType' = 'purchase.cancelled'`,
+      [purchaseId],
+    );
+    expect(audit.payload.actorId).toBe(userId);
+    await until('the CANCELLED event', async () => (events.some((e) => e.purchaseId === purchaseId && e.status === 'CANCELLED') ? true : undefined));
+    await expect(service.cancel(scope, purchaseId)).rejects.toMatchObject({ extensions: { code: 'CONFLICT' } });
+    // The executor leaves it alone.
+    expect(await executor.execute(tenantId, purchaseId, false)).toEqual({ status: 'CANCELLED' });
   });
 });

@@ -6,8 +6,8 @@ import { TenantDirectory, withTenant } from '../../../lib/db/tenant-context';
 import { log } from '../../../lib/logger';
 import { ExchangeRouter, RoutingError, type ExchangeRouterOptions, type RoutingAttempt, type RoutingPolicy } from '../exchanges/exchange-router';
 import type { ExchangeAdapter, ExchangeName, ExchangeOrder } from '../exchanges/exchange.types';
-import { E4, addLedgerEntry, publishAfterCommit, purchaseEvent, type Publication } from './treasury-engine';
-import { PurchaseStatus, TERMINAL, TRANSITIONS } from './purchase.entity';
+import { E4, addLedgerEntry, publishAfterCommit, transitionPurchase, type Publication } from './treasury-engine';
+import { PurchaseStatus, TERMINAL } from './purchase.entity';
 
 type PurchaseRow = {
   id: string;
@@ -146,28 +146,8 @@ export class PurchaseExecutor {
     return { kind: 'go', purchase: p, policy, prior, publications };
   }
 
-  private async transition(em: EntityManager, tenantId: string, p: PurchaseRow, to: PurchaseStatus, reason: string | null): Promise<Publication> {
-    if (!TRANSITIONS[p.status].includes(to)) throw new Error(`purchase ${p.id}: ${p.status} → ${to} is not allowed`);
-    const at = this.now();
-    await em.execute(`update purchase set status = ?, updated_at = ?, version = version + 1 where id = ?`, [to, at, p.id]);
-    await em.execute(`insert into purchase_transition (id, purchase_id, from_status, to_status, reason, at) values (?, ?, ?, ?, ?, ?)`, [
-      randomUUID(),
-      p.id,
-      p.status,
-      to,
-      reason,
-      at,
-    ]);
-    await recordAudit(em, {
-      eventType: `purchase.${to.toLowerCase()}`,
-      actorId: null,
-      subjectType: 'BitcoinPurchase',
-      subjectId: p.id,
-      data: { from: p.status, to, reason },
-    });
-    const from = p.status;
-    p.status = to;
-    return purchaseEvent(tenantId, p.id, to, from, at);
+  private transition(em: EntityManager, tenantId: string, p: PurchaseRow, to: PurchaseStatus, reason: string | null): Promise<Publication> {
+    return transitionPurchase(em, tenantId, p, to, { reason, actorId: null, at: this.now() });
   }
 
   /** Persists one routing attempt in its own transaction, so the trail survives a crash mid-route. */

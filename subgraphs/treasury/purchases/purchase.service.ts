@@ -5,8 +5,7 @@ import { kickOutbox } from '../../../lib/outbox';
 import type { Scope } from '../../../lib/access';
 import { EXCHANGE_NAMES, type ExchangeName } from '../exchanges/exchange.types';
 import { ExchangeAttemptRecord, Holding, Purchase, PurchaseFunding, PurchaseStatus, PurchaseTransition } from './purchase.entity';
-import { E4, addLedgerEntry, publishAfterCommit, purchaseEvent, type TreasuryEngine } from './treasury-engine';
-import { randomUUID } from 'node:crypto';
+import { E4, addLedgerEntry, publishAfterCommit, transitionPurchase, type TreasuryEngine } from './treasury-engine';
 import { recordAudit } from '../../../lib/audit';
 
 export type TreasurySettingsView = { primaryExchange: string; failoverExchanges: string[]; cutoffLocalTime: string };
@@ -70,33 +69,23 @@ export class PurchaseService {
   async cancel(scope: Scope, id: string): Promise<Purchase> {
     if (!isUuid(id)) throw notFound('purchase');
     const result = await scope.tx(async (em) => {
-      const p = await em.findOne(Purchase, { tenantId: scope.tenantId, id });
-      if (!p) throw notFound('purchase');
-      const locked = await em.execute<{ status: PurchaseStatus; leased: boolean }[]>(
-        `select status, coalesce(lease_until > now(), false) as leased from purchase where id = ? for update`,
+      const [locked] = await em.execute<{ id: string; status: PurchaseStatus; leased: boolean; rule_id: string | null; amount: string }[]>(
+        `select id, status, coalesce(lease_until > now(), false) as leased, rule_id, amount_aud_cents::text as amount from purchase where id = ? for update`,
         [id],
       );
-      if (locked[0].status !== PurchaseStatus.PENDING || locked[0].leased) {
-        throw new AppError(ErrorCode.CONFLICT, `only a PENDING purchase can be cancelled; this one is ${locked[0].status}`);
+      if (!locked) throw notFound('purchase');
+      if (locked.status !== PurchaseStatus.PENDING || locked.leased) {
+        throw new AppError(ErrorCode.CONFLICT, `only a PENDING purchase can be cancelled; this one is ${locked.status}`);
       }
-      const at = new Date();
-      await em.execute(`update purchase set status = 'CANCELLED', updated_at = ?, version = version + 1 where id = ?`, [at, id]);
-      await em.execute(
-        `insert into purchase_transition (id, purchase_id, from_status, to_status, reason, at) values (?, ?, 'PENDING', 'CANCELLED', 'cancelled by a user', ?)`,
-        [randomUUID(), id, at],
-      );
-      if (p.ruleId) {
-        await addLedgerEntry(em, { ruleId: p.ruleId, kind: 'RETURN', amountE4: p.amountAudCents * E4, note: `cancelled purchase ${id}` });
-      }
-      await recordAudit(em, {
-        eventType: 'purchase.cancelled',
+      const event = await transitionPurchase(em, scope.tenantId, locked, PurchaseStatus.CANCELLED, {
+        reason: 'cancelled by a user',
         actorId: scope.userId,
-        subjectType: 'BitcoinPurchase',
-        subjectId: id,
-        data: { from: 'PENDING', to: 'CANCELLED' },
+        at: new Date(),
       });
-      await em.refresh(p);
-      return { purchase: p, publications: [purchaseEvent(scope.tenantId, id, PurchaseStatus.CANCELLED, PurchaseStatus.PENDING, at)] };
+      if (locked.rule_id) {
+        await addLedgerEntry(em, { ruleId: locked.rule_id, kind: 'RETURN', amountE4: BigInt(locked.amount) * E4, note: `cancelled purchase ${id}` });
+      }
+      return { purchase: await em.findOneOrFail(Purchase, { tenantId: scope.tenantId, id }), publications: [event] };
     });
     await publishAfterCommit(this.bus, result.publications);
     return result.purchase;

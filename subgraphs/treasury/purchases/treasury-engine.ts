@@ -8,7 +8,7 @@ import { addToOutbox, kickOutbox } from '../../../lib/outbox';
 import { RuleType } from '../treasury-rule.entity';
 import type { RuleChange } from '../treasury-rule.service';
 import { startOfLocalDay, startOfLocalMonth } from './local-time';
-import { PurchaseSource, PurchaseStatus } from './purchase.entity';
+import { PurchaseSource, PurchaseStatus, TRANSITIONS } from './purchase.entity';
 
 /** Accrual amounts are AUD cents x 10,000: a share of a cent is exact and remainders carry over. */
 export const E4 = 10_000n;
@@ -570,6 +570,40 @@ export function isDropAtLeast(price: string, average: string, bps: number): bool
  */
 export function clientOrderIdFor(purchaseId: string): string {
   return purchaseId;
+}
+
+/**
+ * Moves a purchase from `p.status` to `to`, as the state machine allows: the status, its stored
+ * transition, its audit record, and the live event to publish after commit. Updates `p.status`.
+ */
+export async function transitionPurchase(
+  em: EntityManager,
+  tenantId: string,
+  p: { id: string; status: PurchaseStatus },
+  to: PurchaseStatus,
+  change: { reason: string | null; actorId: string | null; at: Date },
+): Promise<Publication> {
+  if (!TRANSITIONS[p.status].includes(to)) throw new Error(`purchase ${p.id}: ${p.status} → ${to} is not allowed`);
+  const { reason, actorId, at } = change;
+  await em.execute(`update purchase set status = ?, updated_at = ?, version = version + 1 where id = ?`, [to, at, p.id]);
+  await em.execute(`insert into purchase_transition (id, purchase_id, from_status, to_status, reason, at) values (?, ?, ?, ?, ?, ?)`, [
+    randomUUID(),
+    p.id,
+    p.status,
+    to,
+    reason,
+    at,
+  ]);
+  await recordAudit(em, {
+    eventType: `purchase.${to.toLowerCase()}`,
+    actorId,
+    subjectType: 'BitcoinPurchase',
+    subjectId: p.id,
+    data: { from: p.status, to, reason },
+  });
+  const from = p.status;
+  p.status = to;
+  return purchaseEvent(tenantId, p.id, to, from, at);
 }
 
 export function purchaseEvent(tenantId: string, purchaseId: string, status: PurchaseStatus, previous: PurchaseStatus | null, at: Date): Publication {
