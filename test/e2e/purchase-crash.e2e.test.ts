@@ -1,14 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { gql } from 'graphql-request';
 import { loadConfig } from '../../lib/config';
 import { configureLogger } from '../../lib/logger';
 import { startPlatform, type Platform } from '../../ops/platform';
 import { startFakeKraken, type FakeKraken } from '../fakes/kraken.server';
-import { TEST_REDIS_URL, createTestDatabase, type TestDatabase } from '../helpers/db';
+import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { until } from '../helpers/wait';
-import { client } from '../helpers/platform';
+import { client, testEnv } from '../helpers/platform';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -44,28 +44,19 @@ describe('a worker killed mid-purchase (separate process, BullMQ on Redis, Krake
     kraken = await startFakeKraken({ priceAudPerBtc: '150000.00' });
     env = {
       ...process.env,
-      NODE_ENV: 'test',
-      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
-      DATABASE_URL: db.ownerUrl,
-      APP_DB_PASSWORD: db.rolePassword,
-      JWT_SECRET: randomBytes(32).toString('hex'),
-      REDIS_URL: TEST_REDIS_URL,
-      REDIS_PREFIX: `abt-crash-${randomBytes(4).toString('hex')}`,
-      GATEWAY_PORT: '0',
-      TENANT_PORT: '0',
-      TREASURY_PORT: '0',
-      MARKET_PRICE_PORT: '0',
-      COMPLIANCE_PORT: '0',
-      WORKERS_PORT: '0',
-      OUTBOX_POLL_MS: '100',
-      PRICE_TICK_MS: '200',
-      SEED_DEMO: 'false',
-      KRAKEN_API_KEY: kraken.apiKey,
-      KRAKEN_API_SECRET: kraken.apiSecret,
-      KRAKEN_BASE_URL: kraken.url,
-      PURCHASE_LEASE_MS: '1500',
-      PURCHASE_STALE_MS: '500',
-      SCHEDULER_INTERVAL_MS: '200',
+      ...testEnv(db, {
+        redis: true,
+        env: {
+          LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+          SEED_DEMO: 'false',
+          KRAKEN_API_KEY: kraken.apiKey,
+          KRAKEN_API_SECRET: kraken.apiSecret,
+          KRAKEN_BASE_URL: kraken.url,
+          PURCHASE_LEASE_MS: '1500',
+          PURCHASE_STALE_MS: '500',
+          SCHEDULER_INTERVAL_MS: '200',
+        },
+      }),
     };
     platform = await startPlatform(loadConfig(env), { roles: ['tenant', 'treasury', 'market-price', 'compliance', 'gateway'], migrate: false });
   }, 60_000);

@@ -11,7 +11,22 @@ export type TestPlatform = { platform: Platform; db: TestDatabase; gateway: stri
 export async function startTestPlatform(opts: { redis?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<TestPlatform> {
   configureLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
   const db = await createTestDatabase();
-  const env: NodeJS.ProcessEnv = {
+  const env = testEnv(db, opts);
+  const platform = await startPlatform(loadConfig(env), { roles: ROLES, migrate: false });
+  return {
+    platform,
+    db,
+    gateway: platform.gatewayUrl!,
+    async stop() {
+      await platform.stop();
+      await db.drop();
+    },
+  };
+}
+
+/** The settings a test platform runs with: its own database, ephemeral ports, fast ticks and polls (and its own Redis prefix). */
+export function testEnv(db: TestDatabase, opts: { redis?: boolean; env?: NodeJS.ProcessEnv } = {}): NodeJS.ProcessEnv {
+  return {
     NODE_ENV: 'test',
     DATABASE_URL: db.ownerUrl,
     APP_DB_PASSWORD: db.rolePassword,
@@ -27,16 +42,6 @@ export async function startTestPlatform(opts: { redis?: boolean; env?: NodeJS.Pr
     DATA_DIR: '.data',
     ...opts.env,
     ...(opts.redis ? { REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: `abt-test-${randomBytes(4).toString('hex')}` } : {}),
-  };
-  const platform = await startPlatform(loadConfig(env), { roles: ROLES, migrate: false });
-  return {
-    platform,
-    db,
-    gateway: platform.gatewayUrl!,
-    async stop() {
-      await platform.stop();
-      await db.drop();
-    },
   };
 }
 
