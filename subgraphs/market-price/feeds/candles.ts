@@ -40,24 +40,12 @@ export function bucketStart(at: Date, interval: CandleInterval): Date {
  */
 export function updateCandle(candle: Candle | undefined, tick: PriceTick, interval: CandleInterval): Candle {
   const start = bucketStart(tick.at, interval);
-  if (!candle || start.getTime() > candle.bucketStart.getTime()) {
-    return { interval, bucketStart: start, open: tick.price, high: tick.price, low: tick.price, close: tick.price, openAt: tick.at, closeAt: tick.at, ticks: 1 };
-  }
+  const single: Candle = { interval, bucketStart: start, open: tick.price, high: tick.price, low: tick.price, close: tick.price, openAt: tick.at, closeAt: tick.at, ticks: 1 };
+  if (!candle || start.getTime() > candle.bucketStart.getTime()) return single;
   if (candle.interval !== interval) throw new RangeError(`candle is ${candle.interval}, not ${interval}`);
   if (start.getTime() < candle.bucketStart.getTime()) return candle;
-  const t = tick.at.getTime();
-  const earlier = t < candle.openAt.getTime();
-  const later = t >= candle.closeAt.getTime();
-  return {
-    ...candle,
-    open: earlier ? tick.price : candle.open,
-    openAt: earlier ? tick.at : candle.openAt,
-    close: later ? tick.price : candle.close,
-    closeAt: later ? tick.at : candle.closeAt,
-    high: compareDecimal(tick.price, candle.high) > 0 ? tick.price : candle.high,
-    low: compareDecimal(tick.price, candle.low) < 0 ? tick.price : candle.low,
-    ticks: candle.ticks + 1,
-  };
+  // A tick is a one-tick candle of the same bucket: folding it in is merging the two.
+  return mergeCandles(candle, single);
 }
 
 /**
