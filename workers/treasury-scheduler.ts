@@ -4,6 +4,7 @@ import { TenantDirectory, withTenant } from '../lib/db/tenant-context';
 import { log, withCorrelation } from '../lib/logger';
 import type { JobInfo, JobQueue } from '../lib/queue';
 import { staleReceivedEvents } from '../subgraphs/tenant/payment-events';
+import { readTreasurySettings } from '../subgraphs/treasury/purchases/purchase.service';
 import { startOfLocalDay, zonedTimeToUtc } from '../subgraphs/treasury/purchases/local-time';
 import { publishAfterCommit, type PriceReference, type Publication, type TreasuryEngine } from '../subgraphs/treasury/purchases/treasury-engine';
 import { jobString } from './job-data';
@@ -72,9 +73,9 @@ export class TreasuryScheduler {
         `select id, (extract(epoch from next_run_at) * 1000)::bigint::text as next_run_at from treasury_rule where type = 'FIXED_DCA' and enabled and (next_run_at is null or next_run_at <= now())`,
       );
       const priceDrop = await em.execute<{ n: string }[]>(`select count(*)::text as n from treasury_rule where type = 'PRICE_DROP' and enabled`);
-      const cutoff = await em.execute<{ cutoff_local_time: string }[]>(`select cutoff_local_time from treasury_settings`);
+      const { cutoffLocalTime } = await readTreasurySettings(em);
       const events = await staleReceivedEvents(em, this.opts.staleMs);
-      return { stale, events, dca, priceDrop: Number(priceDrop[0].n) > 0, cutoff: cutoff[0]?.cutoff_local_time ?? '17:00' };
+      return { stale, events, dca, priceDrop: Number(priceDrop[0].n) > 0, cutoff: cutoffLocalTime };
     });
     const q = this.opts.queue;
     const bucket = Math.floor(now.getTime() / this.opts.staleMs);

@@ -8,6 +8,7 @@ import { ExchangeRouter, RoutingError, type ExchangeRouterOptions, type RoutingA
 import type { ExchangeAdapter, ExchangeName, ExchangeOrder } from '../exchanges/exchange.types';
 import { E4, addLedgerEntry, publishAfterCommit, transitionPurchase, type Publication } from './treasury-engine';
 import { PurchaseStatus, TERMINAL } from './purchase.entity';
+import { readTreasurySettings } from './purchase.service';
 
 type PurchaseRow = {
   id: string;
@@ -29,7 +30,7 @@ export type ExecutorOptions = {
   breaker?: ExchangeRouterOptions['breaker'];
   bus: EventBus;
   /** How long one worker owns a purchase while it talks to exchanges; a crashed worker's lease lapses. */
-  leaseMs?: number;
+  leaseMs: number;
   now?: () => Date;
 };
 
@@ -57,7 +58,7 @@ export class PurchaseExecutor {
   private readonly routing = new Map<string, { tenantId: string; purchaseId: string }>();
 
   constructor(private readonly opts: ExecutorOptions) {
-    this.leaseMs = opts.leaseMs ?? 60_000;
+    this.leaseMs = opts.leaseMs;
     this.now = opts.now ?? (() => new Date());
     this.router = new ExchangeRouter({ adapters: opts.adapters, breaker: opts.breaker, recorder: (a) => this.record(a) });
   }
@@ -128,12 +129,12 @@ export class PurchaseExecutor {
       // Committed before any exchange call: from here on a restart reconciles instead of assuming nothing happened.
       publications.push(await this.transition(em, tenantId, p, PurchaseStatus.SUBMITTED, 'sent to the exchange router'));
     }
-    const settings = await em.execute<{ primary_exchange: ExchangeName; failover_exchanges: ExchangeName[] }[]>(
-      `select primary_exchange, failover_exchanges from treasury_settings`,
-    );
-    const policy: Partial<RoutingPolicy> = settings[0]
-      ? { primary: settings[0].primary_exchange, failover: settings[0].failover_exchanges }
-      : { primary: 'paper', failover: [] };
+    // Settings only ever hold exchange names (validated when written).
+    const settings = await readTreasurySettings(em);
+    const policy: Partial<RoutingPolicy> = {
+      primary: settings.primaryExchange as ExchangeName,
+      failover: settings.failoverExchanges as ExchangeName[],
+    };
     // Exchanges that may hold this order: one that accepted it, or one whose answer was in doubt
     // (timeout, 502: recorded as outcome_unknown). A definite refusal (503, 429) created nothing there.
     const prior = (

@@ -1,3 +1,4 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { EventBus } from '../../../lib/bus';
 import { AppError, ErrorCode, badInput, notFound } from '../../../lib/errors';
 import { isUuid } from '../../../lib/db/tenant-context';
@@ -12,6 +13,16 @@ export type TreasurySettingsView = { primaryExchange: string; failoverExchanges:
 export type SettingsPatch = { primaryExchange?: string | null; failoverExchanges?: string[] | null; cutoffLocalTime?: string | null };
 
 const MAX_PAGE = 200;
+
+/** The tenant's routing and cut-off (in the caller's tenant transaction); the defaults until it sets them. */
+export async function readTreasurySettings(em: EntityManager): Promise<TreasurySettingsView> {
+  const [r] = await em.execute<{ primary_exchange: string; failover_exchanges: string[]; cutoff_local_time: string }[]>(
+    `select primary_exchange, failover_exchanges, cutoff_local_time from treasury_settings`,
+  );
+  return r
+    ? { primaryExchange: r.primary_exchange, failoverExchanges: r.failover_exchanges, cutoffLocalTime: r.cutoff_local_time }
+    : { primaryExchange: 'paper', failoverExchanges: [], cutoffLocalTime: '17:00' };
+}
 
 /** Purchase use cases for the treasury subgraph: read, request (idempotent), cancel, settings. */
 export class PurchaseService {
@@ -91,16 +102,8 @@ export class PurchaseService {
     return result.purchase;
   }
 
-  async settings(scope: Scope): Promise<TreasurySettingsView> {
-    const rows = await scope.tx((em) =>
-      em.execute<{ primary_exchange: string; failover_exchanges: string[]; cutoff_local_time: string }[]>(
-        `select primary_exchange, failover_exchanges, cutoff_local_time from treasury_settings`,
-      ),
-    );
-    const r = rows[0];
-    return r
-      ? { primaryExchange: r.primary_exchange, failoverExchanges: r.failover_exchanges, cutoffLocalTime: r.cutoff_local_time }
-      : { primaryExchange: 'paper', failoverExchanges: [], cutoffLocalTime: '17:00' };
+  settings(scope: Scope): Promise<TreasurySettingsView> {
+    return scope.tx(readTreasurySettings);
   }
 
   async updateSettings(scope: Scope, patch: SettingsPatch): Promise<TreasurySettingsView> {
