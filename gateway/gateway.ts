@@ -44,12 +44,21 @@ class CredentialForwardingDataSource extends RemoteGraphQLDataSource<GatewayCont
   }
 }
 
-/** Subscriptions are served over WebSocket on the same path; over HTTP they get a clear 400, not a planner error. */
-const subscriptionsOverWebSocket: ApolloServerPlugin<GatewayContext> = {
+/**
+ * What HTTP can run: exactly the operation the request names (else a 400, not the gateway's planner
+ * failing with a 500), and never a subscription — those are served over WebSocket on the same path.
+ */
+const httpOperations: ApolloServerPlugin<GatewayContext> = {
   async requestDidStart() {
     return {
-      async didResolveOperation({ operation }) {
-        if (operation?.operation === 'subscription') {
+      async didResolveOperation({ operation, request }) {
+        if (!operation) {
+          const message = request.operationName
+            ? `Unknown operation named "${request.operationName}".`
+            : 'Must provide operation name if query contains multiple operations.';
+          throw new GraphQLError(message, { extensions: { code: 'OPERATION_RESOLUTION_FAILURE', http: { status: 400 } } });
+        }
+        if (operation.operation === 'subscription') {
           throw new GraphQLError('subscriptions are served over WebSocket (graphql-ws) on this same URL', {
             extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
           });
@@ -100,7 +109,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     persistedQueries: edge.apollo.persistedQueries,
     allowBatchedHttpRequests: edge.apollo.allowBatchedHttpRequests,
     validationRules: edge.apollo.validationRules,
-    plugins: [subscriptionsOverWebSocket, ...edge.apollo.plugins],
+    plugins: [httpOperations, ...edge.apollo.plugins],
   });
   await apollo.start();
 

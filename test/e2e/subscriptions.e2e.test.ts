@@ -298,6 +298,16 @@ describe.each([
       400,
       { errors: [{ message: 'subscriptions are served over WebSocket (graphql-ws) on this same URL', extensions: { code: 'BAD_REQUEST' } }] },
     ]);
+    // An operation name the document does not define (GraphiQL sends a stale one when run mid-edit): a 400, not a 500.
+    const misnamed = await fetch(`${gw.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ btcPrice { price } }', operationName: 'Price' }),
+    });
+    expect([misnamed.status, await misnamed.json()]).toEqual([
+      400,
+      { errors: [{ message: 'Unknown operation named "Price".', extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } }] },
+    ]);
   });
 
   it('checks the tenant of every event, even when the bus hands it events of other tenants', async () => {
