@@ -33,14 +33,25 @@
     return client;
   }
 
-  function isSubscription(params, documentAST) {
+  /**
+   * The operation to run, read from the query text itself. GraphiQL's operationName (and parsed
+   * document) can lag behind the editor by a debounce when Ctrl-Enter follows typing at once; a name
+   * the text no longer defines is dropped when the text has one operation, instead of being sent.
+   */
+  function resolveOperation(params) {
+    var doc;
     try {
-      var doc = documentAST || GraphQL.parse(params.query);
-      var op = GraphQL.getOperationAST(doc, params.operationName || undefined);
-      return !!op && op.operation === 'subscription';
+      doc = GraphQL.parse(params.query);
     } catch (e) {
-      return false;
+      return { params: params, op: null };
     }
+    var name = params.operationName || undefined;
+    var op = GraphQL.getOperationAST(doc, name);
+    if (!op && name) {
+      op = GraphQL.getOperationAST(doc, undefined);
+      if (op) params = Object.assign({}, params, { operationName: op.name ? op.name.value : undefined });
+    }
+    return { params: params, op: op };
   }
 
   /** graphql-ws close events and error lists become a result GraphiQL can show. */
@@ -81,7 +92,8 @@
 
   function fetcher(params, opts) {
     var headers = opts && opts.headers;
-    return isSubscription(params, opts && opts.documentAST) ? subscribe(params, headers) : post(params, headers);
+    var resolved = resolveOperation(params);
+    return resolved.op && resolved.op.operation === 'subscription' ? subscribe(resolved.params, headers) : post(resolved.params, headers);
   }
 
   var root = ReactDOM.createRoot(document.getElementById('explorer'));
