@@ -290,6 +290,25 @@ describe('treasury engine: attribution, refunds and caps (real PostgreSQL)', () 
     });
   });
 
+  describe('partial fills and caps', () => {
+    it('a partly filled purchase uses only what it spent of the daily cap; the returned money is bought the same day', async () => {
+      const t = await tenant();
+      const r = await rule(t, { daily_cap_aud_cents: 1_500 });
+      zc.setMode('partial-fill');
+      await pay(t, 'pi_pf_cap', 20_000n); // 2000 accrue; the cap lets 1500 be bought, 500 stay pending
+      const [p] = await purchasesOf(r);
+      expect(p.amount_aud_cents).toBe('1500');
+      expect(await execute(t, p.id)).toBe('PARTIALLY_FILLED');
+      const [done] = await purchasesOf(r);
+      const cost = BigInt(done.spent) + BigInt(done.fee); // 750 + fee of today's cap used, the rest back in the accrual
+      zc.setMode('normal');
+      now = new Date(now.getTime() + 60_000);
+      await t.tx((em) => engine.flushAtCutoff(em, t.id, '2026-07-15'));
+      const all = await purchasesOf(r);
+      expect(all.map((x) => x.amount_aud_cents)).toEqual(['1500', (1500n - cost).toString()]);
+    });
+  });
+
   describe('caps in the tenant’s timezone', () => {
     it('monthly: 23:30 on 31 January in Sydney is January, 00:30 on 1 February is February (both 31 January in UTC)', async () => {
       const t = await tenant('Australia/Sydney');

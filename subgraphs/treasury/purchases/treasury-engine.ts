@@ -576,10 +576,13 @@ export class TreasuryEngine {
     const tz = await this.timezone(em);
     const now = this.now();
     const rows = await em.execute<{ day: string; month: string }[]>(
-      `select coalesce(sum(amount_aud_cents) filter (where created_at >= ?), 0)::text as day,
-              coalesce(sum(amount_aud_cents) filter (where created_at >= ?), 0)::text as month
-       from purchase where rule_id = ? and status not in ('FAILED', 'CANCELLED') and created_at >= ?`,
-      [startOfLocalDay(now, tz), startOfLocalMonth(now, tz), rule.id, startOfLocalMonth(now, tz)],
+      // In flight: its whole amount; settled: what it took from the rule (a partial fill returned the rest).
+      `with p as (
+         select created_at, case when status in ('FILLED', 'PARTIALLY_FILLED') then least(amount_aud_cents, spent_aud_cents + fee_aud_cents)
+                                 else amount_aud_cents end as used
+         from purchase where rule_id = ? and status not in ('FAILED', 'CANCELLED') and created_at >= ?)
+       select coalesce(sum(used) filter (where created_at >= ?), 0)::text as day, coalesce(sum(used), 0)::text as month from p`,
+      [rule.id, startOfLocalMonth(now, tz), startOfLocalDay(now, tz)],
     );
     const r = rows[0];
     return {
