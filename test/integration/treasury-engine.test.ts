@@ -418,6 +418,18 @@ describe('treasury engine: attribution, refunds and caps (real PostgreSQL)', () 
       expect(await pendingE4(r)).toBe(700n * 10_000n);
     });
 
+    it('a failed fixed-amount (DCA) purchase puts nothing into an accrual it never took from', async () => {
+      const t = await tenant();
+      const r = await rule(t, { type: 'FIXED_DCA', percentage_bps: null, amount_aud_cents: 2_500, schedule: 'DAILY' });
+      await sql(`update pool.treasury_rule set next_run_at = ? where id = ?`, [new Date(now.getTime() - 1_000), r]);
+      await t.tx((em) => engine.runSchedule(em, t.id, r));
+      const [p] = await purchasesOf(r);
+      zc.setMode('insufficient-funds');
+      expect(await execute(t, p.id)).toBe('FAILED');
+      expect(await sql(`select kind from pool.accrual_entry where rule_id = ?`, [r])).toEqual([]);
+      expect(await pendingE4(r)).toBe(0n);
+    });
+
     it('a refund in another currency is skipped visibly and changes nothing', async () => {
       const t = await tenant();
       const r = await rule(t, { min_order_aud_cents: 5_000 });

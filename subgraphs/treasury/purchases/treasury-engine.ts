@@ -154,11 +154,11 @@ async function consumptionOf(em: EntityManager, ruleId: string, purchaseId: stri
 
 /**
  * A purchase ended (FAILED, CANCELLED, PARTIALLY_FILLED, or FILLED with change) leaving
- * `unspentCents` of its amount unspent: that goes back to the payments it consumed, except the
- * shares refunds took back while it was in flight, which the unspent money covers first (the
- * refunded revenue is never bought later). The rest returns newest payment first, so what stays
- * bought is the oldest (FIFO). Whatever of an in-flight refund the unspent money does not cover
- * was bought: that bitcoin is kept. Call once, in the transaction that makes the purchase final.
+ * `unspentCents` of its amount unspent: up to what it consumed, that goes back to the payments it
+ * consumed. Shares that refunds took back while it was in flight are covered first (the refunded
+ * revenue is never bought later); the rest returns newest payment first, so what stays bought is
+ * the oldest (FIFO). Whatever of an in-flight refund the unspent money does not cover was bought:
+ * that bitcoin is kept. Call once, in the transaction that makes the purchase final.
  */
 export async function returnUnspent(em: EntityManager, p: { id: string; ruleId: string | null; unspentCents: bigint }): Promise<void> {
   if (!p.ruleId || p.unspentCents <= 0n) return;
@@ -191,7 +191,7 @@ export async function returnUnspent(em: EntityManager, p: { id: string; ruleId: 
     give(c.origin, take);
     left -= take;
   }
-  if (left > 0n) give(null, left);
+  // More unspent than it consumed: a fixed-amount (DCA, price-drop) purchase took nothing from an accrual; none is owed.
   const returns: LedgerEntry[] = [...back].map(([origin, amount]) => ({
     ruleId,
     kind: 'RETURN',
