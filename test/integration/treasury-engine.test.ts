@@ -279,6 +279,33 @@ describe('treasury engine: attribution, refunds and caps (real PostgreSQL)', () 
       expect(f.some((e) => e.paymentEventId === y.paymentEventId)).toBe(false);
     });
 
+    it('a refund committed while the purchase is being failed is never lost between the two transactions', async () => {
+      const t = await tenant();
+      const r = await rule(t);
+      await pay(t, 'pi_race', 10_000n);
+      const [p] = await purchasesOf(r);
+      zc.setMode('insufficient-funds');
+      let finishing: Promise<string> = Promise.resolve('');
+      await t.tx(async (em) => {
+        // The refund is applied (not yet committed); then the executor fails the purchase meanwhile.
+        now = new Date(now.getTime() + 1_000);
+        await engine.applyPaymentEvent(em, t.id, {
+          paymentEventId: randomUUID(),
+          provider: 'stripe',
+          kind: 'REFUND',
+          amountCents: 10_000n,
+          currency: 'AUD',
+          providerObjectId: 're_race',
+          relatedPaymentId: 'pi_race',
+        });
+        finishing = execute(t, p.id);
+        // Give the executor time to finish if nothing makes it wait for this transaction.
+        await Promise.race([finishing, new Promise((resolve) => setTimeout(resolve, 1_000))]);
+      });
+      expect(await finishing).toBe('FAILED');
+      expect(await pendingE4(r)).toBe(0n);
+    });
+
     it('PENDING, then cancelled: the refunded share does not come back', async () => {
       const t = await tenant();
       const r = await rule(t);

@@ -163,6 +163,9 @@ async function consumptionOf(em: EntityManager, ruleId: string, purchaseId: stri
 export async function returnUnspent(em: EntityManager, p: { id: string; ruleId: string | null; unspentCents: bigint }): Promise<void> {
   if (!p.ruleId || p.unspentCents <= 0n) return;
   const ruleId = p.ruleId;
+  // Every ledger writer of a rule holds its row lock (the engine takes it first): a refund being
+  // applied now is either committed before this reads, or waits and sees this purchase final.
+  await em.execute(`select id from treasury_rule where id = ? for update`, [ruleId]);
   const parts = await consumptionOf(em, ruleId, p.id);
   let left = p.unspentCents * E4;
   const entries: LedgerEntry[] = [];
@@ -438,11 +441,10 @@ export class TreasuryEngine {
       left -= fromPending;
     }
     if (left > 0n) {
-      // Lock the purchases first: one finishing now either sees this hold or has already returned its money.
+      // The rule's lock (held) keeps these statuses: finishing a purchase takes it before returning money.
       const held = await em.execute<{ id: string; status: PurchaseStatus }[]>(
         `select id, status from purchase where id in (
-           select purchase_id from accrual_entry where rule_id = ? and origin_payment_event_id = ? and purchase_id is not null)
-         order by id for update`,
+           select purchase_id from accrual_entry where rule_id = ? and origin_payment_event_id = ? and purchase_id is not null)`,
         [rule.id, origin],
       );
       const status = new Map(held.map((h) => [h.id, h.status]));
