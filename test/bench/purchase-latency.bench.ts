@@ -105,13 +105,14 @@ async function main(): Promise<void> {
       const res = await fetch(hook, { method: 'POST', body, headers });
       if (res.status !== 200) throw new Error(`webhook answered ${res.status}`);
     };
-    /** Latency per payment: FILLED time of the purchase its accrual funded − send time. */
+    /** Latency per payment: FILLED time of the (first) purchase that consumed its accrual − send time. */
     const latencies = async (tag: string, n: number): Promise<number[]> => {
       const deadline = Date.now() + 120_000;
       for (;;) {
         const rows = await sql.execute<{ provider_object_id: string; purchase_id: string }[]>(
-          `select e.provider_object_id, a.purchase_id from pool.accrual_entry a join pool.payment_event e on e.id = a.payment_event_id
-           where a.kind = 'REVENUE' and a.purchase_id is not null and e.provider_object_id like ?`,
+          `select distinct on (e.provider_object_id) e.provider_object_id, a.purchase_id
+           from pool.accrual_entry a join pool.payment_event e on e.id = a.origin_payment_event_id
+           where a.kind = 'PURCHASE' and e.provider_object_id like ? order by e.provider_object_id, a.created_at`,
           [`pi_${tag}_%`],
         );
         const done = rows.filter((r) => filledAt.has(r.purchase_id));

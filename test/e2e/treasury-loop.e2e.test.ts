@@ -41,6 +41,7 @@ const PURCHASES = gql`
         kind
         paymentEventId
         amountAudCents
+        exactAudCents
       }
       transitions {
         fromStatus
@@ -70,7 +71,7 @@ type Purchase = {
   exchange: string | null;
   clientOrderId: string;
   rule: { name: string } | null;
-  fundedBy: { kind: string; paymentEventId: string | null; amountAudCents: string }[];
+  fundedBy: { kind: string; paymentEventId: string | null; amountAudCents: string; exactAudCents: string }[];
   transitions: { fromStatus: string | null; toStatus: string }[];
 };
 type Holding = { exchange: string; sats: string; costBaseAudCents: string; feesAudCents: string; purchases: number };
@@ -206,8 +207,14 @@ describe('the treasury loop (real PostgreSQL, Redis, BullMQ)', () => {
     const events = await sql<{ id: string; provider: string }>(`select id, provider from pool.payment_event order by received_at`);
     const idOf = (provider: string): string => events.find((e) => e.provider === provider)!.id;
     const [second, first] = list;
-    expect(first.fundedBy).toEqual([{ kind: 'REVENUE', paymentEventId: idOf('stripe'), amountAudCents: '1234' }]);
-    expect(second.fundedBy.map((f) => f.paymentEventId).sort()).toEqual([idOf('square'), idOf('paypal')].sort());
+    expect(first.fundedBy).toEqual([{ kind: 'REVENUE', paymentEventId: idOf('stripe'), amountAudCents: '1234', exactAudCents: '1234' }]);
+    // Oldest payment first: the half cent the Stripe payment carried over, then Square and PayPal; exactly 750.
+    expect(second.fundedBy.map((f) => [f.paymentEventId, f.exactAudCents])).toEqual([
+      [idOf('stripe'), '0.5'],
+      [idOf('square'), '250'],
+      [idOf('paypal'), '499.5'],
+    ]);
+    expect(second.fundedBy.reduce((n, f) => n + BigInt(f.amountAudCents), 0n)).toBe(750n);
     for (const p of list) {
       expect(p.transitions.map((x) => x.toStatus)).toEqual(['PENDING', 'SUBMITTED', 'FILLED']);
       expect(p.clientOrderId).toBe(p.id);

@@ -303,4 +303,125 @@ export const tenantMigrations: TenantMigration[] = [
       `create index if not exists accrual_entry_awaiting_idx on "${s}".accrual_entry (tenant_id, rule_id, awaits_key) where awaiting_refund_cents is not null`,
     ],
   },
+  {
+    name: '0008_payment_attribution',
+    up: (s) => [
+      // Every ledger entry names the payment whose share it moves (origin), so refunds, purchases and
+      // returns are matched by column, never by note text. PURCHASE and RETURN entries are per payment.
+      `alter table "${s}".accrual_entry add column if not exists origin_payment_event_id uuid`,
+      // REFUND entries: the share of the origin payment this refund takes back (off the pending accrual,
+      // held against an in-flight purchase, or kept as bitcoin); amount_e4 is what it changes now.
+      `alter table "${s}".accrual_entry add column if not exists refund_e4 bigint not null default 0 check (refund_e4 >= 0)`,
+      // REVENUE entries: the rule's percentage when the payment accrued; its refunds take back at that rate.
+      `alter table "${s}".accrual_entry add column if not exists rate_bps integer check (rate_bps between 1 and 10000)`,
+      `create index if not exists accrual_entry_origin_idx on "${s}".accrual_entry (tenant_id, rule_id, origin_payment_event_id)`,
+      `drop index if exists "${s}".accrual_entry_open_idx`,
+      // Each payment's running balance per rule, kept with every entry like rule_accrual: what it accrued,
+      // what refunds took back, and what is still pending (not consumed by a purchase); FIFO by first_at.
+      `create table if not exists "${s}".payment_accrual (
+        ${tenantIdColumn},
+        rule_id uuid not null,
+        payment_event_id uuid not null,
+        kind text check (kind in ('REVENUE', 'BALANCE')),
+        rate_bps integer,
+        accrued_e4 bigint not null default 0,
+        refunded_e4 bigint not null default 0,
+        pending_e4 bigint not null default 0,
+        first_at timestamptz not null default clock_timestamp(),
+        updated_at timestamptz not null default now(),
+        primary key (tenant_id, rule_id, payment_event_id)
+      )`,
+      `create index if not exists payment_accrual_open_idx on "${s}".payment_accrual (tenant_id, rule_id, first_at, payment_event_id) where pending_e4 > 0`,
+      ...rls(s, 'payment_accrual'),
+      `grant select, insert, update on "${s}".payment_accrual to abt_app`,
+      // The backfill reads and rewrites every tenant's rows: RLS lifted for this transaction only (as in 0004).
+      `alter table "${s}".accrual_entry no force row level security`,
+      `alter table "${s}".payment_accrual no force row level security`,
+      ...backfillPaymentAttribution(s),
+      `alter table "${s}".accrual_entry force row level security`,
+      `alter table "${s}".payment_accrual force row level security`,
+    ],
+  },
 ];
+
+const UUID_RE = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+
+/**
+ * Rows written before 0008 linked refunds to payments only by note text (`refund of <id>`), linked
+ * every unspent entry to the next purchase (even when caps spent part of it), and had one PURCHASE
+ * and one RETURN entry per purchase. This derives the origin of each entry from the structured keys
+ * and the old notes, then replays each rule's history in order, splitting every PURCHASE entry over
+ * the payments it consumed (oldest first, as the engine now does) and every RETURN back over them
+ * (newest first). Sums per rule are unchanged; what cannot be traced keeps a null origin.
+ */
+function backfillPaymentAttribution(s: string): string[] {
+  const t = `"${s}".accrual_entry`;
+  return [
+    `update ${t} set origin_payment_event_id = payment_event_id, purchase_id = null where kind in ('REVENUE', 'BALANCE') and origin_payment_event_id is null`,
+    // Refunds of a named payment: the revenue entry's key from the refund's own key (provider) and its note, or the awaited key.
+    `update ${t} r set origin_payment_event_id = v.payment_event_id, refund_e4 = greatest(-r.amount_e4, 0), purchase_id = null
+     from ${t} v
+     where r.kind = 'REFUND' and r.origin_payment_event_id is null and v.tenant_id = r.tenant_id and v.rule_id = r.rule_id
+       and v.kind in ('REVENUE', 'BALANCE')
+       and v.source_key = case
+         when r.source_key like '%:early-refunds' then left(r.source_key, -length(':early-refunds'))
+         when r.awaits_key is not null then r.awaits_key
+         when r.note like 'refund of %' then split_part(r.source_key, ':', 1) || ':REVENUE:' || substr(r.note, length('refund of ') + 1)
+       end`,
+    // A refund recorded after its share was bought names that purchase; the old flush linked it to the next one.
+    `update ${t} set purchase_id = case when note ~ '^refunded after purchase ${UUID_RE}' then substring(note from '${UUID_RE}')::uuid end
+     where kind = 'REFUND' and origin_payment_event_id is null`,
+    // A RETURN belongs to the purchase its note names ("unspent by purchase <id> (…)", "cancelled purchase <id>").
+    `update ${t} set purchase_id = substring(note from '${UUID_RE}')::uuid where kind = 'RETURN' and note ~ '${UUID_RE}'`,
+    `do $$
+     declare
+       e record; b record; need bigint; take bigint;
+     begin
+       create temp table _pa_bucket (tenant_id uuid, rule_id uuid, origin uuid, first_at timestamptz, pending bigint,
+         primary key (tenant_id, rule_id, origin)) on commit drop;
+       create temp table _pa_alloc (seq bigserial, tenant_id uuid, rule_id uuid, purchase_id uuid, origin uuid, amount bigint) on commit drop;
+       create temp table _pa_out (tenant_id uuid, rule_id uuid, kind text, amount bigint, origin uuid, purchase_id uuid, note text, created_at timestamptz) on commit drop;
+       for e in select * from ${t} order by tenant_id, rule_id, created_at, id loop
+         if e.kind in ('REVENUE', 'BALANCE', 'REFUND') then
+           if e.origin_payment_event_id is not null then
+             insert into _pa_bucket values (e.tenant_id, e.rule_id, e.origin_payment_event_id, e.created_at, e.amount_e4)
+             on conflict (tenant_id, rule_id, origin) do update set pending = _pa_bucket.pending + excluded.pending;
+           end if;
+         elsif e.kind = 'PURCHASE' then
+           need := -e.amount_e4;
+           for b in select * from _pa_bucket where tenant_id = e.tenant_id and rule_id = e.rule_id and pending > 0 order by first_at, origin loop
+             exit when need <= 0;
+             take := least(need, b.pending);
+             update _pa_bucket set pending = pending - take where tenant_id = b.tenant_id and rule_id = b.rule_id and origin = b.origin;
+             insert into _pa_alloc (tenant_id, rule_id, purchase_id, origin, amount) values (e.tenant_id, e.rule_id, e.purchase_id, b.origin, take);
+             insert into _pa_out values (e.tenant_id, e.rule_id, 'PURCHASE', -take, b.origin, e.purchase_id, e.note, e.created_at);
+             need := need - take;
+           end loop;
+           if need <> 0 then insert into _pa_out values (e.tenant_id, e.rule_id, 'PURCHASE', -need, null, e.purchase_id, e.note, e.created_at); end if;
+         elsif e.kind = 'RETURN' then
+           need := e.amount_e4;
+           for b in select origin, sum(amount) as amount from _pa_alloc
+                    where tenant_id = e.tenant_id and rule_id = e.rule_id and purchase_id = e.purchase_id
+                    group by origin having sum(amount) > 0 order by max(seq) desc loop
+             exit when need <= 0;
+             take := least(need, b.amount);
+             insert into _pa_alloc (tenant_id, rule_id, purchase_id, origin, amount) values (e.tenant_id, e.rule_id, e.purchase_id, b.origin, -take);
+             update _pa_bucket set pending = pending + take where tenant_id = e.tenant_id and rule_id = e.rule_id and origin = b.origin;
+             insert into _pa_out values (e.tenant_id, e.rule_id, 'RETURN', take, b.origin, e.purchase_id, e.note, e.created_at);
+             need := need - take;
+           end loop;
+           if need <> 0 then insert into _pa_out values (e.tenant_id, e.rule_id, 'RETURN', need, null, e.purchase_id, e.note, e.created_at); end if;
+         end if;
+       end loop;
+       delete from ${t} where kind in ('PURCHASE', 'RETURN');
+       insert into ${t} (tenant_id, id, rule_id, kind, amount_e4, origin_payment_event_id, purchase_id, note, created_at)
+         select tenant_id, gen_random_uuid(), rule_id, kind, amount, origin, purchase_id, note, created_at from _pa_out;
+     end $$`,
+    `insert into "${s}".payment_accrual (tenant_id, rule_id, payment_event_id, kind, accrued_e4, refunded_e4, pending_e4, first_at)
+     select tenant_id, rule_id, origin_payment_event_id, max(kind) filter (where kind in ('REVENUE', 'BALANCE')),
+       coalesce(sum(amount_e4) filter (where kind in ('REVENUE', 'BALANCE')), 0), sum(refund_e4), sum(amount_e4), min(created_at)
+     from ${t} where origin_payment_event_id is not null
+     group by tenant_id, rule_id, origin_payment_event_id
+     on conflict (tenant_id, rule_id, payment_event_id) do nothing`,
+  ];
+}

@@ -6,7 +6,7 @@ import { TenantDirectory, withTenant } from '../../../lib/db/tenant-context';
 import { log } from '../../../lib/logger';
 import { ExchangeRouter, RoutingError, type ExchangeRouterOptions, type RoutingAttempt, type RoutingPolicy } from '../exchanges/exchange-router';
 import type { ExchangeAdapter, ExchangeName, ExchangeOrder } from '../exchanges/exchange.types';
-import { E4, addLedgerEntry, publishAfterCommit, transitionPurchase, type Publication } from './treasury-engine';
+import { publishAfterCommit, returnUnspent, transitionPurchase, type Publication } from './treasury-engine';
 import { PurchaseStatus, TERMINAL } from './purchase.entity';
 import { readTreasurySettings } from './purchase.service';
 
@@ -204,11 +204,8 @@ export class PurchaseExecutor {
           [order.exchange, order.filledSats.toString(), (order.spentAudCents + order.feeAudCents).toString(), order.feeAudCents.toString()],
         );
       }
-      // Whatever was not spent goes back to the rule that accrued it: nothing is lost.
-      const unspent = BigInt(current.amount_aud_cents) - (order?.spentAudCents ?? 0n) - (order?.feeAudCents ?? 0n);
-      if (current.rule_id && unspent > 0n) {
-        await addLedgerEntry(em, { ruleId: current.rule_id, kind: 'RETURN', amountE4: unspent * E4, note: `unspent by purchase ${p.id} (${to})` });
-      }
+      // Whatever was not spent goes back to the payments it came from, net of refunds that arrived while it was in flight.
+      await returnUnspent(em, { id: p.id, ruleId: current.rule_id, unspentCents: BigInt(current.amount_aud_cents) - (order?.spentAudCents ?? 0n) - (order?.feeAudCents ?? 0n) });
       const pub = await this.transition(em, tenantId, current, to, reason);
       if (order) {
         await recordAudit(em, {

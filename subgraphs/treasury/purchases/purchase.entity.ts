@@ -162,10 +162,16 @@ export class Holding {
   @Field(() => Date) @Property({ type: 'datetime', columnType: 'timestamptz' }) updatedAt!: Date;
 }
 
-@ObjectType('PurchaseFunding', { description: 'A revenue or balance event (or a manual request) that paid for a purchase.' })
+@ObjectType('PurchaseFunding', {
+  description: 'One payment whose share of the accrual a purchase took: what it consumed of that payment, less what it returned unspent.',
+})
 export class PurchaseFunding {
-  @Field(() => String, { description: 'REVENUE, REFUND, BALANCE, or RETURN.' }) kind!: string;
-  @Field(() => ID, { nullable: true, description: 'The payment event (tenant subgraph) it came from.' }) paymentEventId!: string | null;
-  @Field(() => AudCentsScalar, { description: 'The share of it this rule accrued, whole cents (rounded down).' }) amountAudCents!: bigint;
+  @Field(() => String, { description: 'REVENUE or BALANCE: the kind of payment event; UNTRACED for money recorded before payments were tracked.' })
+  kind!: string;
+  @Field(() => ID, { nullable: true, description: 'The payment event (tenant subgraph) whose share it is.' }) paymentEventId!: string | null;
+  @Field(() => AudCentsScalar, { description: 'Whole cents; fractions are apportioned so the rows sum to what the purchase took from the accrual.' })
+  amountAudCents!: bigint;
+  @Field(() => DecimalScalar, { description: 'The exact share in cents, to 1/10,000 of a cent (e.g. "0.5"); the rows sum exactly to what the purchase took.' })
+  exactAudCents!: string;
   @Field(() => String, { nullable: true }) note!: string | null;
 }

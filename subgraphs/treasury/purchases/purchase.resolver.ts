@@ -106,7 +106,9 @@ export class PurchaseResolver {
     return ctx.services.purchases.attempts(ctx.gate.require(ctx, 'purchase:read', p.tenantId), p.id);
   }
 
-  @FieldResolver(() => [PurchaseFunding], { description: 'The revenue and refund events that funded this purchase: why it happened.' })
+  @FieldResolver(() => [PurchaseFunding], {
+    description: 'The payments whose accrued shares this purchase took, oldest first, net of what it returned unspent: why it happened.',
+  })
   fundedBy(@Root() p: Purchase, @Ctx() ctx: Ctx): Promise<PurchaseFunding[]> {
     return ctx.services.purchases.funding(ctx.gate.require(ctx, 'purchase:read', p.tenantId), p.id);
   }

@@ -6,7 +6,7 @@ import { kickOutbox } from '../../../lib/outbox';
 import type { Scope } from '../../../lib/access';
 import { EXCHANGE_NAMES, type ExchangeName } from '../exchanges/exchange.types';
 import { ExchangeAttemptRecord, Holding, Purchase, PurchaseFunding, PurchaseStatus, PurchaseTransition } from './purchase.entity';
-import { E4, addLedgerEntry, publishAfterCommit, transitionPurchase, type TreasuryEngine } from './treasury-engine';
+import { apportionWholeCents, e4ToCentsDecimal, publishAfterCommit, returnUnspent, transitionPurchase, type TreasuryEngine } from './treasury-engine';
 import { recordAudit } from '../../../lib/audit';
 
 export type TreasurySettingsView = { primaryExchange: string; failoverExchanges: string[]; cutoffLocalTime: string };
@@ -51,15 +51,36 @@ export class PurchaseService {
     return scope.tx((em) => em.find(ExchangeAttemptRecord, { tenantId: scope.tenantId, purchaseId }, { orderBy: { at: 'asc', id: 'asc' } }));
   }
 
-  /** The ledger entries a purchase consumed: which payments (and refunds) paid for it. */
+  /**
+   * What a purchase took from its rule's accrual, per payment (oldest first): what it consumed less
+   * what it returned unspent. The exact shares sum to the purchase's net take; so do the whole cents.
+   */
   async funding(scope: Scope, purchaseId: string): Promise<PurchaseFunding[]> {
+    if (!isUuid(purchaseId)) return [];
     const rows = await scope.tx((em) =>
-      em.execute<{ kind: string; payment_event_id: string | null; amount_e4: string; note: string | null }[]>(
-        `select kind, payment_event_id, amount_e4::text, note from accrual_entry where purchase_id = ? and kind <> 'PURCHASE' order by created_at, id`,
+      em.execute<{ origin: string | null; kind: string | null; taken: string; returned: string }[]>(
+        `select a.origin_payment_event_id as origin, p.kind, (-sum(a.amount_e4))::text as taken,
+           coalesce(sum(a.amount_e4) filter (where a.kind = 'RETURN'), 0)::text as returned
+         from accrual_entry a
+         left join payment_accrual p on p.tenant_id = a.tenant_id and p.rule_id = a.rule_id and p.payment_event_id = a.origin_payment_event_id
+         where a.purchase_id = ? and a.kind in ('PURCHASE', 'RETURN')
+         group by a.origin_payment_event_id, p.kind, p.first_at
+         having sum(a.amount_e4) <> 0
+         order by p.first_at nulls last, a.origin_payment_event_id`,
         [purchaseId],
       ),
     );
-    return rows.map((r) => ({ kind: r.kind, paymentEventId: r.payment_event_id, amountAudCents: BigInt(r.amount_e4) / E4, note: r.note }));
+    const cents = apportionWholeCents(rows.map((r) => BigInt(r.taken)));
+    return rows.map((r, i) => {
+      const returned = BigInt(r.returned);
+      return {
+        kind: r.kind ?? 'UNTRACED',
+        paymentEventId: r.origin,
+        amountAudCents: cents[i],
+        exactAudCents: e4ToCentsDecimal(BigInt(r.taken)),
+        note: returned > 0n ? `${e4ToCentsDecimal(BigInt(r.taken) + returned)} cents consumed, ${e4ToCentsDecimal(returned)} returned unspent` : null,
+      };
+    });
   }
 
   holdings(scope: Scope): Promise<Holding[]> {
@@ -93,9 +114,7 @@ export class PurchaseService {
         actorId: scope.userId,
         at: new Date(),
       });
-      if (locked.rule_id) {
-        await addLedgerEntry(em, { ruleId: locked.rule_id, kind: 'RETURN', amountE4: BigInt(locked.amount) * E4, note: `cancelled purchase ${id}` });
-      }
+      await returnUnspent(em, { id, ruleId: locked.rule_id, unspentCents: BigInt(locked.amount) });
       return { purchase: await em.findOneOrFail(Purchase, { tenantId: scope.tenantId, id }), publications: [event] };
     });
     await publishAfterCommit(this.bus, result.publications);

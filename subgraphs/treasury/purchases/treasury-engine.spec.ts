@@ -1,5 +1,5 @@
 import { averagePriceAudPerBtc } from './purchase.resolver';
-import { clientOrderIdFor, isDropAtLeast, nextRun } from './treasury-engine';
+import { apportionWholeCents, clientOrderIdFor, e4ToCentsDecimal, isDropAtLeast, nextRun } from './treasury-engine';
 
 describe('treasury engine helpers', () => {
   it('compares price drops exactly, at the boundary', () => {
@@ -22,6 +22,27 @@ describe('treasury engine helpers', () => {
 
   it('derives the exchange order id from the purchase id', () => {
     expect(clientOrderIdFor('0b9d1c3e-7f43-4f5a-9b5e-2f1f8d7c6a5b')).toBe('0b9d1c3e-7f43-4f5a-9b5e-2f1f8d7c6a5b');
+  });
+});
+
+describe('funding shares', () => {
+  it('prints cents x 10,000 as exact decimal cents', () => {
+    expect(e4ToCentsDecimal(12_345_000n)).toBe('1234.5');
+    expect(e4ToCentsDecimal(5_000n)).toBe('0.5');
+    expect(e4ToCentsDecimal(1n)).toBe('0.0001');
+    expect(e4ToCentsDecimal(10_000n)).toBe('1');
+    expect(e4ToCentsDecimal(0n)).toBe('0');
+    expect(e4ToCentsDecimal(-2_500n)).toBe('-0.25');
+  });
+
+  it('apportions whole cents that sum to the total: largest remainders first, ties to the earlier share', () => {
+    // 0.5 + 250 + 499.5 = 750: floors give 749, the spare cent goes to the first of the two halves.
+    expect(apportionWholeCents([5_000n, 2_500_000n, 4_995_000n])).toEqual([1n, 250n, 499n]);
+    expect(apportionWholeCents([3_333n, 3_333n, 3_334n])).toEqual([0n, 0n, 1n]);
+    expect(apportionWholeCents([12_340_000n])).toEqual([1234n]);
+    // A total with a fraction (only from rows written before payments were tracked) rounds down.
+    expect(apportionWholeCents([2_500n, 2_500n])).toEqual([0n, 0n]);
+    expect(apportionWholeCents([])).toEqual([]);
   });
 });
 

@@ -17,50 +17,219 @@ export type LedgerEntry = {
   ruleId: string;
   kind: 'REVENUE' | 'REFUND' | 'BALANCE' | 'PURCHASE' | 'RETURN';
   amountE4: bigint;
+  /** The payment event that caused this entry (a payment, a refund, a balance). */
   paymentEventId?: string | null;
+  /** The payment whose share this entry moves: its accrual, a refund of it, a purchase or return of it. */
+  originPaymentEventId?: string | null;
+  /** REFUND: the share of the origin payment this refund takes back (pending, held by an in-flight purchase, or kept). */
+  refundE4?: bigint;
+  /** REVENUE: the rule's percentage when the payment accrued (its refunds take back at this rate). */
+  rateBps?: number | null;
   /** One entry per rule and source key (a money movement): a repeat is ignored. */
   sourceKey?: string | null;
+  /** PURCHASE/RETURN: the purchase; REFUND: the purchase the refunded share was consumed by. */
   purchaseId?: string | null;
+  /** Human text only: nothing reads it back. */
   note?: string | null;
   /** A refund whose payment has not arrived: its cents, applied when the payment (awaitsKey) comes. */
   awaitingRefundCents?: bigint | null;
   awaitsKey?: string | null;
 };
 
+const ENTRY_COLUMNS = [
+  'id',
+  'rule_id',
+  'kind',
+  'amount_e4',
+  'payment_event_id',
+  'origin_payment_event_id',
+  'refund_e4',
+  'rate_bps',
+  'source_key',
+  'purchase_id',
+  'note',
+  'awaiting_refund_cents',
+  'awaits_key',
+];
+
 /**
- * The one way into the accrual ledger: the entry and the rule's running balance change in one
- * statement, in the caller's transaction. False when the source key was already counted.
+ * The one way into the accrual ledger: the entries, the rule's running balance and each origin
+ * payment's running balance change in one statement, in the caller's transaction. Entries whose
+ * source key was already counted are skipped; returns how many were written.
  */
-export async function addLedgerEntry(em: EntityManager, e: LedgerEntry): Promise<boolean> {
-  const rows = await em.execute<{ ok: number }[]>(
+export async function addLedgerEntries(em: EntityManager, entries: readonly LedgerEntry[]): Promise<number> {
+  if (entries.length === 0) return 0;
+  const row = `(${ENTRY_COLUMNS.map(() => '?').join(', ')})`;
+  const rows = await em.execute<{ n: string }[]>(
     `with e as (
-       insert into accrual_entry (id, rule_id, kind, amount_e4, payment_event_id, source_key, purchase_id, note, awaiting_refund_cents, awaits_key)
-       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       insert into accrual_entry (${ENTRY_COLUMNS.join(', ')})
+       values ${entries.map(() => row).join(', ')}
        on conflict (tenant_id, rule_id, source_key) where source_key is not null do nothing
-       returning rule_id, amount_e4)
-     insert into rule_accrual (rule_id, pending_e4) select rule_id, amount_e4 from e
-     on conflict (tenant_id, rule_id) do update set pending_e4 = rule_accrual.pending_e4 + excluded.pending_e4, updated_at = now()
-     returning 1 as ok`,
-    [
+       returning rule_id, kind, amount_e4, origin_payment_event_id, refund_e4, rate_bps),
+     p as (
+       insert into payment_accrual (rule_id, payment_event_id, kind, rate_bps, accrued_e4, refunded_e4, pending_e4)
+       select rule_id, origin_payment_event_id, max(kind) filter (where kind in ('REVENUE', 'BALANCE')), max(rate_bps),
+         coalesce(sum(amount_e4) filter (where kind in ('REVENUE', 'BALANCE')), 0), sum(refund_e4), sum(amount_e4)
+       from e where origin_payment_event_id is not null group by rule_id, origin_payment_event_id
+       on conflict (tenant_id, rule_id, payment_event_id) do update set
+         kind = coalesce(payment_accrual.kind, excluded.kind), rate_bps = coalesce(payment_accrual.rate_bps, excluded.rate_bps),
+         accrued_e4 = payment_accrual.accrued_e4 + excluded.accrued_e4, refunded_e4 = payment_accrual.refunded_e4 + excluded.refunded_e4,
+         pending_e4 = payment_accrual.pending_e4 + excluded.pending_e4, updated_at = now()),
+     r as (
+       insert into rule_accrual (rule_id, pending_e4) select rule_id, sum(amount_e4) from e group by rule_id
+       on conflict (tenant_id, rule_id) do update set pending_e4 = rule_accrual.pending_e4 + excluded.pending_e4, updated_at = now())
+     select count(*)::text as n from e`,
+    entries.flatMap((e) => [
       randomUUID(),
       e.ruleId,
       e.kind,
       e.amountE4.toString(),
       e.paymentEventId ?? null,
+      e.originPaymentEventId ?? null,
+      (e.refundE4 ?? 0n).toString(),
+      e.rateBps ?? null,
       e.sourceKey ?? null,
       e.purchaseId ?? null,
       e.note ?? null,
       e.awaitingRefundCents?.toString() ?? null,
       e.awaitsKey ?? null,
-    ],
+    ]),
   );
-  return rows.length > 0;
+  return Number(rows[0]?.n ?? '0');
 }
 
-/** What the rule has accrued and not yet spent, in AUD cents x 10,000 (may be negative after refunds). */
+/** One entry; false when its source key was already counted. */
+export async function addLedgerEntry(em: EntityManager, e: LedgerEntry): Promise<boolean> {
+  return (await addLedgerEntries(em, [e])) === 1;
+}
+
+/** What the rule has accrued and not yet spent, in AUD cents x 10,000. */
 export async function pendingAccrualE4(em: EntityManager, ruleId: string): Promise<bigint> {
   const rows = await em.execute<{ pending: string }[]>(`select pending_e4::text as pending from rule_accrual where rule_id = ?`, [ruleId]);
   return BigInt(rows[0]?.pending ?? '0');
+}
+
+/**
+ * A new purchase takes `amountE4` from the rule's accrual, oldest payment first (FIFO by when each
+ * payment accrued): one PURCHASE entry per payment it consumed, whole or in part. What caps left
+ * unbought stays pending with its payment, so a later refund of it reduces the accrual.
+ */
+async function consumeForPurchase(em: EntityManager, ruleId: string, purchaseId: string, amountE4: bigint, note: string | null): Promise<void> {
+  const open = await em.execute<{ origin: string; pending: string }[]>(
+    `select payment_event_id as origin, pending_e4::text as pending from (
+       select payment_event_id, pending_e4, first_at, sum(pending_e4) over (order by first_at, payment_event_id) - pending_e4 as before
+       from payment_accrual where rule_id = ? and pending_e4 > 0) b
+     where before < ? order by first_at, payment_event_id`,
+    [ruleId, amountE4.toString()],
+  );
+  const entries: LedgerEntry[] = [];
+  let need = amountE4;
+  for (const b of open) {
+    const take = min(need, BigInt(b.pending));
+    if (take <= 0n) break;
+    entries.push({ ruleId, kind: 'PURCHASE', amountE4: -take, originPaymentEventId: b.origin, purchaseId, sourceKey: `purchase:${purchaseId}:${b.origin}`, note });
+    need -= take;
+  }
+  // Only rows written before payments were tracked can leave money no payment holds.
+  if (need > 0n) entries.push({ ruleId, kind: 'PURCHASE', amountE4: -need, purchaseId, sourceKey: `purchase:${purchaseId}`, note });
+  await addLedgerEntries(em, entries);
+}
+
+type Consumption = { origin: string | null; consumed: bigint; held: bigint };
+
+/** Per payment: what the purchase consumed (net of returns) and what refunds hold against it, unrealized. */
+async function consumptionOf(em: EntityManager, ruleId: string, purchaseId: string): Promise<Consumption[]> {
+  const rows = await em.execute<{ origin: string | null; consumed: string; held: string }[]>(
+    `select a.origin_payment_event_id as origin,
+       coalesce(-sum(a.amount_e4) filter (where a.kind in ('PURCHASE', 'RETURN')), 0)::text as consumed,
+       coalesce(sum(a.refund_e4 + a.amount_e4) filter (where a.kind = 'REFUND'), 0)::text as held
+     from accrual_entry a left join payment_accrual p on p.tenant_id = a.tenant_id and p.rule_id = a.rule_id and p.payment_event_id = a.origin_payment_event_id
+     where a.rule_id = ? and a.purchase_id = ?
+     group by a.origin_payment_event_id, p.first_at
+     order by p.first_at desc nulls first, a.origin_payment_event_id desc`,
+    [ruleId, purchaseId],
+  );
+  return rows.map((r) => ({ origin: r.origin, consumed: BigInt(r.consumed), held: BigInt(r.held) }));
+}
+
+/**
+ * A purchase ended (FAILED, CANCELLED, PARTIALLY_FILLED, or FILLED with change) leaving
+ * `unspentCents` of its amount unspent: up to what it consumed, that goes back to the payments it
+ * consumed. Shares that refunds took back while it was in flight are covered first (the refunded
+ * revenue is never bought later); the rest returns newest payment first, so what stays bought is
+ * the oldest (FIFO). Whatever of an in-flight refund the unspent money does not cover was bought:
+ * that bitcoin is kept. Call once, in the transaction that makes the purchase final.
+ */
+export async function returnUnspent(em: EntityManager, p: { id: string; ruleId: string | null; unspentCents: bigint }): Promise<void> {
+  if (!p.ruleId || p.unspentCents <= 0n) return;
+  const ruleId = p.ruleId;
+  // Every ledger writer of a rule holds its row lock (the engine takes it first): a refund being
+  // applied now is either committed before this reads, or waits and sees this purchase final.
+  await em.execute(`select id from treasury_rule where id = ? for update`, [ruleId]);
+  const parts = await consumptionOf(em, ruleId, p.id);
+  let left = p.unspentCents * E4;
+  const entries: LedgerEntry[] = [];
+  const back = new Map<string | null, bigint>();
+  const give = (origin: string | null, amount: bigint) => back.set(origin, (back.get(origin) ?? 0n) + amount);
+  for (const c of parts) {
+    const covered = min(min(c.held, c.consumed), left);
+    if (covered <= 0n || c.origin === null) continue;
+    give(c.origin, covered);
+    // The refund, held until now, takes the returned share off the accrual.
+    entries.push({
+      ruleId,
+      kind: 'REFUND',
+      amountE4: -covered,
+      originPaymentEventId: c.origin,
+      purchaseId: p.id,
+      sourceKey: `purchase:${p.id}:refunded:${c.origin}`,
+      note: `refunded while purchase ${p.id} was in flight; not bought`,
+    });
+    left -= covered;
+  }
+  for (const c of parts) {
+    if (left <= 0n) break;
+    const take = min(max(c.consumed - c.held, 0n), left);
+    if (take <= 0n) continue;
+    give(c.origin, take);
+    left -= take;
+  }
+  // More unspent than it consumed: a fixed-amount (DCA, price-drop) purchase took nothing from an accrual; none is owed.
+  const returns: LedgerEntry[] = [...back].map(([origin, amount]) => ({
+    ruleId,
+    kind: 'RETURN',
+    amountE4: amount,
+    originPaymentEventId: origin,
+    purchaseId: p.id,
+    sourceKey: `purchase:${p.id}:return:${origin ?? 'untraced'}`,
+    note: `unspent by purchase ${p.id}`,
+  }));
+  await addLedgerEntries(em, [...returns, ...entries]);
+}
+
+/** AUD cents x 10,000 as an exact decimal number of cents ("1234.5", "0.0001"). */
+export function e4ToCentsDecimal(e4: bigint): string {
+  const sign = e4 < 0n ? '-' : '';
+  const abs = e4 < 0n ? -e4 : e4;
+  const frac = (abs % E4).toString().padStart(4, '0').replace(/0+$/, '');
+  return `${sign}${abs / E4}${frac ? `.${frac}` : ''}`;
+}
+
+/**
+ * Whole cents for shares given in cents x 10,000 (all >= 0), summing exactly to the floor of their
+ * total: each gets its floor, and the cents left over go to the largest remainders (ties: first).
+ */
+export function apportionWholeCents(sharesE4: readonly bigint[]): bigint[] {
+  const total = sharesE4.reduce((a, b) => a + b, 0n) / E4;
+  const out = sharesE4.map((e) => e / E4);
+  let left = total - out.reduce((a, b) => a + b, 0n);
+  const order = sharesE4.map((e, i) => ({ i, rem: e % E4 })).sort((a, b) => (a.rem === b.rem ? a.i - b.i : a.rem > b.rem ? -1 : 1));
+  for (const { i } of order) {
+    if (left <= 0n) break;
+    out[i] += 1n;
+    left -= 1n;
+  }
+  return out;
 }
 
 /** A live event to publish once the transaction that produced it has committed. */
@@ -149,7 +318,10 @@ export class TreasuryEngine {
     return this.opts.exchangeMinCents;
   }
 
-  /** Applies one payment event to the tenant's enabled rules. Idempotent per money movement. */
+  /**
+   * Applies one payment event to the tenant's enabled rules (a refund also to paused ones: it takes
+   * back what they accrued). Idempotent per money movement.
+   */
   async applyPaymentEvent(em: EntityManager, tenantId: string, facts: PaymentFacts): Promise<ApplyOutcome> {
     const out: ApplyOutcome = { status: 'PROCESSED', reason: null, purchases: [], publications: [] };
     if (facts.currency !== 'AUD') {
@@ -160,8 +332,8 @@ export class TreasuryEngine {
     // Locking the rules serializes flushes per tenant rule: two events never spend one accrual twice.
     const rules = (
       await em.execute<RuleRow[]>(
-        `select ${RULE_COLUMNS} from treasury_rule where enabled and type = any(?::text[]) order by id for update`,
-        [`{${types.join(',')}}`],
+        `select ${RULE_COLUMNS} from treasury_rule where (enabled or ?) and type = any(?::text[]) order by id for update`,
+        [facts.kind === 'REFUND', `{${types.join(',')}}`],
       )
     ).filter((r) => r.provider === null || r.provider === facts.provider);
     if (rules.length === 0) return { ...out, status: 'SKIPPED', reason: 'no enabled rule applies to this event' };
@@ -171,7 +343,16 @@ export class TreasuryEngine {
       if (facts.kind === 'REVENUE') {
         const share = facts.amountCents * BigInt(rule.percentage_bps ?? 0);
         const key = `${facts.provider}:REVENUE:${facts.providerObjectId}`;
-        if (await this.accrue(em, rule.id, 'REVENUE', share, facts, key, null)) await this.applyEarlyRefunds(em, rule, facts.providerObjectId, key, share);
+        const fresh = await addLedgerEntry(em, {
+          ruleId: rule.id,
+          kind: 'REVENUE',
+          amountE4: share,
+          paymentEventId: facts.paymentEventId,
+          originPaymentEventId: facts.paymentEventId,
+          rateBps: rule.percentage_bps,
+          sourceKey: key,
+        });
+        if (fresh) await this.applyEarlyRefunds(em, rule, facts.paymentEventId, key, share);
       } else if (facts.kind === 'REFUND') {
         notes.push(await this.refund(em, rule, facts));
       } else {
@@ -193,85 +374,127 @@ export class TreasuryEngine {
           notes.push(excess === 0n ? `balance is at or below the ${threshold} cent threshold` : 'no new cash above the threshold since the last balance');
           continue;
         }
-        const fresh = await this.accrue(em, rule.id, 'BALANCE', growth * E4, facts, `${facts.provider}:BALANCE:${facts.providerObjectId}`, null);
+        const fresh = await addLedgerEntry(em, {
+          ruleId: rule.id,
+          kind: 'BALANCE',
+          amountE4: growth * E4,
+          paymentEventId: facts.paymentEventId,
+          originPaymentEventId: facts.paymentEventId,
+          sourceKey: `${facts.provider}:BALANCE:${facts.providerObjectId}`,
+        });
         if (!fresh) continue;
       }
+      if (!rule.enabled) continue;
       const flushed = await this.flush(em, tenantId, rule, PurchaseSource.RULE, 'threshold');
       out.purchases.push(...flushed.purchases);
       out.publications.push(...flushed.publications);
     }
-    return { ...out, reason: notes.filter(Boolean).join('; ') || null };
-  }
-
-  /** Adds one ledger entry for a payment event; false when this money movement was already counted for the rule. */
-  private accrue(
-    em: EntityManager,
-    ruleId: string,
-    kind: 'REVENUE' | 'REFUND' | 'BALANCE',
-    amountE4: bigint,
-    facts: PaymentFacts,
-    sourceKey: string,
-    note: string | null,
-  ): Promise<boolean> {
-    return addLedgerEntry(em, { ruleId, kind, amountE4, paymentEventId: facts.paymentEventId, sourceKey, note });
+    return { ...out, reason: [...new Set(notes.filter(Boolean))].join('; ') || null };
   }
 
   /**
-   * A refund before the payment's share was spent reduces the accrual (never below what that
-   * payment added). After the purchase, the bitcoin is kept: the refund is recorded, not clawed back.
+   * A refund takes back its share of the payment (at the rate the payment accrued at, never more
+   * than the payment's share less earlier refunds), in this order: what is still pending of that
+   * payment leaves the accrual; what an in-flight (PENDING/SUBMITTED) purchase consumed is held
+   * against it, so a failure or a partial fill returns that much less; what a purchase already
+   * bought is recorded against it and the bitcoin is kept.
    */
   private async refund(em: EntityManager, rule: RuleRow, facts: PaymentFacts): Promise<string> {
     const key = `${facts.provider}:REFUND:${facts.providerObjectId}`;
+    const base = { ruleId: rule.id, kind: 'REFUND' as const, paymentEventId: facts.paymentEventId };
+    const seen = await em.execute<{ ok: number }[]>(`select 1 as ok from accrual_entry where rule_id = ? and source_key = ?`, [rule.id, key]);
+    if (seen.length > 0) return 'this refund was already counted';
     if (!facts.relatedPaymentId) {
-      await this.accrue(em, rule.id, 'REFUND', 0n, facts, key, 'refund names no payment');
+      await addLedgerEntry(em, { ...base, amountE4: 0n, sourceKey: key, note: 'refund names no payment' });
       return 'refund names no payment';
     }
-    // Its share counts as spent only if the purchase it funded bought something; a failed or
-    // cancelled purchase gave the money back to the accrual, so the refund still reduces it.
-    const paid = await em.execute<{ amount_e4: string; purchase_id: string | null }[]>(
-      `select a.amount_e4, case when p.status in ('PENDING', 'SUBMITTED', 'FILLED', 'PARTIALLY_FILLED') then a.purchase_id end as purchase_id
-       from accrual_entry a left join purchase p on p.id = a.purchase_id
+    const revenueKey = `${facts.provider}:REVENUE:${facts.relatedPaymentId}`;
+    const [payment] = await em.execute<{ origin: string; rate_bps: number | null; accrued: string; refunded: string; pending: string }[]>(
+      `select p.payment_event_id as origin, p.rate_bps, p.accrued_e4::text as accrued, p.refunded_e4::text as refunded, p.pending_e4::text as pending
+       from accrual_entry a join payment_accrual p on p.tenant_id = a.tenant_id and p.rule_id = a.rule_id and p.payment_event_id = a.origin_payment_event_id
        where a.rule_id = ? and a.source_key = ?`,
-      [rule.id, `${facts.provider}:REVENUE:${facts.relatedPaymentId}`],
+      [rule.id, revenueKey],
     );
-    const revenue = paid[0];
-    if (!revenue) {
+    if (!payment) {
       // Delivered before its payment (webhooks arrive in any order): it waits and reduces the payment's share then.
       await addLedgerEntry(em, {
-        ruleId: rule.id,
-        kind: 'REFUND',
+        ...base,
         amountE4: 0n,
-        paymentEventId: facts.paymentEventId,
         sourceKey: key,
         note: `refund of ${facts.relatedPaymentId}, received before the payment`,
         awaitingRefundCents: facts.amountCents,
-        awaitsKey: `${facts.provider}:REVENUE:${facts.relatedPaymentId}`,
+        awaitsKey: revenueKey,
       });
       return 'refund received before its payment; it will reduce that payment when it arrives';
     }
-    if (revenue.purchase_id !== null) {
-      await this.accrue(em, rule.id, 'REFUND', 0n, facts, key, `refunded after purchase ${revenue.purchase_id}; the bitcoin is kept`);
-      return 'refunded after its share was bought; the bitcoin is kept';
+    const origin = payment.origin;
+    let left = min(facts.amountCents * BigInt(payment.rate_bps ?? rule.percentage_bps ?? 0), max(BigInt(payment.accrued) - BigInt(payment.refunded), 0n));
+    if (left <= 0n) {
+      await addLedgerEntry(em, { ...base, amountE4: 0n, originPaymentEventId: origin, sourceKey: key, note: 'the payment was already refunded in full' });
+      return 'the payment’s share was already refunded in full';
     }
-    const already = await em.execute<{ total: string | null }[]>(
-      `select coalesce(sum(-amount_e4), 0)::text as total from accrual_entry where rule_id = ? and kind = 'REFUND' and note = ?`,
-      [rule.id, `refund of ${facts.relatedPaymentId}`],
+    const parts: LedgerEntry[] = [];
+    const reasons: string[] = [];
+    const fromPending = min(left, max(BigInt(payment.pending), 0n));
+    if (fromPending > 0n) {
+      parts.push({ ...base, amountE4: -fromPending, refundE4: fromPending, originPaymentEventId: origin, note: `refund of ${facts.relatedPaymentId}` });
+      left -= fromPending;
+    }
+    if (left > 0n) {
+      // The rule's lock (held) keeps these statuses: finishing a purchase takes it before returning money.
+      const held = await em.execute<{ id: string; status: PurchaseStatus }[]>(
+        `select id, status from purchase where id in (
+           select purchase_id from accrual_entry where rule_id = ? and origin_payment_event_id = ? and purchase_id is not null)`,
+        [rule.id, origin],
+      );
+      const status = new Map(held.map((h) => [h.id, h.status]));
+      const outstanding = await em.execute<{ purchase_id: string; outstanding: string; at: Date }[]>(
+        `select purchase_id, (-sum(amount_e4 + refund_e4))::text as outstanding, max(created_at) as at from accrual_entry
+         where rule_id = ? and origin_payment_event_id = ? and purchase_id is not null
+         group by purchase_id having -sum(amount_e4 + refund_e4) > 0`,
+        [rule.id, origin],
+      );
+      const inFlight = (id: string): boolean => [PurchaseStatus.PENDING, PurchaseStatus.SUBMITTED].includes(status.get(id) ?? PurchaseStatus.FAILED);
+      // In flight first (that share may still come back), then the most recent purchase.
+      outstanding.sort((a, b) => Number(inFlight(b.purchase_id)) - Number(inFlight(a.purchase_id)) || new Date(b.at).getTime() - new Date(a.at).getTime());
+      for (const o of outstanding) {
+        const take = min(left, BigInt(o.outstanding));
+        if (take <= 0n) continue;
+        const flying = inFlight(o.purchase_id);
+        parts.push({
+          ...base,
+          amountE4: 0n,
+          refundE4: take,
+          originPaymentEventId: origin,
+          purchaseId: o.purchase_id,
+          note: flying ? `refund held against purchase ${o.purchase_id}, in flight` : `refunded after purchase ${o.purchase_id}; the bitcoin is kept`,
+        });
+        reasons.push(
+          flying
+            ? 'refunded while its purchase is in flight; if that purchase fails or partly fills, the refunded share is not returned to the accrual'
+            : 'refunded after its share was bought; the bitcoin is kept',
+        );
+        left -= take;
+        if (left <= 0n) break;
+      }
+    }
+    if (parts.length === 0) parts.push({ ...base, amountE4: 0n, originPaymentEventId: origin, note: 'nothing of the payment’s share is left to take back' });
+    await addLedgerEntries(
+      em,
+      parts.map((e, i) => ({ ...e, sourceKey: i === 0 ? key : `${key}:${i}` })),
     );
-    const remaining = BigInt(revenue.amount_e4) - BigInt(already[0]?.total ?? '0');
-    const share = min(facts.amountCents * BigInt(rule.percentage_bps ?? 0), max(remaining, 0n));
-    await this.accrue(em, rule.id, 'REFUND', -share, facts, key, `refund of ${facts.relatedPaymentId}`);
-    return '';
+    return [...new Set(reasons)].join('; ');
   }
 
   /** Refunds that arrived before this payment now reduce its share (never below zero), once. */
-  private async applyEarlyRefunds(em: EntityManager, rule: RuleRow, paymentId: string, revenueKey: string, shareE4: bigint): Promise<void> {
+  private async applyEarlyRefunds(em: EntityManager, rule: RuleRow, paymentEventId: string, revenueKey: string, shareE4: bigint): Promise<void> {
     const [waiting] = await em.execute<{ cents: string }[]>(
       `with w as (
          select id, awaiting_refund_cents from accrual_entry
          where rule_id = ? and awaits_key = ? and awaiting_refund_cents is not null for update),
-       done as (update accrual_entry a set awaiting_refund_cents = null from w where a.id = w.id)
+       done as (update accrual_entry a set awaiting_refund_cents = null, origin_payment_event_id = ? from w where a.id = w.id)
        select coalesce(sum(awaiting_refund_cents), 0)::text as cents from w`,
-      [rule.id, revenueKey],
+      [rule.id, revenueKey, paymentEventId],
     );
     const refundE4 = min(BigInt(waiting.cents) * BigInt(rule.percentage_bps ?? 0), shareE4);
     if (refundE4 <= 0n) return;
@@ -279,16 +502,17 @@ export class TreasuryEngine {
       ruleId: rule.id,
       kind: 'REFUND',
       amountE4: -refundE4,
+      refundE4,
+      originPaymentEventId: paymentEventId,
       sourceKey: `${revenueKey}:early-refunds`,
-      // Same note as an ordinary refund of this payment: later refunds are capped by the total.
-      note: `refund of ${paymentId}`,
+      note: 'refunds received before the payment',
     });
   }
 
   /**
    * Turns a rule's pending accrual into a purchase when it reaches the rule's minimum (and the
    * exchange's), within its per-purchase, daily and monthly caps. `cutoff` flushes anything the
-   * exchange will take, below the rule's own minimum.
+   * exchange will take, below the rule's own minimum. The purchase consumes payments oldest first.
    */
   async flush(em: EntityManager, tenantId: string, rule: RuleRow, source: PurchaseSource, why: 'threshold' | 'cutoff'): Promise<{ purchases: string[]; publications: Publication[] }> {
     const none = { purchases: [], publications: [] };
@@ -312,12 +536,7 @@ export class TreasuryEngine {
       requestedBy: null,
       reason: `${rule.type} rule reached ${why === 'cutoff' ? 'the daily cut-off' : 'its minimum order'}${limitedBy ? `; limited by its ${limitedBy}` : ''}`,
     });
-    // The entries that funded it (everything accrued since the last purchase) now point at it.
-    await em.execute(`update accrual_entry set purchase_id = ? where rule_id = ? and purchase_id is null and kind <> 'PURCHASE'`, [
-      created.id,
-      rule.id,
-    ]);
-    await addLedgerEntry(em, { ruleId: rule.id, kind: 'PURCHASE', amountE4: -amount * E4, purchaseId: created.id, note: limitedBy ? `limited by ${limitedBy}` : null });
+    await consumeForPurchase(em, rule.id, created.id, amount * E4, limitedBy ? `limited by ${limitedBy}` : null);
     const fired = await this.fired(em, tenantId, rule, created);
     return { purchases: fired.purchases, publications: [...publications, ...fired.publications] };
   }
@@ -359,10 +578,13 @@ export class TreasuryEngine {
     const tz = await this.timezone(em);
     const now = this.now();
     const rows = await em.execute<{ day: string; month: string }[]>(
-      `select coalesce(sum(amount_aud_cents) filter (where created_at >= ?), 0)::text as day,
-              coalesce(sum(amount_aud_cents) filter (where created_at >= ?), 0)::text as month
-       from purchase where rule_id = ? and status not in ('FAILED', 'CANCELLED') and created_at >= ?`,
-      [startOfLocalDay(now, tz), startOfLocalMonth(now, tz), rule.id, startOfLocalMonth(now, tz)],
+      // In flight: its whole amount; settled: what it took from the rule (a partial fill returned the rest).
+      `with p as (
+         select created_at, case when status in ('FILLED', 'PARTIALLY_FILLED') then least(amount_aud_cents, spent_aud_cents + fee_aud_cents)
+                                 else amount_aud_cents end as used
+         from purchase where rule_id = ? and status not in ('FAILED', 'CANCELLED') and created_at >= ?)
+       select coalesce(sum(used) filter (where created_at >= ?), 0)::text as day, coalesce(sum(used), 0)::text as month from p`,
+      [rule.id, startOfLocalMonth(now, tz), startOfLocalDay(now, tz)],
     );
     const r = rows[0];
     return {
