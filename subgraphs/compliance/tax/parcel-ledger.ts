@@ -76,6 +76,20 @@ function unitCostCompare(a: WorkParcel, b: WorkParcel): number {
   return l === r ? 0 : l < r ? -1 : 1;
 }
 
+/**
+ * The pool in `compare` order, found one at a time: a sale usually takes a few parcels, so picking
+ * the next best by a scan beats sorting the whole inventory (same order as a sort).
+ */
+function* bestFirst(pool: WorkParcel[], compare: (a: WorkParcel, b: WorkParcel) => number): Generator<WorkParcel> {
+  const rest = [...pool];
+  while (rest.length > 0) {
+    let best = 0;
+    for (let i = 1; i < rest.length; i++) if (compare(rest[i], rest[best]) < 0) best = i;
+    const [next] = rest.splice(best, 1);
+    yield next;
+  }
+}
+
 const str = (v: bigint): string => v.toString();
 
 function insufficient(subject: string, message: string, requested: bigint, available: bigint, extra: Record<string, string> = {}): Error {
@@ -221,6 +235,8 @@ function prepare(history: TaxHistory, p: ResolvedProfile): Prepared {
 
 class Replay {
   readonly parcels = new Map<string, WorkParcel>();
+  /** Parcels holding sats, kept in FIFO order so a disposal never sorts the whole inventory. */
+  private held: WorkParcel[] = [];
   readonly results: DisposalResult[] = [];
   readonly adjustments: AppliedAdjustment[] = [];
 
@@ -229,8 +245,20 @@ class Replay {
     private readonly acquisitionIds: ReadonlySet<string>,
   ) {}
 
+  private add(w: WorkParcel): void {
+    this.parcels.set(w.id, w);
+    let lo = 0;
+    let hi = this.held.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (fifoCompare(this.held[mid], w) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    this.held.splice(lo, 0, w);
+  }
+
   acquire(a: Acquisition, cost: bigint): void {
-    this.parcels.set(a.id, {
+    this.add({
       id: a.id,
       acquisitionId: a.id,
       source: a.source,
@@ -264,7 +292,8 @@ class Replay {
   }
 
   private candidates(wallet: string | undefined): WorkParcel[] {
-    return [...this.parcels.values()].filter((w) => w.sats > 0n && (wallet === undefined || w.wallet === wallet)).sort(fifoCompare);
+    this.held = this.held.filter((w) => w.sats > 0n);
+    return wallet === undefined ? [...this.held] : this.held.filter((w) => w.wallet === wallet);
   }
 
   private static cut(parcel: WorkParcel, sats: bigint): Piece {
@@ -276,8 +305,6 @@ class Replay {
 
   /** Takes `want` sats by the identification; returns the pieces and what could not be found. */
   private take(subject: string, wallet: string | undefined, want: bigint, ident: Identification, allowShortfall: boolean): { pieces: Piece[]; shortfall: bigint } {
-    const pool = this.candidates(wallet);
-    const available = pool.reduce((s, w) => s + w.sats, 0n);
     const where: Record<string, string> = wallet === undefined ? {} : { wallet };
 
     if (ident.method === 'SPECIFIC') {
@@ -302,6 +329,7 @@ class Replay {
       return { pieces, shortfall: 0n };
     }
 
+    const pool = this.candidates(wallet);
     if (ident.method === 'SAME_DAY_AVERAGE') {
       const day = ident.acquiredOn ?? pool[0]?.acquiredOn;
       const sameDay = pool.filter((w) => w.acquiredOn === day);
@@ -342,17 +370,12 @@ class Replay {
       return { pieces: grabbed.map((g, i) => ({ parcel: g.parcel, sats: g.sats, cost: costs[i] })), shortfall: 0n };
     }
 
-    const ordered =
+    const ordered: Iterable<WorkParcel> =
       ident.method === 'FIFO'
         ? pool
         : ident.method === 'LIFO'
           ? [...pool].reverse()
-          : ident.method === 'HIGHEST_COST_FIRST'
-            ? [...pool].sort((a, b) => unitCostCompare(b, a) || fifoCompare(a, b))
-            : [...pool].sort((a, b) => unitCostCompare(a, b) || fifoCompare(a, b));
-    if (available < want && !allowShortfall) {
-      throw insufficient(subject, `${subject}: ${want} sats asked, ${available} held${wallet ? ` in ${wallet}` : ''}`, want, available, where);
-    }
+          : bestFirst(pool, ident.method === 'HIGHEST_COST_FIRST' ? (a, b) => unitCostCompare(b, a) || fifoCompare(a, b) : (a, b) => unitCostCompare(a, b) || fifoCompare(a, b));
     const pieces: Piece[] = [];
     let left = want;
     for (const w of ordered) {
@@ -360,6 +383,11 @@ class Replay {
       const s = w.sats < left ? w.sats : left;
       pieces.push(Replay.cut(w, s));
       left -= s;
+    }
+    if (left > 0n && !allowShortfall) {
+      // Everything held was taken, so what was available is what was found (the replay is abandoned).
+      const available = want - left;
+      throw insufficient(subject, `${subject}: ${want} sats asked, ${available} held${wallet ? ` in ${wallet}` : ''}`, want, available, where);
     }
     return { pieces, shortfall: left };
   }
@@ -500,7 +528,7 @@ class Replay {
         x.parcel.wallet = t.toWallet;
       } else {
         const id = movedParcelId(x.parcel.id, t.id);
-        this.parcels.set(id, { ...x.parcel, id, wallet: t.toWallet, sats: x.sats, cost: x.cost });
+        this.add({ ...x.parcel, id, wallet: t.toWallet, sats: x.sats, cost: x.cost });
       }
     }
   }
