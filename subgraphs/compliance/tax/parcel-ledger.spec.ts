@@ -348,6 +348,7 @@ describe('parcel ledger: matching disposals to parcels', () => {
       ['negative cents', { ...ok, feeAudCents: -1n }, 'NEGATIVE_AMOUNT'],
       ['an invalid time', { ...ok, at: new Date('nope') }, 'INVALID_TIME'],
       ['an id with ">"', { ...ok, id: 'a>b' }, 'INVALID_ID'],
+      ['an unknown source', { ...ok, source: 'GIFT' as never }, 'INVALID_EVENT'],
     ])('%s is BAD_USER_INPUT', (_name, acquisition, reason) => {
       expect(typedError(() => replayHistory(history({ acquisitions: [acquisition] }), individual))).toMatchObject({ code: 'BAD_USER_INPUT', reason });
     });
@@ -361,6 +362,14 @@ describe('parcel ledger: matching disposals to parcels', () => {
         'FEE_EXCEEDS_PROCEEDS',
       );
       expect(typedError(() => replayHistory(history({ acquisitions: [ok] }), { ...individual, timeZone: 'Nowhere/Land' })).reason).toBe('INVALID_TIME_ZONE');
+      expect(
+        typedError(() =>
+          replayHistory(
+            history({ acquisitions: [ok], transfers: [move('T', '2024-02-01T00:00:00+11:00', 'kraken', 'cold', 1n, 0n, 0n, { identification: { method: 'SAME_DAY_AVERAGE' } })] }),
+            individual,
+          ),
+        ).reason,
+      ).toBe('INVALID_IDENTIFICATION');
     });
   });
 

@@ -148,7 +148,7 @@ function validateIdentification(ident: Identification, sats: bigint, at: Date, f
       if (ident.acquiredOn !== undefined) parseLocalDate(ident.acquiredOn, `${field}.acquiredOn`);
       return;
     default:
-      throw badTaxInput(TaxErrorReason.INVALID_PROFILE, `${field}: unknown identification method`, { field });
+      throw badTaxInput(TaxErrorReason.INVALID_IDENTIFICATION, `${field}: unknown identification method`, { field });
   }
 }
 
@@ -177,7 +177,8 @@ function prepare(history: TaxHistory, p: ResolvedProfile): Prepared {
     assertPositiveSats(a.sats, `${f}.sats`);
     assertCents(a.costAudCents, `${f}.costAudCents`);
     assertCents(a.feeAudCents, `${f}.feeAudCents`);
-    if (typeof a.exchange !== 'string' || a.exchange.length === 0) throw badTaxInput(TaxErrorReason.INVALID_ID, `${f}.exchange is required`, { field: 'exchange' });
+    if (!['PURCHASE_FILL', 'IMPORT', 'MANUAL'].includes(a.source)) throw badTaxInput(TaxErrorReason.INVALID_EVENT, `${f}.source must be PURCHASE_FILL, IMPORT or MANUAL`, { field: 'source' });
+    if (typeof a.exchange !== 'string' || a.exchange.length === 0) throw badTaxInput(TaxErrorReason.INVALID_EVENT, `${f}.exchange is required`, { field: 'exchange' });
     const gst = feeGstOf(a.feeAudCents, a, p.gstRegistered, f);
     costBases.set(a.id, a.costAudCents + a.feeAudCents - gst.itcAudCents);
   });
@@ -185,8 +186,8 @@ function prepare(history: TaxHistory, p: ResolvedProfile): Prepared {
     const f = `disposal ${String(d.id)}`;
     assertId(d.id, 'disposal.id');
     claim(d.id, 'disposal');
-    if (!['SALE', 'SPEND', 'FEE'].includes(d.type)) throw badTaxInput(TaxErrorReason.INVALID_PROFILE, `${f}.type must be SALE, SPEND or FEE`, { field: 'type' });
-    if (d.source !== 'PLATFORM' && d.source !== 'IMPORT') throw badTaxInput(TaxErrorReason.INVALID_PROFILE, `${f}.source must be PLATFORM or IMPORT`, { field: 'source' });
+    if (!['SALE', 'SPEND', 'FEE'].includes(d.type)) throw badTaxInput(TaxErrorReason.INVALID_EVENT, `${f}.type must be SALE, SPEND or FEE`, { field: 'type' });
+    if (d.source !== 'PLATFORM' && d.source !== 'IMPORT') throw badTaxInput(TaxErrorReason.INVALID_EVENT, `${f}.source must be PLATFORM or IMPORT`, { field: 'source' });
     assertInstant(d.at, `${f}.at`);
     assertPositiveSats(d.sats, `${f}.sats`);
     assertCents(d.proceedsAudCents, `${f}.proceedsAudCents`);
@@ -208,7 +209,7 @@ function prepare(history: TaxHistory, p: ResolvedProfile): Prepared {
     assertCents(t.networkFeeMarketValueAudCents, `${f}.networkFeeMarketValueAudCents`);
     if (t.fromWallet === t.toWallet) throw badTaxInput(TaxErrorReason.SAME_WALLET_TRANSFER, `${f}: from and to are the same wallet`, { field: 'toWallet' });
     if (t.identification?.method === 'SAME_DAY_AVERAGE') {
-      throw badTaxInput(TaxErrorReason.INVALID_PROFILE, `${f}: a transfer is not a disposal and cannot average parcels`, { field: 'identification' });
+      throw badTaxInput(TaxErrorReason.INVALID_IDENTIFICATION, `${f}: a transfer is not a disposal and cannot average parcels`, { field: 'identification' });
     }
     validateIdentification(t.identification ?? FIFO, t.sats + t.networkFeeSats, t.at, `${f}.identification`);
   });
