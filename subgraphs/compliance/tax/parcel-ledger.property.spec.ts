@@ -87,7 +87,7 @@ function build(intents: Intent[]): TaxHistory {
         toWallet: wallets[1 - x.from],
         sats: total - fee,
         networkFeeSats: fee,
-        networkFeeMarketValueAudCents: x.feeValue,
+        networkFeeMarketValueAudCents: fee > 0n ? x.feeValue : 0n,
       });
     }
   });

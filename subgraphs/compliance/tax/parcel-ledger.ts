@@ -207,6 +207,9 @@ function prepare(history: TaxHistory, p: ResolvedProfile): Prepared {
     assertPositiveSats(t.sats, `${f}.sats`);
     assertSats(t.networkFeeSats, `${f}.networkFeeSats`);
     assertCents(t.networkFeeMarketValueAudCents, `${f}.networkFeeMarketValueAudCents`);
+    if (t.networkFeeSats === 0n && t.networkFeeMarketValueAudCents !== 0n) {
+      throw badTaxInput(TaxErrorReason.INVALID_EVENT, `${f}: a network fee value without fee sats`, { field: 'networkFeeMarketValueAudCents' });
+    }
     if (t.fromWallet === t.toWallet) throw badTaxInput(TaxErrorReason.SAME_WALLET_TRANSFER, `${f}: from and to are the same wallet`, { field: 'toWallet' });
     if (t.identification?.method === 'SAME_DAY_AVERAGE') {
       throw badTaxInput(TaxErrorReason.INVALID_IDENTIFICATION, `${f}: a transfer is not a disposal and cannot average parcels`, { field: 'identification' });
