@@ -1,0 +1,29 @@
+/**
+ * The kernel's one rounding rule for splitting an amount (a cost base, proceeds) by satoshis:
+ * largest remainder (Hamilton). Each part gets floor(total × weight / Σweights); the cents left over
+ * go one each to the parts with the largest remainders, ties to the earlier part. The parts always
+ * sum exactly to the total, and each is within one cent of its exact share. For two parts
+ * [taken, kept] this is "the taken part rounded half up, the kept part exactly the rest".
+ */
+export function apportion(total: bigint, weights: readonly bigint[]): bigint[] {
+  if (weights.length === 0) throw new RangeError('apportion needs at least one weight');
+  if (total < 0n) throw new RangeError('apportion of a negative total');
+  let sum = 0n;
+  for (const w of weights) {
+    if (w < 0n) throw new RangeError('apportion by a negative weight');
+    sum += w;
+  }
+  if (sum === 0n) throw new RangeError('apportion by zero total weight');
+  const parts = weights.map((w) => (total * w) / sum);
+  const remainders = weights.map((w, i) => ({ i, r: (total * w) % sum }));
+  let left = total - parts.reduce((a, b) => a + b, 0n);
+  remainders.sort((a, b) => (a.r === b.r ? a.i - b.i : a.r > b.r ? -1 : 1));
+  for (let k = 0; left > 0n; k++, left--) parts[remainders[k].i] += 1n;
+  return parts;
+}
+
+/** The share of `total` for `part` of `whole` under the same rule (the first of [part, whole − part]). */
+export function shareOf(total: bigint, part: bigint, whole: bigint): bigint {
+  if (part === whole) return total;
+  return apportion(total, [part, whole - part])[0];
+}
