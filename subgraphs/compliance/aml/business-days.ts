@@ -10,7 +10,7 @@ import { addDays, isoWeekday, localDate, startOfLocalDate } from './local-date';
  *
  * Business day (Acts Interpretation Act 1901 s2B): not a Saturday, a Sunday or a public holiday
  * in the place concerned. The place is the reporting entity's — the platform operator, not the
- * tenant — NSW by default (AML_REPORTING_STATE), with that state's time zone. Holidays come from
+ * tenant — NSW unless the caller names another state, with that state's time zone. Holidays come from
  * `date-holidays` (national and state public holidays, substitute days included). Part-day
  * holidays (Christmas Eve and New Year's Eve evenings) and bank-only holidays (the NSW Bank
  * Holiday) count as business days unless `countBankHolidays` is set: the earlier deadline is the
