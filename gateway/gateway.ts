@@ -5,6 +5,7 @@ import express from 'express';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { FetcherResponse } from '@apollo/utils.fetcher';
 import type { Redis } from 'ioredis';
+import type { JwtKeys } from '../lib/auth/tokens';
 import type { EventBus } from '../lib/bus';
 import { createHttpApp, listen, type Listening, type ReadinessCheck } from '../lib/http';
 import { currentCorrelationId, log, withCorrelation } from '../lib/logger';
@@ -74,7 +75,8 @@ export type GatewayOptions = {
   supergraphSdl: string;
   /** Subgraph name → URL, overriding the routing URLs baked into the supergraph. */
   subgraphUrls: Record<string, string>;
-  jwtSecret: string;
+  /** The JWT key ring (or one secret), for HTTP and WebSocket alike. */
+  jwtSecret: JwtKeys;
   redis?: Redis;
   /**
    * The event bus subscriptions are fed from (the platform's; Redis in queue mode). Without it the

@@ -9,7 +9,7 @@ import gql from 'graphql-tag';
 import { buildSchema, createResolversMap, type BuildSchemaOptions, type NonEmptyArray } from 'type-graphql';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import type { AccessGate, Principal } from './access';
-import { bearer } from './auth/tokens';
+import { bearer, type JwtKeys } from './auth/tokens';
 import { AppError, ErrorCode, maskError } from './errors';
 import { createHttpApp, listen, type Listening, type ReadinessCheck } from './http';
 import { log, withCorrelation } from './logger';
@@ -92,7 +92,7 @@ const metricsPlugin = (service: string): ApolloServerPlugin => ({
  * user's tokens_valid_after and current membership) or an API key (`abt_live_…`). The subgraph
  * never trusts a bare tenant header.
  */
-export async function principalFrom(authorization: string | undefined, jwtSecret: string, gate: AccessGate): Promise<Principal> {
+export async function principalFrom(authorization: string | undefined, jwtSecret: JwtKeys, gate: AccessGate): Promise<Principal> {
   const token = bearer(authorization);
   if (!token) return { kind: 'anonymous' };
   return gate.credentials.principal(token, jwtSecret);
@@ -108,7 +108,8 @@ export type SubgraphServerOptions<S> = {
   schema: GraphQLSchema;
   host: string;
   port: number;
-  jwtSecret: string;
+  /** The JWT key ring (or one secret) every access token is verified with. */
+  jwtSecret: JwtKeys;
   gate: AccessGate;
   services: S;
   checks: ReadinessCheck[];

@@ -3,6 +3,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { Redis } from 'ioredis';
 import { AccessGate } from '../lib/access';
 import { createBus, type EventBus } from '../lib/bus';
+import type { JwtKeys } from '../lib/auth/tokens';
 import type { Config, SubgraphName } from '../lib/config';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../lib/db/embedded';
 import { migrate } from '../lib/db/migrate';
@@ -39,7 +40,8 @@ export type Platform = {
   gatewayUrl?: string;
   ownerUrl: string;
   appUrl: string;
-  jwtSecret: string;
+  /** The JWT key ring every role signs and verifies with (tests sign tokens with it). */
+  jwtSecret: JwtKeys;
   bus: EventBus;
   queue: JobQueue;
   services: { prices?: PriceService; auth?: AuthService; integrations?: IntegrationService };

@@ -2,6 +2,7 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { ValidationRule } from 'graphql';
 import type { Redis } from 'ioredis';
+import type { JwtKeys } from '../../lib/auth/tokens';
 import { log } from '../../lib/logger';
 import { PERSISTED_QUERY_DEFAULTS, apqRequestCheck, persistedQueries, type PersistedQueryOptions, type StringCache } from './apq';
 import { BODY_LIMIT_DEFAULTS, batchLimit, declaredBodyLimit, jsonBody, tokenLimit, type BodyLimits } from './body';
@@ -54,7 +55,7 @@ export type Edge = {
   };
 };
 
-export function buildEdge(opts: EdgeOptions & { jwtSecret: string; redis?: Redis }): Edge {
+export function buildEdge(opts: EdgeOptions & { jwtSecret: JwtKeys; redis?: Redis }): Edge {
   const production = process.env.NODE_ENV === 'production';
   const redisPrefix = opts.redisPrefix ?? 'abt';
   const body = { ...BODY_LIMIT_DEFAULTS, ...definedOnly(opts.bodyLimits ?? {}) };

@@ -21,7 +21,7 @@ import { decodeJwt } from 'jose';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { authorize, principalFromClaims, type Principal } from '../../lib/access';
 import { API_KEY_PREFIX, parseApiKey } from '../../lib/auth/api-keys';
-import { bearer, verifyAccessToken } from '../../lib/auth/tokens';
+import { bearer, verifyAccessToken, type JwtKeys } from '../../lib/auth/tokens';
 import type { EventBus } from '../../lib/bus';
 import { AppError, ErrorCode, maskError } from '../../lib/errors';
 import { log } from '../../lib/logger';
@@ -52,7 +52,7 @@ export type SubscriptionServerOptions = SubscriptionLimits & {
   server: Server;
   path: string;
   bus: EventBus;
-  jwtSecret: string;
+  jwtSecret: JwtKeys;
   /** The supergraph's API schema (what clients may ask for), once the gateway has loaded it. */
   apiSchema: () => GraphQLSchema | undefined;
   runQuery: QueryRunner;

@@ -261,8 +261,8 @@ describe.each([
 
   it('closes connections with an invalid or expired token with 4401', async () => {
     const s = await signUp('Token Co');
-    const expired = await signAccessToken({ sub: randomUUID(), tid: s.tenant.id, role: 'OWNER', amr: ['pwd'] }, t.platform.jwtSecret, -60);
-    const forged = await signAccessToken({ sub: randomUUID(), tid: s.tenant.id, role: 'OWNER', amr: ['pwd'] }, 'x'.repeat(64));
+    const expired = await signAccessToken({ sub: randomUUID(), tid: s.tenant.id, role: 'OWNER', amr: ['pwd'], sid: randomUUID() }, t.platform.jwtSecret, -60);
+    const forged = await signAccessToken({ sub: randomUUID(), tid: s.tenant.id, role: 'OWNER', amr: ['pwd'], sid: randomUUID() }, 'x'.repeat(64));
     const outcomes = [];
     for (const token of ['garbage', expired, forged]) {
       outcomes.push(closeOf(await stream(connect(gw, token), 'subscription { btcPrice { price } }').ended));
