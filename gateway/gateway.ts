@@ -9,7 +9,7 @@ import type { JwtKeys } from '../lib/auth/tokens';
 import type { EventBus } from '../lib/bus';
 import { createHttpApp, listen, type Listening, type ReadinessCheck } from '../lib/http';
 import { currentCorrelationId, log, withCorrelation } from '../lib/logger';
-import { buildEdge, formatGatewayError, type Caller, type EdgeOptions } from './edge';
+import { buildEdge, type Caller, type EdgeOptions } from './edge';
 import { explorer } from './explorer';
 import type { QueryRunner } from './subscriptions/execution';
 import { attachSubscriptions, type SubscriptionLimits, type SubscriptionServer } from './subscriptions/server';
@@ -104,7 +104,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const edge = buildEdge(opts);
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
-    formatError: formatGatewayError,
+    formatError: edge.apollo.formatError,
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
     introspection: edge.apollo.introspection,
@@ -134,7 +134,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   if (opts.trustProxy !== undefined) app.set('trust proxy', opts.trustProxy);
   outer.use(app);
   app.use((req, _res, next) => withCorrelation(req.header('x-correlation-id'), { service: 'gateway' }, () => next()));
-  app.get('/graphql', explorer({ enabled: opts.explorer ?? process.env.NODE_ENV !== 'production' }));
+  app.get('/graphql', explorer({ enabled: opts.explorer ?? !(opts.production ?? process.env.NODE_ENV === 'production') }));
   app.use(
     '/graphql',
     // Refusals before Apollo: CORS, body size, batch size, rate limits, the credential door check
@@ -166,6 +166,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         path: '/graphql',
         bus: opts.bus,
         jwtSecret: opts.jwtSecret,
+        policy: edge.policy,
         apiSchema: () => apiSchema,
         runQuery,
       })
