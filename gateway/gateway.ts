@@ -10,6 +10,7 @@ import type { EventBus } from '../lib/bus';
 import { createHttpApp, listen, type Listening, type ReadinessCheck } from '../lib/http';
 import { currentCorrelationId, log, withCorrelation } from '../lib/logger';
 import { buildEdge, type Caller, type EdgeOptions } from './edge';
+import { signedBy } from './edge/subgraph-signature';
 import { explorer } from './explorer';
 import type { QueryRunner } from './subscriptions/execution';
 import { attachSubscriptions, type SubscriptionLimits, type SubscriptionServer } from './subscriptions/server';
@@ -84,6 +85,8 @@ export type GatewayOptions = {
    */
   bus?: EventBus;
   subscriptions?: SubscriptionLimits;
+  /** Signs every subgraph request (GATEWAY_SECRET, lib/auth/gateway-signature.ts): production subgraphs answer only it or authenticated callers. */
+  gatewaySecret?: string;
   /** Serve the bundled GraphiQL explorer on GET /graphql (default: on outside production). */
   explorer?: boolean;
 } & EdgeOptions;
@@ -93,7 +96,7 @@ export type Gateway = Listening & { subscriptions?: SubscriptionServer };
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const gateway = new ApolloGateway({
     supergraphSdl: opts.supergraphSdl,
-    buildService: ({ name, url }) => new CredentialForwardingDataSource({ url: opts.subgraphUrls[name] ?? url }),
+    buildService: ({ name, url }) => signedBy(opts.gatewaySecret, name, new CredentialForwardingDataSource({ url: opts.subgraphUrls[name] ?? url })),
   });
   let apiSchema: GraphQLSchema | undefined;
   gateway.onSchemaLoadOrUpdate((s) => {
