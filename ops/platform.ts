@@ -49,7 +49,7 @@ export type Platform = {
   jwtSecret: JwtKeys;
   bus: EventBus;
   queue: JobQueue;
-  services: { prices?: PriceService; auth?: AuthService; integrations?: IntegrationService; keys?: PlatformKeys };
+  services: { prices?: PriceService; auth?: AuthService; integrations?: IntegrationService; keys?: PlatformKeys; keyJob?: KeyMaintenance };
   stop(): Promise<void>;
 };
 
@@ -238,12 +238,12 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
           bus,
           outboxPollMs: config.outboxPollMs,
           treasury: config.treasury,
-          keys: new KeyMaintenance({
+          keys: (services.keyJob = new KeyMaintenance({
             integrations: new IntegrationService(orm, bus, keys.sealing, { paypalApiBaseUrl: config.paypalApiBaseUrl }),
             mfa: new MfaService(orm, bus, keys.sealing, new LoginThrottle(orm)),
             rotate: keys.rotate,
             intervalMs: config.keys.resealIntervalMs,
-          }),
+          })),
         }),
       );
     }
