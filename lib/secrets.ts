@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LEGACY_KID, type JwtKeyRing } from './auth/tokens';
 import type { KeyRing } from './crypto/secret-box';
@@ -41,11 +41,12 @@ const sleep = (ms: number): void => {
 /** A lock older than this was left by a process that died holding it. */
 const STALE_LOCK_MS = 30_000;
 
-/** Replaces the file in one step (a reader never sees half of it), mode 0600. */
+/** Replaces the file in one step (a reader never sees half of it), mode 0600; a symlinked file stays a symlink. */
 function writeAtomically(file: string, value: LocalSecrets): void {
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const target = realpathSync(file);
+  const tmp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   writeFileSync(tmp, JSON.stringify(value), { mode: 0o600 });
-  renameSync(tmp, file);
+  renameSync(tmp, target);
 }
 
 /** Runs fn holding `<file>.lock` (exclusive create), so concurrent starts never write over each other's keys. */
