@@ -5,10 +5,12 @@ import express from 'express';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { FetcherResponse } from '@apollo/utils.fetcher';
 import type { Redis } from 'ioredis';
+import type { JwtKeys } from '../lib/auth/tokens';
 import type { EventBus } from '../lib/bus';
 import { createHttpApp, listen, type Listening, type ReadinessCheck } from '../lib/http';
 import { currentCorrelationId, log, withCorrelation } from '../lib/logger';
-import { buildEdge, formatGatewayError, type Caller, type EdgeOptions } from './edge';
+import { buildEdge, type Caller, type EdgeOptions } from './edge';
+import { signedBy } from './edge/subgraph-signature';
 import { explorer } from './explorer';
 import type { QueryRunner } from './subscriptions/execution';
 import { attachSubscriptions, type SubscriptionLimits, type SubscriptionServer } from './subscriptions/server';
@@ -74,7 +76,8 @@ export type GatewayOptions = {
   supergraphSdl: string;
   /** Subgraph name → URL, overriding the routing URLs baked into the supergraph. */
   subgraphUrls: Record<string, string>;
-  jwtSecret: string;
+  /** The JWT key ring (or one secret), for HTTP and WebSocket alike. */
+  jwtSecret: JwtKeys;
   redis?: Redis;
   /**
    * The event bus subscriptions are fed from (the platform's; Redis in queue mode). Without it the
@@ -82,6 +85,8 @@ export type GatewayOptions = {
    */
   bus?: EventBus;
   subscriptions?: SubscriptionLimits;
+  /** Signs every subgraph request (GATEWAY_SECRET, lib/auth/gateway-signature.ts): production subgraphs answer only it or authenticated callers. */
+  gatewaySecret?: string;
   /** Serve the bundled GraphiQL explorer on GET /graphql (default: on outside production). */
   explorer?: boolean;
 } & EdgeOptions;
@@ -91,7 +96,7 @@ export type Gateway = Listening & { subscriptions?: SubscriptionServer };
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const gateway = new ApolloGateway({
     supergraphSdl: opts.supergraphSdl,
-    buildService: ({ name, url }) => new CredentialForwardingDataSource({ url: opts.subgraphUrls[name] ?? url }),
+    buildService: ({ name, url }) => signedBy(opts.gatewaySecret, name, new CredentialForwardingDataSource({ url: opts.subgraphUrls[name] ?? url })),
   });
   let apiSchema: GraphQLSchema | undefined;
   gateway.onSchemaLoadOrUpdate((s) => {
@@ -102,7 +107,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const edge = buildEdge(opts);
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
-    formatError: formatGatewayError,
+    formatError: edge.apollo.formatError,
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
     introspection: edge.apollo.introspection,
@@ -132,7 +137,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   if (opts.trustProxy !== undefined) app.set('trust proxy', opts.trustProxy);
   outer.use(app);
   app.use((req, _res, next) => withCorrelation(req.header('x-correlation-id'), { service: 'gateway' }, () => next()));
-  app.get('/graphql', explorer({ enabled: opts.explorer ?? process.env.NODE_ENV !== 'production' }));
+  app.get('/graphql', explorer({ enabled: opts.explorer ?? !(opts.production ?? process.env.NODE_ENV === 'production') }));
   app.use(
     '/graphql',
     // Refusals before Apollo: CORS, body size, batch size, rate limits, the credential door check
@@ -164,6 +169,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         path: '/graphql',
         bus: opts.bus,
         jwtSecret: opts.jwtSecret,
+        policy: edge.policy,
         apiSchema: () => apiSchema,
         runQuery,
       })

@@ -1,4 +1,5 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import DataLoader from 'dataloader';
 import { AppError, ErrorCode, notFound } from './errors';
 import type { ApiKeyScope } from './auth/api-keys';
 import { CredentialVerifier } from './auth/credentials';
@@ -138,6 +139,11 @@ export type Scope = {
 
 export type GateContext = { principal: Principal };
 
+/** Entities resolved by a subgraph that does not own them, and the tenant table that says which exist. */
+export const REFERENCE_TABLES = { BitcoinPurchase: 'purchase' } as const;
+/** Per request (context object): one batched visibility query per entity type. */
+const visibility = new WeakMap<object, Map<string, DataLoader<string, boolean>>>();
+
 /**
  * The single access gate. Every resolver and every __resolveReference asks it; anything of
  * another tenant is "not found" (never "forbidden"), so ids of other tenants leak nothing.
@@ -180,6 +186,34 @@ export class AccessGate {
     if (p.kind === 'anonymous' || !isUuid(tenantId) || tenantId.toLowerCase() !== p.tenantId) return null;
     if (p.kind === 'apiKey' ? !scopesAllow(p.scopes, action) : !mayDo(p.role, action)) return null;
     return this.scopeOf(p);
+  }
+
+  /**
+   * For a __resolveReference whose entity another subgraph owns (it arrives with @requires fields
+   * the caller could have made up): the entity's scope only when the caller's tenant holds that id,
+   * asked under row-level security; otherwise null. Ids asked in one request are checked in one query.
+   */
+  async forOwnedReference(ctx: GateContext, action: Action, type: keyof typeof REFERENCE_TABLES, id: string): Promise<Scope | null> {
+    const p = ctx.principal;
+    if (p.kind === 'anonymous' || !isUuid(id)) return null;
+    const scope = this.forReference(ctx, action, p.tenantId);
+    if (!scope) return null;
+    let loaders = visibility.get(ctx);
+    if (!loaders) {
+      loaders = new Map();
+      visibility.set(ctx, loaders);
+    }
+    let loader = loaders.get(type);
+    if (!loader) {
+      const table = REFERENCE_TABLES[type];
+      loader = new DataLoader<string, boolean>(async (ids) => {
+        const found = await scope.tx((em) => em.execute<{ id: string }[]>(`select id from ${table} where id in (${ids.map(() => '?::uuid').join(', ')})`, [...ids]));
+        const seen = new Set(found.map((r) => r.id.toLowerCase()));
+        return ids.map((i) => seen.has(i));
+      });
+      loaders.set(type, loader);
+    }
+    return (await loader.load(id.toLowerCase())) ? scope : null;
   }
 
   private check(ctx: GateContext, action: Action, tenantId?: string): Scope {

@@ -14,6 +14,14 @@ const EnvSchema = z.object({
   // Prefix for every Redis key, channel and BullMQ queue (lets tests share one Redis).
   REDIS_PREFIX: z.string().regex(/^[a-z0-9_:-]+$/i).default('abt'),
   JWT_SECRET: z.string().min(32).optional(),
+  // "kid:secret,kid2:secret2": the first signs, all verify (rotation). JWT_SECRET, if also set, verifies as kid "default".
+  JWT_KEYS: z.string().min(1).optional(),
+  // HMAC key(s) the gateway signs subgraph requests with ("new,old": the first signs). Unset: generated into DATA_DIR.
+  GATEWAY_SECRET: z.string().min(32).optional(),
+  // Generated keys (embedded mode) are replaced once older than this; the old ones keep verifying/opening.
+  KEY_ROTATION_DAYS: z.coerce.number().min(1).max(3650).default(90),
+  // How often the workers re-seal credentials and MFA secrets under the current key (and rotate generated keys).
+  KEY_RESEAL_INTERVAL_MS: z.coerce.number().int().min(1000).default(86_400_000),
   GATEWAY_PORT: port(4000),
   TENANT_PORT: port(4001),
   TREASURY_PORT: port(4002),
@@ -88,6 +96,9 @@ export type Config = {
   redisUrl?: string;
   redisPrefix: string;
   jwtSecret?: string;
+  jwtKeys?: string;
+  gatewaySecret?: string;
+  keys: { rotationDays: number; resealIntervalMs: number };
   host: string;
   ports: { gateway: number; tenant: number; treasury: number; marketPrice: number; compliance: number; workers: number };
   subgraphUrls: Partial<Record<SubgraphName, string>>;
@@ -149,6 +160,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,
     jwtSecret: e.JWT_SECRET,
+    jwtKeys: e.JWT_KEYS,
+    gatewaySecret: e.GATEWAY_SECRET,
+    keys: { rotationDays: e.KEY_ROTATION_DAYS, resealIntervalMs: e.KEY_RESEAL_INTERVAL_MS },
     host: e.HOST,
     ports: {
       gateway: e.GATEWAY_PORT,

@@ -4,16 +4,19 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { printSchemaWithDirectives } from '@graphql-tools/utils';
 import express from 'express';
-import type { GraphQLSchema } from 'graphql';
+import type { IncomingMessage } from 'node:http';
+import { Kind, type DocumentNode, type GraphQLSchema, type SelectionNode } from 'graphql';
 import gql from 'graphql-tag';
 import { buildSchema, createResolversMap, type BuildSchemaOptions, type NonEmptyArray } from 'type-graphql';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import type { AccessGate, Principal } from './access';
-import { bearer } from './auth/tokens';
+import { GATEWAY_SIGNATURE_HEADER, verifyGatewayRequest } from './auth/gateway-signature';
+import { bearer, type JwtKeys } from './auth/tokens';
 import { AppError, ErrorCode, maskError } from './errors';
 import { createHttpApp, listen, type Listening, type ReadinessCheck } from './http';
 import { log, withCorrelation } from './logger';
 import { graphqlDuration, graphqlRequests } from './metrics';
+import { hideSuggestions } from './suggestions';
 
 export const FEDERATION_LINK = `extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key", "@shareable", "@external", "@requires", "@provides"])`;
 
@@ -25,6 +28,8 @@ export type SubgraphContext<S = unknown> = {
   clientIp?: string;
   gate: AccessGate;
   services: S;
+  /** The request carries the gateway's signature (lib/auth/gateway-signature.ts): it was planned by the gateway. */
+  viaGateway?: boolean;
 };
 
 /** `__resolveReference` per entity type; each must ask the access gate. */
@@ -92,7 +97,7 @@ const metricsPlugin = (service: string): ApolloServerPlugin => ({
  * user's tokens_valid_after and current membership) or an API key (`abt_live_…`). The subgraph
  * never trusts a bare tenant header.
  */
-export async function principalFrom(authorization: string | undefined, jwtSecret: string, gate: AccessGate): Promise<Principal> {
+export async function principalFrom(authorization: string | undefined, jwtSecret: JwtKeys, gate: AccessGate): Promise<Principal> {
   const token = bearer(authorization);
   if (!token) return { kind: 'anonymous' };
   return gate.credentials.principal(token, jwtSecret);
@@ -108,31 +113,83 @@ export type SubgraphServerOptions<S> = {
   schema: GraphQLSchema;
   host: string;
   port: number;
-  jwtSecret: string;
+  /** The JWT key ring (or one secret) every access token is verified with. */
+  jwtSecret: JwtKeys;
   gate: AccessGate;
   services: S;
   checks: ReadinessCheck[];
   /** Extra routes (e.g. webhooks) mounted before /graphql. */
   mount?: (app: express.Express) => void;
+  /** No introspection, no suggestions, and only the gateway or authenticated callers. Default: NODE_ENV=production. */
+  production?: boolean;
+  /** Secrets the gateway signs its requests with (GATEWAY_SECRET; the first signs, all verify). */
+  gatewaySecrets?: readonly string[];
 };
+
+/** Root fields only the gateway needs: the subgraph's SDL and entity resolution. */
+const FEDERATION_FIELDS = new Set(['_service', '_entities']);
+
+function rootFields(selections: readonly SelectionNode[], document: DocumentNode, seen = new Set<string>()): string[] {
+  return selections.flatMap((sel) => {
+    if (sel.kind === Kind.FIELD) return [sel.name.value];
+    if (sel.kind === Kind.INLINE_FRAGMENT) return rootFields(sel.selectionSet.selections, document, seen);
+    if (seen.has(sel.name.value)) return [];
+    seen.add(sel.name.value);
+    const def = document.definitions.find((d) => d.kind === Kind.FRAGMENT_DEFINITION && d.name.value === sel.name.value);
+    return def?.kind === Kind.FRAGMENT_DEFINITION ? rootFields(def.selectionSet.selections, document, seen) : [];
+  });
+}
+
+/** In production `_service` and `_entities` answer the gateway alone (composition reads the code, never a live `_service`). */
+const federationFieldsForTheGateway = (production: boolean): ApolloServerPlugin<SubgraphContext<unknown>> => ({
+  async requestDidStart() {
+    return {
+      async didResolveOperation({ operation, document, contextValue }) {
+        if (!production || contextValue.viaGateway || !operation) return;
+        if (rootFields(operation.selectionSet.selections, document).some((f) => FEDERATION_FIELDS.has(f))) {
+          throw new AppError(ErrorCode.FORBIDDEN, '_service and _entities are answered to the gateway only');
+        }
+      },
+    };
+  },
+});
+
+type RawBodyRequest = IncomingMessage & { rawBody?: Buffer };
 
 export async function serveSubgraph<S>(opts: SubgraphServerOptions<S>): Promise<Listening> {
   const app = createHttpApp(opts.name, opts.checks);
   app.use((req, _res, next) => withCorrelation(req.header('x-correlation-id'), { service: opts.name }, () => next()));
   opts.mount?.(app);
+  const production = opts.production ?? process.env.NODE_ENV === 'production';
+  const secrets = opts.gatewaySecrets ?? [];
   const apollo = new ApolloServer<SubgraphContext<S>>({
     schema: opts.schema,
-    formatError: maskError,
+    formatError: production ? (f, e) => hideSuggestions(maskError(f, e)) : maskError,
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
-    plugins: [metricsPlugin(opts.name), ApolloServerPluginInlineTraceDisabled()],
+    introspection: !production,
+    plugins: [metricsPlugin(opts.name), ApolloServerPluginInlineTraceDisabled(), federationFieldsForTheGateway(production) as ApolloServerPlugin<SubgraphContext<S>>],
   });
   await apollo.start();
   app.use(
     '/graphql',
-    express.json({ limit: '1mb' }),
+    // The exact bytes are kept for the gateway's signature, which covers them.
+    express.json({ limit: '1mb', verify: (req: RawBodyRequest, _res, buf) => void (req.rawBody = buf) }),
+    (req, res, next) => {
+      const signature = req.header(GATEWAY_SIGNATURE_HEADER);
+      const viaGateway = verifyGatewayRequest(secrets, opts.name, (req as RawBodyRequest).rawBody, signature);
+      if (signature !== undefined && !viaGateway) log().warn({ service: opts.name }, 'subgraph request with a gateway signature that does not verify');
+      res.locals.viaGateway = viaGateway;
+      // Production subgraphs answer the gateway, or a caller with a credential (verified next, like every request's).
+      if (production && !viaGateway && !req.header('authorization')) {
+        res.status(401).json({ errors: [{ message: 'this subgraph answers the gateway or authenticated callers only', extensions: { code: ErrorCode.UNAUTHENTICATED } }] });
+        return;
+      }
+      next();
+    },
     expressMiddleware(apollo, {
-      context: async ({ req }) => ({
+      context: async ({ req, res }) => ({
+        viaGateway: res.locals.viaGateway === true,
         principal: await principalFrom(req.header('authorization'), opts.jwtSecret, opts.gate),
         correlationId: req.header('x-correlation-id'),
         clientIp: clientIpOf(req.header('x-forwarded-for'), req.socket.remoteAddress),

@@ -3,6 +3,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { Redis } from 'ioredis';
 import { AccessGate } from '../lib/access';
 import { createBus, type EventBus } from '../lib/bus';
+import type { JwtKeys } from '../lib/auth/tokens';
 import type { Config, SubgraphName } from '../lib/config';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../lib/db/embedded';
 import { migrate } from '../lib/db/migrate';
@@ -12,9 +13,14 @@ import { TenantDirectory } from '../lib/db/tenant-context';
 import type { Listening, ReadinessCheck } from '../lib/http';
 import { log, redactUrl } from '../lib/logger';
 import { createQueue, type JobQueue } from '../lib/queue';
-import { loadOrCreateLocalSecrets } from '../lib/secrets';
+import { loadOrCreateLocalSecrets, localIntegrationKeyRing, localJwtKeyRing, rotateLocalKeys, type LocalSecrets } from '../lib/secrets';
 import { serveSubgraph, type SubgraphServerOptions } from '../lib/subgraph';
-import { keyRingFromEnv } from '../lib/crypto/secret-box';
+import { keyRingFromEnv, type KeyRing } from '../lib/crypto/secret-box';
+import { gatewaySecretsFromEnv } from '../lib/auth/gateway-signature';
+import { jwtKeyRing, jwtKeyRingFromEnv, type JwtKeyRing } from '../lib/auth/tokens';
+import { LoginThrottle } from '../subgraphs/tenant/login-throttle';
+import { MfaService } from '../subgraphs/tenant/mfa.service';
+import { KeyMaintenance } from '../workers/keys-reseal';
 import { IntegrationService } from '../subgraphs/tenant/integration.service';
 import { webhookRouter } from '../subgraphs/tenant/webhook.router';
 import { startGateway } from '../gateway/gateway';
@@ -39,14 +45,63 @@ export type Platform = {
   gatewayUrl?: string;
   ownerUrl: string;
   appUrl: string;
-  jwtSecret: string;
+  /** The JWT key ring every role signs and verifies with (tests sign tokens with it). */
+  jwtSecret: JwtKeys;
   bus: EventBus;
   queue: JobQueue;
-  services: { prices?: PriceService; auth?: AuthService; integrations?: IntegrationService };
+  services: { prices?: PriceService; auth?: AuthService; integrations?: IntegrationService; keys?: PlatformKeys; keyJob?: KeyMaintenance };
   stop(): Promise<void>;
 };
 
 export type StartOptions = { roles: readonly ProcessRole[]; migrate: boolean };
+
+/** The rings every role of this process shares (mutated in place when generated keys rotate). */
+export type PlatformKeys = {
+  jwt: JwtKeyRing;
+  sealing: KeyRing;
+  gatewaySecrets: string[];
+  /** Embedded mode with every role in this process: rotates generated keys that are due; returns which. */
+  rotate?: () => string[];
+};
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Keys from the environment in deployment (JWT_KEYS or JWT_SECRET, INTEGRATION_KEYS, GATEWAY_SECRET,
+ * supplied and rotated by the operator); otherwise from DATA_DIR/secrets.json, where generated keys
+ * older than KEY_ROTATION_DAYS are replaced automatically when every role runs in this process
+ * (the one process that holds every ring, so all of them move together).
+ */
+export function platformKeys(config: Config, local: LocalSecrets, roles: readonly ProcessRole[]): PlatformKeys {
+  const embedded = { jwt: !config.jwtKeys && !config.jwtSecret, integration: !config.integrationKeys };
+  const fromFile = (s: LocalSecrets): { jwt: JwtKeyRing; sealing: KeyRing } => ({
+    jwt: config.jwtKeys ? jwtKeyRingFromEnv(config.jwtKeys, config.jwtSecret) : config.jwtSecret ? jwtKeyRing(config.jwtSecret) : localJwtKeyRing(s),
+    sealing: config.integrationKeys ? keyRingFromEnv(config.integrationKeys) : localIntegrationKeyRing(s),
+  });
+  const allInOne = ROLES.every((r) => roles.includes(r));
+  const rotating = allInOne && (embedded.jwt || embedded.integration);
+  const rings = fromFile(rotating ? rotateLocalKeys(config.dataDir, config.keys.rotationDays * DAY_MS, embedded).secrets : local);
+  const gatewaySecrets = config.gatewaySecret ? gatewaySecretsFromEnv(config.gatewaySecret) : [local.gatewaySecret];
+  if (config.env === 'production' && !config.gatewaySecret && !allInOne) {
+    log().warn('NODE_ENV=production without GATEWAY_SECRET: the gateway and the subgraphs must share DATA_DIR/secrets.json, or set GATEWAY_SECRET on every role');
+  }
+  const rotate = rotating
+    ? (): string[] => {
+        const r = rotateLocalKeys(config.dataDir, config.keys.rotationDays * DAY_MS, embedded);
+        const fresh = fromFile(r.secrets);
+        replaceRing(rings.jwt, fresh.jwt);
+        replaceRing(rings.sealing, fresh.sealing);
+        return r.rotated;
+      }
+    : undefined;
+  return { ...rings, gatewaySecrets, rotate };
+}
+
+/** Every holder keeps the same ring object: a rotation changes it in place (new keys first, then the current id). */
+function replaceRing<K>(target: { current: string; keys: Record<string, K> }, next: { current: string; keys: Record<string, K> }): void {
+  Object.assign(target.keys, next.keys);
+  target.current = next.current;
+}
 
 /**
  * Starts the requested roles in this process. With no DATABASE_URL an embedded PostgreSQL is
@@ -59,7 +114,8 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
   };
   try {
     const local = loadOrCreateLocalSecrets(config.dataDir);
-    const jwtSecret = config.jwtSecret ?? local.jwtSecret;
+    const keys = platformKeys(config, local, opts.roles);
+    const jwtSecret = keys.jwt;
     const rolePassword = config.appDbPassword ?? local.appDbPassword;
 
     let ownerUrl = config.databaseUrl;
@@ -111,6 +167,8 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
         host: config.host,
         port,
         jwtSecret,
+        production: config.env === 'production',
+        gatewaySecrets: keys.gatewaySecrets,
         gate: new AccessGate(orm, new TenantDirectory(orm)),
         services: svc,
         checks: [databaseCheck(orm), ...redisCheck],
@@ -119,7 +177,7 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
     if (has('tenant')) {
       const orm = await openOrm(tenantEntities);
       // One AES-256-GCM key ring (INTEGRATION_KEYS, rotatable) seals integration credentials and MFA secrets.
-      const keyRing = keyRingFromEnv(config.integrationKeys ?? `local:${local.integrationKey}`);
+      const keyRing = keys.sealing;
       const auth = new AuthService(orm, bus, jwtSecret, { mfaKeyRing: keyRing });
       const integrations = new IntegrationService(orm, bus, keyRing, {
         publicWebhookBaseUrl: config.publicWebhookBaseUrl,
@@ -180,6 +238,12 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
           bus,
           outboxPollMs: config.outboxPollMs,
           treasury: config.treasury,
+          keys: (services.keyJob = new KeyMaintenance({
+            integrations: new IntegrationService(orm, bus, keys.sealing, { paypalApiBaseUrl: config.paypalApiBaseUrl }),
+            mfa: new MfaService(orm, bus, keys.sealing, new LoginThrottle(orm)),
+            rotate: keys.rotate,
+            intervalMs: config.keys.resealIntervalMs,
+          })),
         }),
       );
     }
@@ -202,6 +266,8 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
         supergraphSdl: readFileSync(SUPERGRAPH_PATH, 'utf8'),
         subgraphUrls,
         jwtSecret,
+        gatewaySecret: keys.gatewaySecrets[0],
+        production: config.env === 'production',
         redis,
         bus,
         redisPrefix: config.redisPrefix,
@@ -211,6 +277,7 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
       });
       track('gateway', gw);
     }
+    services.keys = keys;
     return { urls, gatewayUrl: urls.gateway, ownerUrl, appUrl, jwtSecret, bus, queue, services, stop };
   } catch (err) {
     await stop();

@@ -18,6 +18,7 @@ import { PaperExchange } from '../subgraphs/treasury/exchanges/paper.exchange';
 import { PurchaseExecutor } from '../subgraphs/treasury/purchases/purchase-executor';
 import { TreasuryEngine } from '../subgraphs/treasury/purchases/treasury-engine';
 import { auditProcessor } from './audit.processor';
+import type { KeyMaintenance } from './keys-reseal';
 import { MarketPrices } from './market-prices';
 import { paymentEventsProcessor } from './payment-events.processor';
 import { purchasesProcessor } from './purchases.processor';
@@ -34,6 +35,8 @@ export type WorkersOptions = {
   bus: EventBus;
   outboxPollMs: number;
   treasury: TreasuryWorkerOptions;
+  /** The key job (re-seal under the current key; rotation of generated keys in embedded mode). */
+  keys?: KeyMaintenance;
 };
 
 export type TreasuryWorkerOptions = Config['treasury'];
@@ -61,7 +64,7 @@ const counted =
     }
   };
 
-export type Workers = Listening & { relay: OutboxRelay; executor: PurchaseExecutor; paper: PaperExchange; scheduler: TreasuryScheduler };
+export type Workers = Listening & { relay: OutboxRelay; executor: PurchaseExecutor; paper: PaperExchange; scheduler: TreasuryScheduler; keys?: KeyMaintenance };
 
 /** The workers role: the outbox relay plus the BullMQ processors. */
 export async function startWorkers(opts: WorkersOptions): Promise<Workers> {
@@ -79,6 +82,7 @@ export async function startWorkers(opts: WorkersOptions): Promise<Workers> {
   opts.queue.process('schedules', counted('schedules', schedulesProcessor(opts.orm, directory, engine, opts.bus, prices)), { concurrency: 2 });
   const scheduler = new TreasuryScheduler({ orm: opts.orm, directory, queue: opts.queue, intervalMs: t.schedulerIntervalMs, staleMs: t.staleMs });
   scheduler.start();
+  opts.keys?.start();
 
   const relay = new OutboxRelay(opts.relayOrm, opts.queue, opts.bus, opts.outboxPollMs);
   await relay.start();
@@ -94,7 +98,9 @@ export async function startWorkers(opts: WorkersOptions): Promise<Workers> {
     executor,
     paper,
     scheduler,
+    keys: opts.keys,
     close: async () => {
+      await opts.keys?.stop();
       await scheduler.stop();
       await prices.stop();
       await relay.stop();

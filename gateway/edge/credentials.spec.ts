@@ -36,7 +36,7 @@ describe('the gateway’s credential door', () => {
   });
 
   it('verifies a JWT and keys the caller on sub and tid', async () => {
-    const token = await signAccessToken({ sub: 'user-1', tid: 'tenant-1', role: 'OWNER', amr: ['pwd'] }, SECRET);
+    const token = await signAccessToken({ sub: 'user-1', tid: 'tenant-1', role: 'OWNER', amr: ['pwd'], sid: 'session-1' }, SECRET);
     expect(await identifyCaller(`Bearer ${token}`, SECRET)).toEqual({ kind: 'user', userId: 'user-1', tenantId: 'tenant-1' });
     expect(await refusal(identifyCaller(`Bearer ${token}`, 'y'.repeat(40)))).toBe('UNAUTHENTICATED/401');
     expect(await refusal(identifyCaller('Bearer garbage', SECRET))).toBe('UNAUTHENTICATED/401');

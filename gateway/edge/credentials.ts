@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { bearer, verifyAccessToken } from '../../lib/auth/tokens';
+import { bearer, verifyAccessToken, type JwtKeys } from '../../lib/auth/tokens';
 import { EdgeCode, EdgeError, sendEdgeError } from './errors';
 
 /**
@@ -30,7 +30,7 @@ const unauthenticated = (message: string): EdgeError => new EdgeError(EdgeCode.U
  * Reads the Authorization header. A JWT is verified at the door (the subgraphs verify it again);
  * a partner key is only checked for shape (its secret is verified by the subgraphs).
  */
-export async function identifyCaller(authorization: string | undefined, jwtSecret: string): Promise<Caller> {
+export async function identifyCaller(authorization: string | undefined, jwtSecret: JwtKeys): Promise<Caller> {
   let token: string | undefined;
   try {
     token = bearer(authorization);
@@ -52,7 +52,7 @@ export async function identifyCaller(authorization: string | undefined, jwtSecre
 }
 
 /** Express middleware: sets `res.locals.caller`, or answers 401 UNAUTHENTICATED. */
-export function identify(jwtSecret: string): RequestHandler {
+export function identify(jwtSecret: JwtKeys): RequestHandler {
   return (req, res, next) => {
     identifyCaller(req.header('authorization'), jwtSecret).then(
       (caller) => {

@@ -2,26 +2,30 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { ValidationRule } from 'graphql';
 import type { Redis } from 'ioredis';
+import type { JwtKeys } from '../../lib/auth/tokens';
 import { log } from '../../lib/logger';
 import { PERSISTED_QUERY_DEFAULTS, apqRequestCheck, persistedQueries, type PersistedQueryOptions, type StringCache } from './apq';
 import { BODY_LIMIT_DEFAULTS, batchLimit, declaredBodyLimit, jsonBody, tokenLimit, type BodyLimits } from './body';
 import { identify } from './credentials';
 import { MANIFEST_PATH, loadManifest, manifestIndex } from './manifest';
-import { queryLimits, type QueryLimits } from './query-limits';
+import { queryPolicy, type QueryLimits, type QueryPolicy } from './query-limits';
 import { createRateLimiters, rateLimit, type RateLimitOptions } from './rate-limit';
 import { partnerSafelist } from './safelist';
 import { corsAllowlist, securityHeaders, type CspDirectives } from './security-headers';
 
 export { EdgeCode, EdgeError, formatGatewayError } from './errors';
 export type { Caller } from './credentials';
+export type { QueryPolicy } from './query-limits';
 
 /** Everything the gateway's edge can be tuned with; every field has a production-sane default. */
 export type EdgeOptions = {
   /** Prefix of the gateway's Redis keys (`<prefix>:gateway:apq:…`, `<prefix>:gateway:rl:…`). Default `abt`. */
   redisPrefix?: string;
-  /** Introspection (`__schema`, `__type`). Default: on unless NODE_ENV=production. */
+  /** Production defaults (no introspection, no suggestions, no explorer). Default: NODE_ENV=production. */
+  production?: boolean;
+  /** Introspection (`__schema`, `__type`). Default: on unless production. */
   introspection?: boolean;
-  /** Mask "Did you mean …?" suggestions in errors. Default: on when NODE_ENV=production. */
+  /** Take "Did you mean …?" suggestions out of every error, HTTP and WebSocket. Default: on in production. */
   hideFieldSuggestions?: boolean;
   /** Depth, alias, cost and directive limits (graphql-armor). */
   queryLimits?: Omit<QueryLimits, 'hideFieldSuggestions'>;
@@ -44,9 +48,12 @@ export type Edge = {
   headers: RequestHandler;
   /** For `/graphql`, in order, before Apollo's middleware. */
   guards: (RequestHandler | ErrorRequestHandler)[];
+  /** Limits, introspection and error formatting for every operation: Apollo (HTTP) and graphql-ws use this one definition. */
+  policy: QueryPolicy;
   /** ApolloServer options the edge owns. */
   apollo: {
     plugins: ApolloServerPlugin[];
+    formatError: QueryPolicy['formatError'];
     validationRules: ValidationRule[];
     persistedQueries: { cache: StringCache; ttl: number };
     allowBatchedHttpRequests: boolean;
@@ -54,13 +61,14 @@ export type Edge = {
   };
 };
 
-export function buildEdge(opts: EdgeOptions & { jwtSecret: string; redis?: Redis }): Edge {
-  const production = process.env.NODE_ENV === 'production';
+export function buildEdge(opts: EdgeOptions & { jwtSecret: JwtKeys; redis?: Redis }): Edge {
+  const production = opts.production ?? process.env.NODE_ENV === 'production';
   const redisPrefix = opts.redisPrefix ?? 'abt';
   const body = { ...BODY_LIMIT_DEFAULTS, ...definedOnly(opts.bodyLimits ?? {}) };
   const manifest = manifestIndex(loadManifest(opts.persistedQueries?.manifestPath ?? MANIFEST_PATH));
   log().info({ operations: manifest.size }, 'partner persisted query list loaded');
-  const limits = queryLimits({ ...opts.queryLimits, hideFieldSuggestions: opts.hideFieldSuggestions ?? production });
+  const introspection = opts.introspection ?? !production;
+  const policy = queryPolicy({ limits: opts.queryLimits, maxTokens: body.maxTokens, introspection, hideSuggestions: opts.hideFieldSuggestions ?? production });
   // Rate limiters only use Redis once it is connected (else they count in memory): a first command
   // makes a lazyConnect client connect now.
   if (opts.redis?.status === 'wait') opts.redis.ping().catch((err: Error) => log().warn({ err: err.message }, 'gateway Redis is unreachable'));
@@ -81,12 +89,14 @@ export function buildEdge(opts: EdgeOptions & { jwtSecret: string; redis?: Redis
   return {
     headers: securityHeaders({ explorerCsp: opts.explorerCsp }),
     guards,
+    policy,
     apollo: {
-      plugins: limits.plugins,
-      validationRules: limits.validationRules,
+      plugins: [],
+      formatError: policy.formatError,
+      validationRules: policy.validationRules,
       persistedQueries: persistedQueries(manifest, { redis: opts.redis, redisPrefix, ...PERSISTED_QUERY_DEFAULTS, ...definedOnly(opts.persistedQueries ?? {}) }),
       allowBatchedHttpRequests: body.maxBatchSize > 1,
-      introspection: opts.introspection ?? !production,
+      introspection,
     },
   };
 }

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { getIntrospectionQuery, parse, validate, type GraphQLSchema } from 'graphql';
+import { getIntrospectionQuery, parse, validate, type GraphQLError, type GraphQLSchema } from 'graphql';
 import { SUPERGRAPH_PATH } from '../../schema/compose';
 import { EdgeError } from './errors';
 import { apiSchemaOf } from './manifest';
-import { queryLimits } from './query-limits';
+import { queryLimits, queryPolicy } from './query-limits';
 
 /** Operations the product really sends: the README's example and the end-to-end suites'. */
 const REAL = {
@@ -74,17 +74,40 @@ describe('graphql-armor limits as the gateway tunes them', () => {
     expect(codes(api, REAL.readme, { maxCost: 10 })).toEqual(['MAX_COST_EXCEEDED']);
   });
 
-  it('hides field suggestions only when asked', async () => {
-    const run = async (hide: boolean): Promise<string> => {
-      const { plugins } = queryLimits({ hideFieldSuggestions: hide });
-      const errors = validate(api, parse('{ tenan { id } }'));
-      for (const p of plugins) {
-        const listener = await p.requestDidStart?.({} as never);
-        await listener?.didEncounterErrors?.({ errors } as never);
-      }
-      return errors[0].message;
+  it('the policy takes every kind of suggestion out when asked: fields, arguments, enum values, input fields', () => {
+    const policy = (hide: boolean) => queryPolicy({ maxTokens: 1500, introspection: true, hideSuggestions: hide });
+    const messages = (hide: boolean, query: string): string[] => {
+      const out = policy(hide).check(api, query);
+      return Array.isArray(out) ? out.map((e: GraphQLError) => policy(hide).formatError(e.toJSON(), e).message) : [];
     };
-    expect(await run(false)).toMatch(/Did you mean "tenant"/);
-    expect(await run(true)).not.toMatch(/tenant"/);
+    const typos = [
+      '{ tenan { id } }',
+      '{ btcPrice(curency: AUD) { price } }',
+      '{ btcPrice(currency: AUX) { price } }',
+      'mutation { signUp(input: { tenantNme: "x", email: "a@b.c", password: "x" }) { accessToken } }',
+      '{ btcPrice { ... on Tenant { id } } }',
+    ];
+    const shown = typos.flatMap((q) => messages(false, q));
+    expect(shown.join('\n')).toMatch(/Did you mean "tenant"/);
+    expect(shown.join('\n')).toMatch(/Did you mean the enum value "AUD"/);
+    const hidden = typos.flatMap((q) => messages(true, q));
+    expect(hidden.length).toBeGreaterThanOrEqual(typos.length);
+    expect(hidden.filter((m) => /Did you mean/.test(m))).toEqual([]);
+    expect(hidden[0]).toBe('Cannot query field "tenan" on type "Query".');
+  });
+
+  it('the policy refuses with the same codes HTTP uses: tokens before parsing, then the limits', () => {
+    const policy = queryPolicy({ maxTokens: 1500, introspection: false, hideSuggestions: true });
+    const codesOf = (query: string): string[] => {
+      const out = policy.check(api, query);
+      return Array.isArray(out) ? out.map((e: GraphQLError) => String(policy.formatError(e.toJSON(), e).extensions?.code)) : [];
+    };
+    const aliases = (n: number): string => `{ ${Array.from({ length: n }, (_, i) => `a${i}: btcPrice { price }`).join(' ')} }`;
+    expect(codesOf(aliases(1600))).toEqual(['MAX_TOKENS_EXCEEDED']);
+    expect(codesOf(aliases(16))).toEqual(['MAX_ALIASES_EXCEEDED']);
+    expect(codesOf(nestFragments(50))).toContain('MAX_DEPTH_EXCEEDED');
+    expect(codesOf(REAL.graphiqlIntrospection)).toContain('GRAPHQL_VALIDATION_FAILED');
+    expect(codesOf('{ btcPrice { ')).toEqual(['GRAPHQL_PARSE_FAILED']);
+    expect(codesOf(REAL.readme)).toEqual([]);
   });
 });

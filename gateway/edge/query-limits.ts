@@ -1,7 +1,19 @@
-import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
-import type { GraphQLError, ValidationContext, ValidationRule } from 'graphql';
-import { EdgeCode, EdgeError } from './errors';
+import {
+  GraphQLError,
+  NoSchemaIntrospectionCustomRule,
+  parse,
+  specifiedRules,
+  validate,
+  type DocumentNode,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+  type ValidationContext,
+  type ValidationRule,
+} from 'graphql';
+import { hideSuggestions } from '../../lib/suggestions';
+import { exceedsTokens } from './body';
+import { EdgeCode, EdgeError, formatGatewayError } from './errors';
 
 export type QueryLimits = {
   /** Selection depth (fragments count as a level; `__schema` introspection is exempt). Default 10. */
@@ -33,11 +45,12 @@ const reject =
   };
 
 /**
- * graphql-armor's depth, cost, alias and directive limits as validation rules (each refusal carries
- * its own code instead of armor's generic BAD_USER_INPUT), and its field-suggestion masking. Token
- * counting runs earlier, at the HTTP door (see body.ts), before anything is parsed.
+ * graphql-armor's depth, cost, alias and directive limits as validation rules, each refusal with
+ * its own code instead of armor's generic BAD_USER_INPUT. Token counting runs before parsing (see
+ * body.ts); suggestions are taken out by the policy's formatError (armor's masking misses enum
+ * values and variables).
  */
-export function queryLimits(opts: QueryLimits = {}): { plugins: ApolloServerPlugin[]; validationRules: ValidationRule[] } {
+export function queryLimits(opts: QueryLimits = {}): { validationRules: ValidationRule[] } {
   const l = { ...QUERY_LIMIT_DEFAULTS, ...definedOnly(opts) };
   const armor = new ApolloArmor({
     maxDepth: { n: l.maxDepth, ignoreIntrospection: true, propagateOnRejection: false, onReject: [reject(EdgeCode.MAX_DEPTH_EXCEEDED, { maxDepth: l.maxDepth })] },
@@ -49,11 +62,60 @@ export function queryLimits(opts: QueryLimits = {}): { plugins: ApolloServerPlug
       onReject: [reject(EdgeCode.MAX_DIRECTIVES_EXCEEDED, { maxDirectives: l.maxDirectives })],
     },
     maxTokens: { enabled: false },
-    blockFieldSuggestion: { enabled: opts.hideFieldSuggestions ?? process.env.NODE_ENV === 'production' },
+    blockFieldSuggestion: { enabled: false },
   });
-  const { plugins, validationRules } = armor.protect();
-  return { plugins, validationRules };
+  return { validationRules: armor.protect().validationRules };
 }
+
+/**
+ * What every operation the gateway runs must pass, whichever way it arrives (HTTP POST/GET, a
+ * batch, APQ, a persisted id, or a graphql-ws subscribe): defined once, applied by Apollo for HTTP
+ * and by `check` for WebSocket, with the same codes.
+ */
+export type QueryPolicy = {
+  /** graphql-armor's limits (Apollo adds graphql-js's own rules, and refuses introspection when it is off). */
+  validationRules: ValidationRule[];
+  maxTokens: number;
+  introspection: boolean;
+  hideSuggestions: boolean;
+  /** Apollo's formatError on HTTP, and the formatter of every error sent over WebSocket. */
+  formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+  /** The HTTP path's checks for a document that did not come over HTTP: tokens, parse, validation (graphql-js + limits + introspection). */
+  check(schema: GraphQLSchema, query: string): DocumentNode | readonly GraphQLError[];
+};
+
+export function queryPolicy(opts: { limits?: Omit<QueryLimits, 'hideFieldSuggestions'>; maxTokens: number; introspection: boolean; hideSuggestions: boolean }): QueryPolicy {
+  const { validationRules } = queryLimits(opts.limits);
+  const rules: ValidationRule[] = [...specifiedRules, ...validationRules, ...(opts.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
+  const formatError = (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const f = formatGatewayError(formatted, error);
+    return opts.hideSuggestions ? hideSuggestions(f) : f;
+  };
+  return {
+    validationRules,
+    maxTokens: opts.maxTokens,
+    introspection: opts.introspection,
+    hideSuggestions: opts.hideSuggestions,
+    formatError,
+    check(schema, query) {
+      if (exceedsTokens(query, opts.maxTokens)) {
+        return [new EdgeError(EdgeCode.MAX_TOKENS_EXCEEDED, `Token limit of ${opts.maxTokens} exceeded.`, 400, { maxTokens: opts.maxTokens })];
+      }
+      let document: DocumentNode;
+      try {
+        document = parse(query, { maxTokens: opts.maxTokens });
+      } catch (err) {
+        if (err instanceof GraphQLError) return [coded(err, 'GRAPHQL_PARSE_FAILED')];
+        throw err;
+      }
+      const invalid = validate(schema, document, rules);
+      return invalid.length ? invalid.map((e) => (e instanceof EdgeError ? e : coded(e, 'GRAPHQL_VALIDATION_FAILED'))) : document;
+    },
+  };
+}
+
+const coded = (err: GraphQLError, code: string): GraphQLError =>
+  new GraphQLError(err.message, { nodes: err.nodes, source: err.source, positions: err.positions, extensions: { ...err.extensions, code } });
 
 function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { print, type ExecutionResult, type FormattedExecutionResult } from 'graphql';
+import { print, type ExecutionResult, type FormattedExecutionResult, type GraphQLFormattedError } from 'graphql';
 import { Counter, Gauge } from 'prom-client';
 import type { Principal } from '../../lib/access';
 import type { BusEvent, EventBus, Unsubscribe } from '../../lib/bus';
@@ -77,7 +77,12 @@ export type Prepared = {
   connection: Connection;
 };
 
-type Limits = { maxBufferedBytes: number; maxPendingEventsPerGroup: number };
+type Limits = {
+  maxBufferedBytes: number;
+  maxPendingEventsPerGroup: number;
+  /** How errors in results are shown to clients: the gateway's own formatter (masking, no suggestions). */
+  formatError?: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+};
 
 /**
  * Subscriptions that share a channel, tenant, role and operation (document, name, variables).
@@ -146,7 +151,7 @@ class Group {
     const result = await executeForEvent(this.op, value, authorization, this.runQuery);
     const payload: FormattedExecutionResult = {
       ...(result.data !== undefined ? { data: result.data } : {}),
-      ...(result.errors ? { errors: result.errors.map((e) => maskError(e.toJSON(), e)) } : {}),
+      ...(result.errors ? { errors: result.errors.map((e) => (this.limits.formatError ?? maskError)(e.toJSON(), e)) } : {}),
     };
     // Encoded once per event and group; each member only wraps it in its own `next` envelope.
     const json = JSON.stringify(payload);

@@ -10,9 +10,9 @@ import {
   getVariableValues,
   parse,
   printSchema,
-  validate,
   type DocumentNode,
   type ExecutionArgs,
+  type GraphQLFormattedError,
   type GraphQLSchema,
 } from 'graphql';
 import { CloseCode, type SubscribePayload } from 'graphql-ws';
@@ -21,10 +21,11 @@ import { decodeJwt } from 'jose';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { authorize, principalFromClaims, type Principal } from '../../lib/access';
 import { API_KEY_PREFIX, parseApiKey } from '../../lib/auth/api-keys';
-import { bearer, verifyAccessToken } from '../../lib/auth/tokens';
+import { bearer, verifyAccessToken, type JwtKeys } from '../../lib/auth/tokens';
 import type { EventBus } from '../../lib/bus';
-import { AppError, ErrorCode, maskError } from '../../lib/errors';
+import { AppError, ErrorCode } from '../../lib/errors';
 import { log } from '../../lib/logger';
+import type { QueryPolicy } from '../edge/query-limits';
 import type { QueryRunner } from './execution';
 import { Connection, SubscriptionHub, type HubStats, type Prepared } from './hub';
 import { SUBSCRIPTION_SOURCES } from './sources';
@@ -52,7 +53,9 @@ export type SubscriptionServerOptions = SubscriptionLimits & {
   server: Server;
   path: string;
   bus: EventBus;
-  jwtSecret: string;
+  jwtSecret: JwtKeys;
+  /** The edge's limits and error formatting, the same as HTTP's (gateway/edge/query-limits.ts). */
+  policy: QueryPolicy;
   /** The supergraph's API schema (what clients may ask for), once the gateway has loaded it. */
   apiSchema: () => GraphQLSchema | undefined;
   runQuery: QueryRunner;
@@ -62,6 +65,13 @@ export type SubscriptionServer = { stats(): HubStats; close(): Promise<void> };
 
 /** Distinct subscription documents kept parsed and validated, per schema. */
 const MAX_CACHED_DOCUMENTS = 500;
+
+/** A document the policy refused, with every error HTTP would answer with. */
+class Refused extends Error {
+  constructor(readonly errors: readonly GraphQLError[]) {
+    super('refused');
+  }
+}
 
 /** What onSubscribe hands to subscribe through graphql-ws's ExecutionArgs. */
 class PreparedOperation {
@@ -84,7 +94,9 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
   const hub = new SubscriptionHub(opts.bus, opts.runQuery, {
     maxBufferedBytes: opts.maxBufferedBytes ?? 1024 * 1024,
     maxPendingEventsPerGroup: opts.maxPendingEventsPerGroup ?? 1000,
+    formatError: opts.policy.formatError,
   });
+  const format = (e: GraphQLError): GraphQLFormattedError => opts.policy.formatError(e.toJSON(), e);
   const connections = new WeakMap<WebSocket, Connection>();
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayloadBytes ?? 64 * 1024 });
 
@@ -136,6 +148,7 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
           await checkVisible(args.contextValue as PreparedOperation, connection);
           return args;
         } catch (err) {
+          if (err instanceof Refused) return [...err.errors];
           if (err instanceof GraphQLError) return [err];
           throw err;
         }
@@ -150,8 +163,8 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
         }
       },
       // Hub results are masked and written by the hub itself; anything else graphql-ws sends is masked here.
-      onNext: (_ctx, _id, _payload, _args, result) => ({ ...result, errors: result.errors?.map((e) => maskError(e.toJSON(), e)) }),
-      onError: (_ctx, _id, _payload, errors) => errors.map((e) => maskError(e.toJSON(), e)),
+      onNext: (_ctx, _id, _payload, _args, result) => ({ ...result, errors: result.errors?.map(format) }),
+      onError: (_ctx, _id, _payload, errors) => errors.map(format),
     },
     wss,
     opts.keepAliveMs ?? 12_000,
@@ -173,7 +186,7 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
 
   // Thousands of clients send the same few documents: each is parsed and validated once per schema and
   // shared (a DocumentNode is never mutated), which saves the CPU and a few KB of AST per subscriber.
-  const documents = new WeakMap<GraphQLSchema, Map<string, DocumentNode | GraphQLError>>();
+  const documents = new WeakMap<GraphQLSchema, Map<string, DocumentNode | readonly GraphQLError[]>>();
   function parsedDocument(schema: GraphQLSchema, query: string): DocumentNode {
     let cache = documents.get(schema);
     if (!cache) {
@@ -182,20 +195,14 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
     }
     let hit = cache.get(query);
     if (hit === undefined) {
-      try {
-        const document = parse(query, { maxTokens: 5000 });
-        const invalid = validate(schema, document);
-        hit = invalid.length ? coded(invalid[0], 'GRAPHQL_VALIDATION_FAILED') : document;
-      } catch (err) {
-        if (!(err instanceof GraphQLError)) throw err;
-        hit = coded(err, 'GRAPHQL_PARSE_FAILED');
-      }
+      // The same token, depth, alias, cost and directive limits as HTTP, from the same definition.
+      hit = opts.policy.check(schema, query);
       // Bounded: a client sending ever-new documents evicts the oldest entries, it cannot grow the map.
       if (cache.size >= MAX_CACHED_DOCUMENTS) cache.delete(cache.keys().next().value as string);
       cache.set(query, hit);
     }
-    if (hit instanceof GraphQLError) throw hit;
-    return hit;
+    if (Array.isArray(hit)) throw new Refused(hit);
+    return hit as DocumentNode;
   }
 
   /** An API key's tenant, as the subgraphs see it: a key that is unknown, revoked or expired is refused. */

@@ -3,7 +3,7 @@ import type { Principal } from '../access';
 import { AppError, ErrorCode } from '../errors';
 import { log } from '../logger';
 import { apiKeySecretMatches, isApiKeyScope, looksLikeApiKey, parseApiKey, type ApiKeyScope } from './api-keys';
-import { ROLES, verifyAccessToken, type Role } from './tokens';
+import { ROLES, verifyAccessToken, type JwtKeys, type Role } from './tokens';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const unauthenticated = (message: string): AppError => new AppError(ErrorCode.UNAUTHENTICATED, message);
@@ -21,6 +21,8 @@ type UserState = {
   role: Role | null;
   mfaRequired: boolean;
   sessionRevoked: boolean;
+  /** The token's session (refresh-token family) belongs to this user in this tenant. */
+  sessionBound: boolean;
 };
 type KeyState = {
   at: number;
@@ -75,14 +77,15 @@ export class CredentialVerifier {
     return { execute: <T>(sql: string, params?: unknown[]) => conn.execute(sql, params ?? []) as Promise<T> };
   }
 
-  async principal(token: string, jwtSecret: string): Promise<Principal> {
+  async principal(token: string, jwtKeys: JwtKeys): Promise<Principal> {
     if (looksLikeApiKey(token)) return this.apiKey(token);
-    const claims = await verifyAccessToken(token, jwtSecret);
+    const claims = await verifyAccessToken(token, jwtKeys);
     const tenantId = claims.tid.toLowerCase();
-    if (!UUID.test(claims.sub) || !UUID.test(tenantId)) throw unauthenticated('token claims are invalid');
-    const sid = claims.sid !== undefined && UUID.test(claims.sid) ? claims.sid : null;
-    const state = await this.userState(claims.sub, tenantId, sid);
+    if (!UUID.test(claims.sub) || !UUID.test(tenantId) || !UUID.test(claims.sid)) throw unauthenticated('token claims are invalid');
+    const state = await this.userState(claims.sub, tenantId, claims.sid.toLowerCase());
     if (!state.exists) throw unauthenticated('token is invalid');
+    // A session id is only good for the user and tenant it was issued to (a token naming another user's session is refused).
+    if (!state.sessionBound) throw unauthenticated('token is invalid');
     if (state.validAfterMs !== null && claims.issuedAtMs < state.validAfterMs) throw unauthenticated('token has been revoked');
     if (state.sessionRevoked) throw unauthenticated('session has been logged out');
     if (state.role === null) throw unauthenticated('membership no longer exists');
@@ -90,18 +93,21 @@ export class CredentialVerifier {
     return { kind: 'user', userId: claims.sub, tenantId, role: state.role, amr: claims.amr, mfaRequired: state.mfaRequired };
   }
 
-  private async userState(userId: string, tenantId: string, sid: string | null): Promise<UserState> {
-    const key = `${userId}:${sid ?? '-'}:${tenantId}`;
+  private async userState(userId: string, tenantId: string, sid: string): Promise<UserState> {
+    const key = `${userId}:${sid}:${tenantId}`;
     const hit = users.get(key);
     if (hit && Date.now() - hit.at < this.ttlMs) return hit;
-    const rows = await this.sql().execute<{ tva: string | null; role: string | null; mfa: boolean | null; revoked: boolean }[]>(
+    const rows = await this.sql().execute<{ tva: string | null; role: string | null; mfa: boolean | null; bound: boolean; revoked: boolean }[]>(
       `select (extract(epoch from u.tokens_valid_after) * 1000)::bigint::text as tva, m.role, t.require_mfa_for_admins as mfa,
-              exists (select 1 from public.refresh_token r where r.family_id = ?::uuid and r.revoked_at is not null) as revoked
+              s.n > 0 as bound, coalesce(s.revoked, false) as revoked
          from public.app_user u
          left join public.membership m on m.user_id = u.id and m.tenant_id = ?
          left join public.tenant t on t.id = ?
+         cross join lateral (select count(*) as n, bool_or(r.revoked_at is not null) as revoked
+                               from public.refresh_token r
+                              where r.family_id = ?::uuid and r.user_id = u.id and r.tenant_id = ?) s
         where u.id = ?`,
-      [sid, tenantId, tenantId, userId],
+      [tenantId, tenantId, sid, tenantId, userId],
     );
     const row = rows[0];
     const state: UserState = {
@@ -111,6 +117,7 @@ export class CredentialVerifier {
       role: row && ROLES.includes(row.role as Role) ? (row.role as Role) : null,
       mfaRequired: row?.mfa === true,
       sessionRevoked: row?.revoked === true,
+      sessionBound: row?.bound === true,
     };
     bounded(users);
     users.set(key, state);

@@ -104,6 +104,11 @@ export function open(ring: KeyRing, sealed: string, aad: string): string {
   }
 }
 
+/** The key id a sealed value names (it says nothing about whether it opens). */
+export function keyIdOf(sealed: string): string {
+  return parse(sealed).keyId;
+}
+
 /** True when the value was sealed under a key other than the current one and should be re-sealed. */
 export function needsRotation(ring: KeyRing, sealed: string): boolean {
   return parse(sealed).keyId !== ring.current;

@@ -49,14 +49,19 @@ export class PurchaseValuationResolver {
   }
 }
 
+const INTEGER = /^-?\d{1,30}$/;
+
 export const marketPriceReferences = {
   BitcoinPurchase: {
-    /** The representation carries treasury's fields; the gate still decides whether this caller may see purchases. */
-    __resolveReference(ref: { id: string; satoshis?: string; costAudCents?: string }, ctx: Ctx): PurchaseValuation | null {
-      const p = ctx.principal;
-      if (p.kind === 'anonymous' || !ctx.gate.forReference(ctx, 'purchase:read', p.tenantId)) return null;
-      if (ref.satoshis === undefined || ref.costAudCents === undefined) return null;
-      return { id: ref.id, satoshis: BigInt(ref.satoshis), costAudCents: BigInt(ref.costAudCents) };
+    /**
+     * The representation's satoshis and costAudCents come from whoever sent it: the gate must find
+     * the purchase in the caller's tenant (under row-level security) before anything is valued.
+     */
+    async __resolveReference(ref: { id: string; satoshis?: string; costAudCents?: string }, ctx: Ctx): Promise<PurchaseValuation | null> {
+      if (typeof ref.id !== 'string' || !(await ctx.gate.forOwnedReference(ctx, 'purchase:read', 'BitcoinPurchase', ref.id))) return null;
+      const { satoshis, costAudCents } = ref;
+      if (typeof satoshis !== 'string' || typeof costAudCents !== 'string' || !INTEGER.test(satoshis) || !INTEGER.test(costAudCents)) return null;
+      return { id: ref.id, satoshis: BigInt(satoshis), costAudCents: BigInt(costAudCents) };
     },
   },
 };

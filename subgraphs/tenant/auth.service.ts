@@ -9,10 +9,12 @@ import {
   ACCESS_TOKEN_TTL_S,
   REFRESH_TOKEN_TTL_S,
   hashToken,
+  jwtKeyRing,
   newOpaqueToken,
   signAccessToken,
   signMfaChallenge,
   verifyMfaChallenge,
+  type JwtKeys,
   type Role,
 } from '../../lib/auth/tokens';
 import { derivedMfaKeyRing } from '../../lib/auth/totp';
@@ -63,11 +65,11 @@ export class AuthService {
   constructor(
     private readonly orm: MikroORM,
     private readonly bus: EventBus,
-    private readonly jwtSecret: string,
+    private readonly jwtSecret: JwtKeys,
     opts: AuthServiceOptions = {},
   ) {
     this.throttle = new LoginThrottle(orm);
-    this.mfa = new MfaService(orm, bus, opts.mfaKeyRing ?? derivedMfaKeyRing(jwtSecret), this.throttle);
+    this.mfa = new MfaService(orm, bus, opts.mfaKeyRing ?? derivedMfaKeyRing(jwtKeyRing(jwtSecret).keys[jwtKeyRing(jwtSecret).current]), this.throttle);
     this.members = new MemberService(orm, bus, this);
     this.apiKeys = new ApiKeyService(bus);
   }

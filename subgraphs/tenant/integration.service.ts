@@ -3,7 +3,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Scope } from '../../lib/access';
 import { recordAudit } from '../../lib/audit';
 import type { EventBus } from '../../lib/bus';
-import { open, seal, type KeyRing } from '../../lib/crypto/secret-box';
+import { keyIdOf, open, reseal, seal, type KeyRing } from '../../lib/crypto/secret-box';
 import { TenantDirectory, isUuid, withTenant } from '../../lib/db/tenant-context';
 import { badInput, notFound } from '../../lib/errors';
 import { log } from '../../lib/logger';
@@ -35,6 +35,9 @@ export type ConnectInput = {
   paypalClientSecret?: string | null;
   paypalWebhookId?: string | null;
 };
+
+/** What a re-seal pass did: values moved to the current key, values it could not open, tenants touched. */
+export type ResealReport = { resealed: number; failed: number; tenants: number };
 
 export type WebhookOutcome = { status: 200 | 400 | 404 | 503; body: Record<string, unknown> };
 
@@ -146,6 +149,58 @@ export class IntegrationService {
     this.resolved.delete(id);
     await kickOutbox(this.bus);
     return integration;
+  }
+
+  /**
+   * Re-seals every tenant's integration credentials that are not under the ring's current key, one
+   * tenant transaction each (row-level security in force, rows locked), audited with counts and key
+   * ids only. Idempotent: a second pass, or one racing it, finds nothing to do.
+   */
+  async resealCredentials(): Promise<ResealReport> {
+    const report: ResealReport = { resealed: 0, failed: 0, tenants: 0 };
+    const tenants = await this.orm.em.fork().getConnection().execute<{ id: string }[]>(`select id from public.tenant order by id`);
+    const current = this.keys.current;
+    for (const { id: tenantId } of tenants) {
+      try {
+        const n = await withTenant(this.orm, this.directory, tenantId, async (em) => {
+          const rows = await em.execute<{ id: string; sealed: string }[]>(
+            `select id, credentials_sealed as sealed from payment_integration where tenant_id = ? and split_part(credentials_sealed, '.', 2) <> ? for update`,
+            [tenantId, current],
+          );
+          const from = new Set<string>();
+          let done = 0;
+          for (const r of rows) {
+            try {
+              const next = reseal(this.keys, r.sealed, aad(tenantId, r.id));
+              await em.execute(`update payment_integration set credentials_sealed = ? where tenant_id = ? and id = ?`, [next, tenantId, r.id]);
+              from.add(keyIdOf(r.sealed));
+              done++;
+            } catch (err) {
+              // A value no key of the ring opens stays as it is (and is counted): never a partial write, never its content in a log.
+              report.failed++;
+              log().error({ tenantId, integrationId: r.id, err: (err as Error).name }, 'integration credentials could not be re-sealed');
+            }
+          }
+          if (done > 0) {
+            await recordAudit(em, {
+              eventType: 'keys.credentials_resealed',
+              actorId: null,
+              subjectType: 'Tenant',
+              subjectId: tenantId,
+              data: { integrations: done, fromKeyIds: [...from].sort(), toKeyId: current, actorType: 'system' },
+            });
+          }
+          return done;
+        });
+        if (n > 0) report.tenants++;
+        report.resealed += n;
+      } catch (err) {
+        report.failed++;
+        log().warn({ tenantId, err: (err as Error).message }, 'integration re-seal skipped a tenant');
+      }
+    }
+    if (report.resealed > 0) await kickOutbox(this.bus);
+    return report;
   }
 
   /** Route → tenant → active integration → verifier; cached briefly so intake does no lookups. */

@@ -14,7 +14,9 @@ import {
   verifyTotp,
 } from '../../lib/auth/totp';
 import type { EventBus } from '../../lib/bus';
-import { open, seal, type KeyRing } from '../../lib/crypto/secret-box';
+import { keyIdOf, open, reseal, seal, type KeyRing } from '../../lib/crypto/secret-box';
+import { recordAudit } from '../../lib/audit';
+import { log } from '../../lib/logger';
 import { AppError, ErrorCode } from '../../lib/errors';
 import { enterTenant } from '../../lib/db/tenant-context';
 import { kickOutbox } from '../../lib/outbox';
@@ -109,6 +111,64 @@ export class MfaService {
       }
       return then(em, user, tenant, method === 'totp' ? 'password+totp' : 'password+recovery_code');
     }, tenantId);
+  }
+
+  /**
+   * Re-seals every TOTP secret (enabled or pending) not under the ring's current key: per user, one
+   * transaction that locks the row and enters the user's first tenant, whose audit chain records it
+   * (key ids only). Idempotent; a value no key opens is left as it is and counted.
+   */
+  async resealSecrets(): Promise<{ resealed: number; failed: number }> {
+    const current = this.ring.current;
+    const stale = await this.orm.em
+      .fork()
+      .getConnection()
+      .execute<{ id: string }[]>(
+        `select id from public.app_user
+          where (mfa_secret_sealed is not null and split_part(mfa_secret_sealed, '.', 2) <> ?)
+             or (mfa_pending_secret_sealed is not null and split_part(mfa_pending_secret_sealed, '.', 2) <> ?)
+          order by id`,
+        [current, current],
+      );
+    const report = { resealed: 0, failed: 0 };
+    for (const { id } of stale) {
+      try {
+        const n = await this.orm.em.fork().transactional(async (em) => {
+          // Raw SQL only: the workers' ORM does not map the tenant subgraph's entities.
+          const [u] = await em.execute<{ s: string | null; p: string | null; tenant_id: string | null; schema_name: string | null }[]>(
+            `select u.mfa_secret_sealed as s, u.mfa_pending_secret_sealed as p, t.id as tenant_id, t.schema_name
+               from public.app_user u
+               left join lateral (select m.tenant_id from public.membership m where m.user_id = u.id order by m.created_at limit 1) m on true
+               left join public.tenant t on t.id = m.tenant_id
+              where u.id = ? for update of u`,
+            [id],
+          );
+          if (!u) return 0;
+          const move = (v: string | null): string | null => (v && keyIdOf(v) !== current ? reseal(this.ring, v, aad(id)) : v);
+          const from = [u.s, u.p].filter((v): v is string => v !== null && keyIdOf(v) !== current).map(keyIdOf);
+          if (from.length === 0) return 0;
+          const [s, p] = [move(u.s), move(u.p)];
+          if (u.tenant_id && u.schema_name) await enterTenant(em, u.schema_name, u.tenant_id);
+          await em.execute(`update public.app_user set mfa_secret_sealed = ?, mfa_pending_secret_sealed = ? where id = ?`, [s, p, id]);
+          if (u.tenant_id) {
+            await recordAudit(em, {
+              eventType: 'mfa.secret_resealed',
+              actorId: null,
+              subjectType: 'User',
+              subjectId: id,
+              data: { fromKeyIds: [...new Set(from)].sort(), toKeyId: current, actorType: 'system' },
+            });
+          }
+          return 1;
+        });
+        report.resealed += n;
+      } catch (err) {
+        report.failed++;
+        log().error({ userId: id, err: (err as Error).name }, 'MFA secret could not be re-sealed');
+      }
+    }
+    if (report.resealed > 0) await kickOutbox(this.bus);
+    return report;
   }
 
   private async enter(em: EntityManager, tenantId: string): Promise<Tenant> {

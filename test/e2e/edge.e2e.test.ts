@@ -123,6 +123,19 @@ describe('the gateway edge: APQ, partner safelist, abuse limits, rate limits, he
       expect(await redis.ttl(key)).toBeGreaterThan(0);
     });
 
+    it('the limits hold on the APQ path: a deep or aliased query is refused at registration (POST and GET) and never stored', async () => {
+      const deep = `query Deep${randomBase62(6)} { ${'... on Query { '.repeat(49)}btcPrice { price }${' }'.repeat(49)} }`;
+      const aliased = `query Many${randomBase62(6)} { ${Array.from({ length: 16 }, (_, i) => `a${i}: btcPrice { price }`).join(' ')} }`;
+      for (const [query, code] of [[deep, 'MAX_DEPTH_EXCEEDED'], [aliased, 'MAX_ALIASES_EXCEEDED']] as const) {
+        const persistedQuery = { version: 1, sha256Hash: sha256(query) };
+        const viaPost = await post(t.gateway, { query, extensions: { persistedQuery } });
+        expect([viaPost.status, codesOf(viaPost)]).toEqual([400, expect.arrayContaining([code])]);
+        const viaGet = await get(t.gateway, { query, extensions: { persistedQuery } });
+        expect(codesOf(viaGet)).toEqual(expect.arrayContaining([code]));
+        expect(codesOf(await post(t.gateway, { extensions: { persistedQuery } }))).toEqual(['PERSISTED_QUERY_NOT_FOUND']);
+      }
+    });
+
     it('GET: hashed queries work over GET (register, then hit), and an unknown hash is PERSISTED_QUERY_NOT_FOUND', async () => {
       const query = `query ApqGet${randomBase62(8)} { btcPrice(currency: USD) { currency } }`;
       const extensions = { persistedQuery: { version: 1, sha256Hash: sha256(query) } };

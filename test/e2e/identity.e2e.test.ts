@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generate } from 'otplib';
 import { gql } from 'graphql-request';
-import { signAccessToken } from '../../lib/auth/tokens';
+import { SignJWT } from 'jose';
+import { jwtKeyRing, signAccessToken } from '../../lib/auth/tokens';
 import { eventually } from '../helpers/db';
 import { client, errorCodes, startTestPlatform, type TestPlatform } from '../helpers/platform';
 
@@ -255,13 +257,41 @@ describe('identity and roles end to end (through the gateway)', () => {
 
     it('expired and tampered tokens are UNAUTHENTICATED', async () => {
       const s = await signUp();
-      const expired = await signAccessToken({ sub: s.user.id, tid: s.tenant.id, role: 'OWNER', amr: ['pwd'] }, t.platform.jwtSecret, -10);
+      const expired = await signAccessToken({ sub: s.user.id, tid: s.tenant.id, role: 'OWNER', amr: ['pwd'], sid: randomUUID() }, t.platform.jwtSecret, -10);
       const [h, , sig] = s.accessToken.split('.');
       const forged = `${h}.${Buffer.from(JSON.stringify({ ...claimsOf(s.accessToken), amr: ['pwd', 'otp'] })).toString('base64url')}.${sig}`;
       for (const token of [expired, forged]) {
         expect(await errorCodes(gw(token).request(ME))).toEqual(['UNAUTHENTICATED']);
         expect(await errorCodes(client(t.platform.urls.tenant!, token).request(ME))).toEqual(['UNAUTHENTICATED']);
       }
+    });
+    it('tokens minted with the real key but without exp or iat, for another audience, or naming another user’s session are UNAUTHENTICATED', async () => {
+      const a = await signUp();
+      const b = await signUp();
+      const key = jwtKeyRing(t.platform.jwtSecret);
+      const mint = async (payload: Record<string, unknown>, omit: string[] = []): Promise<string> => {
+        const now = Math.floor(Date.now() / 1000);
+        const claims: Record<string, unknown> = { ...claimsOf(b.accessToken), iat: now, exp: now + 600, ...payload };
+        for (const k of omit) delete claims[k];
+        return new SignJWT(claims).setProtectedHeader({ alg: 'HS256', kid: key.current }).sign(new TextEncoder().encode(key.keys[key.current]));
+      };
+      // The control: a hand-made copy of b's own claims is accepted, so each refusal below is for its one difference.
+      expect((await gw(await mint({})).request<{ me: { id: string } }>(ME)).me.id).toBe(b.user.id);
+      const forgeries = {
+        noExp: await mint({}, ['exp']),
+        noIat: await mint({}, ['iat', 'ims']),
+        wrongAudience: await mint({ aud: 'liquid-abt-mfa-challenge' }),
+        othersSession: await mint({ sid: claimsOf(a.accessToken).sid }),
+        unknownSession: await mint({ sid: randomUUID() }),
+      };
+      const refusals: Record<string, string[]> = {};
+      for (const [name, token] of Object.entries(forgeries)) {
+        refusals[name] = [
+          ...(await errorCodes(gw(token).request(ME))),
+          ...(await errorCodes(client(t.platform.urls.treasury!, token).request(gql`{ treasuryRules { id } }`))),
+        ];
+      }
+      expect(refusals).toEqual(Object.fromEntries(Object.keys(forgeries).map((k) => [k, ['UNAUTHENTICATED', 'UNAUTHENTICATED']])));
     });
   });
 

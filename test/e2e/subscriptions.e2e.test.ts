@@ -261,8 +261,8 @@ describe.each([
 
   it('closes connections with an invalid or expired token with 4401', async () => {
     const s = await signUp('Token Co');
-    const expired = await signAccessToken({ sub: randomUUID(), tid: s.tenant.id, role: 'OWNER', amr: ['pwd'] }, t.platform.jwtSecret, -60);
-    const forged = await signAccessToken({ sub: randomUUID(), tid: s.tenant.id, role: 'OWNER', amr: ['pwd'] }, 'x'.repeat(64));
+    const expired = await signAccessToken({ sub: randomUUID(), tid: s.tenant.id, role: 'OWNER', amr: ['pwd'], sid: randomUUID() }, t.platform.jwtSecret, -60);
+    const forged = await signAccessToken({ sub: randomUUID(), tid: s.tenant.id, role: 'OWNER', amr: ['pwd'], sid: randomUUID() }, 'x'.repeat(64));
     const outcomes = [];
     for (const token of ['garbage', expired, forged]) {
       outcomes.push(closeOf(await stream(connect(gw, token), 'subscription { btcPrice { price } }').ended));
@@ -308,6 +308,68 @@ describe.each([
       400,
       { errors: [{ message: 'Unknown operation named "Price".', extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } }] },
     ]);
+  });
+
+  it('applies the HTTP limits over WebSocket: depth 50, 1,600 aliases and a fragment bomb are refused with the same codes', async () => {
+    const http = async (query: string): Promise<unknown[]> => {
+      const res = await fetch(`${gw.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+      return codesOf(((await res.json()) as { errors?: Formatted[] }).errors ?? []);
+    };
+    // Each attack as a query (for HTTP) and as a subscription on the same field (for WebSocket).
+    const attacks: Record<string, { root: string; body: (root: string) => string; expect: string }> = {
+      depth50: { root: 'Query', body: (root) => `{ ${`... on ${root} { `.repeat(49)}btcPrice { price }${' }'.repeat(49)} }`, expect: 'MAX_DEPTH_EXCEEDED' },
+      aliases1600: { root: 'Query', body: () => `{ ${Array.from({ length: 1600 }, (_, i) => `a${i}: btcPrice { price }`).join(' ')} }`, expect: 'MAX_TOKENS_EXCEEDED' },
+      // 12 fragments each spreading the next 4 times: 4^12 (16.7 million) copies of `price` once expanded.
+      fragmentBomb: {
+        root: 'Query',
+        body: () =>
+          `{ btcPrice { ...F0 } } ${Array.from({ length: 12 }, (_, i) => `fragment F${i} on BtcPrice { price ${i < 11 ? `...F${i + 1} `.repeat(4) : ''}}`).join(' ')}`,
+        expect: 'MAX_COST_EXCEEDED',
+      },
+    };
+    const c = connect(gw);
+    const seen: Record<string, { http: unknown[]; ws: unknown[] }> = {};
+    for (const [name, a] of Object.entries(attacks)) {
+      const query = a.body('Query');
+      const subscription = `subscription ${a.body('Subscription')}`;
+      seen[name] = { http: await http(query), ws: codesOf(await stream(c, subscription).ended) };
+    }
+    for (const [name, a] of Object.entries(attacks)) {
+      expect([name, seen[name].ws]).toEqual([name, seen[name].http]);
+      expect([name, seen[name].ws]).toEqual([name, expect.arrayContaining([a.expect])]);
+    }
+    // The connection still serves.
+    const ticks = stream<Tick>(c, 'subscription { btcPrice { source } }');
+    await waitFor(() => ticks.values.length >= 1, 'a tick after the refusals');
+  });
+
+  it('a production gateway never suggests over WebSocket (fields, enum values) nor over HTTP; a development one does', async () => {
+    const prod = await startGateway({
+      host: '127.0.0.1',
+      port: 0,
+      supergraphSdl: readFileSync(SUPERGRAPH_PATH, 'utf8'),
+      subgraphUrls: subgraphUrls(),
+      jwtSecret: t.platform.jwtSecret,
+      bus: t.platform.bus,
+      production: true,
+    });
+    gateways.push(prod);
+    const typos = ['subscription { btcPrice { pric } }', 'subscription { btcPrice(currency: AUX) { price } }', 'subscription { btcPrise { price } }'];
+    const messages = async (g: Gateway): Promise<string> => {
+      const out: string[] = [];
+      for (const q of typos) {
+        out.push(...((await stream(connect(g), q).ended) as Formatted[]).map((e) => e.message));
+        const res = await fetch(`${g.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: q.replace(/^subscription/, 'query') }) });
+        out.push(...(((await res.json()) as { errors: Formatted[] }).errors.map((e) => e.message)));
+      }
+      return out.join('\n');
+    };
+    const dev = await messages(gw);
+    expect(dev).toMatch(/Did you mean "price"/);
+    expect(dev).toMatch(/Did you mean the enum value "AUD"/);
+    const production = await messages(prod);
+    expect(production).not.toMatch(/Did you mean/);
+    expect(production).toMatch(/Cannot query field "pric" on type "BtcPrice"\.$/m);
   });
 
   it('checks the tenant of every event, even when the bus hands it events of other tenants', async () => {
