@@ -1,4 +1,5 @@
 import type { GraphQLSchema } from 'graphql';
+import { refuseUnstorableArguments } from '../../lib/storable-text';
 import { buildFederatedSchema } from '../../lib/subgraph';
 import { IntegrationRoute, PaymentEvent, PaymentIntegration } from './integration.entity';
 import { IntegrationResolver } from './integration.resolver';
@@ -19,9 +20,9 @@ export const tenantEntities = [
   PaymentEvent,
 ];
 
-export function buildTenantSchema(): Promise<GraphQLSchema> {
-  return buildFederatedSchema(
-    [AuthResolver, MemberResolver, MfaResolver, ApiKeyResolver, UserResolver, TenantResolver, IntegrationResolver],
-    tenantReferences,
+export async function buildTenantSchema(): Promise<GraphQLSchema> {
+  // Names, emails, notes and keys reach text columns: U+0000 is a BAD_USER_INPUT, not a database error.
+  return refuseUnstorableArguments(
+    await buildFederatedSchema([AuthResolver, MemberResolver, MfaResolver, ApiKeyResolver, UserResolver, TenantResolver, IntegrationResolver], tenantReferences),
   );
 }

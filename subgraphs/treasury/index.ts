@@ -1,4 +1,5 @@
 import type { GraphQLSchema } from 'graphql';
+import { refuseUnstorableArguments } from '../../lib/storable-text';
 import { buildFederatedSchema } from '../../lib/subgraph';
 import { TreasuryRule } from './treasury-rule.entity';
 import { ExchangeAttemptRecord, Holding, Purchase, PurchaseTransition } from './purchases/purchase.entity';
@@ -7,8 +8,11 @@ import { TenantTreasury, TenantTreasuryResolver, TreasuryRuleResolver, treasuryR
 
 export const treasuryEntities = [TreasuryRule, Purchase, PurchaseTransition, ExchangeAttemptRecord, Holding];
 
-export function buildTreasurySchema(): Promise<GraphQLSchema> {
-  return buildFederatedSchema([TreasuryRuleResolver, TenantTreasuryResolver, PurchaseResolver, HoldingResolver], { ...treasuryReferences, ...purchaseReferences }, [
-    TenantTreasury,
-  ]);
+export async function buildTreasurySchema(): Promise<GraphQLSchema> {
+  // Rule names and idempotency keys reach text columns: U+0000 is a BAD_USER_INPUT, not a database error.
+  return refuseUnstorableArguments(
+    await buildFederatedSchema([TreasuryRuleResolver, TenantTreasuryResolver, PurchaseResolver, HoldingResolver], { ...treasuryReferences, ...purchaseReferences }, [
+      TenantTreasury,
+    ]),
+  );
 }
