@@ -12,6 +12,7 @@ import { buildEdge, formatGatewayError, type Caller, type EdgeOptions } from './
 import { explorer } from './explorer';
 import type { QueryRunner } from './subscriptions/execution';
 import { attachSubscriptions, type SubscriptionLimits, type SubscriptionServer } from './subscriptions/server';
+import { webhookProxy } from './webhooks';
 
 export type GatewayContext = {
   authorization?: string;
@@ -132,6 +133,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   if (opts.trustProxy !== undefined) app.set('trust proxy', opts.trustProxy);
   outer.use(app);
   app.use((req, _res, next) => withCorrelation(req.header('x-correlation-id'), { service: 'gateway' }, () => next()));
+  if (opts.subgraphUrls.tenant) app.use(webhookProxy({ tenantUrl: opts.subgraphUrls.tenant }));
   app.get('/graphql', explorer({ enabled: opts.explorer ?? process.env.NODE_ENV !== 'production' }));
   app.use(
     '/graphql',

@@ -209,6 +209,8 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
         trustProxy: config.gateway.trustProxy,
         ...(config.gateway.rateLimits ? {} : { rateLimits: false as const }),
       });
+      // It relays /webhooks/* to the tenant subgraph: the URL given to users is its public one (unless configured).
+      services.integrations?.setDefaultWebhookBaseUrl(gw.url, 'gateway');
       track('gateway', gw);
     }
     return { urls, gatewayUrl: urls.gateway, ownerUrl, appUrl, jwtSecret, bus, queue, services, stop };

@@ -96,10 +96,20 @@ function credentialsFrom(input: ConnectInput): IntegrationCredentials {
   }
 }
 
+/** A listening address as a URL others can reach: a wildcard bind address (0.0.0.0, ::) is no destination. */
+function reachable(url: string): string {
+  const u = new URL(url);
+  if (u.hostname !== '0.0.0.0' && u.hostname !== '[::]') return url;
+  log().warn({ listening: url }, 'webhook URLs default to localhost; set PUBLIC_WEBHOOK_BASE_URL to the address providers reach');
+  u.hostname = '127.0.0.1';
+  return u.toString().replace(/\/+$/, '');
+}
+
 /** Payment integrations and the webhook intake: verify, store once, outbox, answer fast. */
 export class IntegrationService {
   private readonly directory: TenantDirectory;
   private readonly resolved = new Map<string, Resolved>();
+  private readonly defaults: { tenant?: string; gateway?: string } = {};
   private readonly intake: WebhookIntake;
 
   constructor(
@@ -113,13 +123,19 @@ export class IntegrationService {
     this.intake = new WebhookIntake(orm, this.directory, { onCommitted: outboxKicker(bus) });
   }
 
-  /** Where providers deliver; when not configured, the tenant subgraph's own address once it listens. */
-  setDefaultWebhookBaseUrl(url: string): void {
-    this.opts.publicWebhookBaseUrl ??= url;
+  /**
+   * Where providers deliver when PUBLIC_WEBHOOK_BASE_URL is not set: the gateway's address when it
+   * runs in this process (it relays /webhooks/* to this subgraph), else this subgraph's own.
+   */
+  setDefaultWebhookBaseUrl(url: string, from: 'tenant' | 'gateway' = 'tenant'): void {
+    this.defaults[from] = reachable(url);
+    // Square verifiers sign over the URL: drop those built with the previous one.
+    this.resolved.clear();
   }
 
+  /** The URL a user registers with the provider; Square signs exactly this, so its verifier uses it too. */
   webhookUrl(i: Pick<PaymentIntegration, 'provider' | 'id'>): string {
-    const base = this.opts.publicWebhookBaseUrl ?? 'http://127.0.0.1:4001';
+    const base = this.opts.publicWebhookBaseUrl ?? this.defaults.gateway ?? this.defaults.tenant ?? 'http://127.0.0.1:4000';
     return `${base.replace(/\/+$/, '')}/webhooks/${i.provider}/${i.id}`;
   }
 
