@@ -222,7 +222,9 @@ describe('payment events through the API', () => {
     ['first 0', { first: 0 }],
     ['first above 200', { first: 201 }],
     ['a cursor that is not one', { after: 'not-a-cursor' }],
-    ['a cursor with a bad date', { after: Buffer.from('2025-13-40T00:00:00.000Z|00000000-0000-4000-8000-000000000000').toString('base64url') }],
+    ...['2025-13-40T00:00:00.000000Z', '2025-02-30T00:00:00.000000Z', '0000-01-01T00:00:00.000000Z'].map(
+      (date) => [`a cursor dated ${date}`, { after: Buffer.from(`${date}|00000000-0000-4000-8000-000000000000`).toString('base64url') }] as [string, Record<string, unknown>],
+    ),
     ['an integration id that is not an id', { integrationId: 'stripe' }],
   ])('%s → BAD_USER_INPUT', async (_label, vars) => {
     expect(await errorCodes(page(owner, vars))).toEqual(['BAD_USER_INPUT']);
