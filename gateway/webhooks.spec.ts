@@ -145,6 +145,19 @@ describe('gateway webhook relay', () => {
     }
   });
 
+  it('never lets a path reach anything but the webhook endpoint, nor a caller’s credentials through', async () => {
+    for (const path of ['/webhooks/../graphql', '/webhooks/stripe/..', '/webhooks/%2e%2e/graphql', '/webhooks/stripe/a%2F..%2F..%2Fgraphql']) {
+      const res = await send(path, '{"query":"{ __typename }"}', [['content-type', 'application/json']]);
+      expect({ path, status: res.status }).toEqual({ path, status: 404 });
+    }
+    expect(seen).toEqual([]);
+    await send('/webhooks/stripe/id', '{}', [
+      ['authorization', 'Bearer someone'],
+      ['cookie', 'session=1'],
+    ]);
+    expect([values(seen[0], 'authorization'), values(seen[0], 'cookie')]).toEqual([[], []]);
+  });
+
   it('relays only POST /webhooks/:provider/:integrationId', async () => {
     expect((await fetch(`${gateway.url}/webhooks/stripe/id`)).status).toBe(404);
     expect((await fetch(`${gateway.url}/webhooks/stripe`, { method: 'POST', body: '{}' })).status).toBe(404);

@@ -26,7 +26,13 @@ const NOT_FORWARDED = new Set([
   'x-forwarded-for',
   'x-forwarded-host',
   'x-forwarded-proto',
+  // Providers send no credentials; a caller's own must not reach the subgraph around the gateway's checks.
+  'authorization',
+  'cookie',
 ]);
+
+/** What a provider or integration id can look like; anything else (`..`, encoded slashes) is never forwarded. */
+const SEGMENT = /^[A-Za-z0-9_-]{1,64}$/;
 
 export type WebhookProxyOptions = {
   /** The tenant subgraph's URL, its `/graphql` endpoint or its base (it serves `/webhooks/...` beside it). */
@@ -37,6 +43,8 @@ export type WebhookProxyOptions = {
 type Answer = { status: number; body: Record<string, unknown> };
 const TOO_LARGE: Answer = { status: 413, body: { error: 'PAYLOAD_TOO_LARGE' } };
 const UNAVAILABLE: Answer = { status: 502, body: { error: 'WEBHOOK_UPSTREAM_UNAVAILABLE' } };
+/** As the tenant answers an unknown integration. */
+const UNKNOWN: Answer = { status: 404, body: { error: 'UNKNOWN_INTEGRATION' } };
 
 function reply(res: Response, { status, body }: Answer, close = false): void {
   if (res.headersSent) return;
@@ -106,9 +114,9 @@ export function webhookProxy(opts: WebhookProxyOptions): Router {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const basePath = base.pathname.replace(/\/+$/, '');
 
-  const relay = (req: Request, res: Response, body: Buffer): Promise<void> =>
+  const relay = (req: Request, res: Response, path: string, body: Buffer): Promise<void> =>
     new Promise((resolve) => {
-      const target = new URL(`${basePath}${req.originalUrl}`, base);
+      const target = new URL(`${basePath}${path}`, base);
       const done = (a?: Answer): void => {
         if (a) reply(res, a);
         resolve();
@@ -142,9 +150,16 @@ export function webhookProxy(opts: WebhookProxyOptions): Router {
 
   const router = express.Router();
   router.post('/webhooks/:provider/:integrationId', async (req, res) => {
+    const { provider, integrationId } = req.params;
+    // Rebuilt from checked segments, never the raw path: `/webhooks/../graphql` would resolve to the tenant's /graphql.
+    if (!SEGMENT.test(String(provider)) || !SEGMENT.test(String(integrationId))) {
+      req.resume();
+      return reply(res, UNKNOWN);
+    }
+    const query = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?')) : '';
     const body = await readBody(req, res).catch(() => undefined);
     if (body === undefined) return void (res.headersSent || res.destroy());
-    await relay(req, res, body);
+    await relay(req, res, `/webhooks/${provider}/${integrationId}${query}`, body);
   });
   return router;
 }
