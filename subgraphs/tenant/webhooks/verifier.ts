@@ -1,7 +1,7 @@
 import { invalidSignature, malformed } from './errors';
 import type { RevenueEventResult, WebhookProvider } from './revenue-event';
 
-/** Node/express header bag: Node lower-cases names; arrays only for repeated headers. */
+/** Header bag: Node lower-cases names; a repeated header is an array in `req.headersDistinct` (`req.headers` joins it). */
 export type WebhookHeaders = Record<string, string | string[] | undefined>;
 
 /** The delivery exactly as received: the body must be the raw bytes, never re-serialized JSON. */
@@ -22,12 +22,6 @@ function headerValues(headers: WebhookHeaders, name: string): string[] {
     values.push(...(Array.isArray(value) ? value : [value]));
   }
   return values;
-}
-
-/** Case-insensitive single-valued header; absent when missing or repeated. */
-export function headerValue(headers: WebhookHeaders, name: string): string | undefined {
-  const values = headerValues(headers, name);
-  return values.length === 1 ? values[0] : undefined;
 }
 
 /**
