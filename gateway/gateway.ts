@@ -129,11 +129,11 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const outer = express();
   outer.disable('x-powered-by');
   outer.use(edge.headers);
+  if (opts.subgraphUrls.tenant) outer.use(webhookProxy({ tenantUrl: opts.subgraphUrls.tenant }));
   const app = createHttpApp('gateway', checks);
   if (opts.trustProxy !== undefined) app.set('trust proxy', opts.trustProxy);
   outer.use(app);
   app.use((req, _res, next) => withCorrelation(req.header('x-correlation-id'), { service: 'gateway' }, () => next()));
-  if (opts.subgraphUrls.tenant) app.use(webhookProxy({ tenantUrl: opts.subgraphUrls.tenant }));
   app.get('/graphql', explorer({ enabled: opts.explorer ?? process.env.NODE_ENV !== 'production' }));
   app.use(
     '/graphql',

@@ -158,6 +158,23 @@ describe('gateway webhook relay', () => {
     expect([values(seen[0], 'authorization'), values(seen[0], 'cookie')]).toEqual([[], []]);
   });
 
+  it('serves the same through express when the app is not started by lib/http (no fast path)', async () => {
+    const app = express();
+    app.use(webhookProxy({ tenantUrl: upstreamUrl }));
+    const plain = createServer(app);
+    await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
+    try {
+      const body = '{ "id": "evt_express" }';
+      answer = { status: 400, body: '{"error":"INVALID_SIGNATURE"}' };
+      const res = await fetch(`http://127.0.0.1:${(plain.address() as AddressInfo).port}/webhooks/stripe/id`, { method: 'POST', body });
+      expect({ status: res.status, text: await res.text() }).toEqual({ status: 400, text: '{"error":"INVALID_SIGNATURE"}' });
+      expect(seen.map((x) => [x.url, x.body.toString('utf8')])).toEqual([['/webhooks/stripe/id', body]]);
+    } finally {
+      plain.closeAllConnections();
+      await new Promise((r) => plain.close(r));
+    }
+  });
+
   it('relays only POST /webhooks/:provider/:integrationId', async () => {
     expect((await fetch(`${gateway.url}/webhooks/stripe/id`)).status).toBe(404);
     expect((await fetch(`${gateway.url}/webhooks/stripe`, { method: 'POST', body: '{}' })).status).toBe(404);

@@ -1,7 +1,8 @@
-import express, { type Request, type Response, type Router } from 'express';
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import express, { type Router } from 'express';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { currentCorrelationId, log } from '../lib/logger';
+import { attachFastRoute } from '../lib/http';
+import { log } from '../lib/logger';
 
 /** As the tenant subgraph's own limit: Stripe's, Square's and PayPal's events are a few KB. */
 export const WEBHOOK_PROXY_BODY_LIMIT = 512 * 1024;
@@ -31,6 +32,8 @@ const NOT_FORWARDED = new Set([
   'cookie',
 ]);
 
+/** `/webhooks/:provider/:integrationId`, optional trailing slash and query, as the tenant's own route matches it. */
+const WEBHOOK_PATH = /^\/webhooks\/([^/?#]+)\/([^/?#]+)\/?(\?.*)?$/;
 /** What a provider or integration id can look like; anything else (`..`, encoded slashes) is never forwarded. */
 const SEGMENT = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -46,19 +49,91 @@ const UNAVAILABLE: Answer = { status: 502, body: { error: 'WEBHOOK_UPSTREAM_UNAV
 /** As the tenant answers an unknown integration. */
 const UNKNOWN: Answer = { status: 404, body: { error: 'UNKNOWN_INTEGRATION' } };
 
-function reply(res: Response, { status, body }: Answer, close = false): void {
-  if (res.headersSent) return;
-  if (close) res.set('connection', 'close');
-  res.status(status).json(body);
+function reply(res: ServerResponse, { status, body }: Answer, close = false): void {
+  if (res.headersSent || res.destroyed) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    ...(close ? { connection: 'close' } : {}),
+  });
+  res.end(text);
 }
 
-/** The request body, or undefined (answered 413) once it passes the limit. */
-function readBody(req: Request, res: Response): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
+/**
+ * The headers to forward: a repeated one as its separate lines (the tenant refuses a repeated
+ * signature header; joining them here would hide the repeat), plus who sent it.
+ */
+function forwardedHeaders(req: IncomingMessage, length: number): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, values] of Object.entries(req.headersDistinct)) {
+    if (values && !NOT_FORWARDED.has(name)) out[name] = values.length === 1 ? values[0] : values;
+  }
+  out['content-length'] = String(length);
+  if (req.socket.remoteAddress) out['x-forwarded-for'] = req.socket.remoteAddress;
+  if (req.headers.host) out['x-forwarded-host'] = req.headers.host;
+  return out;
+}
+
+/**
+ * `POST /webhooks/{stripe,square,paypal}/:integrationId` on the gateway's public address, relayed
+ * to the tenant subgraph: the raw body byte for byte (signatures cover it; never parsed here), the
+ * headers, and the tenant's status and body back unchanged. No auth and no rate limit: providers
+ * can pass neither, and the tenant verifies every delivery's signature itself. Served on lib/http's
+ * fast path (before express) when mounted on the app given to listen(); by the express route otherwise.
+ */
+export function webhookProxy(opts: WebhookProxyOptions): Router {
+  const base = new URL(opts.tenantUrl.replace(/\/graphql\/?$/, ''));
+  const https = base.protocol === 'https:';
+  const send = https ? httpsRequest : httpRequest;
+  const agent = https ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const basePath = base.pathname.replace(/\/+$/, '');
+
+  const relay = (req: IncomingMessage, res: ServerResponse, path: string, body: Buffer): void => {
+    const upstream = send(new URL(`${basePath}${path}`, base), { method: 'POST', agent, headers: forwardedHeaders(req, body.length), timeout: timeoutMs }, (answer) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      answer.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size <= RESPONSE_LIMIT) chunks.push(chunk);
+      });
+      answer.on('end', () => {
+        if (size > RESPONSE_LIMIT) return reply(res, UNAVAILABLE);
+        if (res.headersSent || res.destroyed) return;
+        const text = Buffer.concat(chunks, size);
+        res.writeHead(answer.statusCode ?? 502, {
+          'content-type': answer.headers['content-type'] ?? 'application/json; charset=utf-8',
+          'content-length': text.length,
+        });
+        res.end(text);
+      });
+      answer.on('error', () => reply(res, UNAVAILABLE));
+    });
+    upstream.on('timeout', () => upstream.destroy(new Error('timeout')));
+    upstream.on('error', (err) => {
+      // 5xx: nothing was stored, so the provider's retry is what should happen.
+      log().warn({ err: err.message }, 'webhook relay to the tenant subgraph failed');
+      reply(res, UNAVAILABLE);
+    });
+    upstream.end(body);
+  };
+
+  /** Reads the body (413 past the limit) and relays it; false when the URL is not a webhook's. */
+  const handle = (req: IncomingMessage, res: ServerResponse, url: string): boolean => {
+    const m = WEBHOOK_PATH.exec(url);
+    if (!m) return false;
+    // Rebuilt from checked segments, never the raw path: `/webhooks/../graphql` would resolve to the tenant's /graphql.
+    if (!SEGMENT.test(m[1]) || !SEGMENT.test(m[2])) {
+      req.resume();
+      reply(res, UNKNOWN);
+      return true;
+    }
+    const path = `/webhooks/${m[1]}/${m[2]}${m[3] ?? ''}`;
     if (Number(req.headers['content-length']) > WEBHOOK_PROXY_BODY_LIMIT) {
       reply(res, TOO_LARGE, true);
       req.resume();
-      return resolve(undefined);
+      return true;
     }
     const chunks: Buffer[] = [];
     let size = 0;
@@ -70,96 +145,20 @@ function readBody(req: Request, res: Response): Promise<Buffer | undefined> {
         refused = true;
         chunks.length = 0;
         reply(res, TOO_LARGE, true);
-        resolve(undefined);
         return;
       }
       chunks.push(chunk);
     });
     req.on('end', () => {
-      if (!refused) resolve(Buffer.concat(chunks, size));
+      if (!refused) relay(req, res, path, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
     });
-    req.on('error', reject);
-  });
-}
-
-/**
- * The signature headers and the rest, a repeated header as its separate lines (the tenant refuses
- * a repeated signature header; joining them here would hide the repeat), plus who sent it.
- */
-function forwardedHeaders(req: Request, length: number): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
-  for (const [name, values] of Object.entries(req.headersDistinct)) {
-    if (values && !NOT_FORWARDED.has(name)) out[name] = values.length === 1 ? values[0] : values;
-  }
-  out['content-length'] = String(length);
-  if (req.ip) out['x-forwarded-for'] = req.ip;
-  out['x-forwarded-proto'] = req.protocol;
-  if (req.headers.host) out['x-forwarded-host'] = req.headers.host;
-  const correlationId = currentCorrelationId();
-  if (correlationId) out['x-correlation-id'] = correlationId;
-  return out;
-}
-
-/**
- * `POST /webhooks/{stripe,square,paypal}/:integrationId` on the gateway's public address, relayed
- * to the tenant subgraph: the raw body byte for byte (signatures cover it; never parsed here), the
- * headers, and the tenant's status and body back unchanged. No auth and no rate limit: providers
- * can pass neither, and the tenant verifies every delivery's signature itself.
- */
-export function webhookProxy(opts: WebhookProxyOptions): Router {
-  const base = new URL(opts.tenantUrl.replace(/\/graphql\/?$/, ''));
-  const https = base.protocol === 'https:';
-  const send = https ? httpsRequest : httpRequest;
-  const agent = https ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
-  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const basePath = base.pathname.replace(/\/+$/, '');
-
-  const relay = (req: Request, res: Response, path: string, body: Buffer): Promise<void> =>
-    new Promise((resolve) => {
-      const target = new URL(`${basePath}${path}`, base);
-      const done = (a?: Answer): void => {
-        if (a) reply(res, a);
-        resolve();
-      };
-      const upstream = send(target, { method: 'POST', agent, headers: forwardedHeaders(req, body.length), timeout: timeoutMs }, (answer: IncomingMessage) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        answer.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size <= RESPONSE_LIMIT) chunks.push(chunk);
-        });
-        answer.on('end', () => {
-          if (res.headersSent) return done();
-          if (size > RESPONSE_LIMIT) return done(UNAVAILABLE);
-          res.status(answer.statusCode ?? 502);
-          const type = answer.headers['content-type'];
-          if (type) res.set('content-type', type);
-          res.send(Buffer.concat(chunks));
-          done();
-        });
-        answer.on('error', () => done(UNAVAILABLE));
-      });
-      upstream.on('timeout', () => upstream.destroy(new Error('timeout')));
-      upstream.on('error', (err) => {
-        // 5xx: nothing was stored, so the provider's retry is what should happen.
-        log().warn({ err: err.message }, 'webhook relay to the tenant subgraph failed');
-        done(UNAVAILABLE);
-      });
-      upstream.end(body);
-    });
+    req.on('error', () => res.destroy());
+    return true;
+  };
 
   const router = express.Router();
-  router.post('/webhooks/:provider/:integrationId', async (req, res) => {
-    const { provider, integrationId } = req.params;
-    // Rebuilt from checked segments, never the raw path: `/webhooks/../graphql` would resolve to the tenant's /graphql.
-    if (!SEGMENT.test(String(provider)) || !SEGMENT.test(String(integrationId))) {
-      req.resume();
-      return reply(res, UNKNOWN);
-    }
-    const query = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?')) : '';
-    const body = await readBody(req, res).catch(() => undefined);
-    if (body === undefined) return void (res.headersSent || res.destroy());
-    await relay(req, res, `/webhooks/${provider}/${integrationId}${query}`, body);
+  router.post('/webhooks/:provider/:integrationId', (req, res, next) => {
+    if (!handle(req, res, req.originalUrl)) next();
   });
-  return router;
+  return attachFastRoute(router, (req, res) => req.method === 'POST' && req.url !== undefined && handle(req, res, req.url));
 }
