@@ -129,7 +129,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const outer = express();
   outer.disable('x-powered-by');
   outer.use(edge.headers);
-  if (opts.subgraphUrls.tenant) outer.use(webhookProxy({ tenantUrl: opts.subgraphUrls.tenant }));
+  if (opts.subgraphUrls.tenant) outer.use(webhookProxy({ tenantUrl: opts.subgraphUrls.tenant, headers: edge.headers }));
   const app = createHttpApp('gateway', checks);
   if (opts.trustProxy !== undefined) app.set('trust proxy', opts.trustProxy);
   outer.use(app);

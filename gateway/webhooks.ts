@@ -1,4 +1,4 @@
-import express, { type Router } from 'express';
+import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { attachFastRoute } from '../lib/http';
@@ -41,6 +41,11 @@ export type WebhookProxyOptions = {
   /** The tenant subgraph's URL, its `/graphql` endpoint or its base (it serves `/webhooks/...` beside it). */
   tenantUrl: string;
   timeoutMs?: number;
+  /**
+   * The gateway's security headers (helmet), for answers on the fast path, which runs before the
+   * app's middleware. It must only set headers (it is given the bare Node request and response).
+   */
+  headers?: RequestHandler;
 };
 
 type Answer = { status: number; body: Record<string, unknown> };
@@ -157,8 +162,26 @@ export function webhookProxy(opts: WebhookProxyOptions): Router {
   };
 
   const router = express.Router();
+  // Behind the app's own middleware (security headers included) when not served on the fast path.
   router.post('/webhooks/:provider/:integrationId', (req, res, next) => {
     if (!handle(req, res, req.originalUrl)) next();
   });
-  return attachFastRoute(router, (req, res) => req.method === 'POST' && req.url !== undefined && handle(req, res, req.url));
+  const withHeaders = opts.headers;
+  return attachFastRoute(router, (req, res) => {
+    const url = req.url;
+    if (req.method !== 'POST' || url === undefined || !WEBHOOK_PATH.test(url)) return false;
+    if (!withHeaders) return handle(req, res, url);
+    let handled = false;
+    const go = (): void => {
+      if (!handled) handled = handle(req, res, url);
+    };
+    try {
+      withHeaders(req as Request, res as Response, go);
+    } catch (err) {
+      // A header middleware that needs express's extras must not take the webhook down with it.
+      log().warn({ err: (err as Error).message }, 'security headers skipped on a relayed webhook');
+      go();
+    }
+    return true;
+  });
 }

@@ -312,6 +312,9 @@ describe('payment webhooks: verify, store once, outbox (real PostgreSQL)', () =>
     expect(tenantUrl(stripe)).not.toBe(stripe.webhookUrl);
     const res = await stripePost(stripeEvent('evt_via_gateway', 100));
     expect(res.status).toBe(200);
+    // The gateway's security headers, as on every answer it gives.
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('content-security-policy')).toMatch(/default-src 'none'/);
     const direct = stripeEvent('evt_via_tenant', 100);
     const viaTenant = await post(tenantUrl(stripe), direct, { 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload: direct, secret: STRIPE_SECRET }) });
     expect(viaTenant.status).toBe(200);
