@@ -14,6 +14,7 @@ import { signedBy } from './edge/subgraph-signature';
 import { explorer } from './explorer';
 import type { QueryRunner } from './subscriptions/execution';
 import { attachSubscriptions, type SubscriptionLimits, type SubscriptionServer } from './subscriptions/server';
+import { webhookProxy } from './webhooks';
 
 export type GatewayContext = {
   authorization?: string;
@@ -133,6 +134,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const outer = express();
   outer.disable('x-powered-by');
   outer.use(edge.headers);
+  if (opts.subgraphUrls.tenant) outer.use(webhookProxy({ tenantUrl: opts.subgraphUrls.tenant, headers: edge.headers }));
   const app = createHttpApp('gateway', checks);
   if (opts.trustProxy !== undefined) app.set('trust proxy', opts.trustProxy);
   outer.use(app);

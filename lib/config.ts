@@ -50,7 +50,8 @@ const EnvSchema = z.object({
   DB_POOL_MAX: z.coerce.number().int().min(1).max(100).default(5),
   // "kid:base64key,kid2:base64key" (first seals; all open). Unset: one generated key in DATA_DIR.
   INTEGRATION_KEYS: z.string().min(1).optional(),
-  // Where providers reach the webhook endpoints (Square signs this URL into each delivery).
+  // Where providers reach the webhook endpoints (Square signs this URL into each delivery): the
+  // gateway's public address. Unset: the gateway's own when it runs in this process, else the tenant's.
   PUBLIC_WEBHOOK_BASE_URL: z.string().url().optional(),
   PAYPAL_API_BASE_URL: z.string().url().optional(),
   // Treasury execution. Amounts in AUD cents.

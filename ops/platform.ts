@@ -275,6 +275,8 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
         trustProxy: config.gateway.trustProxy,
         ...(config.gateway.rateLimits ? {} : { rateLimits: false as const }),
       });
+      // It relays /webhooks/* to the tenant subgraph: the URL given to users is its public one (unless configured).
+      services.integrations?.setDefaultWebhookBaseUrl(gw.url, 'gateway');
       track('gateway', gw);
     }
     services.keys = keys;

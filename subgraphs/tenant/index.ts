@@ -1,7 +1,9 @@
 import type { GraphQLSchema } from 'graphql';
+import { refuseUnstorableArguments } from '../../lib/storable-text';
 import { buildFederatedSchema } from '../../lib/subgraph';
 import { IntegrationRoute, PaymentEvent, PaymentIntegration } from './integration.entity';
 import { IntegrationResolver } from './integration.resolver';
+import { PaymentEventResolver, paymentEventReferences } from './payment-event.resolver';
 import { ApiKey, Invitation, LoginThrottleRow, Membership, RecoveryCode, RefreshToken, Tenant, UserRecord } from './tenant.entity';
 import { ApiKeyResolver, AuthResolver, MemberResolver, MfaResolver, TenantResolver, UserResolver, tenantReferences } from './tenant.resolver';
 
@@ -19,9 +21,12 @@ export const tenantEntities = [
   PaymentEvent,
 ];
 
-export function buildTenantSchema(): Promise<GraphQLSchema> {
-  return buildFederatedSchema(
-    [AuthResolver, MemberResolver, MfaResolver, ApiKeyResolver, UserResolver, TenantResolver, IntegrationResolver],
-    tenantReferences,
+export async function buildTenantSchema(): Promise<GraphQLSchema> {
+  // Names, emails, notes and keys reach text columns: U+0000 is a BAD_USER_INPUT, not a database error.
+  return refuseUnstorableArguments(
+    await buildFederatedSchema(
+      [AuthResolver, MemberResolver, MfaResolver, ApiKeyResolver, UserResolver, TenantResolver, IntegrationResolver, PaymentEventResolver],
+      { ...tenantReferences, ...paymentEventReferences },
+    ),
   );
 }

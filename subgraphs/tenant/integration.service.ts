@@ -8,7 +8,8 @@ import { TenantDirectory, isUuid, withTenant } from '../../lib/db/tenant-context
 import { badInput, notFound } from '../../lib/errors';
 import { log } from '../../lib/logger';
 import { kickOutbox, outboxKicker } from '../../lib/outbox';
-import { WebhookIntake, type IntakeRow } from './webhook-intake';
+import { hasUnstorableText, storableJson, storableText } from '../../lib/storable-text';
+import { UnstorableDeliveryError, WebhookIntake, type IntakeRow } from './webhook-intake';
 import { IntegrationRoute, PaymentIntegration, PaymentProvider } from './integration.entity';
 import {
   WebhookVerificationError,
@@ -41,6 +42,37 @@ export type ResealReport = { resealed: number; failed: number; tenants: number }
 
 export type WebhookOutcome = { status: 200 | 400 | 404 | 503; body: Record<string, unknown> };
 
+/** `\u0000` or a surrogate escape in JSON text: the only ways a delivery's parsed form can hold what PostgreSQL cannot. */
+const ESCAPE_TO_CHECK = /\\u(?:0000|[dD][89a-fA-F])/;
+
+const TEXT_COLUMNS = ['providerEventId', 'eventType', 'providerObjectId', 'relatedPaymentId', 'currency', 'statusReason'] as const;
+
+/**
+ * What PostgreSQL cannot store (U+0000 anywhere, an unpaired surrogate in jsonb) becomes U+FFFD in
+ * every column of the row, and the exact bytes go to `raw_body`, so nothing of the signed delivery
+ * is lost. The same bytes always give the same row, so a redelivery is still a duplicate.
+ */
+export function storableRow(row: IntakeRow, request: RawWebhookRequest): IntakeRow {
+  const body = typeof request.rawBody === 'string' ? Buffer.from(request.rawBody, 'utf8') : request.rawBody;
+  // Decoded bytes hold no unpaired surrogate and JSON holds no raw U+0000: only escapes can make them (a string body is checked as is).
+  const text = typeof request.rawBody === 'string' ? request.rawBody : body.toString('utf8');
+  if (!ESCAPE_TO_CHECK.test(text) && !(typeof request.rawBody === 'string' && hasUnstorableText(text))) return row;
+  const raw = storableJson(row.raw);
+  const clean = (t: string | null): string | null => (t === null ? null : storableText(t));
+  const next: IntakeRow = {
+    ...row,
+    providerEventId: storableText(row.providerEventId),
+    eventType: storableText(row.eventType),
+    providerObjectId: clean(row.providerObjectId),
+    relatedPaymentId: clean(row.relatedPaymentId),
+    currency: clean(row.currency),
+    statusReason: clean(row.statusReason),
+    raw: raw.value,
+  };
+  const altered = raw.altered || TEXT_COLUMNS.some((k) => next[k] !== row[k]);
+  return altered ? { ...next, rawBody: body } : row;
+}
+
 type Resolved = { tenantId: string; provider: PaymentProvider; verifier: WebhookVerifier; at: number };
 /** How long a resolved integration (route, status, opened credentials) is reused for intake. */
 const RESOLVED_TTL_MS = 30_000;
@@ -67,10 +99,20 @@ function credentialsFrom(input: ConnectInput): IntegrationCredentials {
   }
 }
 
+/** A listening address as a URL others can reach: a wildcard bind address (0.0.0.0, ::) is no destination. */
+function reachable(url: string): string {
+  const u = new URL(url);
+  if (u.hostname !== '0.0.0.0' && u.hostname !== '[::]') return url;
+  log().warn({ listening: url }, 'webhook URLs default to localhost; set PUBLIC_WEBHOOK_BASE_URL to the address providers reach');
+  u.hostname = '127.0.0.1';
+  return u.toString().replace(/\/+$/, '');
+}
+
 /** Payment integrations and the webhook intake: verify, store once, outbox, answer fast. */
 export class IntegrationService {
   private readonly directory: TenantDirectory;
   private readonly resolved = new Map<string, Resolved>();
+  private readonly defaults: { tenant?: string; gateway?: string } = {};
   private readonly intake: WebhookIntake;
 
   constructor(
@@ -84,13 +126,19 @@ export class IntegrationService {
     this.intake = new WebhookIntake(orm, this.directory, { onCommitted: outboxKicker(bus) });
   }
 
-  /** Where providers deliver; when not configured, the tenant subgraph's own address once it listens. */
-  setDefaultWebhookBaseUrl(url: string): void {
-    this.opts.publicWebhookBaseUrl ??= url;
+  /**
+   * Where providers deliver when PUBLIC_WEBHOOK_BASE_URL is not set: the gateway's address when it
+   * runs in this process (it relays /webhooks/* to this subgraph), else this subgraph's own.
+   */
+  setDefaultWebhookBaseUrl(url: string, from: 'tenant' | 'gateway' = 'tenant'): void {
+    this.defaults[from] = reachable(url);
+    // Square verifiers sign over the URL: drop those built with the previous one.
+    this.resolved.clear();
   }
 
+  /** The URL a user registers with the provider; Square signs exactly this, so its verifier uses it too. */
   webhookUrl(i: Pick<PaymentIntegration, 'provider' | 'id'>): string {
-    const base = this.opts.publicWebhookBaseUrl ?? 'http://127.0.0.1:4001';
+    const base = this.opts.publicWebhookBaseUrl ?? this.defaults.gateway ?? this.defaults.tenant ?? 'http://127.0.0.1:4000';
     return `${base.replace(/\/+$/, '')}/webhooks/${i.provider}/${i.id}`;
   }
 
@@ -273,6 +321,7 @@ export class IntegrationService {
           status: 'IGNORED',
           statusReason: event.reason,
           raw: { ignored: event.type },
+          rawBody: null,
         }
       : {
           id,
@@ -289,9 +338,18 @@ export class IntegrationService {
           status: 'RECEIVED',
           statusReason: null,
           raw: event.raw,
+          rawBody: null,
         };
     // Event + outbox row in one statement (one transaction, RLS in force), coalesced with concurrent deliveries.
-    const stored = await this.intake.store(tenantId, row);
+    let stored: { duplicate: boolean };
+    try {
+      stored = await this.intake.store(tenantId, storableRow(row, request));
+    } catch (err) {
+      if (!(err instanceof UnstorableDeliveryError)) throw err;
+      // Its content, not our state: a retry cannot succeed, so the provider gets a 4xx, not a 5xx to retry for days.
+      log().error({ tenantId, integrationId, provider, sqlState: err.sqlState }, 'webhook refused: the database cannot store its content');
+      return { status: 400, body: { error: 'UNSTORABLE_PAYLOAD' } };
+    }
     return { status: 200, body: { received: true, duplicate: stored.duplicate, ...(isIgnored(event) ? { ignored: event.reason } : {}) } };
   }
 }

@@ -4,7 +4,7 @@ import { assertSchemaName } from '../../lib/db/roles';
 import type { TenantDirectory } from '../../lib/db/tenant-context';
 import { log } from '../../lib/logger';
 
-/** One verified delivery, as it goes into `payment_event` (columns unchanged). */
+/** One verified delivery, as it goes into `payment_event`. */
 export type IntakeRow = {
   id: string;
   integrationId: string;
@@ -20,6 +20,24 @@ export type IntakeRow = {
   status: 'RECEIVED' | 'IGNORED';
   statusReason: string | null;
   raw: unknown;
+  /** The exact delivery, only when `raw` could not hold it as it was (see storableJson). */
+  rawBody: Buffer | null;
+};
+
+/**
+ * A delivery PostgreSQL refused for its content (SQLSTATE class 22, data exception: a value out of
+ * range, text it cannot hold). Retrying cannot help, so it is answered 4xx, not 5xx.
+ */
+export class UnstorableDeliveryError extends Error {
+  constructor(readonly sqlState: string) {
+    super(`the database refused the delivery's content (SQLSTATE ${sqlState})`);
+    this.name = 'UnstorableDeliveryError';
+  }
+}
+
+const sqlStateOf = (err: unknown): string | undefined => {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
 };
 
 export type IntakeOptions = {
@@ -58,10 +76,10 @@ function insertSql(schema: string): string {
   select set_config('app.tenant_id', $1::text, true)::uuid as tenant_id
 ), e as (
   insert into "${schema}".payment_event (tenant_id, id, integration_id, provider, provider_event_id, event_type, kind, amount_cents,
-    currency, provider_object_id, related_payment_id, occurred_at, status, status_reason, raw)
+    currency, provider_object_id, related_payment_id, occurred_at, status, status_reason, raw, raw_body)
   select ctx.tenant_id, (d->>'id')::uuid, (d->>'integration_id')::uuid, d->>'provider', d->>'provider_event_id', d->>'event_type',
     d->>'kind', (d->>'amount_cents')::bigint, d->>'currency', d->>'provider_object_id', d->>'related_payment_id',
-    (d->>'occurred_at')::timestamptz, d->>'status', d->>'status_reason', d->'raw'
+    (d->>'occurred_at')::timestamptz, d->>'status', d->>'status_reason', d->'raw', decode(d->>'raw_body', 'base64')
   from ctx cross join jsonb_array_elements($2::jsonb) as r(d)
   on conflict (tenant_id, provider, provider_event_id) do nothing
   returning tenant_id, id, kind
@@ -90,6 +108,7 @@ function toRecord(r: IntakeRow): Record<string, unknown> {
     status: r.status,
     status_reason: r.statusReason,
     raw: r.raw,
+    raw_body: r.rawBody?.toString('base64') ?? null,
   };
 }
 
@@ -161,7 +180,8 @@ export class WebhookIntake {
       if (inserted.size > 0) this.opts.onCommitted?.();
     } catch (err) {
       if (batch.length === 1) {
-        batch[0].reject(err as Error);
+        const state = sqlStateOf(err);
+        batch[0].reject(state?.startsWith('22') ? new UnstorableDeliveryError(state) : (err as Error));
         return;
       }
       // One bad row must not fail its neighbours: store each alone, so only it gets the 5xx.

@@ -1,5 +1,5 @@
 import express, { type Router } from 'express';
-import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { attachFastRoute, type FastRoute } from '../../lib/http';
 import { log } from '../../lib/logger';
 import type { IntegrationService } from './integration.service';
@@ -11,7 +11,10 @@ const WEBHOOK_PATH = /^\/webhooks\/([^/?#]+)\/([^/?#]+)\/?(?:\?.*)?$/i;
 
 type Answer = { status: number; body: Record<string, unknown> };
 
-async function answer(integrations: IntegrationService, provider: string, integrationId: string, rawBody: Buffer, headers: IncomingHttpHeaders): Promise<Answer> {
+/** Headers as received, a repeated one as all its values: `req.headers` joins repeats into one string, hiding them. */
+type DistinctHeaders = NodeJS.Dict<string[]>;
+
+async function answer(integrations: IntegrationService, provider: string, integrationId: string, rawBody: Buffer, headers: DistinctHeaders): Promise<Answer> {
   try {
     return await integrations.ingest(provider, integrationId, { rawBody, headers });
   } catch (err) {
@@ -76,7 +79,7 @@ function fastRoute(integrations: IntegrationService): FastRoute {
     req.on('end', () => {
       if (refused) return;
       const rawBody = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
-      void answer(integrations, provider, integrationId, rawBody, req.headers).then((a) => reply(res, a));
+      void answer(integrations, provider, integrationId, rawBody, req.headersDistinct).then((a) => reply(res, a));
     });
     req.on('error', () => res.destroy());
     return true;
@@ -92,7 +95,7 @@ export function webhookRouter(integrations: IntegrationService): Router {
   const router = express.Router();
   router.post('/webhooks/:provider/:integrationId', express.raw({ type: () => true, limit: BODY_LIMIT }), async (req, res) => {
     const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    reply(res, await answer(integrations, String(req.params.provider), String(req.params.integrationId), rawBody, req.headers));
+    reply(res, await answer(integrations, String(req.params.provider), String(req.params.integrationId), rawBody, req.headersDistinct));
   });
   router.use('/webhooks', (err: Error & { status?: number; type?: string }, _req: express.Request, res: express.Response, next: express.NextFunction) => {
     if (err.type === 'entity.too.large') return void reply(res, TOO_LARGE);

@@ -16,6 +16,7 @@ import {
   type IntrospectionQuery,
 } from 'graphql';
 import { gql } from 'graphql-request';
+import Stripe from 'stripe';
 import { PERMISSIONS, scopesAllow, type Action } from '../../lib/access';
 import { API_KEY_SCOPES } from '../../lib/auth/api-keys';
 import { SUPERGRAPH_PATH } from '../../schema/compose';
@@ -47,6 +48,7 @@ const FIELDS: Record<string, Rule> = {
   'Query.myTenants': { action: 'user:read-self' },
   'Query.apiKeys': { action: 'apikey:read' },
   'Query.paymentIntegrations': { action: 'integration:read' },
+  'Query.paymentEvents': { action: 'integration:read' },
   'Mutation.signUp': { public: true, args: { input: { tenantName: 'Matrix Signup', email: 'not-an-email', password: 'x' } } },
   // An unknown email: failed logins of the other tenant's users are (rightly) audited in their tenant.
   'Mutation.login': { public: true, args: { input: { email: 'nobody@matrix.example', password: 'Wrong-Password-1!' } } },
@@ -99,6 +101,7 @@ const ENTITIES: Record<string, keyof Foreign | null> = {
   TreasuryRule: 'rule',
   BitcoinPurchase: 'purchase',
   PaymentIntegration: 'integration',
+  PaymentEvent: 'paymentEvent',
 };
 
 type Foreign = {
@@ -108,6 +111,7 @@ type Foreign = {
   rule: string;
   purchase: string;
   integration: string;
+  paymentEvent: string;
   invitation: string;
   apiKey: string;
 };
@@ -244,12 +248,23 @@ describe('the access matrix over every field of the supergraph', () => {
       {},
       b.accessToken,
     );
-    const integ = await must<{ connectPaymentIntegration: { id: string } }>(
+    const integ = await must<{ connectPaymentIntegration: { id: string; webhookUrl: string } }>(
       t.gateway,
-      gql`mutation { connectPaymentIntegration(input: { provider: STRIPE, name: "Theirs", stripeWebhookSecret: "whsec_test_0123456789abcdef" }) { id } }`,
+      gql`mutation { connectPaymentIntegration(input: { provider: STRIPE, name: "Theirs", stripeWebhookSecret: "whsec_test_0123456789abcdef" }) { id webhookUrl } }`,
       {},
       b.accessToken,
     );
+    // A payment event of theirs, delivered as Stripe would.
+    const delivery = JSON.stringify({ id: 'evt_matrix_foreign', object: 'event', type: 'customer.created', created: Math.floor(Date.now() / 1000), data: { object: { id: 'cus_1' } } });
+    const hook = await fetch(integ.connectPaymentIntegration.webhookUrl, {
+      method: 'POST',
+      body: delivery,
+      headers: { 'content-type': 'application/json', 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload: delivery, secret: 'whsec_test_0123456789abcdef' }) },
+    });
+    if (hook.status !== 200) throw new Error(`setup failed: webhook answered ${hook.status}`);
+    const [{ id: paymentEventId }] = await t.db.owner.em
+      .getConnection()
+      .execute<{ id: string }[]>(`select id from pool.payment_event where provider_event_id = 'evt_matrix_foreign'`);
     const inv = await must<{ inviteUser: { invitation: { id: string } } }>(
       t.gateway,
       gql`mutation { inviteUser(email: "pending@foreign.example", role: USER) { invitation { id } } }`,
@@ -277,6 +292,7 @@ describe('the access matrix over every field of the supergraph', () => {
       email: 'owner@foreign.example',
       rule: rule.createTreasuryRule.id,
       integration: integ.connectPaymentIntegration.id,
+      paymentEvent: paymentEventId,
       invitation: inv.inviteUser.invitation.id,
       apiKey: key.createApiKey.apiKey.id,
     };
@@ -363,7 +379,7 @@ describe('the access matrix over every field of the supergraph', () => {
         }
         if (got.includes('FORBIDDEN') || got.includes('UNAUTHENTICATED')) say('expected to be let through');
         // Aimed at the other tenant's object: nothing of theirs comes back (NOT_FOUND or null).
-        const ids = [foreign.tenant, foreign.user, foreign.rule, foreign.purchase, foreign.integration, foreign.invitation, foreign.apiKey];
+        const ids = [foreign.tenant, foreign.user, foreign.rule, foreign.purchase, foreign.integration, foreign.paymentEvent, foreign.invitation, foreign.apiKey];
         const aimsAtForeign = ids.some((id) => JSON.stringify(op.variables).includes(id));
         if (aimsAtForeign && got.length === 0 && value !== null && value !== undefined) say(`answered for another tenant's id: ${JSON.stringify(value)}`);
       }

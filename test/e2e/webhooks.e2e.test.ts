@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { request } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { gql } from 'graphql-request';
@@ -22,6 +23,29 @@ const STRIPE_SECRET = 'whsec_test_0123456789abcdef';
 const SQUARE_KEY = 'sq-signature-key-0123456789';
 
 type Integration = { id: string; provider: string; webhookUrl: string };
+
+/** A POST with header lines exactly as given (fetch would join a repeated header into one line). */
+function rawPost(url: string, body: string, headers: [string, string][]): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const raw = ['host', new URL(url).host, ...headers.flat(), 'content-length', String(Buffer.byteLength(body))];
+    const req = request(url, { method: 'POST', headers: raw }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let parsed: unknown = text;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          // not JSON: compared as text
+        }
+        resolve({ status: res.statusCode ?? 0, body: parsed });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 const stripeEvent = (id: string, amount: number, currency = 'aud'): string =>
   JSON.stringify({
@@ -47,6 +71,8 @@ describe('payment webhooks: verify, store once, outbox (real PostgreSQL)', () =>
     fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
   const stripePost = (body: string, secret = STRIPE_SECRET, timestamp?: number): Promise<Response> =>
     post(stripe.webhookUrl, body, { 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload: body, secret, timestamp }) });
+  /** The same endpoint on the tenant subgraph's own port. */
+  const tenantUrl = (i: Integration): string => `${t.platform.urls.tenant!.replace(/\/graphql$/, '')}/webhooks/${i.provider.toLowerCase()}/${i.id}`;
 
   beforeAll(async () => {
     paypal = await startFakePayPal();
@@ -155,14 +181,169 @@ describe('payment webhooks: verify, store once, outbox (real PostgreSQL)', () =>
     }
   });
 
-  it('answers 500 for a delivery the database refuses without failing the deliveries stored alongside it', async () => {
+  type StoredRow = { raw: Record<string, unknown>; raw_body: Buffer | null; provider_event_id: string; event_type: string; status: string };
+  const storedRow = async (providerEventId: string): Promise<StoredRow> =>
+    (
+      await t.db.owner.em
+        .getConnection()
+        .execute<StoredRow[]>(`select raw, raw_body, provider_event_id, event_type, status from pool.payment_event where provider_event_id = ?`, [providerEventId])
+    )[0];
+
+  it('stores a validly signed Stripe delivery carrying U+0000 or a lone surrogate (2xx, so Stripe stops), keeping its exact bytes', async () => {
     const before = await stored();
-    // Valid JSON, validly signed, but jsonb cannot hold U+0000: that statement fails.
-    const poison = JSON.stringify({ ...JSON.parse(stripeEvent('evt_poison', 100)), description: 'a\u0000b' });
+    // Valid JSON, validly signed; jsonb cannot hold U+0000 nor an unpaired surrogate escape.
+    const nul = JSON.stringify({ ...JSON.parse(stripeEvent('evt_nul', 100)), description: 'a\u0000b', metadata: { 'k\u0000': 'v' } });
+    const surrogate = stripeEvent('evt_surrogate', 100).replace('"object":"event"', '"object":"event","note":"x\\ud800y"');
     const good = Array.from({ length: 10 }, (_, i) => stripeEvent(`evt_neighbour_${i}`, 200 + i));
-    const responses = await Promise.all([...good.slice(0, 5), poison, ...good.slice(5)].map((b) => stripePost(b)));
-    expect(responses.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 500, 200, 200, 200, 200, 200]);
-    expect(await stored()).toEqual([before[0] + 10, before[1] + 10]);
+    const responses = await Promise.all([...good.slice(0, 5), nul, surrogate, ...good.slice(5)].map((b) => stripePost(b)));
+    expect(responses.map((r) => r.status)).toEqual(Array(12).fill(200));
+    expect(await stored()).toEqual([before[0] + 12, before[1] + 12]);
+
+    const row = await storedRow('evt_nul');
+    expect(row.raw).toMatchObject({ description: 'a\ufffdb', metadata: { 'k\ufffd': 'v' }, data: { object: { amount: 100 } } });
+    expect(row.raw_body?.toString('utf8')).toBe(nul);
+    expect(['RECEIVED', 'PROCESSED', 'SKIPPED']).toContain(row.status);
+    const lone = await storedRow('evt_surrogate');
+    expect(lone.raw).toMatchObject({ note: 'x\ufffdy' });
+    expect(lone.raw_body?.toString('utf8')).toBe(surrogate);
+    // An ordinary delivery keeps only its parsed form.
+    expect((await storedRow('evt_neighbour_0')).raw_body).toBeNull();
+
+    // Stripe's redelivery of the same event is a duplicate, not a second row.
+    const again = await stripePost(nul);
+    expect(again.status).toBe(200);
+    expect(await again.json()).toMatchObject({ duplicate: true });
+    expect(await stored()).toEqual([before[0] + 12, before[1] + 12]);
+  });
+
+  it('stores U+0000 in ids, types and ignored events of Stripe deliveries the same way', async () => {
+    const body = JSON.stringify({ ...JSON.parse(stripeEvent('evt_id\u0000x', 100)), type: 'customer.created\u0000' });
+    const res = await stripePost(body);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ received: true, duplicate: false, ignored: 'event type is not used for revenue' });
+    const row = await storedRow('evt_id\ufffdx');
+    expect(row).toMatchObject({ event_type: 'customer.created\ufffd', status: 'IGNORED' });
+    expect(row.raw_body?.toString('utf8')).toBe(body);
+  });
+
+  it('stores a validly signed Square or PayPal delivery carrying U+0000 the same way', async () => {
+    const before = await stored();
+    const sq = JSON.stringify({
+      merchant_id: 'M1\u0000',
+      type: 'payment.updated',
+      event_id: 'sq-evt-nul',
+      created_at: new Date().toISOString(),
+      data: { type: 'payment', id: 'P-NUL', object: { payment: { id: 'P-NUL', note: '\u0000', status: 'COMPLETED', amount_money: { amount: 2500, currency: 'AUD' } } } },
+    });
+    const sqSig = createHmac('sha256', SQUARE_KEY).update(square.webhookUrl + sq).digest('base64');
+    expect((await post(square.webhookUrl, sq, { 'x-square-hmacsha256-signature': sqSig })).status).toBe(200);
+    const ppBody = JSON.stringify({
+      id: 'WH-PP-NUL',
+      event_type: 'PAYMENT.CAPTURE.COMPLETED',
+      create_time: new Date().toISOString(),
+      summary: 'nul \u0000 here',
+      resource: { id: 'CAP-NUL', status: 'COMPLETED', amount: { value: '10.00', currency_code: 'AUD' } },
+    });
+    expect((await post(pp.webhookUrl, ppBody, { ...paypal.sign(ppBody) })).status).toBe(200);
+    expect(await stored()).toEqual([before[0] + 2, before[1] + 2]);
+    expect((await storedRow('sq-evt-nul')).raw).toMatchObject({ merchant_id: 'M1\ufffd' });
+    expect((await storedRow('sq-evt-nul')).raw_body?.toString('utf8')).toBe(sq);
+    expect((await storedRow('WH-PP-NUL')).raw).toMatchObject({ summary: 'nul \ufffd here' });
+    expect((await storedRow('WH-PP-NUL')).raw_body?.toString('utf8')).toBe(ppBody);
+  });
+
+  it('refuses a signed delivery whose timestamp PostgreSQL cannot hold with a 400, not a 500', async () => {
+    const before = await stored();
+    // JavaScript reads year 0000; PostgreSQL has no year zero.
+    const body = JSON.stringify({
+      id: 'WH-PP-YEAR0',
+      event_type: 'PAYMENT.CAPTURE.COMPLETED',
+      create_time: '0000-06-01T00:00:00Z',
+      resource: { id: 'CAP-YEAR0', status: 'COMPLETED', amount: { value: '1.00', currency_code: 'AUD' } },
+    });
+    const res = await post(pp.webhookUrl, body, { ...paypal.sign(body) });
+    expect({ status: res.status, body: await res.json() }).toEqual({ status: 400, body: { error: 'MALFORMED_PAYLOAD' } });
+    expect(await stored()).toEqual(before);
+  });
+
+  it('refuses a repeated Stripe-Signature header (two header lines on the wire) with 400, through the gateway and on the tenant port', async () => {
+    const before = await stored();
+    const body = stripeEvent('evt_twice', 100);
+    const good = Stripe.webhooks.generateTestHeaderString({ payload: body, secret: STRIPE_SECRET });
+    const forged = Stripe.webhooks.generateTestHeaderString({ payload: body, secret: 'whsec_attacker_000000' });
+    for (const url of [stripe.webhookUrl, tenantUrl(stripe)]) {
+      for (const copies of [[forged, good], [good, good]]) {
+        const res = await rawPost(url, body, [
+          ['content-type', 'application/json'],
+          ['stripe-signature', copies[0]],
+          ['stripe-signature', copies[1]],
+        ]);
+        expect({ url, status: res.status, body: res.body }).toEqual({ url, status: 400, body: { error: 'INVALID_SIGNATURE' } });
+      }
+    }
+    expect(await stored()).toEqual(before);
+    // The same delivery with one header is fine.
+    expect((await rawPost(stripe.webhookUrl, body, [['content-type', 'application/json'], ['stripe-signature', good]])).status).toBe(200);
+  });
+
+  it('refuses Stripe timestamps more than 300 s in the future, and PayPal transmissions outside ±300 s', async () => {
+    const before = await stored();
+    const future = await stripePost(stripeEvent('evt_future', 100), STRIPE_SECRET, Math.floor(Date.now() / 1000) + 365 * 24 * 3600);
+    expect(future.status).toBe(400);
+    expect(await future.json()).toEqual({ error: 'TIMESTAMP_OUT_OF_TOLERANCE' });
+    const body = JSON.stringify({
+      id: 'WH-PP-OLD',
+      event_type: 'PAYMENT.CAPTURE.COMPLETED',
+      create_time: new Date().toISOString(),
+      resource: { id: 'CAP-OLD', status: 'COMPLETED', amount: { value: '49.95', currency_code: 'AUD' } },
+    });
+    for (const ageMs of [3600_000, 30 * 24 * 3600_000, -3600_000]) {
+      const res = await post(pp.webhookUrl, body, { ...paypal.sign(body, { transmissionTime: new Date(Date.now() - ageMs).toISOString() }) });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual({ error: 'TIMESTAMP_OUT_OF_TOLERANCE' });
+    }
+    expect(await stored()).toEqual(before);
+  });
+
+  it('gives users the gateway’s public webhook URL, serves it through the gateway, and keeps the tenant port route', async () => {
+    for (const i of [stripe, square, pp]) {
+      expect(i.webhookUrl).toBe(`${t.gateway.replace(/\/graphql$/, '')}/webhooks/${i.provider.toLowerCase()}/${i.id}`);
+    }
+    expect(tenantUrl(stripe)).not.toBe(stripe.webhookUrl);
+    const res = await stripePost(stripeEvent('evt_via_gateway', 100));
+    expect(res.status).toBe(200);
+    // The gateway's security headers, as on every answer it gives.
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('content-security-policy')).toMatch(/default-src 'none'/);
+    const direct = stripeEvent('evt_via_tenant', 100);
+    const viaTenant = await post(tenantUrl(stripe), direct, { 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload: direct, secret: STRIPE_SECRET }) });
+    expect(viaTenant.status).toBe(200);
+    // Square signs the URL it was given: that one verifies whichever door the delivery comes through.
+    const sq = (id: string): string =>
+      JSON.stringify({
+        merchant_id: 'M1',
+        type: 'payment.updated',
+        event_id: id,
+        created_at: new Date().toISOString(),
+        data: { type: 'payment', id: `P-${id}`, object: { payment: { id: `P-${id}`, status: 'COMPLETED', amount_money: { amount: 100, currency: 'AUD' } } } },
+      });
+    const sig = (body: string): string => createHmac('sha256', SQUARE_KEY).update(square.webhookUrl + body).digest('base64');
+    const a = sq('sq-door-gw');
+    const b = sq('sq-door-tenant');
+    expect((await post(square.webhookUrl, a, { 'x-square-hmacsha256-signature': sig(a) })).status).toBe(200);
+    expect((await post(tenantUrl(square), b, { 'x-square-hmacsha256-signature': sig(b) })).status).toBe(200);
+  });
+
+  it('the gateway passes the tenant’s answers through unchanged and bounds the body it forwards', async () => {
+    const unknown = stripe.webhookUrl.replace(stripe.id, '00000000-0000-4000-8000-000000000000');
+    const res = await post(unknown, '{}', {});
+    expect({ status: res.status, body: await res.json() }).toEqual({ status: 404, body: { error: 'UNKNOWN_INTEGRATION' } });
+    const forged = await stripePost(stripeEvent('evt_gw_forged', 1), 'whsec_wrong_secret_123');
+    expect({ status: forged.status, body: await forged.json() }).toEqual({ status: 400, body: { error: 'INVALID_SIGNATURE' } });
+    const huge = await post(stripe.webhookUrl, `{"pad":"${'x'.repeat(600 * 1024)}"}`, { 'stripe-signature': 't=1,v1=00' });
+    expect({ status: huge.status, body: await huge.json() }).toEqual({ status: 413, body: { error: 'PAYLOAD_TOO_LARGE' } });
+    // Other methods and paths are not proxied.
+    expect((await fetch(stripe.webhookUrl)).status).toBe(404);
   });
 
   it('refuses an oversized delivery with 413 and accepts a gzip-encoded one (served by the express route)', async () => {

@@ -304,6 +304,18 @@ export const tenantMigrations: TenantMigration[] = [
     ],
   },
   {
+    name: '0007_payment_events_api',
+    up: (s) => [
+      // The delivery's exact bytes, kept only when what `raw` stores had to differ from them
+      // (U+0000 or an unpaired surrogate replaced by U+FFFD: PostgreSQL's jsonb holds neither).
+      `alter table "${s}".payment_event add column if not exists raw_body bytea`,
+      // paymentEvents(integrationId) pages one integration's events newest first.
+      `create index if not exists payment_event_integration_idx on "${s}".payment_event (tenant_id, integration_id, received_at)`,
+      // What an event did: its ledger entries, looked up by event for a page of events at once.
+      `create index if not exists accrual_entry_payment_event_idx on "${s}".accrual_entry (tenant_id, payment_event_id) where payment_event_id is not null`,
+    ],
+  },
+  {
     name: '0008_payment_attribution',
     up: (s) => [
       // Every ledger entry names the payment whose share it moves (origin), so refunds, purchases and

@@ -92,4 +92,12 @@ describe('normalizeCurrency / parseTimestamp', () => {
       expect(code(() => parseTimestamp('stripe', bad, 't'))).toBe('MALFORMED_PAYLOAD');
     }
   });
+
+  it('refuses dates PostgreSQL cannot store or no payment can have (outside 1970–9999)', () => {
+    for (const bad of ['0000-06-01T00:00:00Z', '1969-12-31T23:59:59Z', 8_000_000_000_000]) {
+      expect(code(() => parseTimestamp('paypal', bad, 't'))).toBe('MALFORMED_PAYLOAD');
+    }
+    expect(parseTimestamp('paypal', '1970-01-01T00:00:00Z', 't').getTime()).toBe(0);
+    expect(parseTimestamp('paypal', '9999-12-31T23:59:59Z', 't').getUTCFullYear()).toBe(9999);
+  });
 });

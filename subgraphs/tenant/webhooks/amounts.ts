@@ -67,11 +67,17 @@ export function decimalToMinorUnits(provider: WebhookProvider, value: unknown, c
   return checkRange(provider, minor, field);
 }
 
-/** Parses an ISO-8601 timestamp or epoch seconds into a Date, refusing anything unparseable. */
+/** The dates a payment event can carry; JavaScript reads year 0000, which PostgreSQL refuses (a 500 on insert). */
+const EARLIEST = Date.UTC(1970, 0, 1);
+const LATEST = Date.UTC(10000, 0, 1);
+
+/** Parses an ISO-8601 timestamp or epoch seconds into a Date, refusing anything unparseable or outside 1970–9999. */
 export function parseTimestamp(provider: WebhookProvider, value: unknown, field: string): Date {
   let date: Date | undefined;
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) date = new Date(value * 1000);
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) date = new Date(value * 1000);
   if (typeof value === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(value)) date = new Date(value);
-  if (!date || Number.isNaN(date.getTime())) throw malformed(provider, `${field} must be a timestamp`);
+  const ms = date?.getTime() ?? Number.NaN;
+  if (!date || Number.isNaN(ms)) throw malformed(provider, `${field} must be a timestamp`);
+  if (ms < EARLIEST || ms >= LATEST) throw malformed(provider, `${field} must be between 1970 and 9999`);
   return date;
 }

@@ -173,6 +173,33 @@ describe('PayPal webhook verifier', () => {
       expect(fake.stats.verifyRequests).toBe(before);
     });
 
+    it('a transmission outside the replay window (300 s either way) → TIMESTAMP_OUT_OF_TOLERANCE, without a PayPal call', async () => {
+      const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+      for (const [offsetMs, words] of [
+        [-3600_000, 'old'],
+        [-30 * 24 * 3600_000, 'old'],
+        [-301_000, 'old'],
+        [3600_000, 'in the future'],
+      ] as const) {
+        const before = fake.stats.verifyRequests;
+        const e = await refusal(verifier.verify(deliver(body, (b) => fake.sign(b, { transmissionTime: iso(Date.now() + offsetMs) }))));
+        expect(e.code).toBe('TIMESTAMP_OUT_OF_TOLERANCE');
+        expect(e.httpStatus).toBe(400);
+        expect(e.message).toContain(words);
+        expect(fake.stats.verifyRequests).toBe(before);
+      }
+      await expect(verifier.verify(deliver(body, (b) => fake.sign(b, { transmissionTime: iso(Date.now() - 240_000) })))).resolves.toMatchObject({
+        amountCents: 12345n,
+      });
+    });
+
+    it('an unreadable transmission time → INVALID_SIGNATURE', async () => {
+      for (const transmissionTime of ['yesterday', '2025-13-45T99:00:00Z', '1760000000']) {
+        const e = await refusal(verifier.verify(deliver(body, (b) => fake.sign(b, { transmissionTime }))));
+        expect(e.code).toBe('INVALID_SIGNATURE');
+      }
+    });
+
     it('missing transmission headers → INVALID_SIGNATURE', async () => {
       const { 'paypal-transmission-sig': _omit, ...headers } = fake.sign(body);
       expect((await refusal(verifier.verify({ rawBody: body, headers }))).code).toBe('INVALID_SIGNATURE');
@@ -229,16 +256,18 @@ describe('PayPal webhook verifier', () => {
     const body = JSON.stringify(event('PAYMENT.CAPTURE.COMPLETED', capture));
 
     it('caches the token across deliveries and refreshes once it expires', async () => {
-      let clock = 1_000_000;
+      let clock = Date.now();
       const v = createPayPalVerifier(options({ now: () => clock }));
+      // Each delivery is transmitted at the verifier's clock, as PayPal would transmit it then.
+      const sent = (): ReturnType<typeof deliver> => deliver(body, (b) => fake.sign(b, { transmissionTime: new Date(clock).toISOString() }));
       const tokensBefore = fake.stats.tokenRequests;
-      await Promise.all([v.verify(deliver(body)), v.verify(deliver(body)), v.verify(deliver(body))]);
+      await Promise.all([v.verify(sent()), v.verify(sent()), v.verify(sent())]);
       expect(fake.stats.tokenRequests - tokensBefore).toBe(1);
       clock += 8 * 3600 * 1000;
-      await v.verify(deliver(body));
+      await v.verify(sent());
       expect(fake.stats.tokenRequests - tokensBefore).toBe(1);
       clock += 2 * 3600 * 1000; // past the nine-hour expiry
-      await v.verify(deliver(body));
+      await v.verify(sent());
       expect(fake.stats.tokenRequests - tokensBefore).toBe(2);
     });
 

@@ -1,7 +1,7 @@
 import { decimalToMinorUnits, normalizeCurrency, parseTimestamp } from './amounts';
 import { invalidSignature, malformed, WebhookErrorCode, WebhookVerificationError } from './errors';
 import { ignored, type RevenueEventResult } from './revenue-event';
-import { at, bodyText, headerValue, isObject, parseJsonObject, requireString, type RawWebhookRequest, type WebhookVerifier } from './verifier';
+import { at, bodyText, isObject, parseJsonObject, requireSingleHeader, requireString, type RawWebhookRequest, type WebhookVerifier } from './verifier';
 
 /** The delivery headers PayPal signs with; all are forwarded to verify-webhook-signature. */
 export const PAYPAL_HEADERS = {
@@ -25,7 +25,7 @@ export type PayPalVerifierOptions = {
   fetch?: typeof fetch;
   /** Per-request timeout for PayPal API calls. */
   timeoutMs?: number;
-  /** Clock in epoch ms, for token expiry. */
+  /** Clock in epoch ms, for token expiry and the replay window. */
   now?: () => number;
   /** Hosts a delivery's cert_url may point at; PayPal fetches that cert, so refuse anything off-domain up front. */
   trustedCertHosts?: RegExp;
@@ -35,6 +35,9 @@ type CachedToken = { accessToken: string; expiresAt: number };
 
 /** Refresh this long before PayPal's stated expiry so a token never dies mid-request. */
 const TOKEN_EXPIRY_SKEW_MS = 60_000;
+/** How far a delivery's PAYPAL-TRANSMISSION-TIME may be from our clock, either way (as Stripe's signature tolerance). */
+export const PAYPAL_TRANSMISSION_TOLERANCE_SECONDS = 300;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
 const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_CERT_HOSTS = /(^|\.)paypal\.com$/i;
 
@@ -48,6 +51,8 @@ const unavailable = (message: string): WebhookVerificationError =>
  * byte-for-byte as `webhook_event` rather than parsed and re-serialized, because re-serializing changes the
  * bytes (number formatting, key order, escaping) and the CRC32 then fails. Only verification_status SUCCESS
  * passes; PayPal errors, timeouts and 5xx are VERIFIER_UNAVAILABLE (HTTP 503, so PayPal redelivers later).
+ * PAYPAL-TRANSMISSION-TIME (signed; each retry is a new transmission) must be within 300 s of our clock
+ * either way, checked before the API call: a replayed old delivery is refused without asking PayPal.
  *
  * Normalization:
  * - PAYMENT.CAPTURE.COMPLETED (resource = v2 capture, status COMPLETED) → REVENUE of resource.amount,
@@ -134,15 +139,11 @@ export function createPayPalVerifier(options: PayPalVerifierOptions): WebhookVer
   return {
     provider: 'paypal',
     async verify({ rawBody, headers }: RawWebhookRequest): Promise<RevenueEventResult> {
-      const authAlgo = headerValue(headers, PAYPAL_HEADERS.authAlgo);
-      const certUrl = headerValue(headers, PAYPAL_HEADERS.certUrl);
-      const transmissionId = headerValue(headers, PAYPAL_HEADERS.transmissionId);
-      const transmissionSig = headerValue(headers, PAYPAL_HEADERS.transmissionSig);
-      const transmissionTime = headerValue(headers, PAYPAL_HEADERS.transmissionTime);
-      if (!authAlgo || !certUrl || !transmissionId || !transmissionSig || !transmissionTime) {
-        throw invalidSignature('paypal', 'missing PayPal transmission headers');
-      }
+      const [authAlgo, certUrl, transmissionId, transmissionSig, transmissionTime] = (
+        ['authAlgo', 'certUrl', 'transmissionId', 'transmissionSig', 'transmissionTime'] as const
+      ).map((h) => requireSingleHeader('paypal', headers, PAYPAL_HEADERS[h], PAYPAL_HEADERS[h]));
       if (!isTrustedCertUrl(certUrl, trustedCertHosts)) throw invalidSignature('paypal', 'cert_url is not a PayPal URL');
+      checkTransmissionTime(transmissionTime, now());
 
       const text = bodyText(rawBody);
       // Parsing first both rejects junk without an API call and guarantees the splice below is one JSON value.
@@ -161,6 +162,17 @@ export function createPayPalVerifier(options: PayPalVerifierOptions): WebhookVer
       return normalizePayPalEvent(event);
     },
   };
+}
+
+function checkTransmissionTime(value: string, nowMs: number): void {
+  const at = RFC3339.test(value) ? Date.parse(value) : Number.NaN;
+  if (Number.isNaN(at)) throw invalidSignature('paypal', 'transmission time is not an RFC 3339 date-time');
+  const ageSeconds = (nowMs - at) / 1000;
+  const limit = PAYPAL_TRANSMISSION_TOLERANCE_SECONDS;
+  if (ageSeconds > limit) throw new WebhookVerificationError(WebhookErrorCode.TIMESTAMP_OUT_OF_TOLERANCE, 'paypal', `transmission is more than ${limit}s old`);
+  if (ageSeconds < -limit) {
+    throw new WebhookVerificationError(WebhookErrorCode.TIMESTAMP_OUT_OF_TOLERANCE, 'paypal', `transmission time is more than ${limit}s in the future`);
+  }
 }
 
 function isTrustedCertUrl(value: string, hosts: RegExp): boolean {

@@ -5,7 +5,9 @@ import { createSquareVerifier, normalizeSquareEvent } from './square.verifier';
 
 const KEY = 'sq0wsk_test_signature_key_9f8e7d6c';
 const URL = 'https://api.liquidabt.example/webhooks/square?tenant=t_1';
-const verifier = createSquareVerifier({ signatureKey: KEY, notificationUrl: URL });
+/** Five seconds after the sample events' created_at. */
+const NOW_MS = Date.parse('2025-10-01T01:02:10.000Z');
+const verifier = createSquareVerifier({ signatureKey: KEY, notificationUrl: URL, now: () => NOW_MS });
 
 /** Square's documented scheme, computed independently of the SDK: base64(HMAC-SHA256(key, url + body)). */
 function squareSignature(body: string, key = KEY, url = URL): string {
@@ -177,10 +179,38 @@ describe('Square webhook verifier', () => {
       expect(e.code).toBe('MALFORMED_PAYLOAD');
     });
 
+    it('created_at outside the replay window (72 h back, 300 s ahead) → TIMESTAMP_OUT_OF_TOLERANCE', async () => {
+      const at = (ms: number): string => JSON.stringify({ ...event('payment.updated', 'payment', payment), created_at: new Date(ms).toISOString() });
+      const hour = 3600_000;
+      for (const [ms, words] of [
+        [NOW_MS - 73 * hour, 'old'],
+        [NOW_MS - 30 * 24 * hour, 'old'],
+        [NOW_MS + 301_000, 'in the future'],
+        [NOW_MS + 365 * 24 * hour, 'in the future'],
+      ] as const) {
+        const e = await refusal(verifier.verify(deliver(at(ms))));
+        expect(e.code).toBe('TIMESTAMP_OUT_OF_TOLERANCE');
+        expect(e.message).toContain(words);
+      }
+      // Square retries an unacknowledged notification for up to 72 hours with the same created_at.
+      await expect(verifier.verify(deliver(at(NOW_MS - 71 * hour)))).resolves.toMatchObject({ amountCents: 4550n });
+      await expect(verifier.verify(deliver(at(NOW_MS + 299_000)))).resolves.toMatchObject({ amountCents: 4550n });
+    });
+
+    it('a forged delivery with a stale created_at is reported as forged', async () => {
+      const old = JSON.stringify({ ...event('payment.updated', 'payment', payment), created_at: '2020-01-01T00:00:00Z' });
+      expect((await refusal(verifier.verify(deliver(old, { key: 'attacker-key' })))).code).toBe('INVALID_SIGNATURE');
+    });
+
     it('validly signed but missing event_id → MALFORMED_PAYLOAD', async () => {
       const { event_id: _omit, ...noId } = event('payment.updated', 'payment', payment);
       expect((await refusal(accept(noId))).code).toBe('MALFORMED_PAYLOAD');
     });
+  });
+
+  it('an event that carries no created_at is not age-checked', async () => {
+    const { created_at: _omit, ...untimed } = event('customer.created', 'payment', payment);
+    await expect(accept(untimed)).resolves.toMatchObject({ ignored: true });
   });
 
   it('refuses to start without a key or with a relative URL', () => {

@@ -2,7 +2,7 @@ import { WebhooksHelper } from 'square';
 import { normalizeCurrency, parseMinorUnits, parseTimestamp } from './amounts';
 import { invalidSignature, malformed, WebhookErrorCode, WebhookVerificationError } from './errors';
 import { ignored, type RevenueEventResult } from './revenue-event';
-import { at, bodyText, headerValue, isObject, optionalString, parseJsonObject, requireString, type RawWebhookRequest, type WebhookVerifier } from './verifier';
+import { at, bodyText, isObject, optionalString, parseJsonObject, requireSingleHeader, requireString, type RawWebhookRequest, type WebhookVerifier } from './verifier';
 
 export const SQUARE_SIGNATURE_HEADER = 'x-square-hmacsha256-signature';
 
@@ -11,7 +11,14 @@ export type SquareVerifierOptions = {
   signatureKey: string;
   /** The notification URL exactly as registered with Square (scheme, host, path and query): it is part of the signed bytes. */
   notificationUrl: string;
+  /** Clock in epoch ms; injectable so the replay window can be tested without sleeping. */
+  now?: () => number;
 };
+
+/** Square retries an unacknowledged notification for up to 72 hours, each time with the event's own created_at. */
+export const SQUARE_MAX_EVENT_AGE_SECONDS = 72 * 3600;
+/** How far ahead of our clock created_at may be (clock skew). */
+export const SQUARE_MAX_FUTURE_SKEW_SECONDS = 300;
 
 /** Refund states that mean the money has left (or is committed to leave) the seller's balance. */
 const COUNTED_REFUND_STATUSES = new Set(['PENDING', 'COMPLETED']);
@@ -28,11 +35,14 @@ const COUNTED_REFUND_STATUSES = new Set(['PENDING', 'COMPLETED']);
  *   already gone. The later COMPLETED update has the same refund id and dedupes. REJECTED/FAILED are
  *   ignored; a refund that fails after being counted as PENDING is not reversed here (it errs towards
  *   converting less, never more).
- * - Square signatures carry no timestamp, so there is no tolerance window; replays are absorbed by
- *   event_id / dedupe-key idempotency downstream.
+ * - Square signatures carry no timestamp, but the signed body's created_at does: an event older than
+ *   Square's 72-hour retry period, or more than 300 s ahead of our clock, is refused
+ *   (TIMESTAMP_OUT_OF_TOLERANCE). Replays inside the window are absorbed by event_id / dedupe-key
+ *   idempotency downstream. An event without created_at is not age-checked.
  */
 export function createSquareVerifier(options: SquareVerifierOptions): WebhookVerifier {
   const { signatureKey, notificationUrl } = options;
+  const now = options.now ?? Date.now;
   if (typeof signatureKey !== 'string' || signatureKey.length === 0) throw new Error('Square signature key is not configured');
   if (typeof notificationUrl !== 'string' || !/^https?:\/\//.test(notificationUrl)) {
     throw new Error('Square notification URL must be the absolute URL registered with Square');
@@ -41,8 +51,7 @@ export function createSquareVerifier(options: SquareVerifierOptions): WebhookVer
   return {
     provider: 'square',
     async verify({ rawBody, headers }: RawWebhookRequest): Promise<RevenueEventResult> {
-      const signatureHeader = headerValue(headers, SQUARE_SIGNATURE_HEADER);
-      if (!signatureHeader) throw invalidSignature('square', 'missing x-square-hmacsha256-signature header');
+      const signatureHeader = requireSingleHeader('square', headers, SQUARE_SIGNATURE_HEADER, 'x-square-hmacsha256-signature');
       const requestBody = bodyText(rawBody);
       let valid: boolean;
       try {
@@ -53,9 +62,24 @@ export function createSquareVerifier(options: SquareVerifierOptions): WebhookVer
       }
       if (!valid) throw invalidSignature('square');
       if (requestBody.length === 0) throw malformed('square', 'body is empty');
-      return normalizeSquareEvent(parseJsonObject('square', requestBody));
+      const event = parseJsonObject('square', requestBody);
+      checkEventAge(event.created_at, now());
+      return normalizeSquareEvent(event);
     },
   };
+}
+
+function checkEventAge(createdAt: unknown, nowMs: number): void {
+  if (typeof createdAt !== 'string' || !/^\d{4}-\d{2}-\d{2}T/.test(createdAt)) return;
+  const at = Date.parse(createdAt);
+  if (Number.isNaN(at)) return;
+  const ageSeconds = (nowMs - at) / 1000;
+  if (ageSeconds > SQUARE_MAX_EVENT_AGE_SECONDS) {
+    throw new WebhookVerificationError(WebhookErrorCode.TIMESTAMP_OUT_OF_TOLERANCE, 'square', `created_at is more than ${SQUARE_MAX_EVENT_AGE_SECONDS / 3600} hours old`);
+  }
+  if (ageSeconds < -SQUARE_MAX_FUTURE_SKEW_SECONDS) {
+    throw new WebhookVerificationError(WebhookErrorCode.TIMESTAMP_OUT_OF_TOLERANCE, 'square', `created_at is more than ${SQUARE_MAX_FUTURE_SKEW_SECONDS}s in the future`);
+  }
 }
 
 /** Maps an already-verified Square event to the normalized shape. Exported for replaying stored events. */

@@ -167,6 +167,30 @@ describe('Stripe webhook verifier', () => {
       expect(e.code).toBe('TIMESTAMP_OUT_OF_TOLERANCE');
     });
 
+    it('timestamp more than 300 s in the future → TIMESTAMP_OUT_OF_TOLERANCE (the skew is bounded both ways)', async () => {
+      for (const ahead of [301, 3600, 365 * 24 * 3600]) {
+        const e = await refusal(verifier.verify(deliver(body, { timestamp: NOW_S + ahead })));
+        expect(e.code).toBe('TIMESTAMP_OUT_OF_TOLERANCE');
+        expect(e.message).toContain('in the future');
+      }
+      await expect(verifier.verify(deliver(body, { timestamp: NOW_S + 300 }))).resolves.toMatchObject({ amountCents: 12345n });
+    });
+
+    it('a future AND forged delivery is reported as forged', async () => {
+      const e = await refusal(verifier.verify(deliver(body, { timestamp: NOW_S + 3600, secret: 'whsec_attacker' })));
+      expect(e.code).toBe('INVALID_SIGNATURE');
+    });
+
+    it('a repeated Stripe-Signature header is refused even when one copy is valid (Node would join them)', async () => {
+      const good = deliver(body).headers['stripe-signature'];
+      const forged = deliver(body, { secret: 'whsec_attacker' }).headers['stripe-signature'];
+      for (const copies of [[good, good], [forged, good], [good, forged]]) {
+        const e = await refusal(verifier.verify({ rawBody: body, headers: { 'stripe-signature': copies } }));
+        expect(e.code).toBe('INVALID_SIGNATURE');
+        expect(e.message).toContain('repeated');
+      }
+    });
+
     it('an old AND forged delivery is reported as forged, not merely stale', async () => {
       const e = await refusal(verifier.verify(deliver(body, { timestamp: NOW_S - 3600, secret: 'whsec_attacker' })));
       expect(e.code).toBe('INVALID_SIGNATURE');

@@ -5,9 +5,9 @@ import { ignored, type NormalizedRevenueEvent, type RevenueEventResult } from '.
 import {
   at,
   bodyText,
-  headerValue,
   isObject,
   optionalString,
+  requireSingleHeader,
   requireString,
   type JsonObject,
   type RawWebhookRequest,
@@ -21,6 +21,7 @@ export const STRIPE_TOLERANCE_SECONDS = 300;
 export type StripeVerifierOptions = {
   /** The endpoint's signing secret (`whsec_...`). */
   webhookSecret: string;
+  /** How old a signature timestamp may be, and how far ahead of our clock (the SDK bounds only its age). */
   toleranceSeconds?: number;
   /** Clock in epoch ms; injectable so tolerance can be tested without sleeping. */
   now?: () => number;
@@ -57,34 +58,32 @@ export function createStripeVerifier(options: StripeVerifierOptions): WebhookVer
   return {
     provider: 'stripe',
     async verify({ rawBody, headers }: RawWebhookRequest): Promise<RevenueEventResult> {
-      const header = headerValue(headers, STRIPE_SIGNATURE_HEADER);
-      if (!header) throw invalidSignature('stripe', 'missing Stripe-Signature header');
+      const header = requireSingleHeader('stripe', headers, STRIPE_SIGNATURE_HEADER, 'Stripe-Signature');
       const payload = bodyText(rawBody);
       if (payload.length === 0) throw malformed('stripe', 'body is empty');
       const receivedAt = now();
+      // One header carries one timestamp; two mean two headers joined by something in between.
+      const timestamps = header.split(',').filter((part) => part.trim().startsWith('t='));
+      if (timestamps.length !== 1) throw invalidSignature('stripe', timestamps.length > 1 ? 'repeated Stripe-Signature header' : 'malformed Stripe-Signature header');
+      // Forged is reported before stale or early: the SDK with its age check off (0), then both bounds here.
+      if (!signatureValidIgnoringAge(payload, header, secret)) throw invalidSignature('stripe');
+      const age = Math.floor(receivedAt / 1000) - Number.parseInt(timestamps[0].trim().slice(2), 10);
+      if (!Number.isFinite(age)) throw invalidSignature('stripe', 'malformed Stripe-Signature header');
+      if (age > tolerance) throw outOfTolerance(`signature timestamp is more than ${tolerance}s old`);
+      if (age < -tolerance) throw outOfTolerance(`signature timestamp is more than ${tolerance}s in the future`);
       let event: unknown;
       try {
-        event = Stripe.webhooks.constructEvent(payload, header, secret, tolerance, undefined, receivedAt);
-      } catch (err) {
-        if (err instanceof Stripe.errors.StripeSignatureVerificationError) {
-          // Tells stale from forged without matching SDK message text: re-check with the age check disabled (0).
-          if (signatureValidIgnoringAge(payload, header, secret)) {
-            throw new WebhookVerificationError(
-              WebhookErrorCode.TIMESTAMP_OUT_OF_TOLERANCE,
-              'stripe',
-              `signature timestamp is more than ${tolerance}s old`,
-            );
-          }
-          throw invalidSignature('stripe');
-        }
-        // The signature was good (it is checked first), so a parse failure is the payload's fault.
-        if (err instanceof SyntaxError) throw malformed('stripe', 'body is not valid JSON');
-        throw malformed('stripe', 'event could not be constructed');
+        event = JSON.parse(payload);
+      } catch {
+        throw malformed('stripe', 'body is not valid JSON');
       }
       return normalizeStripeEvent(event);
     },
   };
 }
+
+const outOfTolerance = (message: string): WebhookVerificationError =>
+  new WebhookVerificationError(WebhookErrorCode.TIMESTAMP_OUT_OF_TOLERANCE, 'stripe', message);
 
 function signatureValidIgnoringAge(payload: string, header: string, secret: string): boolean {
   try {

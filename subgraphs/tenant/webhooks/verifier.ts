@@ -1,7 +1,7 @@
-import { malformed } from './errors';
+import { invalidSignature, malformed } from './errors';
 import type { RevenueEventResult, WebhookProvider } from './revenue-event';
 
-/** Node/express header bag: Node lower-cases names; arrays only for repeated headers. */
+/** Header bag: Node lower-cases names; a repeated header is an array in `req.headersDistinct` (`req.headers` joins it). */
 export type WebhookHeaders = Record<string, string | string[] | undefined>;
 
 /** The delivery exactly as received: the body must be the raw bytes, never re-serialized JSON. */
@@ -13,16 +13,26 @@ export type WebhookVerifier = {
   verify(request: RawWebhookRequest): Promise<RevenueEventResult>;
 };
 
-/** Case-insensitive single-valued header; a repeated signature header is treated as absent. */
-export function headerValue(headers: WebhookHeaders, name: string): string | undefined {
+/** Every value of a header, case-insensitively (pass `req.headersDistinct`: `req.headers` joins repeats into one). */
+function headerValues(headers: WebhookHeaders, name: string): string[] {
   const wanted = name.toLowerCase();
+  const values: string[] = [];
   for (const [key, value] of Object.entries(headers)) {
-    if (key.toLowerCase() !== wanted) continue;
-    if (typeof value === 'string') return value;
-    if (Array.isArray(value) && value.length === 1) return value[0];
-    return undefined;
+    if (key.toLowerCase() !== wanted || value === undefined) continue;
+    values.push(...(Array.isArray(value) ? value : [value]));
   }
-  return undefined;
+  return values;
+}
+
+/**
+ * A header that must appear exactly once. A repeated signature header is refused rather than
+ * picked from: which copy counts would be ours to guess, and a forged copy must not ride along.
+ */
+export function requireSingleHeader(provider: WebhookProvider, headers: WebhookHeaders, name: string, label: string): string {
+  const values = headerValues(headers, name);
+  if (values.length > 1) throw invalidSignature(provider, `repeated ${label} header`);
+  if (values.length === 0 || values[0] === '') throw invalidSignature(provider, `missing ${label} header`);
+  return values[0];
 }
 
 export function bodyText(rawBody: Buffer | string): string {
