@@ -97,7 +97,8 @@ export type MarketBuyResult = { order: ExchangeOrder; attempts: RoutingAttempt[]
 export type ExchangeRouterOptions = {
   adapters: Partial<Record<ExchangeName, ExchangeAdapter>>;
   recorder: AttemptRecorder;
-  breaker?: Omit<CircuitBreakerOptions, 'now'>;
+  /** Defaults: 3 consecutive failures open a breaker for 30 s. */
+  breaker?: Partial<Omit<CircuitBreakerOptions, 'now'>>;
   /** Milliseconds clock shared by the breakers and attempt timestamps. */
   now?: () => number;
 };
