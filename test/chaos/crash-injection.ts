@@ -36,8 +36,10 @@ export type ChaosOptions = {
   /** Share of Kraken requests that get a random fault. */
   faultProbability: number;
   slowMs: number;
-  /** Each workers process is killed this long (uniformly random, ms) after it is up. */
+  /** A workers process killed at a random moment dies this long (uniformly random, ms) after it is up. */
   killAfterMs: [number, number];
+  /** Share of kills made the moment Kraken executes an order (before the worker hears back), the rest at random moments. */
+  killOnAcceptShare: number;
   /** How long to wait, after the last kill, for every purchase and audit fact to settle. */
   settleTimeoutMs: number;
   /** Empty Redis (every key of the run's prefix) after this many kills; 0 = never. */
@@ -50,7 +52,8 @@ export const DEFAULT_CHAOS: ChaosOptions = {
   kills: 25,
   faultProbability: 0.15,
   slowMs: 700,
-  killAfterMs: [150, 3_000],
+  killAfterMs: [300, 6_000],
+  killOnAcceptShare: 0.4,
   settleTimeoutMs: 240_000,
   flushRedisAfterKill: 10,
   log: (line) => process.stdout.write(`${line}\n`),
@@ -59,6 +62,9 @@ export const DEFAULT_CHAOS: ChaosOptions = {
 export type ChaosReport = {
   purchases: number;
   kills: number;
+  killsOnAccept: number;
+  /** Purchases already final when the last kill happened. */
+  finalDuringKills: number;
   redisFlushes: number;
   byStatus: Record<string, number>;
   reconciled: number;
@@ -171,6 +177,7 @@ export async function runCrashInjection(partial: Partial<ChaosOptions> = {}): Pr
     // Kill phase: each workers process gets a share of new purchases, then dies at a random moment.
     const ids: string[] = [];
     let kills = 0;
+    let killsOnAccept = 0;
     let flushes = 0;
     // Two loaded spares ahead, so a killed process is replaced without waiting for module loading.
     const queue = [standby(), standby()];
@@ -186,7 +193,18 @@ export async function runCrashInjection(partial: Partial<ChaosOptions> = {}): Pr
       const share = Math.ceil((o.purchases - ids.length) / Math.max(1, o.kills - kills));
       const batch = await Promise.all(Array.from({ length: Math.min(share, o.purchases - ids.length) }, () => request(500 + Math.floor(Math.random() * 4_500))));
       ids.push(...batch);
-      await sleep(between(o.killAfterMs));
+      if (Math.random() < o.killOnAcceptShare) {
+        // The issue's window: Kraken has accepted the order and the worker has not recorded it.
+        let unsubscribe = (): void => undefined;
+        const accepted = await Promise.race([
+          new Promise<boolean>((resolve) => (unsubscribe = kraken!.onOrderCreated(() => resolve(true)))),
+          sleep(2 * o.killAfterMs[1]).then(() => false),
+        ]);
+        unsubscribe();
+        if (accepted) killsOnAccept += 1;
+      } else {
+        await sleep(between(o.killAfterMs));
+      }
       await kill(child);
       kills += 1;
       if (o.flushRedisAfterKill > 0 && kills === o.flushRedisAfterKill) {
@@ -198,6 +216,8 @@ export async function runCrashInjection(partial: Partial<ChaosOptions> = {}): Pr
       const open = await sql<{ n: string }>(`select count(*)::text as n from pool.purchase where status in ('PENDING', 'SUBMITTED')`);
       o.log(`${((Date.now() - started) / 1000).toFixed(1)} s: kill ${kills}: ${ids.length}/${o.purchases} purchases requested, ${open[0].n} not final yet`);
     }
+
+    const [beforeSettle] = await sql<{ n: string }>(`select count(*)::text as n from pool.purchase where status not in ('PENDING', 'SUBMITTED')`);
 
     // Settle: one last workers process, faults still on, until every purchase and audit fact is done.
     child = await nextUp();
@@ -266,6 +286,8 @@ export async function runCrashInjection(partial: Partial<ChaosOptions> = {}): Pr
     return {
       purchases: purchases.length,
       kills,
+      killsOnAccept,
+      finalDuringKills: Number(beforeSettle.n),
       redisFlushes: flushes,
       byStatus: count(purchases, (p) => p.status),
       reconciled: Number(reconciled[0].n),
@@ -304,7 +326,8 @@ export function formatReport(r: ChaosReport): string {
       .map(([k, v]) => `${k} ${v}`)
       .join(', ') || 'none';
   return [
-    `crash injection: ${r.purchases} purchases, ${r.kills} SIGKILLs of the workers process, Redis emptied ${r.redisFlushes}x, ${(r.durationMs / 1000).toFixed(0)} s`,
+    `crash injection: ${r.purchases} purchases, ${r.kills} SIGKILLs of the workers process (${r.killsOnAccept} the moment Kraken executed an order), Redis emptied ${r.redisFlushes}x, ${(r.durationMs / 1000).toFixed(0)} s`,
+    `  final before the last kill: ${r.finalDuringKills}; the rest settled afterwards (faults still on)`,
     `  final states:      ${kv(r.byStatus)} (reconciled with an existing order after a crash or lost answer: ${r.reconciled})`,
     `  FAILED reasons:    ${kv(r.failedReasons)}`,
     `  Kraken:            ${r.krakenOrders} orders from ${r.addOrderRequests} AddOrder requests; faults injected: ${kv(r.faults)}`,

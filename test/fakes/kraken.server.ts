@@ -99,6 +99,8 @@ export type FakeKraken = {
   setFaults(plan: FakeKrakenFaultPlan | null): void;
   /** How many of each fault were injected so far. */
   faultCounts(): Record<FakeKrakenFault, number>;
+  /** Calls `listener` as each order is executed, before its answer is sent; returns an unsubscribe. */
+  onOrderCreated(listener: (order: FakeKrakenOrder) => void): () => void;
 };
 
 /** One answer: a status and body, or nothing at all (the caller waits until it gives up). */
@@ -123,6 +125,7 @@ export async function startFakeKraken(opts: FakeKrakenOptions = {}): Promise<Fak
   let mode: FakeKrakenMode = 'normal';
   let swallow = false;
   let faults: FakeKrakenFaultPlan | null = null;
+  const createdListeners = new Set<(order: FakeKrakenOrder) => void>();
   const injected = Object.fromEntries(FAKE_KRAKEN_FAULTS.map((f) => [f, 0])) as Record<FakeKrakenFault, number>;
   let lastNonce = 0n;
   const orders = new Map<string, FakeKrakenOrderInfo>();
@@ -193,6 +196,7 @@ export async function startFakeKraken(opts: FakeKrakenOptions = {}): Promise<Fak
       misc: mode === 'partial-fill' ? 'partial' : '',
       oflags: 'viqc,fciq',
     });
+    for (const l of createdListeners) l({ txid, info: { ...orders.get(txid)! } });
     return ok({ descr: { order: `buy ${volume} ${pair} @ market` }, txid: [txid] });
   };
 
@@ -325,5 +329,9 @@ export async function startFakeKraken(opts: FakeKrakenOptions = {}): Promise<Fak
       faults = plan;
     },
     faultCounts: () => ({ ...injected }),
+    onOrderCreated: (listener) => {
+      createdListeners.add(listener);
+      return () => void createdListeners.delete(listener);
+    },
   };
 }

@@ -70,7 +70,9 @@ describe('ExchangeRouter with fake ZeroCap and Swyftx', () => {
     expect(reconciled).toBe(false);
     expect(brief(attempts)).toEqual(['zerocap:lookup:NOT_FOUND', 'swyftx:lookup:NOT_FOUND', 'zerocap:place:IN_DOUBT', 'zerocap:place:PLACED']);
     expect(recorded).toEqual(attempts);
-    expect(attempts.every((a) => a.clientOrderId === id && a.at.getTime() === t)).toBe(true);
+    expect(attempts.every((a) => a.clientOrderId === id)).toBe(true);
+    // On a frozen clock the stamps still increase by a millisecond each, so listing by time keeps their order.
+    expect(attempts.map((a) => a.at.getTime() - t)).toEqual([0, 1, 2, 3]);
   });
 
   it('fails over zerocap → swyftx when zerocap is down', async () => {

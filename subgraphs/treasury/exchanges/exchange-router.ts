@@ -138,7 +138,12 @@ export class ExchangeRouter {
     const { clientOrderId, audCents } = req;
     const attempts: RoutingAttempt[] = [];
     const prior = req.priorExchanges ?? [];
-    const stamp = (a: Omit<RoutingAttempt, 'clientOrderId' | 'at'>): RoutingAttempt => ({ ...a, clientOrderId, at: new Date(this.now()) });
+    // Strictly increasing within a route, so a trail listed by time shows the intent before its outcome.
+    let lastAt = Number.NEGATIVE_INFINITY;
+    const stamp = (a: Omit<RoutingAttempt, 'clientOrderId' | 'at'>): RoutingAttempt => {
+      lastAt = Math.max(this.now(), lastAt + 1);
+      return { ...a, clientOrderId, at: new Date(lastAt) };
+    };
     const record = async (a: Omit<RoutingAttempt, 'clientOrderId' | 'at'>): Promise<void> => {
       const attempt = stamp(a);
       attempts.push(attempt);
