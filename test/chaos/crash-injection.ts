@@ -66,6 +66,8 @@ export type ChaosReport = {
   /** Purchases already final when the last kill happened. */
   finalDuringKills: number;
   redisFlushes: number;
+  /** requestPurchase calls sent again (same idempotency key) after a transient error. */
+  requestRetries: number;
   byStatus: Record<string, number>;
   reconciled: number;
   failedReasons: Record<string, number>;
@@ -166,13 +168,25 @@ export async function runCrashInjection(partial: Partial<ChaosOptions> = {}): Pr
       p.kill('SIGKILL');
       await gone;
     };
-    const request = (cents: number): Promise<string> =>
-      c
-        .request<{ requestPurchase: { id: string } }>(gql`mutation ($a: AudCents!, $k: String!) { requestPurchase(amountAudCents: $a, idempotencyKey: $k) { id } }`, {
-          a: String(cents),
-          k: `chaos-${randomUUID()}`,
-        })
-        .then((r) => r.requestPurchase.id);
+    let requestRetries = 0;
+    /** Like a real client: a failed request is sent again with the same idempotency key (same purchase). */
+    const request = async (cents: number): Promise<string> => {
+      const k = `chaos-${randomUUID()}`;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const r = await c.request<{ requestPurchase: { id: string } }>(
+            gql`mutation ($a: AudCents!, $k: String!) { requestPurchase(amountAudCents: $a, idempotencyKey: $k) { id } }`,
+            { a: String(cents), k },
+          );
+          return r.requestPurchase.id;
+        } catch (err) {
+          if (attempt >= 5) throw err;
+          requestRetries += 1;
+          o.log(`requestPurchase failed (${(err as Error).message.slice(0, 120)}); retrying with the same key`);
+          await sleep(500 * attempt);
+        }
+      }
+    };
 
     // Kill phase: each workers process gets a share of new purchases, then dies at a random moment.
     const ids: string[] = [];
@@ -289,6 +303,7 @@ export async function runCrashInjection(partial: Partial<ChaosOptions> = {}): Pr
       killsOnAccept,
       finalDuringKills: Number(beforeSettle.n),
       redisFlushes: flushes,
+      requestRetries,
       byStatus: count(purchases, (p) => p.status),
       reconciled: Number(reconciled[0].n),
       failedReasons: count(
@@ -327,7 +342,7 @@ export function formatReport(r: ChaosReport): string {
       .join(', ') || 'none';
   return [
     `crash injection: ${r.purchases} purchases, ${r.kills} SIGKILLs of the workers process (${r.killsOnAccept} the moment Kraken executed an order), Redis emptied ${r.redisFlushes}x, ${(r.durationMs / 1000).toFixed(0)} s`,
-    `  final before the last kill: ${r.finalDuringKills}; the rest settled afterwards (faults still on)`,
+    `  final before the last kill: ${r.finalDuringKills}; the rest settled afterwards (faults still on); requestPurchase retried ${r.requestRetries}x`,
     `  final states:      ${kv(r.byStatus)} (reconciled with an existing order after a crash or lost answer: ${r.reconciled})`,
     `  FAILED reasons:    ${kv(r.failedReasons)}`,
     `  Kraken:            ${r.krakenOrders} orders from ${r.addOrderRequests} AddOrder requests; faults injected: ${kv(r.faults)}`,

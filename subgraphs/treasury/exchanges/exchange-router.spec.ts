@@ -491,4 +491,20 @@ describe('ExchangeRouter: the placement intent and open breakers (stub adapters)
     expect(brief(err.attempts)).toContain('kraken:lookup:SKIPPED_CIRCUIT_OPEN');
     expect(swyftxPlaced).toBe(0);
   });
+
+  it('an unexpected error from a placement (not an exchange answer) leaves the order in doubt', async () => {
+    const kraken: ExchangeAdapter = {
+      name: 'kraken',
+      quote: () => Promise.reject(new Error('unused')),
+      health: async () => ({ ok: true }),
+      getOrder: async () => null,
+      placeMarketBuy: async () => {
+        // e.g. a bug reading the answer of an order that was made
+        throw new TypeError("Cannot read properties of undefined (reading 'txid')");
+      },
+    };
+    const router = new ExchangeRouter({ adapters: { kraken }, recorder: () => undefined });
+    const err = await routingError(router.placeMarketBuy({ clientOrderId: 'bug-1', audCents: 100n, policy: { primary: 'kraken', failover: [] } }));
+    expect(err).toMatchObject({ kind: 'UNEXPECTED', outcomeUnknown: true, mayHold: ['kraken'] });
+  });
 });

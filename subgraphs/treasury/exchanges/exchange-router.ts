@@ -233,7 +233,8 @@ export class ExchangeRouter {
         return { order, attempts, reconciled: false };
       } catch (err) {
         const kind = this.account(breaker, err);
-        const unknown = isExchangeError(err) && err.outcomeUnknown;
+        // Only an exchange's own answer says whether the order was made; anything else leaves it in doubt.
+        const unknown = !isExchangeError(err) || err.outcomeUnknown;
         await record({ exchange, operation: 'place', outcome: 'FAILED', errorKind: kind, detail: messageOf(err), outcomeUnknown: unknown });
         if (kind === null || !FAILOVER_KINDS.has(kind)) {
           stop(kind ?? 'UNEXPECTED', `placing on ${exchange} failed: ${messageOf(err)}`, err);
