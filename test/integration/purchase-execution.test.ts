@@ -227,14 +227,15 @@ describe('purchase execution: routing, failover and failure (real PostgreSQL, ex
 
   describe('Kraken only, with its circuit breaker open (the hardening issue: "FAILED with an order filled")', () => {
     const krakenClient = (): KrakenClient => new KrakenClient({ apiKey: kr.apiKey, apiSecret: kr.apiSecret, baseUrl: kr.url, timeoutMs: 3_000 });
+    // Moved by hand past the breakers' cool-down, so no assertion races the wall clock.
+    let skew = 0;
     const newExecutor = (adapters: Partial<Record<'kraken', ExchangeAdapter>>, leaseMs = 5_000): PurchaseExecutor =>
-      new PurchaseExecutor({ orm, directory, bus, leaseMs, breaker: { failureThreshold: 2, coolDownMs: 400 }, adapters });
+      new PurchaseExecutor({ orm, directory, bus, leaseMs, breaker: { failureThreshold: 2, coolDownMs: 60_000 }, adapters, now: () => new Date(Date.now() + skew) });
     const attempts = (purchaseId: string) =>
       sql<{ exchange: string; operation: string; outcome: string; outcome_unknown: boolean }>(
         `select exchange, operation, outcome, outcome_unknown from pool.exchange_attempt where purchase_id = ? order by seq`,
         [purchaseId],
       );
-    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     const krakenSats = (purchaseId: string): bigint =>
       kr
         .orders()
@@ -262,7 +263,7 @@ describe('purchase execution: routing, failover and failure (real PostgreSQL, ex
       await until('Kraken to accept the order', async () => (kr.orders().some((o) => o.info.cl_ord_id === purchaseId) ? true : undefined));
       // The intent was durable before the order left.
       expect(await attempts(purchaseId)).toContainEqual({ exchange: 'kraken', operation: 'place', outcome: 'IN_DOUBT', outcome_unknown: true });
-      await sleep(350); // its lease lapses
+      skew += 1_000; // its lease lapses
 
       // The next worker: Kraken is failing, so its breaker opens.
       kr.setMode('outage');
@@ -277,7 +278,7 @@ describe('purchase execution: routing, failover and failure (real PostgreSQL, ex
       expect(await pending(ruleId)).toBe(0n);
 
       kr.setMode('normal');
-      await sleep(450); // the breaker half-opens
+      skew += 60_000; // the breaker half-opens
       expect(await next.execute(tenantId, purchaseId, true)).toEqual({ status: 'FILLED', reconciled: true });
       expect(kr.orders().filter((o) => o.info.cl_ord_id === purchaseId)).toHaveLength(1);
       expect(kr.requests().filter((r) => r.path === '/0/private/AddOrder' && r.params.cl_ord_id === purchaseId)).toHaveLength(1);
@@ -301,7 +302,7 @@ describe('purchase execution: routing, failover and failure (real PostgreSQL, ex
       expect((await purchase(purchaseId)).status).toBe('SUBMITTED');
       expect(await pending(ruleId)).toBe(0n);
 
-      await sleep(450); // half-open: the trial lookup reaches Kraken, which answers 503
+      skew += 60_000; // half-open: the trial lookup reaches Kraken, which answers 503
       expect(await ex.execute(tenantId, purchaseId, true)).toEqual({ status: 'FAILED' });
       expect((await purchase(purchaseId)).failure_reason).toMatch(/UNAVAILABLE/);
       expect(await pending(ruleId)).toBe(1000n);

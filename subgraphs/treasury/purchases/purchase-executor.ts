@@ -40,6 +40,7 @@ export type ExecutorOptions = {
   bus: EventBus;
   /** How long one worker owns a purchase while it talks to exchanges; a crashed worker's lease lapses. */
   leaseMs: number;
+  /** The clock of leases, breakers and attempt times. */
   now?: () => Date;
 };
 
@@ -70,7 +71,7 @@ export class PurchaseExecutor {
   constructor(private readonly opts: ExecutorOptions) {
     this.leaseMs = opts.leaseMs;
     this.now = opts.now ?? (() => new Date());
-    this.router = new ExchangeRouter({ adapters: opts.adapters, breaker: opts.breaker, recorder: (a) => this.record(a) });
+    this.router = new ExchangeRouter({ adapters: opts.adapters, breaker: opts.breaker, recorder: (a) => this.record(a), now: () => this.now().getTime() });
   }
 
   private tx<T>(tenantId: string, fn: (em: EntityManager) => Promise<T>): Promise<T> {
