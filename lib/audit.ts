@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { addToOutbox } from './outbox';
+import type { JobPayload } from './queue';
 
 /** One fact for the tenant's audit chain. `data` must be JSON (bigints as strings). */
 export type AuditRecord = {
@@ -20,4 +21,25 @@ export async function recordAudit(em: EntityManager, rec: AuditRecord): Promise<
     jobName: 'append',
     payload: { ...rec, occurredAt: new Date().toISOString() },
   });
+}
+
+/** An audit fact still pending: its event id (the outbox id) and the job payload it was published with. */
+export type PendingAuditFact = { id: string; payload: JobPayload };
+
+/**
+ * Audit facts of the current tenant published more than `olderThanMs` ago and not in the chain
+ * yet: their job may be lost (failed after stalling, Redis emptied, a process died), so the
+ * workers' sweeper enqueues them again. Reads the partial index of pending facts only.
+ */
+export async function pendingAuditFacts(em: EntityManager, olderThanMs: number, limit = 500): Promise<PendingAuditFact[]> {
+  return em.execute<PendingAuditFact[]>(
+    `select id, payload from outbox where queue = 'audit' and appended_at is null
+     and published_at < now() - (? * interval '1 millisecond') order by published_at limit ?`,
+    [olderThanMs, limit],
+  );
+}
+
+/** In the append's own transaction: the fact is in the chain, so it is no longer pending. */
+export async function markAuditAppended(em: EntityManager, eventId: string): Promise<void> {
+  await em.execute(`update outbox set appended_at = coalesce(appended_at, now()) where id = ? and queue = 'audit'`, [eventId]);
 }

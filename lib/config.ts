@@ -64,6 +64,8 @@ const EnvSchema = z.object({
   PURCHASE_LEASE_MS: z.coerce.number().int().min(100).default(300_000),
   SCHEDULER_INTERVAL_MS: z.coerce.number().int().min(50).default(15_000),
   PURCHASE_STALE_MS: z.coerce.number().int().min(100).default(60_000),
+  // How long an exchange's open circuit breaker waits before letting one trial call through.
+  EXCHANGE_BREAKER_COOLDOWN_MS: z.coerce.number().int().min(0).default(30_000),
   // Real exchanges are used only when their credentials are set (never logged). Base URLs for testing against local servers.
   KRAKEN_API_KEY: z.string().min(1).optional(),
   KRAKEN_API_SECRET: z.string().min(1).optional(),
@@ -132,6 +134,7 @@ export type Config = {
     leaseMs: number;
     schedulerIntervalMs: number;
     staleMs: number;
+    breakerCoolDownMs: number;
     kraken?: { apiKey: string; apiSecret: string; baseUrl?: string };
     swyftx?: { apiKey: string; baseUrl?: string };
     zerocap?: { apiKey: string; apiSecret: string; baseUrl?: string };
@@ -212,6 +215,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       leaseMs: e.PURCHASE_LEASE_MS,
       schedulerIntervalMs: e.SCHEDULER_INTERVAL_MS,
       staleMs: e.PURCHASE_STALE_MS,
+      breakerCoolDownMs: e.EXCHANGE_BREAKER_COOLDOWN_MS,
       kraken: e.KRAKEN_API_KEY && e.KRAKEN_API_SECRET ? { apiKey: e.KRAKEN_API_KEY, apiSecret: e.KRAKEN_API_SECRET, baseUrl: e.KRAKEN_BASE_URL } : undefined,
       swyftx: e.SWYFTX_API_KEY ? { apiKey: e.SWYFTX_API_KEY, baseUrl: e.SWYFTX_BASE_URL } : undefined,
       zerocap:

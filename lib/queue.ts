@@ -25,6 +25,14 @@ export type JobQueue = {
 
 const BACKOFF_MS = 200;
 export const DEFAULT_ATTEMPTS = 8;
+/**
+ * A killed worker's job is back in the queue within LOCK_MS + STALLED_CHECK_MS (BullMQ's defaults
+ * make that up to a minute); a job that stalls more than MAX_STALLS times is failed, and the workers'
+ * sweeper enqueues its work again (purchases, payment events, audit facts).
+ */
+const LOCK_MS = 10_000;
+const STALLED_CHECK_MS = 5_000;
+const MAX_STALLS = 2;
 
 type Due = { job: JobInfo; attempts: number };
 
@@ -173,7 +181,14 @@ export class BullQueue implements JobQueue {
         withCorrelation(`job:${queue}:${job.id}`, { queue, job: job.name }, () =>
           handler({ id: String(job.id), name: job.name, data: job.data as JobPayload, attempt: job.attemptsMade + 1 }),
         ),
-      { connection: this.connection, prefix: this.prefix, concurrency: opts.concurrency ?? 4 },
+      {
+        connection: this.connection,
+        prefix: this.prefix,
+        concurrency: opts.concurrency ?? 4,
+        lockDuration: LOCK_MS,
+        stalledInterval: STALLED_CHECK_MS,
+        maxStalledCount: MAX_STALLS,
+      },
     );
     worker.on('error', (err: Error) => log().warn({ queue, err: err.message }, 'worker error'));
     worker.on('failed', (job, err) =>

@@ -76,7 +76,7 @@ export async function startWorkers(opts: WorkersOptions): Promise<Workers> {
   await prices.start();
   const paper = new PaperExchange({ priceSource: () => prices.requireLatest(), ...t.paper });
   const engine = new TreasuryEngine({ exchangeMinCents: t.exchangeMinCents, manualMaxCents: t.manualMaxCents });
-  const executor = new PurchaseExecutor({ orm: opts.orm, directory, bus: opts.bus, adapters: { ...realExchanges(t, opts.orm), paper }, leaseMs: t.leaseMs });
+  const executor = new PurchaseExecutor({ orm: opts.orm, directory, bus: opts.bus, adapters: { ...realExchanges(t, opts.orm), paper }, leaseMs: t.leaseMs, breaker: { coolDownMs: t.breakerCoolDownMs } });
   opts.queue.process('payment-events', counted('payment-events', paymentEventsProcessor(opts.orm, directory, engine, opts.bus)), { concurrency: 4 });
   opts.queue.process('purchases', counted('purchases', purchasesProcessor(executor, DEFAULT_ATTEMPTS)), { concurrency: 4 });
   opts.queue.process('schedules', counted('schedules', schedulesProcessor(opts.orm, directory, engine, opts.bus, prices)), { concurrency: 2 });

@@ -4,8 +4,9 @@ import { jobString } from './job-data';
 
 /**
  * `purchases`: runs one purchase to a final state. A RetryLater error asks the queue to try again
- * with backoff; on the last attempt the executor fails the purchase with its reason instead
- * (unless an order may exist, which is never given up on: the sweeper picks it up again).
+ * with backoff. On the last attempt the executor fails the purchase with its reason only when an
+ * exchange actually refused and no order may exist; otherwise (an order may exist, or only open
+ * breakers were met) it stays SUBMITTED and the workers' sweeper enqueues it again.
  */
 export function purchasesProcessor(executor: PurchaseExecutor, maxAttempts: number) {
   return async (job: JobInfo): Promise<void> => {

@@ -1,4 +1,5 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
+import { pendingAuditFacts } from '../lib/audit';
 import type { EventBus } from '../lib/bus';
 import { TenantDirectory, withTenant } from '../lib/db/tenant-context';
 import { log, withCorrelation } from '../lib/logger';
@@ -14,13 +15,14 @@ export type SchedulerOptions = {
   directory: TenantDirectory;
   queue: JobQueue;
   intervalMs: number;
-  /** A PENDING/SUBMITTED purchase untouched this long, with no live lease, is re-enqueued. */
+  /** A PENDING/SUBMITTED purchase untouched this long, with no live lease, is re-enqueued; so is an audit fact published this long ago and not in the chain. */
   staleMs: number;
 };
 
 /**
- * The workers' clock. Each pass, per tenant: re-enqueues purchases and payment events whose job
- * was lost (crash, in-memory queue, Redis restarted empty) so they reconcile and finish; enqueues the day's cut-off flush once the
+ * The workers' clock. Each pass, per tenant: re-enqueues purchases, payment events and audit facts
+ * whose job was lost (crash, a job failed after stalling, in-memory queue, Redis restarted empty)
+ * so they reconcile and finish; enqueues the day's cut-off flush once the
  * tenant's local cut-off time has passed; enqueues due FIXED_DCA runs and a PRICE_DROP check.
  * Job ids are deterministic, so overlapping passes or several worker processes enqueue once.
  */
@@ -75,7 +77,8 @@ export class TreasuryScheduler {
       const priceDrop = await em.execute<{ n: string }[]>(`select count(*)::text as n from treasury_rule where type = 'PRICE_DROP' and enabled`);
       const { cutoffLocalTime } = await readTreasurySettings(em);
       const events = await staleReceivedEvents(em, this.opts.staleMs);
-      return { stale, events, dca, priceDrop: Number(priceDrop[0].n) > 0, cutoff: cutoffLocalTime };
+      const audits = await pendingAuditFacts(em, this.opts.staleMs);
+      return { stale, events, audits, dca, priceDrop: Number(priceDrop[0].n) > 0, cutoff: cutoffLocalTime };
     });
     const q = this.opts.queue;
     const bucket = Math.floor(now.getTime() / this.opts.staleMs);
@@ -84,6 +87,17 @@ export class TreasuryScheduler {
     }
     for (const id of due.events) {
       await q.add('payment-events', 'process', { tenantId: t.id, paymentEventId: id }, { jobId: `${id}:sweep:${bucket}` });
+    }
+    // A fresh job id per bucket: BullMQ keeps a failed job's id, so re-adding the original would be a no-op.
+    if (due.audits.length > 0) {
+      await q.addBulk(
+        due.audits.map((a) => ({
+          queue: 'audit' as const,
+          name: 'append',
+          data: { ...a.payload, tenantId: t.id, eventId: a.id },
+          opts: { jobId: `${a.id}:sweep:${bucket}` },
+        })),
+      );
     }
     for (const r of due.dca) {
       await q.add('schedules', 'dca', { tenantId: t.id, ruleId: r.id }, { jobId: `dca:${r.id}:${r.next_run_at ?? 'first'}` });

@@ -5,6 +5,7 @@ import { gql } from 'graphql-request';
 import { loadConfig } from '../../lib/config';
 import { configureLogger } from '../../lib/logger';
 import { startPlatform, type Platform } from '../../ops/platform';
+import { textToUnits } from '../../subgraphs/treasury/exchanges/exact-decimal';
 import { startFakeKraken, type FakeKraken } from '../fakes/kraken.server';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { until } from '../helpers/wait';
@@ -15,8 +16,9 @@ const ROOT = join(__dirname, '..', '..');
 
 /**
  * Exactly once across a crash: the workers process is SIGKILLed after Kraken accepted the order
- * and before the database recorded it. A new workers process reconciles by clientOrderId and
- * finishes the purchase; Kraken holds exactly one order.
+ * and before the database recorded its outcome. A new workers process reconciles by clientOrderId
+ * and finishes the purchase; Kraken holds exactly one order — also when the new process finds
+ * Kraken failing and its breaker open (the hardening issue's "FAILED with an order filled").
  */
 describe('a worker killed mid-purchase (separate process, BullMQ on Redis, Kraken API fake)', () => {
   let db: TestDatabase;
@@ -55,6 +57,7 @@ describe('a worker killed mid-purchase (separate process, BullMQ on Redis, Krake
           PURCHASE_LEASE_MS: '1500',
           PURCHASE_STALE_MS: '500',
           SCHEDULER_INTERVAL_MS: '200',
+          EXCHANGE_BREAKER_COOLDOWN_MS: '2000',
         },
       }),
     };
@@ -135,4 +138,73 @@ describe('a worker killed mid-purchase (separate process, BullMQ on Redis, Krake
     expect(done.exchangeAttempts).toContainEqual({ exchange: 'kraken', operation: 'lookup', outcome: 'FOUND_EXISTING' });
     expect(kraken.requests().filter((r) => r.path === '/0/private/AddOrder')).toHaveLength(1);
   }, 90_000);
+
+  it('the restarted worker finds Kraken failing, its breaker open: the purchase waits (never FAILED), then ends FILLED with one order and holdings equal to the exchange', async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    const gw = platform.gatewayUrl!;
+    const s = await client(gw).request<{ signUp: { accessToken: string } }>(
+      gql`mutation ($i: SignUpInput!) { signUp(input: $i) { accessToken } }`,
+      { i: { tenantName: 'Breaker Open Pty Ltd', email: 'breaker@x.example', password: 'Correct-Horse-42-Battery' } },
+    );
+    const c = client(gw, s.signUp.accessToken);
+    await c.request(gql`mutation { updateTreasurySettings(patch: { primaryExchange: "kraken", failoverExchanges: [] }) { primaryExchange } }`);
+    const sql = <T>(q: string, params: unknown[] = []): Promise<T[]> => db.owner.em.getConnection().execute<T[]>(q, params);
+
+    kraken.swallowAddOrderResponses(true);
+    const first = startWorkers();
+    const { requestPurchase } = await c.request<{ requestPurchase: { id: string } }>(
+      gql`mutation ($k: String!) { requestPurchase(amountAudCents: "4321", idempotencyKey: $k) { id } }`,
+      { k: `breaker-${randomUUID()}` },
+    );
+    const id = requestPurchase.id;
+    const ours = () => kraken.orders().filter((o) => o.info.cl_ord_id === id);
+    // Kraken has accepted the order; the worker has not heard back, so no outcome is recorded. Kill it.
+    await until('Kraken to accept the order', async () => (ours().length === 1 ? true : undefined));
+    first.kill('SIGKILL');
+    await new Promise((r) => first.once('exit', r));
+    const outcomes = await sql<{ outcome: string }>(`select outcome from pool.exchange_attempt where purchase_id = ? and operation = 'place'`, [id]);
+    expect(outcomes.map((o) => o.outcome)).not.toContain('PLACED');
+
+    // The next worker finds Kraken failing: its lookups fail and its breaker opens.
+    kraken.swallowAddOrderResponses(false);
+    kraken.setMode('outage');
+    startWorkers();
+    await until(
+      'the restarted worker to skip Kraken with its breaker open',
+      async () => {
+        const [r] = await sql<{ n: string; status: string }>(
+          `select (select count(*) from pool.exchange_attempt where purchase_id = p.id and operation = 'lookup' and outcome = 'SKIPPED_CIRCUIT_OPEN')::text as n,
+             status from pool.purchase p where id = ?`,
+          [id],
+        );
+        // Stop early if it was given up on (the defect this test guards against).
+        return Number(r.n) >= 2 || !['PENDING', 'SUBMITTED'].includes(r.status) ? true : undefined;
+      },
+      45_000,
+    );
+    const [waiting] = await sql<{ status: string; failure_reason: string | null }>(`select status, failure_reason from pool.purchase where id = ?`, [id]);
+    expect(waiting).toEqual({ status: 'SUBMITTED', failure_reason: null });
+
+    kraken.setMode('normal');
+    const done = await until(
+      'the purchase to finish',
+      async () => {
+        const r = await c.request<{ purchase: { status: string; exchangeOrderId: string | null; satoshis: string; transitions: { toStatus: string }[] } }>(
+          gql`query ($id: ID!) { purchase(id: $id) { status exchangeOrderId satoshis transitions { toStatus } } }`,
+          { id },
+        );
+        return ['FILLED', 'FAILED', 'PARTIALLY_FILLED'].includes(r.purchase.status) ? r.purchase : undefined;
+      },
+      45_000,
+    );
+    expect(done.status).toBe('FILLED');
+    expect(done.transitions.map((t) => t.toStatus)).toEqual(['PENDING', 'SUBMITTED', 'FILLED']);
+    expect(ours()).toHaveLength(1);
+    expect(done.exchangeOrderId).toBe(ours()[0].txid);
+    expect(kraken.requests().filter((r) => r.path === '/0/private/AddOrder' && r.params.cl_ord_id === id)).toHaveLength(1);
+    const exchangeSats = textToUnits(ours()[0].info.vol_exec, 8, 'exact');
+    expect(BigInt(done.satoshis)).toBe(exchangeSats);
+    const holdings = await c.request<{ holdings: { exchange: string; sats: string }[] }>(gql`{ holdings { exchange sats } }`);
+    expect(holdings.holdings).toEqual([{ exchange: 'kraken', sats: exchangeSats.toString() }]);
+  }, 120_000);
 });

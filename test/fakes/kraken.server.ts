@@ -4,11 +4,12 @@
  * postdata)))), refuses unknown keys, bad signatures and non-increasing nonces, and answers in
  * Kraken's {error, result} envelope. Orders are market buys on one pair sized in AUD (viqc).
  * Like Kraken, cl_ord_id is unique only among OPEN orders (the duplicate error text is a guess).
+ * `setFaults` injects faults at random into a share of requests (for crash-injection runs).
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import { bpsOf, parseDecimal, satsForAud, textToUnits, unitsToText } from '../../subgraphs/treasury/exchanges/exact-decimal';
-import { readBody, sendJson, listenLocal } from './http';
+import { readBody, sendJson, sendText, listenLocal } from './http';
 
 export type FakeKrakenMode =
   | 'normal'
@@ -18,6 +19,29 @@ export type FakeKrakenMode =
   | 'partial-fill' // market buys fill half and stay open
   | 'malformed' // truncated JSON bodies
   | 'insufficient-funds'; // AddOrder refused with EOrder:Insufficient funds
+
+/** Faults injected at random by `setFaults`, each as a real Kraken (or its CDN) shows it. */
+export type FakeKrakenFault =
+  | 'outage' // HTTP 503 + EService:Unavailable
+  | 'busy' // HTTP 200 + EService:Busy (private endpoints; nothing executed)
+  | 'rate-limit' // EAPI:Rate limit exceeded (private endpoints; nothing executed)
+  | 'malformed' // a truncated JSON body (nothing executed)
+  | 'bad-gateway-after-create' // AddOrder executes, then the answer is an HTML 502 (other endpoints: 502, nothing executed)
+  | 'slow'; // the request executes and its answer comes `slowMs` later
+
+export const FAKE_KRAKEN_FAULTS: readonly FakeKrakenFault[] = ['outage', 'busy', 'rate-limit', 'malformed', 'bad-gateway-after-create', 'slow'];
+
+export type FakeKrakenFaultPlan = {
+  /** Share of requests that get a fault, in [0, 1]. */
+  probability: number;
+  /** Which faults, chosen uniformly. */
+  faults: readonly FakeKrakenFault[];
+  /** Delay of a `slow` answer. */
+  slowMs?: number;
+  /** Only requests to these paths (e.g. `/0/private/AddOrder`); default every path. */
+  paths?: readonly string[];
+  rng?: () => number;
+};
 
 export type FakeKrakenOptions = {
   apiKey?: string;
@@ -71,7 +95,17 @@ export type FakeKraken = {
   swallowAddOrderResponses(on: boolean): void;
   /** Sets an order's state directly (e.g. to simulate Kraken closing a partial fill). */
   updateOrder(txid: string, patch: Partial<FakeKrakenOrderInfo>): void;
+  /** Random faults on a share of requests (null: none). */
+  setFaults(plan: FakeKrakenFaultPlan | null): void;
+  /** How many of each fault were injected so far. */
+  faultCounts(): Record<FakeKrakenFault, number>;
+  /** Calls `listener` as each order is executed, before its answer is sent; returns an unsubscribe. */
+  onOrderCreated(listener: (order: FakeKrakenOrder) => void): () => void;
 };
+
+/** One answer: a status and body, or nothing at all (the caller waits until it gives up). */
+type Reply = { status: number; text: string } | null;
+const json = (status: number, body: unknown): Reply => ({ status, text: JSON.stringify(body) });
 
 
 
@@ -90,12 +124,15 @@ export async function startFakeKraken(opts: FakeKrakenOptions = {}): Promise<Fak
   let price = opts.priceAudPerBtc ?? '100000.0';
   let mode: FakeKrakenMode = 'normal';
   let swallow = false;
+  let faults: FakeKrakenFaultPlan | null = null;
+  const createdListeners = new Set<(order: FakeKrakenOrder) => void>();
+  const injected = Object.fromEntries(FAKE_KRAKEN_FAULTS.map((f) => [f, 0])) as Record<FakeKrakenFault, number>;
   let lastNonce = 0n;
   const orders = new Map<string, FakeKrakenOrderInfo>();
   const log: FakeKrakenRequest[] = [];
 
-  const ok = (res: ServerResponse, result: unknown): void => sendJson(res, 200, { error: [], result });
-  const fail = (res: ServerResponse, ...error: string[]): void => sendJson(res, 200, { error });
+  const ok = (result: unknown): Reply => json(200, { error: [], result });
+  const fail = (...error: string[]): Reply => json(200, { error });
 
   const authenticate = (req: IncomingMessage, path: string, body: string, params: URLSearchParams): string | null => {
     if (req.headers['api-key'] !== apiKey) return 'EAPI:Invalid key';
@@ -111,27 +148,27 @@ export async function startFakeKraken(opts: FakeKrakenOptions = {}): Promise<Fak
     return null;
   };
 
-  const addOrder = (res: ServerResponse, p: URLSearchParams): void => {
+  const addOrder = (p: URLSearchParams): Reply => {
     const flags = (p.get('oflags') ?? '').split(',');
     const volume = p.get('volume') ?? '';
-    if (p.get('pair') !== pair) return fail(res, 'EQuery:Unknown asset pair');
+    if (p.get('pair') !== pair) return fail('EQuery:Unknown asset pair');
     if (p.get('type') !== 'buy' || p.get('ordertype') !== 'market' || !flags.includes('viqc')) {
-      return fail(res, 'EGeneral:Invalid arguments');
+      return fail('EGeneral:Invalid arguments');
     }
     let cents: bigint;
     try {
       cents = textToUnits(volume, 2, 'exact');
     } catch {
-      return fail(res, 'EGeneral:Invalid arguments:volume');
+      return fail('EGeneral:Invalid arguments:volume');
     }
-    if (cents <= 0n) return fail(res, 'EGeneral:Invalid arguments:volume');
+    if (cents <= 0n) return fail('EGeneral:Invalid arguments:volume');
     const clOrdId = p.get('cl_ord_id');
     if (clOrdId && [...orders.values()].some((o) => o.cl_ord_id === clOrdId && (o.status === 'open' || o.status === 'pending'))) {
-      return fail(res, 'EOrder:Duplicate cl_ord_id');
+      return fail('EOrder:Duplicate cl_ord_id');
     }
-    if (mode === 'insufficient-funds') return fail(res, 'EOrder:Insufficient funds');
+    if (mode === 'insufficient-funds') return fail('EOrder:Insufficient funds');
     const priceDec = parseDecimal(price);
-    if (!priceDec) return fail(res, 'EGeneral:Internal error');
+    if (!priceDec) return fail('EGeneral:Internal error');
     const filledCents = mode === 'partial-fill' ? cents / 2n : cents;
     const sats = satsForAud(filledCents, priceDec);
     // Kraken reports AUD cost and fee to 5 decimals.
@@ -159,7 +196,8 @@ export async function startFakeKraken(opts: FakeKrakenOptions = {}): Promise<Fak
       misc: mode === 'partial-fill' ? 'partial' : '',
       oflags: 'viqc,fciq',
     });
-    ok(res, { descr: { order: `buy ${volume} ${pair} @ market` }, txid: [txid] });
+    for (const l of createdListeners) l({ txid, info: { ...orders.get(txid)! } });
+    return ok({ descr: { order: `buy ${volume} ${pair} @ market` }, txid: [txid] });
   };
 
   const byClOrdId = (p: URLSearchParams, statuses: string[]): Record<string, FakeKrakenOrderInfo> => {
@@ -171,61 +209,95 @@ export async function startFakeKraken(opts: FakeKrakenOptions = {}): Promise<Fak
     return out;
   };
 
+  const pickFault = (path: string): FakeKrakenFault | null => {
+    if (!faults || faults.faults.length === 0) return null;
+    if (faults.paths && !faults.paths.includes(path)) return null;
+    const rng = faults.rng ?? Math.random;
+    if (rng() >= faults.probability) return null;
+    return faults.faults[Math.floor(rng() * faults.faults.length)] ?? null;
+  };
+
+  const handle = (req: IncomingMessage, url: URL, body: string, params: URLSearchParams, fault: FakeKrakenFault | null): Reply => {
+    const count = (f: FakeKrakenFault): void => void (injected[f] += 1);
+    if (mode === 'outage') return json(503, { error: ['EService:Unavailable'] });
+    if (fault === 'outage') {
+      count(fault);
+      return json(503, { error: ['EService:Unavailable'] });
+    }
+    if (mode === 'malformed' || fault === 'malformed') {
+      if (fault === 'malformed') count(fault);
+      return { status: 200, text: '{"error":[],"result":{"txid":["O' };
+    }
+
+    if (req.method === 'GET' && url.pathname === '/0/public/Ticker') {
+      if (params.get('pair') !== pair) return fail('EQuery:Unknown asset pair');
+      return ok({
+        [pairKey]: { a: [price, '1', '1.000'], b: [price, '1', '1.000'], c: [price, '0.01'], v: ['1', '1'], p: [price, price], t: [1, 1], l: [price, price], h: [price, price], o: price },
+      });
+    }
+    if (req.method === 'GET' && url.pathname === '/0/public/SystemStatus') {
+      return ok({ status: 'online', timestamp: new Date().toISOString() });
+    }
+    if (req.method !== 'POST' || !url.pathname.startsWith('/0/private/')) return json(404, { error: ['EGeneral:Unknown method'] });
+
+    const authError = authenticate(req, url.pathname, body, params);
+    if (authError) return fail(authError);
+    if (mode === 'rate-limit' || fault === 'rate-limit') {
+      if (fault === 'rate-limit') count(fault);
+      return fail('EAPI:Rate limit exceeded');
+    }
+    if (mode === 'busy' || fault === 'busy') {
+      if (fault === 'busy') count(fault);
+      return fail('EService:Busy');
+    }
+    const method = url.pathname.slice('/0/private/'.length);
+    if (fault === 'bad-gateway-after-create') {
+      count(fault);
+      if (method === 'AddOrder') addOrder(params);
+      return { status: 502, text: '<html><body><h1>502 Bad Gateway</h1></body></html>' };
+    }
+
+    switch (method) {
+      case 'AddOrder': {
+        const reply = addOrder(params);
+        // Executed, but the answer never comes (the socket stays open until the caller goes away).
+        return swallow ? null : reply;
+      }
+      case 'QueryOrders': {
+        const result: Record<string, FakeKrakenOrderInfo> = {};
+        for (const id of (params.get('txid') ?? '').split(',')) {
+          const o = orders.get(id);
+          if (o) result[id] = o;
+        }
+        return ok(result);
+      }
+      case 'OpenOrders':
+        return ok({ open: byClOrdId(params, ['open', 'pending']) });
+      case 'ClosedOrders': {
+        const closed = byClOrdId(params, ['closed', 'canceled', 'expired']);
+        return ok({ closed, count: Object.keys(closed).length });
+      }
+      case 'Balance':
+        return ok({ ZAUD: '1000000.0000', XXBT: '0.0000000000' });
+      default:
+        return fail('EGeneral:Unknown method');
+    }
+  };
+
   const server = createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://127.0.0.1');
       const body = await readBody(req);
       const params = new URLSearchParams(req.method === 'POST' ? body : url.search);
       log.push({ method: req.method ?? 'GET', path: url.pathname, params: Object.fromEntries(params) });
-
-      if (mode === 'outage') return sendJson(res, 503, { error: ['EService:Unavailable'] });
-      if (mode === 'malformed') {
-        res.writeHead(200, { 'Content-Type': 'application/json' });
-        return res.end('{"error":[],"result":{"txid":["O');
+      const fault = pickFault(url.pathname);
+      const reply = handle(req, url, body, params, fault === 'slow' ? null : fault);
+      if (reply === null) return;
+      if (fault === 'slow') {
+        injected.slow += 1;
+        await new Promise((r) => setTimeout(r, faults?.slowMs ?? 1_000));
       }
-
-      if (req.method === 'GET' && url.pathname === '/0/public/Ticker') {
-        if (params.get('pair') !== pair) return fail(res, 'EQuery:Unknown asset pair');
-        return ok(res, {
-          [pairKey]: { a: [price, '1', '1.000'], b: [price, '1', '1.000'], c: [price, '0.01'], v: ['1', '1'], p: [price, price], t: [1, 1], l: [price, price], h: [price, price], o: price },
-        });
-      }
-      if (req.method === 'GET' && url.pathname === '/0/public/SystemStatus') {
-        return ok(res, { status: 'online', timestamp: new Date().toISOString() });
-      }
-      if (req.method !== 'POST' || !url.pathname.startsWith('/0/private/')) return sendJson(res, 404, { error: ['EGeneral:Unknown method'] });
-
-      const authError = authenticate(req, url.pathname, body, params);
-      if (authError) return fail(res, authError);
-      if (mode === 'rate-limit') return fail(res, 'EAPI:Rate limit exceeded');
-      if (mode === 'busy') return fail(res, 'EService:Busy');
-
-      switch (url.pathname.slice('/0/private/'.length)) {
-        case 'AddOrder':
-          if (swallow) {
-            // Execute, then drop the answer on the floor (the socket stays open until the caller goes away).
-            res.end = (() => res) as unknown as typeof res.end;
-          }
-          return addOrder(res, params);
-        case 'QueryOrders': {
-          const result: Record<string, FakeKrakenOrderInfo> = {};
-          for (const id of (params.get('txid') ?? '').split(',')) {
-            const o = orders.get(id);
-            if (o) result[id] = o;
-          }
-          return ok(res, result);
-        }
-        case 'OpenOrders':
-          return ok(res, { open: byClOrdId(params, ['open', 'pending']) });
-        case 'ClosedOrders': {
-          const closed = byClOrdId(params, ['closed', 'canceled', 'expired']);
-          return ok(res, { closed, count: Object.keys(closed).length });
-        }
-        case 'Balance':
-          return ok(res, { ZAUD: '1000000.0000', XXBT: '0.0000000000' });
-        default:
-          return fail(res, 'EGeneral:Unknown method');
-      }
+      if (!res.destroyed) sendText(res, reply.status, reply.text);
     })().catch(() => {
       if (!res.headersSent) sendJson(res, 500, { error: ['EGeneral:Internal error'] });
     });
@@ -252,6 +324,14 @@ export async function startFakeKraken(opts: FakeKrakenOptions = {}): Promise<Fak
       const o = orders.get(txid);
       if (!o) throw new Error(`no order ${txid}`);
       orders.set(txid, { ...o, ...patch });
+    },
+    setFaults: (plan) => {
+      faults = plan;
+    },
+    faultCounts: () => ({ ...injected }),
+    onOrderCreated: (listener) => {
+      createdListeners.add(listener);
+      return () => void createdListeners.delete(listener);
     },
   };
 }

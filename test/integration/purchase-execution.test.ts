@@ -4,6 +4,9 @@ import { InProcessBus, type BusEvent } from '../../lib/bus';
 import { openAppOrm } from '../../lib/db/orm';
 import { TenantDirectory, withTenant } from '../../lib/db/tenant-context';
 import { configureLogger } from '../../lib/logger';
+import { KrakenClient } from '../../subgraphs/treasury/exchanges/kraken.client';
+import { textToUnits } from '../../subgraphs/treasury/exchanges/exact-decimal';
+import type { ExchangeAdapter } from '../../subgraphs/treasury/exchanges/exchange.types';
 import { PgOrderIdStore } from '../../subgraphs/treasury/exchanges/pg-order-id-store';
 import { SwyftxClient } from '../../subgraphs/treasury/exchanges/swyftx.client';
 import { ZerocapClient } from '../../subgraphs/treasury/exchanges/zerocap.client';
@@ -12,6 +15,7 @@ import { PurchaseExecutor, RetryLater } from '../../subgraphs/treasury/purchases
 import { PurchaseSource } from '../../subgraphs/treasury/purchases/purchase.entity';
 import { PurchaseService } from '../../subgraphs/treasury/purchases/purchase.service';
 import { TreasuryEngine } from '../../subgraphs/treasury/purchases/treasury-engine';
+import { startFakeKraken, type FakeKraken } from '../fakes/kraken.server';
 import { startFakeSwyftx, type FakeSwyftx } from '../fakes/swyftx.server';
 import { startFakeZerocap, type FakeZerocap } from '../fakes/zerocap.server';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
@@ -28,6 +32,7 @@ describe('purchase execution: routing, failover and failure (real PostgreSQL, ex
   let orm: MikroORM;
   let zc: FakeZerocap;
   let sx: FakeSwyftx;
+  let kr: FakeKraken;
   let executor: PurchaseExecutor;
   const bus = new InProcessBus();
   const engine = new TreasuryEngine({ exchangeMinCents: 500n, manualMaxCents: 10_000_000n });
@@ -78,6 +83,7 @@ describe('purchase execution: routing, failover and failure (real PostgreSQL, ex
     directory = new TenantDirectory(orm);
     zc = await startFakeZerocap({ priceAudPerBtc: '100000.00' });
     sx = await startFakeSwyftx({ priceAudPerBtc: '100000.00' });
+    kr = await startFakeKraken({ priceAudPerBtc: '100000.00' });
     executor = new PurchaseExecutor({
       orm,
       directory,
@@ -96,12 +102,14 @@ describe('purchase execution: routing, failover and failure (real PostgreSQL, ex
     await orm?.close(true);
     await zc?.close();
     await sx?.close();
+    await kr?.close();
     await bus.close();
     await db?.drop();
   });
   beforeEach(() => {
     zc.setMode('normal');
     sx.setMode('normal');
+    kr.setMode('normal');
   });
 
   it('buys on the primary (ZeroCap) when it is up', async () => {
@@ -215,5 +223,90 @@ describe('purchase execution: routing, failover and failure (real PostgreSQL, ex
     await expect(service.cancel(scope, purchaseId)).rejects.toMatchObject({ extensions: { code: 'CONFLICT' } });
     // The executor leaves it alone.
     expect(await executor.execute(tenantId, purchaseId, false)).toEqual({ status: 'CANCELLED' });
+  });
+
+  describe('Kraken only, with its circuit breaker open (the hardening issue: "FAILED with an order filled")', () => {
+    const krakenClient = (): KrakenClient => new KrakenClient({ apiKey: kr.apiKey, apiSecret: kr.apiSecret, baseUrl: kr.url, timeoutMs: 3_000 });
+    // Moved by hand past the breakers' cool-down, so no assertion races the wall clock.
+    let skew = 0;
+    const newExecutor = (adapters: Partial<Record<'kraken', ExchangeAdapter>>, leaseMs = 5_000): PurchaseExecutor =>
+      new PurchaseExecutor({ orm, directory, bus, leaseMs, breaker: { failureThreshold: 2, coolDownMs: 60_000 }, adapters, now: () => new Date(Date.now() + skew) });
+    const attempts = (purchaseId: string) =>
+      sql<{ exchange: string; operation: string; outcome: string; outcome_unknown: boolean }>(
+        `select exchange, operation, outcome, outcome_unknown from pool.exchange_attempt where purchase_id = ? order by seq`,
+        [purchaseId],
+      );
+    const krakenSats = (purchaseId: string): bigint =>
+      kr
+        .orders()
+        .filter((o) => o.info.cl_ord_id === purchaseId)
+        .reduce((sum, o) => sum + textToUnits(o.info.vol_exec, 8, 'exact'), 0n);
+
+    beforeAll(() => tx((em) => em.execute(`update treasury_settings set primary_exchange = 'kraken', failover_exchanges = '{}'`)));
+    afterAll(() => tx((em) => em.execute(`update treasury_settings set primary_exchange = 'zerocap', failover_exchanges = '{swyftx}'`)));
+
+    it('a worker dies after Kraken accepted the order; the next one, breaker open, never fails it and reconciles once Kraken answers', async () => {
+      const { purchaseId, ruleId } = await rulePurchase();
+      // The first worker: Kraken takes the order, then the process is gone before it hears back.
+      const real = krakenClient();
+      const dying: ExchangeAdapter = {
+        name: 'kraken',
+        quote: () => real.quote(),
+        health: () => real.health(),
+        getOrder: (id) => real.getOrder(id),
+        placeMarketBuy: async (id, cents) => {
+          await real.placeMarketBuy(id, cents);
+          return new Promise<never>(() => undefined);
+        },
+      };
+      void newExecutor({ kraken: dying }, 300).execute(tenantId, purchaseId, false);
+      await until('Kraken to accept the order', async () => (kr.orders().some((o) => o.info.cl_ord_id === purchaseId) ? true : undefined));
+      // The intent was durable before the order left.
+      expect(await attempts(purchaseId)).toContainEqual({ exchange: 'kraken', operation: 'place', outcome: 'IN_DOUBT', outcome_unknown: true });
+      skew += 1_000; // its lease lapses
+
+      // The next worker: Kraken is failing, so its breaker opens.
+      kr.setMode('outage');
+      const next = newExecutor({ kraken: krakenClient() });
+      for (let i = 0; i < 4; i++) {
+        await expect(next.execute(tenantId, purchaseId, i === 3)).rejects.toBeInstanceOf(RetryLater);
+      }
+      expect(next.router.breakerFor('kraken').state).toBe('OPEN');
+      expect(await attempts(purchaseId)).toContainEqual({ exchange: 'kraken', operation: 'lookup', outcome: 'SKIPPED_CIRCUIT_OPEN', outcome_unknown: false });
+      expect((await purchase(purchaseId)).status).toBe('SUBMITTED');
+      // No money went back to the rule while the order may exist.
+      expect(await pending(ruleId)).toBe(0n);
+
+      kr.setMode('normal');
+      skew += 60_000; // the breaker half-opens
+      expect(await next.execute(tenantId, purchaseId, true)).toEqual({ status: 'FILLED', reconciled: true });
+      expect(kr.orders().filter((o) => o.info.cl_ord_id === purchaseId)).toHaveLength(1);
+      expect(kr.requests().filter((r) => r.path === '/0/private/AddOrder' && r.params.cl_ord_id === purchaseId)).toHaveLength(1);
+      const p = await purchase(purchaseId);
+      expect(BigInt(p.filled_sats)).toBe(krakenSats(purchaseId));
+      const [h] = await sql<{ sats: string }>(`select sats::text from pool.holding where exchange = 'kraken'`);
+      expect(BigInt(h.sats)).toBe(krakenSats(purchaseId));
+      expect(await pending(ruleId)).toBe(0n);
+    });
+
+    it('an open breaker means "later": nothing placed anywhere, the purchase waits; it fails only when Kraken itself refused on the last attempt', async () => {
+      const { purchaseId, ruleId } = await rulePurchase();
+      kr.setMode('outage');
+      const ex = newExecutor({ kraken: krakenClient() });
+      await expect(ex.execute(tenantId, purchaseId, false)).rejects.toBeInstanceOf(RetryLater);
+      await expect(ex.execute(tenantId, purchaseId, false)).rejects.toBeInstanceOf(RetryLater);
+      expect(ex.router.breakerFor('kraken').state).toBe('OPEN');
+      // Breaker open: no exchange was asked, so not even the last attempt gives up.
+      await expect(ex.execute(tenantId, purchaseId, false)).rejects.toBeInstanceOf(RetryLater);
+      await expect(ex.execute(tenantId, purchaseId, true)).rejects.toBeInstanceOf(RetryLater);
+      expect((await purchase(purchaseId)).status).toBe('SUBMITTED');
+      expect(await pending(ruleId)).toBe(0n);
+
+      skew += 60_000; // half-open: the trial lookup reaches Kraken, which answers 503
+      expect(await ex.execute(tenantId, purchaseId, true)).toEqual({ status: 'FAILED' });
+      expect((await purchase(purchaseId)).failure_reason).toMatch(/UNAVAILABLE/);
+      expect(await pending(ruleId)).toBe(1000n);
+      expect(kr.orders().filter((o) => o.info.cl_ord_id === purchaseId)).toHaveLength(0);
+    });
   });
 });

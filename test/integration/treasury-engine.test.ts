@@ -271,11 +271,13 @@ describe('treasury engine: attribution, refunds and caps (real PostgreSQL)', () 
       zc.setMode('partial-fill');
       expect(await execute(t, p.id)).toBe('PARTIALLY_FILLED');
       const [done] = await purchasesOf(r);
-      const cost = BigInt(done.spent) + BigInt(done.fee); // 500 + 1 fee
-      const unspent = 1000n - cost; // 499: 400 of it was Y's refunded share, 99 goes back (to X)
+      // The exchange's fee is charged on top of what it spent: it never comes out of the rule's money.
+      const spent = BigInt(done.spent); // 500 (+ a 1 cent fee on top)
+      expect(BigInt(done.fee)).toBeGreaterThan(0n);
+      const unspent = 1000n - spent; // 500: 400 of it was Y's refunded share, 100 goes back (to X)
       expect(await pendingE4(r)).toBe((unspent - 400n) * 10_000n);
       const f = await funding(t, p.id);
-      expect(f).toEqual([{ paymentEventId: x.paymentEventId, cents: cost, exact: cost.toString() }]);
+      expect(f).toEqual([{ paymentEventId: x.paymentEventId, cents: spent, exact: spent.toString() }]);
       expect(f.some((e) => e.paymentEventId === y.paymentEventId)).toBe(false);
     });
 

@@ -57,3 +57,17 @@ describe('CircuitBreaker', () => {
     expect(() => new CircuitBreaker({ failureThreshold: 1, coolDownMs: -1 })).toThrow(RangeError);
   });
 });
+
+describe('CircuitBreaker.release', () => {
+  it('gives back a half-open trial that was never made, so the next caller gets it; the state is unchanged', () => {
+    let t = 0;
+    const b = new CircuitBreaker({ failureThreshold: 1, coolDownMs: 100, now: () => t });
+    b.recordFailure();
+    t = 100;
+    expect(b.tryAcquire()).toBe(true);
+    expect(b.tryAcquire()).toBe(false);
+    b.release();
+    expect(b.state).toBe('HALF_OPEN');
+    expect(b.tryAcquire()).toBe(true);
+  });
+});

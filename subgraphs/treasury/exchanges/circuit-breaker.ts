@@ -43,6 +43,11 @@ export class CircuitBreaker {
     return true;
   }
 
+  /** Gives back a call that was acquired but never made (nothing learnt about the exchange). */
+  release(): void {
+    this.trialInFlight = false;
+  }
+
   recordSuccess(): void {
     this.current = 'CLOSED';
     this.failures = 0;

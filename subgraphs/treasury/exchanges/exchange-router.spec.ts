@@ -68,16 +68,18 @@ describe('ExchangeRouter with fake ZeroCap and Swyftx', () => {
     const { order, attempts, reconciled } = await makeRouter().placeMarketBuy({ clientOrderId: id, audCents: 10_000n });
     expect(order).toMatchObject({ exchange: 'zerocap', status: 'FILLED', filledSats: 100_000n });
     expect(reconciled).toBe(false);
-    expect(brief(attempts)).toEqual(['zerocap:lookup:NOT_FOUND', 'swyftx:lookup:NOT_FOUND', 'zerocap:place:PLACED']);
+    expect(brief(attempts)).toEqual(['zerocap:lookup:NOT_FOUND', 'swyftx:lookup:NOT_FOUND', 'zerocap:place:IN_DOUBT', 'zerocap:place:PLACED']);
     expect(recorded).toEqual(attempts);
-    expect(attempts.every((a) => a.clientOrderId === id && a.at.getTime() === t)).toBe(true);
+    expect(attempts.every((a) => a.clientOrderId === id)).toBe(true);
+    // On a frozen clock the stamps still increase by a millisecond each, so listing by time keeps their order.
+    expect(attempts.map((a) => a.at.getTime() - t)).toEqual([0, 1, 2, 3]);
   });
 
   it('fails over zerocap → swyftx when zerocap is down', async () => {
     zc.setMode('outage');
     const { order, attempts } = await makeRouter().placeMarketBuy({ clientOrderId: randomUUID(), audCents: 10_000n });
     expect(order).toMatchObject({ exchange: 'swyftx', status: 'FILLED', filledSats: 100_000n, spentAudCents: 10_000n });
-    expect(brief(attempts)).toEqual(['zerocap:lookup:FAILED:UNAVAILABLE', 'swyftx:lookup:NOT_FOUND', 'swyftx:place:PLACED']);
+    expect(brief(attempts)).toEqual(['zerocap:lookup:FAILED:UNAVAILABLE', 'swyftx:lookup:NOT_FOUND', 'swyftx:place:IN_DOUBT', 'swyftx:place:PLACED']);
     expect(zc.orders()).toHaveLength(0);
     expect(sx.orders()).toHaveLength(1);
   });
@@ -103,7 +105,14 @@ describe('ExchangeRouter with fake ZeroCap and Swyftx', () => {
     const r2 = makeRouter({ zerocap: limited });
     const { order, attempts } = await r2.placeMarketBuy({ clientOrderId: id, audCents: 5_000n });
     expect(order.exchange).toBe('swyftx');
-    expect(brief(attempts)).toEqual(['zerocap:lookup:NOT_FOUND', 'swyftx:lookup:NOT_FOUND', 'zerocap:place:FAILED:RATE_LIMITED', 'swyftx:place:PLACED']);
+    expect(brief(attempts)).toEqual([
+      'zerocap:lookup:NOT_FOUND',
+      'swyftx:lookup:NOT_FOUND',
+      'zerocap:place:IN_DOUBT',
+      'zerocap:place:FAILED:RATE_LIMITED',
+      'swyftx:place:IN_DOUBT',
+      'swyftx:place:PLACED',
+    ]);
   });
 
   it('both down → RoutingError with every attempt recorded, nothing bought', async () => {
@@ -114,13 +123,18 @@ describe('ExchangeRouter with fake ZeroCap and Swyftx', () => {
     expect(err.kind).toBe('UNAVAILABLE');
     expect(err.outcomeUnknown).toBe(false);
     // Swyftx's lookup is answered from the order-id store (it has no client ids), so its outage shows at placement.
-    expect(brief(err.attempts)).toEqual(['zerocap:lookup:FAILED:UNAVAILABLE', 'swyftx:lookup:NOT_FOUND', 'swyftx:place:FAILED:UNAVAILABLE']);
+    expect(brief(err.attempts)).toEqual([
+      'zerocap:lookup:FAILED:UNAVAILABLE',
+      'swyftx:lookup:NOT_FOUND',
+      'swyftx:place:IN_DOUBT',
+      'swyftx:place:FAILED:UNAVAILABLE',
+    ]);
     expect(recorded).toEqual(err.attempts);
     expect(zc.orders()).toHaveLength(0);
     expect(sx.orders()).toHaveLength(0);
   });
 
-  it('both refuse the placement → RoutingError carrying the last kind and all four attempts', async () => {
+  it('both refuse the placement → RoutingError carrying the last kind and every attempt, each placement’s intent first', async () => {
     const down = (name: 'zerocap' | 'swyftx'): ExchangeAdapter => ({
       name,
       quote: () => Promise.reject(new Error('unused')),
@@ -135,7 +149,9 @@ describe('ExchangeRouter with fake ZeroCap and Swyftx', () => {
     expect(brief(err.attempts)).toEqual([
       'zerocap:lookup:NOT_FOUND',
       'swyftx:lookup:NOT_FOUND',
+      'zerocap:place:IN_DOUBT',
       'zerocap:place:FAILED:UNAVAILABLE',
+      'swyftx:place:IN_DOUBT',
       'swyftx:place:FAILED:UNAVAILABLE',
     ]);
   });
@@ -175,6 +191,7 @@ describe('ExchangeRouter with fake ZeroCap and Swyftx', () => {
     expect(brief(attempts)).toEqual([
       'zerocap:lookup:NOT_FOUND',
       'swyftx:lookup:NOT_FOUND',
+      'zerocap:place:IN_DOUBT',
       'zerocap:place:FAILED:UNAVAILABLE',
       'zerocap:reconcile:FOUND_EXISTING',
     ]);
@@ -323,15 +340,171 @@ describe('ExchangeRouter outcome-unknown paths (stub adapters)', () => {
     expect(secondary.placed).toBe(0);
   });
 
-  it('a throwing recorder does not break routing, and unconfigured exchanges are recorded as skipped', async () => {
+  it('a recorder failing on lookups does not break routing, and unconfigured exchanges are recorded as skipped', async () => {
     const router = new ExchangeRouter({
       adapters: { swyftx: stub('swyftx', {}) },
-      recorder: () => {
-        throw new Error('audit store down');
+      recorder: (a) => {
+        if (a.operation === 'lookup') throw new Error('audit store down');
       },
     });
     const { order: placed, attempts } = await router.placeMarketBuy({ clientOrderId: 'rec-1', audCents: 100n });
     expect(placed.exchange).toBe('swyftx');
     expect(brief(attempts)[0]).toBe('zerocap:lookup:SKIPPED_NOT_CONFIGURED');
+  });
+});
+
+describe('ExchangeRouter: the placement intent and open breakers (stub adapters)', () => {
+  const filled = (exchange: ExchangeName, id: string): ExchangeOrder => ({
+    exchange,
+    clientOrderId: id,
+    exchangeOrderId: `${exchange}-1`,
+    status: 'FILLED',
+    requestedAudCents: 100n,
+    filledSats: 1n,
+    spentAudCents: 100n,
+    feeAudCents: 0n,
+    averagePrice: '10000000.00',
+  });
+  const unavailable = (exchange: ExchangeName) => new ExchangeError({ exchange, kind: 'UNAVAILABLE', message: 'HTTP 503' });
+
+  it('records the placement as in doubt (outcome unknown) before the request leaves, then adds its outcome', async () => {
+    const recorded: RoutingAttempt[] = [];
+    let seenAtPlacement: string[] = [];
+    const kraken: ExchangeAdapter = {
+      name: 'kraken',
+      quote: () => Promise.reject(new Error('unused')),
+      health: async () => ({ ok: true }),
+      getOrder: async () => null,
+      placeMarketBuy: async (id) => {
+        seenAtPlacement = brief(recorded);
+        return filled('kraken', id);
+      },
+    };
+    const router = new ExchangeRouter({ adapters: { kraken }, recorder: (a) => void recorded.push(a) });
+    await router.placeMarketBuy({ clientOrderId: 'intent-1', audCents: 100n, policy: { primary: 'kraken', failover: [] } });
+    expect(seenAtPlacement).toEqual(['kraken:lookup:NOT_FOUND', 'kraken:place:IN_DOUBT']);
+    expect(recorded.find((a) => a.outcome === 'IN_DOUBT')).toMatchObject({ operation: 'place', outcomeUnknown: true });
+    expect(brief(recorded)).toEqual(['kraken:lookup:NOT_FOUND', 'kraken:place:IN_DOUBT', 'kraken:place:PLACED']);
+  });
+
+  it('does not place when the in-doubt record cannot be written, and leaves the breaker usable', async () => {
+    let placed = 0;
+    let storeDown = true;
+    const kraken: ExchangeAdapter = {
+      name: 'kraken',
+      quote: () => Promise.reject(new Error('unused')),
+      health: async () => ({ ok: true }),
+      getOrder: async () => null,
+      placeMarketBuy: async (id) => {
+        placed += 1;
+        return filled('kraken', id);
+      },
+    };
+    const router = new ExchangeRouter({
+      adapters: { kraken },
+      recorder: (a) => {
+        if (storeDown && a.outcome === 'IN_DOUBT') throw new Error('database unavailable');
+      },
+      breaker: { failureThreshold: 1, coolDownMs: 60_000 },
+    });
+    const policy = { primary: 'kraken' as const, failover: [] };
+    const err = await routingError(router.placeMarketBuy({ clientOrderId: 'intent-2', audCents: 100n, policy }));
+    expect(err.kind).toBe('INTENT_NOT_RECORDED');
+    expect(placed).toBe(0);
+    expect(router.breakerFor('kraken').state).toBe('CLOSED');
+    storeDown = false;
+    const ok = await router.placeMarketBuy({ clientOrderId: 'intent-2', audCents: 100n, policy });
+    expect(ok.order.exchange).toBe('kraken');
+    expect(placed).toBe(1);
+  });
+
+  it('a definite refusal undoes its intent: the exchange is not left "may hold the order"', async () => {
+    const kraken: ExchangeAdapter = {
+      name: 'kraken',
+      quote: () => Promise.reject(new Error('unused')),
+      health: async () => ({ ok: true }),
+      getOrder: async () => null,
+      placeMarketBuy: async () => {
+        throw unavailable('kraken');
+      },
+    };
+    const router = new ExchangeRouter({ adapters: { kraken }, recorder: () => undefined });
+    const err = await routingError(router.placeMarketBuy({ clientOrderId: 'intent-3', audCents: 100n, policy: { primary: 'kraken', failover: [] } }));
+    expect(err).toMatchObject({ kind: 'UNAVAILABLE', outcomeUnknown: false });
+    expect(brief(err.attempts)).toEqual(['kraken:lookup:NOT_FOUND', 'kraken:place:IN_DOUBT', 'kraken:place:FAILED:UNAVAILABLE']);
+  });
+
+  it('open breakers only: CIRCUIT_OPEN ("later"), not NO_ROUTE, and nothing is placed', async () => {
+    let placed = 0;
+    const down: ExchangeAdapter = {
+      name: 'kraken',
+      quote: () => Promise.reject(new Error('unused')),
+      health: async () => ({ ok: false }),
+      getOrder: async () => {
+        throw unavailable('kraken');
+      },
+      placeMarketBuy: async (id) => {
+        placed += 1;
+        return filled('kraken', id);
+      },
+    };
+    const router = new ExchangeRouter({ adapters: { kraken: down }, recorder: () => undefined, breaker: { failureThreshold: 1, coolDownMs: 60_000 } });
+    const policy = { primary: 'kraken' as const, failover: [] };
+    expect((await routingError(router.placeMarketBuy({ clientOrderId: 'open-1', audCents: 100n, policy }))).kind).toBe('UNAVAILABLE');
+    expect(router.breakerFor('kraken').state).toBe('OPEN');
+    const err = await routingError(router.placeMarketBuy({ clientOrderId: 'open-2', audCents: 100n, policy }));
+    expect(err).toMatchObject({ kind: 'CIRCUIT_OPEN', outcomeUnknown: false });
+    expect(brief(err.attempts)).toEqual(['kraken:lookup:SKIPPED_CIRCUIT_OPEN']);
+    expect(placed).toBe(0);
+  });
+
+  it('an exchange that may hold the order (in-doubt before) and whose breaker is open blocks placement anywhere', async () => {
+    let swyftxPlaced = 0;
+    const kraken: ExchangeAdapter = {
+      name: 'kraken',
+      quote: () => Promise.reject(new Error('unused')),
+      health: async () => ({ ok: false }),
+      getOrder: async () => {
+        throw unavailable('kraken');
+      },
+      placeMarketBuy: async () => {
+        throw unavailable('kraken');
+      },
+    };
+    const swyftx: ExchangeAdapter = {
+      name: 'swyftx',
+      quote: () => Promise.reject(new Error('unused')),
+      health: async () => ({ ok: true }),
+      getOrder: async () => null,
+      placeMarketBuy: async (id) => {
+        swyftxPlaced += 1;
+        return filled('swyftx', id);
+      },
+    };
+    const router = new ExchangeRouter({ adapters: { kraken, swyftx }, recorder: () => undefined, breaker: { failureThreshold: 1, coolDownMs: 60_000 } });
+    await routingError(router.placeMarketBuy({ clientOrderId: 'warm-up', audCents: 100n, policy: { primary: 'kraken', failover: [] } }));
+    expect(router.breakerFor('kraken').state).toBe('OPEN');
+    const err = await routingError(
+      router.placeMarketBuy({ clientOrderId: 'doubt-1', audCents: 100n, policy: { primary: 'swyftx', failover: [] }, priorExchanges: ['kraken'] }),
+    );
+    expect(err).toMatchObject({ kind: 'OUTCOME_UNKNOWN', outcomeUnknown: true });
+    expect(brief(err.attempts)).toContain('kraken:lookup:SKIPPED_CIRCUIT_OPEN');
+    expect(swyftxPlaced).toBe(0);
+  });
+
+  it('an unexpected error from a placement (not an exchange answer) leaves the order in doubt', async () => {
+    const kraken: ExchangeAdapter = {
+      name: 'kraken',
+      quote: () => Promise.reject(new Error('unused')),
+      health: async () => ({ ok: true }),
+      getOrder: async () => null,
+      placeMarketBuy: async () => {
+        // e.g. a bug reading the answer of an order that was made
+        throw new TypeError("Cannot read properties of undefined (reading 'txid')");
+      },
+    };
+    const router = new ExchangeRouter({ adapters: { kraken }, recorder: () => undefined });
+    const err = await routingError(router.placeMarketBuy({ clientOrderId: 'bug-1', audCents: 100n, policy: { primary: 'kraken', failover: [] } }));
+    expect(err).toMatchObject({ kind: 'UNEXPECTED', outcomeUnknown: true, mayHold: ['kraken'] });
   });
 });

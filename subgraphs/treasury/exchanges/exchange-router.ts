@@ -1,13 +1,15 @@
 /**
  * Routes a tenant's market buy to an exchange: primary first, then the failover list, skipping
  * exchanges whose circuit is open. Exactly-once: before placing anywhere it asks every exchange in
- * the route (and any the caller says were tried before) whether an order with this clientOrderId
- * already exists, and returns that order instead of buying twice.
+ * the route (and any the caller says may hold it) whether an order with this clientOrderId
+ * already exists, and returns that order instead of buying twice. Before a placement request
+ * leaves, its intent is recorded as in doubt; if that record cannot be written, nothing is sent.
  *
  * Only UNAVAILABLE and RATE_LIMITED move on to the next exchange. REJECTED, AUTH and
  * INVALID_RESPONSE stop the route: money never silently goes elsewhere because of a bad request or
  * bad credentials. A placement whose outcome is unknown (timeout, 502) is reconciled on the same
- * exchange before failing over; if that cannot be confirmed, routing stops.
+ * exchange before failing over; if that cannot be confirmed, routing stops. Which exchanges may
+ * hold the order is decided by one rule shared with the executor (`order-presence.ts`).
  */
 import { log } from '../../../lib/logger';
 import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker';
@@ -19,6 +21,7 @@ import {
   type ExchangeName,
   type ExchangeOrder,
 } from './exchange.types';
+import { exchangesThatMayHold } from './order-presence';
 
 export type RoutingPolicy = { primary: ExchangeName; failover: ExchangeName[] };
 
@@ -33,7 +36,8 @@ export function resolveRoute(tenantPolicy?: Partial<RoutingPolicy> | null): Exch
 }
 
 export type AttemptOperation = 'lookup' | 'place' | 'reconcile';
-export type AttemptOutcome = 'FOUND_EXISTING' | 'NOT_FOUND' | 'PLACED' | 'FAILED' | 'SKIPPED_CIRCUIT_OPEN' | 'SKIPPED_NOT_CONFIGURED';
+/** IN_DOUBT: a placement about to be sent (recorded before the request leaves; outcomeUnknown until answered). */
+export type AttemptOutcome = 'FOUND_EXISTING' | 'NOT_FOUND' | 'IN_DOUBT' | 'PLACED' | 'FAILED' | 'SKIPPED_CIRCUIT_OPEN' | 'SKIPPED_NOT_CONFIGURED';
 
 export type RoutingAttempt = {
   exchange: ExchangeName;
@@ -48,23 +52,34 @@ export type RoutingAttempt = {
   outcomeUnknown?: boolean;
 };
 
-/** Persists each attempt (audit trail). Errors it throws are logged, not propagated. */
+/**
+ * Persists each attempt, durably before it resolves. An error recording an IN_DOUBT intent stops
+ * that placement (it is never sent); errors recording anything else are logged, not propagated.
+ */
 export type AttemptRecorder = (attempt: RoutingAttempt) => void | Promise<void>;
 
-export type RoutingErrorKind = ExchangeErrorKind | 'OUTCOME_UNKNOWN' | 'NO_ROUTE' | 'UNEXPECTED';
+/**
+ * CIRCUIT_OPEN: every exchange that could take the order was skipped for an open breaker (try later).
+ * INTENT_NOT_RECORDED: the in-doubt record could not be written, so nothing was sent (try later).
+ * NO_ROUTE: no exchange in the route is configured or confirmed clean.
+ */
+export type RoutingErrorKind = ExchangeErrorKind | 'OUTCOME_UNKNOWN' | 'NO_ROUTE' | 'CIRCUIT_OPEN' | 'INTENT_NOT_RECORDED' | 'UNEXPECTED';
 
 export class RoutingError extends Error {
   readonly kind: RoutingErrorKind;
   readonly attempts: RoutingAttempt[];
+  /** Exchanges that may hold the order (order-presence rule over the prior ones and these attempts). */
+  readonly mayHold: ExchangeName[];
   /** True when an order may exist somewhere; reconcile (retry with the same id) before anything else. */
   readonly outcomeUnknown: boolean;
 
-  constructor(kind: RoutingErrorKind, message: string, attempts: RoutingAttempt[], outcomeUnknown: boolean, cause?: unknown) {
+  constructor(kind: RoutingErrorKind, message: string, attempts: RoutingAttempt[], mayHold: ExchangeName[], cause?: unknown) {
     super(message, cause === undefined ? undefined : { cause });
     this.name = 'RoutingError';
     this.kind = kind;
     this.attempts = attempts;
-    this.outcomeUnknown = outcomeUnknown;
+    this.mayHold = mayHold;
+    this.outcomeUnknown = mayHold.length > 0;
   }
 }
 
@@ -73,7 +88,7 @@ export type MarketBuyRequest = {
   audCents: bigint;
   /** The tenant's policy; missing parts fall back to the platform default. */
   policy?: Partial<RoutingPolicy> | null;
-  /** Exchanges this clientOrderId was sent to before (from the attempt log). Any of them that cannot be checked blocks placement. */
+  /** Exchanges that may hold this clientOrderId (exchangesThatMayHold over the attempt log). Any of them not confirmed clean blocks placement. */
   priorExchanges?: ExchangeName[];
 };
 
@@ -82,7 +97,8 @@ export type MarketBuyResult = { order: ExchangeOrder; attempts: RoutingAttempt[]
 export type ExchangeRouterOptions = {
   adapters: Partial<Record<ExchangeName, ExchangeAdapter>>;
   recorder: AttemptRecorder;
-  breaker?: Omit<CircuitBreakerOptions, 'now'>;
+  /** Defaults: 3 consecutive failures open a breaker for 30 s. */
+  breaker?: Partial<Omit<CircuitBreakerOptions, 'now'>>;
   /** Milliseconds clock shared by the breakers and attempt timestamps. */
   now?: () => number;
 };
@@ -121,8 +137,15 @@ export class ExchangeRouter {
   private async route(req: MarketBuyRequest): Promise<MarketBuyResult> {
     const { clientOrderId, audCents } = req;
     const attempts: RoutingAttempt[] = [];
+    const prior = req.priorExchanges ?? [];
+    // Strictly increasing within a route, so a trail listed by time shows the intent before its outcome.
+    let lastAt = Number.NEGATIVE_INFINITY;
+    const stamp = (a: Omit<RoutingAttempt, 'clientOrderId' | 'at'>): RoutingAttempt => {
+      lastAt = Math.max(this.now(), lastAt + 1);
+      return { ...a, clientOrderId, at: new Date(lastAt) };
+    };
     const record = async (a: Omit<RoutingAttempt, 'clientOrderId' | 'at'>): Promise<void> => {
-      const attempt: RoutingAttempt = { ...a, clientOrderId, at: new Date(this.now()) };
+      const attempt = stamp(a);
       attempts.push(attempt);
       try {
         await this.opts.recorder(attempt);
@@ -130,12 +153,24 @@ export class ExchangeRouter {
         log().error({ err, exchange: a.exchange, clientOrderId }, 'routing attempt recorder failed');
       }
     };
-    const stop = (kind: RoutingErrorKind, message: string, outcomeUnknown: boolean, cause?: unknown): never => {
-      throw new RoutingError(kind, message, attempts, outcomeUnknown, cause);
+    /** The intent must be durable before the request leaves: false (and nothing recorded) if it is not. */
+    const recordIntent = async (exchange: ExchangeName): Promise<boolean> => {
+      const attempt = stamp({ exchange, operation: 'place', outcome: 'IN_DOUBT', errorKind: null, outcomeUnknown: true });
+      try {
+        await this.opts.recorder(attempt);
+      } catch (err) {
+        log().error({ err, exchange, clientOrderId }, 'could not record the placement intent; not placing');
+        return false;
+      }
+      attempts.push(attempt);
+      return true;
+    };
+    const mayHold = (): ExchangeName[] => exchangesThatMayHold(attempts, prior);
+    const stop = (kind: RoutingErrorKind, message: string, cause?: unknown): never => {
+      throw new RoutingError(kind, message, attempts, mayHold(), cause);
     };
 
     const route = resolveRoute(req.policy);
-    const prior = req.priorExchanges ?? [];
     const toCheck = [...new Set([...route, ...prior])];
 
     // Phase 1: does an order under this id already exist anywhere we might have sent it?
@@ -167,15 +202,15 @@ export class ExchangeRouter {
         const kind = this.account(breaker, err);
         await record({ exchange, operation: 'lookup', outcome: 'FAILED', errorKind: kind, detail: messageOf(err) });
         if (kind === null || !FAILOVER_KINDS.has(kind)) {
-          stop(kind ?? 'UNEXPECTED', `order lookup on ${exchange} failed: ${messageOf(err)}`, false, err);
+          stop(kind ?? 'UNEXPECTED', `order lookup on ${exchange} failed: ${messageOf(err)}`, err);
         }
         lastKind = kind;
         lookups.set(exchange, 'unreachable');
       }
     }
-    const unconfirmed = prior.filter((e) => lookups.get(e) !== 'absent');
+    const unconfirmed = mayHold();
     if (unconfirmed.length > 0) {
-      stop('OUTCOME_UNKNOWN', `cannot confirm whether ${unconfirmed.join(', ')} already holds order ${clientOrderId}`, true);
+      stop('OUTCOME_UNKNOWN', `cannot confirm whether ${unconfirmed.join(', ')} already holds order ${clientOrderId}`);
     }
 
     // Phase 2: place on the first exchange that is confirmed clean and will take it.
@@ -187,6 +222,10 @@ export class ExchangeRouter {
         await record({ exchange, operation: 'place', outcome: 'SKIPPED_CIRCUIT_OPEN', errorKind: null });
         continue;
       }
+      if (!(await recordIntent(exchange))) {
+        breaker.release();
+        stop('INTENT_NOT_RECORDED', `could not record the intent to place order ${clientOrderId} on ${exchange}; nothing was sent`);
+      }
       try {
         const order = await adapter.placeMarketBuy(clientOrderId, audCents);
         breaker.recordSuccess();
@@ -194,10 +233,11 @@ export class ExchangeRouter {
         return { order, attempts, reconciled: false };
       } catch (err) {
         const kind = this.account(breaker, err);
-        const unknown = isExchangeError(err) && err.outcomeUnknown;
+        // Only an exchange's own answer says whether the order was made; anything else leaves it in doubt.
+        const unknown = !isExchangeError(err) || err.outcomeUnknown;
         await record({ exchange, operation: 'place', outcome: 'FAILED', errorKind: kind, detail: messageOf(err), outcomeUnknown: unknown });
         if (kind === null || !FAILOVER_KINDS.has(kind)) {
-          stop(kind ?? 'UNEXPECTED', `placing on ${exchange} failed: ${messageOf(err)}`, unknown, err);
+          stop(kind ?? 'UNEXPECTED', `placing on ${exchange} failed: ${messageOf(err)}`, err);
         }
         lastKind = kind;
         if (unknown) {
@@ -212,13 +252,15 @@ export class ExchangeRouter {
           } catch (lookupErr) {
             const lk = isExchangeError(lookupErr) ? lookupErr.kind : null;
             await record({ exchange, operation: 'reconcile', outcome: 'FAILED', errorKind: lk, detail: messageOf(lookupErr) });
-            stop('OUTCOME_UNKNOWN', `order ${clientOrderId} may have been placed on ${exchange}; not failing over`, true, lookupErr);
+            stop('OUTCOME_UNKNOWN', `order ${clientOrderId} may have been placed on ${exchange}; not failing over`, lookupErr);
           }
         }
         log().warn({ exchange, clientOrderId, kind }, 'exchange unavailable, failing over');
       }
     }
-    return stop(lastKind ?? 'NO_ROUTE', `no exchange could take order ${clientOrderId}`, false);
+    // Nothing answered "no": if an open breaker is why, that means later, not never.
+    const breakerOpen = attempts.some((a) => a.outcome === 'SKIPPED_CIRCUIT_OPEN' && route.includes(a.exchange));
+    return stop(lastKind ?? (breakerOpen ? 'CIRCUIT_OPEN' : 'NO_ROUTE'), `no exchange could take order ${clientOrderId}`);
   }
 
   /** Feeds the breaker: only health failures count against an exchange that answered. */

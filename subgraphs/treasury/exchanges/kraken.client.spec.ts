@@ -235,6 +235,28 @@ describe('KrakenClient against the fake Kraken', () => {
     expect((await caught(client.quote())).kind).toBe('INVALID_RESPONSE');
   });
 
+  it('injected 502 after the order was made → UNAVAILABLE with an unknown outcome, and the order exists', async () => {
+    const id = randomUUID();
+    // Only AddOrder gets the fault: the lookup before it passes.
+    fake.setFaults({ probability: 1, faults: ['bad-gateway-after-create'], paths: ['/0/private/AddOrder'] });
+    const err = await caught(client.placeMarketBuy(id, 10_000n));
+    fake.setFaults(null);
+    expect(err).toMatchObject({ kind: 'UNAVAILABLE', httpStatus: 502, outcomeUnknown: true });
+    expect(fake.orders().filter((o) => o.info.cl_ord_id === id)).toHaveLength(1);
+    expect(fake.faultCounts()['bad-gateway-after-create']).toBe(1);
+    expect(await client.getOrder(id)).toMatchObject({ status: 'FILLED', clientOrderId: id });
+  });
+
+  it('injected slow answers arrive late but intact; injected faults are counted per kind', async () => {
+    fake.setFaults({ probability: 1, faults: ['slow'], slowMs: 150 });
+    const order = await client.placeMarketBuy(randomUUID(), 10_000n);
+    expect(order.status).toBe('FILLED');
+    fake.setFaults({ probability: 1, faults: ['busy'] });
+    expect((await caught(client.getOrder(randomUUID()))).kind).toBe('UNAVAILABLE');
+    fake.setFaults(null);
+    expect(fake.faultCounts()).toMatchObject({ slow: 4, busy: 1, outage: 0 });
+  });
+
   it('insufficient funds → REJECTED, not retryable', async () => {
     fake.setMode('insufficient-funds');
     const err = await caught(client.placeMarketBuy(randomUUID(), 10_000n));

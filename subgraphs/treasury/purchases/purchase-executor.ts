@@ -4,8 +4,17 @@ import { recordAudit } from '../../../lib/audit';
 import type { EventBus } from '../../../lib/bus';
 import { TenantDirectory, withTenant } from '../../../lib/db/tenant-context';
 import { log } from '../../../lib/logger';
-import { ExchangeRouter, RoutingError, type ExchangeRouterOptions, type RoutingAttempt, type RoutingPolicy } from '../exchanges/exchange-router';
+import {
+  ExchangeRouter,
+  RoutingError,
+  type AttemptOperation,
+  type AttemptOutcome,
+  type ExchangeRouterOptions,
+  type RoutingAttempt,
+  type RoutingPolicy,
+} from '../exchanges/exchange-router';
 import type { ExchangeAdapter, ExchangeName, ExchangeOrder } from '../exchanges/exchange.types';
+import { exchangesThatMayHold, routeFailureVerdict } from '../exchanges/order-presence';
 import { publishAfterCommit, returnUnspent, transitionPurchase, type Publication } from './treasury-engine';
 import { PurchaseStatus, TERMINAL } from './purchase.entity';
 import { readTreasurySettings } from './purchase.service';
@@ -31,6 +40,7 @@ export type ExecutorOptions = {
   bus: EventBus;
   /** How long one worker owns a purchase while it talks to exchanges; a crashed worker's lease lapses. */
   leaseMs: number;
+  /** The clock of leases, breakers and attempt times. */
   now?: () => Date;
 };
 
@@ -46,9 +56,10 @@ export type ExecuteResult = { status: PurchaseStatus; reconciled?: boolean };
 
 /**
  * Runs one purchase to a final state, exactly once at the exchange:
- *   claim (lease) → PENDING→SUBMITTED committed → router (lookup by clientOrderId, then place)
- *   → FILLED | PARTIALLY_FILLED | FAILED committed with holdings, fees, audit and a live event.
- * If the process dies anywhere, the next attempt reconciles by clientOrderId before placing.
+ *   claim (lease) → PENDING→SUBMITTED committed → router (lookup by clientOrderId, in-doubt intent
+ *   committed, then place) → FILLED | PARTIALLY_FILLED | FAILED committed with holdings, fees, audit
+ *   and a live event. If the process dies anywhere, the next attempt reconciles by clientOrderId
+ *   before placing; a purchase whose order may exist is never FAILED (order-presence.ts).
  */
 export class PurchaseExecutor {
   private readonly leaseMs: number;
@@ -60,7 +71,7 @@ export class PurchaseExecutor {
   constructor(private readonly opts: ExecutorOptions) {
     this.leaseMs = opts.leaseMs;
     this.now = opts.now ?? (() => new Date());
-    this.router = new ExchangeRouter({ adapters: opts.adapters, breaker: opts.breaker, recorder: (a) => this.record(a) });
+    this.router = new ExchangeRouter({ adapters: opts.adapters, breaker: opts.breaker, recorder: (a) => this.record(a), now: () => this.now().getTime() });
   }
 
   private tx<T>(tenantId: string, fn: (em: EntityManager) => Promise<T>): Promise<T> {
@@ -90,19 +101,19 @@ export class PurchaseExecutor {
     } catch (err) {
       if (err instanceof RetryLater) throw err;
       const routing = err instanceof RoutingError ? err : null;
+      const verdict = routeFailureVerdict({
+        kind: routing?.kind ?? null,
+        // A failure outside the router (kind null: e.g. while settling) is always retried.
+        mayHold: routing ? routing.mayHold : prior,
+        finalAttempt,
+      });
       const reason = routing ? `${routing.kind}: ${routing.message}` : `unexpected: ${(err as Error).message}`;
-      // An order may exist somewhere: never give up on it; reconcile on the next attempt.
-      const unknown = routing?.outcomeUnknown ?? true;
-      const permanent = routing !== null && ['REJECTED', 'AUTH', 'NO_ROUTE'].includes(routing.kind);
-      // Once an exchange accepted this order (or may have), giving up would free its money while the
-      // order fills: keep retrying until the order is found and settled.
-      const mayExist = prior.length > 0 || (routing?.attempts ?? []).some((a) => a.operation === 'place' && (a.outcome === 'PLACED' || a.outcomeUnknown));
-      if (!unknown && !mayExist && (permanent || finalAttempt)) {
+      if (verdict.action === 'fail') {
         await this.finish(tenantId, purchase, PurchaseStatus.FAILED, reason, null);
         return { status: PurchaseStatus.FAILED };
       }
       await this.release(tenantId, purchase.id);
-      throw new RetryLater(reason);
+      throw new RetryLater(`${reason} (${verdict.why})`);
     } finally {
       this.routing.delete(purchase.client_order_id);
     }
@@ -135,15 +146,12 @@ export class PurchaseExecutor {
       primary: settings.primaryExchange as ExchangeName,
       failover: settings.failoverExchanges as ExchangeName[],
     };
-    // Exchanges that may hold this order: one that accepted it, or one whose answer was in doubt
-    // (timeout, 502: recorded as outcome_unknown). A definite refusal (503, 429) created nothing there.
-    const prior = (
-      await em.execute<{ exchange: ExchangeName }[]>(
-        `select distinct exchange from exchange_attempt
-         where purchase_id = ? and ((operation = 'place' and (outcome = 'PLACED' or outcome_unknown)) or operation = 'reconcile')`,
-        [p.id],
-      )
-    ).map((r) => r.exchange);
+    // Exchanges that may hold this order, by the one rule the router also applies, over every attempt in the order recorded.
+    const trail = await em.execute<{ exchange: ExchangeName; operation: AttemptOperation; outcome: AttemptOutcome; outcome_unknown: boolean }[]>(
+      `select exchange, operation, outcome, outcome_unknown from exchange_attempt where purchase_id = ? order by seq`,
+      [p.id],
+    );
+    const prior = exchangesThatMayHold(trail.map((r) => ({ exchange: r.exchange, operation: r.operation, outcome: r.outcome, outcomeUnknown: r.outcome_unknown })));
     return { kind: 'go', purchase: p, policy, prior, publications };
   }
 
@@ -151,10 +159,10 @@ export class PurchaseExecutor {
     return transitionPurchase(em, tenantId, p, to, { reason, actorId: null, at: this.now() });
   }
 
-  /** Persists one routing attempt in its own transaction, so the trail survives a crash mid-route. */
+  /** Persists one routing attempt in its own committed transaction, so the trail (the intent above all) survives a crash mid-route. */
   private async record(a: RoutingAttempt): Promise<void> {
     const target = this.routing.get(a.clientOrderId);
-    if (!target) return;
+    if (!target) throw new Error(`no purchase is being routed under ${a.clientOrderId}`);
     await this.tx(target.tenantId, (em) =>
       em.execute(
         `insert into exchange_attempt (id, purchase_id, exchange, operation, outcome, error_kind, detail, at, outcome_unknown) values (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -205,7 +213,9 @@ export class PurchaseExecutor {
         );
       }
       // Whatever was not spent goes back to the payments it came from, net of refunds that arrived while it was in flight.
-      await returnUnspent(em, { id: p.id, ruleId: current.rule_id, unspentCents: BigInt(current.amount_aud_cents) - (order?.spentAudCents ?? 0n) - (order?.feeAudCents ?? 0n) });
+      // Every adapter reports what it spent on bitcoin and its fee charged on top (Kraken's cost + fee,
+      // Swyftx's amount + feeAmount, paper's feeBps on top): the fee never comes out of the rule's money.
+      await returnUnspent(em, { id: p.id, ruleId: current.rule_id, unspentCents: BigInt(current.amount_aud_cents) - (order?.spentAudCents ?? 0n) });
       const pub = await this.transition(em, tenantId, current, to, reason);
       if (order) {
         await recordAudit(em, {
