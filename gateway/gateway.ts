@@ -10,6 +10,7 @@ import { createHttpApp, listen, type Listening, type ReadinessCheck } from '../l
 import { currentCorrelationId, log, withCorrelation } from '../lib/logger';
 import { buildEdge, formatGatewayError, type Caller, type EdgeOptions } from './edge';
 import { explorer } from './explorer';
+import { dashboard } from './web';
 import type { QueryRunner } from './subscriptions/execution';
 import { attachSubscriptions, type SubscriptionLimits, type SubscriptionServer } from './subscriptions/server';
 
@@ -148,6 +149,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       }),
     }),
   );
+  app.use(dashboard());
   const listening = await listen(outer, opts.host, opts.port);
 
   // Follow-up queries for subscription events run through this gateway's own execution, with the

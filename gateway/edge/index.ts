@@ -10,6 +10,7 @@ import { MANIFEST_PATH, loadManifest, manifestIndex } from './manifest';
 import { queryLimits, type QueryLimits } from './query-limits';
 import { createRateLimiters, rateLimit, type RateLimitOptions } from './rate-limit';
 import { partnerSafelist } from './safelist';
+import { DASHBOARD_MANIFEST_PATH } from '../web';
 import { corsAllowlist, securityHeaders, type CspDirectives } from './security-headers';
 
 export { EdgeCode, EdgeError, formatGatewayError } from './errors';
@@ -30,7 +31,7 @@ export type EdgeOptions = {
   /** Per-IP, per-user, per-tenant and per-API-key limits; `false` turns rate limiting off. */
   rateLimits?: RateLimitOptions | false;
   /** APQ cache TTL and size; `manifestPath` is the partner safelist (default schema/operations/manifest.json). */
-  persistedQueries?: PersistedQueryOptions & { manifestPath?: string };
+  persistedQueries?: PersistedQueryOptions & { manifestPath?: string; dashboardManifestPath?: string };
   /** Origins allowed to call cross-origin (exact, e.g. `https://app.liquidabt.com.au`). Default none. */
   corsOrigins?: string[];
   /** CSP of the explorer page; `false` leaves it to the explorer. Default: 'self' plus inline styles. */
@@ -60,6 +61,8 @@ export function buildEdge(opts: EdgeOptions & { jwtSecret: string; redis?: Redis
   const body = { ...BODY_LIMIT_DEFAULTS, ...definedOnly(opts.bodyLimits ?? {}) };
   const manifest = manifestIndex(loadManifest(opts.persistedQueries?.manifestPath ?? MANIFEST_PATH));
   log().info({ operations: manifest.size }, 'partner persisted query list loaded');
+  // The dashboard's own operations (built into web/dist): their ids always resolve, but they are not the partner safelist.
+  const dashboardOps = manifestIndex(loadManifest(opts.persistedQueries?.dashboardManifestPath ?? DASHBOARD_MANIFEST_PATH));
   const limits = queryLimits({ ...opts.queryLimits, hideFieldSuggestions: opts.hideFieldSuggestions ?? production });
   // Rate limiters only use Redis once it is connected (else they count in memory): a first command
   // makes a lazyConnect client connect now.
@@ -84,7 +87,7 @@ export function buildEdge(opts: EdgeOptions & { jwtSecret: string; redis?: Redis
     apollo: {
       plugins: limits.plugins,
       validationRules: limits.validationRules,
-      persistedQueries: persistedQueries(manifest, { redis: opts.redis, redisPrefix, ...PERSISTED_QUERY_DEFAULTS, ...definedOnly(opts.persistedQueries ?? {}) }),
+      persistedQueries: persistedQueries(new Map([...dashboardOps, ...manifest]), { redis: opts.redis, redisPrefix, ...PERSISTED_QUERY_DEFAULTS, ...definedOnly(opts.persistedQueries ?? {}) }),
       allowBatchedHttpRequests: body.maxBatchSize > 1,
       introspection: opts.introspection ?? !production,
     },
