@@ -28,10 +28,13 @@ export const DASHBOARD_CSP: CspDirectives = {
   'frame-ancestors': ["'none'"],
 };
 
-const cspHeader = (d: CspDirectives): string =>
-  Object.entries(d)
+/** Browsers differ on whether 'self' covers ws:/wss: to the same host, so the WebSocket origin is named too. */
+export function dashboardCsp(host: string | undefined): string {
+  const ws = host && /^[A-Za-z0-9.\-]+(:\d+)?$|^\[[0-9A-Fa-f:.]+\](:\d+)?$/.test(host) ? [`ws://${host}`, `wss://${host}`] : [];
+  return Object.entries({ ...DASHBOARD_CSP, 'connect-src': [...DASHBOARD_CSP['connect-src'], ...ws] })
     .map(([k, v]) => `${k} ${v.join(' ')}`)
     .join('; ');
+}
 
 /** Paths that belong to the API and operations, never to the single-page app. */
 const NOT_THE_APP = /^\/(graphql|api|metrics|webhooks)(\/|$)/;
@@ -86,7 +89,6 @@ function notBuilt(res: Response): void {
 export function dashboard(opts: { distDir?: string } = {}): Router {
   const dir = opts.distDir ?? DASHBOARD_DIST;
   const router = express.Router();
-  const csp = cspHeader(DASHBOARD_CSP);
   let index: Buffer | undefined;
   const indexHtml = (): Buffer | undefined => {
     if (!index && existsSync(join(dir, 'index.html'))) index = readFileSync(join(dir, 'index.html'));
@@ -95,7 +97,7 @@ export function dashboard(opts: { distDir?: string } = {}): Router {
   router.use((req, res, next) => {
     if (NOT_THE_APP.test(req.path)) return next('router');
     // Replaces the API's CSP helmet set: these responses are the app (the service worker's CSP is its own).
-    res.setHeader('Content-Security-Policy', csp);
+    res.setHeader('Content-Security-Policy', dashboardCsp(req.get('host')));
     next();
   });
   router.use('/assets', assets(join(dir, 'assets')));

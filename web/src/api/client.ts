@@ -102,6 +102,8 @@ export function createApiClient(): ApiClient {
   const client = new Client({
     url: ENDPOINT,
     preferGetMethod: false,
+    // Each screen shows what it has at once and refreshes it: other people and workers change data too.
+    requestPolicy: 'cache-and-network',
     fetch: authFetch,
     exchanges: [
       onAuthError,

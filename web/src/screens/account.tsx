@@ -5,6 +5,7 @@ import { ConfirmMfaMutation, DisableMfaMutation, EnrollMfaMutation, LogoutEveryw
 import { getSession, sessionFrom, setSession } from '../api/session';
 import { useViewer } from '../api/viewer';
 import { QrCode } from '../components/qr';
+import { useRouter } from '../router';
 import { Button, Card, CopyButton, ErrorBanner, Facts, Field, Notice, PageHeader } from '../components/ui';
 
 export function AccountScreen() {
@@ -182,16 +183,20 @@ function TenantSwitcher() {
 
 function SessionCard() {
   const client = useClient();
+  const { navigate } = useRouter();
   const [busy, setBusy] = useState<'one' | 'all' | null>(null);
   const logout = async (): Promise<void> => {
     setBusy('one');
     const s = getSession();
     if (s) await client.mutation(LogoutMutation, { refreshToken: s.refreshToken }).toPromise();
+    // Logging out on purpose lands on a plain log-in page (not "come back to this page").
+    navigate('/login', { replace: true });
     setSession(null);
   };
   const everywhere = async (): Promise<void> => {
     setBusy('all');
     await client.mutation(LogoutEverywhereMutation, {}).toPromise();
+    navigate('/login', { replace: true });
     setSession(null);
   };
   return (

@@ -7,7 +7,7 @@ import { Aud, Button, Card, Empty, ErrorBanner, Facts, Gain, Loading, PageHeader
 import { formatAud, formatPrice } from '../lib/money';
 import { Link, match, useRouter } from '../router';
 
-const FUNDING: Record<string, string> = { PAYMENT: 'Payment', REFUND: 'Refund', MANUAL: 'Manual request', BALANCE: 'Balance event', SCHEDULE: 'Schedule' };
+const FUNDING: Record<string, string> = { REVENUE: 'Revenue payment', REFUND: 'Refund', BALANCE: 'Balance event', RETURN: 'Returned from an unfilled purchase' };
 
 export function PurchaseScreen() {
   const { path } = useRouter();
