@@ -182,3 +182,76 @@ export async function logInThroughUi(page: Page, base: string, email: string, pa
   await page.getByRole('button', { name: 'Log in' }).click();
   await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor({ timeout: 20_000 });
 }
+
+/** Every screen of the dashboard: its path and the heading that says it has rendered. */
+export type Screen = { name: string; path: string; heading: RegExp | string; signedOut?: boolean };
+
+export const screensOf = (purchaseId: string, ruleId: string): Screen[] => [
+  { name: 'login', path: '/login', heading: 'Log in', signedOut: true },
+  { name: 'signup', path: '/signup', heading: 'Create your account', signedOut: true },
+  { name: 'invite', path: '/invite?token=example', heading: 'Join your team', signedOut: true },
+  { name: 'overview', path: '/', heading: 'Overview' },
+  { name: 'purchases', path: '/purchases', heading: 'Purchases' },
+  { name: 'purchase', path: `/purchases/${purchaseId}`, heading: /^Purchase of \$/ },
+  { name: 'rules', path: '/rules', heading: 'Rules' },
+  { name: 'rule-new', path: '/rules/new', heading: 'New rule' },
+  { name: 'rule-edit', path: `/rules/${ruleId}`, heading: /^Edit / },
+  { name: 'integrations', path: '/integrations', heading: 'Integrations' },
+  { name: 'team', path: '/team', heading: 'Team & access' },
+  { name: 'compliance', path: '/compliance', heading: 'Compliance & reports' },
+  { name: 'account', path: '/account', heading: 'Account' },
+];
+
+/**
+ * Opens a screen and waits until it has its heading and nothing is still loading. `inApp` moves
+ * through the app's own router (as a click on a link does) instead of loading the page again.
+ */
+export async function openScreen(page: Page, base: string, s: Screen, inApp = false): Promise<void> {
+  if (inApp) {
+    await page.evaluate((path) => {
+      const w = globalThis as unknown as { history: { pushState(a: null, b: string, c: string): void }; dispatchEvent(e: unknown): void; PopStateEvent: new (t: string) => unknown };
+      w.history.pushState(null, '', path);
+      w.dispatchEvent(new w.PopStateEvent('popstate'));
+    }, s.path);
+  } else await page.goto(`${base}${s.path}`);
+  await page.getByRole('heading', { level: 1, name: s.heading }).waitFor({ timeout: 20_000 });
+  await page.waitForFunction(() => !(globalThis as unknown as { document: { querySelector(s: string): unknown } }).document.querySelector('.loading'), undefined, { timeout: 20_000 });
+}
+
+type PurchaseSummary = { id: string; status: string };
+
+/** A tenant with rules, Stripe and a filled purchase, made through the API and a signed webhook. */
+export async function seedTenantWithPurchase(gateway: string, tenantUrl: string): Promise<{ email: string; token: string; purchaseId: string; ruleId: string }> {
+  const seeded = await seedTenant(gateway, tenantUrl);
+  const api = client(gateway, seeded.token);
+  const stamp = Date.now();
+  for (const [i, cents] of [12345, 24567].entries()) {
+    const r = await postStripePayment(seeded.webhookUrl, cents, `seed_${stamp}_${i}`);
+    if (r.status !== 200) throw new Error(`seed webhook refused: ${r.status} ${r.body}`);
+  }
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const { purchases } = await api.request<{ purchases: PurchaseSummary[] }>(gql`
+      {
+        purchases {
+          id
+          status
+        }
+      }
+    `);
+    const filled = purchases.filter((p) => p.status === 'FILLED');
+    if (filled.length >= 2) {
+      const { treasuryRules } = await api.request<{ treasuryRules: { id: string; type: string }[] }>(gql`
+        {
+          treasuryRules {
+            id
+            type
+          }
+        }
+      `);
+      return { email: seeded.email, token: seeded.token, purchaseId: filled[0].id, ruleId: treasuryRules.find((r) => r.type === 'FIXED_DCA')!.id };
+    }
+    if (Date.now() > deadline) throw new Error(`seed purchases not filled: ${JSON.stringify(purchases)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

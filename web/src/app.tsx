@@ -44,7 +44,12 @@ function Routes() {
   else if (path === '/compliance') screen = <ComplianceScreen />;
   else if (path === '/account') screen = <AccountScreen />;
   else screen = <NotFound />;
-  return <Suspense fallback={<Loading />}>{screen}</Suspense>;
+  // Keyed by path: the previous screen unmounts while the next one loads (React would keep it, hidden).
+  return (
+    <Suspense key={path} fallback={<Loading />}>
+      {screen}
+    </Suspense>
+  );
 }
 
 function NotFound() {

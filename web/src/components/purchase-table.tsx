@@ -1,6 +1,7 @@
 import type { PurchaseRowFragment } from '../gql/graphql';
 import { useViewer } from '../api/viewer';
 import { Link } from '../router';
+import { formatAud } from '../lib/money';
 import { Aud, Gain, Sats, StatusBadge, When } from './ui';
 
 const SOURCE: Record<string, string> = { RULE: 'Rule', MANUAL: 'Manual', SCHEDULE: 'Schedule', CUTOFF: 'Daily cut-off' };
@@ -31,8 +32,11 @@ export function PurchaseTable({ purchases, caption, showRule }: { purchases: (Pu
         {purchases.map((p) => (
           <tr key={p.id} data-purchase-id={p.id} data-status={p.status}>
             <td data-label="When">
-              <Link to={`/purchases/${p.id}`} aria-label={`Purchase of ${p.amountAudCents} cents, ${p.status.toLowerCase()}`}>
+              <Link to={`/purchases/${p.id}`}>
                 <When iso={p.createdAt} tz={tz} />
+                <span className="sr-only">
+                  , purchase of {formatAud(p.amountAudCents)}, {p.status.replace(/_/g, ' ').toLowerCase()}
+                </span>
               </Link>
             </td>
             <td data-label="Status">

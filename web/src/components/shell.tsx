@@ -3,6 +3,7 @@ import { useLive } from '../api/live';
 import { useViewer } from '../api/viewer';
 import { formatPrice } from '../lib/money';
 import { Link, useRouter } from '../router';
+import { clearHeadingFocus, focusHeadingOnNextPage } from './ui';
 
 const NAV = [
   { to: '/', label: 'Overview' },
@@ -40,7 +41,14 @@ export function Shell({ children }: { children: ReactNode }) {
       first.current = false;
       return;
     }
-    const t = setTimeout(() => document.getElementById('page-title')?.focus(), 50);
+    // A screen already on the page (same component) gets focus now; a lazily loaded one when its heading mounts.
+    focusHeadingOnNextPage();
+    const t = setTimeout(() => {
+      const h = document.getElementById('page-title');
+      if (!h || h.getClientRects().length === 0) return;
+      clearHeadingFocus();
+      if (document.activeElement !== h) h.focus();
+    }, 0);
     return () => clearTimeout(t);
   }, [path]);
   return (

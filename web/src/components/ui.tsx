@@ -1,4 +1,4 @@
-import { useId, type ButtonHTMLAttributes, type InputHTMLAttributes, type ReactNode, type SelectHTMLAttributes } from 'react';
+import { useEffect, useId, useRef, type ButtonHTMLAttributes, type InputHTMLAttributes, type ReactNode, type SelectHTMLAttributes } from 'react';
 import type { CombinedError } from '@urql/core';
 import { readable, type ReadableError } from '../api/errors';
 import { formatAud, formatBtc, formatSats } from '../lib/money';
@@ -102,11 +102,26 @@ export function Card({ title, actions, children, className, headingLevel = 2 }: 
   );
 }
 
+/** Set by the shell on navigation: the next page heading to mount takes focus (screen readers hear the new page). */
+let focusNextHeading = false;
+export const focusHeadingOnNextPage = (): void => {
+  focusNextHeading = true;
+};
+export const clearHeadingFocus = (): void => {
+  focusNextHeading = false;
+};
+
 export function PageHeader({ title, subtitle, actions }: { title: string; subtitle?: ReactNode; actions?: ReactNode }) {
+  const ref = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    if (!focusNextHeading) return;
+    focusNextHeading = false;
+    ref.current?.focus();
+  }, []);
   return (
     <header className="page-head">
       <div>
-        <h1 id="page-title" tabIndex={-1}>
+        <h1 id="page-title" tabIndex={-1} ref={ref}>
           {title}
         </h1>
         {subtitle ? <p className="page-sub">{subtitle}</p> : null}
