@@ -13,6 +13,8 @@ export default defineConfig({
     // Budget is checked by web/scripts/budget.ts; Vite's own warning would only repeat it.
     chunkSizeWarningLimit: 1000,
     modulePreload: { polyfill: false },
+    // web/scripts/budget.ts reads the chunk graph from it (dist/.vite/manifest.json, not served).
+    manifest: true,
   },
   server: {
     port: 5173,

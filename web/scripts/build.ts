@@ -74,7 +74,7 @@ export async function buildDashboard(): Promise<void> {
   await runCodegen();
   // Vite is ESM-only; swc keeps dynamic imports (ignoreDynamic), so this loads it from CommonJS.
   const vite = await import('vite');
-  await vite.build({ root: WEB_DIR, configFile: join(WEB_DIR, 'vite.config.mts'), logLevel: 'warn' });
+  await vite.build({ root: WEB_DIR, configFile: join(WEB_DIR, 'vite.config.mts'), logLevel: 'error' });
   precompress(join(DIST_DIR, 'assets'));
   const operations = writeDashboardManifest();
   writeFileSync(BUILD_STAMP, hash + '\n');
