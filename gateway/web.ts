@@ -30,7 +30,7 @@ export const DASHBOARD_CSP: CspDirectives = {
 
 /** Browsers differ on whether 'self' covers ws:/wss: to the same host, so the WebSocket origin is named too. */
 export function dashboardCsp(host: string | undefined): string {
-  const ws = host && /^[A-Za-z0-9.\-]+(:\d+)?$|^\[[0-9A-Fa-f:.]+\](:\d+)?$/.test(host) ? [`ws://${host}`, `wss://${host}`] : [];
+  const ws = host && /^[A-Za-z0-9.-]+(:\d+)?$|^\[[0-9A-Fa-f:.]+\](:\d+)?$/.test(host) ? [`ws://${host}`, `wss://${host}`] : [];
   return Object.entries({ ...DASHBOARD_CSP, 'connect-src': [...DASHBOARD_CSP['connect-src'], ...ws] })
     .map(([k, v]) => `${k} ${v.join(' ')}`)
     .join('; ');

@@ -11,7 +11,7 @@ describe('dashboard screens: accessibility and phones', () => {
   let owner: { email: string };
   beforeAll(async () => {
     b = await startDashboard({ viewport: PHONE });
-    const seeded = await seedTenantWithPurchase(b.t.gateway, b.t.platform.urls.tenant!);
+    const seeded = await seedTenantWithPurchase(b.t.gateway);
     owner = seeded;
     screens = screensOf(seeded.purchaseId, seeded.ruleId);
   }, 240_000);

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { gql } from 'graphql-request';
+import { DASHBOARD_MANIFEST_PATH } from '../../gateway/web';
 import { generate } from 'otplib';
 import { client, errorCodes } from '../helpers/platform';
 import { PASSWORD, logInThroughUi, postStripePayment, seedTenant, startDashboard, type Browser } from './dashboard.harness';
@@ -22,7 +24,7 @@ describe('dashboard in Chromium', () => {
   const email = `owner-${Date.now()}@dashboard.example`;
 
   it('signs up, adds a rule, connects Stripe, and shows a webhook-funded purchase go live to FILLED', async () => {
-    const { page, t } = b;
+    const { page } = b;
     const res = await page.goto(`${b.base}/`);
     expect(res?.status()).toBe(200);
     expect(res?.headers()['content-security-policy']).toMatch(/script-src 'self'(;|$)/);
@@ -117,8 +119,34 @@ describe('dashboard in Chromium', () => {
     expect(b.problems.filter((p) => /Content Security Policy|page error/i.test(p))).toEqual([]);
   });
 
+  it('resolves the dashboard manifest ids for a signed-in user, but not for a partner API key', async () => {
+    const manifest = JSON.parse(readFileSync(DASHBOARD_MANIFEST_PATH, 'utf8')) as { operations: { id: string; name: string }[] };
+    const price = manifest.operations.find((o) => o.name === 'DashboardOverview')!;
+    const owner = await seedTenant(b.t.gateway, 'Manifest Check Pty Ltd');
+    const { createApiKey } = await client(b.t.gateway, owner.token).request<{ createApiKey: { key: string } }>(gql`
+      mutation {
+        createApiKey(input: { name: "partner", scopes: ["read:treasury", "read:market"] }) {
+          key
+        }
+      }
+    `);
+    const byId = (authorization: string): Promise<{ status: number; body: { data?: unknown; errors?: { extensions?: { code?: string } }[] } }> =>
+      fetch(b.t.gateway, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization },
+        body: JSON.stringify({ operationName: price.name, variables: {}, extensions: { persistedQuery: { version: 1, sha256Hash: price.id } } }),
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as { data?: unknown } }));
+    const asUser = await byId(`Bearer ${owner.token}`);
+    expect(asUser.status).toBe(200);
+    expect(asUser.body.errors).toBeUndefined();
+    expect(asUser.body.data).toMatchObject({ holdings: [], purchases: [] });
+    const asPartner = await byId(`Bearer ${createApiKey.key}`);
+    expect(asPartner.status).toBe(400);
+    expect(asPartner.body.errors?.[0]?.extensions?.code).toBe('PERSISTED_QUERY_NOT_IN_LIST');
+  });
+
   it('enrols TOTP MFA, shows recovery codes once, and logs in through the challenge with one', async () => {
-    const { page, t } = b;
+    const { page } = b;
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Account' }).click();
     await page.getByRole('button', { name: 'Set up two-step verification' }).click();
     await page.getByRole('img', { name: 'QR code for your authenticator app' }).waitFor();
@@ -149,12 +177,11 @@ describe('dashboard in Chromium', () => {
     await page.getByLabel('Authentication code').fill(codes[0]);
     await page.getByRole('button', { name: 'Verify' }).click();
     await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor({ timeout: 20_000 });
-    void t;
   });
 
   it('hides edit controls from a VIEWER, and the API still refuses them', async () => {
     const { page, t } = b;
-    const owner = await seedTenant(t.gateway, t.platform.urls.tenant!, 'Viewer Check Pty Ltd');
+    const owner = await seedTenant(t.gateway, 'Viewer Check Pty Ltd');
     const viewerEmail = `viewer-${Date.now()}@dashboard.example`;
     const { inviteUser } = await client(t.gateway, owner.token).request<{ inviteUser: { token: string } }>(
       gql`

@@ -112,7 +112,7 @@ export async function horizontalOverflow(page: Page): Promise<{ scrollWidth: num
 type Auth = { accessToken: string; user: { id: string }; tenant: { id: string } };
 
 /** A tenant made through the API (not the UI), for tests that need data on screens. */
-export async function seedTenant(gateway: string, tenantUrl: string, name = 'Screens Coffee Pty Ltd'): Promise<{ email: string; token: string; integrationId: string; webhookUrl: string }> {
+export async function seedTenant(gateway: string, name = 'Screens Coffee Pty Ltd'): Promise<{ email: string; token: string; integrationId: string; webhookUrl: string }> {
   const email = `owner-${Date.now()}-${Math.floor(Math.random() * 1e6)}@dashboard.example`;
   const { signUp } = await client(gateway).request<{ signUp: Auth }>(
     gql`
@@ -156,7 +156,6 @@ export async function seedTenant(gateway: string, tenantUrl: string, name = 'Scr
     `,
     { secret: STRIPE_SECRET },
   );
-  void tenantUrl;
   return { email, token: signUp.accessToken, integrationId: i.id, webhookUrl: i.webhookUrl };
 }
 
@@ -221,8 +220,8 @@ export async function openScreen(page: Page, base: string, s: Screen, inApp = fa
 type PurchaseSummary = { id: string; status: string };
 
 /** A tenant with rules, Stripe and a filled purchase, made through the API and a signed webhook. */
-export async function seedTenantWithPurchase(gateway: string, tenantUrl: string): Promise<{ email: string; token: string; purchaseId: string; ruleId: string }> {
-  const seeded = await seedTenant(gateway, tenantUrl);
+export async function seedTenantWithPurchase(gateway: string): Promise<{ email: string; token: string; purchaseId: string; ruleId: string }> {
+  const seeded = await seedTenant(gateway);
   const api = client(gateway, seeded.token);
   const stamp = Date.now();
   for (const [i, cents] of [12345, 24567].entries()) {

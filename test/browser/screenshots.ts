@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   mkdirSync(OUT, { recursive: true });
   const b = await startDashboard({ viewport: DESKTOP });
   try {
-    const seeded = await seedTenantWithPurchase(b.t.gateway, b.t.platform.urls.tenant!);
+    const seeded = await seedTenantWithPurchase(b.t.gateway);
     const screens = screensOf(seeded.purchaseId, seeded.ruleId);
     for (const s of screens.filter((x) => x.signedOut && x.name !== 'invite')) {
       await openScreen(b.page, b.base, s);
