@@ -57,7 +57,7 @@ describe('dashboard screens: accessibility and phones', () => {
     await b.page.setViewportSize(DESKTOP);
     await logInThroughUi(b.page, b.base, owner.email);
     expect(await check(false)).toEqual([]);
-  }, 150_000);
+  }, 240_000);
 
   it('works from the keyboard: skip link, main navigation, and the phone menu', async () => {
     const { page } = b;
@@ -90,7 +90,7 @@ describe('dashboard screens: accessibility and phones', () => {
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { level: 1, name: 'Purchases' }).waitFor();
     expect(await page.getByRole('button', { name: 'Menu' }).getAttribute('aria-expanded')).toBe('false');
-  });
+  }, 90_000);
 
   it('broke no CSP rule and threw no error on any screen', () => {
     expect(b.problems.filter((p) => /Content Security Policy|page error/i.test(p))).toEqual([]);

@@ -82,7 +82,7 @@ describe('dashboard in Chromium', () => {
     await row.first().waitFor({ timeout: 20_000 });
     await page.locator('[data-testid="purchase-table"] tr[data-status="FILLED"]').first().waitFor({ timeout: 20_000 });
     // $123.45 × 10% = $12.345 → a $12.34 purchase (the half cent carries over), now with bitcoin and a holding.
-    await page.locator('[data-testid="purchase-table"] tr[data-status="FILLED"]').getByText('$12.34').waitFor();
+    await page.locator('[data-testid="purchase-table"] tr[data-status="FILLED"]').getByText('$12.34', { exact: true }).waitFor();
     await page.waitForFunction(
       () => {
         const el = (globalThis as unknown as { document: { querySelector(s: string): { textContent: string | null } | null } }).document.querySelector('[data-testid="holdings-sats"]');
@@ -99,7 +99,7 @@ describe('dashboard in Chromium', () => {
     await page.getByText('Revenue payment').first().waitFor();
     await page.getByTestId('transitions').getByText('filled').waitFor();
     await page.getByRole('heading', { name: 'Exchange attempts' }).waitFor();
-  });
+  }, 150_000);
 
   it('sent only persisted ids over HTTP, talked only to the gateway, and broke no CSP rule', () => {
     expect(b.graphqlPosts.length).toBeGreaterThan(5);
@@ -177,7 +177,7 @@ describe('dashboard in Chromium', () => {
     await page.getByLabel('Authentication code').fill(codes[0]);
     await page.getByRole('button', { name: 'Verify' }).click();
     await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor({ timeout: 20_000 });
-  });
+  }, 120_000);
 
   it('hides edit controls from a VIEWER, and the API still refuses them', async () => {
     const { page, t } = b;
@@ -243,5 +243,5 @@ describe('dashboard in Chromium', () => {
         `),
       ),
     ).toEqual(['FORBIDDEN']);
-  });
+  }, 120_000);
 });

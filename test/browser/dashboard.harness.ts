@@ -44,6 +44,8 @@ export type Browser = {
 export async function startDashboard(opts: { viewport?: { width: number; height: number }; platformEnv?: NodeJS.ProcessEnv } = {}): Promise<Browser> {
   if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: the dashboard browser tests need it (apt-get install -y chromium, or set CHROMIUM_PATH)`);
   ensureDashboardBuilt();
+  // No Apollo usage telemetry from the test gateway (its cloud detectors probe metadata addresses).
+  process.env.APOLLO_TELEMETRY_DISABLED = 'true';
   // Production mode for the page (ids only) comes from the build; the platform itself runs as in tests.
   const t = await startTestPlatform({ env: { PAPER_LATENCY_MS: '150', ...opts.platformEnv } });
   const profile = mkdtempSync(join(tmpdir(), 'abt-dashboard-chromium-'));

@@ -6,7 +6,7 @@
  *   node -r @swc-node/register web/scripts/build.ts --if-stale  # only when dist is missing or stale (npm start)
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { brotliCompressSync, constants as zlibConstants, gzipSync } from 'node:zlib';
 import { Kind, parse } from 'graphql';
@@ -20,7 +20,7 @@ function inputFiles(): string[] {
   const walk = (dir: string): void => {
     for (const name of readdirSync(dir).sort()) {
       const p = join(dir, name);
-      if (p === GQL_DIR || p === DIST_DIR || name === 'node_modules') continue;
+      if (p === GQL_DIR || p === DIST_DIR || p === LOCK || name === 'node_modules') continue;
       if (statSync(p).isDirectory()) walk(p);
       else out.push(p);
     }
@@ -81,11 +81,37 @@ export async function buildDashboard(): Promise<void> {
   console.log(`web/dist built (${operations} persisted operations)`);
 }
 
-/** For `npm start`: builds only when web/dist is missing or was built from other inputs. */
+const LOCK = join(WEB_DIR, '.build-lock');
+const LOCK_STALE_MS = 5 * 60_000;
+
+/** One build at a time (two test files, or a test and `npm start`, may ask at once): a lock directory. */
+async function withBuildLock<T>(fn: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      mkdirSync(LOCK);
+      break;
+    } catch {
+      // A lock left by a killed build does not block forever.
+      if (existsSync(LOCK) && Date.now() - statSync(LOCK).mtimeMs > LOCK_STALE_MS) rmSync(LOCK, { recursive: true, force: true });
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(LOCK, { recursive: true, force: true });
+  }
+}
+
+/** For `npm start` and the browser tests: builds only when web/dist is missing or was built from other inputs. */
 export async function ensureDashboardBuilt(): Promise<void> {
   if (isBuildFresh()) return;
-  console.log('building the dashboard (web/dist is missing or stale)…');
-  await buildDashboard();
+  await withBuildLock(async () => {
+    // Someone else may have built it while this waited.
+    if (isBuildFresh()) return;
+    console.log('building the dashboard (web/dist is missing or stale)…');
+    await buildDashboard();
+  });
 }
 
 if (require.main === module) {

@@ -24,6 +24,8 @@ const SCALARS = {
 };
 
 export async function runCodegen(): Promise<void> {
+  // ApolloGateway otherwise starts Apollo's usage telemetry, whose cloud detectors probe metadata addresses.
+  process.env.APOLLO_TELEMETRY_DISABLED = 'true';
   const schema = await apiSchemaOf(readFileSync(SUPERGRAPH, 'utf8'));
   mkdirSync(GQL_DIR, { recursive: true });
   const schemaFile = join(GQL_DIR, 'schema.graphql');

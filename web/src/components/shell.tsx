@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { useLive } from '../api/live';
+import { useLogout } from '../api/logout';
 import { useViewer } from '../api/viewer';
 import { formatPrice } from '../lib/money';
 import { Link, useRouter } from '../router';
@@ -31,6 +32,7 @@ export function LivePrice() {
 /** The signed-in frame: skip link, header with tenant and live price, navigation (a menu on phones), main. */
 export function Shell({ children }: { children: ReactNode }) {
   const { me, role } = useViewer();
+  const logout = useLogout();
   const { path } = useRouter();
   const [open, setOpen] = useState(false);
   const first = useRef(true);
@@ -78,6 +80,9 @@ export function Shell({ children }: { children: ReactNode }) {
               </li>
             ))}
           </ul>
+          <button type="button" className="btn btn-ghost nav-logout" onClick={() => void logout()}>
+            Log out
+          </button>
         </nav>
         <main id="main" className="page" tabIndex={-1}>
           {children}

@@ -1,11 +1,11 @@
 import { useState, type FormEvent } from 'react';
-import { useClient, useMutation } from 'urql';
+import { useMutation } from 'urql';
 import { readable, type ReadableError } from '../api/errors';
-import { ConfirmMfaMutation, DisableMfaMutation, EnrollMfaMutation, LogoutEverywhereMutation, LogoutMutation, SwitchTenantMutation } from '../api/operations';
-import { getSession, sessionFrom, setSession } from '../api/session';
+import { useLogout } from '../api/logout';
+import { ConfirmMfaMutation, DisableMfaMutation, EnrollMfaMutation, SwitchTenantMutation } from '../api/operations';
+import { sessionFrom, setSession } from '../api/session';
 import { useViewer } from '../api/viewer';
 import { QrCode } from '../components/qr';
-import { useRouter } from '../router';
 import { Button, Card, CopyButton, ErrorBanner, Facts, Field, Notice, PageHeader } from '../components/ui';
 
 export function AccountScreen() {
@@ -182,30 +182,19 @@ function TenantSwitcher() {
 }
 
 function SessionCard() {
-  const client = useClient();
-  const { navigate } = useRouter();
+  const logout = useLogout();
   const [busy, setBusy] = useState<'one' | 'all' | null>(null);
-  const logout = async (): Promise<void> => {
-    setBusy('one');
-    const s = getSession();
-    if (s) await client.mutation(LogoutMutation, { refreshToken: s.refreshToken }).toPromise();
-    // Logging out on purpose lands on a plain log-in page (not "come back to this page").
-    navigate('/login', { replace: true });
-    setSession(null);
-  };
-  const everywhere = async (): Promise<void> => {
-    setBusy('all');
-    await client.mutation(LogoutEverywhereMutation, {}).toPromise();
-    navigate('/login', { replace: true });
-    setSession(null);
+  const run = (everywhere: boolean): void => {
+    setBusy(everywhere ? 'all' : 'one');
+    void logout(everywhere);
   };
   return (
     <Card title="Sessions">
       <div className="form-actions">
-        <Button variant="secondary" busy={busy === 'one'} onClick={() => void logout()} data-testid="logout">
+        <Button variant="secondary" busy={busy === 'one'} onClick={() => run(false)} data-testid="logout">
           Log out
         </Button>
-        <Button variant="danger" busy={busy === 'all'} onClick={() => void everywhere()}>
+        <Button variant="danger" busy={busy === 'all'} onClick={() => run(true)}>
           Log out everywhere
         </Button>
       </div>

@@ -77,7 +77,7 @@ function AuditTrail() {
       {conn && conn.edges.length === 0 ? <Empty title="No audit entries yet">Every change to rules, integrations, members and purchases is recorded here.</Empty> : null}
       {conn && conn.edges.length > 0 ? (
         <>
-          <p className="muted small">{conn.totalCount} entries in all.</p>
+          <p className="muted small">{conn.totalCount} entries in all, in chain order (oldest first).</p>
           <table className="table responsive" data-testid="audit-table">
             <caption className="sr-only">Audit entries</caption>
             <thead>
@@ -113,11 +113,11 @@ function AuditTrail() {
           </table>
           <nav className="pager" aria-label="Pages of the audit trail">
             <Button variant="secondary" disabled={cursors.length === 1} onClick={() => setCursors(cursors.slice(0, -1))}>
-              Newer
+              Earlier entries
             </Button>
             <span>Page {cursors.length}</span>
             <Button variant="secondary" disabled={!conn.pageInfo.hasNextPage} busy={fetching} onClick={() => setCursors([...cursors, conn.pageInfo.endCursor ?? null])}>
-              Older
+              Later entries
             </Button>
           </nav>
         </>

@@ -15,7 +15,14 @@ export function PurchaseScreen() {
   const { tz, can } = useViewer();
   const live = useLive();
   const [{ data, error, fetching }, refetch] = useQuery({ query: PurchaseQuery, variables: { id } });
-  const [audit, refetchAudit] = useQuery({ query: AuditTrailQuery, variables: { first: 200 } });
+  // The trail is in chain order and has no filter by subject: read its latest 200 entries (seq counts from 1).
+  const [head] = useQuery({ query: AuditTrailQuery, variables: { first: 1 } });
+  const total = head.data?.auditEvents.totalCount;
+  const [audit, refetchAudit] = useQuery({
+    query: AuditTrailQuery,
+    variables: { first: 200, after: total !== undefined && total > 200 ? String(total - 200) : null },
+    pause: total === undefined,
+  });
   const [cancel, runCancel] = useMutation(CancelPurchaseMutation);
   const liveState = live.purchases.get(id);
   // A status change on the stream: reload the story (transitions, attempts, audit).
@@ -137,7 +144,7 @@ export function PurchaseScreen() {
       <Card title="Audit entries">
         {audit.fetching && !audit.data ? <Loading /> : null}
         <ErrorBanner error={audit.data ? null : audit.error} />
-        {audit.data && entries.length === 0 ? <Empty title="No audit entries among the latest 200 events" /> : null}
+        {audit.data && entries.length === 0 ? <Empty title="No audit entries among the latest 200 of the trail" /> : null}
         {entries.length > 0 ? (
           <ul className="list">
             {entries.map((e) => (
