@@ -1,13 +1,16 @@
 import { createContext, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
-import { useSubscription } from 'urql';
+import { useQuery, useSubscription } from 'urql';
 import type { DashboardLivePriceSubscription, PurchaseRowFragment } from '../gql/graphql';
-import { LivePriceSubscription, PurchaseUpdatesSubscription } from './operations';
+import { LivePriceSubscription, PriceQuery, PurchaseUpdatesSubscription } from './operations';
 
 type Price = DashboardLivePriceSubscription['btcPrice'];
 
 /** One WebSocket for the whole dashboard: the ticking price and every purchase status change. */
 type Live = {
+  /** The latest tick, or the last recorded price before the first one. */
   price: Price | null;
+  /** Whether `price` came from the live stream. */
+  ticking: boolean;
   /** The newest state of each purchase seen on the stream since the page opened. */
   purchases: ReadonlyMap<string, PurchaseRowFragment>;
   /** Bumps on every purchase event, so screens can refetch what they aggregate (holdings). */
@@ -15,10 +18,12 @@ type Live = {
   connected: boolean;
 };
 
-const LiveContext = createContext<Live>({ price: null, purchases: new Map(), purchaseVersion: 0, connected: false });
+const LiveContext = createContext<Live>({ price: null, ticking: false, purchases: new Map(), purchaseVersion: 0, connected: false });
 
 export function LiveProvider({ children }: { children: ReactNode }) {
   const [priceResult] = useSubscription({ query: LivePriceSubscription });
+  // The last recorded price until the first tick arrives (ticks come every few seconds).
+  const [initialPrice] = useQuery({ query: PriceQuery });
   const seen = useRef(new Map<string, PurchaseRowFragment>());
   const [version, setVersion] = useState(0);
   const [purchaseResult] = useSubscription({ query: PurchaseUpdatesSubscription });
@@ -30,9 +35,9 @@ export function LiveProvider({ children }: { children: ReactNode }) {
     if (!prev || prev.updatedAt <= p.updatedAt) seen.current.set(p.id, p);
     setVersion((v) => v + 1);
   }, [event]);
-  const price = priceResult.data?.btcPrice ?? null;
+  const price = priceResult.data?.btcPrice ?? initialPrice.data?.btcPrice ?? null;
   const value = useMemo<Live>(
-    () => ({ price, purchases: seen.current, purchaseVersion: version, connected: !!priceResult.data && !priceResult.error }),
+    () => ({ price, ticking: !!priceResult.data, purchases: seen.current, purchaseVersion: version, connected: !!priceResult.data && !priceResult.error }),
     [price, version, priceResult.data, priceResult.error],
   );
   return <LiveContext.Provider value={value}>{children}</LiveContext.Provider>;

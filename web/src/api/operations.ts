@@ -162,6 +162,16 @@ export const PurchaseRow = graphql(`
   }
 `);
 
+export const PriceQuery = graphql(`
+  query DashboardPrice {
+    btcPrice(currency: AUD) {
+      price
+      source
+      at
+    }
+  }
+`);
+
 export const LivePriceSubscription = graphql(`
   subscription DashboardLivePrice {
     btcPrice(currency: AUD, minIntervalMs: 1000) {

@@ -17,10 +17,10 @@ const NAV = [
 ];
 
 export function LivePrice() {
-  const { price } = useLive();
+  const { price, ticking } = useLive();
   return (
     <p className="price-chip" aria-label={price ? `Bitcoin price ${formatPrice(price.price)} Australian dollars` : 'Bitcoin price loading'}>
-      <span className={`dot${price ? ' dot-live' : ''}`} aria-hidden="true" />
+      <span className={`dot${ticking ? ' dot-live' : ''}`} aria-hidden="true" />
       <span className="price-chip-label">BTC/AUD</span>
       <span className="num" data-testid="live-price">
         {price ? formatPrice(price.price) : '…'}

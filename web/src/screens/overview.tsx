@@ -54,7 +54,7 @@ export function OverviewScreen() {
               <p className="stat-foot">
                 {price ? (
                   <>
-                    <span className={`dot${live.price ? ' dot-live' : ''}`} aria-hidden="true" /> {live.price ? 'live' : 'last known'} · {price.source === 'SIMULATED' ? 'simulated feed' : price.source}
+                    <span className={`dot${live.ticking ? ' dot-live' : ''}`} aria-hidden="true" /> {live.ticking ? 'live' : 'last recorded'} · {price.source === 'SIMULATED' ? 'simulated feed' : price.source}
                   </>
                 ) : (
                   'no price yet'
