@@ -14,7 +14,7 @@ describe('dashboard screens: accessibility and phones', () => {
     const seeded = await seedTenantWithPurchase(b.t.gateway);
     owner = seeded;
     screens = screensOf(seeded.purchaseId, seeded.ruleId);
-  }, 240_000);
+  }, 300_000);
   afterAll(async () => {
     await b?.stop();
   });
@@ -51,13 +51,13 @@ describe('dashboard screens: accessibility and phones', () => {
 
   it('signed-out screens: no serious or critical axe violations, no horizontal scroll on a phone', async () => {
     expect(await check(true)).toEqual([]);
-  }, 120_000);
+  }, 180_000);
 
   it('signed-in screens: no serious or critical axe violations, no horizontal scroll on a phone', async () => {
     await b.page.setViewportSize(DESKTOP);
     await logInThroughUi(b.page, b.base, owner.email);
     expect(await check(false)).toEqual([]);
-  }, 240_000);
+  }, 300_000);
 
   it('works from the keyboard: skip link, main navigation, and the phone menu', async () => {
     const { page } = b;
@@ -90,7 +90,7 @@ describe('dashboard screens: accessibility and phones', () => {
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { level: 1, name: 'Purchases' }).waitFor();
     expect(await page.getByRole('button', { name: 'Menu' }).getAttribute('aria-expanded')).toBe('false');
-  }, 90_000);
+  }, 180_000);
 
   it('broke no CSP rule and threw no error on any screen', () => {
     expect(b.problems.filter((p) => /Content Security Policy|page error/i.test(p))).toEqual([]);

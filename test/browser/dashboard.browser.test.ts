@@ -38,7 +38,7 @@ describe('dashboard in Chromium', () => {
     await page.getByText('Use at least 12 characters').waitFor();
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Create account' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor({ timeout: 20_000 });
+    await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor({ timeout: 60_000 });
     await page.getByText('No purchases yet').waitFor();
     // The price ticks over graphql-ws.
     const first = await page.getByTestId('live-price').textContent();
@@ -48,7 +48,7 @@ describe('dashboard in Chromium', () => {
         return !!el?.textContent && el.textContent !== '…' && el.textContent !== before;
       },
       first,
-      { timeout: 15_000 },
+      { timeout: 60_000 },
     );
 
     // A rule, with the form's own validation first.
@@ -79,8 +79,8 @@ describe('dashboard in Chromium', () => {
     await page.evaluate(() => void ((globalThis as unknown as { __noReload: boolean }).__noReload = true));
     expect(await postStripePayment(webhookUrl, 12345, `dash_${Date.now()}`)).toEqual({ status: 200, body: JSON.stringify({ received: true, duplicate: false }) });
     const row = page.locator('[data-testid="purchase-table"] tr[data-purchase-id]');
-    await row.first().waitFor({ timeout: 20_000 });
-    await page.locator('[data-testid="purchase-table"] tr[data-status="FILLED"]').first().waitFor({ timeout: 20_000 });
+    await row.first().waitFor({ timeout: 60_000 });
+    await page.locator('[data-testid="purchase-table"] tr[data-status="FILLED"]').first().waitFor({ timeout: 60_000 });
     // $123.45 × 10% = $12.345 → a $12.34 purchase (the half cent carries over), now with bitcoin and a holding.
     await page.locator('[data-testid="purchase-table"] tr[data-status="FILLED"]').getByText('$12.34', { exact: true }).waitFor();
     await page.waitForFunction(
@@ -89,7 +89,7 @@ describe('dashboard in Chromium', () => {
         return !!el?.textContent && el.textContent !== '0 sats';
       },
       undefined,
-      { timeout: 15_000 },
+      { timeout: 60_000 },
     );
     expect(await page.evaluate(() => (globalThis as unknown as { __noReload?: boolean }).__noReload)).toBe(true);
 
@@ -99,7 +99,7 @@ describe('dashboard in Chromium', () => {
     await page.getByText('Revenue payment').first().waitFor();
     await page.getByTestId('transitions').getByText('filled').waitFor();
     await page.getByRole('heading', { name: 'Exchange attempts' }).waitFor();
-  }, 150_000);
+  }, 240_000);
 
   it('sent only persisted ids over HTTP, talked only to the gateway, and broke no CSP rule', () => {
     expect(b.graphqlPosts.length).toBeGreaterThan(5);
@@ -176,8 +176,8 @@ describe('dashboard in Chromium', () => {
     expect(await alert.textContent()).not.toMatch(/[{}]|extensions/);
     await page.getByLabel('Authentication code').fill(codes[0]);
     await page.getByRole('button', { name: 'Verify' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor({ timeout: 20_000 });
-  }, 120_000);
+    await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor({ timeout: 60_000 });
+  }, 180_000);
 
   it('hides edit controls from a VIEWER, and the API still refuses them', async () => {
     const { page, t } = b;
@@ -243,5 +243,5 @@ describe('dashboard in Chromium', () => {
         `),
       ),
     ).toEqual(['FORBIDDEN']);
-  }, 120_000);
+  }, 180_000);
 });

@@ -51,6 +51,8 @@ export async function startDashboard(opts: { viewport?: { width: number; height:
   const profile = mkdtempSync(join(tmpdir(), 'abt-dashboard-chromium-'));
   const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: opts.viewport ?? DESKTOP });
   const page = context.pages()[0] ?? (await context.newPage());
+  // The whole suite shares two cores with the platform under test: waits are generous, never timed assertions.
+  page.setDefaultTimeout(60_000);
   const requested: string[] = [];
   const graphqlPosts: string[] = [];
   const problems: string[] = [];
@@ -181,7 +183,7 @@ export async function logInThroughUi(page: Page, base: string, email: string, pa
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Log in' }).click();
-  await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor({ timeout: 20_000 });
+  await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
 }
 
 /** Every screen of the dashboard: its path and the heading that says it has rendered. */
@@ -215,8 +217,8 @@ export async function openScreen(page: Page, base: string, s: Screen, inApp = fa
       w.dispatchEvent(new w.PopStateEvent('popstate'));
     }, s.path);
   } else await page.goto(`${base}${s.path}`);
-  await page.getByRole('heading', { level: 1, name: s.heading }).waitFor({ timeout: 20_000 });
-  await page.waitForFunction(() => !(globalThis as unknown as { document: { querySelector(s: string): unknown } }).document.querySelector('.loading'), undefined, { timeout: 20_000 });
+  await page.getByRole('heading', { level: 1, name: s.heading }).waitFor();
+  await page.waitForFunction(() => !(globalThis as unknown as { document: { querySelector(s: string): unknown } }).document.querySelector('.loading'));
 }
 
 type PurchaseSummary = { id: string; status: string };
