@@ -12,6 +12,7 @@ import { currentCorrelationId, log, withCorrelation } from '../lib/logger';
 import { buildEdge, type Caller, type EdgeOptions } from './edge';
 import { signedBy } from './edge/subgraph-signature';
 import { explorer } from './explorer';
+import { dashboard } from './web';
 import type { QueryRunner } from './subscriptions/execution';
 import { attachSubscriptions, type SubscriptionLimits, type SubscriptionServer } from './subscriptions/server';
 import { webhookProxy } from './webhooks';
@@ -95,6 +96,9 @@ export type GatewayOptions = {
 export type Gateway = Listening & { subscriptions?: SubscriptionServer };
 
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
+  // @apollo/gateway otherwise starts its own OpenTelemetry usage exporter, whose cloud resource
+  // detectors probe metadata addresses (169.254.169.254) and report to Apollo: the platform never phones home.
+  process.env.APOLLO_TELEMETRY_DISABLED = 'true';
   const gateway = new ApolloGateway({
     supergraphSdl: opts.supergraphSdl,
     buildService: ({ name, url }) => signedBy(opts.gatewaySecret, name, new CredentialForwardingDataSource({ url: opts.subgraphUrls[name] ?? url })),
@@ -155,6 +159,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       }),
     }),
   );
+  app.use(dashboard());
   const listening = await listen(outer, opts.host, opts.port);
 
   // Follow-up queries for subscription events run through this gateway's own execution, with the

@@ -11,6 +11,7 @@ import { MANIFEST_PATH, loadManifest, manifestIndex } from './manifest';
 import { queryPolicy, type QueryLimits, type QueryPolicy } from './query-limits';
 import { createRateLimiters, rateLimit, type RateLimitOptions } from './rate-limit';
 import { partnerSafelist } from './safelist';
+import { DASHBOARD_MANIFEST_PATH } from '../web';
 import { corsAllowlist, securityHeaders, type CspDirectives } from './security-headers';
 
 export { EdgeCode, EdgeError, formatGatewayError } from './errors';
@@ -34,7 +35,7 @@ export type EdgeOptions = {
   /** Per-IP, per-user, per-tenant and per-API-key limits; `false` turns rate limiting off. */
   rateLimits?: RateLimitOptions | false;
   /** APQ cache TTL and size; `manifestPath` is the partner safelist (default schema/operations/manifest.json). */
-  persistedQueries?: PersistedQueryOptions & { manifestPath?: string };
+  persistedQueries?: PersistedQueryOptions & { manifestPath?: string; dashboardManifestPath?: string };
   /** Origins allowed to call cross-origin (exact, e.g. `https://app.liquidabt.com.au`). Default none. */
   corsOrigins?: string[];
   /** CSP of the explorer page; `false` leaves it to the explorer. Default: 'self' plus inline styles. */
@@ -69,6 +70,8 @@ export function buildEdge(opts: EdgeOptions & { jwtSecret: JwtKeys; redis?: Redi
   log().info({ operations: manifest.size }, 'partner persisted query list loaded');
   const introspection = opts.introspection ?? !production;
   const policy = queryPolicy({ limits: opts.queryLimits, maxTokens: body.maxTokens, introspection, hideSuggestions: opts.hideFieldSuggestions ?? production });
+  // The dashboard's own operations (built into web/dist): their ids always resolve, but they are not the partner safelist.
+  const dashboardOps = manifestIndex(loadManifest(opts.persistedQueries?.dashboardManifestPath ?? DASHBOARD_MANIFEST_PATH));
   // Rate limiters only use Redis once it is connected (else they count in memory): a first command
   // makes a lazyConnect client connect now.
   if (opts.redis?.status === 'wait') opts.redis.ping().catch((err: Error) => log().warn({ err: err.message }, 'gateway Redis is unreachable'));
@@ -94,7 +97,7 @@ export function buildEdge(opts: EdgeOptions & { jwtSecret: JwtKeys; redis?: Redi
       plugins: [],
       formatError: policy.formatError,
       validationRules: policy.validationRules,
-      persistedQueries: persistedQueries(manifest, { redis: opts.redis, redisPrefix, ...PERSISTED_QUERY_DEFAULTS, ...definedOnly(opts.persistedQueries ?? {}) }),
+      persistedQueries: persistedQueries(new Map([...dashboardOps, ...manifest]), { redis: opts.redis, redisPrefix, ...PERSISTED_QUERY_DEFAULTS, ...definedOnly(opts.persistedQueries ?? {}) }),
       allowBatchedHttpRequests: body.maxBatchSize > 1,
       introspection,
     },
