@@ -469,14 +469,16 @@ describe('identity and roles end to end (through the gateway)', () => {
 
     it('an expired key is UNAUTHENTICATED', async () => {
       const owner = await signUp();
+      // Long enough to be used once even on a loaded machine; then wait for the expiry itself, not a fixed time.
+      const expiresAt = Date.now() + 5000;
       const created = (
         await gw(owner.accessToken).request<{ createApiKey: { key: string } }>(CREATE_KEY, {
-          input: { name: 'Short', scopes: ['read:treasury'], expiresAt: new Date(Date.now() + 1500).toISOString() },
+          input: { name: 'Short', scopes: ['read:treasury'], expiresAt: new Date(expiresAt).toISOString() },
         })
       ).createApiKey;
       const tenant = client(t.platform.urls.tenant!, created.key);
       expect((await tenant.request<{ tenant: { id: string } }>(gql`{ tenant { id } }`)).tenant.id).toBe(owner.tenant.id);
-      await new Promise((r) => setTimeout(r, 1700));
+      await new Promise((r) => setTimeout(r, Math.max(0, expiresAt - Date.now()) + 200));
       expect(await errorCodes(tenant.request(gql`{ tenant { id } }`))).toEqual(['UNAUTHENTICATED']);
       expect(
         await errorCodes(gw(owner.accessToken).request(CREATE_KEY, { input: { name: 'Past', scopes: ['read:treasury'], expiresAt: new Date(Date.now() - 1000).toISOString() } })),

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'graphql';
@@ -21,7 +22,7 @@ const entityTypes = (name: Subgraph): string[] =>
 describe('subgraphs in production (NODE_ENV=production, real ports): the gateway or authenticated callers only', () => {
   let t: TestPlatform;
   let secret: string;
-  type Owner = { token: string; tenantId: string; userId: string; ruleId: string; purchaseId: string };
+  type Owner = { token: string; tenantId: string; userId: string; ruleId: string; purchaseId: string; paymentEventId: string };
   let a: Owner;
   let b: Owner;
 
@@ -54,7 +55,14 @@ describe('subgraphs in production (NODE_ENV=production, real ports): the gateway
     const { requestPurchase } = await authed.request<{ requestPurchase: { id: string } }>(
       gql`mutation { requestPurchase(amountAudCents: "2500", idempotencyKey: "prod-test") { id } }`,
     );
-    return { token: signUp.accessToken, tenantId: signUp.tenant.id, userId: signUp.user.id, ruleId: createTreasuryRule.id, purchaseId: requestPurchase.id };
+    // A stored delivery (as webhook intake writes it) for the PaymentEvent entity of tenant and treasury.
+    const paymentEventId = randomUUID();
+    await t.db.owner.em.getConnection().execute(
+      `insert into pool.payment_event (tenant_id, id, integration_id, provider, provider_event_id, event_type, kind, amount_cents, currency, status, raw)
+       values (?, ?, ?, 'stripe', ?, 'payment_intent.succeeded', 'REVENUE', 1000, 'AUD', 'PROCESSED', '{}')`,
+      [signUp.tenant.id, paymentEventId, randomUUID(), `evt_${label}`],
+    );
+    return { token: signUp.accessToken, tenantId: signUp.tenant.id, userId: signUp.user.id, ruleId: createTreasuryRule.id, purchaseId: requestPurchase.id, paymentEventId };
   };
 
   beforeAll(async () => {
@@ -131,9 +139,9 @@ describe('subgraphs in production (NODE_ENV=production, real ports): the gateway
   });
 
   it('every __resolveReference answers only for the caller’s own entity, @requires fields or not', async () => {
-    const ids = (o: Owner): Record<string, string> => ({ Tenant: o.tenantId, User: o.userId, TreasuryRule: o.ruleId, BitcoinPurchase: o.purchaseId });
+    const ids = (o: Owner): Record<string, string> => ({ Tenant: o.tenantId, User: o.userId, TreasuryRule: o.ruleId, BitcoinPurchase: o.purchaseId, PaymentEvent: o.paymentEventId });
     // Fields the owning subgraph would send along (@requires): the caller could make them up.
-    const extra: Record<string, Record<string, string>> = { BitcoinPurchase: { satoshis: '100000000', costAudCents: '1' } };
+    const extraOf = (o: Owner): Record<string, Record<string, string>> => ({ BitcoinPurchase: { satoshis: '100000000', costAudCents: '1' }, PaymentEvent: { tenantId: o.tenantId } });
     const failures: string[] = [];
     for (const name of SUBGRAPHS) {
       for (const type of entityTypes(name)) {
@@ -145,7 +153,7 @@ describe('subgraphs in production (NODE_ENV=production, real ports): the gateway
           const r = await post(name, 'query ($r: [_Any!]!) { _entities(representations: $r) { __typename } }', {
             token: a.token,
             asGateway: true,
-            variables: { r: [{ __typename: type, id: ids(owner)[type], ...extra[type] }] },
+            variables: { r: [{ __typename: type, id: ids(owner)[type], ...extraOf(owner)[type] }] },
           });
           const got = (r.body.data?._entities as unknown[] | undefined) ?? [];
           const resolved = got.length === 1 && got[0] !== null;
