@@ -32,8 +32,8 @@ async function consent(url: string): Promise<string> {
 
 it('a fill is posted exactly once to each ledger through lost answers, rate limits and a redelivered job', async () => {
   const c = clock();
-  const xeroFake = await startXeroFake({ clientId: 'x', clientSecret: 'xs', redirectUri: 'https://abt.local/x', organisations: [{ tenantId: ORG, name: 'Demo', accountCodes: Object.values(XERO_MAP) }], now: () => c.now() });
-  const myobFake = await startMyobFake({ apiKey: 'm', apiSecret: 'ms', redirectUri: 'https://abt.local/m', files: [{ businessId: CF, businessName: 'Demo', accountUids: Object.values(MYOB_MAP), taxCodeUids: [NT] }], now: () => c.now() });
+  const xeroFake = await startXeroFake({ clientId: 'x', clientSecret: 'xs', redirectUri: 'https://abt.local/x', organisations: [{ tenantId: ORG, name: 'Demo', accountCodes: ['1450', '1460', '6100', '4800', '6900'] }], now: () => c.now() });
+  const myobFake = await startMyobFake({ apiKey: 'm', apiSecret: 'ms', redirectUri: 'https://abt.local/m', files: [{ businessId: CF, businessName: 'Demo', accountUids: [1, 2, 3, 4, 5].map(U), taxCodeUids: [NT] }], now: () => c.now() });
   try {
     const xero = new XeroBooksClient({ clientId: 'x', clientSecret: 'xs', redirectUri: 'https://abt.local/x', loginBaseUrl: xeroFake.url, identityBaseUrl: xeroFake.url, apiBaseUrl: xeroFake.url, clock: c, timeoutMs: 300 });
     const myob = new MyobBooksClient({ apiKey: 'm', apiSecret: 'ms', redirectUri: 'https://abt.local/m', secureBaseUrl: myobFake.url, apiBaseUrl: myobFake.url, clock: c, timeoutMs: 300 });
