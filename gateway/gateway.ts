@@ -105,6 +105,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     formatError: formatGatewayError,
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
+    // ops/start.ts owns SIGINT/SIGTERM and stops each server once (Apollo's handler would stop it a second time).
+    stopOnTerminationSignals: false,
     introspection: edge.apollo.introspection,
     persistedQueries: edge.apollo.persistedQueries,
     allowBatchedHttpRequests: edge.apollo.allowBatchedHttpRequests,

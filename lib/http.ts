@@ -82,10 +82,27 @@ export async function listen(app: Express, host: string, port: number): Promise<
     server,
     port: actual,
     url: `http://${host}:${actual}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => closeGracefully(server),
   };
+}
+
+/** How long requests in flight at shutdown may take to finish before their connections are cut. */
+export const HTTP_DRAIN_MS = 2000;
+
+/**
+ * Stops accepting connections, lets requests in flight finish (at most HTTP_DRAIN_MS), closes idle
+ * keep-alive connections as they become idle, then cuts whatever is left.
+ */
+function closeGracefully(server: Server, drainMs = HTTP_DRAIN_MS): Promise<void> {
+  if (!server.listening) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const idle = setInterval(() => server.closeIdleConnections(), 50);
+    const cut = setTimeout(() => server.closeAllConnections(), drainMs);
+    server.close(() => {
+      clearInterval(idle);
+      clearTimeout(cut);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
 }

@@ -125,6 +125,8 @@ export async function serveSubgraph<S>(opts: SubgraphServerOptions<S>): Promise<
     formatError: maskError,
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
+    // ops/start.ts owns SIGINT/SIGTERM and stops each server once (Apollo's handler would stop it a second time).
+    stopOnTerminationSignals: false,
     plugins: [metricsPlugin(opts.name), ApolloServerPluginInlineTraceDisabled()],
   });
   await apollo.start();

@@ -43,7 +43,10 @@ export type Platform = {
   bus: EventBus;
   queue: JobQueue;
   services: { prices?: PriceService; auth?: AuthService; integrations?: IntegrationService };
+  /** Stops every role, newest first: the gateway, the subgraphs and workers, in-flight jobs, pools, the database. */
   stop(): Promise<void>;
+  /** What stop() is waiting for right now (named in the shutdown deadline's log line). */
+  stopStep(): string | undefined;
 };
 
 export type StartOptions = { roles: readonly ProcessRole[]; migrate: boolean };
@@ -53,10 +56,19 @@ export type StartOptions = { roles: readonly ProcessRole[]; migrate: boolean };
  * started under DATA_DIR; with no REDIS_URL the bus and queue are in-process (single-node mode).
  */
 export async function startPlatform(config: Config, opts: StartOptions): Promise<Platform> {
-  const stack: Array<() => Promise<void>> = [];
-  const stop = async (): Promise<void> => {
-    while (stack.length) await stack.pop()!().catch((err: Error) => log().warn({ err: err.message }, 'error while stopping'));
-  };
+  const stack: Array<{ step: string; run: () => Promise<void> }> = [];
+  const push = (step: string, run: () => Promise<void>): void => void stack.push({ step, run });
+  let current: string | undefined;
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      for (let s = stack.pop(); s; s = stack.pop()) {
+        current = s.step;
+        log().debug({ step: s.step }, 'stopping');
+        await s.run().catch((err: Error) => log().warn({ step: s.step, err: err.message }, 'error while stopping'));
+      }
+      current = undefined;
+    })());
   try {
     const local = loadOrCreateLocalSecrets(config.dataDir);
     const jwtSecret = config.jwtSecret ?? local.jwtSecret;
@@ -64,8 +76,13 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
 
     let ownerUrl = config.databaseUrl;
     if (!ownerUrl) {
-      const embedded: EmbeddedDatabase = await startEmbeddedPostgres(config.dataDir, local.embeddedPgPassword);
-      stack.push(embedded.stop);
+      const embedded: EmbeddedDatabase = await startEmbeddedPostgres({
+        dataDir: config.dataDir,
+        password: local.embeddedPgPassword,
+        port: config.embeddedPg.port,
+        runtimeDir: config.embeddedPg.runtimeDir,
+      });
+      push('embedded PostgreSQL', embedded.stop);
       ownerUrl = embedded.url;
     }
     log().info({ database: redactUrl(ownerUrl), embedded: !config.databaseUrl }, 'database');
@@ -74,17 +91,17 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
 
     if (!config.redisUrl) log().info('no REDIS_URL: single-node mode (in-process event bus and job runner)');
     const bus = createBus(config.redisUrl, config.redisPrefix);
-    stack.push(() => bus.close());
+    push('event bus', () => bus.close());
     const queue = createQueue(config.redisUrl, config.redisPrefix);
-    stack.push(() => queue.close());
+    push('job queue', () => queue.close());
     const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true }) : undefined;
-    if (redis) stack.push(async () => void redis.disconnect());
+    if (redis) push('redis', async () => void redis.disconnect());
 
     const orms: MikroORM[] = [];
     const openOrm = async (entities: Parameters<typeof openAppOrm>[1], url = appUrl): Promise<MikroORM> => {
       const orm = await openAppOrm(url, entities, config.dbPoolMax);
       orms.push(orm);
-      stack.push(() => orm.close(true));
+      push('database pool', () => orm.close(true));
       return orm;
     };
     const redisCheck: ReadinessCheck[] = redis ? [{ name: 'redis', check: async () => void (await redis.ping()) }] : [];
@@ -93,7 +110,7 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
     const services: Platform['services'] = {};
     const track = (role: ProcessRole, l: Listening): void => {
       urls[role] = role === 'workers' ? l.url : `${l.url}/graphql`;
-      stack.push(l.close);
+      push(role, l.close);
     };
     const has = (r: ProcessRole): boolean => opts.roles.includes(r);
     const subgraph = async <S>(
@@ -158,7 +175,7 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
           btcMarkets: { baseUrl: m.btcMarketsUrl, pollMs: m.pollMs },
         }),
       );
-      stack.push(() => prices.stop());
+      push('price feeds', () => prices.stop());
       services.prices = prices;
       track('market-price', await subgraph('market-price', config.ports.marketPrice, await buildMarketPriceSchema(), orm, { prices }));
     }
@@ -169,6 +186,8 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
     if (has('workers')) {
       const orm = await openOrm([...complianceEntities, ...treasuryEntities]);
       const relayOrm = await openOrm([], roleUrl(ownerUrl, RELAY_ROLE, rolePassword));
+      // Stopped after the relay and scheduler, before the pools: jobs in flight finish (or go back to the queue).
+      push('jobs in flight', () => queue.close());
       track(
         'workers',
         await startWorkers({
@@ -211,7 +230,7 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
       });
       track('gateway', gw);
     }
-    return { urls, gatewayUrl: urls.gateway, ownerUrl, appUrl, jwtSecret, bus, queue, services, stop };
+    return { urls, gatewayUrl: urls.gateway, ownerUrl, appUrl, jwtSecret, bus, queue, services, stop, stopStep: () => current };
   } catch (err) {
     await stop();
     throw err;
