@@ -334,6 +334,8 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   const state = readState(dataDir);
   const databaseDir = chooseDatabaseDir(dataDir, state.databaseDir, user, runtimeDir);
 
+  // A port given explicitly fails fast, before a first start spends seconds in initdb.
+  if (opts.port !== undefined) await choosePort(opts.port, opts.port);
   const fresh = !hasCluster(databaseDir);
   if (fresh) await initialise(nativeDir, databaseDir, opts.password, user);
   if (user && !canEnter(user, databaseDir)) {

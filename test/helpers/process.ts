@@ -11,11 +11,15 @@ export type Started = {
   child: ChildProcess;
   /** SIGKILLs it (its whole process group when detached), if still running. */
   kill: () => void;
+  /** Cleans up after a test: SIGINT, then SIGKILL if it has not exited within 10 s. */
+  stop: () => Promise<void>;
   lines: LogLine[];
   /** stdout and stderr text as printed (for failure messages). */
   output: () => string;
   /** Resolves with the exit code (or the signal) once the process has exited. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Waits until the output (log lines and anything else printed) contains the text. */
+  waitForOutput: (text: string, timeoutMs?: number) => Promise<void>;
   /** Waits for a log line that passes the check. */
   waitForLine: (check: (l: LogLine) => boolean, what: string, timeoutMs?: number) => Promise<LogLine>;
 };
@@ -25,6 +29,7 @@ export function spawnProcess(command: string, args: string[], env: NodeJS.Proces
   const lines: LogLine[] = [];
   let text = '';
   const waiters = new Set<() => void>();
+  let done = false;
   let partial = '';
   const echo = process.env.TEST_LOG_LEVEL ? (d: Buffer) => process.stderr.write(d) : undefined;
   child.stdout?.on('data', (d: Buffer) => {
@@ -45,32 +50,38 @@ export function spawnProcess(command: string, args: string[], env: NodeJS.Proces
   child.stderr?.on('data', (d: Buffer) => {
     echo?.(d);
     text += d.toString();
+    for (const w of waiters) w();
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => {
+      done = true;
       for (const w of waiters) w();
       resolve({ code, signal });
     });
   });
-  let done = false;
-  void exited.then(() => (done = true));
-  const waitForLine = (check: (l: LogLine) => boolean, what: string, timeoutMs = 60_000): Promise<LogLine> =>
+  /** Resolves with the first value `probe` returns, re-probing on every bit of output. */
+  const waitUntil = <T>(probe: () => T | undefined, what: string, timeoutMs: number): Promise<T> =>
     new Promise((resolve, reject) => {
       const timer = setTimeout(() => finish(new Error(`timed out waiting for ${what}; output:\n${text.slice(-4000)}`)), timeoutMs);
-      const finish = (err?: Error, line?: LogLine): void => {
+      const finish = (err?: Error, value?: T): void => {
         clearTimeout(timer);
         waiters.delete(look);
         if (err) reject(err);
-        else resolve(line!);
+        else resolve(value as T);
       };
       const look = (): void => {
-        const line = lines.find(check);
-        if (line) return finish(undefined, line);
+        const value = probe();
+        if (value !== undefined) return finish(undefined, value);
         if (done) finish(new Error(`process exited before ${what}; output:\n${text.slice(-4000)}`));
       };
       waiters.add(look);
       look();
     });
+  const waitForLine = (check: (l: LogLine) => boolean, what: string, timeoutMs = 60_000): Promise<LogLine> =>
+    waitUntil(() => lines.find(check), what, timeoutMs);
+  const waitForOutput = async (wanted: string, timeoutMs = 60_000): Promise<void> => {
+    await waitUntil(() => (text.includes(wanted) ? true : undefined), `output containing ${JSON.stringify(wanted)}`, timeoutMs);
+  };
   const kill = (): void => {
     if (done || child.pid === undefined) return;
     try {
@@ -80,7 +91,14 @@ export function spawnProcess(command: string, args: string[], env: NodeJS.Proces
       // Already gone.
     }
   };
-  return { child, kill, lines, output: () => text, exited, waitForLine };
+  const stop = async (): Promise<void> => {
+    if (done || child.pid === undefined) return;
+    child.kill('SIGINT');
+    const timer = setTimeout(kill, 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  return { child, kill, stop, lines, output: () => text, exited, waitForLine, waitForOutput };
 }
 
 /** `node ops/start.ts [role]`, as `npm start` / `npm run start:<role>` run it. */
