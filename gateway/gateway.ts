@@ -7,7 +7,8 @@ import type { FetcherResponse } from '@apollo/utils.fetcher';
 import type { Redis } from 'ioredis';
 import type { EventBus } from '../lib/bus';
 import { createHttpApp, listen, type Listening, type ReadinessCheck } from '../lib/http';
-import { currentCorrelationId, log, withCorrelation } from '../lib/logger';
+import { accessLogPlugin } from '../lib/access-log';
+import { currentCorrelationId, log, noteRequest, withCorrelation } from '../lib/logger';
 import { buildEdge, formatGatewayError, type Caller, type EdgeOptions } from './edge';
 import { explorer } from './explorer';
 import type { QueryRunner } from './subscriptions/execution';
@@ -111,7 +112,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     persistedQueries: edge.apollo.persistedQueries,
     allowBatchedHttpRequests: edge.apollo.allowBatchedHttpRequests,
     validationRules: edge.apollo.validationRules,
-    plugins: [httpOperations, ...edge.apollo.plugins],
+    plugins: [httpOperations, accessLogPlugin, ...edge.apollo.plugins],
   });
   await apollo.start();
 
@@ -129,6 +130,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   // helmet's headers go on every response, health and metrics included: an outer app runs them first.
   const outer = express();
   outer.disable('x-powered-by');
+  outer.locals.service = 'gateway'; // named on its access-log lines
   outer.use(edge.headers);
   const app = createHttpApp('gateway', checks);
   if (opts.trustProxy !== undefined) app.set('trust proxy', opts.trustProxy);
@@ -142,12 +144,11 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     // partner safelist and the token limit.
     ...edge.guards,
     expressMiddleware(apollo, {
-      context: async ({ req, res }) => ({
-        authorization: req.header('authorization'),
-        correlationId: currentCorrelationId(),
-        caller: res.locals.caller as Caller | undefined,
-        clientIp: req.ip,
-      }),
+      context: async ({ req, res }) => {
+        const caller = res.locals.caller as Caller | undefined;
+        if (caller?.kind === 'user') noteRequest({ tenantId: caller.tenantId });
+        return { authorization: req.header('authorization'), correlationId: currentCorrelationId(), caller, clientIp: req.ip };
+      },
     }),
   );
   const listening = await listen(outer, opts.host, opts.port);

@@ -12,7 +12,8 @@ import type { AccessGate, Principal } from './access';
 import { bearer } from './auth/tokens';
 import { AppError, ErrorCode, maskError } from './errors';
 import { createHttpApp, listen, type Listening, type ReadinessCheck } from './http';
-import { log, withCorrelation } from './logger';
+import { accessLogPlugin } from './access-log';
+import { log, noteRequest, withCorrelation } from './logger';
 import { graphqlDuration, graphqlRequests } from './metrics';
 
 export const FEDERATION_LINK = `extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key", "@shareable", "@external", "@requires", "@provides"])`;
@@ -127,20 +128,24 @@ export async function serveSubgraph<S>(opts: SubgraphServerOptions<S>): Promise<
     csrfPrevention: true,
     // ops/start.ts owns SIGINT/SIGTERM and stops each server once (Apollo's handler would stop it a second time).
     stopOnTerminationSignals: false,
-    plugins: [metricsPlugin(opts.name), ApolloServerPluginInlineTraceDisabled()],
+    plugins: [metricsPlugin(opts.name), accessLogPlugin, ApolloServerPluginInlineTraceDisabled()],
   });
   await apollo.start();
   app.use(
     '/graphql',
     express.json({ limit: '1mb' }),
     expressMiddleware(apollo, {
-      context: async ({ req }) => ({
-        principal: await principalFrom(req.header('authorization'), opts.jwtSecret, opts.gate),
-        correlationId: req.header('x-correlation-id'),
-        clientIp: clientIpOf(req.header('x-forwarded-for'), req.socket.remoteAddress),
-        gate: opts.gate,
-        services: opts.services,
-      }),
+      context: async ({ req }) => {
+        const principal = await principalFrom(req.header('authorization'), opts.jwtSecret, opts.gate);
+        if (principal.kind !== 'anonymous') noteRequest({ tenantId: principal.tenantId });
+        return {
+          principal,
+          correlationId: req.header('x-correlation-id'),
+          clientIp: clientIpOf(req.header('x-forwarded-for'), req.socket.remoteAddress),
+          gate: opts.gate,
+          services: opts.services,
+        };
+      },
     }),
   );
   const listening = await listen(app, opts.host, opts.port);

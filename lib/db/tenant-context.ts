@@ -1,5 +1,6 @@
 import type { MikroORM, EntityManager } from '@mikro-orm/postgresql';
 import { notFound } from '../errors';
+import { currentCorrelationId } from '../logger';
 import { assertSchemaName } from './roles';
 
 type CacheEntry = { schema: string; at: number };
@@ -55,5 +56,9 @@ export async function withTenant<T>(
 /** Scopes the caller's open transaction to one tenant (search_path and app.tenant_id, both local). */
 export async function enterTenant(em: EntityManager, schema: string, tenantId: string): Promise<void> {
   assertSchemaName(schema);
-  await em.execute(`select set_config('search_path', ?, true), set_config('app.tenant_id', ?, true)`, [`"${schema}", public`, tenantId]);
+  await em.execute(`select set_config('search_path', ?, true), set_config('app.tenant_id', ?, true), set_config('app.correlation_id', ?, true)`, [
+    `"${schema}", public`,
+    tenantId,
+    currentCorrelationId() ?? '',
+  ]);
 }

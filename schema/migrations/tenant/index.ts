@@ -303,4 +303,11 @@ export const tenantMigrations: TenantMigration[] = [
       `create index if not exists accrual_entry_awaiting_idx on "${s}".accrual_entry (tenant_id, rule_id, awaits_key) where awaiting_refund_cents is not null`,
     ],
   },
+  {
+    name: '0010_outbox_correlation',
+    up: (s) => [
+      // The correlation id of the request whose transaction wrote the row (set by enterTenant), carried on to its job.
+      `alter table "${s}".outbox add column if not exists correlation_id text default nullif(current_setting('app.correlation_id', true), '')`,
+    ],
+  },
 ];
