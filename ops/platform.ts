@@ -8,7 +8,7 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from '../lib/db/embedded
 import { migrate } from '../lib/db/migrate';
 import { databaseCheck, openAppOrm } from '../lib/db/orm';
 import { APP_ROLE, RELAY_ROLE, roleUrl } from '../lib/db/roles';
-import { TenantDirectory } from '../lib/db/tenant-context';
+import { TenantDirectory, followTenantMoves } from '../lib/db/tenant-context';
 import type { Listening, ReadinessCheck } from '../lib/http';
 import { log, redactUrl } from '../lib/logger';
 import { createQueue, type JobQueue } from '../lib/queue';
@@ -92,6 +92,8 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
     if (!config.redisUrl) log().info('no REDIS_URL: single-node mode (in-process event bus and job runner)');
     const bus = createBus(config.redisUrl, config.redisPrefix);
     push('event bus', () => bus.close());
+    // A tenant moved by `npm run tenant:isolate` / `tenant:pool`: every directory here forgets its schema.
+    push('tenant moves', await followTenantMoves(bus));
     const queue = createQueue(config.redisUrl, config.redisPrefix);
     push('job queue', () => queue.close());
     const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true }) : undefined;

