@@ -76,17 +76,21 @@ export async function withTenant<T>(
 
 /**
  * Scopes the caller's open transaction to one tenant (search_path and app.tenant_id, both local).
- * The schema comes from the tenant row itself, taken FOR KEY SHARE for the rest of the transaction:
- * a tenant move (which locks that row FOR UPDATE) waits for this transaction, and a transaction
- * that starts after a move sees the new schema, whatever `schema` a stale cache passed in.
+ * It first takes the tenant's schema lock in share mode (held to commit): a tenant move takes it
+ * exclusively, so transactions in flight finish before the move and later ones queue behind it. The
+ * schema is then read in a second statement (a snapshot taken after the lock), so a transaction that
+ * waited for a move uses the new schema, whatever `schema` a stale cache passed in.
  */
 export async function enterTenant(em: EntityManager, schema: string, tenantId: string): Promise<void> {
   assertSchemaName(schema);
+  await em.execute(
+    `select pg_advisory_xact_lock_shared(hashtext('abt-tenant-schema'), hashtext(?)),
+            set_config('app.tenant_id', ?, true), set_config('app.correlation_id', ?, true)`,
+    [tenantId.toLowerCase(), tenantId, currentCorrelationId() ?? ''],
+  );
   const rows = await em.execute<{ schema_name: string }[]>(
-    `select t.schema_name, set_config('search_path', format('%I, public', t.schema_name), true),
-            set_config('app.tenant_id', ?, true), set_config('app.correlation_id', ?, true)
-     from public.tenant t where t.id = ? for key share of t`,
-    [tenantId, currentCorrelationId() ?? '', tenantId],
+    `select t.schema_name, set_config('search_path', format('%I, public', t.schema_name), true) from public.tenant t where t.id = ?`,
+    [tenantId],
   );
   if (rows.length === 0) throw notFound('tenant');
   assertSchemaName(rows[0].schema_name);

@@ -80,9 +80,9 @@ const notFound = (): AppError => new AppError(ErrorCode.NOT_FOUND, 'tenant not f
 
 /**
  * Moves every row of one tenant between `pool` and its dedicated `tenant_<uuid>` schema, in one
- * transaction: the target is created and migrated first, the tenant row is locked FOR UPDATE (tenant
- * transactions hold it FOR KEY SHARE, so those in flight finish first and later ones follow the
- * move), `public.tenant.schema_name` changes, each tenant table's rows are copied as they are (the
+ * transaction: the target is created and migrated first, the tenant's schema lock is taken
+ * exclusively (tenant transactions and guarded writes hold it shared, so those in flight finish
+ * first and later ones wait, then follow the move), `public.tenant.schema_name` changes, each tenant table's rows are copied as they are (the
  * audit chain and its head unchanged, so it still verifies) and deleted from the source. After the
  * commit every process forgets its cached schema (the bus; Redis in queue mode).
  */
@@ -109,6 +109,8 @@ export async function moveTenant(ownerUrl: string, tenantId: string, target: Mov
       await em.execute(`select set_config('lock_timeout', ?, true)`, [`${opts.lockTimeoutMs ?? 15_000}ms`]);
       // Tables keep RLS forced even for their owner: this transaction acts as the tenant.
       await em.execute(`select set_config('app.tenant_id', ?, true)`, [id]);
+      // Exclusive: tenant transactions and guarded writes hold it shared, the ones in flight finish first, new ones queue behind.
+      await em.execute(`select pg_advisory_xact_lock(hashtext('abt-tenant-schema'), hashtext(?))`, [id]);
       const locked = await em.execute<{ schema_name: string }[]>(`select schema_name from public.tenant where id = ? for update`, [id]);
       if (locked[0]?.schema_name !== from) throw new AppError(ErrorCode.CONFLICT, 'the tenant moved meanwhile; run the command again');
       await em.execute(`update public.tenant set schema_name = ?, plan = ? where id = ?`, [to, to === 'pool' ? 'STANDARD' : 'ISOLATED', id]);

@@ -100,6 +100,18 @@ describe('moving a tenant between pool and its own schema while it is busy (npm 
   }
   const busy: { stop: () => Promise<void> }[] = [];
 
+  /** Waits for the traffic to get somewhere; a request that failed for good fails the test at once, naming it. */
+  const progress = (what: string, reached: () => boolean): Promise<true> =>
+    until(
+      what,
+      async () => {
+        const failures = [...a.failures, ...b.failures];
+        if (failures.length) throw new Error(failures.slice(0, 5).join('; '));
+        return reached() ? true : undefined;
+      },
+      60_000,
+    );
+
   /** Rows of the tenant in each tenant table of a schema (tables from the catalog). */
   async function rowsIn(schema: string, tenantId: string): Promise<Record<string, number>> {
     const counts: Record<string, number> = {};
@@ -151,7 +163,9 @@ describe('moving a tenant between pool and its own schema while it is busy (npm 
       return n === before ? true : undefined;
     });
     const chain = await verify(x);
-    expect(chain).toEqual({ valid: true, eventsChecked: n });
+    expect(chain.valid).toBe(true);
+    // Every event counted (one may have been appended since: the chain is append-only).
+    expect(chain.eventsChecked).toBeGreaterThanOrEqual(n);
   }
 
   beforeAll(async () => {
@@ -168,20 +182,13 @@ describe('moving a tenant between pool and its own schema while it is busy (npm 
     const dedicated = dedicatedSchemaName(a.id);
     const busyA = traffic(a, 'a1');
     const busyB = traffic(b, 'b1');
-    await until(
-      'some traffic before the move',
-      async () => {
-        if (a.failures.length) throw new Error(a.failures.slice(0, 5).join('; '));
-        return a.accepted.size >= 10 && a.purchases.size >= 3 ? true : undefined;
-      },
-      60_000,
-    );
+    await progress('some traffic before the move', () => a.accepted.size >= 10 && a.purchases.size >= 3);
 
     const report = await moveTenant(t.db.ownerUrl, a.id, 'dedicated', { bus: t.platform.bus });
     expect(report).toMatchObject({ from: 'pool', to: dedicated, changed: true });
     expect(report.moved.audit_event).toBeGreaterThan(0);
     const movedAt = a.accepted.size;
-    await until('traffic after the move', async () => (a.accepted.size >= movedAt + 10 ? true : undefined), 60_000);
+    await progress('traffic after the move', () => a.accepted.size >= movedAt + 10);
     await Promise.all([busyA.stop(), busyB.stop()]);
 
     await settled(a, dedicated);
@@ -196,10 +203,10 @@ describe('moving a tenant between pool and its own schema while it is busy (npm 
     // Again: a no-op. Then back to the pool, busy again.
     expect(await moveTenant(t.db.ownerUrl, a.id, 'dedicated')).toMatchObject({ changed: false });
     const again = traffic(a, 'a2');
-    await until('traffic before moving back', async () => (a.accepted.size >= movedAt + 20 ? true : undefined), 60_000);
+    await progress('traffic before moving back', () => a.accepted.size >= movedAt + 20);
     expect(await moveTenant(t.db.ownerUrl, a.id, 'pool', { bus: t.platform.bus })).toMatchObject({ from: dedicated, to: 'pool', changed: true });
     const backAt = a.accepted.size;
-    await until('traffic after moving back', async () => (a.accepted.size >= backAt + 10 ? true : undefined), 60_000);
+    await progress('traffic after moving back', () => a.accepted.size >= backAt + 10);
     await again.stop();
     await settled(a, 'pool');
     expect(await rowsIn(dedicated, a.id)).toEqual({});
