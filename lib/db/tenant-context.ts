@@ -89,7 +89,7 @@ export async function enterTenant(em: EntityManager, schema: string, tenantId: s
     [tenantId.toLowerCase(), tenantId, currentCorrelationId() ?? ''],
   );
   const rows = await em.execute<{ schema_name: string }[]>(
-    `select t.schema_name, set_config('search_path', format('%I, public', t.schema_name), true) from public.tenant t where t.id = ?`,
+    `select t.schema_name, set_config('search_path', '"' || replace(t.schema_name, '"', '""') || '", public', true) from public.tenant t where t.id = ?`,
     [tenantId],
   );
   if (rows.length === 0) throw notFound('tenant');
