@@ -90,6 +90,9 @@ export type GatewayOptions = {
 export type Gateway = Listening & { subscriptions?: SubscriptionServer };
 
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
+  // @apollo/gateway otherwise starts its own OpenTelemetry usage exporter, whose cloud resource
+  // detectors probe metadata addresses (169.254.169.254) and report to Apollo: the platform never phones home.
+  process.env.APOLLO_TELEMETRY_DISABLED = 'true';
   const gateway = new ApolloGateway({
     supergraphSdl: opts.supergraphSdl,
     buildService: ({ name, url }) => new CredentialForwardingDataSource({ url: opts.subgraphUrls[name] ?? url }),
