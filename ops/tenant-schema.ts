@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { createBus } from '../lib/bus';
 import { loadConfig } from '../lib/config';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../lib/db/embedded';
+import { migrate } from '../lib/db/migrate';
 import { moveTenant, type MoveTarget } from '../lib/db/tenant-move';
 import { configureLogger } from '../lib/logger';
 import { loadOrCreateLocalSecrets } from '../lib/secrets';
@@ -24,13 +25,15 @@ async function main(): Promise<void> {
   // Embedded mode: the running platform's database when it is up (its port is remembered), else start it for this.
   let embedded: EmbeddedDatabase | undefined;
   let ownerUrl = config.databaseUrl;
+  const local = loadOrCreateLocalSecrets(config.dataDir);
   if (!ownerUrl) {
-    const local = loadOrCreateLocalSecrets(config.dataDir);
     embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, password: local.embeddedPgPassword, port: config.embeddedPg.port, runtimeDir: config.embeddedPg.runtimeDir, reuseRunning: true });
     ownerUrl = embedded.url;
   }
   const bus = createBus(config.redisUrl, config.redisPrefix);
   try {
+    // The move needs the current migrations (its write guard among them): the same idempotent step as `npm run migrate`.
+    await migrate(ownerUrl, config.appDbPassword ?? local.appDbPassword);
     const report = await moveTenant(ownerUrl, tenantId, target, { bus });
     process.stdout.write(`${JSON.stringify(report)}\n`);
   } finally {
