@@ -5,9 +5,11 @@ import { AccessGate } from '../lib/access';
 import { createBus, type EventBus } from '../lib/bus';
 import type { Config, SubgraphName } from '../lib/config';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../lib/db/embedded';
-import { migrate } from '../lib/db/migrate';
+import { migrate, openOwnerOrm } from '../lib/db/migrate';
+import { publicMigrations } from '../schema/migrations/public';
+import { tenantMigrations } from '../schema/migrations/tenant';
 import { databaseCheck, openAppOrm } from '../lib/db/orm';
-import { APP_ROLE, RELAY_ROLE, roleUrl } from '../lib/db/roles';
+import { APP_ROLE, RELAY_ROLE, assertSchemaName, roleUrl } from '../lib/db/roles';
 import { TenantDirectory, followTenantMoves } from '../lib/db/tenant-context';
 import type { Listening, ReadinessCheck } from '../lib/http';
 import { log, redactUrl } from '../lib/logger';
@@ -49,7 +51,40 @@ export type Platform = {
   stopStep(): string | undefined;
 };
 
-export type StartOptions = { roles: readonly ProcessRole[]; migrate: boolean };
+/** `migrate`: always (npm start: also (re)sets the roles' password), `if-needed` (a role alone), or not at all (tests). */
+export type StartOptions = { roles: readonly ProcessRole[]; migrate: boolean | 'if-needed' };
+
+/**
+ * Whether every public and tenant migration is applied (pool and every dedicated schema) and the
+ * app roles exist: then a role starting alone skips the migrator (seconds on a busy machine).
+ */
+async function upToDate(ownerUrl: string): Promise<boolean> {
+  const orm = await openOwnerOrm(ownerUrl);
+  try {
+    const [row] = await orm.em.getConnection().execute<{ ok: boolean }[]>(
+      `select (select count(*) from mikro_orm_migrations where name = any(?)) = ?
+          and (select count(*) from pg_roles where rolname in (?, ?)) = 2
+          and not exists (
+            select 1 from (select 'pool' as s union select distinct schema_name from public.tenant) schemas
+            where (select count(*) from pg_catalog.pg_namespace n where n.nspname = schemas.s) = 0) as ok`,
+      [publicMigrations().map((m) => m.name), publicMigrations().length, APP_ROLE, RELAY_ROLE],
+    );
+    if (!row?.ok) return false;
+    const schemas = await orm.em.getConnection().execute<{ s: string }[]>(`select 'pool' as s union select distinct schema_name from public.tenant`);
+    for (const { s } of schemas) {
+      assertSchemaName(s);
+      const [{ n }] = await orm.em
+        .getConnection()
+        .execute<{ n: number }[]>(`select count(*)::int as n from "${s}".schema_migrations where name = any(?)`, [tenantMigrations.map((m) => m.name)]);
+      if (n !== tenantMigrations.length) return false;
+    }
+    return true;
+  } catch {
+    return false; // a fresh database: no migrations table yet
+  } finally {
+    await orm.close(true);
+  }
+}
 
 /**
  * Starts the requested roles in this process. With no DATABASE_URL an embedded PostgreSQL is
@@ -86,7 +121,7 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
       ownerUrl = embedded.url;
     }
     log().info({ database: redactUrl(ownerUrl), embedded: !config.databaseUrl }, 'database');
-    if (opts.migrate) await migrate(ownerUrl, rolePassword);
+    if (opts.migrate === true || (opts.migrate === 'if-needed' && !(await upToDate(ownerUrl)))) await migrate(ownerUrl, rolePassword);
     const appUrl = roleUrl(ownerUrl, APP_ROLE, rolePassword);
 
     if (!config.redisUrl) log().info('no REDIS_URL: single-node mode (in-process event bus and job runner)');

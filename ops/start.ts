@@ -48,8 +48,8 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 
-  // Every role migrates (idempotent, one migrator at a time per database), so any role starts alone.
-  const platform = (started.platform = await startPlatform(config, { roles, migrate: true }));
+  // `npm start` migrates; a role alone migrates when the database lacks something, so any role starts alone.
+  const platform = (started.platform = await startPlatform(config, { roles, migrate: all ? true : 'if-needed' }));
   if (signalled) return stop(platform);
   log().info({ roles, urls: platform.urls }, 'started');
 
