@@ -105,38 +105,49 @@ export async function moveTenant(ownerUrl: string, tenantId: string, target: Mov
     await guardSchema(orm, from);
     await guardSchema(orm, to);
 
-    const moved = await orm.em.fork().transactional(async (em) => {
-      await em.execute(`select set_config('lock_timeout', ?, true)`, [`${opts.lockTimeoutMs ?? 15_000}ms`]);
-      // Tables keep RLS forced even for their owner: this transaction acts as the tenant.
-      await em.execute(`select set_config('app.tenant_id', ?, true)`, [id]);
-      // Exclusive: tenant transactions and guarded writes hold it shared, the ones in flight finish first, new ones queue behind.
-      await em.execute(`select pg_advisory_xact_lock(hashtext('abt-tenant-schema'), hashtext(?))`, [id]);
-      const locked = await em.execute<{ schema_name: string }[]>(`select schema_name from public.tenant where id = ? for update`, [id]);
-      if (locked[0]?.schema_name !== from) throw new AppError(ErrorCode.CONFLICT, 'the tenant moved meanwhile; run the command again');
-      await em.execute(`update public.tenant set schema_name = ?, plan = ? where id = ?`, [to, to === 'pool' ? 'STANDARD' : 'ISOLATED', id]);
+    // The exclusive lock waits for the tenant's transactions in flight and makes new ones wait: bounded, and retried.
+    const attemptMove = (): Promise<Record<string, number>> =>
+      orm.em.fork().transactional(async (em) => {
+        await em.execute(`select set_config('lock_timeout', ?, true)`, [`${opts.lockTimeoutMs ?? 5000}ms`]);
+        // Tables keep RLS forced even for their owner: this transaction acts as the tenant.
+        await em.execute(`select set_config('app.tenant_id', ?, true)`, [id]);
+        // Exclusive: tenant transactions and guarded writes hold it shared, the ones in flight finish first, new ones queue behind.
+        await em.execute(`select pg_advisory_xact_lock(hashtext('abt-tenant-schema'), hashtext(?))`, [id]);
+        const locked = await em.execute<{ schema_name: string }[]>(`select schema_name from public.tenant where id = ? for update`, [id]);
+        if (locked[0]?.schema_name !== from) throw new AppError(ErrorCode.CONFLICT, 'the tenant moved meanwhile; run the command again');
+        await em.execute(`update public.tenant set schema_name = ?, plan = ? where id = ?`, [to, to === 'pool' ? 'STANDARD' : 'ISOLATED', id]);
 
-      const source = await tenantTables(em, from);
-      const targetTables = new Set(await tenantTables(em, to));
-      const missing = source.filter((t) => !targetTables.has(t));
-      if (missing.length > 0) throw new Error(`schema ${to} lacks tenant tables ${missing.join(', ')}; run npm run migrate`);
-      const counts: Record<string, number> = {};
-      for (const table of source) {
-        const cols = (await columnsOf(em, to, table)).map(ident).join(', ');
-        const src = `${ident(from)}.${ident(table)}`;
-        const dst = `${ident(to)}.${ident(table)}`;
-        const inserted = await em.execute<{ n: number }[]>(
-          `with c as (insert into ${dst} (${cols}) select ${cols} from ${src} where tenant_id = ? returning 1) select count(*)::int as n from c`,
-          [id],
-        );
-        const deleted = await em.execute<{ n: number }[]>(
-          `with d as (delete from ${src} where tenant_id = ? returning 1) select count(*)::int as n from d`,
-          [id],
-        );
-        if (inserted[0].n !== deleted[0].n) throw new Error(`${table}: copied ${inserted[0].n} rows but removed ${deleted[0].n}`);
-        counts[table] = inserted[0].n;
+        const source = await tenantTables(em, from);
+        const targetTables = new Set(await tenantTables(em, to));
+        const missing = source.filter((t) => !targetTables.has(t));
+        if (missing.length > 0) throw new Error(`schema ${to} lacks tenant tables ${missing.join(', ')}; run npm run migrate`);
+        const counts: Record<string, number> = {};
+        for (const table of source) {
+          const cols = (await columnsOf(em, to, table)).map(ident).join(', ');
+          const src = `${ident(from)}.${ident(table)}`;
+          const dst = `${ident(to)}.${ident(table)}`;
+          const inserted = await em.execute<{ n: number }[]>(
+            `with c as (insert into ${dst} (${cols}) select ${cols} from ${src} where tenant_id = ? returning 1) select count(*)::int as n from c`,
+            [id],
+          );
+          const deleted = await em.execute<{ n: number }[]>(
+            `with d as (delete from ${src} where tenant_id = ? returning 1) select count(*)::int as n from d`,
+            [id],
+          );
+          if (inserted[0].n !== deleted[0].n) throw new Error(`${table}: copied ${inserted[0].n} rows but removed ${deleted[0].n}`);
+          counts[table] = inserted[0].n;
+        }
+        return counts;
+      });
+    let moved: Record<string, number> | undefined;
+    for (let attempt = 1; !moved; attempt++) {
+      try {
+        moved = await attemptMove();
+      } catch (err) {
+        if ((err as { code?: string }).code !== '55P03' || attempt >= 5) throw err;
+        log().warn({ tenantId: id, attempt }, 'tenant move: the tenant stayed busy past lock_timeout; trying again');
       }
-      return counts;
-    });
+    }
 
     forgetTenantSchema(id);
     await opts.bus?.publish(TENANT_SCHEMA_CHANNEL, { __typename: 'TenantSchemaChanged', version: 1, tenantId: id, schema: to });

@@ -42,7 +42,7 @@ describe('access log: one line per request and per job, with its correlation id,
     const body = (await res.json()) as { data: { signUp: { accessToken: string; tenant: { id: string } } } };
     token = body.data.signUp.accessToken;
     tenantId = body.data.signUp.tenant.id;
-  });
+  }, 120_000);
   afterAll(async () => {
     configureLogger('silent');
     await t.stop();
