@@ -8,7 +8,8 @@ import type { Redis } from 'ioredis';
 import type { JwtKeys } from '../lib/auth/tokens';
 import type { EventBus } from '../lib/bus';
 import { createHttpApp, listen, type Listening, type ReadinessCheck } from '../lib/http';
-import { currentCorrelationId, log, withCorrelation } from '../lib/logger';
+import { accessLogPlugin } from '../lib/access-log';
+import { currentCorrelationId, log, noteRequest, withCorrelation } from '../lib/logger';
 import { buildEdge, type Caller, type EdgeOptions } from './edge';
 import { signedBy } from './edge/subgraph-signature';
 import { explorer } from './explorer';
@@ -115,11 +116,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     formatError: edge.apollo.formatError,
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
+    // ops/start.ts owns SIGINT/SIGTERM and stops each server once (Apollo's handler would stop it a second time).
+    stopOnTerminationSignals: false,
     introspection: edge.apollo.introspection,
     persistedQueries: edge.apollo.persistedQueries,
     allowBatchedHttpRequests: edge.apollo.allowBatchedHttpRequests,
     validationRules: edge.apollo.validationRules,
-    plugins: [httpOperations, ...edge.apollo.plugins],
+    plugins: [httpOperations, accessLogPlugin, ...edge.apollo.plugins],
   });
   await apollo.start();
 
@@ -137,6 +140,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   // helmet's headers go on every response, health and metrics included: an outer app runs them first.
   const outer = express();
   outer.disable('x-powered-by');
+  outer.locals.service = 'gateway'; // named on its access-log lines
   outer.use(edge.headers);
   if (opts.subgraphUrls.tenant) outer.use(webhookProxy({ tenantUrl: opts.subgraphUrls.tenant, headers: edge.headers }));
   const app = createHttpApp('gateway', checks);
@@ -151,12 +155,11 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     // partner safelist and the token limit.
     ...edge.guards,
     expressMiddleware(apollo, {
-      context: async ({ req, res }) => ({
-        authorization: req.header('authorization'),
-        correlationId: currentCorrelationId(),
-        caller: res.locals.caller as Caller | undefined,
-        clientIp: req.ip,
-      }),
+      context: async ({ req, res }) => {
+        const caller = res.locals.caller as Caller | undefined;
+        if (caller?.kind === 'user') noteRequest({ tenantId: caller.tenantId });
+        return { authorization: req.header('authorization'), correlationId: currentCorrelationId(), caller, clientIp: req.ip };
+      },
     }),
   );
   app.use(dashboard());

@@ -6,6 +6,12 @@ const EnvSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATA_DIR: z.string().default('.data'),
+  // Embedded PostgreSQL's port. Unset: 54329, or a free one remembered in DATA_DIR when that is taken.
+  EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  // As root, where the embedded database and its binaries go when the postgres user cannot reach DATA_DIR.
+  EMBEDDED_PG_RUNTIME_DIR: z.string().default('/var/lib/liquid-abt'),
+  // SIGINT/SIGTERM: the whole stop must end within this, else the process exits 1 saying what hung.
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(1).max(600_000).default(8000),
   // Owner/migration connection. Unset: embedded PostgreSQL under DATA_DIR.
   DATABASE_URL: z.string().url().optional(),
   // Password the app and relay roles log in with; unset: generated once and kept in DATA_DIR.
@@ -94,6 +100,8 @@ export type Config = {
   env: Env['NODE_ENV'];
   logLevel: Env['LOG_LEVEL'];
   dataDir: string;
+  embeddedPg: { port?: number; runtimeDir: string };
+  shutdownTimeoutMs: number;
   databaseUrl?: string;
   appDbPassword?: string;
   redisUrl?: string;
@@ -159,6 +167,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     env: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
     dataDir: e.DATA_DIR,
+    embeddedPg: { port: e.EMBEDDED_PG_PORT, runtimeDir: e.EMBEDDED_PG_RUNTIME_DIR },
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     databaseUrl: e.DATABASE_URL,
     appDbPassword: e.APP_DB_PASSWORD,
     redisUrl: e.REDIS_URL,

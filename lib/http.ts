@@ -1,6 +1,8 @@
 import express, { type Express } from 'express';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { currentCorrelationId, requestContext, withCorrelation } from './logger';
 import { registry } from './metrics';
 
 export type ReadinessCheck = { name: string; check: () => Promise<void> };
@@ -9,6 +11,7 @@ export type ReadinessCheck = { name: string; check: () => Promise<void> };
 export function createHttpApp(service: string, checks: ReadinessCheck[]): Express {
   const app = express();
   app.disable('x-powered-by');
+  app.locals.service = service;
   app.get('/api/health', (_req, res) => {
     res.json({ status: 'ok', service });
   });
@@ -65,13 +68,58 @@ function fastRoutesOf(app: Express): FastRoute[] {
 
 export type Listening = { server: Server; port: number; url: string; close: () => Promise<void> };
 
+/**
+ * The one access-log line of a request, written when its response is sent (or the client goes
+ * away): correlation id, service, tenant and GraphQL operation when known, method, path (never the
+ * query string), status, outcome, error code and duration. Never headers or bodies.
+ */
+function accessLog(req: IncomingMessage, res: ServerResponse): void {
+  const ctx = requestContext();
+  if (!ctx) return;
+  const started = performance.now();
+  // Read now: express rewrites req.url while a mounted router runs.
+  const route = (req.url ?? '').split('?')[0].slice(0, 200);
+  let written = false;
+  const write = (): void => {
+    if (written) return;
+    written = true;
+    const status = res.writableFinished ? res.statusCode : 499; // 499: the client closed before the answer
+    const { tenantId, operation, errorCode } = ctx.note;
+    const outcome = status < 400 && !errorCode ? 'ok' : status === 499 ? 'aborted' : 'error';
+    ctx.logger().info(
+      {
+        tenantId,
+        method: req.method,
+        route,
+        operation,
+        status,
+        outcome,
+        errorCode,
+        durationMs: Math.round((performance.now() - started) * 10) / 10,
+      },
+      'request',
+    );
+  };
+  res.once('finish', write);
+  res.once('close', write);
+}
+
 export async function listen(app: Express, host: string, port: number): Promise<Listening> {
   let fast: FastRoute[] | undefined;
+  const service = (app.locals as { service?: unknown }).service;
   const server = createServer((req, res) => {
-    // Read once, at the first request: every router is mounted by then.
-    fast ??= fastRoutesOf(app);
-    for (const route of fast) if (route(req, res)) return;
-    app(req, res);
+    const given = req.headers['x-correlation-id'];
+    withCorrelation(typeof given === 'string' ? given : undefined, typeof service === 'string' ? { service } : {}, () => {
+      // The id this request runs under (the caller's, or a new one): for the routers, the subgraphs and the caller.
+      const id = currentCorrelationId()!;
+      req.headers['x-correlation-id'] = id;
+      res.setHeader('x-correlation-id', id);
+      accessLog(req, res);
+      // Read once, at the first request: every router is mounted by then.
+      fast ??= fastRoutesOf(app);
+      for (const route of fast) if (route(req, res)) return;
+      app(req, res);
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -82,10 +130,27 @@ export async function listen(app: Express, host: string, port: number): Promise<
     server,
     port: actual,
     url: `http://${host}:${actual}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => closeGracefully(server),
   };
+}
+
+/** How long requests in flight at shutdown may take to finish before their connections are cut. */
+export const HTTP_DRAIN_MS = 2000;
+
+/**
+ * Stops accepting connections, lets requests in flight finish (at most HTTP_DRAIN_MS), closes idle
+ * keep-alive connections as they become idle, then cuts whatever is left.
+ */
+function closeGracefully(server: Server, drainMs = HTTP_DRAIN_MS): Promise<void> {
+  if (!server.listening) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const idle = setInterval(() => server.closeIdleConnections(), 50);
+    const cut = setTimeout(() => server.closeAllConnections(), drainMs);
+    server.close(() => {
+      clearInterval(idle);
+      clearTimeout(cut);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
 }

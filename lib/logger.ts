@@ -29,7 +29,10 @@ export const REDACT_PATHS = [
   '*.databaseUrl',
 ];
 
-type LogContext = { correlationId: string; tenantId?: string; logger: Logger };
+/** What a request's or job's one access-log line reports, filled in as it becomes known. */
+export type RequestNote = { tenantId?: string; operation?: string; errorCode?: string };
+
+type LogContext = { correlationId: string; logger: Logger; note: RequestNote; boundTenant?: string };
 const storage = new AsyncLocalStorage<LogContext>();
 
 let root: Logger = pino({ level: process.env.LOG_LEVEL ?? 'info', redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
@@ -39,20 +42,52 @@ export function configureLogger(level: string, destination?: pino.DestinationStr
   return root;
 }
 
-/** The logger bound to the current request/job, or the root logger outside one. */
+/** The logger bound to the current request/job (its tenant too, once known), or the root logger outside one. */
 export function log(): Logger {
-  return storage.getStore()?.logger ?? root;
+  const ctx = storage.getStore();
+  if (!ctx) return root;
+  const tenantId = ctx.note.tenantId;
+  if (tenantId && ctx.boundTenant !== tenantId) {
+    ctx.logger = ctx.logger.child({ tenantId });
+    ctx.boundTenant = tenantId;
+  }
+  return ctx.logger;
 }
 
 export function currentCorrelationId(): string | undefined {
   return storage.getStore()?.correlationId;
 }
 
-/** Runs fn with a correlation id (given or new) attached to every log line inside it. */
+const VALID_ID = /^[\w.:-]{1,128}$/;
+
+/**
+ * Runs fn with a correlation id attached to every log line inside it: the one given (when well
+ * formed), else the enclosing request's, else a new one. Nested under the same id (the HTTP server's
+ * context, then a router's), both share one RequestNote, so the access line sees what either noted.
+ */
 export function withCorrelation<T>(correlationId: string | undefined, fields: Record<string, unknown>, fn: () => T): T {
-  const id = correlationId && /^[\w.:-]{1,128}$/.test(correlationId) ? correlationId : randomUUID();
-  const logger = root.child({ correlationId: id, ...fields });
-  return storage.run({ correlationId: id, logger }, fn);
+  const parent = storage.getStore();
+  const id = correlationId && VALID_ID.test(correlationId) ? correlationId : (parent?.correlationId ?? randomUUID());
+  const same = parent?.correlationId === id;
+  const logger = (same ? parent.logger : root).child(same ? fields : { correlationId: id, ...fields });
+  const note = same ? parent.note : {};
+  return storage.run({ correlationId: id, logger, note, boundTenant: same ? parent.boundTenant : undefined }, fn);
+}
+
+/** Records what the current request's / job's access line should say (tenant, operation, error code). */
+export function noteRequest(update: RequestNote): void {
+  const note = storage.getStore()?.note;
+  if (!note) return;
+  if (update.tenantId) note.tenantId = update.tenantId;
+  if (update.operation) note.operation = note.operation && note.operation !== update.operation ? `${note.operation},${update.operation}` : update.operation;
+  if (update.errorCode && !note.errorCode) note.errorCode = update.errorCode;
+}
+
+/** The current context's note and logger, to write its access line when the request ends (outside its async context). */
+export function requestContext(): { note: RequestNote; logger: () => Logger } | undefined {
+  const ctx = storage.getStore();
+  if (!ctx) return undefined;
+  return { note: ctx.note, logger: () => storage.run(ctx, log) };
 }
 
 /** Strips anything that looks like credentials from a connection string before it is shown. */

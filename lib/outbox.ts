@@ -57,7 +57,7 @@ export function outboxKicker(bus: EventBus, windowMs = 5): () => void {
   };
 }
 
-type Row = { tenant_id: string; id: string; queue: QueueName; job_name: string; payload: JobPayload };
+type Row = { tenant_id: string; id: string; queue: QueueName; job_name: string; payload: JobPayload; correlation_id: string | null };
 
 
 /** What the relay needs from a pooled pg connection (simple-query protocol, multi-statement). */
@@ -183,8 +183,8 @@ export class OutboxRelay {
          from (select tenant_id, id from "${schema}".outbox where published_at is null
                order by created_at limit ${BATCH} for update skip locked) c
          where o.tenant_id = c.tenant_id and o.id = c.id
-         returning o.tenant_id, o.id, o.queue, o.job_name, o.payload, o.created_at)
-       select tenant_id, id, queue, job_name, payload from claimed order by created_at`,
+         returning o.tenant_id, o.id, o.queue, o.job_name, o.payload, o.created_at, o.correlation_id)
+       select tenant_id, id, queue, job_name, payload, correlation_id from claimed order by created_at`,
     )) as PgResult[];
     try {
       const rows = results[1].rows as Row[];
@@ -201,7 +201,8 @@ export class OutboxRelay {
     const jobs: BulkJob[] = rows.map((r) => ({
       queue: r.queue,
       name: r.job_name,
-      data: { ...r.payload, tenantId: r.tenant_id },
+      // The request's correlation id goes with its job, so both log under one id.
+      data: { ...r.payload, tenantId: r.tenant_id, ...(r.correlation_id ? { correlationId: r.correlation_id } : {}) },
       opts: { jobId: r.id },
     }));
     await this.queue.addBulk(jobs);

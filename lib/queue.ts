@@ -1,6 +1,7 @@
 import { AsyncResource } from 'node:async_hooks';
 import { Queue, Worker, type ConnectionOptions, type Job, type JobsOptions } from 'bullmq';
-import { log, withCorrelation } from './logger';
+import { performance } from 'node:perf_hooks';
+import { log, noteRequest, withCorrelation } from './logger';
 
 /** Queue names are contracts between processes. */
 export const QUEUES = ['payment-events', 'purchases', 'schedules', 'reports', 'accounting', 'notifications', 'audit'] as const;
@@ -24,6 +25,43 @@ export type JobQueue = {
 };
 
 const BACKOFF_MS = 200;
+/** At shutdown, how long jobs in flight may take to finish; past it they are left to their queue's recovery. */
+export const JOB_DRAIN_MS = 5000;
+
+/**
+ * Runs one attempt of a job under the correlation id of what enqueued it (the outbox carries the
+ * request's), and writes its one access-log line: queue, job, tenant, attempt, outcome, duration.
+ */
+export async function runJob(queue: QueueName, job: JobInfo, handler: JobHandler): Promise<void> {
+  const given = typeof job.data.correlationId === 'string' ? job.data.correlationId : undefined;
+  return withCorrelation(given ?? `job:${queue}:${job.id}`, { queue, job: job.name, jobId: job.id }, async () => {
+    if (typeof job.data.tenantId === 'string') noteRequest({ tenantId: job.data.tenantId });
+    const started = performance.now();
+    const durationMs = (): number => Math.round((performance.now() - started) * 10) / 10;
+    try {
+      await handler(job);
+      log().info({ attempt: job.attempt, outcome: 'ok', durationMs: durationMs() }, 'job');
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      log().info(
+        { attempt: job.attempt, outcome: 'error', errorCode: typeof code === 'string' ? code : undefined, err: (err as Error).message, durationMs: durationMs() },
+        'job',
+      );
+      throw err;
+    }
+  });
+}
+
+/** Resolves when p settles or after ms, whichever comes first; true when p settled. */
+async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([p.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 export const DEFAULT_ATTEMPTS = 8;
 /**
  * A killed worker's job is back in the queue within LOCK_MS + STALLED_CHECK_MS (BullMQ's defaults
@@ -96,7 +134,7 @@ export class InProcessQueue implements JobQueue {
   private async run(queue: QueueName, handler: JobHandler, { job, attempts }: Due): Promise<void> {
     const attempt = { ...job, attempt: job.attempt + 1 };
     try {
-      await withCorrelation(`job:${queue}:${job.id}`, { queue, job: job.name }, () => handler(attempt));
+      await runJob(queue, attempt, handler);
     } catch (err) {
       if (attempt.attempt >= attempts) {
         log().error({ queue, jobId: job.id, err: (err as Error).message }, 'job failed permanently');
@@ -115,7 +153,8 @@ export class InProcessQueue implements JobQueue {
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    await Promise.allSettled([...this.running]);
+    // A job still running after JOB_DRAIN_MS is abandoned: the workers' scheduler re-enqueues lost work.
+    if (!(await within(Promise.allSettled([...this.running]), JOB_DRAIN_MS))) log().warn({ running: this.running.size }, 'jobs still running at shutdown were left');
   }
 }
 
@@ -177,10 +216,7 @@ export class BullQueue implements JobQueue {
   process(queue: QueueName, handler: JobHandler, opts: { concurrency?: number } = {}): void {
     const worker = new Worker(
       queue,
-      async (job: Job) =>
-        withCorrelation(`job:${queue}:${job.id}`, { queue, job: job.name }, () =>
-          handler({ id: String(job.id), name: job.name, data: job.data as JobPayload, attempt: job.attemptsMade + 1 }),
-        ),
+      async (job: Job) => runJob(queue, { id: String(job.id), name: job.name, data: job.data as JobPayload, attempt: job.attemptsMade + 1 }, handler),
       {
         connection: this.connection,
         prefix: this.prefix,
@@ -191,14 +227,13 @@ export class BullQueue implements JobQueue {
       },
     );
     worker.on('error', (err: Error) => log().warn({ queue, err: err.message }, 'worker error'));
-    worker.on('failed', (job, err) =>
-      log().warn({ queue, jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, 'job attempt failed'),
-    );
     this.workers.push(worker);
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled(this.workers.map((w) => w.close()));
+    // Active jobs finish; past JOB_DRAIN_MS the workers stop anyway and BullMQ hands those jobs out again as stalled.
+    const graceful = Promise.allSettled(this.workers.map((w) => w.close()));
+    if (!(await within(graceful, JOB_DRAIN_MS))) await Promise.allSettled(this.workers.map((w) => w.close(true)));
     await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
   }
 }

@@ -14,7 +14,8 @@ import { GATEWAY_SIGNATURE_HEADER, verifyGatewayRequest } from './auth/gateway-s
 import { bearer, type JwtKeys } from './auth/tokens';
 import { AppError, ErrorCode, maskError } from './errors';
 import { createHttpApp, listen, type Listening, type ReadinessCheck } from './http';
-import { log, withCorrelation } from './logger';
+import { accessLogPlugin } from './access-log';
+import { log, noteRequest, withCorrelation } from './logger';
 import { graphqlDuration, graphqlRequests } from './metrics';
 import { hideSuggestions } from './suggestions';
 
@@ -168,7 +169,14 @@ export async function serveSubgraph<S>(opts: SubgraphServerOptions<S>): Promise<
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
     introspection: !production,
-    plugins: [metricsPlugin(opts.name), ApolloServerPluginInlineTraceDisabled(), federationFieldsForTheGateway(production) as ApolloServerPlugin<SubgraphContext<S>>],
+    // ops/start.ts owns SIGINT/SIGTERM and stops each server once (Apollo's handler would stop it a second time).
+    stopOnTerminationSignals: false,
+    plugins: [
+      metricsPlugin(opts.name),
+      accessLogPlugin,
+      ApolloServerPluginInlineTraceDisabled(),
+      federationFieldsForTheGateway(production) as ApolloServerPlugin<SubgraphContext<S>>,
+    ],
   });
   await apollo.start();
   app.use(
@@ -188,14 +196,18 @@ export async function serveSubgraph<S>(opts: SubgraphServerOptions<S>): Promise<
       next();
     },
     expressMiddleware(apollo, {
-      context: async ({ req, res }) => ({
-        viaGateway: res.locals.viaGateway === true,
-        principal: await principalFrom(req.header('authorization'), opts.jwtSecret, opts.gate),
-        correlationId: req.header('x-correlation-id'),
-        clientIp: clientIpOf(req.header('x-forwarded-for'), req.socket.remoteAddress),
-        gate: opts.gate,
-        services: opts.services,
-      }),
+      context: async ({ req, res }) => {
+        const principal = await principalFrom(req.header('authorization'), opts.jwtSecret, opts.gate);
+        if (principal.kind !== 'anonymous') noteRequest({ tenantId: principal.tenantId });
+        return {
+          viaGateway: res.locals.viaGateway === true,
+          principal,
+          correlationId: req.header('x-correlation-id'),
+          clientIp: clientIpOf(req.header('x-forwarded-for'), req.socket.remoteAddress),
+          gate: opts.gate,
+          services: opts.services,
+        };
+      },
     }),
   );
   const listening = await listen(app, opts.host, opts.port);

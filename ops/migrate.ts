@@ -10,7 +10,9 @@ async function main(): Promise<void> {
   const config = loadConfig();
   configureLogger(config.logLevel);
   const local = loadOrCreateLocalSecrets(config.dataDir);
-  const embedded = config.databaseUrl ? undefined : await startEmbeddedPostgres(config.dataDir, local.embeddedPgPassword);
+  const embedded = config.databaseUrl
+    ? undefined
+    : await startEmbeddedPostgres({ dataDir: config.dataDir, password: local.embeddedPgPassword, port: config.embeddedPg.port, runtimeDir: config.embeddedPg.runtimeDir });
   try {
     const report = await migrate(config.databaseUrl ?? embedded!.url, config.appDbPassword ?? local.appDbPassword);
     process.stdout.write(`${JSON.stringify(report)}\n`);

@@ -6,10 +6,12 @@ import { createBus, type EventBus } from '../lib/bus';
 import type { JwtKeys } from '../lib/auth/tokens';
 import type { Config, SubgraphName } from '../lib/config';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../lib/db/embedded';
-import { migrate } from '../lib/db/migrate';
+import { migrate, openOwnerOrm } from '../lib/db/migrate';
+import { publicMigrations } from '../schema/migrations/public';
+import { tenantMigrations } from '../schema/migrations/tenant';
 import { databaseCheck, openAppOrm } from '../lib/db/orm';
-import { APP_ROLE, RELAY_ROLE, roleUrl } from '../lib/db/roles';
-import { TenantDirectory } from '../lib/db/tenant-context';
+import { APP_ROLE, RELAY_ROLE, assertSchemaName, roleUrl } from '../lib/db/roles';
+import { TenantDirectory, followTenantMoves } from '../lib/db/tenant-context';
 import type { Listening, ReadinessCheck } from '../lib/http';
 import { log, redactUrl } from '../lib/logger';
 import { createQueue, type JobQueue } from '../lib/queue';
@@ -50,10 +52,46 @@ export type Platform = {
   bus: EventBus;
   queue: JobQueue;
   services: { prices?: PriceService; auth?: AuthService; integrations?: IntegrationService; keys?: PlatformKeys; keyJob?: KeyMaintenance };
+  /** Stops every role, newest first: the gateway, the subgraphs and workers, in-flight jobs, pools, the database. */
   stop(): Promise<void>;
+  /** What stop() is waiting for right now (named in the shutdown deadline's log line). */
+  stopStep(): string | undefined;
 };
 
-export type StartOptions = { roles: readonly ProcessRole[]; migrate: boolean };
+/** `migrate`: always (npm start: also (re)sets the roles' password), `if-needed` (a role alone), or not at all (tests). */
+export type StartOptions = { roles: readonly ProcessRole[]; migrate: boolean | 'if-needed' };
+
+/**
+ * Whether every public and tenant migration is applied (pool and every dedicated schema) and the
+ * app roles exist: then a role starting alone skips the migrator (seconds on a busy machine).
+ */
+async function upToDate(ownerUrl: string): Promise<boolean> {
+  const orm = await openOwnerOrm(ownerUrl);
+  try {
+    const [row] = await orm.em.getConnection().execute<{ ok: boolean }[]>(
+      `select (select count(*) from mikro_orm_migrations where name = any(?)) = ?
+          and (select count(*) from pg_roles where rolname in (?, ?)) = 2
+          and not exists (
+            select 1 from (select 'pool' as s union select distinct schema_name from public.tenant) schemas
+            where (select count(*) from pg_catalog.pg_namespace n where n.nspname = schemas.s) = 0) as ok`,
+      [publicMigrations().map((m) => m.name), publicMigrations().length, APP_ROLE, RELAY_ROLE],
+    );
+    if (!row?.ok) return false;
+    const schemas = await orm.em.getConnection().execute<{ s: string }[]>(`select 'pool' as s union select distinct schema_name from public.tenant`);
+    for (const { s } of schemas) {
+      assertSchemaName(s);
+      const [{ n }] = await orm.em
+        .getConnection()
+        .execute<{ n: number }[]>(`select count(*)::int as n from "${s}".schema_migrations where name = any(?)`, [tenantMigrations.map((m) => m.name)]);
+      if (n !== tenantMigrations.length) return false;
+    }
+    return true;
+  } catch {
+    return false; // a fresh database: no migrations table yet
+  } finally {
+    await orm.close(true);
+  }
+}
 
 /** The rings every role of this process shares (mutated in place when generated keys rotate). */
 export type PlatformKeys = {
@@ -108,10 +146,19 @@ function replaceRing<K>(target: { current: string; keys: Record<string, K> }, ne
  * started under DATA_DIR; with no REDIS_URL the bus and queue are in-process (single-node mode).
  */
 export async function startPlatform(config: Config, opts: StartOptions): Promise<Platform> {
-  const stack: Array<() => Promise<void>> = [];
-  const stop = async (): Promise<void> => {
-    while (stack.length) await stack.pop()!().catch((err: Error) => log().warn({ err: err.message }, 'error while stopping'));
-  };
+  const stack: Array<{ step: string; run: () => Promise<void> }> = [];
+  const push = (step: string, run: () => Promise<void>): void => void stack.push({ step, run });
+  let current: string | undefined;
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      for (let s = stack.pop(); s; s = stack.pop()) {
+        current = s.step;
+        log().debug({ step: s.step }, 'stopping');
+        await s.run().catch((err: Error) => log().warn({ step: s.step, err: err.message }, 'error while stopping'));
+      }
+      current = undefined;
+    })());
   try {
     const local = loadOrCreateLocalSecrets(config.dataDir);
     const keys = platformKeys(config, local, opts.roles);
@@ -120,27 +167,34 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
 
     let ownerUrl = config.databaseUrl;
     if (!ownerUrl) {
-      const embedded: EmbeddedDatabase = await startEmbeddedPostgres(config.dataDir, local.embeddedPgPassword);
-      stack.push(embedded.stop);
+      const embedded: EmbeddedDatabase = await startEmbeddedPostgres({
+        dataDir: config.dataDir,
+        password: local.embeddedPgPassword,
+        port: config.embeddedPg.port,
+        runtimeDir: config.embeddedPg.runtimeDir,
+      });
+      push('embedded PostgreSQL', embedded.stop);
       ownerUrl = embedded.url;
     }
     log().info({ database: redactUrl(ownerUrl), embedded: !config.databaseUrl }, 'database');
-    if (opts.migrate) await migrate(ownerUrl, rolePassword);
+    if (opts.migrate === true || (opts.migrate === 'if-needed' && !(await upToDate(ownerUrl)))) await migrate(ownerUrl, rolePassword);
     const appUrl = roleUrl(ownerUrl, APP_ROLE, rolePassword);
 
     if (!config.redisUrl) log().info('no REDIS_URL: single-node mode (in-process event bus and job runner)');
     const bus = createBus(config.redisUrl, config.redisPrefix);
-    stack.push(() => bus.close());
+    push('event bus', () => bus.close());
+    // A tenant moved by `npm run tenant:isolate` / `tenant:pool`: every directory here forgets its schema.
+    push('tenant moves', await followTenantMoves(bus));
     const queue = createQueue(config.redisUrl, config.redisPrefix);
-    stack.push(() => queue.close());
+    push('job queue', () => queue.close());
     const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true }) : undefined;
-    if (redis) stack.push(async () => void redis.disconnect());
+    if (redis) push('redis', async () => void redis.disconnect());
 
     const orms: MikroORM[] = [];
     const openOrm = async (entities: Parameters<typeof openAppOrm>[1], url = appUrl): Promise<MikroORM> => {
       const orm = await openAppOrm(url, entities, config.dbPoolMax);
       orms.push(orm);
-      stack.push(() => orm.close(true));
+      push('database pool', () => orm.close(true));
       return orm;
     };
     const redisCheck: ReadinessCheck[] = redis ? [{ name: 'redis', check: async () => void (await redis.ping()) }] : [];
@@ -149,7 +203,7 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
     const services: Platform['services'] = {};
     const track = (role: ProcessRole, l: Listening): void => {
       urls[role] = role === 'workers' ? l.url : `${l.url}/graphql`;
-      stack.push(l.close);
+      push(role, l.close);
     };
     const has = (r: ProcessRole): boolean => opts.roles.includes(r);
     const subgraph = async <S>(
@@ -216,7 +270,7 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
           btcMarkets: { baseUrl: m.btcMarketsUrl, pollMs: m.pollMs },
         }),
       );
-      stack.push(() => prices.stop());
+      push('price feeds', () => prices.stop());
       services.prices = prices;
       track('market-price', await subgraph('market-price', config.ports.marketPrice, await buildMarketPriceSchema(), orm, { prices }));
     }
@@ -227,6 +281,8 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
     if (has('workers')) {
       const orm = await openOrm([...complianceEntities, ...treasuryEntities]);
       const relayOrm = await openOrm([], roleUrl(ownerUrl, RELAY_ROLE, rolePassword));
+      // Stopped after the relay and scheduler, before the pools: jobs in flight finish (or go back to the queue).
+      push('jobs in flight', () => queue.close());
       track(
         'workers',
         await startWorkers({
@@ -280,7 +336,7 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
       track('gateway', gw);
     }
     services.keys = keys;
-    return { urls, gatewayUrl: urls.gateway, ownerUrl, appUrl, jwtSecret, bus, queue, services, stop };
+    return { urls, gatewayUrl: urls.gateway, ownerUrl, appUrl, jwtSecret, bus, queue, services, stop, stopStep: () => current };
   } catch (err) {
     await stop();
     throw err;

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { loadConfig } from '../lib/config';
 import { configureLogger, log } from '../lib/logger';
 import { loadOrCreateLocalSecrets } from '../lib/secrets';
-import { ROLES, startPlatform, type ProcessRole } from './platform';
+import { ROLES, startPlatform, type Platform, type ProcessRole } from './platform';
 import { DEMO_EMAIL, seedDemoTenant } from './seed';
 
 /** `npm start` runs every role; `npm run start:<role>` (or `start.ts <role>`) runs one. */
@@ -16,20 +16,42 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const all = arg === 'all';
-  const platform = await startPlatform(config, { roles, migrate: all });
 
-  let stopping = false;
-  const shutdown = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    log().info({ signal }, 'stopping');
-    platform.stop().then(
-      () => process.exit(0),
-      () => process.exit(1),
+  // Installed before anything starts, so a signal during start-up still stops what did start.
+  const started: { platform?: Platform } = {};
+  let signalled: NodeJS.Signals | undefined;
+  const stop = (p: Platform): void => {
+    const t0 = Date.now();
+    p.stop().then(
+      () => {
+        log().info({ durationMs: Date.now() - t0 }, 'stopped');
+        process.exit(0);
+      },
+      (err: Error) => {
+        log().error({ err: err.message }, 'stop failed');
+        process.exit(1);
+      },
     );
+  };
+  const shutdown = (signal: NodeJS.Signals): void => {
+    // Ctrl-C under npm arrives twice (from the terminal and forwarded by npm): one stop, bounded below.
+    if (signalled) return;
+    signalled = signal;
+    log().info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'stopping');
+    const deadline = setTimeout(() => {
+      log().fatal({ timeoutMs: config.shutdownTimeoutMs, step: started.platform?.stopStep() ?? 'starting' }, 'shutdown deadline exceeded');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    deadline.unref();
+    if (started.platform) stop(started.platform); // else main() stops it as soon as startPlatform returns
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+
+  // `npm start` migrates; a role alone migrates when the database lacks something, so any role starts alone.
+  const platform = (started.platform = await startPlatform(config, { roles, migrate: all ? true : 'if-needed' }));
+  if (signalled) return stop(platform);
+  log().info({ roles, urls: platform.urls }, 'started');
 
   if (all && platform.gatewayUrl && platform.services.auth) {
     const demoPassword = loadOrCreateLocalSecrets(config.dataDir).demoPassword;

@@ -1,8 +1,29 @@
 import type { MikroORM, EntityManager } from '@mikro-orm/postgresql';
 import { notFound } from '../errors';
+import type { EventBus, Unsubscribe } from '../bus';
+import { currentCorrelationId } from '../logger';
 import { assertSchemaName } from './roles';
 
-type CacheEntry = { schema: string; at: number };
+type CacheEntry = { schema: string; at: number; epoch: number };
+
+/** Bumped when a tenant moves schema: every directory of this process drops what it cached for that tenant. */
+const epochs = new Map<string, number>();
+const epochOf = (tenantId: string): number => epochs.get(tenantId) ?? 0;
+
+/** Forgets a tenant's schema in every TenantDirectory of this process (a move committed). */
+export function forgetTenantSchema(tenantId: string): void {
+  epochs.set(tenantId, epochOf(tenantId) + 1);
+}
+
+/** The bus channel a tenant move is announced on (Redis in queue mode: every process hears it). */
+export const TENANT_SCHEMA_CHANNEL = 'platform.tenant-schema';
+
+/** Makes this process's directories follow tenant moves announced on the bus. */
+export async function followTenantMoves(bus: EventBus): Promise<Unsubscribe> {
+  return bus.subscribe(TENANT_SCHEMA_CHANNEL, (_channel, event) => {
+    if (typeof event.tenantId === 'string') forgetTenantSchema(event.tenantId);
+  });
+}
 
 /** Where each tenant's rows live (`pool` or its dedicated schema). Platform data, read-only here. */
 export class TenantDirectory {
@@ -14,7 +35,8 @@ export class TenantDirectory {
 
   async schemaOf(tenantId: string): Promise<string> {
     const hit = this.cache.get(tenantId);
-    if (hit && Date.now() - hit.at < this.ttlMs) return hit.schema;
+    if (hit && Date.now() - hit.at < this.ttlMs && hit.epoch === epochOf(tenantId)) return hit.schema;
+    const epoch = epochOf(tenantId);
     const rows = await this.orm.em
       .fork()
       .getConnection()
@@ -22,7 +44,7 @@ export class TenantDirectory {
     if (rows.length === 0) throw notFound('tenant');
     const schema = rows[0].schema_name;
     assertSchemaName(schema);
-    this.cache.set(tenantId, { schema, at: Date.now() });
+    this.cache.set(tenantId, { schema, at: Date.now(), epoch });
     return schema;
   }
 
@@ -52,8 +74,25 @@ export async function withTenant<T>(
   });
 }
 
-/** Scopes the caller's open transaction to one tenant (search_path and app.tenant_id, both local). */
+/**
+ * Scopes the caller's open transaction to one tenant (search_path and app.tenant_id, both local).
+ * It first takes the tenant's schema lock in share mode (held to commit): a tenant move takes it
+ * exclusively, so transactions in flight finish before the move and later ones queue behind it. The
+ * schema is then read in a second statement (a snapshot taken after the lock), so a transaction that
+ * waited for a move uses the new schema, whatever `schema` a stale cache passed in.
+ */
 export async function enterTenant(em: EntityManager, schema: string, tenantId: string): Promise<void> {
   assertSchemaName(schema);
-  await em.execute(`select set_config('search_path', ?, true), set_config('app.tenant_id', ?, true)`, [`"${schema}", public`, tenantId]);
+  await em.execute(
+    `select pg_advisory_xact_lock_shared(hashtext('abt-tenant-schema'), hashtext(?)),
+            set_config('app.tenant_id', ?, true), set_config('app.correlation_id', ?, true)`,
+    [tenantId.toLowerCase(), tenantId, currentCorrelationId() ?? ''],
+  );
+  const rows = await em.execute<{ schema_name: string }[]>(
+    `select t.schema_name, set_config('search_path', '"' || replace(t.schema_name, '"', '""') || '", public', true) from public.tenant t where t.id = ?`,
+    [tenantId],
+  );
+  if (rows.length === 0) throw notFound('tenant');
+  assertSchemaName(rows[0].schema_name);
+  if (rows[0].schema_name !== schema) forgetTenantSchema(tenantId);
 }

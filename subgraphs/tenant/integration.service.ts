@@ -6,7 +6,7 @@ import type { EventBus } from '../../lib/bus';
 import { keyIdOf, open, reseal, seal, type KeyRing } from '../../lib/crypto/secret-box';
 import { TenantDirectory, isUuid, withTenant } from '../../lib/db/tenant-context';
 import { badInput, notFound } from '../../lib/errors';
-import { log } from '../../lib/logger';
+import { log, noteRequest } from '../../lib/logger';
 import { kickOutbox, outboxKicker } from '../../lib/outbox';
 import { hasUnstorableText, storableJson, storableText } from '../../lib/storable-text';
 import { UnstorableDeliveryError, WebhookIntake, type IntakeRow } from './webhook-intake';
@@ -290,6 +290,7 @@ export class IntegrationService {
     const integration = await this.resolve(provider, integrationId);
     if (!integration) return { status: 404, body: { error: 'UNKNOWN_INTEGRATION' } };
     const tenantId = integration.tenantId;
+    noteRequest({ tenantId }); // the delivery's access-log line names its tenant
 
     let event: RevenueEventResult;
     try {

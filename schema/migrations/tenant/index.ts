@@ -373,6 +373,13 @@ export const tenantMigrations: TenantMigration[] = [
       `alter table "${s}".payment_accrual force row level security`,
     ],
   },
+  {
+    name: '0010_outbox_correlation',
+    up: (s) => [
+      // The correlation id of the request whose transaction wrote the row (set by enterTenant), carried on to its job.
+      `alter table "${s}".outbox add column if not exists correlation_id text default nullif(current_setting('app.correlation_id', true), '')`,
+    ],
+  },
 ];
 
 const UUID_RE = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
