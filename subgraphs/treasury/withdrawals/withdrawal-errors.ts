@@ -38,6 +38,9 @@ export const WithdrawalReason = {
   // exchange references and reconciliation
   INVALID_WITHDRAWAL_ID: 'INVALID_WITHDRAWAL_ID',
   INVALID_EXCHANGE_RECORD: 'INVALID_EXCHANGE_RECORD',
+  // caller bugs (the service passed something no user could have typed)
+  INVALID_MEMBER: 'INVALID_MEMBER',
+  INVALID_CLOCK: 'INVALID_CLOCK',
 } as const;
 export type WithdrawalReason = (typeof WithdrawalReason)[keyof typeof WithdrawalReason];
 
@@ -74,6 +77,8 @@ const CODE: Record<WithdrawalReason, ErrorCode> = {
   INVALID_WITHDRAWAL_ID: ErrorCode.BAD_USER_INPUT,
   // An exchange that answers nonsense is our problem, not the user's: masked and logged.
   INVALID_EXCHANGE_RECORD: ErrorCode.INTERNAL_SERVER_ERROR,
+  INVALID_MEMBER: ErrorCode.INTERNAL_SERVER_ERROR,
+  INVALID_CLOCK: ErrorCode.INTERNAL_SERVER_ERROR,
 };
 
 /** Details are JSON-safe (amounts as decimal strings, instants ISO) so they survive GraphQL's extensions. */
