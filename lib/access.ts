@@ -1,10 +1,12 @@
-import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { MikroORM } from '@mikro-orm/postgresql';
 import DataLoader from 'dataloader';
 import { AppError, ErrorCode, notFound } from './errors';
 import type { ApiKeyScope } from './auth/api-keys';
 import { CredentialVerifier } from './auth/credentials';
 import type { AccessClaims, Role } from './auth/tokens';
-import { TenantDirectory, isUuid, withTenant } from './db/tenant-context';
+import { TenantDirectory, isUuid } from './db/tenant-context';
+import { TenantTransactions, type TenantTx } from './db/tenant-tx';
+import type { EventBus } from './bus';
 
 export type Principal =
   | {
@@ -134,7 +136,8 @@ export type Scope = {
   role: Role;
   actor: 'user' | 'apiKey';
   amr: string[];
-  tx<T>(fn: (em: EntityManager) => Promise<T>): Promise<T>;
+  /** One tenant transaction of this scope's tenant (lib/db/tenant-tx.ts). */
+  tx<T>(fn: (tx: TenantTx) => Promise<T>): Promise<T>;
 };
 
 export type GateContext = { principal: Principal };
@@ -152,11 +155,16 @@ export class AccessGate {
   /** Verifies bearer credentials (JWTs and API keys) for the subgraph this gate serves. */
   readonly credentials: CredentialVerifier;
 
+  /** The tenant transactions every scope of this gate runs in. */
+  readonly transactions: TenantTransactions;
+
   constructor(
-    private readonly orm: MikroORM,
+    orm: MikroORM,
     readonly directory: TenantDirectory,
+    bus?: EventBus,
   ) {
     this.credentials = new CredentialVerifier(orm);
+    this.transactions = new TenantTransactions(orm, directory, bus);
   }
 
   require(ctx: GateContext, action: Action, tenantId?: string): Scope {
@@ -207,7 +215,7 @@ export class AccessGate {
     if (!loader) {
       const table = REFERENCE_TABLES[type];
       loader = new DataLoader<string, boolean>(async (ids) => {
-        const found = await scope.tx((em) => em.execute<{ id: string }[]>(`select id from ${table} where id in (${ids.map(() => '?::uuid').join(', ')})`, [...ids]));
+        const found = await scope.tx(({ em }) => em.execute<{ id: string }[]>(`select id from ${table} where id in (${ids.map(() => '?::uuid').join(', ')})`, [...ids]));
         const seen = new Set(found.map((r) => r.id.toLowerCase()));
         return ids.map((i) => seen.has(i));
       });
@@ -226,7 +234,7 @@ export class AccessGate {
 
   private scopeOf(p: Exclude<Principal, { kind: 'anonymous' }>): Scope {
     const tenantId = p.tenantId;
-    const tx: Scope['tx'] = (fn) => withTenant(this.orm, this.directory, tenantId, fn);
+    const tx: Scope['tx'] = (fn) => this.transactions.run(tenantId, fn);
     return p.kind === 'user'
       ? { userId: p.userId, tenantId, role: p.role, actor: 'user', amr: p.amr, tx }
       : { userId: p.keyId, tenantId, role: 'VIEWER', actor: 'apiKey', amr: [], tx };

@@ -223,7 +223,7 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
         jwtSecret,
         production: config.env === 'production',
         gatewaySecrets: keys.gatewaySecrets,
-        gate: new AccessGate(orm, new TenantDirectory(orm)),
+        gate: new AccessGate(orm, new TenantDirectory(orm), bus),
         services: svc,
         checks: [databaseCheck(orm), ...redisCheck],
       });

@@ -57,8 +57,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const isUuid = (v: string): boolean => UUID.test(v);
 
 /**
- * Runs fn in one transaction scoped to a tenant: search_path to the tenant's schema and
- * app.tenant_id set locally, so row-level security holds even if a query forgets its filter.
+ * @deprecated use TenantTransactions.run (lib/db/tenant-tx.ts): the tenant transaction that carries
+ * the tenant, the database clock, the outbox and after-commit publishing. Kept while callers move.
  */
 export async function withTenant<T>(
   orm: MikroORM,
@@ -81,18 +81,19 @@ export async function withTenant<T>(
  * schema is then read in a second statement (a snapshot taken after the lock), so a transaction that
  * waited for a move uses the new schema, whatever `schema` a stale cache passed in.
  */
-export async function enterTenant(em: EntityManager, schema: string, tenantId: string): Promise<void> {
+export async function enterTenant(em: EntityManager, schema: string, tenantId: string): Promise<{ schema: string; now: Date }> {
   assertSchemaName(schema);
   await em.execute(
     `select pg_advisory_xact_lock_shared(hashtext('abt-tenant-schema'), hashtext(?)),
             set_config('app.tenant_id', ?, true), set_config('app.correlation_id', ?, true)`,
     [tenantId.toLowerCase(), tenantId, currentCorrelationId() ?? ''],
   );
-  const rows = await em.execute<{ schema_name: string }[]>(
-    `select t.schema_name, set_config('search_path', '"' || replace(t.schema_name, '"', '""') || '", public', true) from public.tenant t where t.id = ?`,
+  const rows = await em.execute<{ schema_name: string; now: Date | string }[]>(
+    `select t.schema_name, transaction_timestamp() as now, set_config('search_path', '"' || replace(t.schema_name, '"', '""') || '", public', true) from public.tenant t where t.id = ?`,
     [tenantId],
   );
   if (rows.length === 0) throw notFound('tenant');
   assertSchemaName(rows[0].schema_name);
   if (rows[0].schema_name !== schema) forgetTenantSchema(tenantId);
+  return { schema: rows[0].schema_name, now: new Date(rows[0].now) };
 }

@@ -49,7 +49,7 @@ export class AuditResolver {
     @Arg('after', () => String, { nullable: true }) after?: string,
   ): Promise<AuditEventConnection> {
     const scope = ctx.gate.require(ctx, 'audit:read');
-    const page = await scope.tx((em) => listAuditEvents(em, scope.tenantId, first, after));
+    const page = await scope.tx(({ em }) => listAuditEvents(em, scope.tenantId, first, after));
     const edges = page.events.map((node) => ({ cursor: node.seq.toString(), node }));
     return {
       edges,
@@ -61,7 +61,7 @@ export class AuditResolver {
   @Query(() => AuditChainVerification, { description: 'Re-hashes the whole chain and names the first bad event.' })
   async verifyAuditChain(@Ctx() ctx: Ctx): Promise<AuditChainVerification> {
     const scope = ctx.gate.require(ctx, 'audit:verify');
-    const v = await scope.tx((em) => verifyAuditChain(em, scope.tenantId));
+    const v = await scope.tx(({ em }) => verifyAuditChain(em, scope.tenantId));
     return {
       valid: v.valid,
       eventsChecked: v.eventsChecked,
@@ -82,7 +82,7 @@ export class TenantAuditResolver {
     @Arg('after', () => String, { nullable: true }) after?: string,
   ): Promise<AuditEvent[]> {
     const scope = ctx.gate.require(ctx, 'audit:read', tenant.id);
-    return (await scope.tx((em) => listAuditEvents(em, scope.tenantId, first, after))).events;
+    return (await scope.tx(({ em }) => listAuditEvents(em, scope.tenantId, first, after))).events;
   }
 }
 

@@ -17,7 +17,7 @@ export class ApiKeyService {
   constructor(private readonly bus: EventBus) {}
 
   list(scope: Scope): Promise<ApiKey[]> {
-    return scope.tx((em) => em.find(ApiKey, { tenantId: scope.tenantId }, { orderBy: { createdAt: 'desc' } }));
+    return scope.tx(({ em }) => em.find(ApiKey, { tenantId: scope.tenantId }, { orderBy: { createdAt: 'desc' } }));
   }
 
   async create(scope: Scope, input: { name: string; scopes: string[]; expiresAt?: Date | null }): Promise<{ apiKey: ApiKey; key: string }> {
@@ -30,7 +30,7 @@ export class ApiKeyService {
     const expiresAt = input.expiresAt ?? null;
     if (expiresAt && (Number.isNaN(expiresAt.getTime()) || expiresAt.getTime() <= Date.now())) throw badInput('expiresAt must be in the future', 'expiresAt');
     const generated = newApiKey();
-    const apiKey = await scope.tx(async (em) => {
+    const apiKey = await scope.tx(async ({ em }) => {
       if ((await em.count(ApiKey, { tenantId: scope.tenantId, revokedAt: null })) >= MAX_KEYS_PER_TENANT) {
         throw badInput(`a tenant may have at most ${MAX_KEYS_PER_TENANT} active API keys`);
       }
@@ -60,7 +60,7 @@ export class ApiKeyService {
 
   async revoke(scope: Scope, id: string): Promise<ApiKey> {
     if (!isUuid(id)) throw notFound('API key');
-    const key = await scope.tx(async (em) => {
+    const key = await scope.tx(async ({ em }) => {
       const found = await em.findOne(ApiKey, { id, tenantId: scope.tenantId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       if (!found) throw notFound('API key');
       if (!found.revokedAt) {

@@ -251,7 +251,7 @@ export class AuthService {
   /** Every refresh token of the user (all tenants) is revoked and every access token issued before now is refused. */
   async logoutEverywhere(scope: Scope): Promise<boolean> {
     if (scope.actor !== 'user') throw new AppError(ErrorCode.FORBIDDEN, 'only a signed-in user can log out');
-    await scope.tx(async (em) => {
+    await scope.tx(async ({ em }) => {
       const now = new Date();
       await em.nativeUpdate(UserRecord, { id: scope.userId }, { tokensValidAfter: now });
       const revoked = await em.nativeUpdate(RefreshToken, { userId: scope.userId, revokedAt: null }, { revokedAt: now });

@@ -143,7 +143,7 @@ export class IntegrationService {
   }
 
   list(scope: Scope): Promise<PaymentIntegration[]> {
-    return scope.tx((em) => em.find(PaymentIntegration, { tenantId: scope.tenantId }, { orderBy: { createdAt: 'asc' } }));
+    return scope.tx(({ em }) => em.find(PaymentIntegration, { tenantId: scope.tenantId }, { orderBy: { createdAt: 'asc' } }));
   }
 
   async connect(scope: Scope, input: ConnectInput): Promise<PaymentIntegration> {
@@ -152,7 +152,7 @@ export class IntegrationService {
     const creds = credentialsFrom(input);
     const id = randomUUID();
     const now = new Date();
-    const integration = await scope.tx(async (em) => {
+    const integration = await scope.tx(async ({ em }) => {
       const i = em.create(PaymentIntegration, {
         tenantId: scope.tenantId,
         id,
@@ -180,7 +180,7 @@ export class IntegrationService {
   async disconnect(scope: Scope, id: string): Promise<PaymentIntegration> {
     if (!isUuid(id)) throw notFound('payment integration');
     this.resolved.delete(id);
-    const integration = await scope.tx(async (em) => {
+    const integration = await scope.tx(async ({ em }) => {
       const i = await em.findOne(PaymentIntegration, { tenantId: scope.tenantId, id });
       if (!i) throw notFound('payment integration');
       i.status = 'DISCONNECTED';

@@ -36,7 +36,7 @@ export class MemberService {
   ) {}
 
   async list(scope: Scope): Promise<{ userId: string; email: string; role: Role; joinedAt: Date }[]> {
-    return scope.tx(async (em) => {
+    return scope.tx(async ({ em }) => {
       const ms = await em.find(Membership, { tenantId: scope.tenantId }, { orderBy: { createdAt: 'asc' } });
       const users = await em.find(UserRecord, { id: { $in: ms.map((m) => m.userId) } });
       const email = new Map(users.map((u) => [u.id, u.email]));
@@ -45,7 +45,7 @@ export class MemberService {
   }
 
   invitations(scope: Scope): Promise<Invitation[]> {
-    return scope.tx((em) => em.find(Invitation, { tenantId: scope.tenantId }, { orderBy: { createdAt: 'desc' }, limit: 200 }));
+    return scope.tx(({ em }) => em.find(Invitation, { tenantId: scope.tenantId }, { orderBy: { createdAt: 'desc' }, limit: 200 }));
   }
 
   /** A single-use token, valid 7 days; only its hash is stored. Earlier pending invitations for the email are revoked. */
@@ -53,7 +53,7 @@ export class MemberService {
     const email = normalizeEmail(rawEmail);
     if (role === 'OWNER') requireOwner();
     const { token, hash: tokenHash } = newOpaqueToken();
-    const result = await scope.tx(async (em) => {
+    const result = await scope.tx(async ({ em }) => {
       const existing = await em.findOne(UserRecord, { email });
       if (existing && (await em.count(Membership, { tenantId: scope.tenantId, userId: existing.id }))) {
         throw new AppError(ErrorCode.CONFLICT, 'this person is already a member');
@@ -81,7 +81,7 @@ export class MemberService {
 
   async revokeInvitation(scope: Scope, id: string, requireOwner: RequireOwner): Promise<Invitation> {
     if (!isUuid(id)) throw notFound('invitation');
-    const inv = await scope.tx(async (em) => {
+    const inv = await scope.tx(async ({ em }) => {
       const found = await em.findOne(Invitation, { id, tenantId: scope.tenantId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       if (!found) throw notFound('invitation');
       if (found.role === 'OWNER') requireOwner();
@@ -161,7 +161,7 @@ export class MemberService {
   async changeRole(scope: Scope, userId: string, role: Role, requireOwner: RequireOwner): Promise<{ userId: string; email: string; role: Role; joinedAt: Date }> {
     if (!isUuid(userId)) throw notFound('member');
     if (role === 'OWNER') requireOwner();
-    const out = await scope.tx(async (em) => {
+    const out = await scope.tx(async ({ em }) => {
       const all = await this.lockMembers(em, scope.tenantId);
       const target = all.find((m) => m.userId === userId.toLowerCase());
       if (!target) throw notFound('member');
@@ -185,7 +185,7 @@ export class MemberService {
   async remove(scope: Scope, userId: string, requireOwner: RequireOwner): Promise<string> {
     if (!isUuid(userId)) throw notFound('member');
     const id = userId.toLowerCase();
-    await scope.tx(async (em) => {
+    await scope.tx(async ({ em }) => {
       const all = await this.lockMembers(em, scope.tenantId);
       const target = all.find((m) => m.userId === id);
       if (!target) throw notFound('member');
@@ -207,7 +207,7 @@ export class MemberService {
     if (!isUuid(userId)) throw notFound('member');
     const id = userId.toLowerCase();
     if (id === scope.userId) throw badInput('you already own this tenant', 'userId');
-    const out = await scope.tx(async (em) => {
+    const out = await scope.tx(async ({ em }) => {
       const all = await this.lockMembers(em, scope.tenantId);
       const target = all.find((m) => m.userId === id);
       const me = all.find((m) => m.userId === scope.userId);
@@ -228,7 +228,7 @@ export class MemberService {
   }
 
   async setRequireMfaForAdmins(scope: Scope, enabled: boolean): Promise<Tenant> {
-    const tenant = await scope.tx(async (em) => {
+    const tenant = await scope.tx(async ({ em }) => {
       const t = await em.findOneOrFail(Tenant, { id: scope.tenantId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       if (t.requireMfaForAdmins !== enabled) {
         t.requireMfaForAdmins = enabled;

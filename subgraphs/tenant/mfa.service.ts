@@ -42,7 +42,7 @@ export class MfaService {
   /** Starts enrolment: a new secret (pending until confirmed) and its otpauth:// URI. */
   async enroll(scope: Scope): Promise<{ secret: string; otpauthUri: string }> {
     const secret = newTotpSecret();
-    const email = await scope.tx(async (em) => {
+    const email = await scope.tx(async ({ em }) => {
       const user = await em.findOneOrFail(UserRecord, { id: scope.userId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       if (user.mfaEnabledAt) throw new AppError(ErrorCode.CONFLICT, 'MFA is already enabled; disable it first to enrol again');
       user.mfaPendingSecretSealed = seal(this.ring, secret, aad(user.id));
@@ -56,7 +56,7 @@ export class MfaService {
 
   /** Confirms enrolment with a current code; returns 10 single-use recovery codes, shown once. */
   async confirm(scope: Scope, code: string): Promise<string[]> {
-    const codes = await scope.tx(async (em) => {
+    const codes = await scope.tx(async ({ em }) => {
       const user = await em.findOneOrFail(UserRecord, { id: scope.userId }, { lockMode: LockMode.PESSIMISTIC_WRITE, populate: ['mfaPendingSecretSealed'] });
       if (user.mfaEnabledAt) throw new AppError(ErrorCode.CONFLICT, 'MFA is already enabled');
       if (!user.mfaPendingSecretSealed) throw new AppError(ErrorCode.CONFLICT, 'start MFA enrolment first');

@@ -135,7 +135,7 @@ export class PaymentEventResolver {
     if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw badInput(`first must be between 1 and ${MAX_PAGE}`, 'first');
     const cursor = after === undefined || after === null ? null : decodeCursor(after);
     if (integrationId !== undefined && integrationId !== null && !isUuid(integrationId)) throw badInput('integrationId is not an id', 'integrationId');
-    const page = await scope.tx((em) => listPaymentEvents(em, { status, integrationId: integrationId?.toLowerCase() }, first, cursor));
+    const page = await scope.tx(({ em }) => listPaymentEvents(em, { status, integrationId: integrationId?.toLowerCase() }, first, cursor));
     const edges = page.events.map((e) => ({ cursor: encodeCursor(e), node: toNode(e) }));
     return { edges, hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null };
   }
@@ -148,7 +148,7 @@ function loaderFor(ctx: Ctx, scope: Scope): DataLoader<string, PaymentEventNode 
   let loader = loaders.get(ctx);
   if (!loader) {
     loader = new DataLoader(async (ids: readonly string[]) => {
-      const found = new Map((await scope.tx((em) => paymentEventsById(em, ids))).map((e) => [e.id, toNode(e)]));
+      const found = new Map((await scope.tx(({ em }) => paymentEventsById(em, ids))).map((e) => [e.id, toNode(e)]));
       return ids.map((id) => found.get(id) ?? null);
     });
     loaders.set(ctx, loader);

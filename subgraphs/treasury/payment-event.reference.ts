@@ -107,12 +107,12 @@ function loadersFor(ctx: Ctx, scope: Scope): Loaders {
   if (!l) {
     l = {
       effects: new DataLoader(async (ids: readonly string[]) => {
-        const found = await scope.tx((em) => accrualsOf(em, ids));
+        const found = await scope.tx(({ em }) => accrualsOf(em, ids));
         return ids.map((id) => ({ accruals: found.accruals.get(id) ?? [], purchaseIds: found.purchases.get(id) ?? [] }));
       }),
       purchases: new DataLoader(async (ids: readonly string[]) => {
         const found = new Map(
-          (await scope.tx((em) => em.find(Purchase, { tenantId: scope.tenantId, id: { $in: [...ids] } }))).map((p) => [p.id, p]),
+          (await scope.tx(({ em }) => em.find(Purchase, { tenantId: scope.tenantId, id: { $in: [...ids] } }))).map((p) => [p.id, p]),
         );
         return ids.map((id) => found.get(id) ?? null);
       }),

@@ -101,12 +101,12 @@ export class TreasuryRuleService {
   constructor(private readonly bus: EventBus) {}
 
   list(scope: Scope): Promise<TreasuryRule[]> {
-    return scope.tx((em) => em.find(TreasuryRule, { tenantId: scope.tenantId }, { orderBy: { createdAt: 'asc', id: 'asc' } }));
+    return scope.tx(({ em }) => em.find(TreasuryRule, { tenantId: scope.tenantId }, { orderBy: { createdAt: 'asc', id: 'asc' } }));
   }
 
   get(scope: Scope, id: string): Promise<TreasuryRule | null> {
     if (!isUuid(id)) return Promise.resolve(null);
-    return scope.tx((em) => em.findOne(TreasuryRule, { tenantId: scope.tenantId, id }));
+    return scope.tx(({ em }) => em.findOne(TreasuryRule, { tenantId: scope.tenantId, id }));
   }
 
   async create(scope: Scope, input: TreasuryRuleInput): Promise<TreasuryRule> {
@@ -126,7 +126,7 @@ export class TreasuryRuleService {
     };
     validateRule(state);
     const now = new Date();
-    const rule = await scope.tx(async (em) => {
+    const rule = await scope.tx(async ({ em }) => {
       const r = em.create(TreasuryRule, {
         ...state,
         tenantId: scope.tenantId,
@@ -189,7 +189,7 @@ export class TreasuryRuleService {
     apply: (r: TreasuryRule, em: EntityManager) => void,
   ): Promise<TreasuryRule> {
     if (!isUuid(id)) throw notFound('treasury rule');
-    const rule = await scope.tx(async (em) => {
+    const rule = await scope.tx(async ({ em }) => {
       const r = await em.findOne(TreasuryRule, { tenantId: scope.tenantId, id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       if (!r) throw notFound('treasury rule');
       apply(r, em);

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { TenantTransactions } from '../../lib/db/tenant-tx';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Scope } from '../../lib/access';
 import { InProcessBus } from '../../lib/bus';
@@ -150,7 +151,7 @@ describe('migration 0008: payment attribution backfilled from the old ledger (re
     const directory = new TenantDirectory(orm);
     const tx = <T>(fn: (em: import('@mikro-orm/postgresql').EntityManager) => Promise<T>): Promise<T> => withTenant(orm, directory, tenantId, fn);
     const engine = new TreasuryEngine({ exchangeMinCents: 500n, manualMaxCents: 10_000_000n });
-    const scope: Scope = { userId: randomUUID(), tenantId, role: 'OWNER', actor: 'user', amr: ['pwd'], tx };
+    const scope: Scope = { userId: randomUUID(), tenantId, role: 'OWNER', actor: 'user', amr: ['pwd'], tx: (fn) => new TenantTransactions(orm, directory).run(tenantId, fn) };
     const service = new PurchaseService(engine, new InProcessBus());
     const total = async (id: string) => (await service.funding(scope, id)).reduce((n, f) => n + f.amountAudCents, 0n);
     expect(await total(P1)).toBe(1234n);

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { TenantTransactions } from '../../lib/db/tenant-tx';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { InProcessBus, type BusEvent } from '../../lib/bus';
 import { openAppOrm } from '../../lib/db/orm';
@@ -204,7 +205,7 @@ describe('purchase execution: routing, failover and failure (real PostgreSQL, ex
     expect(await pending(ruleId)).toBe(0n);
     const service = new PurchaseService(engine, bus);
     const userId = randomUUID();
-    const scope: Scope = { userId, tenantId, role: 'OWNER', actor: 'user', amr: ['pwd'], tx };
+    const scope: Scope = { userId, tenantId, role: 'OWNER', actor: 'user', amr: ['pwd'], tx: (fn) => new TenantTransactions(orm, directory).run(tenantId, fn) };
     const cancelled = await service.cancel(scope, purchaseId);
     expect(cancelled.status).toBe('CANCELLED');
     expect(await pending(ruleId)).toBe(1000n);

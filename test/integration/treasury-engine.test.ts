@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { TenantTransactions } from '../../lib/db/tenant-tx';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Scope } from '../../lib/access';
 import { InProcessBus } from '../../lib/bus';
@@ -42,7 +43,7 @@ describe('treasury engine: attribution, refunds and caps (real PostgreSQL)', () 
     await sql(`insert into public.tenant (id, name, timezone) values (?, ?, ?)`, [id, `T ${id.slice(0, 8)} Pty Ltd`, timezone]);
     const tx = <T>(fn: (em: EntityManager) => Promise<T>): Promise<T> => withTenant(orm, directory, id, fn);
     await tx((em) => em.execute(`insert into treasury_settings (primary_exchange, failover_exchanges) values ('zerocap', '{}')`));
-    return { id, tx, scope: { userId: randomUUID(), tenantId: id, role: 'OWNER', actor: 'user', amr: ['pwd'], tx } };
+    return { id, tx, scope: { userId: randomUUID(), tenantId: id, role: 'OWNER', actor: 'user', amr: ['pwd'], tx: (fn) => new TenantTransactions(orm, directory).run(id, fn) } };
   }
   async function rule(t: Tenant, cols: Record<string, unknown> = {}): Promise<string> {
     const id = randomUUID();

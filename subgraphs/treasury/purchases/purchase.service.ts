@@ -33,22 +33,22 @@ export class PurchaseService {
 
   list(scope: Scope, status: PurchaseStatus | null, limit: number): Promise<Purchase[]> {
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw badInput(`limit must be between 1 and ${MAX_PAGE}`, 'limit');
-    return scope.tx((em) =>
+    return scope.tx(({ em }) =>
       em.find(Purchase, { tenantId: scope.tenantId, ...(status ? { status } : {}) }, { orderBy: { createdAt: 'desc', id: 'desc' }, limit }),
     );
   }
 
   get(scope: Scope, id: string): Promise<Purchase | null> {
     if (!isUuid(id)) return Promise.resolve(null);
-    return scope.tx((em) => em.findOne(Purchase, { tenantId: scope.tenantId, id }));
+    return scope.tx(({ em }) => em.findOne(Purchase, { tenantId: scope.tenantId, id }));
   }
 
   transitions(scope: Scope, purchaseId: string): Promise<PurchaseTransition[]> {
-    return scope.tx((em) => em.find(PurchaseTransition, { tenantId: scope.tenantId, purchaseId }, { orderBy: { at: 'asc', id: 'asc' } }));
+    return scope.tx(({ em }) => em.find(PurchaseTransition, { tenantId: scope.tenantId, purchaseId }, { orderBy: { at: 'asc', id: 'asc' } }));
   }
 
   attempts(scope: Scope, purchaseId: string): Promise<ExchangeAttemptRecord[]> {
-    return scope.tx((em) => em.find(ExchangeAttemptRecord, { tenantId: scope.tenantId, purchaseId }, { orderBy: { at: 'asc', id: 'asc' } }));
+    return scope.tx(({ em }) => em.find(ExchangeAttemptRecord, { tenantId: scope.tenantId, purchaseId }, { orderBy: { at: 'asc', id: 'asc' } }));
   }
 
   /**
@@ -57,7 +57,7 @@ export class PurchaseService {
    */
   async funding(scope: Scope, purchaseId: string): Promise<PurchaseFunding[]> {
     if (!isUuid(purchaseId)) return [];
-    const rows = await scope.tx((em) =>
+    const rows = await scope.tx(({ em }) =>
       em.execute<{ origin: string | null; kind: string | null; taken: string; returned: string }[]>(
         `select a.origin_payment_event_id as origin, p.kind, (-sum(a.amount_e4))::text as taken,
            coalesce(sum(a.amount_e4) filter (where a.kind = 'RETURN'), 0)::text as returned
@@ -84,11 +84,11 @@ export class PurchaseService {
   }
 
   holdings(scope: Scope): Promise<Holding[]> {
-    return scope.tx((em) => em.find(Holding, { tenantId: scope.tenantId }, { orderBy: { exchange: 'asc' } }));
+    return scope.tx(({ em }) => em.find(Holding, { tenantId: scope.tenantId }, { orderBy: { exchange: 'asc' } }));
   }
 
   async request(scope: Scope, amountCents: bigint, idempotencyKey: string): Promise<Purchase> {
-    const result = await scope.tx(async (em) => {
+    const result = await scope.tx(async ({ em }) => {
       const r = await this.engine.requestPurchase(em, scope.tenantId, scope.userId, amountCents, idempotencyKey);
       const p = await em.findOneOrFail(Purchase, { tenantId: scope.tenantId, id: r.id });
       return { purchase: p, publications: r.publications };
@@ -100,7 +100,7 @@ export class PurchaseService {
   /** Only a purchase nobody has sent to an exchange yet can be cancelled. */
   async cancel(scope: Scope, id: string): Promise<Purchase> {
     if (!isUuid(id)) throw notFound('purchase');
-    const result = await scope.tx(async (em) => {
+    const result = await scope.tx(async ({ em }) => {
       const [locked] = await em.execute<{ id: string; status: PurchaseStatus; leased: boolean; rule_id: string | null; amount: string }[]>(
         `select id, status, coalesce(lease_until > now(), false) as leased, rule_id, amount_aud_cents::text as amount from purchase where id = ? for update`,
         [id],
@@ -122,7 +122,7 @@ export class PurchaseService {
   }
 
   settings(scope: Scope): Promise<TreasurySettingsView> {
-    return scope.tx(readTreasurySettings);
+    return scope.tx(({ em }) => readTreasurySettings(em));
   }
 
   async updateSettings(scope: Scope, patch: SettingsPatch): Promise<TreasurySettingsView> {
@@ -138,7 +138,7 @@ export class PurchaseService {
       throw badInput(`failoverExchanges must list up to 3 of ${EXCHANGE_NAMES.join(', ')}`, 'failoverExchanges');
     }
     if (!/^([01]\d|2[0-3]):[0-5]\d$/.test(next.cutoffLocalTime)) throw badInput('cutoffLocalTime must be HH:MM (24 h)', 'cutoffLocalTime');
-    await scope.tx(async (em) => {
+    await scope.tx(async ({ em }) => {
       await em.execute(
         `insert into treasury_settings (primary_exchange, failover_exchanges, cutoff_local_time, updated_at) values (?, ?::text[], ?, now())
          on conflict (tenant_id) do update set primary_exchange = excluded.primary_exchange, failover_exchanges = excluded.failover_exchanges,
