@@ -71,7 +71,7 @@ describe('dashboard in Chromium', () => {
     await page.getByRole('button', { name: 'Connect' }).click();
     const webhookUrl = (await page.getByTestId('webhook-url').first().textContent())?.trim() ?? '';
     expect(webhookUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/webhooks\/stripe\/[0-9a-f-]{36}$/);
-    await page.getByText('Delivery history is coming').waitFor();
+    await page.getByText('No deliveries yet').waitFor();
 
     // Back to the overview (in-app navigation), then the payment arrives: no reload from here on.
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Overview' }).click();
@@ -99,6 +99,14 @@ describe('dashboard in Chromium', () => {
     await page.getByText('Revenue payment').first().waitFor();
     await page.getByTestId('transitions').getByText('filled').waitFor();
     await page.getByRole('heading', { name: 'Exchange attempts' }).waitFor();
+
+    // The delivery on the Integrations screen: processed, its amount as sent, the purchase it funded.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Integrations' }).click();
+    const delivery = page.locator('[data-testid="deliveries"] tr[data-status="PROCESSED"]');
+    await delivery.first().waitFor({ timeout: 30_000 });
+    await delivery.getByText('payment_intent.succeeded').waitFor();
+    await delivery.getByText('$123.45', { exact: true }).waitFor();
+    await delivery.getByRole('link').getByText('$12.34', { exact: true }).waitFor();
   }, 240_000);
 
   it('sent only persisted ids over HTTP, talked only to the gateway, and broke no CSP rule', () => {

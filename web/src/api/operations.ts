@@ -466,6 +466,37 @@ export const IntegrationsQuery = graphql(`
   }
 `);
 
+export const PaymentEventsQuery = graphql(`
+  query DashboardPaymentEvents($first: Int!, $after: String, $integrationId: ID, $status: PaymentEventStatus) {
+    paymentEvents(first: $first, after: $after, integrationId: $integrationId, status: $status) {
+      hasNextPage
+      endCursor
+      edges {
+        cursor
+        node {
+          id
+          integrationId
+          provider
+          providerEventId
+          eventType
+          kind
+          amount
+          currency
+          receivedAt
+          status
+          reason
+          sanitized
+          purchases {
+            id
+            status
+            amountAudCents
+          }
+        }
+      }
+    }
+  }
+`);
+
 export const ConnectIntegrationMutation = graphql(`
   mutation DashboardConnectIntegration($input: ConnectPaymentIntegrationInput!) {
     connectPaymentIntegration(input: $input) {

@@ -182,6 +182,11 @@ const STATUS_TONE: Record<string, string> = {
   PARTIALLY_FILLED: 'warning',
   FAILED: 'danger',
   CANCELLED: 'neutral',
+  // Payment events (webhook deliveries).
+  RECEIVED: 'info',
+  PROCESSED: 'success',
+  SKIPPED: 'warning',
+  IGNORED: 'neutral',
 };
 
 export function StatusBadge({ status }: { status: string }) {

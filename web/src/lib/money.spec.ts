@@ -5,6 +5,7 @@ import {
   formatBps,
   formatBtc,
   formatPrice,
+  formatMinorUnits,
   formatSats,
   parseAudInput,
   parsePercentInput,
@@ -14,6 +15,16 @@ import {
 } from './money';
 
 describe('dashboard money formatting (exact, from strings)', () => {
+  it('formats a delivery amount in its own currency and minor units, never converted', () => {
+    expect(formatMinorUnits('12345', 'aud')).toBe('$123.45');
+    expect(formatMinorUnits('12345', 'USD')).toBe('USD 123.45');
+    expect(formatMinorUnits('1500', 'JPY')).toBe('JPY 1,500');
+    expect(formatMinorUnits('1234567', 'KWD')).toBe('KWD 1,234.567');
+    expect(formatMinorUnits('-250', 'NZD')).toBe('−NZD 2.50');
+    expect(formatMinorUnits('900719925474099312', 'EUR')).toBe('EUR 9,007,199,254,740,993.12');
+    expect(() => formatMinorUnits('1.5', 'USD')).toThrow(/not an integer/);
+  });
+
   it('formats cents as dollars without a float', () => {
     expect(formatAud('123456')).toBe('$1,234.56');
     expect(formatAud('5')).toBe('$0.05');

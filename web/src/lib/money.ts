@@ -26,6 +26,27 @@ export function formatAud(cents: string | bigint, opts: { signed?: boolean } = {
   return `${sign}$${dollars}.${rest}`;
 }
 
+/**
+ * An amount in a currency's minor units as the processor reported it ("123456", "USD" → "USD 1,234.56";
+ * "1500", "JPY" → "JPY 1,500"): the currency's own decimal places (ISO 4217, from Intl), never converted.
+ */
+export function formatMinorUnits(amount: string | bigint, currency: string): string {
+  if (currency.toUpperCase() === 'AUD') return formatAud(amount);
+  const v = toBigInt(amount, `${currency} minor units`);
+  let places = 2;
+  try {
+    places = new Intl.NumberFormat('en-AU', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+  } catch {
+    // Not an ISO 4217 code Intl knows: two places, as most currencies have.
+  }
+  const neg = v < 0n;
+  const abs = neg ? -v : v;
+  const unit = 10n ** BigInt(places);
+  const whole = group((abs / unit).toString());
+  const frac = places > 0 ? `.${(abs % unit).toString().padStart(places, '0')}` : '';
+  return `${neg ? '−' : ''}${currency.toUpperCase()} ${whole}${frac}`;
+}
+
 /** "1234567" → "1,234,567 sats". */
 export const formatSats = (sats: string | bigint): string => `${group(toBigInt(sats, 'satoshis').toString())} sats`;
 

@@ -1,10 +1,12 @@
-import { useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { useMutation, useQuery } from 'urql';
 import { readable } from '../api/errors';
-import { ConnectIntegrationMutation, DisconnectIntegrationMutation, IntegrationsQuery } from '../api/operations';
+import { ConnectIntegrationMutation, DisconnectIntegrationMutation, IntegrationsQuery, PaymentEventsQuery } from '../api/operations';
 import { useViewer } from '../api/viewer';
-import type { PaymentProvider } from '../gql/graphql';
-import { Button, Card, CopyButton, Empty, ErrorBanner, Field, Loading, Notice, PageHeader, Select, When } from '../components/ui';
+import type { PaymentEventStatus, PaymentProvider } from '../gql/graphql';
+import { formatMinorUnits } from '../lib/money';
+import { Link } from '../router';
+import { Aud, Button, Card, CopyButton, Empty, ErrorBanner, Field, Loading, Notice, PageHeader, Select, StatusBadge, When } from '../components/ui';
 
 const PROVIDERS: { value: PaymentProvider; label: string }[] = [
   { value: 'STRIPE', label: 'Stripe' },
@@ -67,23 +69,166 @@ export function IntegrationsScreen() {
         </ul>
         <ErrorBanner error={disconnect.error} />
       </Card>
-      <RecentDeliveries />
+      <RecentDeliveries integrations={active.map((i) => ({ id: i.id, name: i.name }))} />
     </div>
   );
 }
 
+const DELIVERY_STATUSES: { value: '' | PaymentEventStatus; label: string }[] = [
+  { value: '', label: 'All' },
+  { value: 'PROCESSED', label: 'Processed' },
+  { value: 'SKIPPED', label: 'Skipped' },
+  { value: 'IGNORED', label: 'Ignored' },
+  { value: 'RECEIVED', label: 'Waiting' },
+];
+const PAGE = 20;
+/** Deliveries still waiting for the treasury are refreshed this often (they settle within seconds). */
+const REFRESH_MS = 5000;
+
 /**
- * Recent webhook deliveries. The API's `paymentEvents` query is not in the supergraph yet; when it
- * lands, this component gets its query and a table, and nothing else on the screen changes.
+ * Recent webhook deliveries (`paymentEvents`), newest first: what each processor sent, whether the
+ * treasury acted on it and why not, and the purchases it funded. Filter by status, page with "Load more".
  */
-export function RecentDeliveries() {
+export function RecentDeliveries({ integrations }: { integrations: { id: string; name: string }[] }) {
+  const { tz } = useViewer();
+  const [status, setStatus] = useState<'' | PaymentEventStatus>('');
+  const [integrationId, setIntegrationId] = useState('');
+  const [pages, setPages] = useState<(string | null)[]>([null]);
+  const filters = { status: status || undefined, integrationId: integrationId || undefined };
+  const reset = (): void => setPages([null]);
   return (
     <Card title="Recent deliveries">
-      <Empty title="Delivery history is coming">
-        Each webhook your processors send will be listed here with its outcome (processed, skipped and why) once the API publishes payment events. Until then, purchases on the overview show
-        which payments funded them.
-      </Empty>
+      <div className="grid-2">
+        <Select
+          label="Outcome"
+          value={status}
+          onChange={(e) => {
+            setStatus(e.target.value as '' | PaymentEventStatus);
+            reset();
+          }}
+          options={DELIVERY_STATUSES}
+        />
+        {integrations.length > 1 ? (
+          <Select
+            label="Integration"
+            value={integrationId}
+            onChange={(e) => {
+              setIntegrationId(e.target.value);
+              reset();
+            }}
+            options={[{ value: '', label: 'All' }, ...integrations.map((i) => ({ value: i.id, label: i.name }))]}
+          />
+        ) : null}
+      </div>
+      <table className="table responsive" data-testid="deliveries">
+        <caption className="sr-only">Webhook deliveries, newest first</caption>
+        <thead>
+          <tr>
+            <th scope="col">Received</th>
+            <th scope="col">Event</th>
+            <th scope="col" className="right">
+              Amount
+            </th>
+            <th scope="col">Outcome</th>
+            <th scope="col">Purchases</th>
+          </tr>
+        </thead>
+        {pages.map((after, i) => (
+          <DeliveryPage
+            key={`${status}|${integrationId}|${after ?? ''}`}
+            after={after}
+            filters={filters}
+            tz={tz}
+            last={i === pages.length - 1}
+            onMore={(cursor) => setPages((p) => [...p, cursor])}
+          />
+        ))}
+      </table>
     </Card>
+  );
+}
+
+function DeliveryPage({
+  after,
+  filters,
+  tz,
+  last,
+  onMore,
+}: {
+  after: string | null;
+  filters: { status?: PaymentEventStatus; integrationId?: string };
+  tz: string;
+  last: boolean;
+  onMore(cursor: string): void;
+}) {
+  const [{ data, error, fetching }, refetch] = useQuery({ query: PaymentEventsQuery, variables: { first: PAGE, after, ...filters } });
+  const edges = data?.paymentEvents.edges ?? [];
+  const waiting = edges.some((e) => e.node.status === 'RECEIVED');
+  useEffect(() => {
+    if (!waiting) return undefined;
+    const t = setInterval(() => refetch({ requestPolicy: 'network-only' }), REFRESH_MS);
+    return () => clearInterval(t);
+  }, [waiting, refetch]);
+  return (
+    <tbody>
+      {!data && fetching ? (
+        <tr>
+          <td colSpan={5}>
+            <Loading label="Loading deliveries…" />
+          </td>
+        </tr>
+      ) : null}
+      {!data && error ? (
+        <tr>
+          <td colSpan={5}>
+            <ErrorBanner error={error} onRetry={() => refetch({ requestPolicy: 'network-only' })} />
+          </td>
+        </tr>
+      ) : null}
+      {data && edges.length === 0 && after === null ? (
+        <tr>
+          <td colSpan={5}>
+            <Empty title="No deliveries yet">Each webhook your processors send appears here with its outcome: processed, skipped and why, or ignored.</Empty>
+          </td>
+        </tr>
+      ) : null}
+      {edges.map(({ node: e }) => (
+        <tr key={e.id} data-payment-event-id={e.id} data-status={e.status}>
+          <td data-label="Received">
+            <When iso={e.receivedAt} tz={tz} />
+          </td>
+          <td data-label="Event">
+            <span>{e.eventType}</span>
+            <span className="muted small"> {PROVIDERS.find((p) => p.value === e.provider)?.label ?? e.provider} · <code>{e.providerEventId}</code></span>
+            {e.sanitized ? <span className="muted small"> · unprintable characters replaced (original bytes kept)</span> : null}
+          </td>
+          <td data-label="Amount" className="right">
+            {e.amount != null && e.currency ? <span className="num">{formatMinorUnits(e.amount, e.currency)}</span> : <span className="muted">—</span>}
+          </td>
+          <td data-label="Outcome">
+            <StatusBadge status={e.status} />
+            {e.reason ? <span className="muted small"> {e.reason}</span> : null}
+          </td>
+          <td data-label="Purchases">
+            {e.purchases.length === 0 ? <span className="muted">—</span> : null}
+            {e.purchases.map((p) => (
+              <Link key={p.id} to={`/purchases/${p.id}`} className="purchase-link">
+                <Aud cents={p.amountAudCents} /> <StatusBadge status={p.status} />
+              </Link>
+            ))}
+          </td>
+        </tr>
+      ))}
+      {last && data?.paymentEvents.hasNextPage && data.paymentEvents.endCursor ? (
+        <tr>
+          <td colSpan={5}>
+            <Button variant="secondary" onClick={() => onMore(data.paymentEvents.endCursor as string)}>
+              Load more
+            </Button>
+          </td>
+        </tr>
+      ) : null}
+    </tbody>
   );
 }
 
