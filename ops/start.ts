@@ -61,7 +61,10 @@ async function main(): Promise<void> {
     }
     process.stdout.write(
       `\nLiquid ABT is running. Gateway: ${platform.gatewayUrl}\n` +
-        (config.seedDemo ? `Log in with: mutation { login(input: { email: "${DEMO_EMAIL}", password: "${demoPassword}" }) { accessToken } }\n` : '') +
+        `Dashboard: ${new URL('/', platform.gatewayUrl).href}` +
+        (config.seedDemo ? ` (demo login: ${DEMO_EMAIL} / ${demoPassword})` : '') +
+        `\n` +
+        (config.seedDemo ? `Or in GraphQL: mutation { login(input: { email: "${DEMO_EMAIL}", password: "${demoPassword}" }) { accessToken } }\n` : '') +
         `Stop with Ctrl-C.\n\n`,
     );
   }
