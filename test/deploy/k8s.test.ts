@@ -8,7 +8,7 @@ import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { parseAllDocuments } from 'yaml';
-import { kustomize, matchesSelector, repoPath, strategicMerge, type K8sObject } from './kustomize';
+import { kustomize, matchesSelector, repoPath, strategicMerge, type Json, type K8sObject } from './kustomize';
 
 /** Each kind we ship, checked by kubernetes-models' validators (ajv, compiled from the Kubernetes OpenAPI schemas). */
 const MODELS: Record<string, new (data: never) => { validate(): void }> = {
@@ -75,8 +75,8 @@ const configNames = new Set([...readFileSync(repoPath('lib/config.ts'), 'utf8').
 
 describe('the kustomize subset the tests render with', () => {
   it('merges containers and env by name, replaces other lists, deletes with null', () => {
-    const base = { spec: { containers: [{ name: 'a', env: [{ name: 'X', value: '1' }], args: ['x'] }], drop: 1 } };
-    const patch = { spec: { containers: [{ name: 'a', env: [{ name: 'Y', value: '2' }], args: ['y'] }, { name: 'b' }], drop: null } };
+    const base: Json = { spec: { containers: [{ name: 'a', env: [{ name: 'X', value: '1' }], args: ['x'] }], drop: 1 } };
+    const patch: Json = { spec: { containers: [{ name: 'a', env: [{ name: 'Y', value: '2' }], args: ['y'] }, { name: 'b' }], drop: null } };
     expect(strategicMerge(base, patch)).toEqual({
       spec: {
         containers: [

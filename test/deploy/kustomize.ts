@@ -16,7 +16,7 @@ export type K8sObject = {
   [field: string]: unknown;
 };
 
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type JsonObject = { [k: string]: Json };
 
 type Target = { kind?: string; name?: string; labelSelector?: string };
