@@ -1,8 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { parse } from '@cdktf/hcl2json';
 import { kustomize, repoPath } from './kustomize';
+
+// Loaded untyped: its declarations pull in the DOM lib, which would retype fetch for the whole project.
+const { parse } = createRequire(__filename)('@cdktf/hcl2json') as { parse: (file: string, hcl: string) => Promise<unknown> };
 
 /** ops/terraform parsed by HashiCorp's HCL parser (Go, compiled to wasm in @cdktf/hcl2json), no provider needed. */
 type Block = Record<string, unknown>;
