@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { currentCorrelationId, requestContext, withCorrelation } from './logger';
-import { registry } from './metrics';
+import { observeHttpRequest, registry, setDependencyUp } from './metrics';
 
 export type ReadinessCheck = { name: string; check: () => Promise<void> };
 
@@ -24,8 +24,10 @@ export function createHttpApp(service: string, checks: ReadinessCheck[]): Expres
             timer = setTimeout(() => rej(new Error('timeout')), 2000);
           });
           await Promise.race([c.check(), timeout]);
+          setDependencyUp(service, c.name, true);
           return [c.name, 'ok'] as const;
         } catch {
+          setDependencyUp(service, c.name, false);
           return [c.name, 'down'] as const;
         } finally {
           clearTimeout(timer);
@@ -73,7 +75,7 @@ export type Listening = { server: Server; port: number; url: string; close: () =
  * away): correlation id, service, tenant and GraphQL operation when known, method, path (never the
  * query string), status, outcome, error code and duration. Never headers or bodies.
  */
-function accessLog(req: IncomingMessage, res: ServerResponse): void {
+function accessLog(req: IncomingMessage, res: ServerResponse, service: string): void {
   const ctx = requestContext();
   if (!ctx) return;
   const started = performance.now();
@@ -86,6 +88,8 @@ function accessLog(req: IncomingMessage, res: ServerResponse): void {
     const status = res.writableFinished ? res.statusCode : 499; // 499: the client closed before the answer
     const { tenantId, operation, errorCode } = ctx.note;
     const outcome = status < 400 && !errorCode ? 'ok' : status === 499 ? 'aborted' : 'error';
+    const seconds = (performance.now() - started) / 1000;
+    observeHttpRequest({ service, method: req.method, path: route, status, seconds });
     ctx.logger().info(
       {
         tenantId,
@@ -95,7 +99,7 @@ function accessLog(req: IncomingMessage, res: ServerResponse): void {
         status,
         outcome,
         errorCode,
-        durationMs: Math.round((performance.now() - started) * 10) / 10,
+        durationMs: Math.round(seconds * 10_000) / 10,
       },
       'request',
     );
@@ -114,7 +118,7 @@ export async function listen(app: Express, host: string, port: number): Promise<
       const id = currentCorrelationId()!;
       req.headers['x-correlation-id'] = id;
       res.setHeader('x-correlation-id', id);
-      accessLog(req, res);
+      accessLog(req, res, typeof service === 'string' ? service : 'unknown');
       // Read once, at the first request: every router is mounted by then.
       fast ??= fastRoutesOf(app);
       for (const route of fast) if (route(req, res)) return;

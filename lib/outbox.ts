@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { EventBus, Unsubscribe } from './bus';
 import { log, withCorrelation } from './logger';
+import { observeOutboxPass } from './metrics';
 import type { BulkJob, JobPayload, JobQueue, QueueName } from './queue';
 import { assertSchemaName } from './db/roles';
 
@@ -57,7 +58,7 @@ export function outboxKicker(bus: EventBus, windowMs = 5): () => void {
   };
 }
 
-type Row = { tenant_id: string; id: string; queue: QueueName; job_name: string; payload: JobPayload; correlation_id: string | null };
+type Row = { tenant_id: string; id: string; queue: QueueName; job_name: string; payload: JobPayload; correlation_id: string | null; age_s: number };
 
 
 /** What the relay needs from a pooled pg connection (simple-query protocol, multi-statement). */
@@ -144,13 +145,17 @@ export class OutboxRelay {
     const conn = await pool.acquireConnection();
     try {
       let total = 0;
+      let oldest = 0;
       for (const schema of await this.schemaList(conn)) {
         for (;;) {
-          const n = await this.drainBatch(conn, schema);
+          const { n, oldestAgeS } = await this.drainBatch(conn, schema);
           total += n;
+          oldest = Math.max(oldest, oldestAgeS);
           if (n < BATCH) break;
         }
       }
+      // Outbox lag: how long the oldest row this pass moved had waited (abt_outbox_lag_seconds).
+      observeOutboxPass(oldest);
       return total;
     } finally {
       await pool.releaseConnection(conn);
@@ -174,7 +179,7 @@ export class OutboxRelay {
    * fails the transaction rolls back and the rows are claimed again later; a job that did reach the
    * queue is not duplicated because its id is the outbox id.
    */
-  private async drainBatch(conn: PgClient, schema: string): Promise<number> {
+  private async drainBatch(conn: PgClient, schema: string): Promise<{ n: number; oldestAgeS: number }> {
     assertSchemaName(schema);
     const results = (await conn.query(
       `begin;
@@ -184,13 +189,15 @@ export class OutboxRelay {
                order by created_at limit ${BATCH} for update skip locked) c
          where o.tenant_id = c.tenant_id and o.id = c.id
          returning o.tenant_id, o.id, o.queue, o.job_name, o.payload, o.created_at, o.correlation_id)
-       select tenant_id, id, queue, job_name, payload, correlation_id from claimed order by created_at`,
+       select tenant_id, id, queue, job_name, payload, correlation_id,
+              extract(epoch from clock_timestamp() - created_at)::float8 as age_s
+       from claimed order by created_at`,
     )) as PgResult[];
     try {
       const rows = results[1].rows as Row[];
       if (rows.length > 0) await this.enqueue(rows);
       await conn.query('commit');
-      return rows.length;
+      return { n: rows.length, oldestAgeS: rows.length > 0 ? Number(rows[0].age_s) : 0 };
     } catch (err) {
       await conn.query('rollback').catch(() => undefined);
       throw err;

@@ -2,6 +2,7 @@ import { AsyncResource } from 'node:async_hooks';
 import { Queue, Worker, type ConnectionOptions, type Job, type JobsOptions } from 'bullmq';
 import { performance } from 'node:perf_hooks';
 import { log, noteRequest, withCorrelation } from './logger';
+import { registerQueueDepthSource, type QueueDepth } from './metrics';
 
 /** Queue names are contracts between processes. */
 export const QUEUES = ['payment-events', 'purchases', 'schedules', 'reports', 'accounting', 'notifications', 'audit'] as const;
@@ -84,6 +85,7 @@ export class InProcessQueue implements JobQueue {
   private readonly seen = new Set<string>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private closed = false;
+  private unregisterDepth?: () => void;
   // Jobs run in the async context of the runner, not of whoever enqueued them (their open
   // transaction, correlation id, ORM context must not leak into the job).
   private readonly detached = new AsyncResource('InProcessQueue');
@@ -146,11 +148,21 @@ export class InProcessQueue implements JobQueue {
 
   process(queue: QueueName, handler: JobHandler, opts: { concurrency?: number } = {}): void {
     this.handlers.set(queue, { handler, concurrency: Math.max(1, opts.concurrency ?? 4) });
+    this.unregisterDepth ??= registerQueueDepthSource(async () => this.depth());
     this.pump(queue);
+  }
+
+  /** Jobs due and running per consumed queue (delayed ones wait in timers, uncounted by queue). */
+  private depth(): QueueDepth[] {
+    return [...this.handlers.keys()].flatMap((queue) => [
+      { queue, state: 'waiting' as const, count: this.ready.get(queue)?.length ?? 0 },
+      { queue, state: 'active' as const, count: this.active.get(queue) ?? 0 },
+    ]);
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    this.unregisterDepth?.();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     // A job still running after JOB_DRAIN_MS is abandoned: the workers' scheduler re-enqueues lost work.
@@ -163,6 +175,8 @@ export class BullQueue implements JobQueue {
   private readonly queues = new Map<QueueName, Queue>();
   private readonly workers: Worker[] = [];
   private readonly connection: ConnectionOptions;
+  private readonly consumed = new Set<QueueName>();
+  private unregisterDepth?: () => void;
 
   constructor(
     redisUrl: string,
@@ -228,9 +242,19 @@ export class BullQueue implements JobQueue {
     );
     worker.on('error', (err: Error) => log().warn({ queue, err: err.message }, 'worker error'));
     this.workers.push(worker);
+    this.consumed.add(queue);
+    this.unregisterDepth ??= registerQueueDepthSource(() => this.depth());
+  }
+
+  /** Job counts of the queues this process consumes, from Redis (one call per queue, at scrape time). */
+  private async depth(): Promise<QueueDepth[]> {
+    const states = ['waiting', 'active', 'delayed', 'failed'] as const;
+    const counts = await Promise.all([...this.consumed].map(async (queue) => ({ queue, c: await this.queue(queue).getJobCounts(...states) })));
+    return counts.flatMap(({ queue, c }) => states.map((state) => ({ queue, state, count: c[state] ?? 0 })));
   }
 
   async close(): Promise<void> {
+    this.unregisterDepth?.();
     // Active jobs finish; past JOB_DRAIN_MS the workers stop anyway and BullMQ hands those jobs out again as stalled.
     const graceful = Promise.allSettled(this.workers.map((w) => w.close()));
     if (!(await within(graceful, JOB_DRAIN_MS))) await Promise.allSettled(this.workers.map((w) => w.close(true)));

@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+import { observeExchangeCall, type ExchangeCallOutcome } from '../../../lib/metrics';
 import { textToUnits } from './exact-decimal';
 import { ExchangeError, type ExchangeName } from './exchange.types';
 import { parseJsonLossless, type JsonValue } from './lossless-json';
@@ -13,6 +15,8 @@ export type HttpRequest = {
   timeoutMs: number;
   /** Whether the request can move money: decides if a lost answer leaves the outcome unknown. */
   mutation: boolean;
+  /** The metric's operation label; default: the method and the URL path with ids templated. */
+  operation?: string;
   fetchImpl?: FetchLike;
 };
 
@@ -31,8 +35,46 @@ function causeCode(err: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
-/** One HTTP round trip; network failures and timeouts become UNAVAILABLE ExchangeErrors. */
+/**
+ * `POST /0/private/AddOrder`, `GET /live-rates/:id/`: the path of an exchange call with every
+ * segment that looks like an id (two or more digits, or a long hex/uuid/token) templated, so the
+ * metric's label values stay few. Never the query string (it can carry order ids).
+ */
+export function operationOf(method: string, url: string): string {
+  let path: string;
+  try {
+    path = new URL(url).pathname;
+  } catch {
+    return method;
+  }
+  const segments = path.split('/').map((s) => (/^\d{2,}$/.test(s) || /^[0-9a-f-]{16,}$/i.test(s) || /^[A-Za-z0-9_-]{32,}$/.test(s) ? ':id' : s));
+  return `${method} ${segments.join('/')}`;
+}
+
+function outcomeOf(status: number): ExchangeCallOutcome {
+  if (status >= 200 && status < 400) return 'ok';
+  if (status === 429) return 'rate_limited';
+  return status >= 500 ? 'server_error' : 'client_error';
+}
+
+/** One HTTP round trip, measured (abt_exchange_request_duration_seconds by exchange, operation, outcome). */
 export async function sendHttp(req: HttpRequest): Promise<HttpResponse> {
+  const started = performance.now();
+  const operation = req.operation ?? operationOf(req.method, req.url);
+  const observe = (outcome: ExchangeCallOutcome): void =>
+    observeExchangeCall({ exchange: req.exchange, operation, outcome, seconds: (performance.now() - started) / 1000 });
+  try {
+    const res = await roundTrip(req);
+    observe(outcomeOf(res.status));
+    return res;
+  } catch (err) {
+    observe(/timed out/.test((err as Error).message) ? 'timeout' : 'network_error');
+    throw err;
+  }
+}
+
+/** Network failures and timeouts become UNAVAILABLE ExchangeErrors. */
+async function roundTrip(req: HttpRequest): Promise<HttpResponse> {
   const doFetch = req.fetchImpl ?? fetch;
   let res: Response;
   try {
