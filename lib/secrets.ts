@@ -94,7 +94,7 @@ export function loadOrCreateLocalSecrets(dataDir: string): LocalSecrets {
       if ((Object.keys(fresh) as (keyof typeof fresh)[]).some((k) => !stored[k])) {
         return withLock(file, () => {
           const current = JSON.parse(readFileSync(file, 'utf8')) as Partial<LocalSecrets>;
-          const merged = { ...fresh, ...current } as LocalSecrets;
+          const merged: LocalSecrets = { ...fresh, ...current };
           writeAtomically(file, merged);
           return merged;
         });
