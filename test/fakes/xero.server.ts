@@ -31,6 +31,11 @@ export type XeroFakeOptions = {
   latencyMs?: number;
 };
 
+/** A JSON scalar as the text Xero would store, or undefined when absent (null/undefined) or not a scalar. */
+function scalarText(value: unknown): string | undefined {
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : undefined;
+}
+
 export type StoredManualJournal = {
   ManualJournalID: string;
   Narration: string;
@@ -121,10 +126,10 @@ export async function startXeroFake(opts: XeroFakeOptions) {
     if ((inFlight.get(tenantId) ?? 0) >= limits.concurrent) problem = 'concurrent';
     else if (minute.length >= limits.perMinute) {
       problem = 'minute';
-      retryAfter = Math.max(1, Math.ceil((minute[0] + 60_000 - t) / 1000));
+      retryAfter = Math.max(1, Math.ceil(((minute[0] ?? t) + 60_000 - t) / 1000));
     } else if (c.length >= limits.perDay) {
       problem = 'day';
-      retryAfter = Math.max(1, Math.ceil((c[0] + 86_400_000 - t) / 1000));
+      retryAfter = Math.max(1, Math.ceil(((c[0] ?? t) + 86_400_000 - t) / 1000));
     } else if (appCalls.filter((x) => x > t - 60_000).length >= limits.appPerMinute) problem = 'appminute';
     if (problem) {
       res.setHeader('Retry-After', String(retryAfter));
@@ -151,12 +156,13 @@ export async function startXeroFake(opts: XeroFakeOptions) {
     for (const l of lines) {
       const text = typeof l.LineAmount === 'number' ? String(l.LineAmount) : '';
       const m = /^(-?)(\d+)(?:\.(\d{1,2}))?$/.exec(text);
-      if (!m) {
+      const [, sign, whole, fraction = ''] = m ?? [];
+      if (whole === undefined) {
         errors.push('LineAmount must be a number with at most 2 decimal places');
         continue;
       }
-      const cents = BigInt(m[2]) * 100n + BigInt((m[3] ?? '').padEnd(2, '0'));
-      if (m[1] === '-') credit += cents;
+      const cents = BigInt(whole) * 100n + BigInt(fraction.padEnd(2, '0'));
+      if (sign === '-') credit += cents;
       else debit += cents;
       if (typeof l.AccountCode !== 'string' || (codes && !codes.includes(l.AccountCode))) errors.push(`Account code '${String(l.AccountCode)}' is not a valid code for this document.`);
     }
@@ -181,8 +187,8 @@ export async function startXeroFake(opts: XeroFakeOptions) {
       if (opts.latencyMs) await new Promise((r) => setTimeout(r, opts.latencyMs));
       if (req.method === 'GET') {
         const where = url.searchParams.get('where') ?? '';
-        const m = /^Narration\.Contains\("(.*)"\)$/.exec(where);
-        const list = (journals.get(tenantId) ?? []).filter((j) => !m || j.Narration.includes(m[1]));
+        const [, needle] = /^Narration\.Contains\("(.*)"\)$/.exec(where) ?? [];
+        const list = (journals.get(tenantId) ?? []).filter((j) => needle === undefined || j.Narration.includes(needle));
         sendJson(res, 200, { Id: randomUUID(), Status: 'OK', ProviderName: 'fake', DateTimeUTC: `/Date(${now()})/`, ManualJournals: list.map(({ idempotencyKey: _k, ...j }) => j) });
         return;
       }
@@ -228,9 +234,9 @@ export async function startXeroFake(opts: XeroFakeOptions) {
           const j: StoredManualJournal = {
             ManualJournalID: randomUUID(),
             Narration: String(e.Narration),
-            Date: String(e.Date ?? new Date(now()).toISOString().slice(0, 10)),
-            Status: String(e.Status ?? 'DRAFT'),
-            LineAmountTypes: String(e.LineAmountTypes ?? 'NoTax'),
+            Date: scalarText(e.Date) ?? new Date(now()).toISOString().slice(0, 10),
+            Status: scalarText(e.Status) ?? 'DRAFT',
+            LineAmountTypes: scalarText(e.LineAmountTypes) ?? 'NoTax',
             JournalLines: (e.JournalLines as StoredManualJournal['JournalLines']).map((l) => ({ LineAmount: l.LineAmount, AccountCode: l.AccountCode, Description: l.Description, TaxType: l.TaxType })),
             idempotencyKey: key,
           };
@@ -349,13 +355,13 @@ export async function startXeroFake(opts: XeroFakeOptions) {
         const list = [...connections.values()].filter((c) => c.grantId === grant.id && (!authEventId || c.authEventId === authEventId));
         return sendJson(res, 200, list.map(({ grantId: _g, ...c }) => ({ ...c, tenantType: 'ORGANISATION' })));
       }
-      const del = /^\/connections\/([^/]+)$/.exec(path);
-      if (del && req.method === 'DELETE') {
+      const [, deletedId] = /^\/connections\/([^/]+)$/.exec(path) ?? [];
+      if (deletedId !== undefined && req.method === 'DELETE') {
         const grant = bearerGrant(req, res);
         if (!grant) return;
-        const c = connections.get(del[1]);
+        const c = connections.get(deletedId);
         if (!c || c.grantId !== grant.id) return sendJson(res, 404, { Title: 'Not Found', Status: 404 });
-        connections.delete(del[1]);
+        connections.delete(deletedId);
         res.writeHead(204).end();
         return;
       }
