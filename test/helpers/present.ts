@@ -7,7 +7,7 @@ export function present<T>(value: T | undefined | null, what: string): T {
 }
 
 /** The element at index i (negative counts from the end), or a thrown Error naming the index. */
-export function at<T>(items: readonly T[], i: number, what = 'list'): T {
+export function at<T>(items: { readonly length: number; at(index: number): T | undefined }, i: number, what = 'list'): T {
   const value = items.at(i);
   if (value === undefined) throw new Error(`expected ${what} to have an element at ${i} (length ${items.length})`);
   return value;
