@@ -68,6 +68,13 @@ export function yearComputations(history: TaxHistory, profile: TaxProfile, finan
   return computeYears(ledger.disposals, p, financialYear);
 }
 
+/** computeYears always ends with the requested year; an empty list is a kernel bug. */
+function lastYear(years: readonly YearComputation[], financialYear: number): YearComputation {
+  const last = years.at(-1);
+  if (!last) throw new Error(`no computation for financial year ${financialYear}`);
+  return last;
+}
+
 export function capitalGainsReport(history: TaxHistory, profile: TaxProfile, financialYear: number): CapitalGainsReport {
   const p = resolveProfile(profile);
   assertFinancialYear(financialYear);
@@ -85,7 +92,7 @@ export function capitalGainsReport(history: TaxHistory, profile: TaxProfile, fin
     entityType: p.entityType,
     gstRegistered: p.gstRegistered,
     closed: isClosedYear(p, financialYear),
-    summary: years[years.length - 1],
+    summary: lastYear(years, financialYear),
     disposals,
     inventoryAtYearEnd: ledger.parcels,
     adjustments: ledger.adjustments.filter((a) => financialYearOf(localDate(a.effectiveAt, p.timeZone)) === financialYear),
