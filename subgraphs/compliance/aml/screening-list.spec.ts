@@ -73,7 +73,7 @@ describe('screening list file', () => {
   });
 
   it('a missing or wrong header is refused', () => {
-    expect(problems('')[0].message).toMatch(/no header/);
+    expect(problems('')[0]?.message).toMatch(/no header/);
     expect(problems('addr,net,src,why,when\n')[0]).toMatchObject({ line: 1 });
   });
 
