@@ -17,7 +17,7 @@ import type { BasFee, BasQuarter, BasSummary, CapitalGainsReport, ReportFlag, Ta
 /** capitalGainsReport(financialYear) and the quarterly BAS summary, computed only from events up to the year's end. */
 
 function basOf(history: TaxHistory, p: ResolvedProfile, fy: number): BasSummary {
-  const fees: (BasFee & { quarter: 1 | 2 | 3 | 4 })[] = [];
+  const fees: { quarter: 1 | 2 | 3 | 4; fee: BasFee }[] = [];
   const add = (eventId: string, eventKind: BasFee['eventKind'], at: Date, fee: bigint, gst: Parameters<typeof feeGstOf>[1]): void => {
     if (fee === 0n) return;
     const day = localDate(at, p.timeZone);
@@ -25,21 +25,23 @@ function basOf(history: TaxHistory, p: ResolvedProfile, fy: number): BasSummary 
     const g = feeGstOf(fee, gst, p.gstRegistered, `${eventKind.toLowerCase()} ${eventId}`);
     fees.push({
       quarter: basQuarterOf(day),
-      eventId,
-      eventKind,
-      at,
-      localDate: day,
-      feeAudCents: fee,
-      gstAudCents: g.gstAudCents,
-      gstStatus: g.gstStatus,
-      itcClaimed: g.itcClaimed,
+      fee: {
+        eventId,
+        eventKind,
+        at,
+        localDate: day,
+        feeAudCents: fee,
+        gstAudCents: g.gstAudCents,
+        gstStatus: g.gstStatus,
+        itcClaimed: g.itcClaimed,
+      },
     });
   };
   for (const a of history.acquisitions) add(a.id, 'ACQUISITION', a.at, a.feeAudCents, a);
   for (const d of history.disposals) add(d.id, 'DISPOSAL', d.at, d.feeAudCents, d);
-  fees.sort((a, b) => a.at.getTime() - b.at.getTime() || (a.eventKind < b.eventKind ? -1 : a.eventKind > b.eventKind ? 1 : 0) || (a.eventId < b.eventId ? -1 : 1));
+  fees.sort(({ fee: a }, { fee: b }) => a.at.getTime() - b.at.getTime() || (a.eventKind < b.eventKind ? -1 : a.eventKind > b.eventKind ? 1 : 0) || (a.eventId < b.eventId ? -1 : 1));
   const quarters: BasQuarter[] = ([1, 2, 3, 4] as const).map((q) => {
-    const inQ = fees.filter((f) => f.quarter === q).map(({ quarter: _q, ...f }) => f);
+    const inQ = fees.filter((f) => f.quarter === q).map(({ fee }) => fee);
     return {
       quarter: q,
       ...basQuarterBounds(fy, q),
