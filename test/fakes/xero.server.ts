@@ -48,6 +48,16 @@ export type StoredManualJournal = {
 
 type Grant = { id: string; authEventId: string; refreshToken: string; refreshIssuedAt: number; accessTokens: Set<string>; revoked: boolean; scope: string };
 type Connection = { id: string; authEventId: string; grantId: string; tenantId: string; tenantName: string; createdDateUtc: string; updatedDateUtc: string };
+/** A journal as Xero shows it: without the idempotency key the fake files it under. */
+function publicJournal(j: StoredManualJournal): Omit<StoredManualJournal, 'idempotencyKey'> {
+  return { ManualJournalID: j.ManualJournalID, Narration: j.Narration, Date: j.Date, Status: j.Status, LineAmountTypes: j.LineAmountTypes, JournalLines: j.JournalLines };
+}
+
+/** A connection as Xero lists it: without the grant it belongs to. */
+function publicConnection(c: Connection): Omit<Connection, 'grantId'> {
+  return { id: c.id, authEventId: c.authEventId, tenantId: c.tenantId, tenantName: c.tenantName, createdDateUtc: c.createdDateUtc, updatedDateUtc: c.updatedDateUtc };
+}
+
 type Code = { grantScope: string; redirectUri: string; challenge: string | null; method: string | null; expiresAt: number; used: boolean; tenantIds: string[] };
 
 const REFRESH_TTL_MS = 60 * 86_400_000;
@@ -189,7 +199,7 @@ export async function startXeroFake(opts: XeroFakeOptions) {
         const where = url.searchParams.get('where') ?? '';
         const [, needle] = /^Narration\.Contains\("(.*)"\)$/.exec(where) ?? [];
         const list = (journals.get(tenantId) ?? []).filter((j) => needle === undefined || j.Narration.includes(needle));
-        sendJson(res, 200, { Id: randomUUID(), Status: 'OK', ProviderName: 'fake', DateTimeUTC: `/Date(${now()})/`, ManualJournals: list.map(({ idempotencyKey: _k, ...j }) => j) });
+        sendJson(res, 200, { Id: randomUUID(), Status: 'OK', ProviderName: 'fake', DateTimeUTC: `/Date(${now()})/`, ManualJournals: list.map(publicJournal) });
         return;
       }
       const key = typeof req.headers['idempotency-key'] === 'string' ? req.headers['idempotency-key'] : null;
@@ -249,7 +259,7 @@ export async function startXeroFake(opts: XeroFakeOptions) {
           Status: 'OK',
           ProviderName: 'fake',
           DateTimeUTC: `/Date(${now()})/`,
-          ManualJournals: stored.map(({ idempotencyKey: _k, ...j }) => ({ ...j, UpdatedDateUTC: `/Date(${now()})/`, HasAttachments: false })),
+          ManualJournals: stored.map((j) => ({ ...publicJournal(j), UpdatedDateUTC: `/Date(${now()})/`, HasAttachments: false })),
         };
       }
       if (key !== null) idempotent.set(`${tenantId}\u0000${key}`, { status, body });
@@ -353,7 +363,7 @@ export async function startXeroFake(opts: XeroFakeOptions) {
         if (!grant) return;
         const authEventId = url.searchParams.get('authEventId');
         const list = [...connections.values()].filter((c) => c.grantId === grant.id && (!authEventId || c.authEventId === authEventId));
-        return sendJson(res, 200, list.map(({ grantId: _g, ...c }) => ({ ...c, tenantType: 'ORGANISATION' })));
+        return sendJson(res, 200, list.map((c) => ({ ...publicConnection(c), tenantType: 'ORGANISATION' })));
       }
       const [, deletedId] = /^\/connections\/([^/]+)$/.exec(path) ?? [];
       if (deletedId !== undefined && req.method === 'DELETE') {
@@ -377,7 +387,7 @@ export async function startXeroFake(opts: XeroFakeOptions) {
     url: listening.url,
     /** Journals stored per organisation (what the tenant would see in Xero). */
     journals: (tenantId: string): StoredManualJournal[] => journals.get(tenantId) ?? [],
-    connections: (): Array<Omit<Connection, 'grantId'>> => [...connections.values()].map(({ grantId: _g, ...c }) => c),
+    connections: (): Array<Omit<Connection, 'grantId'>> => [...connections.values()].map(publicConnection),
     requests: () => [...log],
     peakInFlight: (tenantId: string): number => peakInFlight.get(tenantId) ?? 0,
     /** Queue failures for the next ManualJournals writes, in order. */
