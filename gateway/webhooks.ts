@@ -129,12 +129,13 @@ export function webhookProxy(opts: WebhookProxyOptions): Router {
     const m = WEBHOOK_PATH.exec(url);
     if (!m) return false;
     // Rebuilt from checked segments, never the raw path: `/webhooks/../graphql` would resolve to the tenant's /graphql.
-    if (!SEGMENT.test(m[1]) || !SEGMENT.test(m[2])) {
+    const [, provider, account, query = ''] = m;
+    if (provider === undefined || account === undefined || !SEGMENT.test(provider) || !SEGMENT.test(account)) {
       req.resume();
       reply(res, UNKNOWN);
       return true;
     }
-    const path = `/webhooks/${m[1]}/${m[2]}${m[3] ?? ''}`;
+    const path = `/webhooks/${provider}/${account}${query}`;
     if (Number(req.headers['content-length']) > WEBHOOK_PROXY_BODY_LIMIT) {
       reply(res, TOO_LARGE, true);
       req.resume();
@@ -155,7 +156,7 @@ export function webhookProxy(opts: WebhookProxyOptions): Router {
       chunks.push(chunk);
     });
     req.on('end', () => {
-      if (!refused) relay(req, res, path, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+      if (!refused) relay(req, res, path, chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks, size));
     });
     req.on('error', () => res.destroy());
     return true;

@@ -53,6 +53,9 @@ const GRAPHQL_CODES = new Set([
 ]);
 const APP_CODES = new Set<string>(Object.values(ErrorCode));
 
+/** Extensions Apollo adds that a client must not see (stack, wrapped exception, HTTP hints). */
+const INTERNAL_EXTENSIONS = new Set(['stacktrace', 'exception', 'http']);
+
 /**
  * Apollo formatError: keeps coded errors, masks everything else (stack traces, SQL, driver
  * messages) behind INTERNAL_SERVER_ERROR, and logs the original for operators.
@@ -61,7 +64,9 @@ export function maskError(formatted: GraphQLFormattedError, error: unknown): Gra
   const code = typeof formatted.extensions?.code === 'string' ? formatted.extensions.code : undefined;
   const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
   if (code !== undefined && code !== ErrorCode.INTERNAL_SERVER_ERROR && (APP_CODES.has(code) || GRAPHQL_CODES.has(code))) {
-    const { stacktrace: _s, exception: _e, http: _h, ...extensions } = formatted.extensions ?? {};
+    const extensions = Object.fromEntries(
+      Object.entries(formatted.extensions ?? {}).filter(([key]) => !INTERNAL_EXTENSIONS.has(key)),
+    );
     return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions };
   }
   log().error({ err: original, path: formatted.path }, 'unhandled error in resolver');

@@ -80,7 +80,8 @@ function accessLog(req: IncomingMessage, res: ServerResponse, service: string): 
   if (!ctx) return;
   const started = performance.now();
   // Read now: express rewrites req.url while a mounted router runs.
-  const route = (req.url ?? '').split('?')[0].slice(0, 200);
+  const [path = ''] = (req.url ?? '').split('?');
+  const route = path.slice(0, 200);
   let written = false;
   const write = (): void => {
     if (written) return;

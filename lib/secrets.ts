@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { LEGACY_KID, type JwtKeyRing } from './auth/tokens';
 import type { KeyRing } from './crypto/secret-box';
 
@@ -21,6 +22,32 @@ export type LocalSecrets = {
   jwtKeys?: RotatedKey[];
   integrationKeys?: RotatedKey[];
 };
+
+const RotatedKeySchema = z.object({ kid: z.string(), secret: z.string(), createdAt: z.string() });
+// What secrets.json may hold: older versions wrote fewer keys; loose so keys a newer version added survive a rewrite.
+const StoredSecretsSchema = z.looseObject({
+  jwtSecret: z.string().optional(),
+  appDbPassword: z.string().optional(),
+  embeddedPgPassword: z.string().optional(),
+  demoPassword: z.string().optional(),
+  integrationKey: z.string().optional(),
+  gatewaySecret: z.string().optional(),
+  keysSince: z.object({ jwt: z.string(), integration: z.string() }).optional(),
+  jwtKeys: z.array(RotatedKeySchema).optional(),
+  integrationKeys: z.array(RotatedKeySchema).optional(),
+});
+const CompleteSecretsSchema = StoredSecretsSchema.required({
+  jwtSecret: true,
+  appDbPassword: true,
+  embeddedPgPassword: true,
+  demoPassword: true,
+  integrationKey: true,
+  gatewaySecret: true,
+});
+
+function readSecrets(file: string): z.infer<typeof StoredSecretsSchema> {
+  return StoredSecretsSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
+}
 
 /** The kid the generated integration key has always had in the ring (`local:<key>`). */
 export const LOCAL_INTEGRATION_KID = 'local';
@@ -89,17 +116,18 @@ export function loadOrCreateLocalSecrets(dataDir: string): LocalSecrets {
   }
   for (let attempt = 0; ; attempt++) {
     try {
-      const stored = JSON.parse(readFileSync(file, 'utf8')) as Partial<LocalSecrets>;
+      const stored = readSecrets(file);
       // Files written by an older version lack newer secrets: add them once, keep the rest (re-read under the lock).
       if ((Object.keys(fresh) as (keyof typeof fresh)[]).some((k) => !stored[k])) {
         return withLock(file, () => {
-          const current = JSON.parse(readFileSync(file, 'utf8')) as Partial<LocalSecrets>;
-          const merged = { ...fresh, ...current } as LocalSecrets;
+          const current = readSecrets(file);
+          const merged: LocalSecrets = { ...fresh, ...current };
           writeAtomically(file, merged);
           return merged;
         });
       }
-      return stored as LocalSecrets;
+      // Every generated key is present in `stored`, so `fresh` contributes nothing here.
+      return { ...fresh, ...stored };
     } catch (err) {
       // Another process may be between create and write; give it a moment.
       if (attempt > 50) throw err;
@@ -133,7 +161,7 @@ export function rotateLocalKeys(dataDir: string, maxAgeMs: number, kinds: { jwt:
   const file = join(dataDir, 'secrets.json');
   loadOrCreateLocalSecrets(dataDir);
   return withLock(file, () => {
-    const s = JSON.parse(readFileSync(file, 'utf8')) as LocalSecrets;
+    const s: LocalSecrets = CompleteSecretsSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
     const rotated: Rotation['rotated'] = [];
     const since = s.keysSince ?? { jwt: now.toISOString(), integration: now.toISOString() };
     const age = (list: RotatedKey[] | undefined, original: string): number => now.getTime() - Date.parse(list?.[0]?.createdAt ?? original);

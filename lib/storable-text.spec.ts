@@ -58,7 +58,7 @@ describe('storable text', () => {
       ] as const) {
         const r = await run(source, vars);
         expect(r.errors?.map((e) => e.extensions.code)).toEqual(['BAD_USER_INPUT']);
-        expect(r.errors?.[0].message).toMatch(/^(s|input\.tags\[1\]) must not contain U\+0000/);
+        expect(r.errors?.[0]?.message).toMatch(/^(s|input\.tags\[1\]) must not contain U\+0000/);
       }
       expect(calls).toBe(0);
     });

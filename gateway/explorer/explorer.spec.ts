@@ -33,7 +33,7 @@ describe('explorer', () => {
     expect(res.headers.get('content-type')).toMatch(/^text\/html/);
     expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");
     const html = await res.text();
-    const sources = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]).filter((u) => !u.startsWith('data:'));
+    const sources = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].flatMap(([, u]) => (u === undefined || u.startsWith('data:') ? [] : [u]));
     expect(sources.length).toBe(EXPLORER_ASSETS.length);
     for (const src of sources) {
       expect(src.startsWith(`?${ASSET_PARAM}=`)).toBe(true);

@@ -62,11 +62,17 @@ function decodeB64url(part: string, expectedBytes?: number): Buffer {
 
 function parse(sealed: string): Parsed {
   if (typeof sealed !== 'string') throw new SecretBoxError('MALFORMED', 'sealed value must be a string');
-  const parts = sealed.split('.');
-  if (parts.length !== 5 || parts[0] !== VERSION) {
+  const [version, keyId, iv, tag, ciphertext, ...extra] = sealed.split('.');
+  if (
+    version !== VERSION ||
+    keyId === undefined ||
+    iv === undefined ||
+    tag === undefined ||
+    ciphertext === undefined ||
+    extra.length > 0
+  ) {
     throw new SecretBoxError('MALFORMED', `sealed value is not in ${VERSION} format`);
   }
-  const [, keyId, iv, tag, ciphertext] = parts;
   if (!KEY_ID.test(keyId)) throw new SecretBoxError('MALFORMED', 'sealed value has an invalid key id');
   return {
     keyId,

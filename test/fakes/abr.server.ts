@@ -142,8 +142,11 @@ const BLANK = {
 /** The register's own ABN rule, re-implemented here so the fake does not trust the client's. */
 function checksumOk(abn: string): boolean {
   if (!/^\d{11}$/.test(abn) || abn[0] === '0') return false;
-  const w = [10, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19];
-  const sum = Array.from(abn, Number).reduce((acc, d, i) => acc + (i === 0 ? d - 1 : d) * w[i], 0);
+  const weights = [10, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19];
+  const sum = weights.reduce((acc, w, i) => {
+    const d = Number(abn.charAt(i));
+    return acc + (i === 0 ? d - 1 : d) * w;
+  }, 0);
   return sum % 89 === 0;
 }
 

@@ -21,7 +21,7 @@ export function sendText(res: ServerResponse, status: number, text: string): voi
 export const sendJson = (res: ServerResponse, status: number, body: unknown): void => sendText(res, status, JSON.stringify(body));
 
 /** Listens on 127.0.0.1 on a free port; `close` also drops kept-alive connections. */
-export async function listenLocal(server: Server): Promise<{ url: string; close(): Promise<void> }> {
+export async function listenLocal(server: Server): Promise<{ url: string; close: () => Promise<void> }> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {

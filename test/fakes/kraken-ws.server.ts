@@ -1,5 +1,11 @@
 import type { AddressInfo } from 'node:net';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
+
+/** A text frame's UTF-8, whichever of ws's buffer shapes carries it. */
+function rawText(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  return (Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)).toString('utf8');
+}
 
 /**
  * Fake Kraken WebSocket API v2 (public, ticker channel) on 127.0.0.1, random port.
@@ -163,7 +169,7 @@ export class FakeKrakenWsServer {
       this.conns.delete(conn);
     });
     socket.on('error', () => undefined);
-    socket.on('message', (data) => this.onRequest(conn, data.toString()));
+    socket.on('message', (data) => this.onRequest(conn, rawText(data)));
     this.send(conn, '{"channel":"status","type":"update","data":[{"version":"2.0.0","system":"online","api_version":"v2","connection_id":1}]}');
     this.notify();
   }

@@ -97,7 +97,7 @@ export async function startMyobFake(opts: MyobFakeOptions) {
       return false;
     }
     const t = now();
-    while (calls.length > 0 && calls[0] <= t - 86_400_000) calls.shift();
+    while ((calls[0] ?? Infinity) <= t - 86_400_000) calls.shift();
     if (calls.filter((x) => x > t - 1000).length >= perSecond) {
       sendJson(res, 403, myobError('RateLimitError', 'API key has exceeded the per-second rate limit', { AdditionalDetails: 'Header: x-myobapi-key' }));
       return false;
@@ -143,11 +143,12 @@ export async function startMyobFake(opts: MyobFakeOptions) {
     let credit = 0n;
     for (const l of lines) {
       const m = /^(\d+)(?:\.(\d{1,2}))?$/.exec(typeof l.Amount === 'number' ? String(l.Amount) : '');
-      if (!m) {
+      const [, whole, fraction = ''] = m ?? [];
+      if (whole === undefined) {
         errs.push('Amount must be a positive amount with at most 2 decimal places');
         continue;
       }
-      const c = BigInt(m[1]) * 100n + BigInt((m[2] ?? '').padEnd(2, '0'));
+      const c = BigInt(whole) * 100n + BigInt(fraction.padEnd(2, '0'));
       if (l.IsCredit === true) credit += c;
       else if (l.IsCredit === false) debit += c;
       else errs.push('IsCredit is required');

@@ -70,7 +70,11 @@ const CRC_TABLE = (() => {
 export function crc32(data: Buffer | string): number {
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   let crc = 0xffffffff;
-  for (const byte of bytes) crc = CRC_TABLE[(crc ^ byte) & 0xff] ^ (crc >>> 8);
+  for (const byte of bytes) {
+    const entry = CRC_TABLE[(crc ^ byte) & 0xff];
+    if (entry === undefined) throw new Error('CRC table has 256 entries');
+    crc = entry ^ (crc >>> 8);
+  }
   return (crc ^ 0xffffffff) >>> 0;
 }
 
@@ -102,7 +106,7 @@ export function signPayPalDelivery(
  */
 export function rawMemberText(text: string, member: string): string | undefined {
   const ws = (i: number): number => {
-    while (i < text.length && ' \t\r\n'.includes(text[i])) i++;
+    while (i < text.length && ' \t\r\n'.includes(text.charAt(i))) i++;
     return i;
   };
   const endOfString = (i: number): number => {
@@ -128,7 +132,7 @@ export function rawMemberText(text: string, member: string): string | undefined 
       return text.length;
     }
     let j = i;
-    while (j < text.length && !',}] \t\r\n'.includes(text[j])) j++;
+    while (j < text.length && !',}] \t\r\n'.includes(text.charAt(j))) j++;
     return j;
   };
 
@@ -228,7 +232,17 @@ export async function startFakePayPal(options: FakePayPalOptions = {}): Promise<
       send(res, 400, { name: 'VALIDATION_ERROR', message: 'Invalid request - see details', details: missing.map((field) => ({ field })) });
       return;
     }
-    const [authAlgo, cert, transmissionId, transmissionSig, transmissionTime, hookId] = VERIFY_FIELDS.map((f) => fields[f] as string);
+    // Every VERIFY_FIELDS member was checked to be a non-empty string just above.
+    const field = (f: (typeof VERIFY_FIELDS)[number]): string => {
+      const v = fields[f];
+      return typeof v === 'string' ? v : '';
+    };
+    const authAlgo = field('auth_algo');
+    const cert = field('cert_url');
+    const transmissionId = field('transmission_id');
+    const transmissionSig = field('transmission_sig');
+    const transmissionTime = field('transmission_time');
+    const hookId = field('webhook_id');
     const signed = paypalSignedString(transmissionId, transmissionTime, hookId, eventText);
     const ok =
       authAlgo === FAKE_PAYPAL_AUTH_ALGO &&

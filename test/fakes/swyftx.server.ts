@@ -82,13 +82,13 @@ export async function startFakeSwyftx(opts: FakeSwyftxOptions = {}): Promise<Fak
   };
 
   const bearerOk = (req: IncomingMessage): boolean => {
-    const m = /^Bearer ([\w-]+)\.([\w-]+)\.([\w-]+)$/.exec(String(req.headers.authorization ?? ''));
-    if (!m) return false;
-    const expected = createHmac('sha256', signingKey).update(`${m[1]}.${m[2]}`).digest();
-    const given = Buffer.from(m[3], 'base64url');
+    const [, header, payload, signature] = /^Bearer ([\w-]+)\.([\w-]+)\.([\w-]+)$/.exec(String(req.headers.authorization ?? '')) ?? [];
+    if (header === undefined || payload === undefined || signature === undefined) return false;
+    const expected = createHmac('sha256', signingKey).update(`${header}.${payload}`).digest();
+    const given = Buffer.from(signature, 'base64url');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return false;
     try {
-      const { exp } = JSON.parse(Buffer.from(m[2], 'base64url').toString('utf8')) as { exp?: number };
+      const { exp } = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { exp?: number };
       return typeof exp === 'number' && exp > Date.now() / 1000;
     } catch {
       return false;

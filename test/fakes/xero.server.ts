@@ -31,6 +31,11 @@ export type XeroFakeOptions = {
   latencyMs?: number;
 };
 
+/** A JSON scalar as the text Xero would store, or undefined when absent (null/undefined) or not a scalar. */
+function scalarText(value: unknown): string | undefined {
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : undefined;
+}
+
 export type StoredManualJournal = {
   ManualJournalID: string;
   Narration: string;
@@ -43,6 +48,16 @@ export type StoredManualJournal = {
 
 type Grant = { id: string; authEventId: string; refreshToken: string; refreshIssuedAt: number; accessTokens: Set<string>; revoked: boolean; scope: string };
 type Connection = { id: string; authEventId: string; grantId: string; tenantId: string; tenantName: string; createdDateUtc: string; updatedDateUtc: string };
+/** A journal as Xero shows it: without the idempotency key the fake files it under. */
+function publicJournal(j: StoredManualJournal): Omit<StoredManualJournal, 'idempotencyKey'> {
+  return { ManualJournalID: j.ManualJournalID, Narration: j.Narration, Date: j.Date, Status: j.Status, LineAmountTypes: j.LineAmountTypes, JournalLines: j.JournalLines };
+}
+
+/** A connection as Xero lists it: without the grant it belongs to. */
+function publicConnection(c: Connection): Omit<Connection, 'grantId'> {
+  return { id: c.id, authEventId: c.authEventId, tenantId: c.tenantId, tenantName: c.tenantName, createdDateUtc: c.createdDateUtc, updatedDateUtc: c.updatedDateUtc };
+}
+
 type Code = { grantScope: string; redirectUri: string; challenge: string | null; method: string | null; expiresAt: number; used: boolean; tenantIds: string[] };
 
 const REFRESH_TTL_MS = 60 * 86_400_000;
@@ -121,10 +136,10 @@ export async function startXeroFake(opts: XeroFakeOptions) {
     if ((inFlight.get(tenantId) ?? 0) >= limits.concurrent) problem = 'concurrent';
     else if (minute.length >= limits.perMinute) {
       problem = 'minute';
-      retryAfter = Math.max(1, Math.ceil((minute[0] + 60_000 - t) / 1000));
+      retryAfter = Math.max(1, Math.ceil(((minute[0] ?? t) + 60_000 - t) / 1000));
     } else if (c.length >= limits.perDay) {
       problem = 'day';
-      retryAfter = Math.max(1, Math.ceil((c[0] + 86_400_000 - t) / 1000));
+      retryAfter = Math.max(1, Math.ceil(((c[0] ?? t) + 86_400_000 - t) / 1000));
     } else if (appCalls.filter((x) => x > t - 60_000).length >= limits.appPerMinute) problem = 'appminute';
     if (problem) {
       res.setHeader('Retry-After', String(retryAfter));
@@ -151,12 +166,13 @@ export async function startXeroFake(opts: XeroFakeOptions) {
     for (const l of lines) {
       const text = typeof l.LineAmount === 'number' ? String(l.LineAmount) : '';
       const m = /^(-?)(\d+)(?:\.(\d{1,2}))?$/.exec(text);
-      if (!m) {
+      const [, sign, whole, fraction = ''] = m ?? [];
+      if (whole === undefined) {
         errors.push('LineAmount must be a number with at most 2 decimal places');
         continue;
       }
-      const cents = BigInt(m[2]) * 100n + BigInt((m[3] ?? '').padEnd(2, '0'));
-      if (m[1] === '-') credit += cents;
+      const cents = BigInt(whole) * 100n + BigInt(fraction.padEnd(2, '0'));
+      if (sign === '-') credit += cents;
       else debit += cents;
       if (typeof l.AccountCode !== 'string' || (codes && !codes.includes(l.AccountCode))) errors.push(`Account code '${String(l.AccountCode)}' is not a valid code for this document.`);
     }
@@ -181,9 +197,9 @@ export async function startXeroFake(opts: XeroFakeOptions) {
       if (opts.latencyMs) await new Promise((r) => setTimeout(r, opts.latencyMs));
       if (req.method === 'GET') {
         const where = url.searchParams.get('where') ?? '';
-        const m = /^Narration\.Contains\("(.*)"\)$/.exec(where);
-        const list = (journals.get(tenantId) ?? []).filter((j) => !m || j.Narration.includes(m[1]));
-        sendJson(res, 200, { Id: randomUUID(), Status: 'OK', ProviderName: 'fake', DateTimeUTC: `/Date(${now()})/`, ManualJournals: list.map(({ idempotencyKey: _k, ...j }) => j) });
+        const [, needle] = /^Narration\.Contains\("(.*)"\)$/.exec(where) ?? [];
+        const list = (journals.get(tenantId) ?? []).filter((j) => needle === undefined || j.Narration.includes(needle));
+        sendJson(res, 200, { Id: randomUUID(), Status: 'OK', ProviderName: 'fake', DateTimeUTC: `/Date(${now()})/`, ManualJournals: list.map(publicJournal) });
         return;
       }
       const key = typeof req.headers['idempotency-key'] === 'string' ? req.headers['idempotency-key'] : null;
@@ -228,9 +244,9 @@ export async function startXeroFake(opts: XeroFakeOptions) {
           const j: StoredManualJournal = {
             ManualJournalID: randomUUID(),
             Narration: String(e.Narration),
-            Date: String(e.Date ?? new Date(now()).toISOString().slice(0, 10)),
-            Status: String(e.Status ?? 'DRAFT'),
-            LineAmountTypes: String(e.LineAmountTypes ?? 'NoTax'),
+            Date: scalarText(e.Date) ?? new Date(now()).toISOString().slice(0, 10),
+            Status: scalarText(e.Status) ?? 'DRAFT',
+            LineAmountTypes: scalarText(e.LineAmountTypes) ?? 'NoTax',
             JournalLines: (e.JournalLines as StoredManualJournal['JournalLines']).map((l) => ({ LineAmount: l.LineAmount, AccountCode: l.AccountCode, Description: l.Description, TaxType: l.TaxType })),
             idempotencyKey: key,
           };
@@ -243,7 +259,7 @@ export async function startXeroFake(opts: XeroFakeOptions) {
           Status: 'OK',
           ProviderName: 'fake',
           DateTimeUTC: `/Date(${now()})/`,
-          ManualJournals: stored.map(({ idempotencyKey: _k, ...j }) => ({ ...j, UpdatedDateUTC: `/Date(${now()})/`, HasAttachments: false })),
+          ManualJournals: stored.map((j) => ({ ...publicJournal(j), UpdatedDateUTC: `/Date(${now()})/`, HasAttachments: false })),
         };
       }
       if (key !== null) idempotent.set(`${tenantId}\u0000${key}`, { status, body });
@@ -347,15 +363,15 @@ export async function startXeroFake(opts: XeroFakeOptions) {
         if (!grant) return;
         const authEventId = url.searchParams.get('authEventId');
         const list = [...connections.values()].filter((c) => c.grantId === grant.id && (!authEventId || c.authEventId === authEventId));
-        return sendJson(res, 200, list.map(({ grantId: _g, ...c }) => ({ ...c, tenantType: 'ORGANISATION' })));
+        return sendJson(res, 200, list.map((c) => ({ ...publicConnection(c), tenantType: 'ORGANISATION' })));
       }
-      const del = /^\/connections\/([^/]+)$/.exec(path);
-      if (del && req.method === 'DELETE') {
+      const [, deletedId] = /^\/connections\/([^/]+)$/.exec(path) ?? [];
+      if (deletedId !== undefined && req.method === 'DELETE') {
         const grant = bearerGrant(req, res);
         if (!grant) return;
-        const c = connections.get(del[1]);
+        const c = connections.get(deletedId);
         if (!c || c.grantId !== grant.id) return sendJson(res, 404, { Title: 'Not Found', Status: 404 });
-        connections.delete(del[1]);
+        connections.delete(deletedId);
         res.writeHead(204).end();
         return;
       }
@@ -371,7 +387,7 @@ export async function startXeroFake(opts: XeroFakeOptions) {
     url: listening.url,
     /** Journals stored per organisation (what the tenant would see in Xero). */
     journals: (tenantId: string): StoredManualJournal[] => journals.get(tenantId) ?? [],
-    connections: (): Array<Omit<Connection, 'grantId'>> => [...connections.values()].map(({ grantId: _g, ...c }) => c),
+    connections: (): Array<Omit<Connection, 'grantId'>> => [...connections.values()].map(publicConnection),
     requests: () => [...log],
     peakInFlight: (tenantId: string): number => peakInFlight.get(tenantId) ?? 0,
     /** Queue failures for the next ManualJournals writes, in order. */

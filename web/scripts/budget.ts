@@ -9,13 +9,25 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { brotliCompressSync, constants as zlibConstants, gzipSync } from 'node:zlib';
+import { z } from 'zod';
 import { ensureDashboardBuilt } from './build';
 import { DIST_DIR } from './paths';
 
 export const BUDGET_BYTES = 300 * 1024;
 
-type Chunk = { file: string; name?: string; isEntry?: boolean; imports?: string[]; dynamicImports?: string[]; src?: string };
-type Manifest = Record<string, Chunk>;
+// Vite's .vite/manifest.json, decoded rather than cast: only the fields this script reads.
+const ManifestSchema = z.record(
+  z.string(),
+  z.object({ file: z.string(), isEntry: z.boolean().optional(), imports: z.array(z.string()).optional() }),
+);
+type Manifest = z.infer<typeof ManifestSchema>;
+type Chunk = Manifest[string];
+
+function chunk(m: Manifest, key: string): Chunk {
+  const c = m[key];
+  if (!c) throw new Error(`${key} is not a chunk in the Vite manifest`);
+  return c;
+}
 
 /** The entry chunk and its static imports, transitively (what index.html loads and preloads). */
 function initialChunks(m: Manifest): string[] {
@@ -38,16 +50,18 @@ const kb = (n: number): string => `${(n / 1024).toFixed(1)} KB`;
 
 async function main(): Promise<void> {
   await ensureDashboardBuilt();
-  const m = JSON.parse(readFileSync(join(DIST_DIR, '.vite', 'manifest.json'), 'utf8')) as Manifest;
+  const m = ManifestSchema.parse(JSON.parse(readFileSync(join(DIST_DIR, '.vite', 'manifest.json'), 'utf8')));
   const keys = new Set(initialChunks(m));
   for (const k of OVERVIEW_LAZY) {
-    if (!m[k]) throw new Error(`${k} is not a chunk any more: update OVERVIEW_LAZY`);
-    for (const c of [k, ...(m[k].imports ?? [])]) keys.add(c);
+    const lazy = m[k];
+    if (!lazy) throw new Error(`${k} is not a chunk any more: update OVERVIEW_LAZY`);
+    for (const c of [k, ...(lazy.imports ?? [])]) keys.add(c);
   }
   const rows = [...keys].map((k) => {
-    const body = readFileSync(join(DIST_DIR, m[k].file));
+    const { file } = chunk(m, k);
+    const body = readFileSync(join(DIST_DIR, file));
     return {
-      file: m[k].file,
+      file,
       raw: body.length,
       gzip: gzipSync(body, { level: 9 }).length,
       brotli: brotliCompressSync(body, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 11 } }).length,

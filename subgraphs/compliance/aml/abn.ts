@@ -18,19 +18,16 @@ export function normaliseIdentifier(input: string): string {
 export function isValidAbn(input: string): boolean {
   const abn = normaliseIdentifier(input);
   if (!/^\d{11}$/.test(abn)) return false;
-  const digits = Array.from(abn, Number);
-  if (digits[0] === 0) return false; // the first digit minus one must stay a digit
-  digits[0] -= 1;
-  const sum = digits.reduce((acc, d, i) => acc + d * ABN_WEIGHTS[i], 0);
+  if (abn.startsWith('0')) return false; // the first digit minus one must stay a digit
+  const sum = ABN_WEIGHTS.reduce((acc, w, i) => acc + (Number(abn.charAt(i)) - (i === 0 ? 1 : 0)) * w, 0);
   return sum % 89 === 0;
 }
 
 export function isValidAcn(input: string): boolean {
   const acn = normaliseIdentifier(input);
   if (!/^\d{9}$/.test(acn)) return false;
-  const digits = Array.from(acn, Number);
-  const sum = ACN_WEIGHTS.reduce((acc, w, i) => acc + w * digits[i], 0);
-  return (10 - (sum % 10)) % 10 === digits[8];
+  const sum = ACN_WEIGHTS.reduce((acc, w, i) => acc + w * Number(acn.charAt(i)), 0);
+  return (10 - (sum % 10)) % 10 === Number(acn.charAt(8));
 }
 
 /** The 11-digit ABN, or INVALID_ABN (a typed BAD_USER_INPUT) saying why. */

@@ -57,10 +57,11 @@ const unavailable = (message: string, details: Record<string, unknown> = {}): Er
 /** `name({...})` → the object; anything else is not the register's answer. */
 export function parseJsonp(body: string, callback: string): RawAbnDetails {
   const m = /^\s*([A-Za-z_$][\w$]*)\(([\s\S]*)\)\s*;?\s*$/.exec(body);
-  if (!m || m[1] !== callback) throw unavailable('ABN Lookup answered in an unexpected format');
+  const [, answeredCallback, json] = m ?? [];
+  if (answeredCallback !== callback || json === undefined) throw unavailable('ABN Lookup answered in an unexpected format');
   let parsed: unknown;
   try {
-    parsed = JSON.parse(m[2]);
+    parsed = JSON.parse(json);
   } catch {
     throw unavailable('ABN Lookup answered with malformed JSON');
   }
@@ -137,7 +138,7 @@ export class AbrClient {
   async lookupAbn(input: string, opts: LookupOptions = {}): Promise<AbrEntity> {
     const abn = parseAbn(input);
     if (!this.opts.guid.trim()) throw amlError(AmlReason.INVALID_GUID, 'no ABN Lookup GUID is configured');
-    const url = `${this.baseUrl}/json/AbnDetails.aspx?${new URLSearchParams({ abn, callback: CALLBACK, guid: this.opts.guid })}`;
+    const url = `${this.baseUrl}/json/AbnDetails.aspx?${new URLSearchParams({ abn, callback: CALLBACK, guid: this.opts.guid }).toString()}`;
     let body: string;
     try {
       const res = await this.fetchImpl(url, { signal: AbortSignal.timeout(this.timeoutMs), headers: { accept: 'text/javascript, application/javascript' } });

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { at } from '../../../test/helpers/present';
 import { GENESIS_HASH, canonicalJson, chainHash, findBreak, type StoredEvent } from '../audit-chain';
 import {
   anchorObjectKey,
@@ -40,7 +41,7 @@ describe('daily audit anchors', () => {
   // Day 1: T1 at seq 6, T2 at seq 4; day 2: T1 at seq 10.
   const day1 = anchorOn('2026-04-06', [
     { tenantId: T2, ...headOf(full2), lastSeq: 4n },
-    { tenantId: T1, lastSeq: 6n, lastHash: full1[5].hash },
+    { tenantId: T1, lastSeq: 6n, lastHash: at(full1, 5).hash },
   ]);
   const day2 = anchorOn('2026-04-10', [
     { tenantId: T1, ...headOf(full1) },
@@ -49,13 +50,13 @@ describe('daily audit anchors', () => {
 
   it('the document is canonical (tenants sorted), signed with Ed25519 and verifies with the key ring', () => {
     expect(day1.document.heads.map((h) => h.tenantId)).toEqual([T1, T2]);
-    expect(day1.document.heads[0]).toEqual({ tenantId: T1, lastSeq: '6', lastHash: full1[5].hash });
+    expect(at(day1.document.heads, 0)).toEqual({ tenantId: T1, lastSeq: '6', lastHash: at(full1, 5).hash });
     expect(verifyAnchor(day1, ring)).toEqual({ ok: true });
     expect(anchorObjectKey(day1.document)).toBe(`audit-anchors/2026-04-06/${key.keyId}.json`);
   });
 
   it('a forged or edited anchor, or one signed by a key not in the ring, fails', () => {
-    const edited = { ...day1, document: { ...day1.document, heads: [{ ...day1.document.heads[0], lastSeq: '5' }, day1.document.heads[1]] } };
+    const edited = { ...day1, document: { ...day1.document, heads: [{ ...at(day1.document.heads, 0), lastSeq: '5' }, at(day1.document.heads, 1)] } };
     expect(verifyAnchor(edited, ring)).toEqual({ ok: false, reason: 'DIGEST_MISMATCH' });
     const rehashed = { ...edited, digest: createHash('sha256').update(canonicalJson(edited.document)).digest('hex') };
     expect(verifyAnchor(rehashed, ring)).toEqual({ ok: false, reason: 'BAD_SIGNATURE' });
@@ -80,20 +81,20 @@ describe('daily audit anchors', () => {
 
   it('a tail deleted and regrown with other events is a HASH_MISMATCH at the anchored seq', () => {
     const regrown = [...full1.slice(0, 8)];
-    let prev = regrown[7].hash;
+    let prev = at(regrown, 7).hash;
     for (let i = 9n; i <= 11n; i++) {
-      const base = { ...full1[0], id: `forged-${i}`, seq: i, payload: { forged: true } };
+      const base = { ...at(full1, 0), id: `forged-${i}`, seq: i, payload: { forged: true } };
       const e = { ...base, prevHash: prev, hash: chainHash(prev, base) };
       regrown.push(e);
       prev = e.hash;
     }
     expect(findBreak(regrown, { expectedSeq: 1n, prevHash: GENESIS_HASH }).brk).toBeNull();
     const r = verifyChainAgainstAnchors({ tenantId: T1, head: headOf(regrown), hashAt: lookup(regrown), anchors: [day1, day2], keyRing: ring });
-    expect(r.problems).toEqual([expect.objectContaining({ kind: 'HASH_MISMATCH', anchorDate: '2026-04-10', seq: 10n, anchoredHash: full1[9].hash })]);
+    expect(r.problems).toEqual([expect.objectContaining({ kind: 'HASH_MISMATCH', anchorDate: '2026-04-10', seq: 10n, anchoredHash: at(full1, 9).hash })]);
   });
 
   it('a chain cut before an anchor was taken: the later anchor regresses, or the tenant vanishes from it', () => {
-    const day3 = anchorOn('2026-04-11', [{ tenantId: T1, lastSeq: 7n, lastHash: full1[6].hash }]);
+    const day3 = anchorOn('2026-04-11', [{ tenantId: T1, lastSeq: 7n, lastHash: at(full1, 6).hash }]);
     const r = verifyChainAgainstAnchors({ tenantId: T1, head: headOf(full1.slice(0, 7)), hashAt: lookup(full1), anchors: [day1, day2, day3], keyRing: ring });
     expect(r.problems.map((p) => p.kind)).toEqual(['TRUNCATED', 'ANCHOR_REGRESSION']);
     const gone = verifyChainAgainstAnchors({ tenantId: T2, head: headOf(full2), hashAt: lookup(full2), anchors: [day1, day2, day3], keyRing: ring });

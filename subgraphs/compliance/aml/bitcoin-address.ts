@@ -41,7 +41,7 @@ function base58Decode(s: string): Uint8Array | null {
 function isBase58Address(s: string, network: Network): boolean {
   if (s.length < 26 || s.length > 35) return false;
   const b = base58Decode(s);
-  if (!b || b.length !== 25 || !VERSIONS[network].includes(b[0])) return false;
+  if (!b || b.length !== 25 || b[0] === undefined || !VERSIONS[network].includes(b[0])) return false;
   const check = sha256(sha256(b.subarray(0, 21))).subarray(0, 4);
   return Buffer.from(b.subarray(21)).equals(check);
 }
@@ -52,7 +52,9 @@ function polymod(values: number[]): number {
   for (const v of values) {
     const top = chk >>> 25;
     chk = ((chk & 0x1ffffff) << 5) ^ v;
-    for (let i = 0; i < 5; i++) if ((top >>> i) & 1) chk ^= G[i];
+    G.forEach((g, i) => {
+      if ((top >>> i) & 1) chk ^= g;
+    });
   }
   return chk >>> 0;
 }
@@ -86,8 +88,8 @@ function isSegwitAddress(lower: string, network: Network): boolean {
     if (v < 0) return false;
     data.push(v);
   }
-  const version = data[0];
-  if (version > 16) return false;
+  const [version] = data;
+  if (version === undefined || version > 16) return false;
   const constant = polymod([...hrpExpand(HRP[network]), ...data]);
   if (constant !== (version === 0 ? BECH32_CONST : BECH32M_CONST)) return false;
   const program = convertBits(data.slice(1, -6), 5, 8);

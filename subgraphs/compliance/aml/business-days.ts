@@ -57,7 +57,7 @@ export function businessCalendar(opts: BusinessCalendarOptions = {}): BusinessCa
       for (const h of hd.getHolidays(year)) {
         const [day, time] = h.date.split(' ');
         // "2026-12-24 18:00:00": an evening-only holiday leaves the day a business day.
-        if (!types.includes(h.type as 'public' | 'bank') || (time && time !== '00:00:00')) continue;
+        if (day === undefined || !types.includes(h.type as 'public' | 'bank') || (time && time !== '00:00:00')) continue;
         m.set(day, m.has(day) ? `${m.get(day)}, ${h.name}` : h.name);
       }
       years.set(year, m);

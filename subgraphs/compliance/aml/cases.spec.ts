@@ -1,4 +1,5 @@
 import { closeWithoutSuspicion, deadlineAlerts, escalateToSmr, fileAlert, markReported, startInvestigation, type AmlCase } from './cases';
+import { at } from '../../../test/helpers/present';
 import { amlReasonOf } from './errors';
 import { evaluateOperation, type MonitoredOperation } from './monitoring';
 
@@ -14,7 +15,7 @@ const reasonOf = (fn: () => unknown): string | undefined => {
 
 describe('alerts open cases', () => {
   it('the first hit opens a case, the next joins it and raises its severity; another tenant gets its own', () => {
-    const [threshold] = evaluateOperation(op('o1', 't1', 1_500_000n, '2026-05-04T01:00:00Z'), []);
+    const threshold = at(evaluateOperation(op('o1', 't1', 1_500_000n, '2026-05-04T01:00:00Z'), []), 0, 'hits');
     const first = fileAlert(threshold, { alertId: 'a1', newCaseId: 'c1' }, []);
     expect(first).toMatchObject({ opened: true, alert: { caseId: 'c1', rule: 'THRESHOLD', facts: { amountAudCents: 1_500_000n } }, case: { status: 'OPEN', severity: 'MEDIUM' } });
     const structuring = evaluateOperation(op('o4', 't1', 950_000n, '2026-05-04T04:00:00Z'), [op('o2', 't1', 950_000n, '2026-05-04T02:00:00Z'), op('o3', 't1', 950_000n, '2026-05-04T03:00:00Z')]).find(
@@ -22,13 +23,13 @@ describe('alerts open cases', () => {
     )!;
     const second = fileAlert(structuring, { alertId: 'a2', newCaseId: 'c2' }, [first.case]);
     expect(second).toMatchObject({ opened: false, case: { id: 'c1', alertIds: ['a1', 'a2'], severity: 'HIGH' } });
-    const [other] = evaluateOperation(op('o9', 't2', 2_000_000n, '2026-05-04T01:00:00Z'), []);
+    const other = at(evaluateOperation(op('o9', 't2', 2_000_000n, '2026-05-04T01:00:00Z'), []), 0, 'hits');
     expect(fileAlert(other, { alertId: 'a3', newCaseId: 'c3' }, [second.case])).toMatchObject({ opened: true, case: { id: 'c3', tenantId: 't2' } });
   });
 });
 
 describe('case lifecycle and the SMR clock', () => {
-  const [hit] = evaluateOperation(op('o1', 't1', 1_500_000n, '2026-05-04T01:00:00Z'), []);
+  const hit = at(evaluateOperation(op('o1', 't1', 1_500_000n, '2026-05-04T01:00:00Z'), []), 0, 'hits');
   const opened = (): AmlCase => fileAlert(hit, { alertId: 'a1', newCaseId: 'c1' }, []).case;
 
   it('escalation starts the clock at the moment the suspicion is formed; a terrorism ground makes it 24 hours', () => {

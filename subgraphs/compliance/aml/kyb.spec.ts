@@ -1,4 +1,5 @@
 import type { AbrEntity } from './abr.client';
+import { at } from '../../../test/helpers/present';
 import { amlReasonOf } from './errors';
 import {
   assertTradingAllowed,
@@ -241,7 +242,7 @@ describe('risk rating', () => {
   });
 
   it('a foreign PEP, a FATF call-for-action country or a confirmed sanctions match forces HIGH', () => {
-    const withOwner = (patch: object) => ({ ...base, beneficialOwners: [{ ...base.beneficialOwners[0], ...patch }] });
+    const withOwner = (patch: object) => ({ ...base, beneficialOwners: [{ ...at(base.beneficialOwners, 0), ...patch }] });
     expect(rateRisk({ entity: withOwner({ pep: 'FOREIGN' }), now }).rating).toBe('HIGH');
     expect(rateRisk({ entity: withOwner({ countryOfResidence: 'KP' }), now }).rating).toBe('HIGH');
     const sanctioned = rateRisk({ entity: withOwner({ sanctions: 'CONFIRMED_MATCH' }), now });
@@ -250,7 +251,7 @@ describe('risk rating', () => {
 
   it('re-rated on change: the same entity rates higher once a director is a domestic PEP', () => {
     const before = rateRisk({ entity: base, now });
-    const after = rateRisk({ entity: { ...base, directors: [{ ...base.directors[0], pep: 'DOMESTIC' }] }, now });
+    const after = rateRisk({ entity: { ...base, directors: [{ ...at(base.directors, 0), pep: 'DOMESTIC' }] }, now });
     expect([before.rating, after.rating]).toEqual(['LOW', 'MEDIUM']);
   });
 });

@@ -40,8 +40,15 @@ export function localDate(at: Date, timeZone: string): string {
 }
 
 /** Days since 1970-01-01 of a YYYY-MM-DD date: an integer to count calendar days with. */
-export function dayNumber(date: string): number {
+/** Year, month, day of a YYYY-MM-DD date; a RangeError when a part is missing. */
+function dateParts(date: string): [number, number, number] {
   const [y, m, d] = date.split('-').map(Number);
+  if (y === undefined || m === undefined || d === undefined) throw new RangeError(`not a YYYY-MM-DD date: "${date}"`);
+  return [y, m, d];
+}
+
+export function dayNumber(date: string): number {
+  const [y, m, d] = dateParts(date);
   return Date.UTC(y, m - 1, d) / 86_400_000;
 }
 
@@ -61,7 +68,7 @@ export function isoWeekday(date: string): number {
 
 /** The instant local midnight starts `date` in `timeZone` (DST-safe: the offset is re-checked). */
 export function startOfLocalDate(date: string, timeZone: string): Date {
-  const [y, m, d] = date.split('-').map(Number);
+  const [y, m, d] = dateParts(date);
   const guess = Date.UTC(y, m - 1, d);
   const offset = (t: number): number => {
     const p = parts(new Date(t), timeZone);

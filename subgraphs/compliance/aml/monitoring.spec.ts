@@ -1,4 +1,5 @@
 import { amlReasonOf } from './errors';
+import { at } from '../../../test/helpers/present';
 import { evaluateOperation, monitoringConfig, type MonitoredOperation, type OperationKind, type RuleCode } from './monitoring';
 import { parseScreeningList } from './screening-list';
 
@@ -50,7 +51,7 @@ describe('VELOCITY', () => {
   const config = only('velocity', { count: 4, windowMinutes: 10 });
   it('fires on the 4th operation within 10 minutes, listing them', () => {
     const history = [op('PURCHASE', 100n, '2026-04-01T01:00:00Z'), op('PURCHASE', 100n, '2026-04-01T01:03:00Z'), op('SALE', 100n, '2026-04-01T01:06:00Z')];
-    const [hit] = evaluateOperation(op('WITHDRAWAL', 100n, '2026-04-01T01:09:59Z', to(ADDR)), history, { config });
+    const hit = at(evaluateOperation(op('WITHDRAWAL', 100n, '2026-04-01T01:09:59Z', to(ADDR)), history, { config }), 0, 'hits');
     expect(hit).toMatchObject({ rule: 'VELOCITY', facts: { count: 4, limit: 4, windowMinutes: 10 } });
     expect(hit.rule === 'VELOCITY' && hit.facts.operations.map((o) => o.at.toISOString())).toEqual([
       '2026-04-01T01:00:00.000Z',
@@ -167,7 +168,7 @@ describe('defaults and bad input', () => {
   ])('bad settings %p are INVALID_MONITORING_CONFIG on %s', (patch, field) => {
     expect.assertions(2);
     try {
-      monitoringConfig(patch as never);
+      monitoringConfig(patch);
     } catch (err) {
       expect(amlReasonOf(err)).toBe('INVALID_MONITORING_CONFIG');
       expect((err as { extensions: { field: string } }).extensions.field).toBe(field);

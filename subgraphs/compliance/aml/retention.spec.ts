@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { at } from '../../../test/helpers/present';
 import { planErasure, pseudonym } from './erasure';
 import { addYears, planRetention, relationshipEnd, type RetainedRecord } from './retention';
 
@@ -20,8 +21,8 @@ describe('seven-year retention with a moved clock', () => {
   ];
 
   it('the relationship ends at the later of closure and the last service', () => {
-    expect(relationshipEnd(relationships[0])).toEqual(d('2026-04-20T00:00:00Z'));
-    expect(relationshipEnd(relationships[1])).toBeNull();
+    expect(relationshipEnd(at(relationships, 0))).toEqual(d('2026-04-20T00:00:00Z'));
+    expect(relationshipEnd(at(relationships, 1))).toBeNull();
   });
 
   it('a day before seven years have passed, nothing is deleted', () => {
@@ -35,9 +36,9 @@ describe('seven-year retention with a moved clock', () => {
     expect(plan.delete.map((x) => x.id).sort()).toEqual(['kyb-1', 'tx-old']);
     const keep = Object.fromEntries(plan.keep.map((k) => [k.id, k]));
     expect(keep['tx-last']).toMatchObject({ retainUntil: d('2033-05-01T00:00:00Z') });
-    expect(keep['case-held'].reason).toBe('under legal hold');
+    expect(keep['case-held']?.reason).toBe('under legal hold');
     expect(keep['open-tx']).toMatchObject({ retainUntil: null, reason: 'the business relationship is ongoing' });
-    expect(keep.stray.retainUntil).toBeNull();
+    expect(keep.stray).toMatchObject({ retainUntil: null });
     expect(planRetention(records, relationships, d('2033-05-01T00:00:00Z')).delete.map((x) => x.id).sort()).toEqual(['kyb-1', 'tx-last', 'tx-old']);
   });
 

@@ -26,7 +26,7 @@ describe('bitcoin addresses', () => {
     expect(canonicalAddress(address, network)).toBe(canonical);
   });
 
-  it.each([
+  it.each(([
     ['bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t5', 'bitcoin', 'bad bech32 checksum'],
     ['bc1qW508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4', 'bitcoin', 'mixed case'],
     ['bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kemeawh', 'bitcoin', 'witness v0 with a bech32m checksum'],
@@ -35,7 +35,7 @@ describe('bitcoin addresses', () => {
     ['1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNb', 'bitcoin', 'bad base58 checksum'],
     ['bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4', 'bitcoin-testnet', 'a mainnet address on testnet'],
     ['mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn', 'bitcoin', 'a testnet address on mainnet'],
-  ] as const)('invalid: %s on %s (%s)', (address, network, _why) => {
+  ] as const).map(([address, network, why]) => ({ address, network, why })))('invalid: $address on $network ($why)', ({ address, network }) => {
     expect(canonicalAddress(address, network)).toBeNull();
   });
 });
@@ -73,7 +73,7 @@ describe('screening list file', () => {
   });
 
   it('a missing or wrong header is refused', () => {
-    expect(problems('')[0].message).toMatch(/no header/);
+    expect(problems('')[0]?.message).toMatch(/no header/);
     expect(problems('addr,net,src,why,when\n')[0]).toMatchObject({ line: 1 });
   });
 

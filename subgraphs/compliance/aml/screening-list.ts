@@ -87,11 +87,11 @@ export function parseScreeningList(text: string): ScreeningList {
       }
       continue;
     }
-    if (fields.length !== SCREENING_LIST_HEADER.length) {
+    const [address, network, source, reason, added] = fields.map((f) => f.trim());
+    if (fields.length !== SCREENING_LIST_HEADER.length || address === undefined || network === undefined || source === undefined || reason === undefined || added === undefined) {
       problems.push({ line, message: `expected ${SCREENING_LIST_HEADER.length} fields, found ${fields.length}` });
       continue;
     }
-    const [address, network, source, reason, added] = fields.map((f) => f.trim());
     if (!isNetwork(network)) {
       problems.push({ line, message: `unknown network "${network}" (bitcoin or bitcoin-testnet)` });
       continue;

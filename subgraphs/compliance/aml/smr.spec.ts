@@ -40,13 +40,13 @@ describe('SMR draft', () => {
     expect(d.dueAt).toBe('2026-05-13T14:00:00.000Z');
     expect(d.sections.organisation.fields.legalName).toEqual({ value: 'DEMO COFFEE ROASTERS PTY LTD', status: 'FROM_PLATFORM' });
     expect(d.sections.organisation.fields.abn).toEqual({ value: '11 123 456 780', status: 'FROM_PLATFORM' });
-    expect(d.sections.transactions[0].fields).toMatchObject({
+    expect(d.sections.transactions[0]?.fields).toMatchObject({
       amountAud: { value: '12500.00' },
       virtualAssetAmount: { value: '0.12345678' },
       destinationWalletAddress: { value: 'bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4' },
       transactionHash: { status: 'OFFICER_TO_COMPLETE' },
     });
-    expect(d.sections.persons.map((p) => p.fields.role.value)).toEqual(['director', 'beneficial owner']);
+    expect(d.sections.persons.map((p) => p.fields.role?.value)).toEqual(['director', 'beneficial owner']);
     expect(fieldsToComplete(d)).toEqual(
       expect.arrayContaining(['reportingEntity.austracBusinessId', 'reportingEntity.reportDate', 'suspicion.groundsNarrative', 'transactions[0].transactionHash', 'persons[0].identificationDocuments']),
     );
@@ -56,7 +56,8 @@ describe('SMR draft', () => {
 
   it('exports JSON (no bigint left) and CSV with one row per field', () => {
     const d = buildSmrDraft(input(), new Date('2026-05-08T06:00:00Z'));
-    expect(JSON.parse(smrDraftToJson(d)).caseId).toBe('case-1');
+    const json: unknown = JSON.parse(smrDraftToJson(d));
+    expect(json).toMatchObject({ caseId: 'case-1' });
     const rows = smrDraftToCsv(d).trimEnd().split('\r\n').map((l) => splitCsvLine(l));
     expect(rows[0]).toEqual(['section', 'field', 'value', 'status', 'note']);
     expect(rows).toContainEqual(['organisation', 'legalName', 'DEMO COFFEE ROASTERS PTY LTD', 'FROM_PLATFORM', '']);

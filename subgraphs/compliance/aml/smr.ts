@@ -93,7 +93,7 @@ export function buildSmrDraft(input: SmrInput, now: Date): SmrDraft {
   const c = input.customer;
   const kinds = [...new Set(input.transactions.map((t) => t.kind))];
   const people = [
-    ...c.directors.map((p) => ({ p, role: 'director', extra: {} as Record<string, SmrField> })),
+    ...c.directors.map((p) => ({ p, role: 'director', extra: {} })),
     ...c.beneficialOwners
       .filter((o) => o.isBeneficialOwner)
       .map((o) => ({ p: o, role: o.controls ? 'beneficial owner (controls)' : 'beneficial owner', extra: { ownershipPercent: known(o.ownershipBps / 100) } })),

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { at } from '../../../test/helpers/present';
 import { startMyobFake } from '../../../test/fakes/myob.server';
 import { startXeroFake } from '../../../test/fakes/xero.server';
 import { centsFromWireNumber, journalForFill, type AccountMapping } from './journal';
@@ -22,7 +23,13 @@ const MYOB_MAP: AccountMapping = { digitalAsset: U(1), exchangeClearing: U(2), f
 
 function clock(): Clock {
   let t = Date.UTC(2025, 6, 1);
-  return { now: () => t, sleep: async (ms) => void (t += ms) };
+  return {
+    now: () => t,
+    sleep: (ms) => {
+      t += ms;
+      return Promise.resolve();
+    },
+  };
 }
 
 async function consent(url: string): Promise<string> {
@@ -59,11 +66,11 @@ it('a fill is posted exactly once to each ledger through lost answers, rate limi
 
     const xj = xeroFake.journals(ORG);
     expect(xj).toHaveLength(1);
-    expect(xj[0].JournalLines.reduce((s, l) => s + centsFromWireNumber(l.LineAmount), 0n)).toBe(0n);
-    expect(xj[0].JournalLines.map((l) => l.LineAmount)).toEqual([36.91, -36.91]);
+    expect(at(xj, 0).JournalLines.reduce((s, l) => s + centsFromWireNumber(l.LineAmount), 0n)).toBe(0n);
+    expect(at(xj, 0).JournalLines.map((l) => l.LineAmount)).toEqual([36.91, -36.91]);
     const mj = myobFake.journals(CF);
     expect(mj).toHaveLength(1);
-    expect(mj[0].Lines.map((l) => [l.Amount, l.IsCredit])).toEqual([
+    expect(at(mj, 0).Lines.map((l) => [l.Amount, l.IsCredit])).toEqual([
       [36.91, false],
       [36.91, true],
     ]);

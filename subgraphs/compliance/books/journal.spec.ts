@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { at } from '../../../test/helpers/present';
 import { booksReasonOf } from './errors';
 import {
   assertBalanced,
@@ -137,9 +138,9 @@ describe('journalForSale', () => {
 describe('assertBalanced', () => {
   it('refuses a journal whose debits and credits differ by a cent, and one with a zero line', () => {
     const j = journalForFill({ purchaseId: 'p', at: new Date(), satoshis: 1n, spentAudCents: 100n, feeAudCents: 0n, exchange: 'paper' }, mapping);
-    expect(reasonOf(() => assertBalanced({ ...j, lines: [j.lines[0], { ...j.lines[1], amountAudCents: 99n }] }))).toBe('UNBALANCED_JOURNAL');
-    expect(reasonOf(() => assertBalanced({ ...j, lines: [...j.lines, { ...j.lines[0], amountAudCents: 0n }] }))).toBe('UNBALANCED_JOURNAL');
-    expect(reasonOf(() => assertBalanced({ ...j, lines: [j.lines[0]] }))).toBe('UNBALANCED_JOURNAL');
+    expect(reasonOf(() => assertBalanced({ ...j, lines: [at(j.lines, 0), { ...at(j.lines, 1), amountAudCents: 99n }] }))).toBe('UNBALANCED_JOURNAL');
+    expect(reasonOf(() => assertBalanced({ ...j, lines: [...j.lines, { ...at(j.lines, 0), amountAudCents: 0n }] }))).toBe('UNBALANCED_JOURNAL');
+    expect(reasonOf(() => assertBalanced({ ...j, lines: [at(j.lines, 0)] }))).toBe('UNBALANCED_JOURNAL');
   });
 });
 

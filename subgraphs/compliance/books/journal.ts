@@ -156,10 +156,9 @@ export const saleIdempotencyKey = (saleId: string): string => `abt-sale-${source
 export function journalNumberFor(idempotencyKey: string): string {
   const digest = createHash('sha256').update(idempotencyKey).digest();
   const alphabet = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
-  let bits = 0n;
-  for (let i = 0; i < 7; i++) bits = (bits << 8n) | BigInt(digest[i]);
+  const bits = BigInt(`0x${digest.subarray(0, 7).toString('hex')}`);
   let out = '';
-  for (let i = 0; i < 10; i++) out += alphabet[Number((bits >> BigInt(51 - 5 * i)) & 31n)];
+  for (let i = 0; i < 10; i++) out += alphabet.charAt(Number((bits >> BigInt(51 - 5 * i)) & 31n));
   return `ABT${out}`;
 }
 
@@ -319,8 +318,8 @@ export function centsToWireNumber(amountAudCents: bigint): number {
 /** A JSON decimal number back to cents, exactly, via its shortest round-trip text; refuses sub-cent values. */
 export function centsFromWireNumber(value: unknown): bigint {
   const text = typeof value === 'number' && Number.isFinite(value) ? String(value) : typeof value === 'string' ? value.trim() : '';
-  const m = /^(-?)(\d+)(?:\.(\d{1,2}))?$/.exec(text);
-  if (!m) throw booksError(BooksReason.INVALID_AMOUNT, 'the provider answered with an amount that is not whole cents');
-  const c = BigInt(m[2]) * 100n + BigInt((m[3] ?? '').padEnd(2, '0'));
-  return m[1] === '-' ? -c : c;
+  const [, sign, whole, fraction = ''] = /^(-?)(\d+)(?:\.(\d{1,2}))?$/.exec(text) ?? [];
+  if (whole === undefined) throw booksError(BooksReason.INVALID_AMOUNT, 'the provider answered with an amount that is not whole cents');
+  const c = BigInt(whole) * 100n + BigInt(fraction.padEnd(2, '0'));
+  return sign === '-' ? -c : c;
 }

@@ -8,9 +8,10 @@ function manualClock(start = 1_000_000): Clock & { slept: number[] } {
   return {
     slept,
     now: () => t,
-    sleep: async (ms) => {
+    sleep: (ms) => {
       slept.push(ms);
       t += ms;
+      return Promise.resolve();
     },
   };
 }

@@ -34,8 +34,8 @@ export const systemClock: Clock = {
 
 type KeyState = {
   active: number;
-  /** Start times of calls, per window, oldest first. */
-  starts: number[][];
+  /** Each policy window with the start times of calls in it, oldest first. */
+  windows: Array<{ ms: number; limit: number; starts: number[] }>;
   blockedUntil: number;
   waiters: Array<() => void>;
 };
@@ -73,7 +73,7 @@ export class InMemoryRateLimiter implements RateLimiter {
   private state(key: string): KeyState {
     let s = this.keys.get(key);
     if (!s) {
-      s = { active: 0, starts: this.policy.windows.map(() => []), blockedUntil: 0, waiters: [] };
+      s = { active: 0, windows: this.policy.windows.map((w) => ({ ms: w.ms, limit: w.limit, starts: [] })), blockedUntil: 0, waiters: [] };
       this.keys.set(key, s);
     }
     return s;
@@ -85,11 +85,12 @@ export class InMemoryRateLimiter implements RateLimiter {
     for (;;) {
       const now = this.clock.now();
       let waitUntil = s.blockedUntil;
-      this.policy.windows.forEach((w, i) => {
-        const starts = s.starts[i];
-        while (starts.length > 0 && starts[0] <= now - w.ms) starts.shift();
-        if (starts.length >= w.limit) waitUntil = Math.max(waitUntil, starts[starts.length - w.limit] + w.ms);
-      });
+      for (const w of s.windows) {
+        while ((w.starts[0] ?? Infinity) <= now - w.ms) w.starts.shift();
+        // The call that must leave the window before one more fits in it.
+        const blocking = w.starts.length >= w.limit ? w.starts[w.starts.length - w.limit] : undefined;
+        if (blocking !== undefined) waitUntil = Math.max(waitUntil, blocking + w.ms);
+      }
       if (waitUntil > now) {
         if (waitUntil - now > maxWait) {
           throw booksError(BooksReason.DAILY_LIMIT_REACHED, 'the provider limit for this connection is spent for now', { retryAfterMs: waitUntil - now });
@@ -102,7 +103,7 @@ export class InMemoryRateLimiter implements RateLimiter {
         continue;
       }
       s.active += 1;
-      for (const starts of s.starts) starts.push(now);
+      for (const w of s.windows) w.starts.push(now);
       let released = false;
       return {
         release: () => {
@@ -122,8 +123,8 @@ export class InMemoryRateLimiter implements RateLimiter {
     for (const r of o.remaining ?? []) {
       // The provider's count wins when it is lower than ours (another process used the same quota).
       if (r.remaining > 0) continue;
-      const i = this.policy.windows.findIndex((w) => w.ms === r.windowMs);
-      if (i >= 0) s.blockedUntil = Math.max(s.blockedUntil, (s.starts[i][0] ?? now) + this.policy.windows[i].ms);
+      const w = s.windows.find((x) => x.ms === r.windowMs);
+      if (w) s.blockedUntil = Math.max(s.blockedUntil, (w.starts[0] ?? now) + w.ms);
     }
   }
 }

@@ -1,4 +1,5 @@
 import { startMyobFake, type MyobFake } from '../../../test/fakes/myob.server';
+import { at } from '../../../test/helpers/present';
 import { booksReasonOf } from './errors';
 import { journalForFill, journalForSale, journalNumberFor, type AccountMapping } from './journal';
 import type { Clock } from './limiter';
@@ -25,9 +26,10 @@ function sharedClock(): Clock & { slept: number[]; advance(ms: number): void } {
   return {
     slept,
     now: () => t,
-    sleep: async (ms) => {
+    sleep: (ms) => {
       slept.push(ms);
       t += ms;
+      return Promise.resolve();
     },
     advance: (ms) => {
       t += ms;
@@ -117,7 +119,7 @@ describe('MYOB adapter against the local MYOB', () => {
     const { grant } = await connect(myob);
     const j = fill('p1');
     const posted = await myob.postJournal(grant, file, j);
-    const [stored] = fake.journals(CF);
+    const stored = at(fake.journals(CF), 0, 'stored journals');
     expect(posted).toEqual({ provider: 'MYOB', idempotencyKey: 'abt-fill-p1', externalId: stored.UID, attempts: 2 });
     expect(stored).toMatchObject({ DisplayID: journalNumberFor('abt-fill-p1'), DateOccurred: '2025-07-01T00:00:00', IsTaxInclusive: false, GSTReportingMethod: 'Purchase', Memo: j.narration });
     expect(stored.Lines.map((l) => [l.Account.UID, l.Amount, l.IsCredit, l.TaxCode.UID])).toEqual([
@@ -136,7 +138,7 @@ describe('MYOB adapter against the local MYOB', () => {
     fake.inject({ status: 500, afterStore: true });
     const posted = await myob.postJournal(grant, file, fill('p1'));
     expect(fake.journals(CF)).toHaveLength(1);
-    expect(posted.externalId).toBe(fake.journals(CF)[0].UID);
+    expect(posted.externalId).toBe(at(fake.journals(CF), 0).UID);
     expect(gjCalls().map((r) => [r.method, r.status])).toEqual([
       ['GET', 200],
       ['POST', 500],
@@ -226,7 +228,7 @@ describe('MYOB adapter against the local MYOB', () => {
     const { grant, store } = await connect(myob);
     const j = fill('p1');
     const before = fake.requests().length;
-    const err = await rejection(myob.postJournal(grant, file, { ...j, lines: [j.lines[0], { ...j.lines[1], amountAudCents: 1n }] }));
+    const err = await rejection(myob.postJournal(grant, file, { ...j, lines: [at(j.lines, 0), { ...at(j.lines, 1), amountAudCents: 1n }] }));
     expect(booksReasonOf(err)).toBe('UNBALANCED_JOURNAL');
     expect(fake.requests().length).toBe(before);
     const res = await fetch(`${fake.url}/accountright/${CF}/GeneralLedger/GeneralJournal`, {
@@ -254,7 +256,7 @@ describe('MYOB adapter against the local MYOB', () => {
     const { grant } = await connect(myob);
     const sale = journalForSale({ saleId: 's1', at: new Date('2025-07-02T00:00:00Z'), proceedsAudCents: 500_000n, feeAudCents: 500n, costBaseAudCents: 600_000n, exchange: 'kraken' }, mapping);
     await myob.postJournal(grant, file, sale);
-    const [stored] = fake.journals(CF);
+    const stored = at(fake.journals(CF), 0, 'stored journals');
     expect(stored.GSTReportingMethod).toBe('Sale');
     expect(stored.Lines.map((l) => [l.Account.UID, l.Amount, l.IsCredit])).toEqual([
       [ACC.clearing, 4995, false],

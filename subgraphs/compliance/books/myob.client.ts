@@ -57,10 +57,15 @@ type Sent = { status: number; headers: Headers; text: string };
 
 type MyobErrorBody = { Errors?: Array<{ Name?: unknown; Message?: unknown }> };
 
+/** A JSON scalar as text; anything else (absent, object) as ''. */
+function scalarText(v: unknown): string {
+  return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : '';
+}
+
 function myobErrors(text: string): Array<{ name: string; message: string }> {
   try {
     const body = JSON.parse(text) as MyobErrorBody;
-    return (body.Errors ?? []).map((e) => ({ name: String(e.Name ?? ''), message: String(e.Message ?? '') }));
+    return (body.Errors ?? []).map((e) => ({ name: scalarText(e.Name), message: scalarText(e.Message) }));
   } catch {
     return [];
   }
@@ -126,7 +131,7 @@ export class MyobBooksClient {
   authorizationRequest(): MyobAuthorizationRequest {
     const state = randomBytes(24).toString('base64url');
     const q = new URLSearchParams({ client_id: this.opts.apiKey, redirect_uri: this.opts.redirectUri, response_type: 'code', scope: this.scopes.join(' '), state, prompt: 'consent' });
-    return { url: `${this.secureBase}/oauth2/account/authorize?${q}`, state };
+    return { url: `${this.secureBase}/oauth2/account/authorize?${q.toString()}`, state };
   }
 
   async completeAuthorization(callbackUrl: string, pending: { state: string }): Promise<MyobConnectResult> {

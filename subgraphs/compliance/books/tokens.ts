@@ -32,15 +32,17 @@ export class InMemoryTokenStore implements TokenStore {
   constructor(initial: OAuthTokens | null = null) {
     this.value = initial;
   }
-  async load(): Promise<OAuthTokens | null> {
-    return this.value;
+  load(): Promise<OAuthTokens | null> {
+    return Promise.resolve(this.value);
   }
-  async save(next: OAuthTokens, previous: OAuthTokens | null): Promise<void> {
-    if ((this.value?.refreshToken ?? null) !== (previous?.refreshToken ?? null)) throw new Error('token store changed underneath (concurrent rotation)');
+  save(next: OAuthTokens, previous: OAuthTokens | null): Promise<void> {
+    if ((this.value?.refreshToken ?? null) !== (previous?.refreshToken ?? null)) return Promise.reject(new Error('token store changed underneath (concurrent rotation)'));
     this.value = next;
+    return Promise.resolve();
   }
-  async clear(): Promise<void> {
+  clear(): Promise<void> {
     this.value = null;
+    return Promise.resolve();
   }
 }
 

@@ -64,6 +64,14 @@ function header(headers: Record<string, unknown> | undefined, name: string): str
   return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
 }
 
+/** Our own deadline on an SDK call, shaped like the SDK's failures (status 0) so sdkFailure reads it the same way. */
+class XeroTimeout extends Error {
+  readonly response = { statusCode: 0, body: 'timeout', headers: {} };
+  constructor() {
+    super('the Xero call timed out');
+  }
+}
+
 /** xero-node rejects with a JSON string of `{ response: { statusCode, body, headers } }`. */
 function sdkFailure(err: unknown): SdkFailure {
   let parsed: unknown = err;
@@ -288,7 +296,7 @@ export class XeroBooksClient {
     let timer: NodeJS.Timeout | undefined;
     p.catch(() => undefined);
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(JSON.stringify({ response: { statusCode: 0, body: 'timeout', headers: {} } })), this.timeoutMs);
+      timer = setTimeout(() => reject(new XeroTimeout()), this.timeoutMs);
     });
     try {
       return await Promise.race([p, timeout]);

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { at } from '../../../test/helpers/present';
 import { apportion, shareOf } from './apportion';
 
 describe('apportion (largest remainder, ties to the earlier part)', () => {
@@ -38,9 +39,10 @@ describe('apportion (largest remainder, ties to the earlier part)', () => {
           expect(parts.reduce((a, b) => a + b, 0n)).toBe(total);
           parts.forEach((part, i) => {
             // |part − total·w/sum| < 1  ⇔  |part·sum − total·w| < sum
-            const diff = part * sum - total * weights[i];
+            const weight = at(weights, i, 'weights');
+            const diff = part * sum - total * weight;
             expect(diff < sum && diff > -sum).toBe(true);
-            if (weights[i] === 0n) expect(part).toBe(0n);
+            if (weight === 0n) expect(part).toBe(0n);
           });
         },
       ),

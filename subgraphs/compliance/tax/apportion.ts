@@ -16,14 +16,22 @@ export function apportion(total: bigint, weights: readonly bigint[]): bigint[] {
   if (sum === 0n) throw new RangeError('apportion by zero total weight');
   const parts = weights.map((w) => (total * w) / sum);
   const remainders = weights.map((w, i) => ({ i, r: (total * w) % sum }));
-  let left = total - parts.reduce((a, b) => a + b, 0n);
+  // Fewer cents are left than there are parts: each remainder is below one part's share of a cent.
+  const left = total - parts.reduce((a, b) => a + b, 0n);
   remainders.sort((a, b) => (a.r === b.r ? a.i - b.i : a.r > b.r ? -1 : 1));
-  for (let k = 0; left > 0n; k++, left--) parts[remainders[k].i] += 1n;
-  return parts;
+  const extra = new Set(remainders.slice(0, Number(left)).map(({ i }) => i));
+  return parts.map((part, i) => (extra.has(i) ? part + 1n : part));
+}
+
+/** The i-th share of an `apportion` result: there is one per weight, so a miss is a caller's bug. */
+export function shareAt(shares: readonly bigint[], i: number): bigint {
+  const share = shares[i];
+  if (share === undefined) throw new RangeError(`apportion gave ${shares.length} shares, share ${i} was asked for`);
+  return share;
 }
 
 /** The share of `total` for `part` of `whole` under the same rule (the first of [part, whole − part]). */
 export function shareOf(total: bigint, part: bigint, whole: bigint): bigint {
   if (part === whole) return total;
-  return apportion(total, [part, whole - part])[0];
+  return shareAt(apportion(total, [part, whole - part]), 0);
 }

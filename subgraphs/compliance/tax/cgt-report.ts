@@ -17,7 +17,7 @@ import type { BasFee, BasQuarter, BasSummary, CapitalGainsReport, ReportFlag, Ta
 /** capitalGainsReport(financialYear) and the quarterly BAS summary, computed only from events up to the year's end. */
 
 function basOf(history: TaxHistory, p: ResolvedProfile, fy: number): BasSummary {
-  const fees: (BasFee & { quarter: 1 | 2 | 3 | 4 })[] = [];
+  const fees: { quarter: 1 | 2 | 3 | 4; fee: BasFee }[] = [];
   const add = (eventId: string, eventKind: BasFee['eventKind'], at: Date, fee: bigint, gst: Parameters<typeof feeGstOf>[1]): void => {
     if (fee === 0n) return;
     const day = localDate(at, p.timeZone);
@@ -25,21 +25,23 @@ function basOf(history: TaxHistory, p: ResolvedProfile, fy: number): BasSummary 
     const g = feeGstOf(fee, gst, p.gstRegistered, `${eventKind.toLowerCase()} ${eventId}`);
     fees.push({
       quarter: basQuarterOf(day),
-      eventId,
-      eventKind,
-      at,
-      localDate: day,
-      feeAudCents: fee,
-      gstAudCents: g.gstAudCents,
-      gstStatus: g.gstStatus,
-      itcClaimed: g.itcClaimed,
+      fee: {
+        eventId,
+        eventKind,
+        at,
+        localDate: day,
+        feeAudCents: fee,
+        gstAudCents: g.gstAudCents,
+        gstStatus: g.gstStatus,
+        itcClaimed: g.itcClaimed,
+      },
     });
   };
   for (const a of history.acquisitions) add(a.id, 'ACQUISITION', a.at, a.feeAudCents, a);
   for (const d of history.disposals) add(d.id, 'DISPOSAL', d.at, d.feeAudCents, d);
-  fees.sort((a, b) => a.at.getTime() - b.at.getTime() || (a.eventKind < b.eventKind ? -1 : a.eventKind > b.eventKind ? 1 : 0) || (a.eventId < b.eventId ? -1 : 1));
+  fees.sort(({ fee: a }, { fee: b }) => a.at.getTime() - b.at.getTime() || (a.eventKind < b.eventKind ? -1 : a.eventKind > b.eventKind ? 1 : 0) || (a.eventId < b.eventId ? -1 : 1));
   const quarters: BasQuarter[] = ([1, 2, 3, 4] as const).map((q) => {
-    const inQ = fees.filter((f) => f.quarter === q).map(({ quarter: _q, ...f }) => f);
+    const inQ = fees.filter((f) => f.quarter === q).map(({ fee }) => fee);
     return {
       quarter: q,
       ...basQuarterBounds(fy, q),
@@ -68,6 +70,13 @@ export function yearComputations(history: TaxHistory, profile: TaxProfile, finan
   return computeYears(ledger.disposals, p, financialYear);
 }
 
+/** computeYears always ends with the requested year; an empty list is a kernel bug. */
+function lastYear(years: readonly YearComputation[], financialYear: number): YearComputation {
+  const last = years.at(-1);
+  if (!last) throw new Error(`no computation for financial year ${financialYear}`);
+  return last;
+}
+
 export function capitalGainsReport(history: TaxHistory, profile: TaxProfile, financialYear: number): CapitalGainsReport {
   const p = resolveProfile(profile);
   assertFinancialYear(financialYear);
@@ -85,7 +94,7 @@ export function capitalGainsReport(history: TaxHistory, profile: TaxProfile, fin
     entityType: p.entityType,
     gstRegistered: p.gstRegistered,
     closed: isClosedYear(p, financialYear),
-    summary: years[years.length - 1],
+    summary: lastYear(years, financialYear),
     disposals,
     inventoryAtYearEnd: ledger.parcels,
     adjustments: ledger.adjustments.filter((a) => financialYearOf(localDate(a.effectiveAt, p.timeZone)) === financialYear),

@@ -98,7 +98,7 @@ export function computeYears(disposals: readonly DisposalResult[], p: ResolvedPr
       }
       priorLosses.push({ lossYear: entry.lossYear, availableAudCents: available, appliedAudCents: applied, remainingAudCents: entry.amount, blocked });
     }
-    for (let i = pool.length - 1; i >= 0; i--) if (pool[i].amount === 0n) pool.splice(i, 1);
+    for (let i = pool.length - 1; i >= 0; i--) if (pool[i]?.amount === 0n) pool.splice(i, 1);
     if (ownNetLoss > 0n) pool.push({ lossYear: fy, amount: ownNetLoss });
 
     // Rounded down to the cent, so rounding never claims more discount than the law gives.

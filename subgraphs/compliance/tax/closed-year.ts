@@ -35,10 +35,11 @@ export function assertOpenAt(profile: TaxProfile, at: Date, what = 'event'): voi
 export function changeIdentification(history: TaxHistory, profile: TaxProfile, disposalId: string, identification: Identification): TaxHistory {
   const p = resolveProfile(profile);
   const index = history.disposals.findIndex((d) => d.id === disposalId);
-  if (index < 0) {
+  const disposal = history.disposals[index];
+  if (!disposal) {
     throw taxError(ErrorCode.NOT_FOUND, TaxErrorReason.UNKNOWN_DISPOSAL, `no disposal ${disposalId}`, { disposalId });
   }
-  assertOpenAtResolved(p, history.disposals[index].at, `the parcel choice of disposal ${disposalId}`);
+  assertOpenAtResolved(p, disposal.at, `the parcel choice of disposal ${disposalId}`);
   const disposals = history.disposals.map((d, i) => (i === index ? { ...d, identification } : d));
   const next = { ...history, disposals };
   replayResolved(next, p);

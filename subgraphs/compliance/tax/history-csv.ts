@@ -199,7 +199,7 @@ function reasonOf(e: unknown): CsvErrorReason | TaxErrorReason | null {
 }
 
 function failed(errors: CsvRowError[]): AppError {
-  return badTaxInput(TaxErrorReason.CSV_INVALID, `history CSV not imported: ${errors.length} problem${errors.length === 1 ? '' : 's'} (first on line ${errors[0].line})`, {
+  return badTaxInput(TaxErrorReason.CSV_INVALID, `history CSV not imported: ${errors.length} problem${errors.length === 1 ? '' : 's'} ${errors[0] ? ` (first on line ${errors[0].line})` : ''}`, {
     errorCount: errors.length,
     errors: errors.slice(0, MAX_REPORTED_ERRORS).map((e) => ({ ...e })),
   });
@@ -215,8 +215,8 @@ export function parseHistoryCsv(text: string, options: CsvOptions): ParsedHistor
     if (e instanceof CsvFailure) throw failed([e.error]);
     throw e;
   }
-  if (records.length === 0) throw failed([{ line: 1, column: null, reason: CsvErrorReason.EMPTY_FILE, message: 'the file is empty' }]);
   const [header, ...rows] = records;
+  if (!header) throw failed([{ line: 1, column: null, reason: CsvErrorReason.EMPTY_FILE, message: 'the file is empty' }]);
   const errors: CsvRowError[] = [];
   const index = new Map<Column, number>();
   header.fields.forEach((raw, i) => {
@@ -258,7 +258,7 @@ export function parseHistoryCsv(text: string, options: CsvOptions): ParsedHistor
     }
     const cell = (c: Column): string | undefined => {
       const i = index.get(c);
-      return i === undefined ? undefined : row.fields[i].trim();
+      return i === undefined ? undefined : row.fields[i]?.trim();
     };
     const read = <T>(column: Column, fn: (v: string) => T, required: boolean): T | undefined => {
       const v = cell(column);
@@ -364,11 +364,13 @@ export function importHistoryCsv(history: TaxHistory, profile: TaxProfile, text:
   const parsed = parseHistoryCsv(text, options);
   const closed: CsvRowError[] = [];
   for (const e of [...parsed.acquisitions, ...parsed.disposals]) {
+    const line = parsed.lineOf[e.id];
+    if (line === undefined) throw new Error(`no CSV line recorded for ${e.id}`);
     try {
-      assertOpenAt(profile, e.at, `line ${parsed.lineOf[e.id]}`);
+      assertOpenAt(profile, e.at, `line ${line}`);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
-      closed.push({ line: parsed.lineOf[e.id], column: 'time', reason: TaxErrorReason.YEAR_CLOSED, message: err.message });
+      closed.push({ line, column: 'time', reason: TaxErrorReason.YEAR_CLOSED, message: err.message });
     }
   }
   if (closed.length > 0) throw failed(closed.sort((a, b) => a.line - b.line));

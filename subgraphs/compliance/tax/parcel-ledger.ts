@@ -1,5 +1,5 @@
 import { AppError, ErrorCode } from '../../../lib/errors';
-import { apportion, shareOf } from './apportion';
+import { apportion, shareAt, shareOf } from './apportion';
 import { feeGstOf } from './fee-gst';
 import { assertCents, assertPositiveSats, assertSats } from './tax-amounts';
 import { assertInstant, daysBetweenExclusive, financialYearOf, heldAtLeast12Months, localDate, parseLocalDate } from './tax-calendar';
@@ -82,11 +82,14 @@ function unitCostCompare(a: WorkParcel, b: WorkParcel): number {
  */
 function* bestFirst(pool: WorkParcel[], compare: (a: WorkParcel, b: WorkParcel) => number): Generator<WorkParcel> {
   const rest = [...pool];
-  while (rest.length > 0) {
-    let best = 0;
-    for (let i = 1; i < rest.length; i++) if (compare(rest[i], rest[best]) < 0) best = i;
-    const [next] = rest.splice(best, 1);
-    yield next;
+  for (;;) {
+    let best: { at: number; parcel: WorkParcel } | undefined;
+    rest.forEach((parcel, at) => {
+      if (!best || compare(parcel, best.parcel) < 0) best = { at, parcel };
+    });
+    if (!best) return;
+    rest.splice(best.at, 1);
+    yield best.parcel;
   }
 }
 
@@ -255,7 +258,9 @@ class Replay {
     let hi = this.held.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (fifoCompare(this.held[mid], w) <= 0) lo = mid + 1;
+      const probe = this.held[mid];
+      if (probe === undefined) throw new RangeError(`held index ${mid} outside 0..${this.held.length}`);
+      if (fifoCompare(probe, w) <= 0) lo = mid + 1;
       else hi = mid;
     }
     this.held.splice(lo, 0, w);
@@ -337,7 +342,7 @@ class Replay {
     if (ident.method === 'SAME_DAY_AVERAGE') {
       const day = ident.acquiredOn ?? pool[0]?.acquiredOn;
       const sameDay = pool.filter((w) => w.acquiredOn === day);
-      if (sameDay.length === 0) {
+      if (day === undefined || sameDay.length === 0) {
         throw badTaxInput(TaxErrorReason.NO_SAME_DAY_PARCELS, `${subject}: no parcels acquired on ${day ?? 'any day'} are held to average`, {
           subject,
           acquiredOn: day ?? null,
@@ -347,7 +352,7 @@ class Replay {
       const poolCost = sameDay.reduce((s, w) => s + w.cost, 0n);
       if (poolSats < want) {
         throw insufficient(subject, `${subject}: parcels acquired on ${day} hold ${poolSats} sats, not ${want}; average cost covers one day only`, want, poolSats, {
-          acquiredOn: day!,
+          acquiredOn: day,
         });
       }
       const taken = shareOf(poolCost, want, poolSats);
@@ -367,11 +372,11 @@ class Replay {
       const restWeights = sameDay.map((w) => w.sats);
       if (restWeights.some((s) => s > 0n)) {
         const spread = apportion(poolCost - taken, restWeights);
-        sameDay.forEach((w, i) => (w.cost = spread[i]));
+        sameDay.forEach((w, i) => (w.cost = shareAt(spread, i)));
       } else {
         sameDay.forEach((w) => (w.cost = 0n));
       }
-      return { pieces: grabbed.map((g, i) => ({ parcel: g.parcel, sats: g.sats, cost: costs[i] })), shortfall: 0n };
+      return { pieces: grabbed.map((g, i) => ({ parcel: g.parcel, sats: g.sats, cost: shareAt(costs, i) })), shortfall: 0n };
     }
 
     const ordered: Iterable<WorkParcel> =
@@ -416,8 +421,8 @@ class Replay {
         acquiredOn: x.parcel.acquiredOn,
         sats: x.sats,
         costBaseAudCents: x.cost,
-        proceedsAudCents: shares[i],
-        gainAudCents: shares[i] - x.cost,
+        proceedsAudCents: shareAt(shares, i),
+        gainAudCents: shareAt(shares, i) - x.cost,
         heldDays: daysBetweenExclusive(x.parcel.acquiredOn, disposedOn),
         heldAtLeast12Months: held,
         discountEligible: held && canDiscount,
@@ -425,7 +430,7 @@ class Replay {
       };
     });
     if (unknownSats > 0n) {
-      const proceedsShare = shares[shares.length - 1];
+      const proceedsShare = shareAt(shares, shares.length - 1);
       matches.push({
         parcelId: null,
         acquisitionId: null,
@@ -500,7 +505,9 @@ class Replay {
       if (f === 0n) movePieces.push(x);
       else if (f === x.sats) feePieces.push(x);
       else {
-        const [fc, mc] = apportion(x.cost, [f, x.sats - f]);
+        const split = apportion(x.cost, [f, x.sats - f]);
+        const fc = shareAt(split, 0);
+        const mc = shareAt(split, 1);
         feePieces.push({ parcel: x.parcel, sats: f, cost: fc });
         movePieces.push({ parcel: x.parcel, sats: x.sats - f, cost: mc });
       }

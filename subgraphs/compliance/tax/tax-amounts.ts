@@ -47,6 +47,7 @@ function exact(text: string, scale: number, field: string, unit: 'sats' | 'cents
   const m = DECIMAL.exec(t);
   if (!m || t.length > 40) throw badTaxInput(TaxErrorReason.INVALID_AMOUNT, `${field} must be a plain decimal number like "12.34"`, { field });
   const [, whole, frac = ''] = m;
+  if (whole === undefined) throw badTaxInput(TaxErrorReason.INVALID_AMOUNT, `${field} must be a plain decimal number like "12.34"`, { field });
   if (/[1-9]/.test(frac.slice(scale))) {
     throw badTaxInput(
       unit === 'sats' ? TaxErrorReason.FRACTIONAL_SATS : TaxErrorReason.FRACTIONAL_CENTS,

@@ -123,15 +123,21 @@ export function basQuarterOf(date: string): 1 | 2 | 3 | 4 {
   return m >= 7 ? (m <= 9 ? 1 : 2) : m <= 3 ? 3 : 4;
 }
 
+const BAS_QUARTERS: Record<1 | 2 | 3 | 4, { startMonth: number; name: string }> = {
+  1: { startMonth: 7, name: 'Jul–Sep' },
+  2: { startMonth: 10, name: 'Oct–Dec' },
+  3: { startMonth: 1, name: 'Jan–Mar' },
+  4: { startMonth: 4, name: 'Apr–Jun' },
+};
+
 export function basQuarterBounds(fy: number, q: 1 | 2 | 3 | 4): { startDate: string; endDate: string; label: string } {
   const y = q <= 2 ? fy - 1 : fy;
-  const startMonth = [7, 10, 1, 4][q - 1];
+  const { startMonth, name } = BAS_QUARTERS[q];
   const endMonth = startMonth + 2;
-  const names = ['Jul–Sep', 'Oct–Dec', 'Jan–Mar', 'Apr–Jun'];
   return {
     startDate: formatYmd({ y, m: startMonth, d: 1 }),
     endDate: formatYmd({ y, m: endMonth, d: daysInMonth(y, endMonth) }),
-    label: `${names[q - 1]} ${y}`,
+    label: `${name} ${y}`,
   };
 }
 

@@ -22,8 +22,8 @@ export type ParsedAddress = {
   address: string;
   type: AddressType;
   encoding: AddressEncoding;
-  /** Networks the address is valid on: testnet base58 prefixes are shared with regtest (and signet). */
-  networks: readonly BitcoinNetwork[];
+  /** Networks the address is valid on (never none): testnet base58 prefixes are shared with regtest (and signet). */
+  networks: readonly [BitcoinNetwork, ...BitcoinNetwork[]];
   /** null for base58 addresses. */
   witnessVersion: number | null;
   /** The 20-byte hash (P2PKH, P2SH, P2WPKH) or the witness program (P2WSH, P2TR), hex. */
@@ -40,7 +40,7 @@ const BASE58_CHARSET = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwx
 const HRP: Record<BitcoinNetwork, string> = { mainnet: 'bc', testnet: 'tb', regtest: 'bcrt' };
 const HRP_NETWORK: Record<string, BitcoinNetwork> = { bc: 'mainnet', tb: 'testnet', bcrt: 'regtest' };
 
-type Base58Kind = { type: 'P2PKH' | 'P2SH'; networks: readonly BitcoinNetwork[] };
+type Base58Kind = { type: 'P2PKH' | 'P2SH'; networks: ParsedAddress['networks'] };
 const BASE58_VERSIONS: Record<number, Base58Kind> = {
   0x00: { type: 'P2PKH', networks: ['mainnet'] },
   0x05: { type: 'P2SH', networks: ['mainnet'] },
@@ -80,8 +80,9 @@ function scriptFor(type: AddressType, program: Uint8Array, witnessVersion: numbe
   }
 }
 
+/** The big-endian uint32 at the start of `b` (a RangeError when shorter than 4 bytes). */
 function read4(b: Uint8Array): number {
-  return ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
+  return new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(0);
 }
 
 function parseBase58(s: string): ParsedAddress {
@@ -98,7 +99,9 @@ function parseBase58(s: string): ParsedAddress {
   } catch {
     throw withdrawalError(WithdrawalReason.BAD_CHECKSUM, 'the address checksum does not match: check for a typo', { field: 'address' });
   }
-  if ((payload.length === 33 || payload.length === 34) && WIF_VERSIONS.has(payload[0])) {
+  const [prefix] = payload;
+  if (prefix === undefined) throw malformed('the address has no data');
+  if ((payload.length === 33 || payload.length === 34) && WIF_VERSIONS.has(prefix)) {
     throw withdrawalError(WithdrawalReason.PRIVATE_KEY_REFUSED, 'this is a private key, not an address: never share it; it was not stored', {
       field: 'address',
     });
@@ -113,7 +116,7 @@ function parseBase58(s: string): ParsedAddress {
       field: 'address',
     });
   }
-  const kind = payload.length === 21 ? BASE58_VERSIONS[payload[0]] : undefined;
+  const kind = payload.length === 21 ? BASE58_VERSIONS[prefix] : undefined;
   if (!kind) throw withdrawalError(WithdrawalReason.UNSUPPORTED_TYPE, 'not a bitcoin P2PKH or P2SH address', { field: 'address' });
   const program = payload.subarray(1);
   return {
@@ -127,7 +130,7 @@ function parseBase58(s: string): ParsedAddress {
   };
 }
 
-function parseSegwit(s: string, lower: string, hrp: string): ParsedAddress {
+function parseSegwit(s: string, lower: string, hrp: string, network: BitcoinNetwork): ParsedAddress {
   if (s !== lower && s !== s.toUpperCase()) throw malformed('mixed upper and lower case is not allowed in a bech32 address');
   if (lower.length > BECH32_MAX) throw malformed('too long for a bech32 address');
   const data = lower.slice(hrp.length + 1);
@@ -138,8 +141,8 @@ function parseSegwit(s: string, lower: string, hrp: string): ParsedAddress {
   const decoded = asBech32 ?? asBech32m;
   if (!decoded) throw withdrawalError(WithdrawalReason.BAD_CHECKSUM, 'the address checksum does not match: check for a typo', { field: 'address' });
   const encoding: AddressEncoding = asBech32 ? 'bech32' : 'bech32m';
-  if (decoded.words.length === 0) throw malformed('the address has no data');
-  const version = decoded.words[0];
+  const [version] = decoded.words;
+  if (version === undefined) throw malformed('the address has no data');
   if (version > 16) throw malformed('invalid witness version');
   // BIP 350: v0 must carry a bech32 checksum and v1+ a bech32m one; the other is a checksum error.
   if ((version === 0) !== (encoding === 'bech32')) {
@@ -167,7 +170,7 @@ function parseSegwit(s: string, lower: string, hrp: string): ParsedAddress {
     address: lower,
     type,
     encoding,
-    networks: [HRP_NETWORK[hrp]],
+    networks: [network],
     witnessVersion: version,
     program: hex.encode(program),
     scriptPubKey: scriptFor(type, program, version),
@@ -183,7 +186,9 @@ export function decodeAddress(input: unknown): ParsedAddress {
   const lower = s.toLowerCase();
   const sep = lower.lastIndexOf('1');
   const hrp = sep > 0 ? lower.slice(0, sep) : '';
-  if (hrp in HRP_NETWORK) return parseSegwit(s, lower, hrp);
+  // Own keys only: `constructor1…` must not look like a segwit prefix.
+  const segwitNetwork = Object.hasOwn(HRP_NETWORK, hrp) ? HRP_NETWORK[hrp] : undefined;
+  if (segwitNetwork) return parseSegwit(s, lower, hrp, segwitNetwork);
   if ([...s].every((c) => BASE58_CHARSET.includes(c))) return parseBase58(s);
   if (sep > 0 && [...lower.slice(sep + 1)].every((c) => BECH32_CHARSET.includes(c))) {
     throw malformed('not a bitcoin address (unknown human-readable part)');

@@ -174,9 +174,10 @@ describe('approvals by the wrong people are refused, and change nothing', () => 
   });
   it('a refused approval leaves the state untouched', () => {
     const s = big();
-    const before = JSON.stringify(s, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+    const snapshot = (): string => JSON.stringify(s, (_k: string, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+    const before = snapshot();
     for (const who of [alice, carol, m('bob', 'OWNER', false)]) reason(() => approveWithdrawal(s, who, now));
-    expect(JSON.stringify(s, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))).toBe(before);
+    expect(snapshot()).toBe(before);
   });
 });
 

@@ -120,6 +120,7 @@ export const DEFAULT_APPROVAL_POLICY: ApprovalPolicy = {
 };
 
 const APPROVER_ROLES: readonly Role[] = ['OWNER', 'ADMIN', 'USER'];
+const isApproverRole = (v: unknown): boolean => APPROVER_ROLES.some((r) => r === v);
 const MAX_APPROVALS = 10;
 
 export function assertApprovalPolicy(p: unknown): asserts p is ApprovalPolicy {
@@ -132,7 +133,7 @@ export function assertApprovalPolicy(p: unknown): asserts p is ApprovalPolicy {
   x.tiers.forEach((t: ApprovalTier, i: number) => {
     if (typeof t?.aboveAudCents !== 'bigint' || t.aboveAudCents < 0n) throw bad('aboveAudCents must be a bigint number of cents, not negative', i);
     if (!Number.isInteger(t.approvals) || t.approvals < 1 || t.approvals > MAX_APPROVALS) throw bad(`approvals must be from 1 to ${MAX_APPROVALS}`, i);
-    if (!Array.isArray(t.roles) || t.roles.length === 0 || t.roles.some((r) => !APPROVER_ROLES.includes(r))) {
+    if (!Array.isArray(t.roles) || t.roles.length === 0 || t.roles.some((r: unknown) => !isApproverRole(r))) {
       throw bad('roles must list at least one of OWNER, ADMIN, USER (a VIEWER never approves)', i);
     }
     if (new Set(t.roles).size !== t.roles.length) throw bad('roles must not repeat', i);
@@ -163,9 +164,9 @@ export function requiredApprovals(policy: ApprovalPolicy, sats: bigint, price: s
   assertApprovalPolicy(policy);
   if (typeof sats !== 'bigint' || sats <= 0n || sats > MAX_SATS) throw withdrawalError(WithdrawalReason.INVALID_AMOUNT, 'amount must be a positive number of satoshis', { field: 'amount' });
   const none: ApprovalRequirement = { approvals: 0, roles: [], tierAboveAudCents: null, valueAudCents: null, price };
-  if (policy.tiers.length === 0) return none;
+  const top = policy.tiers.at(-1);
+  if (!top) return none;
   if (price === null) {
-    const top = policy.tiers[policy.tiers.length - 1];
     return { approvals: top.approvals, roles: top.roles, tierAboveAudCents: top.aboveAudCents, valueAudCents: null, price: null };
   }
   const value = satsToAudCentsCeil(sats, parsePrice(price));

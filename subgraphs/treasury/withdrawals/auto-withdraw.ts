@@ -90,7 +90,9 @@ export function parseFeeRate(text: unknown): bigint {
   if (typeof text !== 'string' || !/^(0|[1-9]\d{0,6})(\.\d{1,3})?$/.test(text)) {
     throw withdrawalError(WithdrawalReason.INVALID_FEE, 'fee rate must be a decimal number of sat/vB with at most 3 decimals, like "12.5"', { field: 'feeRate' });
   }
-  const [whole, frac = ''] = text.split('.');
+  const dot = text.indexOf('.');
+  const whole = dot < 0 ? text : text.slice(0, dot);
+  const frac = dot < 0 ? '' : text.slice(dot + 1);
   return BigInt(whole) * 1000n + BigInt(frac.padEnd(3, '0'));
 }
 
@@ -129,10 +131,10 @@ export function assertAutoWithdrawRule(r: unknown): asserts r is AutoWithdrawRul
   const a = x.amount as Partial<{ kind: string; keepSats: unknown; sats: unknown }> | undefined;
   if (a?.kind === 'ALL_ABOVE_KEEP') {
     if (!isSats(a.keepSats)) throw bad('keepSats must be a bigint number of satoshis', 'amount.keepSats');
-    if ((a.keepSats as bigint) >= x.thresholdSats) throw bad('keepSats must be below thresholdSats, or the rule could never withdraw', 'amount.keepSats');
+    if (a.keepSats >= x.thresholdSats) throw bad('keepSats must be below thresholdSats, or the rule could never withdraw', 'amount.keepSats');
   } else if (a?.kind === 'FIXED') {
     if (!isSats(a.sats, 1n)) throw bad('the fixed amount must be a positive bigint number of satoshis', 'amount.sats');
-    if ((a.sats as bigint) > x.thresholdSats) throw bad('the fixed amount cannot exceed thresholdSats', 'amount.sats');
+    if (a.sats > x.thresholdSats) throw bad('the fixed amount cannot exceed thresholdSats', 'amount.sats');
   } else {
     throw bad('amount must be { kind: ALL_ABOVE_KEEP, keepSats } or { kind: FIXED, sats }', 'amount');
   }

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { at } from '../../../test/helpers/present';
 import {
   DAY_MS,
   DEFAULT_DESTINATION_POLICY,
@@ -235,7 +236,7 @@ describe('XPUB destinations: a fresh address per withdrawal, never reused', () =
               expect(withdrawalReasonOf(e)).toBe('GAP_LIMIT_REACHED');
             }
           } else if (o.kind === 'fund' && handedOut.length > 0) {
-            d = markAddressFunded(d, handedOut[o.pick % handedOut.length], new Date(t)).destination;
+            d = markAddressFunded(d, at(handedOut, o.pick % handedOut.length), new Date(t)).destination;
           } else if (o.kind === 'label') {
             // a label change needs reconfirmation and a new cooling-off; the derivation state survives it
             d = changeDestination(d, { label: `Wallet ${o.n}-${d.version}` }, alice, new Date(t), policy).destination;

@@ -86,6 +86,7 @@ export type Usability =
   | { usable: false; reason: 'DISABLED' | 'NOT_CONFIRMED' | 'COOLING_OFF'; coolingOffEndsAt: Date | null };
 
 const ROLES_ALLOWED: readonly Role[] = ['OWNER', 'ADMIN', 'USER', 'VIEWER'];
+const isRole = (v: unknown): boolean => ROLES_ALLOWED.some((r) => r === v);
 
 export function assertDestinationPolicy(p: unknown): asserts p is DestinationPolicy {
   const x = p as Partial<DestinationPolicy> | null;
@@ -96,7 +97,7 @@ export function assertDestinationPolicy(p: unknown): asserts p is DestinationPol
   }
   for (const k of ['managerRoles', 'confirmerRoles'] as const) {
     const r = x[k];
-    if (!Array.isArray(r) || r.length === 0 || r.some((v) => !ROLES_ALLOWED.includes(v) || v === 'VIEWER')) {
+    if (!Array.isArray(r) || r.length === 0 || r.some((v: unknown) => !isRole(v) || v === 'VIEWER')) {
       throw bad(`${k} must list at least one of OWNER, ADMIN, USER`);
     }
   }

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { at } from '../../../test/helpers/present';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { base64, hex } from '@scure/base';
 import { encodeAddress, hash160, parseAddress } from './address';
@@ -150,7 +151,7 @@ describe('BIP 137 "Bitcoin Signed Message"', () => {
         const rec = secp256k1.sign(bitcoinMessageHash(message), priv, { prehash: false, format: 'recovered' });
         const offset = kind === 'P2SH' ? 35 : kind === 'P2WPKH' ? 39 : 31; // ELECTRUM: 31–34 for a segwit address
         const sig = Uint8Array.from(rec);
-        sig[0] = offset + rec[0];
+        sig[0] = offset + at(rec, 0, 'recovered signature');
         const kh = hash160(pub);
         const address =
           kind === 'P2PKH'
@@ -160,7 +161,7 @@ describe('BIP 137 "Bitcoin Signed Message"', () => {
               : encodeAddress('P2WPKH', kh, 'mainnet');
         expect(verifyMessageSignature({ address, message, signature: base64.encode(sig), network: 'mainnet' }).valid).toBe(true);
         const tampered = Uint8Array.from(sig);
-        tampered[10] ^= 1;
+        tampered[10] = at(tampered, 10) ^ 1;
         expect(verifyMessageSignature({ address, message, signature: base64.encode(tampered), network: 'mainnet' }).valid).toBe(false);
       }),
       { numRuns: 50 },

@@ -56,8 +56,8 @@ export function bitcoinMessageHash(message: string): Uint8Array {
 
 function verifyBip137(sig: Uint8Array, message: string, type: AddressType, program: string): MessageVerification {
   const res = (valid: boolean, detail: string): MessageVerification => ({ valid, format: 'BIP137', addressType: type, detail });
-  const header = sig[0];
-  if (header < 27 || header > 42) return res(false, 'unknown BIP 137 header byte');
+  const [header] = sig;
+  if (header === undefined || header < 27 || header > 42) return res(false, 'unknown BIP 137 header byte');
   if (type === 'P2TR' || type === 'P2WSH') {
     throw withdrawalError(WithdrawalReason.UNSUPPORTED_SIGNATURE, `a BIP 137 signature cannot prove a ${type} address; sign with BIP 322`, { field: 'signature' });
   }
@@ -162,13 +162,14 @@ function bip341Sighash(toSpend: Uint8Array, scriptPubKey: Uint8Array, hashType: 
 function decodeWitness(b: Uint8Array): Uint8Array[] | null {
   let at = 0;
   const readVarint = (): number | null => {
-    if (at >= b.length) return null;
-    const first = b[at++];
+    const first = b[at];
+    if (first === undefined) return null;
+    at++;
     if (first < 0xfd) return first;
     const size = first === 0xfd ? 2 : first === 0xfe ? 4 : 8;
     if (at + size > b.length || size === 8) return null;
-    let n = 0;
-    for (let i = 0; i < size; i++) n += b[at + i] * 2 ** (8 * i);
+    const view = new DataView(b.buffer, b.byteOffset + at, size);
+    const n = size === 2 ? view.getUint16(0, true) : view.getUint32(0, true);
     at += size;
     return n;
   };
@@ -200,9 +201,9 @@ function verifyBip322Simple(witnessBytes: Uint8Array, message: string, type: Add
   if (type === 'P2WPKH') {
     if (witness.length !== 2) return res(false, 'a P2WPKH witness has a signature and a public key');
     const [sigWithType, pub] = witness;
-    if (pub.length !== 33 || sigWithType.length < 9) return res(false, 'malformed P2WPKH witness');
+    if (!sigWithType || !pub || pub.length !== 33 || sigWithType.length < 9) return res(false, 'malformed P2WPKH witness');
     if (hex.encode(hash160(pub)) !== hex.encode(program)) return res(false, 'the public key is not the address’s');
-    if (sigWithType[sigWithType.length - 1] !== 0x01) return res(false, 'only SIGHASH_ALL signatures are accepted');
+    if (sigWithType.at(-1) !== 0x01) return res(false, 'only SIGHASH_ALL signatures are accepted');
     try {
       const ok = secp256k1.verify(sigWithType.subarray(0, -1), bip143Sighash(toSpend, program), pub, { prehash: false, format: 'der' });
       return ok ? res(true, 'ok') : res(false, 'the signature does not verify');
@@ -212,8 +213,8 @@ function verifyBip322Simple(witnessBytes: Uint8Array, message: string, type: Add
   }
   // P2TR key path: one 64-byte signature (SIGHASH_DEFAULT) or 65 bytes ending in SIGHASH_ALL.
   if (witness.length !== 1) return res(false, 'only key-path taproot signatures are supported');
-  const sig = witness[0];
-  if (sig.length !== 64 && !(sig.length === 65 && sig[64] === 0x01)) return res(false, 'malformed taproot signature');
+  const [sig] = witness;
+  if (!sig || (sig.length !== 64 && !(sig.length === 65 && sig[64] === 0x01))) return res(false, 'malformed taproot signature');
   try {
     const ok = schnorr.verify(sig.subarray(0, 64), bip341Sighash(toSpend, scriptPubKey, sig.length === 64 ? 0x00 : 0x01), program);
     return ok ? res(true, 'ok') : res(false, 'the signature does not verify');

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { at } from '../../../test/helpers/present';
 import { WithdrawalStatus } from './approvals';
 import { decideRetry, findOurWithdrawal, krakenWithdrawalState, type ExchangeWithdrawalRecord, type WithdrawalReservation } from './reconcile';
 import { withdrawalReasonOf } from './withdrawal-errors';
@@ -127,7 +128,7 @@ describe('exactly once under crashes (model)', () => {
         let sentOnce = false; // the first attempt is sent without asking: nothing could exist yet
         for (let i = 0; i < crashes.length + 10 && status === WithdrawalStatus.SUBMITTED && res.exchangeRef === null; i++) {
           const crash = crashes[i] ?? 'NONE';
-          clock += gaps[i % gaps.length] + 1;
+          clock += at(gaps, i % gaps.length) + 1;
           let shouldSend = !sentOnce;
           if (shouldSend) res = { ...res, attemptedAt: new Date(clock) }; // SUBMITTED + attempt time committed before the call
           if (sentOnce) {

@@ -82,7 +82,8 @@ export function findOurWithdrawal(r: WithdrawalReservation, records: readonly Ex
       (x.key !== null || x.address !== null) &&
       (x.amountSats === r.amountSats || (x.feeSats !== null && x.amountSats + x.feeSats === r.amountSats)),
   );
-  if (candidates.length === 1) return { kind: 'FOUND', record: candidates[0] };
+  const [only] = candidates;
+  if (candidates.length === 1 && only) return { kind: 'FOUND', record: only };
   if (candidates.length === 0) return { kind: 'NOT_FOUND' };
   return { kind: 'AMBIGUOUS', candidates: candidates.map((c) => c.exchangeRef) };
 }

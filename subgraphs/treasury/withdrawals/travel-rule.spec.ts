@@ -1,4 +1,5 @@
 import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { at } from '../../../test/helpers/present';
 import { base64 } from '@scure/base';
 import { replayHistory } from '../../compliance/tax/parcel-ledger';
 import type { Transfer } from '../../compliance/tax/tax.types';
@@ -24,7 +25,7 @@ const address = encodeAddress('P2WPKH', hash160(secp256k1.getPublicKey(priv, tru
 function sign(message: string): string {
   const rec = secp256k1.sign(bitcoinMessageHash(message), priv, { prehash: false, format: 'recovered' });
   const sig = Uint8Array.from(rec);
-  sig[0] = 39 + rec[0]; // BIP 137 P2WPKH header
+  sig[0] = 39 + at(rec, 0, 'recovered signature'); // BIP 137 P2WPKH header
   return base64.encode(sig);
 }
 
@@ -60,7 +61,7 @@ describe('travel-rule record', () => {
     const other = Uint8Array.from({ length: 32 }, (_, i) => 32 - i);
     const rec = secp256k1.sign(bitcoinMessageHash(challenge), other, { prehash: false, format: 'recovered' });
     const sig = Uint8Array.from(rec);
-    sig[0] = 39 + rec[0];
+    sig[0] = 39 + at(rec, 0, 'recovered signature');
     const r = buildTravelRuleRecord(input({ ownership: signedMessageCheck(address, 'mainnet', challenge, base64.encode(sig), now) }), now);
     expect(r.ownership).toMatchObject({ result: 'FAILED' });
     expect(travelRuleBlocks(r)).toMatch(/does not prove/);

@@ -77,8 +77,9 @@ export type DerivedAddress = {
 const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const invalidKey = (message: string) => withdrawalError(WithdrawalReason.INVALID_KEY, message, { field: 'xpub' });
 
+/** The big-endian uint32 at byte `at` (a RangeError past the end). */
 function read4(b: Uint8Array, at = 0): number {
-  return ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
+  return new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(at);
 }
 
 /**
