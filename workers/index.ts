@@ -19,10 +19,10 @@ import { PurchaseExecutor } from '../subgraphs/treasury/purchases/purchase-execu
 import { TreasuryEngine } from '../subgraphs/treasury/purchases/treasury-engine';
 import { auditProcessor } from './audit.processor';
 import type { KeyMaintenance } from './keys-reseal';
-import { MarketPrices } from './market-prices';
-import { paymentEventsProcessor } from './payment-events.processor';
-import { purchasesProcessor } from './purchases.processor';
-import { TreasuryScheduler, schedulesProcessor } from './treasury-scheduler';
+import { MarketPrices } from '../subgraphs/treasury/jobs/market-prices';
+import { paymentEventsProcessor } from '../subgraphs/treasury/jobs/payment-events.processor';
+import { purchasesProcessor } from '../subgraphs/treasury/jobs/purchases.processor';
+import { TreasuryScheduler, schedulesProcessor } from '../subgraphs/treasury/jobs/scheduler';
 
 export type WorkersOptions = {
   host: string;

@@ -13,7 +13,7 @@ import { complianceEntities } from '../../subgraphs/compliance';
 import { verifyAuditChain } from '../../subgraphs/compliance/audit.service';
 import { treasuryEntities } from '../../subgraphs/treasury';
 import { auditProcessor } from '../../workers/audit.processor';
-import { TreasuryScheduler } from '../../workers/treasury-scheduler';
+import { TreasuryScheduler } from '../../subgraphs/treasury/jobs/scheduler';
 import { TEST_REDIS_URL, createTestDatabase, type TestDatabase } from '../helpers/db';
 import { until } from '../helpers/wait';
 
