@@ -1,19 +1,16 @@
-import type { MikroORM } from '@mikro-orm/postgresql';
 import type { EventBus, Unsubscribe } from '../../../lib/bus';
-import type { PriceReference } from '../purchases/treasury-engine';
 
 /**
- * The workers' view of the market: the latest aggregated AUD price from the bus (`price.btc.aud`,
- * published by the market-price subgraph) and N-day averages from the stored ticks. The paper
- * exchange fills at `latest`; PRICE_DROP rules compare it with the average.
+ * The latest aggregated BTC/AUD price as market-price publishes it on the bus (`price.btc.aud`),
+ * for the paper exchange to fill at. No SQL: averages for PRICE_DROP come through the PricePort
+ * (market-price's candles), never from price tables.
  */
-export class MarketPrices implements PriceReference {
+export class LatestPrice {
   private last?: { price: string; at: number };
   private unsubscribe?: Unsubscribe;
 
   constructor(
     private readonly bus: EventBus,
-    private readonly orm: MikroORM,
     private readonly maxAgeMs = 60_000,
   ) {}
 
@@ -27,16 +24,9 @@ export class MarketPrices implements PriceReference {
     await this.unsubscribe?.();
   }
 
-  async latest(): Promise<string | null> {
-    if (this.last && Date.now() - this.last.at <= this.maxAgeMs) return this.last.price;
-    const rows = await this.orm.em
-      .fork()
-      .getConnection()
-      .execute<{ price: string }[]>(
-        `select price::text as price from public.price_tick where currency = 'AUD' and at > now() - (? * interval '1 millisecond') order by at desc limit 1`,
-        [this.maxAgeMs],
-      );
-    return rows[0]?.price ?? null;
+  /** The last price heard within maxAgeMs, else null. */
+  latest(): Promise<string | null> {
+    return Promise.resolve(this.last && Date.now() - this.last.at <= this.maxAgeMs ? this.last.price : null);
   }
 
   /** For the paper exchange: a fresh price or an error (it then reports UNAVAILABLE). */
@@ -44,16 +34,5 @@ export class MarketPrices implements PriceReference {
     const p = await this.latest();
     if (p === null) throw new Error('no fresh BTC/AUD price');
     return p;
-  }
-
-  async averageOverDays(days: number): Promise<string | null> {
-    const rows = await this.orm.em
-      .fork()
-      .getConnection()
-      .execute<{ avg: string | null }[]>(
-        `select round(avg(price), 2)::text as avg from public.price_tick where currency = 'AUD' and at > now() - (? * interval '1 day')`,
-        [days],
-      );
-    return rows[0]?.avg ?? null;
   }
 }

@@ -1,18 +1,23 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { pendingAuditFacts } from '../../../lib/audit';
-import type { EventBus } from '../../../lib/bus';
-import { TenantDirectory, withTenant } from '../../../lib/db/tenant-context';
+import type { TenantTransactions } from '../../../lib/db/tenant-tx';
 import { log, withCorrelation } from '../../../lib/logger';
 import type { JobInfo, JobQueue } from '../../../lib/queue';
 import { staleReceivedEvents } from '../../tenant/payment-events';
-import { readTreasurySettings } from '../purchases/purchase.service';
-import { startOfLocalDay, zonedTimeToUtc } from '../purchases/local-time';
-import { publishAfterCommit, type PriceReference, type Publication, type TreasuryEngine } from '../purchases/treasury-engine';
+import { stalePurchases } from '../purchases/purchase.repository';
+import type { RuleEngine } from '../rules/rule-engine';
+import { dueScheduledRules, hasPriceDropRules } from '../schedules/due';
+import type { PricePort } from '../schedules/price.port';
+import { cutoffDueDay } from '../schedules/schedule';
+import { ScheduleRunner } from '../schedules/schedule-runner';
+import { applyTenantProfile, readTreasurySettings } from '../settings/treasury-settings';
 import { jobString } from '../../../workers/job-data';
 
 export type SchedulerOptions = {
+  /** Platform ORM: lists the tenants (ids only) to visit. */
   orm: MikroORM;
-  directory: TenantDirectory;
+  /** The one way into a tenant. */
+  tenants: TenantTransactions;
   queue: JobQueue;
   intervalMs: number;
   /** A PENDING/SUBMITTED purchase untouched this long, with no live lease, is re-enqueued; so is an audit fact published this long ago and not in the chain. */
@@ -53,40 +58,36 @@ export class TreasuryScheduler {
   }
 
   async tick(): Promise<void> {
-    const tenants = await this.opts.orm.em
-      .fork()
-      .getConnection()
-      .execute<{ id: string; timezone: string }[]>(`select id, timezone from public.tenant order by id`);
-    const now = new Date();
+    // The platform's tenant directory (ids only); everything treasury decides comes from its own tables.
+    const tenants = await this.opts.orm.em.fork().getConnection().execute<{ id: string }[]>(`select id from public.tenant order by id`);
     for (const t of tenants) {
       // One tenant's failure (a schema not migrated yet, a lock timeout) must not stop the others.
-      await this.tickTenant(t, now).catch((err: Error) => log().warn({ tenantId: t.id, err: err.message }, 'treasury scheduler: tenant skipped'));
+      await this.tickTenant(t.id).catch((err: Error) => log().warn({ tenantId: t.id, err: err.message }, 'treasury scheduler: tenant skipped'));
     }
   }
 
-  private async tickTenant(t: { id: string; timezone: string }, now: Date): Promise<void> {
-    const due = await withTenant(this.opts.orm, this.opts.directory, t.id, async (em) => {
-      const stale = await em.execute<{ id: string }[]>(
-        `select id from purchase where status in ('PENDING', 'SUBMITTED') and (lease_until is null or lease_until < now())
-         and updated_at < now() - (? * interval '1 millisecond') order by updated_at limit 100`,
-        [this.opts.staleMs],
-      );
-      const dca = await em.execute<{ id: string; next_run_at: string | null }[]>(
-        `select id, (extract(epoch from next_run_at) * 1000)::bigint::text as next_run_at from treasury_rule where type = 'FIXED_DCA' and enabled and (next_run_at is null or next_run_at <= now())`,
-      );
-      const priceDrop = await em.execute<{ n: string }[]>(`select count(*)::text as n from treasury_rule where type = 'PRICE_DROP' and enabled`);
-      const { cutoffLocalTime } = await readTreasurySettings(em);
-      const events = await staleReceivedEvents(em, this.opts.staleMs);
-      const audits = await pendingAuditFacts(em, this.opts.staleMs);
-      return { stale, events, audits, dca, priceDrop: Number(priceDrop[0].n) > 0, cutoff: cutoffLocalTime };
+  private async tickTenant(tenantId: string): Promise<void> {
+    const staleMs = this.opts.staleMs;
+    // What is due, by the treasury's repositories, on the database's clock (tx.now).
+    const due = await this.opts.tenants.run(tenantId, async ({ em, now }) => {
+      const settings = await readTreasurySettings(em);
+      return {
+        now,
+        stale: await stalePurchases(em, staleMs),
+        events: await staleReceivedEvents(em, staleMs),
+        audits: await pendingAuditFacts(em, staleMs),
+        dca: await dueScheduledRules(em),
+        priceDrop: await hasPriceDropRules(em),
+        cutoffDay: cutoffDueDay(now, settings.timezone, settings.cutoffLocalTime),
+      };
     });
     const q = this.opts.queue;
-    const bucket = Math.floor(now.getTime() / this.opts.staleMs);
-    for (const p of due.stale) {
-      await q.add('purchases', 'execute', { tenantId: t.id, purchaseId: p.id }, { jobId: `${p.id}:sweep:${bucket}` });
+    const bucket = Math.floor(due.now.getTime() / staleMs);
+    for (const id of due.stale) {
+      await q.add('purchases', 'execute', { tenantId, purchaseId: id }, { jobId: `${id}:sweep:${bucket}` });
     }
     for (const id of due.events) {
-      await q.add('payment-events', 'process', { tenantId: t.id, paymentEventId: id }, { jobId: `${id}:sweep:${bucket}` });
+      await q.add('payment-events', 'process', { tenantId, paymentEventId: id }, { jobId: `${id}:sweep:${bucket}` });
     }
     // A fresh job id per bucket: BullMQ keeps a failed job's id, so re-adding the original would be a no-op.
     if (due.audits.length > 0) {
@@ -94,43 +95,51 @@ export class TreasuryScheduler {
         due.audits.map((a) => ({
           queue: 'audit' as const,
           name: 'append',
-          data: { ...a.payload, tenantId: t.id, eventId: a.id },
+          data: { ...a.payload, tenantId, eventId: a.id },
           opts: { jobId: `${a.id}:sweep:${bucket}` },
         })),
       );
     }
     for (const r of due.dca) {
-      await q.add('schedules', 'dca', { tenantId: t.id, ruleId: r.id }, { jobId: `dca:${r.id}:${r.next_run_at ?? 'first'}` });
+      await q.add('schedules', 'dca', { tenantId, ruleId: r.id }, { jobId: `dca:${r.id}:${r.nextRunMs ?? 'first'}` });
     }
     if (due.priceDrop) {
-      await q.add('schedules', 'price-drop', { tenantId: t.id }, { jobId: `price-drop:${t.id}:${Math.floor(now.getTime() / 60_000)}` });
+      await q.add('schedules', 'price-drop', { tenantId }, { jobId: `price-drop:${tenantId}:${Math.floor(due.now.getTime() / 60_000)}` });
     }
-    const day = startOfLocalDay(now, t.timezone);
-    const [hh, mm] = due.cutoff.split(':').map(Number);
-    const local = new Intl.DateTimeFormat('en-CA', { timeZone: t.timezone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(day);
-    const [y, m, d] = local.split('-').map(Number);
-    if (now.getTime() >= zonedTimeToUtc(y, m, d, hh, mm, t.timezone).getTime()) {
-      await q.add('schedules', 'cutoff', { tenantId: t.id, day: local }, { jobId: `cutoff:${t.id}:${local}` });
+    if (due.cutoffDay) {
+      await q.add('schedules', 'cutoff', { tenantId, day: due.cutoffDay }, { jobId: `cutoff:${tenantId}:${due.cutoffDay}` });
     }
   }
 }
 
-/** `schedules`: cut-off flushes, FIXED_DCA runs and PRICE_DROP checks, each in its tenant's transaction. */
-export function schedulesProcessor(orm: MikroORM, directory: TenantDirectory, engine: TreasuryEngine, bus: EventBus, prices: PriceReference) {
+/** The `schedules` job the tenant module sends when a tenant's profile (its timezone) changes. */
+export const TENANT_PROFILE_JOB = 'tenant.profile';
+
+/**
+ * `schedules`: cut-off flushes, FIXED_DCA runs, PRICE_DROP checks (prices through the PricePort) and
+ * `tenant.profile` (the timezone treasury keeps), each in its tenant's transaction.
+ */
+export function schedulesProcessor(tenants: TenantTransactions, engine: RuleEngine, prices: PricePort) {
+  const runner = new ScheduleRunner(engine, prices);
   return async (job: JobInfo): Promise<void> => {
     const tenantId = jobString(job, 'tenantId');
-    const result = await withTenant(orm, directory, tenantId, async (em): Promise<{ publications: Publication[] }> => {
+    await tenants.run(tenantId, async (tx): Promise<void> => {
       switch (job.name) {
         case 'cutoff':
-          return engine.flushAtCutoff(em, tenantId, jobString(job, 'day'));
+          await runner.flushAtCutoff(tx, jobString(job, 'day'));
+          return;
         case 'dca':
-          return engine.runSchedule(em, tenantId, jobString(job, 'ruleId'));
+          await runner.runSchedule(tx, jobString(job, 'ruleId'));
+          return;
         case 'price-drop':
-          return engine.checkPriceDrop(em, tenantId, prices);
+          await runner.checkPriceDrop(tx);
+          return;
+        case TENANT_PROFILE_JOB:
+          await applyTenantProfile(tx.em, { timezone: jobString(job, 'timezone'), asOf: new Date(jobString(job, 'asOf')) });
+          return;
         default:
           throw new Error(`unknown schedules job ${job.name}`);
       }
     });
-    await publishAfterCommit(bus, result.publications);
   };
 }
