@@ -1,7 +1,8 @@
 import DataLoader from 'dataloader';
 import type { Scope } from '../../lib/access';
-import type { ExchangeAttemptRecord, Purchase, PurchaseFunding, PurchaseTransition } from './purchases/purchase.entity';
-import type { TreasuryRule } from './rules/rule.entity';
+import { isUuid } from '../../lib/db/tenant-context';
+import { Purchase, type ExchangeAttemptRecord, type PurchaseFunding, type PurchaseTransition } from './purchases/purchase.entity';
+import { TreasuryRule } from './rules/rule.entity';
 import type { TreasuryContext } from './treasury.context';
 
 /**
@@ -26,15 +27,19 @@ export function treasuryLoaders(ctx: TreasuryContext, scope: Scope): TreasuryLoa
   }
   const existing = byTenant.get(scope.tenantId);
   if (existing) return existing;
-  const { purchases, rules } = ctx.services;
+  const { purchases } = ctx.services;
   const loaders: TreasuryLoaders = {
     purchase: new DataLoader(async (ids: readonly string[]) => {
-      const found = await purchases.getMany(scope, ids);
-      return ids.map((id) => found.get(id.toLowerCase()) ?? null);
+      const valid = ids.filter(isUuid);
+      const found = valid.length === 0 ? [] : await scope.tx(({ em }) => em.find(Purchase, { tenantId: scope.tenantId, id: { $in: valid } }));
+      const byId = new Map(found.map((p) => [p.id, p]));
+      return ids.map((id) => byId.get(id.toLowerCase()) ?? null);
     }),
     rule: new DataLoader(async (ids: readonly string[]) => {
-      const found = await rules.getMany(scope, ids);
-      return ids.map((id) => found.get(id.toLowerCase()) ?? null);
+      const valid = ids.filter(isUuid);
+      const found = valid.length === 0 ? [] : await scope.tx(({ em }) => em.find(TreasuryRule, { tenantId: scope.tenantId, id: { $in: valid } }));
+      const byId = new Map(found.map((r) => [r.id, r]));
+      return ids.map((id) => byId.get(id.toLowerCase()) ?? null);
     }),
     transitions: new DataLoader(async (ids: readonly string[]) => {
       const found = await purchases.transitionsOf(scope, ids);

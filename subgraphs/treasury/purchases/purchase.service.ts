@@ -30,14 +30,6 @@ export class PurchaseService {
     return scope.tx(({ em }) => em.findOne(Purchase, { tenantId: scope.tenantId, id }));
   }
 
-  /** Purchases by id (one query for a batch; unknown or other tenants' ids are simply absent). */
-  async getMany(scope: Scope, ids: readonly string[]): Promise<Map<string, Purchase>> {
-    const valid = ids.filter(isUuid);
-    if (valid.length === 0) return new Map();
-    const found = await scope.tx(({ em }) => em.find(Purchase, { tenantId: scope.tenantId, id: { $in: valid } }));
-    return new Map(found.map((p) => [p.id, p]));
-  }
-
   transitions(scope: Scope, purchaseId: string): Promise<PurchaseTransition[]> {
     return this.transitionsOf(scope, [purchaseId]).then((m) => m.get(purchaseId) ?? []);
   }

@@ -106,14 +106,6 @@ export class TreasuryRuleService {
     return scope.tx(({ em }) => em.findOne(TreasuryRule, { tenantId: scope.tenantId, id }));
   }
 
-  /** Rules by id (one query for a batch; unknown or other tenants' ids are simply absent). */
-  async getMany(scope: Scope, ids: readonly string[]): Promise<Map<string, TreasuryRule>> {
-    const valid = ids.filter(isUuid);
-    if (valid.length === 0) return new Map();
-    const found = await scope.tx(({ em }) => em.find(TreasuryRule, { tenantId: scope.tenantId, id: { $in: valid } }));
-    return new Map(found.map((r) => [r.id, r]));
-  }
-
   async create(scope: Scope, input: TreasuryRuleInput): Promise<TreasuryRule> {
     const state: RuleState = {
       name: input.name.trim(),
@@ -130,9 +122,8 @@ export class TreasuryRuleService {
       cooldownMinutes: n(input.cooldownMinutes),
     };
     validateRule(state);
-    const now = new Date();
     return scope.tx(async (tx) => {
-      const { em } = tx;
+      const { em, now } = tx;
       const r = em.create(TreasuryRule, {
         ...state,
         tenantId: scope.tenantId,
@@ -194,11 +185,11 @@ export class TreasuryRuleService {
   ): Promise<TreasuryRule> {
     if (!isUuid(id)) throw notFound('treasury rule');
     return scope.tx(async (tx) => {
-      const { em } = tx;
+      const { em, now } = tx;
       const r = await em.findOne(TreasuryRule, { tenantId: scope.tenantId, id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       if (!r) throw notFound('treasury rule');
       apply(r, em);
-      if (change !== 'DELETED') r.updatedAt = new Date();
+      if (change !== 'DELETED') r.updatedAt = now;
       await em.flush();
       await this.changed(tx, scope, r, change);
       return r;
