@@ -3,7 +3,7 @@ import { Directive, Field, ID, Int, ObjectType, registerEnumType } from 'type-gr
 import { AudCentsScalar, DecimalScalar, SatoshisScalar } from '../../../lib/money';
 import { PurchaseStatus } from './purchase-state';
 
-export { PurchaseStatus, TERMINAL, TRANSITIONS } from './purchase-state';
+export { PurchaseStatus } from './purchase-state';
 
 export enum PurchaseSource {
   RULE = 'RULE',

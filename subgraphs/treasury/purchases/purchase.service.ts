@@ -25,25 +25,12 @@ export class PurchaseService {
     );
   }
 
-  get(scope: Scope, id: string): Promise<Purchase | null> {
-    if (!isUuid(id)) return Promise.resolve(null);
-    return scope.tx(({ em }) => em.findOne(Purchase, { tenantId: scope.tenantId, id }));
-  }
-
-  transitions(scope: Scope, purchaseId: string): Promise<PurchaseTransition[]> {
-    return this.transitionsOf(scope, [purchaseId]).then((m) => m.get(purchaseId) ?? []);
-  }
-
   /** The stored transitions of each purchase, oldest first: one query for a batch. */
   async transitionsOf(scope: Scope, purchaseIds: readonly string[]): Promise<Map<string, PurchaseTransition[]>> {
     const rows = await scope.tx(({ em }) =>
       em.find(PurchaseTransition, { tenantId: scope.tenantId, purchaseId: { $in: [...purchaseIds] } }, { orderBy: { at: 'asc', id: 'asc' } }),
     );
     return groupBy(purchaseIds, rows);
-  }
-
-  attempts(scope: Scope, purchaseId: string): Promise<ExchangeAttemptRecord[]> {
-    return this.attemptsOf(scope, [purchaseId]).then((m) => m.get(purchaseId) ?? []);
   }
 
   /** Every exchange call of each purchase, in order: one query for a batch. */

@@ -101,11 +101,6 @@ export class TreasuryRuleService {
     return scope.tx(({ em }) => em.find(TreasuryRule, { tenantId: scope.tenantId }, { orderBy: { createdAt: 'asc', id: 'asc' } }));
   }
 
-  get(scope: Scope, id: string): Promise<TreasuryRule | null> {
-    if (!isUuid(id)) return Promise.resolve(null);
-    return scope.tx(({ em }) => em.findOne(TreasuryRule, { tenantId: scope.tenantId, id }));
-  }
-
   async create(scope: Scope, input: TreasuryRuleInput): Promise<TreasuryRule> {
     const state: RuleState = {
       name: input.name.trim(),

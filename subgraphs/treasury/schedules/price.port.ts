@@ -8,5 +8,3 @@ export type PricePort = {
   averageOverDays(days: number): Promise<string | null>;
 };
 
-/** @deprecated the old name of PricePort. */
-export type PriceReference = PricePort;
