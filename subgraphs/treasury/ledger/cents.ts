@@ -19,7 +19,7 @@ export function apportionWholeCents(sharesE4: readonly bigint[]): bigint[] {
   const order = sharesE4.map((e, i) => ({ i, rem: e % E4 })).sort((a, b) => (a.rem === b.rem ? a.i - b.i : a.rem > b.rem ? -1 : 1));
   for (const { i } of order) {
     if (left <= 0n) break;
-    out[i] += 1n;
+    out[i] = (out[i] ?? 0n) + 1n;
     left -= 1n;
   }
   return out;

@@ -169,7 +169,7 @@ async function applyEarlyRefunds(em: EntityManager, rule: RuleRow, paymentEventI
      select coalesce(sum(awaiting_refund_cents), 0)::text as cents from w`,
     [rule.id, revenueKey, paymentEventId],
   );
-  const refundE4 = min(BigInt(waiting.cents) * BigInt(rule.percentage_bps ?? 0), shareE4);
+  const refundE4 = min(BigInt(waiting?.cents ?? '0') * BigInt(rule.percentage_bps ?? 0), shareE4);
   if (refundE4 <= 0n) return;
   await addLedgerEntry(em, {
     ruleId: rule.id,
