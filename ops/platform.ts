@@ -34,9 +34,7 @@ import { PriceService } from '../subgraphs/market-price/price.service';
 import { AuthService } from '../subgraphs/tenant/auth.service';
 import { buildTenantSchema, tenantEntities } from '../subgraphs/tenant';
 import { buildTreasurySchema, treasuryEntities } from '../subgraphs/treasury';
-import { TreasuryRuleService } from '../subgraphs/treasury/treasury-rule.service';
-import { PurchaseService } from '../subgraphs/treasury/purchases/purchase.service';
-import { TreasuryEngine } from '../subgraphs/treasury/purchases/treasury-engine';
+import { PurchaseService, RuleEngine, TreasuryRuleService } from '../subgraphs/treasury';
 import { startWorkers } from '../workers';
 
 export const ROLES = ['tenant', 'treasury', 'market-price', 'compliance', 'workers', 'gateway'] as const;
@@ -247,8 +245,8 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
     }
     if (has('treasury')) {
       const orm = await openOrm(treasuryEntities);
-      const engine = new TreasuryEngine({ exchangeMinCents: config.treasury.exchangeMinCents, manualMaxCents: config.treasury.manualMaxCents });
-      const treasury = { rules: new TreasuryRuleService(bus), purchases: new PurchaseService(engine, bus) };
+      const engine = new RuleEngine({ exchangeMinCents: config.treasury.exchangeMinCents, manualMaxCents: config.treasury.manualMaxCents });
+      const treasury = { rules: new TreasuryRuleService(), purchases: new PurchaseService(engine) };
       track('treasury', await subgraph('treasury', config.ports.treasury, await buildTreasurySchema(), orm, treasury));
     }
     if (has('market-price')) {

@@ -15,14 +15,16 @@ import { PgOrderIdStore } from '../subgraphs/treasury/exchanges/pg-order-id-stor
 import { SwyftxClient } from '../subgraphs/treasury/exchanges/swyftx.client';
 import { ZerocapClient } from '../subgraphs/treasury/exchanges/zerocap.client';
 import { PaperExchange } from '../subgraphs/treasury/exchanges/paper.exchange';
+import { TenantTransactions } from '../lib/db/tenant-tx';
 import { PurchaseExecutor } from '../subgraphs/treasury/purchases/purchase-executor';
-import { TreasuryEngine } from '../subgraphs/treasury/purchases/treasury-engine';
+import { RuleEngine } from '../subgraphs/treasury/rules/rule-engine';
+import type { PricePort } from '../subgraphs/treasury/schedules/price.port';
 import { auditProcessor } from './audit.processor';
 import type { KeyMaintenance } from './keys-reseal';
-import { MarketPrices } from './market-prices';
-import { paymentEventsProcessor } from './payment-events.processor';
-import { purchasesProcessor } from './purchases.processor';
-import { TreasuryScheduler, schedulesProcessor } from './treasury-scheduler';
+import { LatestPrice } from '../subgraphs/treasury/jobs/market-prices';
+import { paymentEventsProcessor } from '../subgraphs/treasury/jobs/payment-events.processor';
+import { purchasesProcessor } from '../subgraphs/treasury/jobs/purchases.processor';
+import { TreasuryScheduler, schedulesProcessor } from '../subgraphs/treasury/jobs/scheduler';
 
 export type WorkersOptions = {
   host: string;
@@ -37,6 +39,8 @@ export type WorkersOptions = {
   treasury: TreasuryWorkerOptions;
   /** The key job (re-seal under the current key; rotation of generated keys in embedded mode). */
   keys?: KeyMaintenance;
+  /** market-price's port (candle averages) for PRICE_DROP; without it PRICE_DROP rules wait (no average). */
+  prices?: PricePort;
 };
 
 export type TreasuryWorkerOptions = Config['treasury'];
@@ -72,15 +76,17 @@ export async function startWorkers(opts: WorkersOptions): Promise<Workers> {
   opts.queue.process('audit', counted('audit', auditProcessor(opts.orm, directory)), { concurrency: 4 });
 
   const t = opts.treasury;
-  const prices = new MarketPrices(opts.bus, opts.orm);
+  const tenants = new TenantTransactions(opts.orm, directory, opts.bus);
+  const prices = new LatestPrice(opts.bus);
   await prices.start();
-  const paper = new PaperExchange({ priceSource: () => prices.requireLatest(), ...t.paper });
-  const engine = new TreasuryEngine({ exchangeMinCents: t.exchangeMinCents, manualMaxCents: t.manualMaxCents });
-  const executor = new PurchaseExecutor({ orm: opts.orm, directory, bus: opts.bus, adapters: { ...realExchanges(t, opts.orm), paper }, leaseMs: t.leaseMs, breaker: { coolDownMs: t.breakerCoolDownMs } });
-  opts.queue.process('payment-events', counted('payment-events', paymentEventsProcessor(opts.orm, directory, engine, opts.bus)), { concurrency: 4 });
+  const pricePort: PricePort = opts.prices ?? { latest: () => prices.latest(), averageOverDays: () => Promise.resolve(null) };
+  const paper = new PaperExchange({ priceSource: async () => (await pricePort.latest()) ?? prices.requireLatest(), ...t.paper });
+  const engine = new RuleEngine({ exchangeMinCents: t.exchangeMinCents, manualMaxCents: t.manualMaxCents });
+  const executor = new PurchaseExecutor({ tenants, adapters: { ...realExchanges(t, opts.orm), paper }, leaseMs: t.leaseMs, breaker: { coolDownMs: t.breakerCoolDownMs } });
+  opts.queue.process('payment-events', counted('payment-events', paymentEventsProcessor(tenants, engine)), { concurrency: 4 });
   opts.queue.process('purchases', counted('purchases', purchasesProcessor(executor, DEFAULT_ATTEMPTS)), { concurrency: 4 });
-  opts.queue.process('schedules', counted('schedules', schedulesProcessor(opts.orm, directory, engine, opts.bus, prices)), { concurrency: 2 });
-  const scheduler = new TreasuryScheduler({ orm: opts.orm, directory, queue: opts.queue, intervalMs: t.schedulerIntervalMs, staleMs: t.staleMs });
+  opts.queue.process('schedules', counted('schedules', schedulesProcessor(tenants, engine, pricePort)), { concurrency: 2 });
+  const scheduler = new TreasuryScheduler({ orm: opts.orm, tenants, queue: opts.queue, intervalMs: t.schedulerIntervalMs, staleMs: t.staleMs });
   scheduler.start();
   opts.keys?.start();
 

@@ -1,11 +1,32 @@
 import type { GraphQLSchema } from 'graphql';
 import { refuseUnstorableArguments } from '../../lib/storable-text';
 import { buildFederatedSchema } from '../../lib/subgraph';
+// Import order is the order of types and fields in the published schema (type-graphql registers them as modules load).
 import { PaymentEventEffects, PaymentEventEffectsResolver, paymentEventEffectsReferences } from './payment-event.reference';
-import { TreasuryRule } from './treasury-rule.entity';
+import { TreasuryRule } from './rules/rule.entity';
 import { ExchangeAttemptRecord, Holding, Purchase, PurchaseTransition } from './purchases/purchase.entity';
-import { HoldingResolver, PurchaseResolver, purchaseReferences } from './purchases/purchase.resolver';
-import { TenantTreasury, TenantTreasuryResolver, TreasuryRuleResolver, treasuryReferences } from './treasury-rule.resolver';
+import { TreasuryRuleResolver, ruleReferences } from './rules/rule.resolver';
+import { TreasuryRuleMutationsResolver } from './rules/rule-mutations.resolver';
+import { TenantTreasury, TenantTreasuryResolver, tenantTreasuryReferences } from './tenant-treasury.reference';
+import { PurchaseResolver, purchaseReferences } from './purchases/purchase.resolver';
+import { HoldingResolver } from './purchases/holding.resolver';
+import { TreasurySettingsResolver } from './settings/treasury-settings.resolver';
+import { PurchaseMutationsResolver } from './purchases/purchase-mutations.resolver';
+import { PurchaseFieldsResolver } from './purchases/purchase-fields.resolver';
+
+/** The treasury module's public surface (what module.ts, the workers and tests use). */
+export { RuleEngine, type ApplyOutcome, type EngineOptions } from './rules/rule-engine';
+export { TreasuryRuleService } from './rules/rule.service';
+export { PurchaseService } from './purchases/purchase.service';
+export { PurchaseExecutor, RetryLater, type ExecutorOptions } from './purchases/purchase-executor';
+export { ScheduleRunner } from './schedules/schedule-runner';
+export type { PricePort } from './schedules/price.port';
+export type { PaymentFacts } from './ledger/payment-accrual';
+export { TreasuryScheduler, TENANT_PROFILE_JOB, schedulesProcessor, type SchedulerOptions } from './jobs/scheduler';
+export { paymentEventsProcessor } from './jobs/payment-events.processor';
+export { purchasesProcessor } from './jobs/purchases.processor';
+export { LatestPrice } from './jobs/market-prices';
+export type { TreasuryServices } from './treasury.context';
 
 export const treasuryEntities = [TreasuryRule, Purchase, PurchaseTransition, ExchangeAttemptRecord, Holding];
 
@@ -13,8 +34,18 @@ export async function buildTreasurySchema(): Promise<GraphQLSchema> {
   // Rule names and idempotency keys reach text columns: U+0000 is a BAD_USER_INPUT, not a database error.
   return refuseUnstorableArguments(
     await buildFederatedSchema(
-      [TreasuryRuleResolver, TenantTreasuryResolver, PurchaseResolver, HoldingResolver, PaymentEventEffectsResolver],
-      { ...treasuryReferences, ...purchaseReferences, ...paymentEventEffectsReferences },
+      [
+        TreasuryRuleResolver,
+        TreasuryRuleMutationsResolver,
+        TenantTreasuryResolver,
+        PurchaseResolver,
+        HoldingResolver,
+        TreasurySettingsResolver,
+        PurchaseMutationsResolver,
+        PurchaseFieldsResolver,
+        PaymentEventEffectsResolver,
+      ],
+      { ...tenantTreasuryReferences, ...ruleReferences, ...purchaseReferences, ...paymentEventEffectsReferences },
       [TenantTreasury, PaymentEventEffects],
     ),
   );

@@ -4,11 +4,11 @@ import { Ctx, Directive, Field, FieldResolver, ID, ObjectType, Resolver, Root } 
 import type { Scope } from '../../lib/access';
 import { isUuid } from '../../lib/db/tenant-context';
 import { DecimalScalar } from '../../lib/money';
-import type { SubgraphContext } from '../../lib/subgraph';
+import { treasuryLoaders } from './loaders';
 import { Purchase } from './purchases/purchase.entity';
-import type { TreasuryServices } from './treasury-rule.resolver';
+import type { TreasuryContext } from './treasury.context';
 
-type Ctx = SubgraphContext<TreasuryServices>;
+type Ctx = TreasuryContext;
 
 /**
  * Treasury's view of a payment event (owned by the tenant subgraph): what it did here, read from
@@ -99,27 +99,24 @@ export async function accrualsOf(
 type Effects = { accruals: PaymentEventAccrual[]; purchaseIds: string[] };
 type Loaders = { effects: DataLoader<string, Effects>; purchases: DataLoader<string, Purchase | null> };
 
-/** One pair of loaders per request (context): a page of events costs one ledger query and one purchase query. */
-const loaders = new WeakMap<object, Loaders>();
+/** Per request (context) and tenant: a page of events costs one ledger query and one purchase query. */
+const loaders = new WeakMap<object, Map<string, DataLoader<string, Effects>>>();
 
 function loadersFor(ctx: Ctx, scope: Scope): Loaders {
-  let l = loaders.get(ctx);
-  if (!l) {
-    l = {
-      effects: new DataLoader(async (ids: readonly string[]) => {
-        const found = await scope.tx(({ em }) => accrualsOf(em, ids));
-        return ids.map((id) => ({ accruals: found.accruals.get(id) ?? [], purchaseIds: found.purchases.get(id) ?? [] }));
-      }),
-      purchases: new DataLoader(async (ids: readonly string[]) => {
-        const found = new Map(
-          (await scope.tx(({ em }) => em.find(Purchase, { tenantId: scope.tenantId, id: { $in: [...ids] } }))).map((p) => [p.id, p]),
-        );
-        return ids.map((id) => found.get(id) ?? null);
-      }),
-    };
-    loaders.set(ctx, l);
+  let byTenant = loaders.get(ctx);
+  if (!byTenant) {
+    byTenant = new Map();
+    loaders.set(ctx, byTenant);
   }
-  return l;
+  let effects = byTenant.get(scope.tenantId);
+  if (!effects) {
+    effects = new DataLoader(async (ids: readonly string[]) => {
+      const found = await scope.tx(({ em }) => accrualsOf(em, ids));
+      return ids.map((id) => ({ accruals: found.accruals.get(id) ?? [], purchaseIds: found.purchases.get(id) ?? [] }));
+    });
+    byTenant.set(scope.tenantId, effects);
+  }
+  return { effects, purchases: treasuryLoaders(ctx, scope).purchase };
 }
 
 @Resolver(() => PaymentEventEffects)

@@ -6,6 +6,7 @@ import { pendingAuditFacts, recordAudit } from '../../lib/audit';
 import { InProcessBus } from '../../lib/bus';
 import { openAppOrm } from '../../lib/db/orm';
 import { TenantDirectory, withTenant } from '../../lib/db/tenant-context';
+import { TenantTransactions } from '../../lib/db/tenant-tx';
 import { configureLogger } from '../../lib/logger';
 import { OutboxRelay } from '../../lib/outbox';
 import { BullQueue, InProcessQueue, type JobQueue } from '../../lib/queue';
@@ -13,7 +14,7 @@ import { complianceEntities } from '../../subgraphs/compliance';
 import { verifyAuditChain } from '../../subgraphs/compliance/audit.service';
 import { treasuryEntities } from '../../subgraphs/treasury';
 import { auditProcessor } from '../../workers/audit.processor';
-import { TreasuryScheduler } from '../../workers/treasury-scheduler';
+import { TreasuryScheduler } from '../../subgraphs/treasury/jobs/scheduler';
 import { TEST_REDIS_URL, createTestDatabase, type TestDatabase } from '../helpers/db';
 import { until } from '../helpers/wait';
 
@@ -46,7 +47,7 @@ describe('audit facts survive lost jobs (real PostgreSQL and Redis)', () => {
     const [r] = await db.owner.em.getConnection().execute<{ n: string }[]>(`select count(*)::text as n from pool.audit_event where id = ?`, [id]);
     return Number(r.n);
   };
-  const scheduler = (queue: JobQueue): TreasuryScheduler => new TreasuryScheduler({ orm, directory, queue, intervalMs: 60_000, staleMs: STALE_MS });
+  const scheduler = (queue: JobQueue): TreasuryScheduler => new TreasuryScheduler({ orm, tenants: new TenantTransactions(orm, directory), queue, intervalMs: 60_000, staleMs: STALE_MS });
   /** The workers' sweep, once the fact has been published longer than the stale window. */
   const sweepUntilAppended = async (queue: JobQueue, id: string): Promise<void> => {
     const s = scheduler(queue);

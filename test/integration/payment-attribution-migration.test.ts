@@ -1,16 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { TenantTransactions } from '../../lib/db/tenant-tx';
+import { TenantTransactions, type TenantTx } from '../../lib/db/tenant-tx';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Scope } from '../../lib/access';
-import { InProcessBus } from '../../lib/bus';
 import { openAppOrm } from '../../lib/db/orm';
 import { APP_ROLE, RELAY_ROLE, dedicatedSchemaName } from '../../lib/db/roles';
-import { TenantDirectory, withTenant } from '../../lib/db/tenant-context';
+import { TenantDirectory } from '../../lib/db/tenant-context';
 import { configureLogger } from '../../lib/logger';
 import { tenantMigrations } from '../../schema/migrations/tenant';
 import { treasuryEntities } from '../../subgraphs/treasury';
 import { PurchaseService } from '../../subgraphs/treasury/purchases/purchase.service';
-import { TreasuryEngine } from '../../subgraphs/treasury/purchases/treasury-engine';
+import { RuleEngine } from '../../subgraphs/treasury/rules/rule-engine';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 
 const ATTRIBUTION = '0008_payment_attribution';
@@ -149,10 +148,10 @@ describe('migration 0008: payment attribution backfilled from the old ledger (re
 
   it('lets the engine carry on: fundedBy sums to each purchase, and a new refund is capped by the refunds before it', async () => {
     const directory = new TenantDirectory(orm);
-    const tx = <T>(fn: (em: import('@mikro-orm/postgresql').EntityManager) => Promise<T>): Promise<T> => withTenant(orm, directory, tenantId, fn);
-    const engine = new TreasuryEngine({ exchangeMinCents: 500n, manualMaxCents: 10_000_000n });
+    const tx = <T>(fn: (tx: TenantTx) => Promise<T>): Promise<T> => new TenantTransactions(orm, directory).run(tenantId, fn);
+    const engine = new RuleEngine({ exchangeMinCents: 500n, manualMaxCents: 10_000_000n });
     const scope: Scope = { userId: randomUUID(), tenantId, role: 'OWNER', actor: 'user', amr: ['pwd'], tx: (fn) => new TenantTransactions(orm, directory).run(tenantId, fn) };
-    const service = new PurchaseService(engine, new InProcessBus());
+    const service = new PurchaseService(engine);
     const total = async (id: string) => (await service.funding(scope, id)).reduce((n, f) => n + f.amountAudCents, 0n);
     expect(await total(P1)).toBe(1234n);
     expect(await service.funding(scope, P2)).toEqual([]);
@@ -164,8 +163,8 @@ describe('migration 0008: payment attribution backfilled from the old ledger (re
     ]);
     expect(await total(P3)).toBe(1000n);
     // E's share was 400, of which 100 refunded early: a full refund takes the 300 left, off the pending accrual.
-    await tx((em) =>
-      engine.applyPaymentEvent(em, tenantId, {
+    await tx((t) =>
+      engine.applyPaymentEvent(t, {
         paymentEventId: randomUUID(),
         provider: 'stripe',
         kind: 'REFUND',

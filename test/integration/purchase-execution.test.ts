@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { TenantTransactions } from '../../lib/db/tenant-tx';
-import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { TenantTransactions, type TenantTx } from '../../lib/db/tenant-tx';
+import type { MikroORM } from '@mikro-orm/postgresql';
 import { InProcessBus, type BusEvent } from '../../lib/bus';
 import { openAppOrm } from '../../lib/db/orm';
-import { TenantDirectory, withTenant } from '../../lib/db/tenant-context';
+import { TenantDirectory } from '../../lib/db/tenant-context';
 import { configureLogger } from '../../lib/logger';
 import { KrakenClient } from '../../subgraphs/treasury/exchanges/kraken.client';
 import { textToUnits } from '../../subgraphs/treasury/exchanges/exact-decimal';
@@ -15,7 +15,7 @@ import { treasuryEntities } from '../../subgraphs/treasury';
 import { PurchaseExecutor, RetryLater } from '../../subgraphs/treasury/purchases/purchase-executor';
 import { PurchaseSource } from '../../subgraphs/treasury/purchases/purchase.entity';
 import { PurchaseService } from '../../subgraphs/treasury/purchases/purchase.service';
-import { TreasuryEngine } from '../../subgraphs/treasury/purchases/treasury-engine';
+import { RuleEngine } from '../../subgraphs/treasury/rules/rule-engine';
 import { startFakeKraken, type FakeKraken } from '../fakes/kraken.server';
 import { startFakeSwyftx, type FakeSwyftx } from '../fakes/swyftx.server';
 import { startFakeZerocap, type FakeZerocap } from '../fakes/zerocap.server';
@@ -36,23 +36,24 @@ describe('purchase execution: routing, failover and failure (real PostgreSQL, ex
   let kr: FakeKraken;
   let executor: PurchaseExecutor;
   const bus = new InProcessBus();
-  const engine = new TreasuryEngine({ exchangeMinCents: 500n, manualMaxCents: 10_000_000n });
+  const engine = new RuleEngine({ exchangeMinCents: 500n, manualMaxCents: 10_000_000n });
   const tenantId = randomUUID();
   let directory: TenantDirectory;
   const events: BusEvent[] = [];
 
-  const tx = <T>(fn: (em: EntityManager) => Promise<T>): Promise<T> => withTenant(orm, directory, tenantId, fn);
+  const tx = <T>(fn: (tx: TenantTx) => Promise<T>): Promise<T> => new TenantTransactions(orm, directory, bus).run(tenantId, fn);
   const sql = <T>(q: string, params: unknown[] = []): Promise<T[]> => db.owner.em.getConnection().execute<T[]>(q, params);
 
   /** A rule-funded purchase: a 10% rule, a 100.00 AUD payment → 10.00 AUD purchase. */
   async function rulePurchase(): Promise<{ purchaseId: string; ruleId: string }> {
     const ruleId = randomUUID();
-    return tx(async (em) => {
+    return tx(async (t) => {
+      const { em } = t;
       await em.execute(`insert into treasury_rule (id, name, type, percentage_bps) values (?, ?, 'PERCENTAGE_OF_REVENUE', 1000)`, [
         ruleId,
         `rule-${ruleId.slice(0, 6)}`,
       ]);
-      const out = await engine.applyPaymentEvent(em, tenantId, {
+      const out = await engine.applyPaymentEvent(t, {
         paymentEventId: randomUUID(),
         provider: 'stripe',
         kind: 'REVENUE',
@@ -86,9 +87,7 @@ describe('purchase execution: routing, failover and failure (real PostgreSQL, ex
     sx = await startFakeSwyftx({ priceAudPerBtc: '100000.00' });
     kr = await startFakeKraken({ priceAudPerBtc: '100000.00' });
     executor = new PurchaseExecutor({
-      orm,
-      directory,
-      bus,
+      tenants: new TenantTransactions(orm, directory, bus),
       leaseMs: 5_000,
       breaker: { failureThreshold: 100, coolDownMs: 1 },
       adapters: {
@@ -96,7 +95,7 @@ describe('purchase execution: routing, failover and failure (real PostgreSQL, ex
         swyftx: new SwyftxClient({ apiKey: sx.apiKey, baseUrl: sx.url, orderIds: new PgOrderIdStore(orm), timeoutMs: 3_000 }),
       },
     });
-    await tx((em) => em.execute(`insert into treasury_settings (primary_exchange, failover_exchanges) values ('zerocap', '{swyftx}')`));
+    await tx(({ em }) => em.execute(`insert into treasury_settings (primary_exchange, failover_exchanges) values ('zerocap', '{swyftx}')`));
     await bus.subscribe(`tenant.${tenantId}.purchase`, (_c, e) => events.push(e));
   }, 60_000);
   afterAll(async () => {
@@ -153,7 +152,8 @@ describe('purchase execution: routing, failover and failure (real PostgreSQL, ex
     expect(p.failure_reason).toMatch(/UNAVAILABLE/);
     expect(await pending(ruleId)).toBe(1000n);
     const statuses = events.filter((e) => e.purchaseId === purchaseId).map((e) => e.status);
-    expect(statuses).toEqual(['SUBMITTED', 'FAILED']);
+    // PENDING is published by the transaction that created it (TenantTx), then each move of the state machine.
+    expect(statuses).toEqual(['PENDING', 'SUBMITTED', 'FAILED']);
     // A late retry of a finished purchase changes nothing.
     expect(await executor.execute(tenantId, purchaseId, false)).toEqual({ status: 'FAILED' });
   });
@@ -180,9 +180,9 @@ describe('purchase execution: routing, failover and failure (real PostgreSQL, ex
   });
 
   it('never runs one purchase twice at once: a second worker backs off while the lease is held', async () => {
-    const { purchaseId } = await tx((em) =>
-      engine.createPurchase(em, { tenantId, amountCents: 700n, source: PurchaseSource.MANUAL, ruleId: null, requestedBy: null, reason: 'test' }),
-    ).then((r) => ({ purchaseId: r.id }));
+    const { purchaseId } = await tx((t) =>
+      engine.createPurchase(t, { amountCents: 700n, source: PurchaseSource.MANUAL, ruleId: null, requestedBy: null, reason: 'test' }),
+    ).then((id) => ({ purchaseId: id }));
     const results = await Promise.allSettled([executor.execute(tenantId, purchaseId, false), executor.execute(tenantId, purchaseId, false)]);
     const fulfilled = results.filter((r) => r.status === 'fulfilled');
     expect(fulfilled.length).toBeGreaterThanOrEqual(1);
@@ -203,9 +203,9 @@ describe('purchase execution: routing, failover and failure (real PostgreSQL, ex
   it('cancels a purchase not yet sent: CANCELLED with its transition, audit and event, money back; twice is a CONFLICT', async () => {
     const { purchaseId, ruleId } = await rulePurchase();
     expect(await pending(ruleId)).toBe(0n);
-    const service = new PurchaseService(engine, bus);
+    const service = new PurchaseService(engine);
     const userId = randomUUID();
-    const scope: Scope = { userId, tenantId, role: 'OWNER', actor: 'user', amr: ['pwd'], tx: (fn) => new TenantTransactions(orm, directory).run(tenantId, fn) };
+    const scope: Scope = { userId, tenantId, role: 'OWNER', actor: 'user', amr: ['pwd'], tx: (fn) => new TenantTransactions(orm, directory, bus).run(tenantId, fn) };
     const cancelled = await service.cancel(scope, purchaseId);
     expect(cancelled.status).toBe('CANCELLED');
     expect(await pending(ruleId)).toBe(1000n);
@@ -231,7 +231,7 @@ describe('purchase execution: routing, failover and failure (real PostgreSQL, ex
     // Moved by hand past the breakers' cool-down, so no assertion races the wall clock.
     let skew = 0;
     const newExecutor = (adapters: Partial<Record<'kraken', ExchangeAdapter>>, leaseMs = 5_000): PurchaseExecutor =>
-      new PurchaseExecutor({ orm, directory, bus, leaseMs, breaker: { failureThreshold: 2, coolDownMs: 60_000 }, adapters, now: () => new Date(Date.now() + skew) });
+      new PurchaseExecutor({ tenants: new TenantTransactions(orm, directory, bus), leaseMs, breaker: { failureThreshold: 2, coolDownMs: 60_000 }, adapters, now: () => new Date(Date.now() + skew) });
     const attempts = (purchaseId: string) =>
       sql<{ exchange: string; operation: string; outcome: string; outcome_unknown: boolean }>(
         `select exchange, operation, outcome, outcome_unknown from pool.exchange_attempt where purchase_id = ? order by seq`,
@@ -243,8 +243,8 @@ describe('purchase execution: routing, failover and failure (real PostgreSQL, ex
         .filter((o) => o.info.cl_ord_id === purchaseId)
         .reduce((sum, o) => sum + textToUnits(o.info.vol_exec, 8, 'exact'), 0n);
 
-    beforeAll(() => tx((em) => em.execute(`update treasury_settings set primary_exchange = 'kraken', failover_exchanges = '{}'`)));
-    afterAll(() => tx((em) => em.execute(`update treasury_settings set primary_exchange = 'zerocap', failover_exchanges = '{swyftx}'`)));
+    beforeAll(() => tx(({ em }) => em.execute(`update treasury_settings set primary_exchange = 'kraken', failover_exchanges = '{}'`)));
+    afterAll(() => tx(({ em }) => em.execute(`update treasury_settings set primary_exchange = 'zerocap', failover_exchanges = '{swyftx}'`)));
 
     it('a worker dies after Kraken accepted the order; the next one, breaker open, never fails it and reconciles once Kraken answers', async () => {
       const { purchaseId, ruleId } = await rulePurchase();
@@ -264,7 +264,8 @@ describe('purchase execution: routing, failover and failure (real PostgreSQL, ex
       await until('Kraken to accept the order', async () => (kr.orders().some((o) => o.info.cl_ord_id === purchaseId) ? true : undefined));
       // The intent was durable before the order left.
       expect(await attempts(purchaseId)).toContainEqual({ exchange: 'kraken', operation: 'place', outcome: 'IN_DOUBT', outcome_unknown: true });
-      skew += 1_000; // its lease lapses
+      skew += 1_000;
+      await new Promise((r) => setTimeout(r, 400)); // its lease lapses (on the database's clock)
 
       // The next worker: Kraken is failing, so its breaker opens.
       kr.setMode('outage');

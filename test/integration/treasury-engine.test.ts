@@ -1,16 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { TenantTransactions } from '../../lib/db/tenant-tx';
-import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { TenantTransactions, type TenantTx } from '../../lib/db/tenant-tx';
+import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Scope } from '../../lib/access';
 import { InProcessBus } from '../../lib/bus';
 import { openAppOrm } from '../../lib/db/orm';
-import { TenantDirectory, withTenant } from '../../lib/db/tenant-context';
+import { TenantDirectory } from '../../lib/db/tenant-context';
 import { configureLogger } from '../../lib/logger';
-import { treasuryEntities } from '../../subgraphs/treasury';
+import { RuleEngine, ScheduleRunner, treasuryEntities, type PaymentFacts } from '../../subgraphs/treasury';
 import { ZerocapClient } from '../../subgraphs/treasury/exchanges/zerocap.client';
 import { PurchaseExecutor, RetryLater } from '../../subgraphs/treasury/purchases/purchase-executor';
 import { PurchaseService } from '../../subgraphs/treasury/purchases/purchase.service';
-import { TreasuryEngine, type PaymentFacts } from '../../subgraphs/treasury/purchases/treasury-engine';
 import { startFakeZerocap, type FakeZerocap } from '../fakes/zerocap.server';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 
@@ -28,28 +27,31 @@ describe('treasury engine: attribution, refunds and caps (real PostgreSQL)', () 
   let executor: PurchaseExecutor;
   const bus = new InProcessBus();
   let now = new Date('2026-07-15T00:00:00Z'); // 10:00 in Sydney
-  const engine = new TreasuryEngine({ exchangeMinCents: 500n, manualMaxCents: 10_000_000n, now: () => now });
-  const service = new PurchaseService(engine, bus);
+  const engine = new RuleEngine({ exchangeMinCents: 500n, manualMaxCents: 10_000_000n, now: () => now });
+  const runner = new ScheduleRunner(engine, { latest: () => Promise.resolve(null), averageOverDays: () => Promise.resolve(null) });
+  const service = new PurchaseService(engine);
+  let tenants: TenantTransactions;
 
   const sql = <T>(q: string, params: unknown[] = []): Promise<T[]> => db.owner.em.getConnection().execute<T[]>(q, params);
 
   type Tenant = {
     id: string;
-    tx<T>(fn: (em: EntityManager) => Promise<T>): Promise<T>;
+    tx<T>(fn: (tx: TenantTx) => Promise<T>): Promise<T>;
     scope: Scope;
   };
   async function tenant(timezone = 'Australia/Sydney'): Promise<Tenant> {
     const id = randomUUID();
     await sql(`insert into public.tenant (id, name, timezone) values (?, ?, ?)`, [id, `T ${id.slice(0, 8)} Pty Ltd`, timezone]);
-    const tx = <T>(fn: (em: EntityManager) => Promise<T>): Promise<T> => withTenant(orm, directory, id, fn);
-    await tx((em) => em.execute(`insert into treasury_settings (primary_exchange, failover_exchanges) values ('zerocap', '{}')`));
-    return { id, tx, scope: { userId: randomUUID(), tenantId: id, role: 'OWNER', actor: 'user', amr: ['pwd'], tx: (fn) => new TenantTransactions(orm, directory).run(id, fn) } };
+    const tx = <T>(fn: (tx: TenantTx) => Promise<T>): Promise<T> => tenants.run(id, fn);
+    // Treasury keeps the timezone (the tenant module's tenant.profile job; here written directly).
+    await tx(({ em }) => em.execute(`insert into treasury_settings (primary_exchange, failover_exchanges, timezone) values ('zerocap', '{}', ?)`, [timezone]));
+    return { id, tx, scope: { userId: randomUUID(), tenantId: id, role: 'OWNER', actor: 'user', amr: ['pwd'], tx: (fn) => tenants.run(id, fn) } };
   }
   async function rule(t: Tenant, cols: Record<string, unknown> = {}): Promise<string> {
     const id = randomUUID();
     const all: Record<string, unknown> = { type: 'PERCENTAGE_OF_REVENUE', percentage_bps: 1000, ...cols };
     const names = ['id', 'name', ...Object.keys(all)];
-    await t.tx((em) =>
+    await t.tx(({ em }) =>
       em.execute(`insert into treasury_rule (${names.join(', ')}) values (${names.map(() => '?').join(', ')})`, [id, `r-${id.slice(0, 6)}`, ...Object.values(all)]),
     );
     return id;
@@ -57,7 +59,7 @@ describe('treasury engine: attribution, refunds and caps (real PostgreSQL)', () 
   const apply = (t: Tenant, facts: Omit<PaymentFacts, 'paymentEventId'> & { paymentEventId?: string }) => {
     const paymentEventId = facts.paymentEventId ?? randomUUID();
     now = new Date(now.getTime() + 1_000); // each event a second after the last: purchases sort by creation
-    return t.tx((em) => engine.applyPaymentEvent(em, t.id, { ...facts, paymentEventId })).then((o) => ({ ...o, paymentEventId }));
+    return t.tx((tx) => engine.applyPaymentEvent(tx, { ...facts, paymentEventId })).then((o) => ({ ...o, paymentEventId }));
   };
   const pay = (t: Tenant, objectId: string, cents: bigint, provider: PaymentFacts['provider'] = 'stripe') =>
     apply(t, { provider, kind: 'REVENUE', amountCents: cents, currency: 'AUD', providerObjectId: objectId, relatedPaymentId: null });
@@ -90,11 +92,10 @@ describe('treasury engine: attribution, refunds and caps (real PostgreSQL)', () 
     db = await createTestDatabase();
     orm = await openAppOrm(db.appUrl, treasuryEntities, 4);
     directory = new TenantDirectory(orm);
+    tenants = new TenantTransactions(orm, directory, bus);
     zc = await startFakeZerocap({ priceAudPerBtc: '100000.00', feeBps: 20 });
     executor = new PurchaseExecutor({
-      orm,
-      directory,
-      bus,
+      tenants,
       leaseMs: 5_000,
       breaker: { failureThreshold: 1000, coolDownMs: 1 },
       adapters: { zerocap: new ZerocapClient({ apiKey: zc.apiKey, apiSecret: zc.apiSecret, baseUrl: zc.url, timeoutMs: 3_000 }) },
@@ -181,7 +182,7 @@ describe('treasury engine: attribution, refunds and caps (real PostgreSQL)', () 
       expect(reasonOf(o)).toMatch(/kept/);
       // Tomorrow the cap allows more, and nothing of the refunded payment is bought.
       now = new Date('2026-07-16T00:00:00Z');
-      await t.tx((em) => engine.flushAtCutoff(em, t.id, '2026-07-16'));
+      await t.tx((tx) => runner.flushAtCutoff(tx, '2026-07-16'));
       expect(await purchasesOf(r)).toHaveLength(1);
     });
 
@@ -289,10 +290,10 @@ describe('treasury engine: attribution, refunds and caps (real PostgreSQL)', () 
       const [p] = await purchasesOf(r);
       zc.setMode('insufficient-funds');
       let finishing: Promise<string> = Promise.resolve('');
-      await t.tx(async (em) => {
+      await t.tx(async (tx) => {
         // The refund is applied (not yet committed); then the executor fails the purchase meanwhile.
         now = new Date(now.getTime() + 1_000);
-        await engine.applyPaymentEvent(em, t.id, {
+        await engine.applyPaymentEvent(tx, {
           paymentEventId: randomUUID(),
           provider: 'stripe',
           kind: 'REFUND',
@@ -333,7 +334,7 @@ describe('treasury engine: attribution, refunds and caps (real PostgreSQL)', () 
       const cost = BigInt(done.spent) + BigInt(done.fee); // 750 + fee of today's cap used, the rest back in the accrual
       zc.setMode('normal');
       now = new Date(now.getTime() + 60_000);
-      await t.tx((em) => engine.flushAtCutoff(em, t.id, '2026-07-15'));
+      await t.tx((tx) => runner.flushAtCutoff(tx, '2026-07-15'));
       const all = await purchasesOf(r);
       expect(all.map((x) => x.amount_aud_cents)).toEqual(['1500', (1500n - cost).toString()]);
     });
@@ -396,10 +397,10 @@ describe('treasury engine: attribution, refunds and caps (real PostgreSQL)', () 
       const t = await tenant();
       const r = await rule(t, { min_order_aud_cents: 1_000 });
       await pay(t, 'pi_pause', 8_000n); // 800, under the rule's minimum
-      await t.tx((em) => em.execute(`update treasury_rule set enabled = false where id = ?`, [r]));
+      await t.tx(({ em }) => em.execute(`update treasury_rule set enabled = false where id = ?`, [r]));
       await refund(t, 're_pause', 'pi_pause', 8_000n);
       expect(await pendingE4(r)).toBe(0n);
-      await t.tx((em) => em.execute(`update treasury_rule set enabled = true where id = ?`, [r]));
+      await t.tx(({ em }) => em.execute(`update treasury_rule set enabled = true where id = ?`, [r]));
       await pay(t, 'pi_pause_2', 5_000n); // 500: under the minimum on its own
       expect(await purchasesOf(r)).toEqual([]);
     });
@@ -408,7 +409,7 @@ describe('treasury engine: attribution, refunds and caps (real PostgreSQL)', () 
       const t = await tenant();
       const r = await rule(t, { min_order_aud_cents: 50_000 });
       await pay(t, 'pi_rate', 10_000n); // 10% → 1000
-      await t.tx((em) => em.execute(`update treasury_rule set percentage_bps = 5000 where id = ?`, [r]));
+      await t.tx(({ em }) => em.execute(`update treasury_rule set percentage_bps = 5000 where id = ?`, [r]));
       await refund(t, 're_rate', 'pi_rate', 2_000n); // 10% of 20.00 = 200, not 50%
       expect(await pendingE4(r)).toBe(800n * 10_000n);
     });
@@ -452,7 +453,7 @@ describe('treasury engine: attribution, refunds and caps (real PostgreSQL)', () 
       const t = await tenant();
       const r = await rule(t, { type: 'FIXED_DCA', percentage_bps: null, amount_aud_cents: 2_500, schedule: 'DAILY' });
       await sql(`update pool.treasury_rule set next_run_at = ? where id = ?`, [new Date(now.getTime() - 1_000), r]);
-      await t.tx((em) => engine.runSchedule(em, t.id, r));
+      await t.tx((tx) => runner.runSchedule(tx, r));
       const [p] = await purchasesOf(r);
       zc.setMode('insufficient-funds');
       expect(await execute(t, p.id)).toBe('FAILED');

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { MikroORM } from '@mikro-orm/postgresql';
 import { openAppOrm } from '../../lib/db/orm';
-import { TenantDirectory, withTenant } from '../../lib/db/tenant-context';
+import { TenantDirectory } from '../../lib/db/tenant-context';
+import { TenantTransactions, type TenantTx } from '../../lib/db/tenant-tx';
 import { configureLogger } from '../../lib/logger';
-import { treasuryEntities } from '../../subgraphs/treasury';
-import { TreasuryEngine, type PriceReference } from '../../subgraphs/treasury/purchases/treasury-engine';
+import { RuleEngine, ScheduleRunner, treasuryEntities, type PricePort } from '../../subgraphs/treasury';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 
 /** FIXED_DCA schedules, PRICE_DROP with its cooldown, and the daily cut-off flush, in the tenant's transaction. */
@@ -14,14 +14,16 @@ describe('scheduled rules: DCA, price drop, daily cut-off (real PostgreSQL)', ()
   let directory: TenantDirectory;
   const tenantId = randomUUID();
   let now = new Date('2026-07-15T00:00:00Z'); // 10:00 in Sydney
-  const engine = new TreasuryEngine({ exchangeMinCents: 500n, manualMaxCents: 10_000_000n, now: () => now });
+  const engine = new RuleEngine({ exchangeMinCents: 500n, manualMaxCents: 10_000_000n, now: () => now });
 
-  const tx = <T>(fn: (em: EntityManager) => Promise<T>): Promise<T> => withTenant(orm, directory, tenantId, fn);
+  const noPrices: PricePort = { latest: () => Promise.resolve(null), averageOverDays: () => Promise.resolve(null) };
+  const runner = new ScheduleRunner(engine, noPrices);
+  const tx = <T>(fn: (tx: TenantTx) => Promise<T>): Promise<T> => new TenantTransactions(orm, directory).run(tenantId, fn);
   const sql = <T>(q: string, params: unknown[] = []): Promise<T[]> => db.owner.em.getConnection().execute<T[]>(q, params);
   const rule = async (cols: Record<string, unknown>): Promise<string> => {
     const id = randomUUID();
     const names = ['id', 'name', ...Object.keys(cols)];
-    await tx((em) =>
+    await tx(({ em }) =>
       em.execute(`insert into treasury_rule (${names.join(', ')}) values (${names.map(() => '?').join(', ')})`, [id, `r-${id.slice(0, 6)}`, ...Object.values(cols)]),
     );
     return id;
@@ -43,17 +45,17 @@ describe('scheduled rules: DCA, price drop, daily cut-off (real PostgreSQL)', ()
 
   it('FIXED_DCA: schedules the first run, buys when due (within its daily cap), then moves on', async () => {
     const id = await rule({ type: 'FIXED_DCA', amount_aud_cents: 2500, schedule: 'DAILY', daily_cap_aud_cents: 4000 });
-    expect((await tx((em) => engine.runSchedule(em, tenantId, id))).purchases).toEqual([]);
+    expect((await tx((t) => runner.runSchedule(t, id)))).toEqual([]);
     const [{ next }] = await sql<{ next: Date | string }>(`select next_run_at as next from pool.treasury_rule where id = ?`, [id]);
     expect(new Date(next).toISOString()).toBe('2026-07-15T23:00:00.000Z'); // 09:00 tomorrow, Sydney
     now = new Date('2026-07-15T23:00:05Z');
-    expect((await tx((em) => engine.runSchedule(em, tenantId, id))).purchases).toHaveLength(1);
+    expect((await tx((t) => runner.runSchedule(t, id)))).toHaveLength(1);
     // Not due again until the next morning; running early buys nothing.
-    expect((await tx((em) => engine.runSchedule(em, tenantId, id))).purchases).toEqual([]);
+    expect((await tx((t) => runner.runSchedule(t, id)))).toEqual([]);
     // Force it due again the same local day: the daily cap (4000) leaves 1500 of the 2500.
     await sql(`update pool.treasury_rule set next_run_at = ? where id = ?`, [new Date('2026-07-15T23:30:00Z'), id]);
     now = new Date('2026-07-15T23:31:00Z');
-    await tx((em) => engine.runSchedule(em, tenantId, id));
+    await tx((t) => runner.runSchedule(t, id));
     expect(await purchasesOf(id)).toEqual([
       { amount_aud_cents: '2500', source: 'SCHEDULE' },
       { amount_aud_cents: '1500', source: 'SCHEDULE' },
@@ -63,22 +65,22 @@ describe('scheduled rules: DCA, price drop, daily cut-off (real PostgreSQL)', ()
   it('PRICE_DROP: buys when the price is at least x% under its average, once per cooldown', async () => {
     const id = await rule({ type: 'PRICE_DROP', amount_aud_cents: 5000, percentage_bps: 500, lookback_days: 7, cooldown_minutes: 60 });
     let latest = '96000.00';
-    const prices: PriceReference = { latest: async () => latest, averageOverDays: async () => '100000.00' };
-    expect((await tx((em) => engine.checkPriceDrop(em, tenantId, prices))).purchases).toEqual([]); // 4% only
+    const prices: PricePort = { latest: async () => latest, averageOverDays: async () => '100000.00' };
+    expect((await tx((t) => new ScheduleRunner(engine, prices).checkPriceDrop(t)))).toEqual([]); // 4% only
     latest = '95000.00';
-    expect((await tx((em) => engine.checkPriceDrop(em, tenantId, prices))).purchases).toHaveLength(1); // exactly 5%
+    expect((await tx((t) => new ScheduleRunner(engine, prices).checkPriceDrop(t)))).toHaveLength(1); // exactly 5%
     now = new Date(now.getTime() + 30 * 60_000);
-    expect((await tx((em) => engine.checkPriceDrop(em, tenantId, prices))).purchases).toEqual([]); // cooling down
+    expect((await tx((t) => new ScheduleRunner(engine, prices).checkPriceDrop(t)))).toEqual([]); // cooling down
     now = new Date(now.getTime() + 31 * 60_000);
-    expect((await tx((em) => engine.checkPriceDrop(em, tenantId, prices))).purchases).toHaveLength(1);
+    expect((await tx((t) => new ScheduleRunner(engine, prices).checkPriceDrop(t)))).toHaveLength(1);
     expect((await purchasesOf(id)).map((p) => p.amount_aud_cents)).toEqual(['5000', '5000']);
   });
 
   it('the daily cut-off flushes accruals under the rule minimum, but never under the exchange minimum', async () => {
     const big = await rule({ type: 'PERCENTAGE_OF_REVENUE', percentage_bps: 1000, min_order_aud_cents: 10_000 });
     const pay = (cents: bigint) =>
-      tx((em) =>
-        engine.applyPaymentEvent(em, tenantId, {
+      tx((t) =>
+        engine.applyPaymentEvent(t, {
           paymentEventId: randomUUID(),
           provider: 'square',
           kind: 'REVENUE',
@@ -90,19 +92,19 @@ describe('scheduled rules: DCA, price drop, daily cut-off (real PostgreSQL)', ()
       );
     await pay(7_000n); // 700 accrued: above the exchange's 500, below the rule's 10,000
     expect(await purchasesOf(big)).toEqual([]);
-    await tx((em) => engine.flushAtCutoff(em, tenantId, '2026-07-15'));
+    await tx((t) => runner.flushAtCutoff(t, '2026-07-15'));
     expect(await purchasesOf(big)).toEqual([{ amount_aud_cents: '700', source: 'CUTOFF' }]);
     // Delivered again the same day (a trimmed queue, a second worker): nothing more happens.
     await pay(6_000n); // 600 accrued
-    await tx((em) => engine.flushAtCutoff(em, tenantId, '2026-07-15'));
+    await tx((t) => runner.flushAtCutoff(t, '2026-07-15'));
     expect(await purchasesOf(big)).toHaveLength(1);
-    await tx((em) => engine.flushAtCutoff(em, tenantId, '2026-07-16'));
+    await tx((t) => runner.flushAtCutoff(t, '2026-07-16'));
     expect(await purchasesOf(big)).toEqual([
       { amount_aud_cents: '700', source: 'CUTOFF' },
       { amount_aud_cents: '600', source: 'CUTOFF' },
     ]);
     await pay(3_000n); // 300: under the exchange minimum, carries over to tomorrow
-    await tx((em) => engine.flushAtCutoff(em, tenantId, '2026-07-17'));
+    await tx((t) => runner.flushAtCutoff(t, '2026-07-17'));
     expect(await purchasesOf(big)).toHaveLength(2);
     const [{ t }] = await sql<{ t: string }>(`select sum(amount_e4)::text as t from pool.accrual_entry where rule_id = ?`, [big]);
     expect(t).toBe('3000000');
@@ -117,8 +119,8 @@ describe('scheduled rules: DCA, price drop, daily cut-off (real PostgreSQL)', ()
   it('BALANCE_THRESHOLD sweeps only new cash above the threshold, once per rise', async () => {
     const id = await rule({ type: 'BALANCE_THRESHOLD', amount_aud_cents: 10_000 });
     const balance = (cents: bigint) =>
-      tx((em) =>
-        engine.applyPaymentEvent(em, tenantId, {
+      tx((t) =>
+        engine.applyPaymentEvent(t, {
           paymentEventId: randomUUID(),
           provider: 'stripe',
           kind: 'BALANCE',

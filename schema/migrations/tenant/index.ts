@@ -380,6 +380,26 @@ export const tenantMigrations: TenantMigration[] = [
       `alter table "${s}".outbox add column if not exists correlation_id text default nullif(current_setting('app.correlation_id', true), '')`,
     ],
   },
+  {
+    // Treasury: the purchase lease's fencing token (random per claim; the executor writes only while it holds it).
+    name: '0011_lease_owner',
+    up: (s) => [`alter table "${s}".purchase add column if not exists lease_owner uuid`],
+  },
+  {
+    // Treasury keeps the tenant's timezone (from the tenant module's `tenant.profile` job) instead of reading public.tenant.
+    // Backfilled once here from public.tenant, by the migration (owner role), for the tenants living in this schema;
+    // from then on only the job changes it, when its asOf is newer than timezone_as_of (null: backfilled, any event wins).
+    name: '0012_tenant_profile',
+    up: (s) => [
+      `alter table "${s}".treasury_settings add column if not exists timezone text not null default 'Australia/Sydney'`,
+      `alter table "${s}".treasury_settings add column if not exists timezone_as_of timestamptz`,
+      `alter table "${s}".treasury_settings no force row level security`,
+      `insert into "${s}".treasury_settings (tenant_id, timezone)
+       select t.id, t.timezone from public.tenant t where t.schema_name = '${s}'
+       on conflict (tenant_id) do update set timezone = excluded.timezone where "${s}".treasury_settings.timezone_as_of is null`,
+      `alter table "${s}".treasury_settings force row level security`,
+    ],
+  },
 ];
 
 const UUID_RE = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';

@@ -1,8 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import { recordAudit } from '../../../lib/audit';
-import type { EventBus } from '../../../lib/bus';
-import { TenantDirectory, withTenant } from '../../../lib/db/tenant-context';
+import type { TenantTransactions, TenantTx } from '../../../lib/db/tenant-tx';
 import { log } from '../../../lib/logger';
 import {
   ExchangeRouter,
@@ -15,34 +12,25 @@ import {
 } from '../exchanges/exchange-router';
 import type { ExchangeAdapter, ExchangeName, ExchangeOrder } from '../exchanges/exchange.types';
 import { exchangesThatMayHold, routeFailureVerdict } from '../exchanges/order-presence';
-import { publishAfterCommit, returnUnspent, transitionPurchase, type Publication } from './treasury-engine';
-import { PurchaseStatus, TERMINAL } from './purchase.entity';
-import { readTreasurySettings } from './purchase.service';
-
-type PurchaseRow = {
-  id: string;
-  rule_id: string | null;
-  status: PurchaseStatus;
-  amount_aud_cents: string;
-  client_order_id: string;
-  /** Another worker holds a live lease on it. */
-  leased: boolean;
-};
-
-const PURCHASE_COLUMNS = `id, rule_id, status, amount_aud_cents::text, client_order_id, coalesce(lease_until > ?, false) as leased`;
+import { returnUnspent } from '../ledger/accrual-ledger';
+import { readTreasurySettings } from '../settings/treasury-settings';
+import { LeaseLost, PurchaseStatus, TERMINAL, transitionPurchase } from './purchase-state';
+import { lockPurchase, parkWorkingOrder, releaseLease, takeLease, type PurchaseRow } from './purchase.repository';
 
 export type ExecutorOptions = {
-  orm: MikroORM;
-  directory: TenantDirectory;
+  /** The one way into a tenant: each step of an execution is its own committed tenant transaction. */
+  tenants: TenantTransactions;
   /** The exchanges this worker can reach; paper is the default route. */
   adapters: Partial<Record<ExchangeName, ExchangeAdapter>>;
   breaker?: ExchangeRouterOptions['breaker'];
-  bus: EventBus;
-  /** How long one worker owns a purchase while it talks to exchanges; a crashed worker's lease lapses. */
+  /** How long one worker owns a purchase while it talks to exchanges (database clock); a crashed worker's lease lapses. */
   leaseMs: number;
-  /** The clock of leases, breakers and attempt times. */
+  /** The clock of breakers and attempt times (never of leases: those are the database's). */
   now?: () => Date;
 };
+
+/** A claimed purchase: the row and this worker's fencing token. */
+type Claimed = PurchaseRow & { owner: string };
 
 /** Thrown to have the job retried later (the purchase is not finished and nothing is lost). */
 export class RetryLater extends Error {
@@ -74,8 +62,8 @@ export class PurchaseExecutor {
     this.router = new ExchangeRouter({ adapters: opts.adapters, breaker: opts.breaker, recorder: (a) => this.record(a), now: () => this.now().getTime() });
   }
 
-  private tx<T>(tenantId: string, fn: (em: EntityManager) => Promise<T>): Promise<T> {
-    return withTenant(this.opts.orm, this.opts.directory, tenantId, fn);
+  private tx<T>(tenantId: string, fn: (tx: TenantTx) => Promise<T>): Promise<T> {
+    return this.opts.tenants.run(tenantId, fn);
   }
 
   /**
@@ -83,8 +71,7 @@ export class PurchaseExecutor {
    * its amount to the rule's accrual) instead of asking for another retry.
    */
   async execute(tenantId: string, purchaseId: string, finalAttempt: boolean): Promise<ExecuteResult> {
-    const claim = await this.tx(tenantId, (em) => this.claim(em, tenantId, purchaseId));
-    await publishAfterCommit(this.opts.bus, claim.publications);
+    const claim = await this.tx(tenantId, (tx) => this.claim(tx, purchaseId));
     if (claim.kind === 'done') return { status: claim.status };
     if (claim.kind === 'busy') throw new RetryLater(`purchase ${purchaseId} is being executed by another worker`);
 
@@ -100,6 +87,8 @@ export class PurchaseExecutor {
       return await this.settle(tenantId, purchase, result.order, result.reconciled);
     } catch (err) {
       if (err instanceof RetryLater) throw err;
+      // Another worker owns it now: this one changes nothing and lets the queue look again later.
+      if (err instanceof LeaseLost) throw new RetryLater(err.message);
       const routing = err instanceof RoutingError ? err : null;
       const verdict = routeFailureVerdict({
         kind: routing?.kind ?? null,
@@ -109,10 +98,15 @@ export class PurchaseExecutor {
       });
       const reason = routing ? `${routing.kind}: ${routing.message}` : `unexpected: ${(err as Error).message}`;
       if (verdict.action === 'fail') {
-        await this.finish(tenantId, purchase, PurchaseStatus.FAILED, reason, null);
+        try {
+          await this.finish(tenantId, purchase, PurchaseStatus.FAILED, reason, null);
+        } catch (e) {
+          if (e instanceof LeaseLost) throw new RetryLater(e.message);
+          throw e;
+        }
         return { status: PurchaseStatus.FAILED };
       }
-      await this.release(tenantId, purchase.id);
+      await this.release(tenantId, purchase);
       throw new RetryLater(`${reason} (${verdict.why})`);
     } finally {
       this.routing.delete(purchase.client_order_id);
@@ -120,25 +114,22 @@ export class PurchaseExecutor {
   }
 
   private async claim(
-    em: EntityManager,
-    tenantId: string,
+    tx: TenantTx,
     purchaseId: string,
   ): Promise<
-    | { kind: 'done'; status: PurchaseStatus; publications: Publication[] }
-    | { kind: 'busy'; publications: Publication[] }
-    | { kind: 'go'; purchase: PurchaseRow; policy: Partial<RoutingPolicy>; prior: ExchangeName[]; publications: Publication[] }
+    | { kind: 'done'; status: PurchaseStatus }
+    | { kind: 'busy' }
+    | { kind: 'go'; purchase: Claimed; policy: Partial<RoutingPolicy>; prior: ExchangeName[] }
   > {
-    const now = this.now();
-    const rows = await em.execute<PurchaseRow[]>(`select ${PURCHASE_COLUMNS} from purchase where id = ? for update`, [now, purchaseId]);
-    const p = rows[0];
-    if (!p) return { kind: 'done', status: PurchaseStatus.CANCELLED, publications: [] };
-    if (TERMINAL.has(p.status)) return { kind: 'done', status: p.status, publications: [] };
-    if (p.leased) return { kind: 'busy', publications: [] };
-    await em.execute(`update purchase set lease_until = ? where id = ?`, [new Date(now.getTime() + this.leaseMs), p.id]);
-    const publications: Publication[] = [];
+    const { em } = tx;
+    const p = await lockPurchase(em, purchaseId);
+    if (!p) return { kind: 'done', status: PurchaseStatus.CANCELLED };
+    if (TERMINAL.has(p.status)) return { kind: 'done', status: p.status };
+    if (p.leased) return { kind: 'busy' };
+    const purchase: Claimed = { ...p, owner: await takeLease(em, p.id, this.leaseMs) };
     if (p.status === PurchaseStatus.PENDING) {
       // Committed before any exchange call: from here on a restart reconciles instead of assuming nothing happened.
-      publications.push(await this.transition(em, tenantId, p, PurchaseStatus.SUBMITTED, 'sent to the exchange router'));
+      await this.transition(tx, purchase, PurchaseStatus.SUBMITTED, 'sent to the exchange router');
     }
     // Settings only ever hold exchange names (validated when written).
     const settings = await readTreasurySettings(em);
@@ -152,18 +143,19 @@ export class PurchaseExecutor {
       [p.id],
     );
     const prior = exchangesThatMayHold(trail.map((r) => ({ exchange: r.exchange, operation: r.operation, outcome: r.outcome, outcomeUnknown: r.outcome_unknown })));
-    return { kind: 'go', purchase: p, policy, prior, publications };
+    return { kind: 'go', purchase, policy, prior };
   }
 
-  private transition(em: EntityManager, tenantId: string, p: PurchaseRow, to: PurchaseStatus, reason: string | null): Promise<Publication> {
-    return transitionPurchase(em, tenantId, p, to, { reason, actorId: null, at: this.now() });
+  /** A move of the state machine by this worker: only while it still holds the lease (else LeaseLost). */
+  private transition(tx: TenantTx, p: Claimed, to: PurchaseStatus, reason: string | null): Promise<void> {
+    return transitionPurchase(tx, p, to, { reason, actorId: null, leaseOwner: p.owner });
   }
 
   /** Persists one routing attempt in its own committed transaction, so the trail (the intent above all) survives a crash mid-route. */
   private async record(a: RoutingAttempt): Promise<void> {
     const target = this.routing.get(a.clientOrderId);
     if (!target) throw new Error(`no purchase is being routed under ${a.clientOrderId}`);
-    await this.tx(target.tenantId, (em) =>
+    await this.tx(target.tenantId, ({ em }) =>
       em.execute(
         `insert into exchange_attempt (id, purchase_id, exchange, operation, outcome, error_kind, detail, at, outcome_unknown) values (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [randomUUID(), target.purchaseId, a.exchange, a.operation, a.outcome, a.errorKind, a.detail ?? null, a.at, a.outcomeUnknown === true],
@@ -171,15 +163,10 @@ export class PurchaseExecutor {
     );
   }
 
-  private async settle(tenantId: string, p: PurchaseRow, order: ExchangeOrder, reconciled: boolean): Promise<ExecuteResult> {
+  private async settle(tenantId: string, p: Claimed, order: ExchangeOrder, reconciled: boolean): Promise<ExecuteResult> {
     if (order.status === 'OPEN' || order.open === true) {
-      await this.tx(tenantId, (em) =>
-        em.execute(`update purchase set exchange = ?, exchange_order_id = ?, lease_until = null where id = ?`, [
-          order.exchange,
-          order.exchangeOrderId,
-          p.id,
-        ]),
-      );
+      const parked = await this.tx(tenantId, ({ em }) => parkWorkingOrder(em, p.id, p.owner, order));
+      if (!parked) throw new LeaseLost(p.id);
       throw new RetryLater(`order ${order.exchangeOrderId} on ${order.exchange} is still working (${order.status})`);
     }
     if (order.status === 'FILLED' || (order.status === 'PARTIALLY_FILLED' && order.filledSats > 0n) || (order.status === 'CANCELLED' && order.filledSats > 0n)) {
@@ -192,17 +179,20 @@ export class PurchaseExecutor {
   }
 
   /** Final state, holdings, fees, and the unspent amount back to the rule's accrual: one transaction. */
-  private async finish(tenantId: string, p: PurchaseRow, to: PurchaseStatus, reason: string | null, order: ExchangeOrder | null): Promise<void> {
-    const publications = await this.tx(tenantId, async (em) => {
-      const current = (await em.execute<PurchaseRow[]>(`select ${PURCHASE_COLUMNS} from purchase where id = ? for update`, [this.now(), p.id]))[0];
-      if (!current || TERMINAL.has(current.status)) return [];
+  private async finish(tenantId: string, p: Claimed, to: PurchaseStatus, reason: string | null, order: ExchangeOrder | null): Promise<void> {
+    await this.tx(tenantId, async (tx) => {
+      const { em } = tx;
+      const current = await lockPurchase(em, p.id);
+      if (!current || TERMINAL.has(current.status)) return;
+      // Fenced: a worker whose lease lapsed and was taken over writes nothing (the new owner finishes it).
+      if (current.lease_owner !== p.owner) throw new LeaseLost(p.id);
       if (order) {
         await em.execute(
-          `update purchase set exchange = ?, exchange_order_id = ?, filled_sats = ?, spent_aud_cents = ?, fee_aud_cents = ?, average_price = ?::numeric, lease_until = null where id = ?`,
-          [order.exchange, order.exchangeOrderId, order.filledSats.toString(), order.spentAudCents.toString(), order.feeAudCents.toString(), order.averagePrice, p.id],
+          `update purchase set exchange = ?, exchange_order_id = ?, filled_sats = ?, spent_aud_cents = ?, fee_aud_cents = ?, average_price = ?::numeric where id = ? and lease_owner = ?`,
+          [order.exchange, order.exchangeOrderId, order.filledSats.toString(), order.spentAudCents.toString(), order.feeAudCents.toString(), order.averagePrice, p.id, p.owner],
         );
       }
-      if (to === PurchaseStatus.FAILED) await em.execute(`update purchase set failure_reason = ?, lease_until = null where id = ?`, [reason, p.id]);
+      if (to === PurchaseStatus.FAILED) await em.execute(`update purchase set failure_reason = ? where id = ? and lease_owner = ?`, [reason, p.id, p.owner]);
       if (order && order.filledSats > 0n) {
         await em.execute(
           `insert into holding (exchange, sats, cost_base_aud_cents, fees_aud_cents, purchases, updated_at) values (?, ?, ?, ?, 1, now())
@@ -216,9 +206,10 @@ export class PurchaseExecutor {
       // Every adapter reports what it spent on bitcoin and its fee charged on top (Kraken's cost + fee,
       // Swyftx's amount + feeAmount, paper's feeBps on top): the fee never comes out of the rule's money.
       await returnUnspent(em, { id: p.id, ruleId: current.rule_id, unspentCents: BigInt(current.amount_aud_cents) - (order?.spentAudCents ?? 0n) });
-      const pub = await this.transition(em, tenantId, current, to, reason);
+      await this.transition(tx, { ...current, owner: p.owner }, to, reason);
+      await em.execute(`update purchase set lease_until = null, lease_owner = null where id = ? and lease_owner = ?`, [p.id, p.owner]);
       if (order) {
-        await recordAudit(em, {
+        await tx.audit({
           eventType: 'purchase.fill',
           actorId: null,
           subjectType: 'BitcoinPurchase',
@@ -234,14 +225,15 @@ export class PurchaseExecutor {
           },
         });
       }
-      return [pub];
     });
-    await publishAfterCommit(this.opts.bus, publications);
   }
 
-  private async release(tenantId: string, purchaseId: string): Promise<void> {
-    await this.tx(tenantId, (em) => em.execute(`update purchase set lease_until = null where id = ?`, [purchaseId])).catch((err: Error) =>
-      log().warn({ purchaseId, err: err.message }, 'could not release purchase lease'),
-    );
+  /** Gives the lease back so a retry may start at once; a lease another worker took over is left alone. */
+  private async release(tenantId: string, p: Claimed): Promise<void> {
+    const released = await this.tx(tenantId, ({ em }) => releaseLease(em, p.id, p.owner)).catch((err: Error) => {
+      log().warn({ purchaseId: p.id, err: err.message }, 'could not release purchase lease');
+      return true;
+    });
+    if (!released) log().info({ purchaseId: p.id }, 'purchase lease was taken over by another worker; not released');
   }
 }

@@ -1,33 +1,9 @@
 import { BigIntType, Entity, PrimaryKey, PrimaryKeyProp, Property } from '@mikro-orm/core';
 import { Directive, Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { AudCentsScalar, DecimalScalar, SatoshisScalar } from '../../../lib/money';
+import { PurchaseStatus } from './purchase-state';
 
-export enum PurchaseStatus {
-  PENDING = 'PENDING',
-  SUBMITTED = 'SUBMITTED',
-  FILLED = 'FILLED',
-  PARTIALLY_FILLED = 'PARTIALLY_FILLED',
-  FAILED = 'FAILED',
-  CANCELLED = 'CANCELLED',
-}
-registerEnumType(PurchaseStatus, { name: 'PurchaseStatus' });
-
-export const TERMINAL: ReadonlySet<PurchaseStatus> = new Set([
-  PurchaseStatus.FILLED,
-  PurchaseStatus.PARTIALLY_FILLED,
-  PurchaseStatus.FAILED,
-  PurchaseStatus.CANCELLED,
-]);
-
-/** The only moves a purchase may make; anything else is a bug and is refused. */
-export const TRANSITIONS: Readonly<Record<PurchaseStatus, readonly PurchaseStatus[]>> = {
-  PENDING: [PurchaseStatus.SUBMITTED, PurchaseStatus.FAILED, PurchaseStatus.CANCELLED],
-  SUBMITTED: [PurchaseStatus.FILLED, PurchaseStatus.PARTIALLY_FILLED, PurchaseStatus.FAILED, PurchaseStatus.CANCELLED],
-  FILLED: [],
-  PARTIALLY_FILLED: [],
-  FAILED: [],
-  CANCELLED: [],
-};
+export { PurchaseStatus } from './purchase-state';
 
 export enum PurchaseSource {
   RULE = 'RULE',
@@ -105,6 +81,10 @@ export class Purchase {
 
   @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })
   leaseUntil!: Date | null;
+
+  /** The fencing token of the worker that holds the lease (random per claim). */
+  @Property({ type: 'uuid', nullable: true })
+  leaseOwner!: string | null;
 
   @Field(() => Int)
   @Property({ type: 'integer' })

@@ -1,6 +1,6 @@
 import { Field, InputType, Int } from 'type-graphql';
-import { AudCentsScalar } from '../../lib/money';
-import { RuleType } from './treasury-rule.entity';
+import { AudCentsScalar } from '../../../lib/money';
+import { RuleType } from './rule.entity';
 
 @InputType('TreasuryRuleInput')
 export class TreasuryRuleInput {

@@ -56,7 +56,7 @@ export function startOfLocalMonth(at: Date, timeZone: string): Date {
 
 /** The next instant at local `HH:MM` strictly after `at`. */
 export function nextLocalTime(at: Date, hhmm: string, timeZone: string): Date {
-  const [hh, mm] = hhmm.split(':').map(Number);
+  const [hh = 0, mm = 0] = hhmm.split(':').map(Number);
   const p = parts(at, timeZone);
   const today = zonedTimeToUtc(p.y, p.m, p.d, hh, mm, timeZone);
   if (today.getTime() > at.getTime()) return today;

@@ -1,5 +1,5 @@
-import { RuleType } from './treasury-rule.entity';
-import { isValidSchedule, validateRule } from './treasury-rule.service';
+import { RuleType } from './rule.entity';
+import { isValidSchedule, validateRule } from './rule.service';
 
 const base = {
   name: 'Rule',

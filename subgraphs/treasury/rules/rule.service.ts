@@ -1,14 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { recordAudit } from '../../lib/audit';
-import type { EventBus } from '../../lib/bus';
-import { AppError, ErrorCode, badInput, notFound } from '../../lib/errors';
-import { isUuid } from '../../lib/db/tenant-context';
-import type { Scope } from '../../lib/access';
-import { RuleType, TreasuryRule } from './treasury-rule.entity';
-import { publishAfterCommit, ruleEvent } from './purchases/treasury-engine';
-import type { TreasuryRuleInput, TreasuryRulePatch } from './treasury-rule.input';
+import type { TenantTx } from '../../../lib/db/tenant-tx';
+import { AppError, ErrorCode, badInput, notFound } from '../../../lib/errors';
+import { isUuid } from '../../../lib/db/tenant-context';
+import type { Scope } from '../../../lib/access';
+import { RuleType, TreasuryRule } from './rule.entity';
+import { ruleEvent, type RuleChange } from './rule.events';
+import type { TreasuryRuleInput, TreasuryRulePatch } from './rule.input';
 
 type RuleState = Pick<
   TreasuryRule,
@@ -94,19 +93,12 @@ export function validateRule(r: RuleState): void {
 
 const n = <T>(v: T | null | undefined): T | null => (v === undefined ? null : v);
 
-export type RuleChange = 'CREATED' | 'UPDATED' | 'ENABLED' | 'DISABLED' | 'DELETED';
+export type { RuleChange } from './rule.events';
 
 /** Rule use cases; every change is audited in its transaction and published after commit. */
 export class TreasuryRuleService {
-  constructor(private readonly bus: EventBus) {}
-
   list(scope: Scope): Promise<TreasuryRule[]> {
     return scope.tx(({ em }) => em.find(TreasuryRule, { tenantId: scope.tenantId }, { orderBy: { createdAt: 'asc', id: 'asc' } }));
-  }
-
-  get(scope: Scope, id: string): Promise<TreasuryRule | null> {
-    if (!isUuid(id)) return Promise.resolve(null);
-    return scope.tx(({ em }) => em.findOne(TreasuryRule, { tenantId: scope.tenantId, id }));
   }
 
   async create(scope: Scope, input: TreasuryRuleInput): Promise<TreasuryRule> {
@@ -125,8 +117,8 @@ export class TreasuryRuleService {
       cooldownMinutes: n(input.cooldownMinutes),
     };
     validateRule(state);
-    const now = new Date();
-    const rule = await scope.tx(async ({ em }) => {
+    return scope.tx(async (tx) => {
+      const { em, now } = tx;
       const r = em.create(TreasuryRule, {
         ...state,
         tenantId: scope.tenantId,
@@ -139,11 +131,9 @@ export class TreasuryRuleService {
         updatedAt: now,
       });
       await em.flush();
-      await this.audit(em, scope, r, 'CREATED');
+      await this.changed(tx, scope, r, 'CREATED');
       return r;
     });
-    await this.published(scope, rule, 'CREATED');
-    return rule;
   }
 
   async update(scope: Scope, id: string, patch: TreasuryRulePatch): Promise<TreasuryRule> {
@@ -189,31 +179,28 @@ export class TreasuryRuleService {
     apply: (r: TreasuryRule, em: EntityManager) => void,
   ): Promise<TreasuryRule> {
     if (!isUuid(id)) throw notFound('treasury rule');
-    const rule = await scope.tx(async ({ em }) => {
+    return scope.tx(async (tx) => {
+      const { em, now } = tx;
       const r = await em.findOne(TreasuryRule, { tenantId: scope.tenantId, id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       if (!r) throw notFound('treasury rule');
       apply(r, em);
-      if (change !== 'DELETED') r.updatedAt = new Date();
+      if (change !== 'DELETED') r.updatedAt = now;
       await em.flush();
-      await this.audit(em, scope, r, change);
+      await this.changed(tx, scope, r, change);
       return r;
     });
-    await this.published(scope, rule, change);
-    return rule;
   }
 
-  private async audit(em: EntityManager, scope: Scope, r: TreasuryRule, change: RuleChange): Promise<void> {
-    await recordAudit(em, {
+  /** Audited in the change's transaction; the live event goes out after it commits. */
+  private async changed(tx: TenantTx, scope: Scope, r: TreasuryRule, change: RuleChange): Promise<void> {
+    await tx.audit({
       eventType: `treasury_rule.${change.toLowerCase()}`,
       actorId: scope.userId,
       subjectType: 'TreasuryRule',
       subjectId: r.id,
       data: ruleSnapshot(r),
     });
-  }
-
-  private async published(scope: Scope, r: TreasuryRule, change: RuleChange): Promise<void> {
-    await publishAfterCommit(this.bus, [ruleEvent(scope.tenantId, r, change)]);
+    tx.publish('rule', ruleEvent(r, change));
   }
 }
 

@@ -1,7 +1,7 @@
 import { BigIntType, Entity, PrimaryKey, PrimaryKeyProp, Property } from '@mikro-orm/core';
 import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { Directive } from 'type-graphql';
-import { AudCentsScalar } from '../../lib/money';
+import { AudCentsScalar } from '../../../lib/money';
 
 export enum RuleType {
   PERCENTAGE_OF_REVENUE = 'PERCENTAGE_OF_REVENUE',

@@ -1,5 +1,7 @@
-import { averagePriceAudPerBtc } from './purchase.resolver';
-import { apportionWholeCents, clientOrderIdFor, e4ToCentsDecimal, isDropAtLeast, nextRun } from './treasury-engine';
+import { averagePriceAudPerBtc } from '../purchases/holding.resolver';
+import { apportionWholeCents, e4ToCentsDecimal } from '../ledger/cents';
+import { clientOrderIdFor } from '../purchases/purchase-requests';
+import { isDropAtLeast, nextRun } from './schedule';
 
 describe('treasury engine helpers', () => {
   it('compares price drops exactly, at the boundary', () => {
