@@ -17,7 +17,7 @@ import { ZerocapClient } from '../subgraphs/treasury/exchanges/zerocap.client';
 import { PaperExchange } from '../subgraphs/treasury/exchanges/paper.exchange';
 import { PurchaseExecutor } from '../subgraphs/treasury/purchases/purchase-executor';
 import { TreasuryEngine } from '../subgraphs/treasury/purchases/treasury-engine';
-import { auditProcessor } from './audit.processor';
+import { auditProcessor } from '../subgraphs/compliance/jobs/audit.processor';
 import type { KeyMaintenance } from './keys-reseal';
 import { MarketPrices } from './market-prices';
 import { paymentEventsProcessor } from './payment-events.processor';
