@@ -5,7 +5,7 @@ import type { ApiKeyScope } from './auth/api-keys';
 import { CredentialVerifier } from './auth/credentials';
 import type { AccessClaims, Role } from './auth/tokens';
 import { TenantDirectory, isUuid } from './db/tenant-context';
-import { TenantTransactions, type TenantTx } from './db/tenant-tx';
+import { TenantTransactions, type TenantTx, type TenantTxOptions } from './db/tenant-tx';
 import type { EventBus } from './bus';
 
 export type Principal =
@@ -136,8 +136,8 @@ export type Scope = {
   role: Role;
   actor: 'user' | 'apiKey';
   amr: string[];
-  /** One tenant transaction of this scope's tenant (lib/db/tenant-tx.ts). */
-  tx<T>(fn: (tx: TenantTx) => Promise<T>): Promise<T>;
+  /** One tenant transaction of this scope's tenant (lib/db/tenant-tx.ts), optionally at another isolation level. */
+  tx<T>(fn: (tx: TenantTx) => Promise<T>, opts?: TenantTxOptions): Promise<T>;
 };
 
 export type GateContext = { principal: Principal };
@@ -234,7 +234,7 @@ export class AccessGate {
 
   private scopeOf(p: Exclude<Principal, { kind: 'anonymous' }>): Scope {
     const tenantId = p.tenantId;
-    const tx: Scope['tx'] = (fn) => this.transactions.run(tenantId, fn);
+    const tx: Scope['tx'] = (fn, opts) => this.transactions.run(tenantId, fn, opts);
     return p.kind === 'user'
       ? { userId: p.userId, tenantId, role: p.role, actor: 'user', amr: p.amr, tx }
       : { userId: p.keyId, tenantId, role: 'VIEWER', actor: 'apiKey', amr: [], tx };
