@@ -22,11 +22,7 @@ export type AppendInput = {
 export async function appendAuditEvent(em: EntityManager, input: AppendInput): Promise<AuditEvent> {
   const existing = await em.findOne(AuditEvent, { tenantId: input.tenantId, id: input.id });
   if (existing) return existing;
-  await em.execute(
-    `insert into audit_head (tenant_id, last_seq, last_hash) values (?, 0, ?) on conflict (tenant_id) do nothing`,
-    [input.tenantId, GENESIS_HASH],
-  );
-  const head = await em.findOneOrFail(AuditHead, { tenantId: input.tenantId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+  const head = await lockAuditHead(em, input.tenantId);
   const again = await em.findOne(AuditEvent, { tenantId: input.tenantId, id: input.id });
   if (again) return again;
   const event = em.create(AuditEvent, {
@@ -49,6 +45,15 @@ export async function appendAuditEvent(em: EntityManager, input: AppendInput): P
   head.updatedAt = new Date();
   await em.flush();
   return event;
+}
+
+/**
+ * Takes the tenant's chain head for update (creating it at the genesis hash), held to commit: every
+ * append of this tenant waits for it, so facts read after it are read by one appender at a time.
+ */
+export async function lockAuditHead(em: EntityManager, tenantId: string): Promise<AuditHead> {
+  await em.execute(`insert into audit_head (tenant_id, last_seq, last_hash) values (?, 0, ?) on conflict (tenant_id) do nothing`, [tenantId, GENESIS_HASH]);
+  return em.findOneOrFail(AuditHead, { tenantId }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
 }
 
 export type AuditPage = { events: AuditEvent[]; hasNextPage: boolean; totalCount: number };
