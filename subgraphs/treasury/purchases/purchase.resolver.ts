@@ -2,7 +2,6 @@ import { Arg, Ctx, Field, FieldResolver, ID, InputType, Int, Mutation, ObjectTyp
 import { AudCentsScalar, DecimalScalar } from '../../../lib/money';
 import { servedByGateway, type SubgraphContext } from '../../../lib/subgraph';
 import { TreasuryRule } from '../treasury-rule.entity';
-import { SENSITIVE_AMOUNT_CENTS } from '../treasury-rule.resolver';
 import type { TreasuryRuleService } from '../treasury-rule.service';
 import { ExchangeAttemptRecord, Holding, Purchase, PurchaseFunding, PurchaseStatus, PurchaseTransition } from './purchase.entity';
 import type { PurchaseService } from './purchase.service';
@@ -86,8 +85,7 @@ export class PurchaseResolver {
     @Arg('amountAudCents', () => AudCentsScalar) amountAudCents: bigint,
     @Arg('idempotencyKey', () => String) idempotencyKey: string,
   ): Promise<Purchase> {
-    const scope =
-      amountAudCents >= SENSITIVE_AMOUNT_CENTS ? ctx.gate.requireSensitive(ctx, 'purchase:request') : ctx.gate.require(ctx, 'purchase:request');
+    const scope = ctx.gate.requireForAmounts(ctx, 'purchase:request', [amountAudCents]);
     return ctx.services.purchases.request(scope, amountAudCents, idempotencyKey);
   }
 
