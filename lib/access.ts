@@ -252,10 +252,22 @@ export class AccessGate {
 
   private scopeOf(p: Exclude<Principal, { kind: 'anonymous' }>): Scope {
     const tenantId = p.tenantId;
-    const tx: Scope['tx'] = (fn, opts) => this.transactions.run(tenantId, fn, opts);
-    return p.kind === 'user'
-      ? { userId: p.userId, tenantId, role: p.role, actor: 'user', amr: p.amr, tx }
-      : { userId: p.keyId, tenantId, role: 'VIEWER', actor: 'apiKey', amr: [], tx };
+    if (p.kind === 'apiKey') {
+      const tx: Scope['tx'] = (fn, opts) => this.transactions.run(tenantId, fn, opts);
+      return { userId: p.keyId, tenantId, role: 'VIEWER', actor: 'apiKey', amr: [], tx };
+    }
+    // The acting user, for the row-level security of public tables keyed by user (refresh_token, mfa_recovery_code).
+    const userId = p.userId;
+    const tx: Scope['tx'] = (fn, opts) =>
+      this.transactions.run(
+        tenantId,
+        async (t) => {
+          await t.em.execute(`select set_config('app.user_id', ?, true)`, [userId]);
+          return fn(t);
+        },
+        opts,
+      );
+    return { userId, tenantId, role: p.role, actor: 'user', amr: p.amr, tx };
   }
 }
 
