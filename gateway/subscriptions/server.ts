@@ -208,9 +208,9 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
           }
           return refuse(socket, err instanceof AppError ? err.message : 'token is invalid');
         }
-        // A partner key's connection also ends after API_KEY_SESSION_MS and reconnects (verified afresh).
+        // A partner key's subscriptions also end after API_KEY_SESSION_MS (the client resubscribes and is
+        // verified afresh); its revocation is caught sooner by re-verification, which asks the subgraphs.
         const expiresAt = credential.principal.kind === 'apiKey' ? Date.now() + (opts.apiKeySessionMs ?? API_KEY_SESSION_MS) : credential.expiresAt;
-        credential = { ...credential, expiresAt };
         connections.set(socket, new Connection(socket, credential.principal, credential.authorization, expiresAt));
         if (credential.authorization !== undefined) {
           live.set(socket, { socket, credential, unverified: 0 });

@@ -20,6 +20,8 @@ const ACCEPT = gql`mutation ($token: String!, $password: String) { acceptInvite(
 const REMOVE = gql`mutation ($userId: ID!) { removeMember(userId: $userId) }`;
 const LOGOUT = gql`mutation ($t: String!) { logout(refreshToken: $t) }`;
 const CHANGE_ROLE = gql`mutation ($userId: ID!, $role: Role!) { changeMemberRole(userId: $userId, role: $role) { role } }`;
+const CREATE_KEY = gql`mutation ($i: CreateApiKeyInput!) { createApiKey(input: $i) { key apiKey { id } } }`;
+const REVOKE_KEY = gql`mutation ($id: ID!) { revokeApiKey(id: $id) { id } }`;
 const PURCHASES = 'subscription { purchaseUpdated { purchaseId status } }';
 
 type Session = { accessToken: string; refreshToken: string; user: { id: string; role: string }; tenant: { id: string } };
@@ -78,9 +80,11 @@ describe('WebSocket subscriptions are re-verified like HTTP requests', () => {
     const c = createClient({
       url: `${gw.url.replace(/^http/, 'ws')}/graphql`,
       webSocketImpl: WebSocket,
-      connectionParams: { authorization: `Bearer ${token}` },
+      connectionParams: { authorization: token.startsWith('Bearer ') ? token : `Bearer ${token}` },
       retryAttempts: 0,
       lazy: false,
+      // The close is what these tests expect; graphql-ws would log it.
+      onNonLazyError: () => undefined,
     });
     clients.push(c);
     return c;
@@ -176,5 +180,19 @@ describe('WebSocket subscriptions are re-verified like HTTP requests', () => {
     const id = await publish(owner.tenant.id, 'FILLED');
     await waitFor(() => again.values.length === 1, 'the event for the reconnected member');
     expect(again.values).toEqual([{ data: { purchaseUpdated: { purchaseId: id, status: 'FILLED' } } }]);
+  });
+
+  it('a partner key revoked while subscribed stops receiving (4401) within the window, not after its 5-minute session', async () => {
+    const { owner, member } = await team('VIEWER');
+    const created = (
+      await http(owner.accessToken).request<{ createApiKey: { key: string; apiKey: { id: string } } }>(CREATE_KEY, { i: { name: 'ws partner', scopes: ['read:treasury'] } })
+    ).createApiKey;
+    const [o, k] = await bothLive(owner, { ...member, accessToken: created.key });
+    await http(owner.accessToken).request(REVOKE_KEY, { id: created.apiKey.id });
+    expect(closeOf(await within(k.ended, WINDOW_MS, 'the revoked key’s socket closing'))).toEqual({
+      code: 4401,
+      reason: expect.stringMatching(/^Unauthorized: /),
+    });
+    await nothingMoreFor(o, k, owner.tenant.id);
   });
 });
