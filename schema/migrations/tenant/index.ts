@@ -385,11 +385,10 @@ export const tenantMigrations: TenantMigration[] = [
     up: (s) => [
       // The order facts occurred in, taken when the outbox row is written: a transaction that depends on
       // another (reads what it committed, waits for its lock) takes a later number. The audit appender
-      // chains a tenant's facts in this order, whatever order their jobs run in.
-      `create sequence if not exists "${s}".outbox_occurrence_seq`,
-      `grant usage on sequence "${s}".outbox_occurrence_seq to abt_app`,
+      // chains a tenant's facts in this order, whatever order their jobs run in. The sequence is public
+      // (Migration20261202001100_outbox_occurrence), so rows keep their order when a tenant moves schema.
       `alter table "${s}".outbox add column if not exists occurrence bigint`,
-      `alter table "${s}".outbox alter column occurrence set default nextval('"${s}".outbox_occurrence_seq')`,
+      `alter table "${s}".outbox alter column occurrence set default nextval('public.outbox_occurrence_seq')`,
       `create index if not exists outbox_audit_occurrence_idx on "${s}".outbox (tenant_id, occurrence) where queue = 'audit' and appended_at is null`,
     ],
   },
