@@ -93,7 +93,11 @@ export const CREDENTIAL_CLOSE = { revoked: CloseCode.Unauthorized, roleChanged: 
 const RECHECK_CONCURRENCY = 8;
 
 /** A close reason fits in a control frame (123 bytes). */
-const closeReason = (text: string): string => (Buffer.byteLength(text) <= 120 ? text : `${Buffer.from(text).subarray(0, 117).toString()}...`);
+const closeReason = (text: string): string => {
+  let out = text;
+  while (Buffer.byteLength(out) > 120) out = out.slice(0, -1);
+  return out === text ? text : `${out.slice(0, -3)}...`;
+};
 
 /** An open connection as the server tracks it for re-verification. */
 type Live = { socket: WebSocket; credential: SocketCredential; unverified: number };
@@ -103,8 +107,9 @@ const coded = (err: GraphQLError, code: string): GraphQLError =>
 
 /**
  * graphql-ws (`graphql-transport-ws`) on the gateway's own HTTP server and path. Connections
- * authenticate once in `connection_init` (`{ authorization: 'Bearer <jwt>' }`); each subscription
- * is validated against the API schema, mapped to a bus channel and served by the hub.
+ * authenticate in `connection_init` (`{ authorization: 'Bearer <jwt>' }`) and are verified again
+ * every credentialRecheckMs; every access decision is the SubscriptionGate's (lib/access.ts). Each
+ * subscription is validated against the API schema, mapped to a bus channel and served by the hub.
  */
 export function attachSubscriptions(opts: SubscriptionServerOptions): SubscriptionServer {
   const maxSubscriptions = opts.maxSubscriptionsPerConnection ?? 100;
@@ -185,7 +190,7 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
   recheckTimer.unref();
 
   const refuse = (socket: WebSocket, reason: string): false => {
-    socket.close(CloseCode.Unauthorized, `Unauthorized: ${reason}`);
+    socket.close(CloseCode.Unauthorized, closeReason(`Unauthorized: ${reason}`));
     return false;
   };
 
@@ -208,6 +213,8 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
           }
           return refuse(socket, err instanceof AppError ? err.message : 'token is invalid');
         }
+        // Closed while the subgraphs were asked: nothing to track.
+        if (socket.readyState !== socket.OPEN) return false;
         // A partner key's subscriptions also end after API_KEY_SESSION_MS (the client resubscribes and is
         // verified afresh); its revocation is caught sooner by re-verification, which asks the subgraphs.
         const expiresAt = credential.principal.kind === 'apiKey' ? Date.now() + (opts.apiKeySessionMs ?? API_KEY_SESSION_MS) : credential.expiresAt;
