@@ -8,11 +8,18 @@ import {
   PERMISSIONS,
   SCOPE_ACTIONS,
   SENSITIVE_ACTIONS,
+  SENSITIVE_AMOUNT_CENTS,
+  SOCKET_RECHECK_MS,
+  SubscriptionGate,
   authorize,
   permissionMatrixMarkdown,
   type Principal,
+  type RemoteAsk,
+  type SocketCredential,
 } from './access';
+import { SUBSCRIPTION_SOURCES } from '../gateway/subscriptions/sources';
 import { API_KEY_SCOPES } from './auth/api-keys';
+import { signAccessToken } from './auth/tokens';
 import { TenantDirectory } from './db/tenant-context';
 
 const T = '11111111-1111-4111-8111-111111111111';
@@ -44,6 +51,19 @@ describe('the permission matrix', () => {
     const expected = `${start}\n${permissionMatrixMarkdown()}\n${end}`;
     if (process.env.ACCESS_DOC === 'write') writeFileSync(path, doc.slice(0, i) + expected + doc.slice(j + end.length));
     else expect(doc.slice(i, j + end.length)).toBe(expected);
+  });
+
+  it('documents every subscription field, its action and audience, and the amount rule in docs/access.md', () => {
+    const doc = readFileSync(join(__dirname, '..', 'docs', 'access.md'), 'utf8');
+    const table = doc.slice(doc.indexOf('<!-- subscription-matrix:start'), doc.indexOf('<!-- subscription-matrix:end -->'));
+    const rows = table.split('\n').filter((l) => l.startsWith('| `'));
+    expect(rows.sort()).toEqual(
+      Object.entries(SUBSCRIPTION_SOURCES)
+        .map(([name, s]) => `| \`${name}\` | \`${s.action}\` | ${s.audience} |`)
+        .sort(),
+    );
+    expect(doc).toContain(`\`SENSITIVE_AMOUNT_CENTS\` = ${SENSITIVE_AMOUNT_CENTS} cents`);
+    expect(doc).toContain(`\`SOCKET_RECHECK_MS\` = ${SOCKET_RECHECK_MS / 1000} s`);
   });
 
   it('has the roles the issue asks for', () => {
@@ -88,5 +108,90 @@ describe('the access gate', () => {
     expect(code(() => gate.require({ principal: { kind: 'anonymous' } }, 'tenant:read'))).toBe('UNAUTHENTICATED');
     const s = gate.require(user('USER'), 'purchase:request');
     expect([s.actor, s.amr]).toEqual(['user', ['pwd']]);
+  });
+});
+
+describe('amount-based sensitivity', () => {
+  it('demands a second factor from SENSITIVE_AMOUNT_CENTS on, only when the tenant requires MFA', () => {
+    const admin = user('ADMIN', { mfaRequired: true });
+    expect(code(() => gate.requireForAmounts(admin, 'rule:write', [SENSITIVE_AMOUNT_CENTS - 1n, null, undefined]))).toBe('OK');
+    expect(code(() => gate.requireForAmounts(admin, 'rule:write', [null, SENSITIVE_AMOUNT_CENTS]))).toBe('MFA_REQUIRED');
+    expect(code(() => gate.requireForAmounts(user('ADMIN'), 'rule:write', [SENSITIVE_AMOUNT_CENTS * 10n]))).toBe('OK');
+    expect(code(() => gate.requireForAmounts(user('ADMIN', { mfaRequired: true, amr: ['pwd', 'otp'] }), 'purchase:request', [SENSITIVE_AMOUNT_CENTS]))).toBe('OK');
+    // The role check comes first.
+    expect(code(() => gate.requireForAmounts(user('VIEWER', { mfaRequired: true }), 'purchase:request', [SENSITIVE_AMOUNT_CENTS]))).toBe('FORBIDDEN');
+  });
+});
+
+describe('the subscription gate (WebSocket)', () => {
+  const KEYS = 'k'.repeat(64);
+  type Answer = Awaited<ReturnType<RemoteAsk>>;
+  /** The subgraphs as the gate sees them: a fixed answer per query. */
+  const subgraphs = (answers: Record<string, Answer | Error>): { ask: RemoteAsk; asked: string[] } => {
+    const asked: string[] = [];
+    const ask: RemoteAsk = (query) => {
+      asked.push(query);
+      const a = answers[query] ?? { errors: [{ message: 'unexpected', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] };
+      return a instanceof Error ? Promise.reject(a) : Promise.resolve(a);
+    };
+    return { ask, asked };
+  };
+  const ME = '{ me { id role tenantId } }';
+  const U = '33333333-3333-4333-8333-333333333333';
+  const cred = (principal: Principal): SocketCredential => ({ principal, authorization: 'Bearer x', expiresAt: undefined });
+  const field = (name: keyof typeof SUBSCRIPTION_SOURCES) => ({ name, ...SUBSCRIPTION_SOURCES[name], mustSee: null });
+  const refusal = async (p: Promise<unknown>): Promise<string> => p.then(() => 'OK', (err: { code?: string }) => String(err.code));
+
+  it('connects a JWT only when the subgraphs still accept it, with the member’s current role', async () => {
+    const token = await signAccessToken({ sub: U, tid: T, role: 'OWNER', amr: ['pwd'], sid: OTHER }, KEYS);
+    const demoted = new SubscriptionGate(KEYS, subgraphs({ [ME]: { data: { me: { id: U, role: 'VIEWER', tenantId: T } } } }).ask);
+    const c = await demoted.connect(`Bearer ${token}`);
+    expect(c.principal).toMatchObject({ kind: 'user', userId: U, tenantId: T, role: 'VIEWER' });
+    expect(c.expiresAt).toBeGreaterThan(Date.now());
+    const removed = new SubscriptionGate(KEYS, subgraphs({ [ME]: { errors: [{ message: 'membership no longer exists', extensions: { code: 'UNAUTHENTICATED' } }] } }).ask);
+    await expect(removed.connect(`Bearer ${token}`)).rejects.toMatchObject({ code: 'UNAUTHENTICATED', message: 'membership no longer exists' });
+    const down = new SubscriptionGate(KEYS, subgraphs({ [ME]: new Error('ECONNREFUSED') }).ask);
+    expect(await refusal(down.connect(`Bearer ${token}`))).toBe('INTERNAL_SERVER_ERROR');
+    expect(await refusal(removed.connect('Bearer not-a-jwt'))).toBe('UNAUTHENTICATED');
+    expect((await removed.connect(undefined)).principal).toEqual({ kind: 'anonymous' });
+  });
+
+  it('re-verifies: valid, revoked (logout, removal, another user or tenant), changed role, or unknown when the subgraphs cannot say', async () => {
+    const p = user('ADMIN').principal as Extract<Principal, { kind: 'user' }>;
+    const me = (m: unknown): Answer => ({ data: { me: m } });
+    const outcome = (a: Answer | Error) => new SubscriptionGate(KEYS, subgraphs({ [ME]: a }).ask).reverify(cred({ ...p, userId: U }));
+    expect(await outcome(me({ id: U, role: 'ADMIN', tenantId: T }))).toEqual({ outcome: 'valid' });
+    expect(await outcome(me({ id: U, role: 'VIEWER', tenantId: T }))).toEqual({ outcome: 'changed', principal: { ...p, userId: U, role: 'VIEWER' } });
+    expect(await outcome({ errors: [{ message: 'session has been logged out', extensions: { code: 'UNAUTHENTICATED' } }] })).toEqual({
+      outcome: 'revoked',
+      reason: 'session has been logged out',
+    });
+    expect((await outcome(me({ id: U, role: 'ADMIN', tenantId: OTHER }))).outcome).toBe('revoked');
+    expect((await outcome(me({ id: OTHER, role: 'ADMIN', tenantId: T }))).outcome).toBe('revoked');
+    expect((await outcome(new Error('timeout'))).outcome).toBe('unknown');
+    expect((await outcome({ errors: [{ message: 'boom', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] })).outcome).toBe('unknown');
+    const expired = { ...cred({ ...p, userId: U }), expiresAt: Date.now() - 1 };
+    expect(await new SubscriptionGate(KEYS, subgraphs({}).ask).reverify(expired)).toEqual({ outcome: 'revoked', reason: 'token has expired' });
+    expect(await new SubscriptionGate(KEYS, subgraphs({}).ask).reverify(cred({ kind: 'anonymous' }))).toEqual({ outcome: 'valid' });
+  });
+
+  it('decides who may subscribe to which field, and always to the credential’s own tenant', async () => {
+    const { ask, asked } = subgraphs({
+      '{ purchases(limit: 1) { id } }': { errors: [{ message: 'no', extensions: { code: 'FORBIDDEN' } }] },
+      '{ treasuryRules { id } }': { data: { treasuryRules: [] } },
+      'query ($id: ID!) { purchase(id: $id) { id } }': { data: { purchase: null } },
+    });
+    const g = new SubscriptionGate(KEYS, ask);
+    expect(await g.forSubscription(cred(user('VIEWER').principal), field('purchaseUpdated'))).toEqual({ tenantId: T });
+    expect(await g.forSubscription(cred({ kind: 'anonymous' }), field('btcPrice'))).toEqual({ tenantId: undefined });
+    expect(await refusal(g.forSubscription(cred({ kind: 'anonymous' }), field('purchaseUpdated')))).toBe('UNAUTHENTICATED');
+    // Users by the matrix, without asking; API keys by the subgraphs' answer to the field's probe.
+    expect(asked).toEqual([]);
+    const k = cred(key().principal);
+    expect(await g.forSubscription(k, field('treasuryEvents'))).toEqual({ tenantId: T });
+    expect(await refusal(g.forSubscription(k, field('purchaseUpdated')))).toBe('FORBIDDEN');
+    // A named object the caller cannot see is NOT_FOUND.
+    const named = { ...field('purchaseUpdated'), mustSee: { query: 'query ($id: ID!) { purchase(id: $id) { id } }', variables: { id: U }, what: 'purchase' } };
+    expect(await refusal(g.forSubscription(cred(user('OWNER').principal), named))).toBe('NOT_FOUND');
   });
 });

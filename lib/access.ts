@@ -1,11 +1,11 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import DataLoader from 'dataloader';
 import { AppError, ErrorCode, notFound } from './errors';
-import type { ApiKeyScope } from './auth/api-keys';
-import { CredentialVerifier } from './auth/credentials';
-import type { AccessClaims, Role } from './auth/tokens';
+import { API_KEY_PREFIX, parseApiKey, type ApiKeyScope } from './auth/api-keys';
+import { CREDENTIAL_CACHE_TTL_MS, CredentialVerifier } from './auth/credentials';
+import { ROLES, bearer, verifyAccessToken, type AccessClaims, type JwtKeys, type Role, type VerifiedAccessClaims } from './auth/tokens';
 import { TenantDirectory, isUuid } from './db/tenant-context';
-import { TenantTransactions, type TenantTx } from './db/tenant-tx';
+import { TenantTransactions, type TenantTx, type TenantTxOptions } from './db/tenant-tx';
 import type { EventBus } from './bus';
 
 export type Principal =
@@ -77,6 +77,16 @@ export const SENSITIVE_ACTIONS: ReadonlySet<Action> = new Set<Action>([
   'tenant:security',
 ]);
 
+/**
+ * Amounts (AUD cents) from which a money action is sensitive: a rule that may move this much in one
+ * go, a purchase this large. `gate.requireForAmounts` applies it.
+ */
+export const SENSITIVE_AMOUNT_CENTS = 1_000_000n;
+
+/** Whether any of these amounts (null/undefined: not given) makes the action sensitive. */
+export const isSensitiveAmount = (amounts: readonly (bigint | null | undefined)[]): boolean =>
+  amounts.some((v) => v !== null && v !== undefined && v >= SENSITIVE_AMOUNT_CENTS);
+
 /** What each API key scope allows. Keys never manage users, keys, owners or the tenant. */
 export const SCOPE_ACTIONS: Record<ApiKeyScope, readonly Action[]> = {
   'read:treasury': ['tenant:read', 'rule:read', 'purchase:read'],
@@ -136,8 +146,8 @@ export type Scope = {
   role: Role;
   actor: 'user' | 'apiKey';
   amr: string[];
-  /** One tenant transaction of this scope's tenant (lib/db/tenant-tx.ts). */
-  tx<T>(fn: (tx: TenantTx) => Promise<T>): Promise<T>;
+  /** One tenant transaction of this scope's tenant (lib/db/tenant-tx.ts), optionally at another isolation level. */
+  tx<T>(fn: (tx: TenantTx) => Promise<T>, opts?: TenantTxOptions): Promise<T>;
 };
 
 export type GateContext = { principal: Principal };
@@ -181,6 +191,14 @@ export class AccessGate {
     const scope = this.check(ctx, action, tenantId);
     assertSecondFactor(ctx.principal);
     return scope;
+  }
+
+  /**
+   * For money actions sensitive by size: `requireSensitive` when any amount reaches
+   * SENSITIVE_AMOUNT_CENTS (a rule's fixed amount or caps, a purchase's amount), else `require`.
+   */
+  requireForAmounts(ctx: GateContext, action: Action, amounts: readonly (bigint | null | undefined)[], tenantId?: string): Scope {
+    return isSensitiveAmount(amounts) ? this.requireSensitive(ctx, action, tenantId) : this.require(ctx, action, tenantId);
   }
 
   /** For public data: passes anyone, but only for actions the matrix marks public. */
@@ -234,10 +252,183 @@ export class AccessGate {
 
   private scopeOf(p: Exclude<Principal, { kind: 'anonymous' }>): Scope {
     const tenantId = p.tenantId;
-    const tx: Scope['tx'] = (fn) => this.transactions.run(tenantId, fn);
-    return p.kind === 'user'
-      ? { userId: p.userId, tenantId, role: p.role, actor: 'user', amr: p.amr, tx }
-      : { userId: p.keyId, tenantId, role: 'VIEWER', actor: 'apiKey', amr: [], tx };
+    if (p.kind === 'apiKey') {
+      const tx: Scope['tx'] = (fn, opts) => this.transactions.run(tenantId, fn, opts);
+      return { userId: p.keyId, tenantId, role: 'VIEWER', actor: 'apiKey', amr: [], tx };
+    }
+    // The acting user, for the row-level security of public tables keyed by user (refresh_token, mfa_recovery_code).
+    const userId = p.userId;
+    const tx: Scope['tx'] = (fn, opts) =>
+      this.transactions.run(
+        tenantId,
+        async (t) => {
+          await t.em.execute(`select set_config('app.user_id', ?, true)`, [userId]);
+          return fn(t);
+        },
+        opts,
+      );
+    return { userId, tenantId, role: p.role, actor: 'user', amr: p.amr, tx };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// WebSocket subscriptions. The gateway holds no database: it asks the subgraphs, whose gates verify
+// the credential with CredentialVerifier exactly as for an HTTP request, through `RemoteAsk`.
+
+/** A query run through the gateway with a caller's credential; the subgraphs' gates answer it. */
+export type RemoteAsk = (
+  query: string,
+  variables: Record<string, unknown>,
+  authorization: string | undefined,
+) => Promise<{ data?: Record<string, unknown> | null; errors?: readonly { message: string; extensions?: Record<string, unknown> }[] }>;
+
+/** Who a WebSocket connection is, as the gate accepted it at `connection_init`. */
+export type SocketCredential = {
+  principal: Principal;
+  /** The credential as sent (`Bearer …`), forwarded with every query run for this connection; unset for anonymous ones. */
+  authorization: string | undefined;
+  /** Token expiry (epoch ms): events after it end the subscription. */
+  expiresAt: number | undefined;
+};
+
+/** A Subscription root field as the gate sees it (gateway/subscriptions/sources.ts describes each). */
+export type SubscriptionField = {
+  name: string;
+  action: Action;
+  /** `public`: anyone. `tenant`: the caller's own tenant's events only. */
+  audience: 'public' | 'tenant';
+  /** For API keys (scopes live with the subgraphs): a query needing the same permission. */
+  probe?: string;
+  /** A query whose null answer means the subscription names something the caller may not see. */
+  mustSee?: { query: string; variables: Record<string, unknown>; what: string } | null;
+};
+
+/** What a re-verification found. */
+export type Reverification =
+  | { outcome: 'valid' }
+  /** Logged out, removed, revoked, expired: the connection ends (graphql-ws 4401). */
+  | { outcome: 'revoked'; reason: string }
+  /** Still a member, with another role: its subscriptions must not run with the old rights (4403, reconnect). */
+  | { outcome: 'changed'; principal: Principal }
+  /** The subgraphs could not answer (down, overloaded): nothing learnt. */
+  | { outcome: 'unknown'; reason: string };
+
+/** How often a WebSocket's credential is verified again: the credential cache's lifetime, so a revocation reaches a socket as fast as an HTTP request. */
+export const SOCKET_RECHECK_MS = CREDENTIAL_CACHE_TTL_MS;
+
+const unauthenticated = (message: string): AppError => new AppError(ErrorCode.UNAUTHENTICATED, message);
+const firstCode = (res: Awaited<ReturnType<RemoteAsk>>): string | undefined => {
+  const c = res.errors?.[0]?.extensions?.code;
+  return typeof c === 'string' ? c : undefined;
+};
+/** Codes that mean "this credential is not (or no longer) good", as opposed to "could not check". */
+const REFUSALS: ReadonlySet<string> = new Set([ErrorCode.UNAUTHENTICATED, ErrorCode.FORBIDDEN, ErrorCode.NOT_FOUND]);
+
+/**
+ * The access gate for the gateway's WebSocket path: who may connect, which principal may subscribe
+ * to which field and which tenant's channel, and whether a connection's credential still holds.
+ */
+export class SubscriptionGate {
+  constructor(
+    private readonly jwtKeys: JwtKeys,
+    private readonly ask: RemoteAsk,
+  ) {}
+
+  /**
+   * `connection_init`: no credential is anonymous; a JWT is checked here (signature, expiry) and
+   * then by the subgraphs (membership, role, logout, tokens-valid-after, session), whose current
+   * role it takes; an API key is verified by the subgraphs. Throws UNAUTHENTICATED to refuse.
+   */
+  async connect(given: string | undefined): Promise<SocketCredential> {
+    const token = bearer(given);
+    if (!token || given === undefined) return { principal: { kind: 'anonymous' }, authorization: undefined, expiresAt: undefined };
+    if (token.startsWith(API_KEY_PREFIX)) return this.connectKey(token, given);
+    let claims: VerifiedAccessClaims;
+    try {
+      claims = await verifyAccessToken(token, this.jwtKeys);
+    } catch (err) {
+      throw err instanceof AppError ? err : unauthenticated('token is invalid');
+    }
+    const cred: SocketCredential = { principal: principalFromClaims(claims), authorization: given, expiresAt: claims.expiresAtMs };
+    const now = await this.reverify(cred);
+    if (now.outcome === 'revoked') throw unauthenticated(now.reason);
+    if (now.outcome === 'unknown') throw new AppError(ErrorCode.INTERNAL_SERVER_ERROR, 'could not verify the token; try again');
+    return now.outcome === 'changed' ? { ...cred, principal: now.principal } : cred;
+  }
+
+  private async connectKey(token: string, authorization: string): Promise<SocketCredential> {
+    const parsed = parseApiKey(token);
+    if (!parsed) throw unauthenticated('API key is malformed');
+    const res = await this.ask('{ tenant { id } }', {}, authorization);
+    const tenantId = (res.data as { tenant?: { id?: unknown } } | null | undefined)?.tenant?.id;
+    // A valid key without a tenant-bound scope (read:market only) may still use the public streams.
+    if (typeof tenantId !== 'string' && firstCode(res) === ErrorCode.FORBIDDEN) return { principal: { kind: 'anonymous' }, authorization: undefined, expiresAt: undefined };
+    if (typeof tenantId !== 'string') throw unauthenticated('API key is invalid, revoked or expired');
+    // Scopes stay with the subgraphs: each subscription is authorised by the field's probe query.
+    return {
+      principal: { kind: 'apiKey', keyId: `${API_KEY_PREFIX}${parsed.lookup}`, tenantId: tenantId.toLowerCase(), scopes: [] },
+      authorization,
+      expiresAt: undefined,
+    };
+  }
+
+  /**
+   * May this connection subscribe to `field`? Users and anonymous callers by the matrix, API keys by
+   * the subgraphs' answer to the field's probe; a subscription naming one object must name one the
+   * caller can see (else NOT_FOUND). Returns the tenant whose channel it may hear: always the
+   * credential's own (never an argument), none for public fields.
+   */
+  async forSubscription(cred: SocketCredential, field: SubscriptionField): Promise<{ tenantId: string | undefined }> {
+    const p = cred.principal;
+    if (p.kind === 'apiKey') {
+      if (field.probe) {
+        const res = await this.ask(field.probe, {}, cred.authorization);
+        if (res.errors?.length) {
+          throw new AppError(firstCode(res) === ErrorCode.UNAUTHENTICATED ? ErrorCode.UNAUTHENTICATED : ErrorCode.FORBIDDEN, `this API key may not subscribe to ${field.name}`);
+        }
+      } else if (!PUBLIC_ACTIONS.has(field.action)) {
+        throw new AppError(ErrorCode.FORBIDDEN, `this API key may not subscribe to ${field.name}`);
+      }
+    } else {
+      authorize(p, field.action);
+    }
+    if (field.mustSee) {
+      const res = await this.ask(field.mustSee.query, field.mustSee.variables, cred.authorization);
+      const answer = res.data ? Object.values(res.data)[0] : undefined;
+      if (answer === null || answer === undefined) throw notFound(field.mustSee.what);
+    }
+    return { tenantId: field.audience === 'tenant' && p.kind !== 'anonymous' ? p.tenantId : undefined };
+  }
+
+  /**
+   * Does the connection's credential still hold, as an HTTP request with it would be judged now?
+   * JWTs: the subgraphs verify it (`me`) and name the member's current role. API keys: revocation
+   * and expiry (`tenant`). Anonymous connections hold nothing to revoke.
+   */
+  async reverify(cred: SocketCredential): Promise<Reverification> {
+    const p = cred.principal;
+    if (p.kind === 'anonymous') return { outcome: 'valid' };
+    if (cred.expiresAt !== undefined && cred.expiresAt <= Date.now()) return { outcome: 'revoked', reason: 'token has expired' };
+    let res: Awaited<ReturnType<RemoteAsk>>;
+    try {
+      res = await this.ask(p.kind === 'user' ? '{ me { id role tenantId } }' : '{ tenant { id } }', {}, cred.authorization);
+    } catch (err) {
+      return { outcome: 'unknown', reason: err instanceof Error ? err.message : 'no answer' };
+    }
+    const code = firstCode(res);
+    if (code !== undefined && REFUSALS.has(code)) return { outcome: 'revoked', reason: res.errors?.[0]?.message ?? 'credential is no longer valid' };
+    if (res.errors?.length) return { outcome: 'unknown', reason: res.errors[0].message };
+    if (p.kind === 'apiKey') {
+      const tenantId = (res.data as { tenant?: { id?: unknown } } | null | undefined)?.tenant?.id;
+      return typeof tenantId === 'string' && tenantId.toLowerCase() === p.tenantId ? { outcome: 'valid' } : { outcome: 'revoked', reason: 'API key is invalid, revoked or expired' };
+    }
+    const me = (res.data as { me?: { id?: unknown; role?: unknown; tenantId?: unknown } } | null | undefined)?.me;
+    if (!me || me.id !== p.userId || typeof me.tenantId !== 'string' || me.tenantId.toLowerCase() !== p.tenantId) {
+      return { outcome: 'revoked', reason: 'membership no longer exists' };
+    }
+    if (!ROLES.includes(me.role as Role)) return { outcome: 'unknown', reason: 'unexpected role' };
+    const role = me.role as Role;
+    return role === p.role ? { outcome: 'valid' } : { outcome: 'changed', principal: { ...p, role } };
   }
 }
 

@@ -43,3 +43,23 @@ export async function pendingAuditFacts(em: EntityManager, olderThanMs: number, 
 export async function markAuditAppended(em: EntityManager, eventId: string): Promise<void> {
   await em.execute(`update outbox set appended_at = coalesce(appended_at, now()) where id = ? and queue = 'audit'`, [eventId]);
 }
+
+/** A pending fact as the appender reads it back from the outbox, in occurrence order. */
+export type OutboxAuditFact = { id: string; payload: JobPayload };
+
+/**
+ * The current tenant's committed facts not in the chain yet that occurred no later than `eventId`
+ * (by the outbox's occurrence sequence), oldest occurrence first, at most `limit`; empty when
+ * `eventId` is not a pending fact of this tenant. Rows written before occurrences existed sort first.
+ */
+export async function pendingAuditFactsUpTo(em: EntityManager, eventId: string, limit = 500): Promise<OutboxAuditFact[]> {
+  return em.execute<OutboxAuditFact[]>(
+    `select o.id, o.payload from outbox o
+       join outbox me on me.id = ? and me.queue = 'audit' and me.tenant_id = o.tenant_id
+      where o.queue = 'audit' and o.appended_at is null and me.appended_at is null
+        and coalesce(o.occurrence, 0) <= coalesce(me.occurrence, 0)
+      order by coalesce(o.occurrence, 0), o.created_at, o.id
+      limit ?`,
+    [eventId, limit],
+  );
+}

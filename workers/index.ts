@@ -19,7 +19,7 @@ import { TenantTransactions } from '../lib/db/tenant-tx';
 import { PurchaseExecutor } from '../subgraphs/treasury/purchases/purchase-executor';
 import { RuleEngine } from '../subgraphs/treasury/rules/rule-engine';
 import type { PricePort } from '../subgraphs/treasury/schedules/price.port';
-import { auditProcessor } from './audit.processor';
+import { auditProcessor } from '../subgraphs/compliance/jobs/audit.processor';
 import type { KeyMaintenance } from './keys-reseal';
 import { LatestPrice } from '../subgraphs/treasury/jobs/market-prices';
 import { paymentEventsProcessor } from '../subgraphs/treasury/jobs/payment-events.processor';

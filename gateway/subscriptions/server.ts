@@ -17,18 +17,16 @@ import {
 } from 'graphql';
 import { CloseCode, type SubscribePayload } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
-import { decodeJwt } from 'jose';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { authorize, principalFromClaims, type Principal } from '../../lib/access';
-import { API_KEY_PREFIX, parseApiKey } from '../../lib/auth/api-keys';
-import { bearer, verifyAccessToken, type JwtKeys } from '../../lib/auth/tokens';
+import { SOCKET_RECHECK_MS, SubscriptionGate, type RemoteAsk, type Reverification, type SocketCredential } from '../../lib/access';
+import type { JwtKeys } from '../../lib/auth/tokens';
 import type { EventBus } from '../../lib/bus';
 import { AppError, ErrorCode } from '../../lib/errors';
 import { log } from '../../lib/logger';
 import type { QueryPolicy } from '../edge/query-limits';
 import type { QueryRunner } from './execution';
 import { Connection, SubscriptionHub, type HubStats, type Prepared } from './hub';
-import { SUBSCRIPTION_SOURCES } from './sources';
+import { SUBSCRIPTION_SOURCES, type SubscriptionSource } from './sources';
 
 export { SLOW_CONSUMER_CLOSE_CODE } from './hub';
 
@@ -47,6 +45,13 @@ export type SubscriptionLimits = {
   maxPayloadBytes?: number;
   /** Events a subscription group may have waiting for execution before new ones are dropped. Default 1000. */
   maxPendingEventsPerGroup?: number;
+  /**
+   * How often each connection's credential is verified again by the subgraphs (logout, removal,
+   * role change, key revocation). Default SOCKET_RECHECK_MS (the credential cache's 5 s).
+   */
+  credentialRecheckMs?: number;
+  /** Consecutive re-verifications the subgraphs could not answer before the connection is closed (1013, retryable). Default 3. */
+  maxUnverifiedRechecks?: number;
 };
 
 export type SubscriptionServerOptions = SubscriptionLimits & {
@@ -81,13 +86,30 @@ class PreparedOperation {
 /** How long a partner key's WebSocket may live before it must reconnect (and be verified again). */
 export const API_KEY_SESSION_MS = 5 * 60_000;
 
+/** graphql-ws close codes for a credential that stopped holding (its client does not retry 4401; it reconnects after 4403 and 1013). */
+export const CREDENTIAL_CLOSE = { revoked: CloseCode.Unauthorized, roleChanged: CloseCode.Forbidden, unverified: 1013 } as const;
+
+/** Distinct credentials re-verified at the same time. */
+const RECHECK_CONCURRENCY = 8;
+
+/** A close reason fits in a control frame (123 bytes). */
+const closeReason = (text: string): string => {
+  let out = text;
+  while (Buffer.byteLength(out) > 120) out = out.slice(0, -1);
+  return out === text ? text : `${out.slice(0, -3)}...`;
+};
+
+/** An open connection as the server tracks it for re-verification. */
+type Live = { socket: WebSocket; credential: SocketCredential; unverified: number };
+
 const coded = (err: GraphQLError, code: string): GraphQLError =>
   new GraphQLError(err.message, { nodes: err.nodes, source: err.source, positions: err.positions, extensions: { ...err.extensions, code } });
 
 /**
  * graphql-ws (`graphql-transport-ws`) on the gateway's own HTTP server and path. Connections
- * authenticate once in `connection_init` (`{ authorization: 'Bearer <jwt>' }`); each subscription
- * is validated against the API schema, mapped to a bus channel and served by the hub.
+ * authenticate in `connection_init` (`{ authorization: 'Bearer <jwt>' }`) and are verified again
+ * every credentialRecheckMs; every access decision is the SubscriptionGate's (lib/access.ts). Each
+ * subscription is validated against the API schema, mapped to a bus channel and served by the hub.
  */
 export function attachSubscriptions(opts: SubscriptionServerOptions): SubscriptionServer {
   const maxSubscriptions = opts.maxSubscriptionsPerConnection ?? 100;
@@ -100,8 +122,75 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
   const connections = new WeakMap<WebSocket, Connection>();
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayloadBytes ?? 64 * 1024 });
 
+  // The subgraphs' gates verify credentials (the gateway holds no database); the few queries it asks are parsed once.
+  const asked = new Map<string, DocumentNode>();
+  const ask: RemoteAsk = (query, variables, authorization) => {
+    let document = asked.get(query);
+    if (!document) {
+      document = parse(query);
+      if (asked.size >= MAX_CACHED_DOCUMENTS) asked.clear();
+      asked.set(query, document);
+    }
+    return opts.runQuery(document, variables, authorization);
+  };
+  const gate = new SubscriptionGate(opts.jwtSecret, ask);
+  /** Connections holding a credential, re-verified every credentialRecheckMs. */
+  const live = new Map<WebSocket, Live>();
+  const maxUnverified = opts.maxUnverifiedRechecks ?? 3;
+
+  const apply = (l: Live, r: Reverification): void => {
+    if (l.socket.readyState !== l.socket.OPEN) return;
+    switch (r.outcome) {
+      case 'valid':
+        l.unverified = 0;
+        return;
+      case 'revoked':
+        l.socket.close(CREDENTIAL_CLOSE.revoked, closeReason(`Unauthorized: ${r.reason}`));
+        return;
+      case 'changed':
+        // Its group shares follow-up results with members of its old role: reconnect to be grouped (and authorised) anew.
+        l.socket.close(CREDENTIAL_CLOSE.roleChanged, 'Forbidden: your role changed; reconnect');
+        return;
+      case 'unknown':
+        if (++l.unverified >= maxUnverified) {
+          log().warn({ reason: r.reason }, 'closing a WebSocket whose credential could not be verified again');
+          l.socket.close(CREDENTIAL_CLOSE.unverified, 'Try Again Later: your credential could not be verified');
+        }
+        return;
+    }
+  };
+
+  /** One pass: each distinct credential (and role) is verified once, however many sockets share it. */
+  const recheckAll = async (): Promise<void> => {
+    const byCredential = new Map<string, Live[]>();
+    for (const l of live.values()) {
+      const p = l.credential.principal;
+      const key = `${l.credential.authorization ?? ''}\n${p.kind === 'user' ? p.role : p.kind}`;
+      const same = byCredential.get(key);
+      if (same) same.push(l);
+      else byCredential.set(key, [l]);
+    }
+    const queue = [...byCredential.values()];
+    const worker = async (): Promise<void> => {
+      for (let group = queue.pop(); group; group = queue.pop()) {
+        const r = await gate.reverify(group[0].credential).catch((err: Error): Reverification => ({ outcome: 'unknown', reason: err.message }));
+        for (const l of group) apply(l, r);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(RECHECK_CONCURRENCY, queue.length) }, worker));
+  };
+  let rechecking: Promise<void> | undefined;
+  const recheckTimer = setInterval(() => {
+    rechecking ??= recheckAll()
+      .catch((err: Error) => log().error({ err }, 'WebSocket credential re-verification failed'))
+      .finally(() => {
+        rechecking = undefined;
+      });
+  }, opts.credentialRecheckMs ?? SOCKET_RECHECK_MS);
+  recheckTimer.unref();
+
   const refuse = (socket: WebSocket, reason: string): false => {
-    socket.close(CloseCode.Unauthorized, `Unauthorized: ${reason}`);
+    socket.close(CloseCode.Unauthorized, closeReason(`Unauthorized: ${reason}`));
     return false;
   };
 
@@ -114,26 +203,26 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
         const params = ctx.connectionParams ?? {};
         const given = params.authorization ?? params.Authorization ?? request.headers.authorization;
         if (given !== undefined && typeof given !== 'string') return refuse(socket, 'authorization must be "Bearer <token>"');
-        let principal: Principal = { kind: 'anonymous' };
-        let expiresAt: number | undefined;
+        let credential: SocketCredential;
         try {
-          const token = bearer(given);
-          if (token?.startsWith(API_KEY_PREFIX)) {
-            // Partner keys are verified by the subgraphs (the gateway holds no key store): the key's tenant is the answer.
-            principal = await apiKeyPrincipal(token, given as string);
-            // A key revoked or expired later must not stream forever: its connections end after
-            // API_KEY_SESSION_MS and reconnect (checked again by the subgraphs).
-            if (principal.kind === 'apiKey') expiresAt = Date.now() + (opts.apiKeySessionMs ?? API_KEY_SESSION_MS);
-          } else if (token) {
-            const claims = await verifyAccessToken(token, opts.jwtSecret);
-            principal = principalFromClaims(claims);
-            const exp = decodeJwt(token).exp;
-            expiresAt = exp === undefined ? undefined : exp * 1000;
-          }
+          credential = await gate.connect(given);
         } catch (err) {
+          if (err instanceof AppError && err.code === ErrorCode.INTERNAL_SERVER_ERROR) {
+            socket.close(CREDENTIAL_CLOSE.unverified, closeReason(`Try Again Later: ${err.message}`));
+            return false;
+          }
           return refuse(socket, err instanceof AppError ? err.message : 'token is invalid');
         }
-        connections.set(socket, new Connection(socket, principal, principal.kind === 'anonymous' ? undefined : given, expiresAt));
+        // Closed while the subgraphs were asked: nothing to track.
+        if (socket.readyState !== socket.OPEN) return false;
+        // A partner key's subscriptions also end after API_KEY_SESSION_MS (the client resubscribes and is
+        // verified afresh); its revocation is caught sooner by re-verification, which asks the subgraphs.
+        const expiresAt = credential.principal.kind === 'apiKey' ? Date.now() + (opts.apiKeySessionMs ?? API_KEY_SESSION_MS) : credential.expiresAt;
+        connections.set(socket, new Connection(socket, credential.principal, credential.authorization, expiresAt));
+        if (credential.authorization !== undefined) {
+          live.set(socket, { socket, credential, unverified: 0 });
+          socket.once('close', () => live.delete(socket));
+        }
         return true;
       },
       onSubscribe: async (ctx, id, payload) => {
@@ -143,10 +232,22 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
           return [new AppError(ErrorCode.BAD_USER_INPUT, `at most ${maxSubscriptions} subscriptions per connection`)];
         }
         try {
-          const args = prepare(id, payload, connection);
-          await checkKeyScope(args.contextValue as PreparedOperation, connection);
-          await checkVisible(args.contextValue as PreparedOperation, connection);
-          return args;
+          const parsed = prepare(payload);
+          const credential = live.get(ctx.extra.socket)?.credential ?? {
+            principal: connection.principal,
+            authorization: connection.authorization,
+            expiresAt: connection.expiresAt,
+          };
+          // The gate decides: the matrix (users), the subgraphs' probe (API keys), visibility of a named object, the tenant.
+          const { source } = parsed;
+          const grant = await gate.forSubscription(credential, {
+            name: parsed.fieldName,
+            action: source.action,
+            audience: source.audience,
+            probe: source.probe,
+            mustSee: source.mustSee?.(parsed.args) ?? null,
+          });
+          return executionArgs(id, payload, parsed, grant.tenantId, connection);
         } catch (err) {
           if (err instanceof Refused) return [...err.errors];
           if (err instanceof GraphQLError) return [err];
@@ -205,42 +306,10 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
     return hit as DocumentNode;
   }
 
-  /** An API key's tenant, as the subgraphs see it: a key that is unknown, revoked or expired is refused. */
-  async function apiKeyPrincipal(token: string, authorization: string): Promise<Principal> {
-    const parsed = parseApiKey(token);
-    if (!parsed) throw new AppError(ErrorCode.UNAUTHENTICATED, 'API key is malformed');
-    const res = await opts.runQuery(parse('{ tenant { id } }'), {}, authorization);
-    const tenantId = (res.data as { tenant?: { id?: unknown } } | null | undefined)?.tenant?.id;
-    // A valid key without a tenant-bound scope (read:market only) may still use the public streams.
-    if (typeof tenantId !== 'string' && res.errors?.[0]?.extensions?.code === 'FORBIDDEN') return { kind: 'anonymous' };
-    if (typeof tenantId !== 'string') throw new AppError(ErrorCode.UNAUTHENTICATED, 'API key is invalid, revoked or expired');
-    // Scopes stay with the subgraphs: each subscription is authorised by a probe query (SubscriptionSource.probe).
-    return { kind: 'apiKey', keyId: `${API_KEY_PREFIX}${parsed.lookup}`, tenantId: tenantId.toLowerCase(), scopes: [] };
-  }
+  type Parsed = { schema: GraphQLSchema; document: DocumentNode; fieldName: string; source: SubscriptionSource; args: Record<string, unknown> };
 
-  /** API keys: the subgraphs' gate decides, through a query needing the same permission. */
-  async function checkKeyScope(op: PreparedOperation, connection: Connection): Promise<void> {
-    const source = op.prepared.op.source;
-    if (connection.principal.kind !== 'apiKey' || !source.probe) return;
-    const res = await opts.runQuery(parse(source.probe), {}, connection.authorization);
-    const code = res.errors?.[0]?.extensions?.code;
-    if (res.errors?.length) {
-      throw new AppError(code === 'UNAUTHENTICATED' ? ErrorCode.UNAUTHENTICATED : ErrorCode.FORBIDDEN, `this API key may not subscribe to ${op.prepared.op.rootField}`);
-    }
-  }
-
-  /** A subscription naming one object (a purchase) is refused unless the subscriber can see it. */
-  async function checkVisible(op: PreparedOperation, connection: Connection): Promise<void> {
-    const probe = op.prepared.visibility;
-    if (!probe) return;
-    const res = await opts.runQuery(parse(probe.query), probe.variables, connection.authorization);
-    const data = res.data as Record<string, unknown> | null | undefined;
-    if (!data || Object.values(data)[0] === null || Object.values(data)[0] === undefined) {
-      throw new AppError(ErrorCode.NOT_FOUND, `${probe.what} not found`);
-    }
-  }
-
-  function prepare(id: string, payload: SubscribePayload, connection: Connection): ExecutionArgs {
+  /** Validates the operation and its one root field (the same limits as HTTP); access is the gate's. */
+  function prepare(payload: SubscribePayload): Parsed {
     const schema = eventSchema();
     if (!schema) throw new AppError(ErrorCode.INTERNAL_SERVER_ERROR, 'the gateway has not loaded its schema yet');
     const document = parsedDocument(schema, payload.query);
@@ -266,11 +335,12 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
       throw err instanceof GraphQLError ? coded(err, ErrorCode.BAD_USER_INPUT) : err;
     }
 
-    const p = connection.principal;
-    // A key's scopes are checked by the subgraphs (checkKeyScope); users and anonymous callers by the matrix here.
-    if (p.kind !== 'apiKey') authorize(p, source.action);
     source.checkArgs?.(args);
-    const tenantId = source.audience === 'tenant' && p.kind !== 'anonymous' ? p.tenantId : undefined;
+    return { schema, document, fieldName, source, args };
+  }
+
+  function executionArgs(id: string, payload: SubscribePayload, parsed: Parsed, tenantId: string | undefined, connection: Connection): ExecutionArgs {
+    const { schema, document, fieldName, source, args } = parsed;
     const prepared: Prepared = {
       id,
       op: { schema, document, operationName: payload.operationName ?? undefined, variables: payload.variables ?? {}, rootField: fieldName, source },
@@ -278,7 +348,6 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
       tenantId,
       minIntervalMs: source.minIntervalMs?.(args),
       accepts: source.accepts ? (v) => source.accepts!(args, v) : undefined,
-      visibility: source.mustSee?.(args) ?? undefined,
       connection,
     };
     return { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue: new PreparedOperation(prepared) };
@@ -302,6 +371,8 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
   return {
     stats: () => hub.stats(),
     async close() {
+      clearInterval(recheckTimer);
+      await rechecking;
       opts.server.off('upgrade', onUpgrade);
       const clients = [...wss.clients];
       for (const c of clients) c.close(1001, 'Going away');

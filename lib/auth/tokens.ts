@@ -8,7 +8,7 @@ export type Role = (typeof ROLES)[number];
 /** `sid`: the refresh-token family (session) the access token belongs to; logging that session out ends it. */
 export type AccessClaims = { sub: string; tid: string; role: Role; amr: string[]; sid: string };
 /** Verified claims plus when the token was issued (ms; `ims` claim, else `iat` seconds), for revocation checks. */
-export type VerifiedAccessClaims = AccessClaims & { issuedAtMs: number };
+export type VerifiedAccessClaims = AccessClaims & { issuedAtMs: number; /** `exp` in ms. */ expiresAtMs: number };
 
 export const ACCESS_TOKEN_TTL_S = 24 * 3600;
 export const REFRESH_TOKEN_TTL_S = 30 * 24 * 3600;
@@ -140,12 +140,12 @@ const unauthenticated = (message: string): AppError => new AppError(ErrorCode.UN
 export async function verifyAccessToken(token: string, keys: JwtKeys): Promise<VerifiedAccessClaims> {
   try {
     const payload = await verify(token, keys, AUDIENCE, ACCESS_TOKEN_TTL_S);
-    const { sub, tid, role, amr, ims, iat, sid } = payload as Record<string, unknown>;
+    const { sub, tid, role, amr, ims, iat, exp, sid } = payload as Record<string, unknown>;
     if (typeof sub !== 'string' || typeof tid !== 'string' || !ROLES.includes(role as Role) || !Array.isArray(amr) || typeof sid !== 'string') {
       throw unauthenticated('token claims are invalid');
     }
     const issuedAtMs = typeof ims === 'number' && Number.isSafeInteger(ims) ? ims : (iat as number) * 1000;
-    return { sub, tid, role: role as Role, amr: amr.filter((a): a is string => typeof a === 'string'), sid, issuedAtMs };
+    return { sub, tid, role: role as Role, amr: amr.filter((a): a is string => typeof a === 'string'), sid, issuedAtMs, expiresAtMs: (exp as number) * 1000 };
   } catch (err) {
     if (err instanceof AppError) throw err;
     if (err instanceof joseErrors.JWTExpired) throw unauthenticated('token has expired');

@@ -1,4 +1,5 @@
 import { Arg, Ctx, Directive, Field, FieldResolver, ID, Int, ObjectType, Query, Resolver, Root } from 'type-graphql';
+import { IsolationLevel } from '../../lib/db/tenant-tx';
 import type { SubgraphContext } from '../../lib/subgraph';
 import { AuditEvent } from './audit-event.entity';
 import { listAuditEvents, verifyAuditChain } from './audit.service';
@@ -61,7 +62,8 @@ export class AuditResolver {
   @Query(() => AuditChainVerification, { description: 'Re-hashes the whole chain and names the first bad event.' })
   async verifyAuditChain(@Ctx() ctx: Ctx): Promise<AuditChainVerification> {
     const scope = ctx.gate.require(ctx, 'audit:verify');
-    const v = await scope.tx(({ em }) => verifyAuditChain(em, scope.tenantId));
+    // One snapshot for the whole walk: appends committing meanwhile are simply not part of this check.
+    const v = await scope.tx(({ em }) => verifyAuditChain(em, scope.tenantId), { isolation: IsolationLevel.REPEATABLE_READ });
     return {
       valid: v.valid,
       eventsChecked: v.eventsChecked,

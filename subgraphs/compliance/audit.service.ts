@@ -22,11 +22,7 @@ export type AppendInput = {
 export async function appendAuditEvent(em: EntityManager, input: AppendInput): Promise<AuditEvent> {
   const existing = await em.findOne(AuditEvent, { tenantId: input.tenantId, id: input.id });
   if (existing) return existing;
-  await em.execute(
-    `insert into audit_head (tenant_id, last_seq, last_hash) values (?, 0, ?) on conflict (tenant_id) do nothing`,
-    [input.tenantId, GENESIS_HASH],
-  );
-  const head = await em.findOneOrFail(AuditHead, { tenantId: input.tenantId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+  const head = await lockAuditHead(em, input.tenantId);
   const again = await em.findOne(AuditEvent, { tenantId: input.tenantId, id: input.id });
   if (again) return again;
   const event = em.create(AuditEvent, {
@@ -49,6 +45,15 @@ export async function appendAuditEvent(em: EntityManager, input: AppendInput): P
   head.updatedAt = new Date();
   await em.flush();
   return event;
+}
+
+/**
+ * Takes the tenant's chain head for update (creating it at the genesis hash), held to commit: every
+ * append of this tenant waits for it, so facts read after it are read by one appender at a time.
+ */
+export async function lockAuditHead(em: EntityManager, tenantId: string): Promise<AuditHead> {
+  await em.execute(`insert into audit_head (tenant_id, last_seq, last_hash) values (?, 0, ?) on conflict (tenant_id) do nothing`, [tenantId, GENESIS_HASH]);
+  return em.findOneOrFail(AuditHead, { tenantId }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
 }
 
 export type AuditPage = { events: AuditEvent[]; hasNextPage: boolean; totalCount: number };
@@ -74,28 +79,53 @@ export async function listAuditEvents(em: EntityManager, tenantId: string, first
 
 export type Verification = { valid: boolean; eventsChecked: number; firstBad: ChainBreak | null };
 
-/** Walks the whole chain in batches; the first break (or a truncated tail) makes it invalid. */
+/** Times the walk follows a head that moved on while it ran (appends committing mid-check under READ COMMITTED). */
+const MAX_HEAD_FOLLOWS = 20;
+
+/**
+ * Walks the whole chain in batches; the first break (or a truncated tail) makes it invalid.
+ *
+ * Appends may commit while it runs. The head is read only once the walk has seen no more events,
+ * and an append writes its event and the head in one transaction, so a head ahead of the walk
+ * means events committed since the walk read that far: it walks on to that head (at most
+ * MAX_HEAD_FOLLOWS times) instead of calling it a gap. A head ahead of events that are not there
+ * the second time is a truncated tail. In a REPEATABLE READ transaction (the resolver's) the head
+ * never moves and one pass decides.
+ */
 export async function verifyAuditChain(em: EntityManager, tenantId: string): Promise<Verification> {
   let cursor = { expectedSeq: 1n, prevHash: GENESIS_HASH };
   let checked = 0;
   let lastSeq = 0n;
+  let followedHead: bigint | undefined;
+  let follows = 0;
   for (;;) {
     const batch = await em.find(
       AuditEvent,
       { tenantId, seq: { $gt: lastSeq } },
       { orderBy: { seq: 'asc' }, limit: 1000, disableIdentityMap: true },
     );
-    if (batch.length === 0) break;
-    const { brk, next } = findBreak(batch, cursor);
-    if (brk) return { valid: false, eventsChecked: checked + batch.findIndex((e) => e.id === brk.eventId), firstBad: brk };
-    checked += batch.length;
-    cursor = next;
-    lastSeq = batch[batch.length - 1].seq;
-  }
-  const head = await em.findOne(AuditHead, { tenantId }, { disableIdentityMap: true });
-  if (head && (head.lastSeq !== cursor.expectedSeq - 1n || head.lastHash !== cursor.prevHash)) {
-    // Rows after the last one we saw were removed: the head still remembers them.
-    return { valid: false, eventsChecked: checked, firstBad: { eventId: '', seq: cursor.expectedSeq, reason: 'SEQUENCE_GAP' } };
+    if (batch.length > 0) {
+      const { brk, next } = findBreak(batch, cursor);
+      if (brk) return { valid: false, eventsChecked: checked + batch.findIndex((e) => e.id === brk.eventId), firstBad: brk };
+      checked += batch.length;
+      cursor = next;
+      lastSeq = batch[batch.length - 1].seq;
+      continue;
+    }
+    const head = await em.findOne(AuditHead, { tenantId }, { disableIdentityMap: true });
+    if (!head) break;
+    const walked = cursor.expectedSeq - 1n;
+    if (head.lastSeq > walked && head.lastSeq !== followedHead && follows < MAX_HEAD_FOLLOWS) {
+      // Committed after our last read: its events are visible now.
+      followedHead = head.lastSeq;
+      follows++;
+      continue;
+    }
+    if (head.lastSeq !== walked || head.lastHash !== cursor.prevHash) {
+      // Rows after the last one we saw were removed: the head still remembers them.
+      return { valid: false, eventsChecked: checked, firstBad: { eventId: '', seq: cursor.expectedSeq, reason: 'SEQUENCE_GAP' } };
+    }
+    break;
   }
   return { valid: true, eventsChecked: checked, firstBad: null };
 }

@@ -1,7 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { AbstractSqlConnection, MikroORM } from '@mikro-orm/postgresql';
+import type { AbstractSqlConnection, EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { openAppOrm } from '../../lib/db/orm';
-import { TenantDirectory, withTenant } from '../../lib/db/tenant-context';
+import { TenantDirectory } from '../../lib/db/tenant-context';
+import { IsolationLevel, TenantTransactions } from '../../lib/db/tenant-tx';
 import { configureLogger } from '../../lib/logger';
 import { complianceEntities } from '../../subgraphs/compliance';
 import { GENESIS_HASH, canonicalJson, chainHash, type ChainFields } from '../../subgraphs/compliance/audit-chain';
@@ -10,7 +11,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/db';
 
 /**
  * The per-tenant audit hash chain against real PostgreSQL: appends through the app role inside
- * withTenant, tampering through the owner (a superuser, as an attacker with database access would be).
+ * TenantTransactions.run, tampering through the owner (a superuser, as an attacker with database access would be).
  */
 
 /** Raw SQL on one connection (the owner's, here). */
@@ -68,10 +69,11 @@ describe('canonicalJson and chainHash', () => {
   });
 });
 
-describe('the audit hash chain in PostgreSQL (app role, withTenant)', () => {
+describe('the audit hash chain in PostgreSQL (app role, TenantTransactions)', () => {
   let db: TestDatabase;
   let app: MikroORM;
   let directory: TenantDirectory;
+  let txs: TenantTransactions;
   let owner: Sql;
 
   beforeAll(async () => {
@@ -80,6 +82,7 @@ describe('the audit hash chain in PostgreSQL (app role, withTenant)', () => {
     owner = db.owner.em.getConnection();
     app = await openAppOrm(db.appUrl, complianceEntities, 5);
     directory = new TenantDirectory(app);
+    txs = new TenantTransactions(app, directory);
   });
 
   afterAll(async () => {
@@ -97,7 +100,7 @@ describe('the audit hash chain in PostgreSQL (app role, withTenant)', () => {
 
   /** Appends one event; the payload's keys are deliberately out of order (jsonb reorders them). */
   async function append(tenantId: string, n: number, id: string = randomUUID(), payload?: Record<string, unknown>): Promise<Link> {
-    const e = await withTenant(app, directory, tenantId, (em) =>
+    const e = await txs.run(tenantId, ({ em }) =>
       appendAuditEvent(em, {
         id,
         tenantId,
@@ -119,7 +122,7 @@ describe('the audit hash chain in PostgreSQL (app role, withTenant)', () => {
   }
 
   const verify = (tenantId: string): Promise<Verification> =>
-    withTenant(app, directory, tenantId, (em) => verifyAuditChain(em, tenantId));
+    txs.run(tenantId, ({ em }) => verifyAuditChain(em, tenantId));
 
   const stored = (tenantId: string): Promise<StoredRow[]> =>
     owner.execute<StoredRow[]>(`select e.id::text, e.seq::text, e.prev_hash, e.hash from pool.audit_event e where e.tenant_id = ? order by e.seq`, [
@@ -234,7 +237,7 @@ describe('the audit hash chain in PostgreSQL (app role, withTenant)', () => {
       expect(await verify(x)).toEqual(valid(4));
       expect(await verify(y)).toEqual(valid(4));
       // Inside X's transaction, Y's chain is invisible: nothing to check.
-      expect(await withTenant(app, directory, x, (em) => verifyAuditChain(em, y))).toEqual(valid(0));
+      expect(await txs.run(x, ({ em }) => verifyAuditChain(em, y))).toEqual(valid(0));
     });
 
     it("refuses to append to another tenant's chain from inside a tenant's transaction, and changes nothing", async () => {
@@ -242,7 +245,7 @@ describe('the audit hash chain in PostgreSQL (app role, withTenant)', () => {
       await chainOf(y, 2);
       const before = await stored(y);
       await expect(
-        withTenant(app, directory, x, (em) =>
+        txs.run(x, ({ em }) =>
           appendAuditEvent(em, {
             id: randomUUID(),
             tenantId: y,
@@ -263,7 +266,7 @@ describe('the audit hash chain in PostgreSQL (app role, withTenant)', () => {
     it('denies the app role rewriting or deleting its own audit events (42501)', async () => {
       const t = await newTenant('Honest Co');
       const links = await chainOf(t, 2);
-      const as = (sql: string) => withTenant(app, directory, t, (em) => em.execute(sql, [links[0].id]));
+      const as = (sql: string) => txs.run(t, ({ em }) => em.execute(sql, [links[0].id]));
       await expect(as(`update audit_event set payload = '{"forged":true}' where id = ?`)).rejects.toMatchObject({
         code: '42501',
         message: expect.stringContaining('permission denied for table audit_event'),
@@ -273,6 +276,98 @@ describe('the audit hash chain in PostgreSQL (app role, withTenant)', () => {
         message: expect.stringContaining('permission denied for table audit_event'),
       });
       expect(await verify(t)).toEqual(valid(2));
+    });
+  });
+
+  describe('verifying while appends commit', () => {
+    /** An append that has written its event and the head but waits for `commit()` before committing. */
+    function heldAppend(tenantId: string, n: number): { written: Promise<void>; commit: () => Promise<void> } {
+      let written!: () => void;
+      let release!: () => void;
+      const writtenP = new Promise<void>((r) => (written = r));
+      const released = new Promise<void>((r) => (release = r));
+      const done = txs.run(tenantId, async ({ em }) => {
+        await appendAuditEvent(em, {
+          id: randomUUID(),
+          tenantId,
+          eventType: 'purchase.filled',
+          actorId: null,
+          subjectType: 'purchase',
+          subjectId: `purchase-${n}`,
+          payload: { n },
+          occurredAt: new Date(T0 + n * 1000),
+        });
+        written();
+        await released;
+      });
+      return {
+        written: writtenP,
+        commit: async () => {
+          release();
+          await done;
+        },
+      };
+    }
+
+    /** The em as verification sees it, with `onEmptyBatch` run once, the first time a batch read finds nothing more. */
+    function pausing(em: EntityManager, onEmptyBatch: () => Promise<void>): EntityManager {
+      let fired = false;
+      return new Proxy(em, {
+        get(target, prop, receiver) {
+          if (prop !== 'find') return Reflect.get(target, prop, receiver) as unknown;
+          return async (...args: Parameters<EntityManager['find']>) => {
+            const rows = await target.find(...args);
+            if (rows.length === 0 && !fired) {
+              fired = true;
+              await onEmptyBatch();
+            }
+            return rows;
+          };
+        },
+      });
+    }
+
+    it.each([
+      ['READ COMMITTED', undefined],
+      ['REPEATABLE READ', IsolationLevel.REPEATABLE_READ],
+    ])('an append committing between the last event read and the head read is no SEQUENCE_GAP (%s)', async (_name, isolation) => {
+      const t = await newTenant(`Race Co ${String(isolation)}`);
+      await chainOf(t, 3);
+      const held = heldAppend(t, 4);
+      await held.written;
+      // Forced race: the walk has read every committed event; the fourth commits before the head is read.
+      const v = await txs.run(t, ({ em }) => verifyAuditChain(pausing(em, held.commit), t), { isolation });
+      expect(v.firstBad).toBeNull();
+      expect(v.valid).toBe(true);
+      expect([3, 4]).toContain(v.eventsChecked);
+      expect(await verify(t)).toEqual(valid(4));
+    });
+
+    it('still reports a truncated tail as SEQUENCE_GAP when appends commit during the check', async () => {
+      const t = await newTenant('Race Tamper Co');
+      await chainOf(t, 3);
+      await owner.execute(`delete from pool.audit_event where tenant_id = ? and seq = 3`, [t]);
+      const held = heldAppend(t, 4);
+      await held.written;
+      const v = await txs.run(t, ({ em }) => verifyAuditChain(pausing(em, held.commit), t));
+      expect(v.valid).toBe(false);
+      expect(v.firstBad?.reason).toBe('SEQUENCE_GAP');
+    });
+
+    it('never reports tampering while appends run in parallel with repeated verification', async () => {
+      const t = await newTenant('Busy Verify Co');
+      await chainOf(t, 2);
+      let appending = true;
+      const appender = (async () => {
+        for (let n = 3; n < 43; n++) await append(t, n);
+        appending = false;
+      })();
+      const results: Verification[] = [];
+      while (appending) results.push(await verify(t));
+      await appender;
+      expect(results.length).toBeGreaterThan(0);
+      expect(results.filter((r) => !r.valid)).toEqual([]);
+      expect(await verify(t)).toEqual(valid(42));
     });
   });
 

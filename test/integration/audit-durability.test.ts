@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { pendingAuditFacts, recordAudit } from '../../lib/audit';
 import { InProcessBus } from '../../lib/bus';
 import { openAppOrm } from '../../lib/db/orm';
-import { TenantDirectory, withTenant } from '../../lib/db/tenant-context';
+import { TenantDirectory } from '../../lib/db/tenant-context';
 import { TenantTransactions } from '../../lib/db/tenant-tx';
 import { configureLogger } from '../../lib/logger';
 import { OutboxRelay } from '../../lib/outbox';
@@ -13,7 +13,7 @@ import { BullQueue, InProcessQueue, type JobQueue } from '../../lib/queue';
 import { complianceEntities } from '../../subgraphs/compliance';
 import { verifyAuditChain } from '../../subgraphs/compliance/audit.service';
 import { treasuryEntities } from '../../subgraphs/treasury';
-import { auditProcessor } from '../../workers/audit.processor';
+import { auditProcessor } from '../../subgraphs/compliance/jobs/audit.processor';
 import { TreasuryScheduler } from '../../subgraphs/treasury/jobs/scheduler';
 import { TEST_REDIS_URL, createTestDatabase, type TestDatabase } from '../helpers/db';
 import { until } from '../helpers/wait';
@@ -28,13 +28,14 @@ describe('audit facts survive lost jobs (real PostgreSQL and Redis)', () => {
   let orm: MikroORM;
   let relayOrm: MikroORM;
   let directory: TenantDirectory;
+  let txs: TenantTransactions;
   const bus = new InProcessBus();
   const tenantId = randomUUID();
   const STALE_MS = 300;
   const closers: Array<() => Promise<void>> = [];
 
   const fact = (subjectId: string) =>
-    withTenant(orm, directory, tenantId, (em) =>
+    txs.run(tenantId, ({ em }) =>
       recordAudit(em, {
         eventType: 'purchase.fill',
         actorId: null,
@@ -60,7 +61,7 @@ describe('audit facts survive lost jobs (real PostgreSQL and Redis)', () => {
       15_000,
     );
   };
-  const chainValid = () => withTenant(orm, directory, tenantId, (em) => verifyAuditChain(em, tenantId));
+  const chainValid = () => txs.run(tenantId, ({ em }) => verifyAuditChain(em, tenantId));
 
   beforeAll(async () => {
     configureLogger('silent');
@@ -69,6 +70,7 @@ describe('audit facts survive lost jobs (real PostgreSQL and Redis)', () => {
     orm = await openAppOrm(db.appUrl, [...treasuryEntities, ...complianceEntities], 4);
     relayOrm = await openAppOrm(db.relayUrl, [], 2);
     directory = new TenantDirectory(orm);
+    txs = new TenantTransactions(orm, directory);
   }, 60_000);
   afterEach(async () => {
     while (closers.length) await closers.pop()!();
@@ -163,7 +165,7 @@ describe('audit facts survive lost jobs (real PostgreSQL and Redis)', () => {
         .getConnection()
         .execute<{ pending: boolean }[]>(`select appended_at is null as pending from pool.outbox where id = ?`, [id]);
       expect(row.pending).toBe(false);
-      const stillPending = await withTenant(orm, directory, tenantId, (em) => pendingAuditFacts(em, 0));
+      const stillPending = await txs.run(tenantId, ({ em }) => pendingAuditFacts(em, 0));
       expect(stillPending.map((p) => p.id)).not.toContain(id);
       expect((await chainValid()).valid).toBe(true);
     });

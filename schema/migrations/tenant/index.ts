@@ -400,6 +400,18 @@ export const tenantMigrations: TenantMigration[] = [
       `alter table "${s}".treasury_settings force row level security`,
     ],
   },
+  {
+    name: '0015_audit_occurrence',
+    up: (s) => [
+      // The order facts occurred in, taken when the outbox row is written: a transaction that depends on
+      // another (reads what it committed, waits for its lock) takes a later number. The audit appender
+      // chains a tenant's facts in this order, whatever order their jobs run in. The sequence is public
+      // (Migration20261202001100_outbox_occurrence), so rows keep their order when a tenant moves schema.
+      `alter table "${s}".outbox add column if not exists occurrence bigint`,
+      `alter table "${s}".outbox alter column occurrence set default nextval('public.outbox_occurrence_seq')`,
+      `create index if not exists outbox_audit_occurrence_idx on "${s}".outbox (tenant_id, occurrence) where queue = 'audit' and appended_at is null`,
+    ],
+  },
 ];
 
 const UUID_RE = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';

@@ -1,6 +1,5 @@
 import { Arg, Ctx, ID, Mutation, Resolver } from 'type-graphql';
 import { AudCentsScalar } from '../../../lib/money';
-import { SENSITIVE_AMOUNT_CENTS } from '../rules/rule-mutations.resolver';
 import type { TreasuryContext } from '../treasury.context';
 import { Purchase } from './purchase.entity';
 
@@ -17,8 +16,7 @@ export class PurchaseMutationsResolver {
     @Arg('amountAudCents', () => AudCentsScalar) amountAudCents: bigint,
     @Arg('idempotencyKey', () => String) idempotencyKey: string,
   ): Promise<Purchase> {
-    const scope =
-      amountAudCents >= SENSITIVE_AMOUNT_CENTS ? ctx.gate.requireSensitive(ctx, 'purchase:request') : ctx.gate.require(ctx, 'purchase:request');
+    const scope = ctx.gate.requireForAmounts(ctx, 'purchase:request', [amountAudCents]);
     return ctx.services.purchases.request(scope, amountAudCents, idempotencyKey);
   }
 

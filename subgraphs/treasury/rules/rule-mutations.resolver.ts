@@ -6,16 +6,11 @@ import { TreasuryRuleInput, TreasuryRulePatch } from './rule.input';
 
 type Ctx = TreasuryContext;
 
-/** A rule that may move this much (AUD cents) in one go needs a second factor where the tenant requires MFA. */
-export const SENSITIVE_AMOUNT_CENTS = 1_000_000n;
-
 type Amounts = Pick<TreasuryRuleInput, 'amountAudCents' | 'maxPerPurchaseAudCents' | 'dailyCapAudCents' | 'monthlyCapAudCents'>;
 
+/** The gate decides whether amounts this large need a second factor (lib/access.ts SENSITIVE_AMOUNT_CENTS). */
 function ruleWriteScope(ctx: Ctx, r: Amounts): Scope {
-  const large = [r.amountAudCents, r.maxPerPurchaseAudCents, r.dailyCapAudCents, r.monthlyCapAudCents].some(
-    (v) => v !== null && v !== undefined && v >= SENSITIVE_AMOUNT_CENTS,
-  );
-  return large ? ctx.gate.requireSensitive(ctx, 'rule:write') : ctx.gate.require(ctx, 'rule:write');
+  return ctx.gate.requireForAmounts(ctx, 'rule:write', [r.amountAudCents, r.maxPerPurchaseAudCents, r.dailyCapAudCents, r.monthlyCapAudCents]);
 }
 
 @Resolver(() => TreasuryRule)
