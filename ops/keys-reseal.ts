@@ -6,7 +6,7 @@ import { loadOrCreateLocalSecrets } from '../lib/secrets';
 import { IntegrationService } from '../subgraphs/tenant/integration.service';
 import { LoginThrottle } from '../subgraphs/tenant/login-throttle';
 import { MfaService } from '../subgraphs/tenant/mfa.service';
-import { KeyMaintenance } from '../workers/keys-reseal';
+import { KeyMaintenance } from '../subgraphs/tenant/jobs/keys-reseal';
 import { platformKeys, startPlatform } from './platform';
 
 /**

@@ -22,7 +22,7 @@ import { gatewaySecretsFromEnv } from '../lib/auth/gateway-signature';
 import { jwtKeyRing, jwtKeyRingFromEnv, type JwtKeyRing } from '../lib/auth/tokens';
 import { LoginThrottle } from '../subgraphs/tenant/login-throttle';
 import { MfaService } from '../subgraphs/tenant/mfa.service';
-import { KeyMaintenance } from '../workers/keys-reseal';
+import { KeyMaintenance } from '../subgraphs/tenant/jobs/keys-reseal';
 import { IntegrationService } from '../subgraphs/tenant/integration.service';
 import { webhookRouter } from '../subgraphs/tenant/webhook.router';
 import { startGateway } from '../gateway/gateway';

@@ -17,12 +17,12 @@ import { ZerocapClient } from '../subgraphs/treasury/exchanges/zerocap.client';
 import { PaperExchange } from '../subgraphs/treasury/exchanges/paper.exchange';
 import { PurchaseExecutor } from '../subgraphs/treasury/purchases/purchase-executor';
 import { TreasuryEngine } from '../subgraphs/treasury/purchases/treasury-engine';
-import { auditProcessor } from './audit.processor';
-import type { KeyMaintenance } from './keys-reseal';
-import { MarketPrices } from './market-prices';
-import { paymentEventsProcessor } from './payment-events.processor';
-import { purchasesProcessor } from './purchases.processor';
-import { TreasuryScheduler, schedulesProcessor } from './treasury-scheduler';
+import { auditProcessor } from '../subgraphs/compliance/jobs/audit.processor';
+import type { KeyMaintenance } from '../subgraphs/tenant/jobs/keys-reseal';
+import { MarketPrices } from '../subgraphs/treasury/jobs/market-prices';
+import { paymentEventsProcessor } from '../subgraphs/treasury/jobs/payment-events.processor';
+import { purchasesProcessor } from '../subgraphs/treasury/jobs/purchases.processor';
+import { TreasuryScheduler, schedulesProcessor } from '../subgraphs/treasury/jobs/scheduler';
 
 export type WorkersOptions = {
   host: string;

@@ -12,8 +12,8 @@ import { BullQueue, InProcessQueue, type JobQueue } from '../../lib/queue';
 import { complianceEntities } from '../../subgraphs/compliance';
 import { verifyAuditChain } from '../../subgraphs/compliance/audit.service';
 import { treasuryEntities } from '../../subgraphs/treasury';
-import { auditProcessor } from '../../workers/audit.processor';
-import { TreasuryScheduler } from '../../workers/treasury-scheduler';
+import { auditProcessor } from '../../subgraphs/compliance/jobs/audit.processor';
+import { TreasuryScheduler } from '../../subgraphs/treasury/jobs/scheduler';
 import { TEST_REDIS_URL, createTestDatabase, type TestDatabase } from '../helpers/db';
 import { until } from '../helpers/wait';
 

@@ -1,8 +1,8 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { markAuditAppended } from '../lib/audit';
-import { TenantDirectory, withTenant } from '../lib/db/tenant-context';
-import type { JobInfo } from '../lib/queue';
-import { appendAuditEvent } from '../subgraphs/compliance/audit.service';
+import { markAuditAppended } from '../../../lib/audit';
+import { TenantDirectory, withTenant } from '../../../lib/db/tenant-context';
+import type { JobInfo } from '../../../lib/queue';
+import { appendAuditEvent } from '../audit.service';
 
 type AuditJob = {
   /** The fact's id: its outbox id (the job id, or `eventId` when the sweeper enqueued it again under a fresh job id). */

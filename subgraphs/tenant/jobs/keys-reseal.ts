@@ -1,6 +1,6 @@
-import { log, withCorrelation } from '../lib/logger';
-import type { IntegrationService, ResealReport } from '../subgraphs/tenant/integration.service';
-import type { MfaService } from '../subgraphs/tenant/mfa.service';
+import { log, withCorrelation } from '../../../lib/logger';
+import type { IntegrationService, ResealReport } from '../integration.service';
+import type { MfaService } from '../mfa.service';
 
 export type KeyMaintenanceOptions = {
   integrations: Pick<IntegrationService, 'resealCredentials'>;

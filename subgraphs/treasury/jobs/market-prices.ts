@@ -1,6 +1,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import type { EventBus, Unsubscribe } from '../lib/bus';
-import type { PriceReference } from '../subgraphs/treasury/purchases/treasury-engine';
+import type { EventBus, Unsubscribe } from '../../../lib/bus';
+import type { PriceReference } from '../purchases/treasury-engine';
 
 /**
  * The workers' view of the market: the latest aggregated AUD price from the bus (`price.btc.aud`,

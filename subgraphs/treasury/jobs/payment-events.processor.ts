@@ -1,11 +1,11 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import type { EventBus } from '../lib/bus';
-import { TenantDirectory, withTenant } from '../lib/db/tenant-context';
-import { log } from '../lib/logger';
-import type { JobInfo } from '../lib/queue';
-import { lockPaymentEvent, settlePaymentEvent } from '../subgraphs/tenant/payment-events';
-import { publishAfterCommit, type Publication, type TreasuryEngine } from '../subgraphs/treasury/purchases/treasury-engine';
-import { jobString } from './job-data';
+import type { EventBus } from '../../../lib/bus';
+import { TenantDirectory, withTenant } from '../../../lib/db/tenant-context';
+import { log } from '../../../lib/logger';
+import type { JobInfo } from '../../../lib/queue';
+import { lockPaymentEvent, settlePaymentEvent } from '../../tenant/payment-events';
+import { publishAfterCommit, type Publication, type TreasuryEngine } from '../purchases/treasury-engine';
+import { jobString } from '../../../workers/job-data';
 
 /**
  * `payment-events`: one verified payment event → the tenant's rules → accruals and purchases.

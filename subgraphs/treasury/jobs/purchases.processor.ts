@@ -1,6 +1,6 @@
-import type { JobInfo } from '../lib/queue';
-import type { PurchaseExecutor } from '../subgraphs/treasury/purchases/purchase-executor';
-import { jobString } from './job-data';
+import type { JobInfo } from '../../../lib/queue';
+import type { PurchaseExecutor } from '../purchases/purchase-executor';
+import { jobString } from '../../../workers/job-data';
 
 /**
  * `purchases`: runs one purchase to a final state. A RetryLater error asks the queue to try again

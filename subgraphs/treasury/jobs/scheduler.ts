@@ -1,14 +1,14 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { pendingAuditFacts } from '../lib/audit';
-import type { EventBus } from '../lib/bus';
-import { TenantDirectory, withTenant } from '../lib/db/tenant-context';
-import { log, withCorrelation } from '../lib/logger';
-import type { JobInfo, JobQueue } from '../lib/queue';
-import { staleReceivedEvents } from '../subgraphs/tenant/payment-events';
-import { readTreasurySettings } from '../subgraphs/treasury/purchases/purchase.service';
-import { startOfLocalDay, zonedTimeToUtc } from '../subgraphs/treasury/purchases/local-time';
-import { publishAfterCommit, type PriceReference, type Publication, type TreasuryEngine } from '../subgraphs/treasury/purchases/treasury-engine';
-import { jobString } from './job-data';
+import { pendingAuditFacts } from '../../../lib/audit';
+import type { EventBus } from '../../../lib/bus';
+import { TenantDirectory, withTenant } from '../../../lib/db/tenant-context';
+import { log, withCorrelation } from '../../../lib/logger';
+import type { JobInfo, JobQueue } from '../../../lib/queue';
+import { staleReceivedEvents } from '../../tenant/payment-events';
+import { readTreasurySettings } from '../purchases/purchase.service';
+import { startOfLocalDay, zonedTimeToUtc } from '../purchases/local-time';
+import { publishAfterCommit, type PriceReference, type Publication, type TreasuryEngine } from '../purchases/treasury-engine';
+import { jobString } from '../../../workers/job-data';
 
 export type SchedulerOptions = {
   orm: MikroORM;
