@@ -18,6 +18,7 @@ export type KeyMaintenanceReport = { rotated: string[]; integrations: ResealRepo
  * then every `intervalMs` (daily by default); also `npm run keys:reseal`. Logs counts, never values.
  */
 export class KeyMaintenance {
+  readonly name = 'key-maintenance';
   private timer?: NodeJS.Timeout;
   private running?: Promise<unknown>;
   private stopped = false;

@@ -17,7 +17,7 @@ export function publicMigrations(): MigrationObject[] {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const mod = require(`./${name}`) as Record<string, MigrationClass | undefined>;
       const cls = mod[name];
-      if (!cls) throw new Error(`schema/migrations/public/${name} must export a class named ${name}`);
+      if (!cls) throw new Error(`test/integration/legacy-migrations/public/${name} must export a class named ${name}`);
       return { name, class: cls };
     });
 }

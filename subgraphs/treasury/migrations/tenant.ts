@@ -1,27 +1,14 @@
+import { rls, tenantIdColumn } from '../../../lib/db/tenant-sql';
+import type { TenantMigration } from '../../../lib/module';
+
 /**
- * Migrations for tenant-owned tables. Each runs once in `pool` and once in every dedicated
- * `tenant_<uuid>` schema (recorded in that schema's `schema_migrations`).
+ * Treasury's tenant tables: rules, the accrual ledger, purchases and their transitions, exchange
+ * attempts, holdings and settings. Each runs once in `pool` and once in every dedicated schema.
  */
-export type TenantMigration = { name: string; up: (schema: string) => string[] };
-
-const TENANT_POLICY = `tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid`;
-
-/** Row-level security, forced even for the owner, on one tenant table. */
-export function rls(schema: string, table: string): string[] {
-  const t = `"${schema}".${table}`;
-  return [
-    `alter table ${t} enable row level security`,
-    `alter table ${t} force row level security`,
-    `drop policy if exists tenant_isolation on ${t}`,
-    `create policy tenant_isolation on ${t} using (${TENANT_POLICY}) with check (${TENANT_POLICY})`,
-  ];
-}
-
-const tenantIdColumn = `tenant_id uuid not null default nullif(current_setting('app.tenant_id', true), '')::uuid`;
-
-export const tenantMigrations: TenantMigration[] = [
+export const treasuryTenantMigrations: TenantMigration[] = [
   {
-    name: '0001_foundation',
+    name: '0001_foundation_treasury_rule',
+    replaces: ['0001_foundation'],
     up: (s) => [
       `create table if not exists "${s}".treasury_rule (
         ${tenantIdColumn},
@@ -44,94 +31,6 @@ export const tenantMigrations: TenantMigration[] = [
       `create index if not exists treasury_rule_created_idx on "${s}".treasury_rule (tenant_id, created_at)`,
       ...rls(s, 'treasury_rule'),
       `grant select, insert, update, delete on "${s}".treasury_rule to abt_app`,
-
-      `create table if not exists "${s}".audit_event (
-        ${tenantIdColumn},
-        id uuid not null,
-        seq bigint not null check (seq > 0),
-        event_type text not null,
-        actor_id uuid,
-        subject_type text not null,
-        subject_id text not null,
-        payload jsonb not null,
-        created_at timestamptz not null,
-        prev_hash text not null,
-        hash text not null,
-        primary key (tenant_id, id),
-        unique (tenant_id, seq)
-      )`,
-      `create index if not exists audit_event_created_idx on "${s}".audit_event (tenant_id, created_at)`,
-      ...rls(s, 'audit_event'),
-      // Append-only for the application: no UPDATE, no DELETE.
-      `grant select, insert on "${s}".audit_event to abt_app`,
-      // The chain's head: serializes appends per tenant and lets verification spot a truncated tail.
-      `create table if not exists "${s}".audit_head (
-        ${tenantIdColumn} primary key,
-        last_seq bigint not null,
-        last_hash text not null,
-        updated_at timestamptz not null default now()
-      )`,
-      ...rls(s, 'audit_head'),
-      `grant select, insert, update on "${s}".audit_head to abt_app`,
-
-      `create table if not exists "${s}".outbox (
-        ${tenantIdColumn},
-        id uuid not null,
-        queue text not null,
-        job_name text not null,
-        payload jsonb not null,
-        created_at timestamptz not null default clock_timestamp(),
-        published_at timestamptz,
-        primary key (tenant_id, id)
-      )`,
-      `create index if not exists outbox_unpublished_idx on "${s}".outbox (created_at) where published_at is null`,
-      ...rls(s, 'outbox'),
-      `drop policy if exists outbox_relay on "${s}".outbox`,
-      `create policy outbox_relay on "${s}".outbox to abt_relay using (true) with check (true)`,
-      `grant select, insert on "${s}".outbox to abt_app`,
-      `grant select, update, delete on "${s}".outbox to abt_relay`,
-    ],
-  },
-  {
-    name: '0002_payment_events',
-    up: (s) => [
-      `create table if not exists "${s}".payment_integration (
-        ${tenantIdColumn},
-        id uuid not null,
-        provider text not null check (provider in ('stripe', 'square', 'paypal')),
-        name text not null check (length(name) between 1 and 120),
-        credentials_sealed text not null,
-        status text not null default 'ACTIVE' check (status in ('ACTIVE', 'DISCONNECTED')),
-        created_at timestamptz not null default now(),
-        primary key (tenant_id, id)
-      )`,
-      ...rls(s, 'payment_integration'),
-      `grant select, insert, update on "${s}".payment_integration to abt_app`,
-
-      // Raw verified deliveries, stored once per provider event id; replays change nothing.
-      `create table if not exists "${s}".payment_event (
-        ${tenantIdColumn},
-        id uuid not null,
-        integration_id uuid not null,
-        provider text not null,
-        provider_event_id text not null,
-        event_type text not null,
-        kind text not null check (kind in ('REVENUE', 'REFUND', 'BALANCE', 'IGNORED')),
-        amount_cents bigint check (amount_cents >= 0),
-        currency text,
-        provider_object_id text,
-        related_payment_id text,
-        occurred_at timestamptz,
-        status text not null check (status in ('RECEIVED', 'IGNORED', 'PROCESSED', 'SKIPPED')),
-        status_reason text,
-        raw jsonb not null,
-        received_at timestamptz not null default now(),
-        primary key (tenant_id, id),
-        unique (tenant_id, provider, provider_event_id)
-      )`,
-      `create index if not exists payment_event_received_idx on "${s}".payment_event (tenant_id, received_at)`,
-      ...rls(s, 'payment_event'),
-      `grant select, insert, update on "${s}".payment_event to abt_app`,
     ],
   },
   {
@@ -304,32 +203,18 @@ export const tenantMigrations: TenantMigration[] = [
     ],
   },
   {
-    name: '0006_attempt_intent',
+    name: '0006_attempt_intent_exchange_seq',
+    replaces: ['0006_attempt_intent'],
     up: (s) => [
       // The exact order attempts were recorded in: an intent, its outcome and the lookup before it can share a millisecond.
       `alter table "${s}".exchange_attempt add column if not exists seq bigint generated by default as identity`,
       `create index if not exists exchange_attempt_seq_idx on "${s}".exchange_attempt (tenant_id, purchase_id, seq)`,
-      // An audit fact stays pending in the outbox until it is in the chain, so a lost or failed job can be re-enqueued.
-      `alter table "${s}".outbox add column if not exists appended_at timestamptz`,
-      `grant update (appended_at) on "${s}".outbox to abt_app`,
-      // Facts already in the chain are done; anything else published stays pending and is swept again.
-      `alter table "${s}".outbox no force row level security`,
-      `alter table "${s}".audit_event no force row level security`,
-      `update "${s}".outbox o set appended_at = a.created_at from "${s}".audit_event a
-       where o.queue = 'audit' and o.appended_at is null and a.tenant_id = o.tenant_id and a.id = o.id`,
-      `alter table "${s}".outbox force row level security`,
-      `alter table "${s}".audit_event force row level security`,
-      `create index if not exists outbox_audit_pending_idx on "${s}".outbox (published_at) where queue = 'audit' and appended_at is null`,
     ],
   },
   {
-    name: '0007_payment_events_api',
+    name: '0007_payment_events_api_ledger_idx',
+    replaces: ['0007_payment_events_api'],
     up: (s) => [
-      // The delivery's exact bytes, kept only when what `raw` stores had to differ from them
-      // (U+0000 or an unpaired surrogate replaced by U+FFFD: PostgreSQL's jsonb holds neither).
-      `alter table "${s}".payment_event add column if not exists raw_body bytea`,
-      // paymentEvents(integrationId) pages one integration's events newest first.
-      `create index if not exists payment_event_integration_idx on "${s}".payment_event (tenant_id, integration_id, received_at)`,
       // What an event did: its ledger entries, looked up by event for a page of events at once.
       `create index if not exists accrual_entry_payment_event_idx on "${s}".accrual_entry (tenant_id, payment_event_id) where payment_event_id is not null`,
     ],
@@ -371,13 +256,6 @@ export const tenantMigrations: TenantMigration[] = [
       ...backfillPaymentAttribution(s),
       `alter table "${s}".accrual_entry force row level security`,
       `alter table "${s}".payment_accrual force row level security`,
-    ],
-  },
-  {
-    name: '0010_outbox_correlation',
-    up: (s) => [
-      // The correlation id of the request whose transaction wrote the row (set by enterTenant), carried on to its job.
-      `alter table "${s}".outbox add column if not exists correlation_id text default nullif(current_setting('app.correlation_id', true), '')`,
     ],
   },
 ];
