@@ -22,6 +22,7 @@ import type { EventBus } from '../../lib/bus';
 import type { KeyRing } from '../../lib/crypto/secret-box';
 import { AppError, ErrorCode, notFound } from '../../lib/errors';
 import { enterTenant, isUuid } from '../../lib/db/tenant-context';
+import { announceTenantProfile } from './tenant-profile';
 import { log } from '../../lib/logger';
 import { kickOutbox } from '../../lib/outbox';
 import { ApiKeyService } from './api-key.service';
@@ -94,7 +95,8 @@ export class AuthService {
         await em.flush();
         em.create(Membership, { tenantId: tenant.id, userId: user.id, role: 'OWNER', createdAt: now });
         await em.flush();
-        await enterTenant(em, tenant.schemaName, tenant.id);
+        const entered = await enterTenant(em, tenant.schemaName, tenant.id);
+        await announceTenantProfile(em, { tenantId: tenant.id, timezone, asOf: entered.now });
         await recordAudit(em, {
           eventType: 'tenant.signed_up',
           actorId: user.id,

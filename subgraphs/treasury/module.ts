@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { loadPublicMigrations } from '../../lib/db/public-migrations';
 import type { ModuleBackground, ModuleDeps, PlatformModule } from '../../lib/module';
-import { DEFAULT_ATTEMPTS } from '../../lib/queue';
+import { DEFAULT_ATTEMPTS, type JobHandler } from '../../lib/queue';
+import { TENANT_PROFILE_JOB } from '../tenant/tenant-profile';
 import type { ExchangeAdapter, ExchangeName } from './exchanges/exchange.types';
 import { KrakenClient } from './exchanges/kraken.client';
 import { PaperExchange } from './exchanges/paper.exchange';
@@ -30,6 +31,21 @@ function realExchanges(t: ModuleDeps['config']['treasury'], orm: MikroORM): Part
   if (t.zerocap) adapters.zerocap = new ZerocapClient(t.zerocap);
   return adapters;
 }
+
+/**
+ * tenant announces timezones with `tenant.profile` jobs on `schedules`; until the schedules processor
+ * consumes them, one it does not know yet is acknowledged instead of retried. Inert once it does.
+ */
+const untilProfileConsumed =
+  (handler: JobHandler): JobHandler =>
+  async (job) => {
+    try {
+      await handler(job);
+    } catch (err) {
+      if (job.name === TENANT_PROFILE_JOB && (err as Error).message === `unknown schedules job ${TENANT_PROFILE_JOB}`) return;
+      throw err;
+    }
+  };
 
 const engineOf = (t: ModuleDeps['config']['treasury']): TreasuryEngine =>
   new TreasuryEngine({ exchangeMinCents: t.exchangeMinCents, manualMaxCents: t.manualMaxCents });
@@ -101,7 +117,7 @@ export const treasuryModule: PlatformModule<TreasuryServices> = {
       processors: [
         { queue: 'payment-events', handler: paymentEventsProcessor(orm, directory, engine, bus), concurrency: 4 },
         { queue: 'purchases', handler: purchasesProcessor(executor, DEFAULT_ATTEMPTS), concurrency: 4 },
-        { queue: 'schedules', handler: schedulesProcessor(orm, directory, engine, bus, reference), concurrency: 2 },
+        { queue: 'schedules', handler: untilProfileConsumed(schedulesProcessor(orm, directory, engine, bus, reference)), concurrency: 2 },
       ],
       background,
     };
