@@ -23,8 +23,8 @@ import { jwtKeyRing, jwtKeyRingFromEnv, type JwtKeyRing } from '../lib/auth/toke
 import { startGateway } from '../gateway/gateway';
 import { SUPERGRAPH_PATH } from '../schema/compose';
 import { PriceService } from '../subgraphs/market-price/price.service';
-import { AuthService } from '../subgraphs/tenant/auth.service';
-import { IntegrationService } from '../subgraphs/tenant/integration.service';
+import { AuthService } from '../subgraphs/tenant/identity/auth.service';
+import { IntegrationService } from '../subgraphs/tenant/payments/integration.service';
 import { KeyMaintenance } from '../subgraphs/tenant/jobs/keys-reseal';
 import { startWorkers } from '../workers';
 import { MODULES } from './modules';

@@ -1,15 +1,15 @@
 import { join } from 'node:path';
 import { loadPublicMigrations } from '../../lib/db/public-migrations';
 import type { PlatformModule } from '../../lib/module';
-import { AuthService } from './auth.service';
+import { AuthService } from './identity/auth.service';
 import { buildTenantSchema, tenantEntities } from './index';
-import { IntegrationService } from './integration.service';
+import { IntegrationService } from './payments/integration.service';
 import { KeyMaintenance } from './jobs/keys-reseal';
-import { LoginThrottle } from './login-throttle';
-import { MfaService } from './mfa.service';
+import { LoginThrottle } from './identity/login-throttle';
+import { MfaService } from './identity/mfa.service';
 import { tenantTenantMigrations } from './migrations/tenant';
-import type { TenantServices } from './tenant.resolver';
-import { webhookRouter } from './webhook.router';
+import type { TenantServices } from './identity/tenant.resolver';
+import { webhookRouter } from './payments/webhook.router';
 
 /** tenant: identity (tenants, users, members, MFA, API keys) and payments (integrations, webhooks, payment events). */
 export const tenantModule: PlatformModule<TenantServices> = {

@@ -3,7 +3,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { loadPublicMigrations } from '../../lib/db/public-migrations';
 import type { ModuleBackground, ModuleDeps, PlatformModule } from '../../lib/module';
 import { DEFAULT_ATTEMPTS, type JobHandler } from '../../lib/queue';
-import { TENANT_PROFILE_JOB } from '../tenant/tenant-profile';
+import { TENANT_PROFILE_JOB } from '../tenant/identity/tenant-profile';
 import type { ExchangeAdapter, ExchangeName } from './exchanges/exchange.types';
 import { KrakenClient } from './exchanges/kraken.client';
 import { PaperExchange } from './exchanges/paper.exchange';

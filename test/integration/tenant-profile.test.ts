@@ -2,9 +2,9 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { createBus, type EventBus } from '../../lib/bus';
 import { openAppOrm } from '../../lib/db/orm';
 import { configureLogger } from '../../lib/logger';
-import { AuthService } from '../../subgraphs/tenant/auth.service';
+import { AuthService } from '../../subgraphs/tenant/identity/auth.service';
 import { tenantEntities } from '../../subgraphs/tenant';
-import { TENANT_PROFILE_JOB } from '../../subgraphs/tenant/tenant-profile';
+import { TENANT_PROFILE_JOB } from '../../subgraphs/tenant/identity/tenant-profile';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 
 /**

@@ -1,6 +1,6 @@
 import { log, withCorrelation } from '../../../lib/logger';
-import type { IntegrationService, ResealReport } from '../integration.service';
-import type { MfaService } from '../mfa.service';
+import type { IntegrationService, ResealReport } from '../payments/integration.service';
+import type { MfaService } from '../identity/mfa.service';
 
 export type KeyMaintenanceOptions = {
   integrations: Pick<IntegrationService, 'resealCredentials'>;

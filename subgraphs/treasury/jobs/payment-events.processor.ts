@@ -3,7 +3,7 @@ import type { EventBus } from '../../../lib/bus';
 import { TenantDirectory, withTenant } from '../../../lib/db/tenant-context';
 import { log } from '../../../lib/logger';
 import type { JobInfo } from '../../../lib/queue';
-import { lockPaymentEvent, settlePaymentEvent } from '../../tenant/payment-events';
+import { lockPaymentEvent, settlePaymentEvent } from '../../tenant/payments/payment-events';
 import { publishAfterCommit, type Publication, type TreasuryEngine } from '../purchases/treasury-engine';
 import { jobString } from '../../../workers/job-data';
 

@@ -4,7 +4,7 @@ import type { EventBus } from '../../../lib/bus';
 import { TenantDirectory, withTenant } from '../../../lib/db/tenant-context';
 import { log, withCorrelation } from '../../../lib/logger';
 import type { JobInfo, JobQueue } from '../../../lib/queue';
-import { staleReceivedEvents } from '../../tenant/payment-events';
+import { staleReceivedEvents } from '../../tenant/payments/payment-events';
 import { readTreasurySettings } from '../purchases/purchase.service';
 import { startOfLocalDay, zonedTimeToUtc } from '../purchases/local-time';
 import { publishAfterCommit, type PriceReference, type Publication, type TreasuryEngine } from '../purchases/treasury-engine';

@@ -1,6 +1,6 @@
 import { ArrayType, Entity, PrimaryKey, PrimaryKeyProp, Property, type Opt } from '@mikro-orm/core';
 import { Directive, Field, ID, ObjectType, registerEnumType } from 'type-graphql';
-import { ROLES, type Role } from '../../lib/auth/tokens';
+import { ROLES, type Role } from '../../../lib/auth/tokens';
 
 export enum Plan {
   STANDARD = 'STANDARD',

@@ -1,7 +1,7 @@
 import express, { type Router } from 'express';
 import type { ServerResponse } from 'node:http';
-import { attachFastRoute, type FastRoute } from '../../lib/http';
-import { log } from '../../lib/logger';
+import { attachFastRoute, type FastRoute } from '../../../lib/http';
+import { log } from '../../../lib/logger';
 import type { IntegrationService } from './integration.service';
 
 /** The largest delivery accepted; Stripe's events are a few KB, PayPal's and Square's too. */

@@ -1,7 +1,7 @@
 import { Arg, Ctx, Field, FieldResolver, ID, InputType, Mutation, Query, Resolver, Root } from 'type-graphql';
-import type { SubgraphContext } from '../../lib/subgraph';
+import type { SubgraphContext } from '../../../lib/subgraph';
 import { PaymentIntegration, PaymentProvider } from './integration.entity';
-import type { TenantServices } from './tenant.resolver';
+import type { TenantServices } from '../identity/tenant.resolver';
 
 type Ctx = SubgraphContext<TenantServices>;
 

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { assertSchemaName } from '../../lib/db/roles';
-import type { TenantDirectory } from '../../lib/db/tenant-context';
-import { log } from '../../lib/logger';
+import { assertSchemaName } from '../../../lib/db/roles';
+import type { TenantDirectory } from '../../../lib/db/tenant-context';
+import { log } from '../../../lib/logger';
 
 /** One verified delivery, as it goes into `payment_event`. */
 export type IntakeRow = {

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { LockMode } from '@mikro-orm/core';
-import type { Scope } from '../../lib/access';
-import { API_KEY_SCOPES, isApiKeyScope, newApiKey } from '../../lib/auth/api-keys';
-import { forgetApiKey } from '../../lib/auth/credentials';
-import type { EventBus } from '../../lib/bus';
-import { badInput, notFound } from '../../lib/errors';
-import { isUuid } from '../../lib/db/tenant-context';
-import { kickOutbox } from '../../lib/outbox';
+import type { Scope } from '../../../lib/access';
+import { API_KEY_SCOPES, isApiKeyScope, newApiKey } from '../../../lib/auth/api-keys';
+import { forgetApiKey } from '../../../lib/auth/credentials';
+import type { EventBus } from '../../../lib/bus';
+import { badInput, notFound } from '../../../lib/errors';
+import { isUuid } from '../../../lib/db/tenant-context';
+import { kickOutbox } from '../../../lib/outbox';
 import { actorOf, auditAuth } from './auth.shared';
 import { ApiKey } from './tenant.entity';
 

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { hash, verify } from '@node-rs/argon2';
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import type { Principal, Scope } from '../../lib/access';
-import { recordAudit } from '../../lib/audit';
-import { forgetUser } from '../../lib/auth/credentials';
+import type { Principal, Scope } from '../../../lib/access';
+import { recordAudit } from '../../../lib/audit';
+import { forgetUser } from '../../../lib/auth/credentials';
 import {
   ACCESS_TOKEN_TTL_S,
   REFRESH_TOKEN_TTL_S,
@@ -16,15 +16,15 @@ import {
   verifyMfaChallenge,
   type JwtKeys,
   type Role,
-} from '../../lib/auth/tokens';
-import { derivedMfaKeyRing } from '../../lib/auth/totp';
-import type { EventBus } from '../../lib/bus';
-import type { KeyRing } from '../../lib/crypto/secret-box';
-import { AppError, ErrorCode, notFound } from '../../lib/errors';
-import { enterTenant, isUuid } from '../../lib/db/tenant-context';
+} from '../../../lib/auth/tokens';
+import { derivedMfaKeyRing } from '../../../lib/auth/totp';
+import type { EventBus } from '../../../lib/bus';
+import type { KeyRing } from '../../../lib/crypto/secret-box';
+import { AppError, ErrorCode, notFound } from '../../../lib/errors';
+import { enterTenant, isUuid } from '../../../lib/db/tenant-context';
 import { announceTenantProfile } from './tenant-profile';
-import { log } from '../../lib/logger';
-import { kickOutbox } from '../../lib/outbox';
+import { log } from '../../../lib/logger';
+import { kickOutbox } from '../../../lib/outbox';
 import { ApiKeyService } from './api-key.service';
 import { LoginThrottle, THROTTLE_RULES, throttleKey } from './login-throttle';
 import { MemberService } from './member.service';

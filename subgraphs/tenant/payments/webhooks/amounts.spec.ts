@@ -1,4 +1,4 @@
-import { audToCents } from '../../../lib/money';
+import { audToCents } from '../../../../lib/money';
 import { decimalToMinorUnits, MAX_MINOR_UNITS, normalizeCurrency, parseMinorUnits, parseTimestamp } from './amounts';
 import { WebhookVerificationError } from './errors';
 

@@ -1,9 +1,9 @@
 import { hash } from '@node-rs/argon2';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Scope } from '../../lib/access';
-import { recordAudit } from '../../lib/audit';
-import type { Role } from '../../lib/auth/tokens';
-import { AppError, ErrorCode } from '../../lib/errors';
+import type { Scope } from '../../../lib/access';
+import { recordAudit } from '../../../lib/audit';
+import type { Role } from '../../../lib/auth/tokens';
+import { AppError, ErrorCode } from '../../../lib/errors';
 import type { Tenant } from './tenant.entity';
 
 export const EMAIL = /^[^\s@"<>()[\],;:]{1,64}@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/i;

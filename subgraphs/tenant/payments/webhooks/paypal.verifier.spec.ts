@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:net';
 import { crc32 as zlibCrc32 } from 'node:zlib';
-import { crc32, rawMemberText, startFakePayPal, type FakePayPal } from '../../../test/fakes/paypal.server';
+import { crc32, rawMemberText, startFakePayPal, type FakePayPal } from '../../../../test/fakes/paypal.server';
 import { WebhookVerificationError } from './errors';
 import { createPayPalVerifier, normalizePayPalEvent, type PayPalVerifierOptions } from './paypal.verifier';
 import { isIgnored, type NormalizedRevenueEvent, type RevenueEventResult } from './revenue-event';

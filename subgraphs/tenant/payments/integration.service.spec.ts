@@ -1,7 +1,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import type { EventBus } from '../../lib/bus';
-import { keyRingFromEnv } from '../../lib/crypto/secret-box';
-import { configureLogger } from '../../lib/logger';
+import type { EventBus } from '../../../lib/bus';
+import { keyRingFromEnv } from '../../../lib/crypto/secret-box';
+import { configureLogger } from '../../../lib/logger';
 import { PaymentProvider } from './integration.entity';
 import { IntegrationService, storableRow } from './integration.service';
 import type { IntakeRow } from './webhook-intake';

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import type { Scope } from '../../lib/access';
-import { recordAudit } from '../../lib/audit';
-import type { EventBus } from '../../lib/bus';
-import { keyIdOf, open, reseal, seal, type KeyRing } from '../../lib/crypto/secret-box';
-import { TenantDirectory, isUuid, withTenant } from '../../lib/db/tenant-context';
-import { badInput, notFound } from '../../lib/errors';
-import { log, noteRequest } from '../../lib/logger';
-import { kickOutbox, outboxKicker } from '../../lib/outbox';
-import { hasUnstorableText, storableJson, storableText } from '../../lib/storable-text';
+import type { Scope } from '../../../lib/access';
+import { recordAudit } from '../../../lib/audit';
+import type { EventBus } from '../../../lib/bus';
+import { keyIdOf, open, reseal, seal, type KeyRing } from '../../../lib/crypto/secret-box';
+import { TenantDirectory, isUuid, withTenant } from '../../../lib/db/tenant-context';
+import { badInput, notFound } from '../../../lib/errors';
+import { log, noteRequest } from '../../../lib/logger';
+import { kickOutbox, outboxKicker } from '../../../lib/outbox';
+import { hasUnstorableText, storableJson, storableText } from '../../../lib/storable-text';
 import { UnstorableDeliveryError, WebhookIntake, type IntakeRow } from './webhook-intake';
 import { IntegrationRoute, PaymentIntegration, PaymentProvider } from './integration.entity';
 import {

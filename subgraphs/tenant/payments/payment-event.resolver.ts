@@ -1,13 +1,13 @@
 import DataLoader from 'dataloader';
 import { GraphQLScalarType } from 'graphql';
 import { Arg, Ctx, Directive, Field, ID, Int, ObjectType, Query, registerEnumType, Resolver } from 'type-graphql';
-import type { Scope } from '../../lib/access';
-import { isUuid } from '../../lib/db/tenant-context';
-import { badInput } from '../../lib/errors';
-import type { SubgraphContext } from '../../lib/subgraph';
+import type { Scope } from '../../../lib/access';
+import { isUuid } from '../../../lib/db/tenant-context';
+import { badInput } from '../../../lib/errors';
+import type { SubgraphContext } from '../../../lib/subgraph';
 import { PaymentProvider } from './integration.entity';
 import { listPaymentEvents, paymentEventsById, type PaymentEventCursor, type PaymentEventRecord } from './payment-events';
-import type { TenantServices } from './tenant.resolver';
+import type { TenantServices } from '../identity/tenant.resolver';
 
 type Ctx = SubgraphContext<TenantServices>;
 

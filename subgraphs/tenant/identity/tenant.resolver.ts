@@ -1,6 +1,6 @@
 import { Arg, Ctx, Field, FieldResolver, ID, InputType, Mutation, Query, Resolver, Root } from 'type-graphql';
-import type { SubgraphContext } from '../../lib/subgraph';
-import { AppError, ErrorCode, notFound } from '../../lib/errors';
+import type { SubgraphContext } from '../../../lib/subgraph';
+import { AppError, ErrorCode, notFound } from '../../../lib/errors';
 import {
   ApiKey,
   ApiKeyCreated,
@@ -17,9 +17,9 @@ import {
   User,
 } from './tenant.entity';
 import type { AuthService } from './auth.service';
-import type { IntegrationService } from './integration.service';
+import type { IntegrationService } from '../payments/integration.service';
 import { assertRole, type RequireOwner } from './member.service';
-import type { Role } from '../../lib/auth/tokens';
+import type { Role } from '../../../lib/auth/tokens';
 
 export type TenantServices = { auth: AuthService; integrations: IntegrationService };
 type Ctx = SubgraphContext<TenantServices>;

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import type { Scope } from '../../lib/access';
-import { forgetUser } from '../../lib/auth/credentials';
+import type { Scope } from '../../../lib/access';
+import { forgetUser } from '../../../lib/auth/credentials';
 import {
   RECOVERY_CODE_COUNT,
   hashRecoveryCode,
@@ -12,14 +12,14 @@ import {
   newTotpSecret,
   totpUri,
   verifyTotp,
-} from '../../lib/auth/totp';
-import type { EventBus } from '../../lib/bus';
-import { keyIdOf, open, reseal, seal, type KeyRing } from '../../lib/crypto/secret-box';
-import { recordAudit } from '../../lib/audit';
-import { log } from '../../lib/logger';
-import { AppError, ErrorCode } from '../../lib/errors';
-import { enterTenant } from '../../lib/db/tenant-context';
-import { kickOutbox } from '../../lib/outbox';
+} from '../../../lib/auth/totp';
+import type { EventBus } from '../../../lib/bus';
+import { keyIdOf, open, reseal, seal, type KeyRing } from '../../../lib/crypto/secret-box';
+import { recordAudit } from '../../../lib/audit';
+import { log } from '../../../lib/logger';
+import { AppError, ErrorCode } from '../../../lib/errors';
+import { enterTenant } from '../../../lib/db/tenant-context';
+import { kickOutbox } from '../../../lib/outbox';
 import type { LoginThrottle } from './login-throttle';
 import { THROTTLE_RULES, throttleKey } from './login-throttle';
 import { RecoveryCode, Tenant, UserRecord } from './tenant.entity';

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { addToOutbox } from '../../lib/outbox';
+import { addToOutbox } from '../../../lib/outbox';
 
 /** The job tenant writes when a tenant's profile (today: its timezone) is set or changes; treasury keeps its own copy. */
 export const TENANT_PROFILE_JOB = 'tenant.profile';
