@@ -8,7 +8,7 @@ import { badInput, notFound } from '../../../lib/errors';
 import { isUuid } from '../../../lib/db/tenant-context';
 import { kickOutbox } from '../../../lib/outbox';
 import { actorOf, auditAuth } from './auth.shared';
-import { ApiKey } from './tenant.entity';
+import { ApiKey } from './api-key.entity';
 
 export const MAX_KEYS_PER_TENANT = 100;
 

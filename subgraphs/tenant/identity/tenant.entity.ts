@@ -1,6 +1,7 @@
 import { ArrayType, Entity, PrimaryKey, PrimaryKeyProp, Property, type Opt } from '@mikro-orm/core';
 import { Directive, Field, ID, ObjectType, registerEnumType } from 'type-graphql';
 import { ROLES, type Role } from '../../../lib/auth/tokens';
+import { ApiKey } from './api-key.entity';
 
 export enum Plan {
   STANDARD = 'STANDARD',
@@ -185,74 +186,6 @@ export class Invitation {
   @Field(() => Date)
   @Property({ type: 'datetime', columnType: 'timestamptz' })
   createdAt!: Date;
-}
-
-@ObjectType('ApiKey', { description: 'A tenant-bound, scoped key for partners. The secret is shown once, at creation.' })
-@Entity({ tableName: 'api_key', schema: 'public' })
-export class ApiKey {
-  @Field(() => ID)
-  @PrimaryKey({ type: 'uuid' })
-  id!: string;
-
-  @Property({ type: 'uuid' })
-  tenantId!: string;
-
-  @Field(() => String)
-  @Property({ type: 'text' })
-  name!: string;
-
-  /** The 12-character lookup part; `abt_live_<lookup>` identifies the key (and is what the gateway rate-limits on). */
-  @Property({ type: 'text' })
-  lookup!: string;
-
-  @Property({ type: 'text', hidden: true, lazy: true })
-  secretHash!: string;
-
-  @Field(() => [String], { description: 'e.g. read:treasury, write:purchases, read:compliance, read:market.' })
-  @Property({ type: ArrayType, columnType: 'text[]' })
-  scopes!: string[];
-
-  @Property({ type: 'uuid' })
-  createdBy!: string;
-
-  @Field(() => Date, { nullable: true })
-  @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })
-  expiresAt: Opt<Date> | null = null;
-
-  @Field(() => Date, { nullable: true, description: 'Updated at most once a minute.' })
-  @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })
-  lastUsedAt: Opt<Date> | null = null;
-
-  @Field(() => Date, { nullable: true })
-  @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })
-  revokedAt: Opt<Date> | null = null;
-
-  @Field(() => Date)
-  @Property({ type: 'datetime', columnType: 'timestamptz' })
-  createdAt!: Date;
-
-  @Field(() => String, { description: 'The key’s public identifier, `abt_live_<lookup>`; never the secret.' })
-  get prefix(): Opt<string> {
-    return `abt_live_${this.lookup}`;
-  }
-}
-
-@Entity({ tableName: 'login_throttle', schema: 'public' })
-export class LoginThrottleRow {
-  @PrimaryKey({ type: 'text' })
-  key!: string;
-
-  @Property({ type: 'integer' })
-  failures!: number;
-
-  @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })
-  lockedUntil: Opt<Date> | null = null;
-
-  @Property({ type: 'integer' })
-  lockedAtFailures: Opt<number> = 0;
-
-  @Property({ type: 'datetime', columnType: 'timestamptz' })
-  lastFailureAt!: Date;
 }
 
 /** The signed-in user as the API shows them: within one tenant, with that tenant's role. */

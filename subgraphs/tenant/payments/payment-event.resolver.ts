@@ -1,15 +1,13 @@
-import DataLoader from 'dataloader';
 import { GraphQLScalarType } from 'graphql';
 import { Arg, Ctx, Directive, Field, ID, Int, ObjectType, Query, registerEnumType, Resolver } from 'type-graphql';
-import type { Scope } from '../../../lib/access';
 import { isUuid } from '../../../lib/db/tenant-context';
 import { badInput } from '../../../lib/errors';
 import type { SubgraphContext } from '../../../lib/subgraph';
 import { PaymentProvider } from './integration.entity';
-import { listPaymentEvents, paymentEventsById, type PaymentEventCursor, type PaymentEventRecord } from './payment-events';
+import { listPaymentEvents, type PaymentEventCursor, type PaymentEventRecord } from './payment-events';
 import type { TenantServices } from '../identity/tenant.resolver';
 
-type Ctx = SubgraphContext<TenantServices>;
+export type Ctx = SubgraphContext<TenantServices>;
 
 export const PaymentEventStatus = { RECEIVED: 'RECEIVED', IGNORED: 'IGNORED', PROCESSED: 'PROCESSED', SKIPPED: 'SKIPPED' } as const;
 registerEnumType(PaymentEventStatus, {
@@ -98,7 +96,7 @@ function decodeCursor(after: string): PaymentEventCursor {
   return { receivedAt: m[1], id: m[2].toLowerCase() };
 }
 
-function toNode(e: PaymentEventRecord): PaymentEventNode {
+export function toNode(e: PaymentEventRecord): PaymentEventNode {
   return {
     id: e.id,
     tenantId: e.tenantId,
@@ -140,30 +138,3 @@ export class PaymentEventResolver {
     return { edges, hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null };
   }
 }
-
-/** One loader per request (context) and caller: references resolved in one tick are read in one query. */
-const loaders = new WeakMap<object, DataLoader<string, PaymentEventNode | null>>();
-
-function loaderFor(ctx: Ctx, scope: Scope): DataLoader<string, PaymentEventNode | null> {
-  let loader = loaders.get(ctx);
-  if (!loader) {
-    loader = new DataLoader(async (ids: readonly string[]) => {
-      const found = new Map((await scope.tx(({ em }) => paymentEventsById(em, ids))).map((e) => [e.id, toNode(e)]));
-      return ids.map((id) => found.get(id) ?? null);
-    });
-    loaders.set(ctx, loader);
-  }
-  return loader;
-}
-
-export const paymentEventReferences = {
-  PaymentEvent: {
-    /** Another tenant's event is invisible under the caller's row-level security: null, like an unknown id. */
-    async __resolveReference(ref: { id: string }, ctx: Ctx): Promise<PaymentEventNode | null> {
-      const p = ctx.principal;
-      const scope = p.kind !== 'anonymous' ? ctx.gate.forReference(ctx, 'integration:read', p.tenantId) : null;
-      if (!scope || typeof ref.id !== 'string' || !isUuid(ref.id)) return null;
-      return loaderFor(ctx, scope).load(ref.id.toLowerCase());
-    },
-  },
-};
