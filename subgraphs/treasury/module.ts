@@ -76,6 +76,12 @@ export const treasuryModule: PlatformModule<TreasuryServices> = {
         why: 'exactly-once: a payment event is locked, applied to the ledger and marked PROCESSED/SKIPPED in one transaction (tenant/payment-events.ts lockPaymentEvent/settlePaymentEvent); the sweeper re-enqueues RECEIVED ones',
       },
       {
+        module: 'market-price',
+        table: 'price_tick',
+        access: 'read',
+        why: "jobs/market-prices.ts, the fallback when market-price's prices port is not given: the newest tick and N-day averages",
+      },
+      {
         module: 'tenant',
         table: 'tenant',
         access: 'read',
