@@ -4,7 +4,8 @@ import type { Scope } from '../../../lib/access';
 import { recordAudit } from '../../../lib/audit';
 import type { EventBus } from '../../../lib/bus';
 import { keyIdOf, open, reseal, seal, type KeyRing } from '../../../lib/crypto/secret-box';
-import { TenantDirectory, isUuid, withTenant } from '../../../lib/db/tenant-context';
+import { TenantDirectory, isUuid } from '../../../lib/db/tenant-context';
+import { TenantTransactions } from '../../../lib/db/tenant-tx';
 import { badInput, notFound } from '../../../lib/errors';
 import { log, noteRequest } from '../../../lib/logger';
 import { kickOutbox, outboxKicker } from '../../../lib/outbox';
@@ -111,6 +112,7 @@ function reachable(url: string): string {
 /** Payment integrations and the webhook intake: verify, store once, outbox, answer fast. */
 export class IntegrationService {
   private readonly directory: TenantDirectory;
+  private readonly tenants: TenantTransactions;
   private readonly resolved = new Map<string, Resolved>();
   private readonly defaults: { tenant?: string; gateway?: string } = {};
   private readonly intake: WebhookIntake;
@@ -122,6 +124,7 @@ export class IntegrationService {
     private readonly opts: { publicWebhookBaseUrl?: string; paypalApiBaseUrl: string },
   ) {
     this.directory = new TenantDirectory(orm);
+    this.tenants = new TenantTransactions(orm, this.directory, bus);
     // The relay is woken once per committed batch, coalesced further by outboxKicker.
     this.intake = new WebhookIntake(orm, this.directory, { onCommitted: outboxKicker(bus) });
   }
@@ -210,7 +213,7 @@ export class IntegrationService {
     const current = this.keys.current;
     for (const { id: tenantId } of tenants) {
       try {
-        const n = await withTenant(this.orm, this.directory, tenantId, async (em) => {
+        const n = await this.tenants.run(tenantId, async ({ em, audit }) => {
           const rows = await em.execute<{ id: string; sealed: string }[]>(
             `select id, credentials_sealed as sealed from payment_integration where tenant_id = ? and split_part(credentials_sealed, '.', 2) <> ? for update`,
             [tenantId, current],
@@ -230,7 +233,7 @@ export class IntegrationService {
             }
           }
           if (done > 0) {
-            await recordAudit(em, {
+            await audit({
               eventType: 'keys.credentials_resealed',
               actorId: null,
               subjectType: 'Tenant',
@@ -247,7 +250,6 @@ export class IntegrationService {
         log().warn({ tenantId, err: (err as Error).message }, 'integration re-seal skipped a tenant');
       }
     }
-    if (report.resealed > 0) await kickOutbox(this.bus);
     return report;
   }
 
@@ -258,7 +260,7 @@ export class IntegrationService {
     const route = await this.orm.em.fork().findOne(IntegrationRoute, { integrationId });
     if (!route || route.provider !== provider) return null;
     const tenantId = route.tenantId;
-    const integration = await withTenant(this.orm, this.directory, tenantId, (em) =>
+    const integration = await this.tenants.run(tenantId, ({ em }) =>
       em.findOne(PaymentIntegration, { tenantId, id: integrationId, status: 'ACTIVE' }),
     );
     if (!integration) return null;
