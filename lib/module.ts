@@ -62,7 +62,7 @@ export type ModuleKeys = {
 /** What the platform gives a module. */
 export type ModuleDeps = {
   config: Config;
-  /** App-role ORM with this module's entities. */
+  /** App-role ORM: with this module's entities in its subgraph role, with every module's in the workers role. */
   orm: MikroORM;
   /** The one way into a tenant (lib/db/tenant-tx.ts). */
   tenants: TenantTransactions;
