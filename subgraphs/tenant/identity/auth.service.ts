@@ -21,7 +21,8 @@ import { derivedMfaKeyRing } from '../../../lib/auth/totp';
 import type { EventBus } from '../../../lib/bus';
 import type { KeyRing } from '../../../lib/crypto/secret-box';
 import { AppError, ErrorCode, notFound } from '../../../lib/errors';
-import { enterTenant, isUuid } from '../../../lib/db/tenant-context';
+import { TenantDirectory, enterTenant, isUuid } from '../../../lib/db/tenant-context';
+import { TenantTransactions } from '../../../lib/db/tenant-tx';
 import { announceTenantProfile } from './tenant-profile';
 import { log } from '../../../lib/logger';
 import { kickOutbox } from '../../../lib/outbox';
@@ -62,6 +63,7 @@ export class AuthService {
   readonly mfa: MfaService;
   readonly members: MemberService;
   readonly apiKeys: ApiKeyService;
+  private readonly tenants: TenantTransactions;
 
   constructor(
     private readonly orm: MikroORM,
@@ -70,6 +72,7 @@ export class AuthService {
     opts: AuthServiceOptions = {},
   ) {
     this.throttle = new LoginThrottle(orm);
+    this.tenants = new TenantTransactions(orm, new TenantDirectory(orm), bus);
     this.mfa = new MfaService(orm, bus, opts.mfaKeyRing ?? derivedMfaKeyRing(jwtKeyRing(jwtSecret).keys[jwtKeyRing(jwtSecret).current]), this.throttle);
     this.members = new MemberService(orm, bus, this);
     this.apiKeys = new ApiKeyService(bus);
@@ -165,9 +168,8 @@ export class AuthService {
     await this.throttle.succeeded(charge.charges);
 
     const mfaEnabled = user.mfaEnabledAt !== null;
-    const outcome = await em.transactional(async (tx): Promise<LoginOutcome> => {
+    const outcome = await this.tenants.run(requested.tenantId, async ({ em: tx }): Promise<LoginOutcome> => {
       const tenant = await tx.findOneOrFail(Tenant, { id: requested.tenantId });
-      await enterTenant(tx, tenant.schemaName, tenant.id);
       if (mfaEnabled) {
         await auditAuth(tx, 'auth.mfa_challenged', { id: user.id, type: 'user' }, { type: 'User', id: user.id }, { ip: meta.clientIp ?? null });
         const mfaChallenge = await signMfaChallenge({ sub: user.id, tid: tenant.id }, this.jwtSecret);
@@ -272,10 +274,9 @@ export class AuthService {
     const em = this.orm.em.fork();
     const membership = await em.findOne(Membership, { userId: p.userId, tenantId: target });
     if (!membership) throw notFound('tenant');
-    const session = await em.transactional(async (tx) => {
+    const session = await this.tenants.run(target, async ({ em: tx }) => {
       const tenant = await tx.findOneOrFail(Tenant, { id: target });
       const user = await tx.findOneOrFail(UserRecord, { id: p.userId });
-      await enterTenant(tx, tenant.schemaName, tenant.id);
       await auditAuth(tx, 'auth.switched_tenant', { id: p.userId, type: 'user' }, { type: 'User', id: p.userId }, { fromTenantId: p.tenantId });
       return this.issue(tx, user, tenant, membership.role, randomUUID(), p.amr);
     });
@@ -315,11 +316,7 @@ export class AuthService {
 
   /** Runs fn in one transaction scoped to the tenant (for its audit chain), then wakes the relay. */
   async auditIn<T>(tenantId: string, fn: (em: EntityManager) => Promise<T>): Promise<T> {
-    const result = await this.orm.em.fork().transactional(async (tx) => {
-      const tenant = await tx.findOneOrFail(Tenant, { id: tenantId });
-      await enterTenant(tx, tenant.schemaName, tenant.id);
-      return fn(tx);
-    });
+    const result = await this.tenants.run(tenantId, ({ em }) => fn(em));
     await kickOutbox(this.bus);
     return result;
   }
