@@ -70,7 +70,7 @@ describe('the permission matrix', () => {
     const who = (a: keyof typeof PERMISSIONS): string[] => [...PERMISSIONS[a]];
     expect(who('purchase:request')).toEqual(['OWNER', 'ADMIN', 'USER']);
     for (const a of ['rule:write', 'integration:write', 'user:manage', 'apikey:manage'] as const) expect(who(a)).toEqual(['OWNER', 'ADMIN']);
-    for (const a of ['owner:manage', 'tenant:plan', 'tenant:delete', 'tenant:security'] as const) expect(who(a)).toEqual(['OWNER']);
+    for (const a of ['owner:manage', 'tenant:security'] as const) expect(who(a)).toEqual(['OWNER']);
     // VIEWER reads only: every action it may do is a read.
     const viewer = ACTIONS.filter((a) => (PERMISSIONS[a] as readonly string[]).includes('VIEWER'));
     expect(viewer.every((a) => /:(read|read-self|verify)$/.test(a))).toBe(true);
@@ -78,7 +78,7 @@ describe('the permission matrix', () => {
 
   it('never lets an API key manage users, keys, owners or the tenant', () => {
     for (const s of API_KEY_SCOPES) for (const a of SCOPE_ACTIONS[s]) expect([s, a, NEVER_FOR_API_KEYS.has(a)]).toEqual([s, a, false]);
-    for (const a of ['user:manage', 'apikey:manage', 'apikey:read', 'owner:manage', 'tenant:delete', 'user:read-self'] as const) {
+    for (const a of ['user:manage', 'apikey:manage', 'apikey:read', 'owner:manage', 'tenant:security', 'user:read-self'] as const) {
       expect(code(() => authorize(key(...API_KEY_SCOPES).principal, a))).toBe('FORBIDDEN');
     }
     for (const a of SENSITIVE_ACTIONS) expect(code(() => gate.require(key(...API_KEY_SCOPES), a))).toBe('FORBIDDEN');

@@ -50,8 +50,6 @@ export const PERMISSIONS = {
   'apikey:manage': MANAGERS,
   /** Grant, take away or transfer the OWNER role; remove an OWNER. */
   'owner:manage': OWNER,
-  'tenant:plan': OWNER,
-  'tenant:delete': OWNER,
   /** Tenant security settings such as requireMfaForAdmins. */
   'tenant:security': OWNER,
 } as const satisfies Record<string, readonly Role[]>;
@@ -72,8 +70,6 @@ export const SENSITIVE_ACTIONS: ReadonlySet<Action> = new Set<Action>([
   'user:manage',
   'apikey:manage',
   'owner:manage',
-  'tenant:plan',
-  'tenant:delete',
   'tenant:security',
 ]);
 
@@ -102,8 +98,6 @@ export const NEVER_FOR_API_KEYS: ReadonlySet<Action> = new Set<Action>([
   'apikey:read',
   'apikey:manage',
   'owner:manage',
-  'tenant:plan',
-  'tenant:delete',
   'tenant:security',
 ]);
 

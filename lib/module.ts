@@ -28,6 +28,13 @@ export type TenantMigration = {
   up: (schema: string) => string[];
 };
 
+/**
+ * A MikroORM migration of `public` tables (`Migration<timestamp>_<what>`, class name = file name =
+ * the name recorded in mikro_orm_migrations). `replaces`: as for TenantMigration, read from the
+ * class's static `replaces` by loadPublicMigrations.
+ */
+export type PublicMigration = MigrationObject & { replaces?: readonly string[] };
+
 /** Tables a module owns, and the other modules' tables it may touch (declared, reviewed, tested). */
 export type TableContract = {
   /** Tenant tables (in pool / dedicated schemas) this module creates and writes. */
@@ -44,12 +51,18 @@ export type TableContract = {
 export type ModuleName = 'tenant' | 'treasury' | 'market-price' | 'compliance';
 
 /** The platform's keys, shared by every role of a process (mutated in place when generated keys rotate). */
-export type ModuleKeys = { jwt: JwtKeyRing; sealing: KeyRing; gatewaySecrets: string[] };
+export type ModuleKeys = {
+  jwt: JwtKeyRing;
+  sealing: KeyRing;
+  gatewaySecrets: string[];
+  /** Embedded mode with every role in this process: rotates generated keys that are due; returns which. */
+  rotate?: () => string[];
+};
 
 /** What the platform gives a module. */
 export type ModuleDeps = {
   config: Config;
-  /** App-role ORM with this module's entities. */
+  /** App-role ORM: with this module's entities in its subgraph role, with every module's in the workers role. */
   orm: MikroORM;
   /** The one way into a tenant (lib/db/tenant-tx.ts). */
   tenants: TenantTransactions;
@@ -88,14 +101,21 @@ export interface PlatformModule<S = unknown> {
   readonly entities: readonly EntityClass<object>[];
   readonly tables: TableContract;
   /** MikroORM migrations of this module's public tables (`Migration<timestamp>_<what>` classes). */
-  publicMigrations(): MigrationObject[];
+  publicMigrations(): PublicMigration[];
   readonly tenantMigrations: readonly TenantMigration[];
   /** The federated schema (type-graphql + @apollo/subgraph); references live in `*.reference.ts`. */
   buildSchema(): Promise<GraphQLSchema>;
   /** The services its resolvers use (the subgraph role). */
   createServices(deps: ModuleDeps): Promise<S> | S;
+  /** Stops what createServices started (feeds, timers), when the role stops. */
+  closeServices?(services: S): Promise<void>;
   /** Extra HTTP routes on the subgraph (e.g. webhooks), mounted before /graphql. */
   mount?(app: express.Express, services: S, deps: ModuleDeps): void;
+  /**
+   * Where callers reach this subgraph: its own URL once it listens, then the gateway's when one runs
+   * in this process (e.g. tenant tells users the webhook URL).
+   */
+  published?(services: S, at: { url: string; via: 'subgraph' | 'gateway' }): void;
   /** Ports this module offers to the others (built in whichever role needs them). */
   providePorts?(deps: ModuleDeps): Promise<Partial<ModulePorts>> | Partial<ModulePorts>;
   /** Queue processors and background work (the workers role). */

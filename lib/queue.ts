@@ -4,8 +4,8 @@ import { performance } from 'node:perf_hooks';
 import { log, noteRequest, withCorrelation } from './logger';
 import { registerQueueDepthSource, type QueueDepth } from './metrics';
 
-/** Queue names are contracts between processes. */
-export const QUEUES = ['payment-events', 'purchases', 'schedules', 'reports', 'accounting', 'notifications', 'audit'] as const;
+/** Queue names are contracts between processes; each has a processor (a module's `jobs`). New domains add theirs (reports, accounting, notifications) with the processor. */
+export const QUEUES = ['payment-events', 'purchases', 'schedules', 'audit'] as const;
 export type QueueName = (typeof QUEUES)[number];
 
 export type JobPayload = Record<string, unknown>;

@@ -3,10 +3,10 @@ import { loadConfig } from '../lib/config';
 import { openAppOrm } from '../lib/db/orm';
 import { configureLogger, log } from '../lib/logger';
 import { loadOrCreateLocalSecrets } from '../lib/secrets';
-import { IntegrationService } from '../subgraphs/tenant/integration.service';
-import { LoginThrottle } from '../subgraphs/tenant/login-throttle';
-import { MfaService } from '../subgraphs/tenant/mfa.service';
-import { KeyMaintenance } from '../workers/keys-reseal';
+import { IntegrationService } from '../subgraphs/tenant/payments/integration.service';
+import { LoginThrottle } from '../subgraphs/tenant/identity/login-throttle';
+import { MfaService } from '../subgraphs/tenant/identity/mfa.service';
+import { KeyMaintenance } from '../subgraphs/tenant/jobs/keys-reseal';
 import { platformKeys, startPlatform } from './platform';
 
 /**

@@ -6,36 +6,28 @@ import { createBus, type EventBus } from '../lib/bus';
 import type { JwtKeys } from '../lib/auth/tokens';
 import type { Config, SubgraphName } from '../lib/config';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../lib/db/embedded';
-import { migrate, openOwnerOrm } from '../lib/db/migrate';
-import { publicMigrations } from '../schema/migrations/public';
-import { tenantMigrations } from '../schema/migrations/tenant';
+import { allPublicMigrations, allTenantMigrations, migrate, openOwnerOrm } from '../lib/db/migrate';
 import { databaseCheck, openAppOrm } from '../lib/db/orm';
 import { APP_ROLE, RELAY_ROLE, assertSchemaName, roleUrl } from '../lib/db/roles';
 import { TenantDirectory, followTenantMoves } from '../lib/db/tenant-context';
+import { TenantTransactions } from '../lib/db/tenant-tx';
 import type { Listening, ReadinessCheck } from '../lib/http';
 import { log, redactUrl } from '../lib/logger';
+import type { ModuleDeps, ModulePorts, PlatformModule } from '../lib/module';
 import { createQueue, type JobQueue } from '../lib/queue';
 import { loadOrCreateLocalSecrets, localIntegrationKeyRing, localJwtKeyRing, rotateLocalKeys, type LocalSecrets } from '../lib/secrets';
-import { serveSubgraph, type SubgraphServerOptions } from '../lib/subgraph';
+import { serveSubgraph } from '../lib/subgraph';
 import { keyRingFromEnv, type KeyRing } from '../lib/crypto/secret-box';
 import { gatewaySecretsFromEnv } from '../lib/auth/gateway-signature';
 import { jwtKeyRing, jwtKeyRingFromEnv, type JwtKeyRing } from '../lib/auth/tokens';
-import { LoginThrottle } from '../subgraphs/tenant/login-throttle';
-import { MfaService } from '../subgraphs/tenant/mfa.service';
-import { KeyMaintenance } from '../workers/keys-reseal';
-import { IntegrationService } from '../subgraphs/tenant/integration.service';
-import { webhookRouter } from '../subgraphs/tenant/webhook.router';
 import { startGateway } from '../gateway/gateway';
 import { SUPERGRAPH_PATH } from '../schema/compose';
-import { buildComplianceSchema, complianceEntities } from '../subgraphs/compliance';
-import { createPriceFeeds, parsePriceFeedList } from '../subgraphs/market-price/feeds';
-import { buildMarketPriceSchema, marketPriceEntities } from '../subgraphs/market-price';
 import { PriceService } from '../subgraphs/market-price/price.service';
-import { AuthService } from '../subgraphs/tenant/auth.service';
-import { buildTenantSchema, tenantEntities } from '../subgraphs/tenant';
-import { buildTreasurySchema, treasuryEntities } from '../subgraphs/treasury';
-import { PurchaseService, RuleEngine, TreasuryRuleService } from '../subgraphs/treasury';
+import { AuthService } from '../subgraphs/tenant/identity/auth.service';
+import { IntegrationService } from '../subgraphs/tenant/payments/integration.service';
+import { KeyMaintenance } from '../subgraphs/tenant/jobs/keys-reseal';
 import { startWorkers } from '../workers';
+import { MODULES } from './modules';
 
 export const ROLES = ['tenant', 'treasury', 'market-price', 'compliance', 'workers', 'gateway'] as const;
 export type ProcessRole = (typeof ROLES)[number];
@@ -64,6 +56,8 @@ export type StartOptions = { roles: readonly ProcessRole[]; migrate: boolean | '
  * app roles exist: then a role starting alone skips the migrator (seconds on a busy machine).
  */
 async function upToDate(ownerUrl: string): Promise<boolean> {
+  const publicNames = allPublicMigrations().map((m) => m.name);
+  const tenantNames = allTenantMigrations().map((m) => m.name);
   const orm = await openOwnerOrm(ownerUrl);
   try {
     const [row] = await orm.em.getConnection().execute<{ ok: boolean }[]>(
@@ -72,7 +66,7 @@ async function upToDate(ownerUrl: string): Promise<boolean> {
           and not exists (
             select 1 from (select 'pool' as s union select distinct schema_name from public.tenant) schemas
             where (select count(*) from pg_catalog.pg_namespace n where n.nspname = schemas.s) = 0) as ok`,
-      [publicMigrations().map((m) => m.name), publicMigrations().length, APP_ROLE, RELAY_ROLE],
+      [publicNames, publicNames.length, APP_ROLE, RELAY_ROLE],
     );
     if (!row?.ok) return false;
     const schemas = await orm.em.getConnection().execute<{ s: string }[]>(`select 'pool' as s union select distinct schema_name from public.tenant`);
@@ -80,8 +74,8 @@ async function upToDate(ownerUrl: string): Promise<boolean> {
       assertSchemaName(s);
       const [{ n }] = await orm.em
         .getConnection()
-        .execute<{ n: number }[]>(`select count(*)::int as n from "${s}".schema_migrations where name = any(?)`, [tenantMigrations.map((m) => m.name)]);
-      if (n !== tenantMigrations.length) return false;
+        .execute<{ n: number }[]>(`select count(*)::int as n from "${s}".schema_migrations where name = any(?)`, [tenantNames]);
+      if (n !== tenantNames.length) return false;
     }
     return true;
   } catch {
@@ -137,6 +131,23 @@ export function platformKeys(config: Config, local: LocalSecrets, roles: readonl
 function replaceRing<K>(target: { current: string; keys: Record<string, K> }, next: { current: string; keys: Record<string, K> }): void {
   Object.assign(target.keys, next.keys);
   target.current = next.current;
+}
+
+const SUBGRAPH_PORT: Record<SubgraphName, 'tenant' | 'treasury' | 'marketPrice' | 'compliance'> = {
+  tenant: 'tenant',
+  treasury: 'treasury',
+  'market-price': 'marketPrice',
+  compliance: 'compliance',
+};
+
+/** The handles tests and `npm start` (demo seed) reach for, found among a module's services. */
+function collectHandles(into: Platform['services'], svc: unknown): void {
+  if (typeof svc !== 'object' || svc === null) return;
+  for (const v of Object.values(svc)) {
+    if (v instanceof PriceService) into.prices = v;
+    if (v instanceof AuthService) into.auth = v;
+    if (v instanceof IntegrationService) into.integrations = v;
+  }
 }
 
 /**
@@ -204,102 +215,55 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
       push(role, l.close);
     };
     const has = (r: ProcessRole): boolean => opts.roles.includes(r);
-    const subgraph = async <S>(
-      name: SubgraphName,
-      port: number,
-      schema: Awaited<ReturnType<typeof buildTenantSchema>>,
-      orm: MikroORM,
-      svc: S,
-      mount?: SubgraphServerOptions<S>['mount'],
-    ) =>
-      serveSubgraph({
-        mount,
-        name,
-        schema,
+    /** What each module gets in a role: one app-role ORM, the tenant transactions and gate over it, and the modules' ports. */
+    const depsFor = async (orm: MikroORM): Promise<ModuleDeps> => {
+      const directory = new TenantDirectory(orm);
+      const deps: ModuleDeps = { config, orm, tenants: new TenantTransactions(orm, directory, bus), gate: new AccessGate(orm, directory, bus), bus, queue, keys, ports: {} };
+      const ports: Partial<ModulePorts> = {};
+      for (const m of MODULES) if (m.providePorts) Object.assign(ports, await m.providePorts(deps));
+      return { ...deps, ports };
+    };
+    const published: Array<{ module: PlatformModule; services: unknown }> = [];
+
+    for (const m of MODULES) {
+      if (!has(m.name)) continue;
+      const deps = await depsFor(await openOrm([...m.entities]));
+      const svc = await m.createServices(deps);
+      if (m.closeServices) push(`${m.name} services`, () => m.closeServices!(svc));
+      const server = await serveSubgraph({
+        mount: m.mount ? (app) => m.mount!(app, svc, deps) : undefined,
+        name: m.name,
+        schema: await m.buildSchema(),
         host: config.host,
-        port,
+        port: config.ports[SUBGRAPH_PORT[m.name]],
         jwtSecret,
         production: config.env === 'production',
         gatewaySecrets: keys.gatewaySecrets,
-        gate: new AccessGate(orm, new TenantDirectory(orm), bus),
+        gate: deps.gate,
         services: svc,
-        checks: [databaseCheck(orm), ...redisCheck],
+        checks: [databaseCheck(deps.orm), ...redisCheck],
       });
-
-    if (has('tenant')) {
-      const orm = await openOrm(tenantEntities);
-      // One AES-256-GCM key ring (INTEGRATION_KEYS, rotatable) seals integration credentials and MFA secrets.
-      const keyRing = keys.sealing;
-      const auth = new AuthService(orm, bus, jwtSecret, { mfaKeyRing: keyRing });
-      const integrations = new IntegrationService(orm, bus, keyRing, {
-        publicWebhookBaseUrl: config.publicWebhookBaseUrl,
-        paypalApiBaseUrl: config.paypalApiBaseUrl,
-      });
-      services.auth = auth;
-      services.integrations = integrations;
-      const server = await subgraph('tenant', config.ports.tenant, await buildTenantSchema(), orm, { auth, integrations }, (app) =>
-        app.use(webhookRouter(integrations)),
-      );
-      integrations.setDefaultWebhookBaseUrl(server.url);
-      track('tenant', server);
-    }
-    if (has('treasury')) {
-      const orm = await openOrm(treasuryEntities);
-      const engine = new RuleEngine({ exchangeMinCents: config.treasury.exchangeMinCents, manualMaxCents: config.treasury.manualMaxCents });
-      const treasury = { rules: new TreasuryRuleService(), purchases: new PurchaseService(engine) };
-      track('treasury', await subgraph('treasury', config.ports.treasury, await buildTreasurySchema(), orm, treasury));
-    }
-    if (has('market-price')) {
-      const orm = await openOrm(marketPriceEntities);
-      const m = config.market;
-      const prices = new PriceService(orm, bus, {
-        publishIntervalMs: m.publishIntervalMs,
-        staleAfterMs: m.staleAfterMs,
-        maxDeviationBps: m.maxDeviationBps,
-        minSources: m.minSources,
-        candleFlushMs: m.candleFlushMs,
-      });
-      await prices.start(
-        createPriceFeeds({
-          feeds: parsePriceFeedList(m.feeds),
-          simulated: { seed: config.priceSeed, intervalMs: config.priceTickMs },
-          kraken: { wsUrl: m.krakenWsUrl, restBaseUrl: m.krakenRestUrl },
-          independentReserve: { baseUrl: m.independentReserveUrl, pollMs: m.pollMs },
-          btcMarkets: { baseUrl: m.btcMarketsUrl, pollMs: m.pollMs },
-        }),
-      );
-      push('price feeds', () => prices.stop());
-      services.prices = prices;
-      track('market-price', await subgraph('market-price', config.ports.marketPrice, await buildMarketPriceSchema(), orm, { prices }));
-    }
-    if (has('compliance')) {
-      const orm = await openOrm(complianceEntities);
-      track('compliance', await subgraph('compliance', config.ports.compliance, await buildComplianceSchema(), orm, {}));
+      m.published?.(svc, { url: server.url, via: 'subgraph' });
+      published.push({ module: m, services: svc });
+      collectHandles(services, svc);
+      track(m.name, server);
     }
     if (has('workers')) {
-      const orm = await openOrm([...complianceEntities, ...treasuryEntities]);
+      // One ORM with every module's entities: a worker runs any module's jobs.
+      const orm = await openOrm([...new Set(MODULES.flatMap((m) => m.entities))]);
       const relayOrm = await openOrm([], roleUrl(ownerUrl, RELAY_ROLE, rolePassword));
-      // Stopped after the relay and scheduler, before the pools: jobs in flight finish (or go back to the queue).
+      // Stopped after the relay and background work, before the pools: jobs in flight finish (or go back to the queue).
       push('jobs in flight', () => queue.close());
-      track(
-        'workers',
-        await startWorkers({
-          host: config.host,
-          port: config.ports.workers,
-          orm,
-          relayOrm,
-          queue,
-          bus,
-          outboxPollMs: config.outboxPollMs,
-          treasury: config.treasury,
-          keys: (services.keyJob = new KeyMaintenance({
-            integrations: new IntegrationService(orm, bus, keys.sealing, { paypalApiBaseUrl: config.paypalApiBaseUrl }),
-            mfa: new MfaService(orm, bus, keys.sealing, new LoginThrottle(orm)),
-            rotate: keys.rotate,
-            intervalMs: config.keys.resealIntervalMs,
-          })),
-        }),
-      );
+      const workers = await startWorkers({
+        host: config.host,
+        port: config.ports.workers,
+        deps: await depsFor(orm),
+        modules: MODULES,
+        relayOrm,
+        outboxPollMs: config.outboxPollMs,
+      });
+      services.keyJob = workers.background.find((b): b is KeyMaintenance => b instanceof KeyMaintenance);
+      track('workers', workers);
     }
     if (has('gateway')) {
       const defaults: Record<SubgraphName, string> = {
@@ -329,8 +293,8 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
         trustProxy: config.gateway.trustProxy,
         ...(config.gateway.rateLimits ? {} : { rateLimits: false as const }),
       });
-      // It relays /webhooks/* to the tenant subgraph: the URL given to users is its public one (unless configured).
-      services.integrations?.setDefaultWebhookBaseUrl(gw.url, 'gateway');
+      // It relays /webhooks/* to the subgraphs: the URL given to users is its public one (unless configured).
+      for (const p of published) p.module.published?.(p.services, { url: gw.url, via: 'gateway' });
       track('gateway', gw);
     }
     services.keys = keys;

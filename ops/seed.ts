@@ -1,6 +1,6 @@
 import { GraphQLClient, gql } from 'graphql-request';
 import { AppError } from '../lib/errors';
-import type { AuthService } from '../subgraphs/tenant/auth.service';
+import type { AuthService } from '../subgraphs/tenant/identity/auth.service';
 
 export const DEMO_EMAIL = 'demo@liquidabt.local';
 

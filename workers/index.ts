@@ -1,59 +1,23 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import type { EventBus } from '../lib/bus';
 import { databaseCheck } from '../lib/db/orm';
-import { TenantDirectory } from '../lib/db/tenant-context';
 import { createHttpApp, listen, type Listening } from '../lib/http';
 import { log } from '../lib/logger';
 import { jobsProcessed } from '../lib/metrics';
+import type { ModuleBackground, ModuleDeps, ModuleJobs, PlatformModule } from '../lib/module';
 import { OutboxRelay } from '../lib/outbox';
-import type { JobHandler, JobQueue, QueueName } from '../lib/queue';
-import { DEFAULT_ATTEMPTS } from '../lib/queue';
-import type { Config } from '../lib/config';
-import type { ExchangeAdapter, ExchangeName } from '../subgraphs/treasury/exchanges/exchange.types';
-import { KrakenClient } from '../subgraphs/treasury/exchanges/kraken.client';
-import { PgOrderIdStore } from '../subgraphs/treasury/exchanges/pg-order-id-store';
-import { SwyftxClient } from '../subgraphs/treasury/exchanges/swyftx.client';
-import { ZerocapClient } from '../subgraphs/treasury/exchanges/zerocap.client';
-import { PaperExchange } from '../subgraphs/treasury/exchanges/paper.exchange';
-import { TenantTransactions } from '../lib/db/tenant-tx';
-import { PurchaseExecutor } from '../subgraphs/treasury/purchases/purchase-executor';
-import { RuleEngine } from '../subgraphs/treasury/rules/rule-engine';
-import type { PricePort } from '../subgraphs/treasury/schedules/price.port';
-import { auditProcessor } from '../subgraphs/compliance/jobs/audit.processor';
-import type { KeyMaintenance } from './keys-reseal';
-import { LatestPrice } from '../subgraphs/treasury/jobs/market-prices';
-import { paymentEventsProcessor } from '../subgraphs/treasury/jobs/payment-events.processor';
-import { purchasesProcessor } from '../subgraphs/treasury/jobs/purchases.processor';
-import { TreasuryScheduler, schedulesProcessor } from '../subgraphs/treasury/jobs/scheduler';
+import type { JobHandler, QueueName } from '../lib/queue';
 
 export type WorkersOptions = {
   host: string;
   port: number;
-  /** App-role ORM with the entities the processors touch. */
-  orm: MikroORM;
+  /** What every module's jobs get: the app-role ORM (with every module's entities), bus, queue, ports. */
+  deps: ModuleDeps;
+  /** The modules whose queue processors and background work this process hosts. */
+  modules: readonly PlatformModule[];
   /** Relay-role ORM: reads every tenant's outbox. */
   relayOrm: MikroORM;
-  queue: JobQueue;
-  bus: EventBus;
   outboxPollMs: number;
-  treasury: TreasuryWorkerOptions;
-  /** The key job (re-seal under the current key; rotation of generated keys in embedded mode). */
-  keys?: KeyMaintenance;
-  /** market-price's port (candle averages) for PRICE_DROP; without it PRICE_DROP rules wait (no average). */
-  prices?: PricePort;
 };
-
-export type TreasuryWorkerOptions = Config['treasury'];
-
-/** The real exchanges that have credentials configured; paper is always there. */
-function realExchanges(t: TreasuryWorkerOptions, orm: MikroORM): Partial<Record<ExchangeName, ExchangeAdapter>> {
-  const adapters: Partial<Record<ExchangeName, ExchangeAdapter>> = {};
-  if (t.kraken) adapters.kraken = new KrakenClient(t.kraken);
-  // Swyftx cannot find an order by our id: it needs the durable clientOrderId → order id map.
-  if (t.swyftx) adapters.swyftx = new SwyftxClient({ ...t.swyftx, orderIds: new PgOrderIdStore(orm) });
-  if (t.zerocap) adapters.zerocap = new ZerocapClient(t.zerocap);
-  return adapters;
-}
 
 const counted =
   (queue: QueueName, handler: JobHandler): JobHandler =>
@@ -68,47 +32,44 @@ const counted =
     }
   };
 
-export type Workers = Listening & { relay: OutboxRelay; executor: PurchaseExecutor; paper: PaperExchange; scheduler: TreasuryScheduler; keys?: KeyMaintenance };
+export type Workers = Listening & { relay: OutboxRelay; background: readonly ModuleBackground[] };
 
-/** The workers role: the outbox relay plus the BullMQ processors. */
+/**
+ * The workers role hosts jobs, it owns no domain logic: the outbox relay, then each module's queue
+ * processors and background work (schedulers, sweepers, key maintenance), stopped newest first.
+ */
 export async function startWorkers(opts: WorkersOptions): Promise<Workers> {
-  const directory = new TenantDirectory(opts.orm);
-  opts.queue.process('audit', counted('audit', auditProcessor(opts.orm, directory)), { concurrency: 4 });
+  const jobs: ModuleJobs[] = [];
+  for (const m of opts.modules) if (m.jobs) jobs.push(await m.jobs(opts.deps));
+  for (const { queue, handler, concurrency } of jobs.flatMap((j) => j.processors)) opts.deps.queue.process(queue, counted(queue, handler), { concurrency });
+  const background = jobs.flatMap((j) => j.background);
+  const started: ModuleBackground[] = [];
+  const stopBackground = async (): Promise<void> => {
+    for (let b = started.pop(); b; b = started.pop()) {
+      await b.stop().catch((err: Error) => log().warn({ job: b?.name, err: err.message }, 'error while stopping'));
+    }
+  };
+  try {
+    for (const b of background) {
+      await b.start();
+      started.push(b);
+    }
+  } catch (err) {
+    await stopBackground();
+    throw err;
+  }
 
-  const t = opts.treasury;
-  const tenants = new TenantTransactions(opts.orm, directory, opts.bus);
-  const prices = new LatestPrice(opts.bus);
-  await prices.start();
-  const pricePort: PricePort = opts.prices ?? { latest: () => prices.latest(), averageOverDays: () => Promise.resolve(null) };
-  const paper = new PaperExchange({ priceSource: async () => (await pricePort.latest()) ?? prices.requireLatest(), ...t.paper });
-  const engine = new RuleEngine({ exchangeMinCents: t.exchangeMinCents, manualMaxCents: t.manualMaxCents });
-  const executor = new PurchaseExecutor({ tenants, adapters: { ...realExchanges(t, opts.orm), paper }, leaseMs: t.leaseMs, breaker: { coolDownMs: t.breakerCoolDownMs } });
-  opts.queue.process('payment-events', counted('payment-events', paymentEventsProcessor(tenants, engine)), { concurrency: 4 });
-  opts.queue.process('purchases', counted('purchases', purchasesProcessor(executor, DEFAULT_ATTEMPTS)), { concurrency: 4 });
-  opts.queue.process('schedules', counted('schedules', schedulesProcessor(tenants, engine, pricePort)), { concurrency: 2 });
-  const scheduler = new TreasuryScheduler({ orm: opts.orm, tenants, queue: opts.queue, intervalMs: t.schedulerIntervalMs, staleMs: t.staleMs });
-  scheduler.start();
-  opts.keys?.start();
-
-  const relay = new OutboxRelay(opts.relayOrm, opts.queue, opts.bus, opts.outboxPollMs);
+  const relay = new OutboxRelay(opts.relayOrm, opts.deps.queue, opts.deps.bus, opts.outboxPollMs);
   await relay.start();
-  const app = createHttpApp('workers', [
-    databaseCheck(opts.orm),
-    databaseCheck(opts.relayOrm, 'outbox'),
-  ]);
+  const app = createHttpApp('workers', [databaseCheck(opts.deps.orm), databaseCheck(opts.relayOrm, 'outbox')]);
   const listening = await listen(app, opts.host, opts.port);
-  log().info({ url: listening.url, queue: opts.queue.kind }, 'workers running');
+  log().info({ url: listening.url, queue: opts.deps.queue.kind, background: background.map((b) => b.name) }, 'workers running');
   return {
     ...listening,
     relay,
-    executor,
-    paper,
-    scheduler,
-    keys: opts.keys,
+    background,
     close: async () => {
-      await opts.keys?.stop();
-      await scheduler.stop();
-      await prices.stop();
+      await stopBackground();
       await relay.stop();
       await listening.close();
     },

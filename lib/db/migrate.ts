@@ -1,11 +1,49 @@
-import { MikroORM } from '@mikro-orm/postgresql';
+import { MikroORM, type EntityManager } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
-import { publicMigrations } from '../../schema/migrations/public';
-import { tenantMigrations } from '../../schema/migrations/tenant';
+import { join } from 'node:path';
+import { MODULES } from '../../ops/modules';
 import { log } from '../logger';
+import type { PublicMigration, TenantMigration } from '../module';
+import { platformTenantMigrations } from './platform-migrations';
+import { loadPublicMigrations } from './public-migrations';
 import { APP_ROLE, RELAY_ROLE, assertSchemaName, dedicatedSchemaName } from './roles';
 
 type Sql = { execute: (sql: string, params?: unknown[]) => Promise<unknown> };
+
+const byName = <M extends { name: string }>(list: M[]): M[] => {
+  const sorted = [...list].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const dup = sorted.find((m, i) => i > 0 && sorted[i - 1]?.name === m.name);
+  if (dup) throw new Error(`two migrations are named ${dup.name}`);
+  return sorted;
+};
+
+/** The platform's own public migrations (pgcrypto, pool, the tenant-schema guard) and every module's, by name. */
+export function allPublicMigrations(): PublicMigration[] {
+  return byName([...loadPublicMigrations(join(__dirname, 'migrations', 'public')), ...MODULES.flatMap((m) => m.publicMigrations())]);
+}
+
+/** The platform's tenant migrations (the outbox) and every module's, by name: the order they run in. */
+export function allTenantMigrations(): TenantMigration[] {
+  return byName([...platformTenantMigrations, ...MODULES.flatMap((m) => m.tenantMigrations)]);
+}
+
+/** A migration is done when it, or a migration it replaces, is recorded. */
+const isDone = (m: { name: string; replaces?: readonly string[] }, done: ReadonlySet<string>): boolean =>
+  done.has(m.name) || (m.replaces ?? []).some((r) => done.has(r));
+
+/**
+ * Public migrations whose statements ran under a name they replace are recorded under their own
+ * name too, so MikroORM's migrator skips them (it knows only names).
+ */
+async function recordReplacedPublic(sql: EntityManager): Promise<void> {
+  await sql.execute(`select pg_advisory_xact_lock(hashtext('abt-public-migrations'))`);
+  const [table] = await sql.execute<{ r: string | null }[]>(`select to_regclass('public.mikro_orm_migrations')::text as r`);
+  if (!table?.r) return;
+  const done = new Set((await sql.execute<{ name: string }[]>(`select name from public.mikro_orm_migrations`)).map((r) => r.name));
+  for (const m of allPublicMigrations()) {
+    if (!done.has(m.name) && isDone(m, done)) await sql.execute(`insert into public.mikro_orm_migrations (name, executed_at) values (?, now())`, [m.name]);
+  }
+}
 
 export async function openOwnerOrm(ownerUrl: string): Promise<MikroORM> {
   return MikroORM.init({
@@ -13,7 +51,7 @@ export async function openOwnerOrm(ownerUrl: string): Promise<MikroORM> {
     entities: [],
     discovery: { warnWhenNoEntities: false },
     extensions: [Migrator],
-    migrations: { migrationsList: publicMigrations(), transactional: true, allOrNothing: true, snapshot: false, silent: true },
+    migrations: { migrationsList: allPublicMigrations(), transactional: true, allOrNothing: true, snapshot: false, silent: true },
     pool: { min: 0, max: 2 },
     debug: false,
   });
@@ -67,11 +105,13 @@ export async function migrateTenantSchema(orm: MikroORM, schema: string): Promis
       (await em.execute<{ name: string }[]>(`select name from "${schema}".schema_migrations`)).map((r) => r.name),
     );
     const applied: string[] = [];
-    for (const m of tenantMigrations) {
+    for (const m of allTenantMigrations()) {
       if (done.has(m.name)) continue;
-      for (const stmt of m.up(schema)) await em.execute(stmt);
+      // Applied under the name it replaces (before modules owned their migrations): record, do not run.
+      const replaced = isDone(m, done);
+      if (!replaced) for (const stmt of m.up(schema)) await em.execute(stmt);
       await em.execute(`insert into "${schema}".schema_migrations (name) values (?)`, [m.name]);
-      applied.push(m.name);
+      if (!replaced) applied.push(m.name);
     }
     return applied;
   });
@@ -86,6 +126,8 @@ export async function migrate(ownerUrl: string, rolePassword: string): Promise<M
     const conn = orm.em.getConnection();
     await ensureRole(conn, APP_ROLE, rolePassword);
     await ensureRole(conn, RELAY_ROLE, rolePassword);
+    // Before the migrator reads its records (on a connection of its own): names that replace applied ones.
+    await orm.em.fork().transactional((em) => recordReplacedPublic(em));
     // One migrator at a time per database.
     const ran = await orm.em.fork().transactional(async (em) => {
       await em.execute(`select pg_advisory_xact_lock(hashtext('abt-public-migrations'))`);

@@ -87,11 +87,3 @@ export class TenantAuditResolver {
     return (await scope.tx(({ em }) => listAuditEvents(em, scope.tenantId, first, after))).events;
   }
 }
-
-export const complianceReferences = {
-  Tenant: {
-    __resolveReference(ref: { id: string }, ctx: Ctx): TenantAudit | null {
-      return ctx.gate.forReference(ctx, 'audit:read', ref.id) ? { id: ref.id } : null;
-    },
-  },
-};

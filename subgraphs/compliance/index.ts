@@ -1,7 +1,8 @@
 import type { GraphQLSchema } from 'graphql';
 import { buildFederatedSchema } from '../../lib/subgraph';
 import { AuditEvent, AuditHead } from './audit-event.entity';
-import { AuditResolver, TenantAudit, TenantAuditResolver, complianceReferences } from './audit.resolver';
+import { AuditResolver, TenantAudit, TenantAuditResolver } from './audit.resolver';
+import { complianceReferences } from './audit.reference';
 
 export const complianceEntities = [AuditEvent, AuditHead];
 

@@ -2,7 +2,8 @@ import type { GraphQLSchema } from 'graphql';
 import { buildFederatedSchema } from '../../lib/subgraph';
 import { PriceTick } from './price-tick.entity';
 import { PriceResolver } from './price.resolver';
-import { PurchaseValuation, PurchaseValuationResolver, marketPriceReferences } from './purchase-valuation';
+import { PurchaseValuation, PurchaseValuationResolver } from './purchase-valuation';
+import { marketPriceReferences } from './purchase-valuation.reference';
 
 export const marketPriceEntities = [PriceTick];
 

@@ -4,7 +4,7 @@ import type { SubgraphContext } from '../../lib/subgraph';
 import { Currency } from './price-tick.entity';
 import type { MarketPriceServices } from './price.resolver';
 
-type Ctx = SubgraphContext<MarketPriceServices>;
+export type Ctx = SubgraphContext<MarketPriceServices>;
 
 /**
  * The market's view of a purchase (owned by treasury): what its bitcoin is worth now. The gateway
@@ -48,20 +48,3 @@ export class PurchaseValuationResolver {
     return value === null ? null : value - BigInt(p.costAudCents);
   }
 }
-
-const INTEGER = /^-?\d{1,30}$/;
-
-export const marketPriceReferences = {
-  BitcoinPurchase: {
-    /**
-     * The representation's satoshis and costAudCents come from whoever sent it: the gate must find
-     * the purchase in the caller's tenant (under row-level security) before anything is valued.
-     */
-    async __resolveReference(ref: { id: string; satoshis?: string; costAudCents?: string }, ctx: Ctx): Promise<PurchaseValuation | null> {
-      if (typeof ref.id !== 'string' || !(await ctx.gate.forOwnedReference(ctx, 'purchase:read', 'BitcoinPurchase', ref.id))) return null;
-      const { satoshis, costAudCents } = ref;
-      if (typeof satoshis !== 'string' || typeof costAudCents !== 'string' || !INTEGER.test(satoshis) || !INTEGER.test(costAudCents)) return null;
-      return { id: ref.id, satoshis: BigInt(satoshis), costAudCents: BigInt(costAudCents) };
-    },
-  },
-};

@@ -1,11 +1,18 @@
 import type { GraphQLSchema } from 'graphql';
 import { refuseUnstorableArguments } from '../../lib/storable-text';
 import { buildFederatedSchema } from '../../lib/subgraph';
-import { IntegrationRoute, PaymentEvent, PaymentIntegration } from './integration.entity';
-import { IntegrationResolver } from './integration.resolver';
-import { PaymentEventResolver, paymentEventReferences } from './payment-event.resolver';
-import { ApiKey, Invitation, LoginThrottleRow, Membership, RecoveryCode, RefreshToken, Tenant, UserRecord } from './tenant.entity';
-import { ApiKeyResolver, AuthResolver, MemberResolver, MfaResolver, TenantResolver, UserResolver, tenantReferences } from './tenant.resolver';
+import { IntegrationRoute, PaymentEvent, PaymentIntegration } from './payments/integration.entity';
+import { IntegrationResolver } from './payments/integration.resolver';
+import { paymentEventReferences } from './payments/payment-event.reference';
+import { PaymentEventResolver } from './payments/payment-event.resolver';
+import { ApiKey } from './identity/api-key.entity';
+import { ApiKeyResolver } from './identity/api-key.resolver';
+import { AuthResolver, MfaResolver } from './identity/auth.resolver';
+import { tenantReferences } from './identity/identity.reference';
+import { LoginThrottleRow } from './identity/login-throttle.entity';
+import { MemberResolver } from './identity/member.resolver';
+import { Invitation, Membership, RecoveryCode, RefreshToken, Tenant, UserRecord } from './identity/tenant.entity';
+import { TenantResolver, UserResolver } from './identity/tenant.resolver';
 
 export const tenantEntities = [
   Tenant,

@@ -142,13 +142,13 @@ describe('queue depth and outbox lag (real Redis and PostgreSQL)', () => {
     const q = new InProcessQueue();
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    q.process('reports', () => gate, { concurrency: 1 });
-    for (let i = 0; i < 3; i++) await q.add('reports', 'r', {}, { jobId: `depth-${i}` });
-    await until('depth', async () => ((await valueOf('abt_queue_depth', { queue: 'reports', state: 'waiting' })) === 2 ? true : undefined));
-    expect(await valueOf('abt_queue_depth', { queue: 'reports', state: 'active' })).toBe(1);
+    q.process('schedules', () => gate, { concurrency: 1 });
+    for (let i = 0; i < 3; i++) await q.add('schedules', 'r', {}, { jobId: `depth-${i}` });
+    await until('depth', async () => ((await valueOf('abt_queue_depth', { queue: 'schedules', state: 'waiting' })) === 2 ? true : undefined));
+    expect(await valueOf('abt_queue_depth', { queue: 'schedules', state: 'active' })).toBe(1);
     release();
     await q.close();
-    expect(await valueOf('abt_queue_depth', { queue: 'reports' })).toBeUndefined();
+    expect(await valueOf('abt_queue_depth', { queue: 'schedules' })).toBeUndefined();
   });
 
   it('BullMQ: counts read from Redis at scrape time', async () => {
@@ -158,16 +158,16 @@ describe('queue depth and outbox lag (real Redis and PostgreSQL)', () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     try {
-      q.process('accounting', () => gate, { concurrency: 1 });
-      for (let i = 0; i < 4; i++) await q.add('accounting', 'sync', {}, { jobId: `depth-${i}` });
-      await q.add('accounting', 'later', {}, { jobId: 'depth-delayed', delayMs: 60_000 });
+      q.process('purchases', () => gate, { concurrency: 1 });
+      for (let i = 0; i < 4; i++) await q.add('purchases', 'sync', {}, { jobId: `depth-${i}` });
+      await q.add('purchases', 'later', {}, { jobId: 'depth-delayed', delayMs: 60_000 });
       await until(
         'BullMQ depth',
-        async () => ((await valueOf('abt_queue_depth', { queue: 'accounting', state: 'active' })) === 1 ? true : undefined),
+        async () => ((await valueOf('abt_queue_depth', { queue: 'purchases', state: 'active' })) === 1 ? true : undefined),
         10_000,
       );
-      expect(await valueOf('abt_queue_depth', { queue: 'accounting', state: 'waiting' })).toBe(3);
-      expect(await valueOf('abt_queue_depth', { queue: 'accounting', state: 'delayed' })).toBe(1);
+      expect(await valueOf('abt_queue_depth', { queue: 'purchases', state: 'waiting' })).toBe(3);
+      expect(await valueOf('abt_queue_depth', { queue: 'purchases', state: 'delayed' })).toBe(1);
     } finally {
       release();
       await q.close();
@@ -194,7 +194,7 @@ describe('queue depth and outbox lag (real Redis and PostgreSQL)', () => {
     it('abt_outbox_lag_seconds: how long the oldest row a pass moved had waited; 0 when none waited', async () => {
       await db.owner.em
         .getConnection()
-        .execute(`insert into pool.outbox (tenant_id, id, queue, job_name, payload, created_at) values (?, ?, 'reports', 'r', '{}', now() - interval '42 seconds')`, [
+        .execute(`insert into pool.outbox (tenant_id, id, queue, job_name, payload, created_at) values (?, ?, 'schedules', 'r', '{}', now() - interval '42 seconds')`, [
           tenantId,
           randomUUID(),
         ]);

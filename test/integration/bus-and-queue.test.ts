@@ -285,9 +285,9 @@ describe.each(queueImpls)('$kind', ({ kind, make }) => {
 
   it('runs a job with its id, name, a copy of its data and attempt 1', async () => {
     const { runs, handler } = recorder();
-    q.process('notifications', handler, { concurrency: 1 });
+    q.process('audit', handler, { concurrency: 1 });
     const data = { tenantId: randomUUID(), nested: { audCents: '2500' }, list: [1, 'two'] };
-    const added = q.add('notifications', 'purchase.filled', data, { jobId: 'job-1' });
+    const added = q.add('audit', 'purchase.filled', data, { jobId: 'job-1' });
     data.nested.audCents = '999999';
     await added;
     await ran(runs, 1);
@@ -298,10 +298,10 @@ describe.each(queueImpls)('$kind', ({ kind, make }) => {
 
   it('holds a job added before any worker and runs it once a handler is registered', async () => {
     const { runs, handler } = recorder();
-    await q.add('reports', 'report.monthly', { month: '2026-01' }, { jobId: 'early' });
+    await q.add('schedules', 'report.monthly', { month: '2026-01' }, { jobId: 'early' });
     await sleep(100);
     expect(runs).toEqual([]);
-    q.process('reports', handler, { concurrency: 1 });
+    q.process('schedules', handler, { concurrency: 1 });
     await ran(runs, 1);
     expect(runs.map((r) => [r.id, r.attempt])).toEqual([['early', 1]]);
   });
@@ -331,9 +331,9 @@ describe.each(queueImpls)('$kind', ({ kind, make }) => {
 
   it('deduplicates per queue: the same jobId on two queues runs on each', async () => {
     const [a, b] = [recorder(), recorder()];
-    q.process('accounting', a.handler);
+    q.process('purchases', a.handler);
     q.process('schedules', b.handler);
-    await q.add('accounting', 'sync', {}, { jobId: 'same-id' });
+    await q.add('purchases', 'sync', {}, { jobId: 'same-id' });
     await q.add('schedules', 'tick', {}, { jobId: 'same-id' });
     await ran(a.runs, 1);
     await ran(b.runs, 1);
@@ -359,20 +359,20 @@ describe.each(queueImpls)('$kind', ({ kind, make }) => {
 
   it('gives up after the configured number of attempts', async () => {
     const { runs, handler } = recorder(() => true);
-    q.process('notifications', handler, { concurrency: 1 });
-    await q.add('notifications', 'email', {}, { jobId: 'doomed', attempts: 2 });
+    q.process('audit', handler, { concurrency: 1 });
+    await q.add('audit', 'email', {}, { jobId: 'doomed', attempts: 2 });
     await ran(runs, 2);
     await sleep(1000); // longer than a third attempt's backoff (400 ms)
     expect(runs.map((r) => r.attempt)).toEqual([1, 2]);
-    const bull = inspect('notifications');
+    const bull = inspect('audit');
     if (bull) expect(await bull.getJobState('doomed')).toBe('failed');
   });
 
   it('keeps the attempts limit of a job added before any worker', async () => {
     const { runs, handler } = recorder(() => true);
-    await q.add('reports', 'report.failing', {}, { jobId: 'early-doomed', attempts: 2 });
+    await q.add('schedules', 'report.failing', {}, { jobId: 'early-doomed', attempts: 2 });
     await sleep(100); // the job is due and waiting for a worker
-    q.process('reports', handler, { concurrency: 1 });
+    q.process('schedules', handler, { concurrency: 1 });
     await ran(runs, 2);
     await sleep(1000); // a third attempt would come 400 ms after the second
     expect(runs.map((r) => r.attempt)).toEqual([1, 2]);
@@ -383,7 +383,7 @@ describe.each(queueImpls)('$kind', ({ kind, make }) => {
     const peaks: number[] = [];
     const done: string[] = [];
     q.process(
-      'accounting',
+      'purchases',
       async (job) => {
         running++;
         peaks.push(running);
@@ -393,7 +393,7 @@ describe.each(queueImpls)('$kind', ({ kind, make }) => {
       },
       { concurrency: 2 },
     );
-    await Promise.all(Array.from({ length: 6 }, (_, i) => q.add('accounting', 'xero.sync', {}, { jobId: `sync-${i}` })));
+    await Promise.all(Array.from({ length: 6 }, (_, i) => q.add('purchases', 'xero.sync', {}, { jobId: `sync-${i}` })));
     await eventually(async () => done.length, (n) => n === 6);
     expect(Math.max(...peaks)).toBe(2);
   });

@@ -1,11 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { AbstractSqlConnection } from '@mikro-orm/postgresql';
-import { migrate, migrateTenantSchema, openOwnerOrm, provisionDedicatedSchema, type MigrationReport } from '../../lib/db/migrate';
+import { allPublicMigrations, allTenantMigrations, migrate, migrateTenantSchema, openOwnerOrm, provisionDedicatedSchema, type MigrationReport } from '../../lib/db/migrate';
 import { dedicatedSchemaName } from '../../lib/db/roles';
 import { configureLogger } from '../../lib/logger';
-import { tenantMigrations } from '../../schema/migrations/tenant';
 import { TEST_PG_URL, createTestDatabase, type TestDatabase } from '../helpers/db';
 
 /** Migrations for public, pool and dedicated tenant schemas, against real PostgreSQL. */
@@ -13,12 +10,9 @@ import { TEST_PG_URL, createTestDatabase, type TestDatabase } from '../helpers/d
 /** Raw SQL on one connection (the owner's, here). */
 type Sql = Pick<AbstractSqlConnection, 'execute'>;
 
-/** Every public migration in the repository, by file name: each must be registered and applied. */
-const PUBLIC_MIGRATIONS = readdirSync(join(__dirname, '../../schema/migrations/public'))
-  .filter((f) => /^Migration\d+_\w+\.ts$/.test(f))
-  .map((f) => f.replace(/\.ts$/, ''))
-  .sort();
-const TENANT_MIGRATIONS = tenantMigrations.map((m) => m.name);
+/** Every public migration of the platform and its modules (each folder's files): each must be registered and applied. */
+const PUBLIC_MIGRATIONS = allPublicMigrations().map((m) => m.name);
+const TENANT_MIGRATIONS = allTenantMigrations().map((m) => m.name);
 
 describe('migrations (real PostgreSQL)', () => {
   let db: TestDatabase;

@@ -6,7 +6,7 @@ import { openAppOrm } from '../../lib/db/orm';
 import { APP_ROLE, RELAY_ROLE, dedicatedSchemaName } from '../../lib/db/roles';
 import { TenantDirectory } from '../../lib/db/tenant-context';
 import { configureLogger } from '../../lib/logger';
-import { tenantMigrations } from '../../schema/migrations/tenant';
+import { allTenantMigrations } from '../../lib/db/migrate';
 import { treasuryEntities } from '../../subgraphs/treasury';
 import { PurchaseService } from '../../subgraphs/treasury/purchases/purchase.service';
 import { RuleEngine } from '../../subgraphs/treasury/rules/rule-engine';
@@ -36,7 +36,7 @@ describe('migration 0008: payment attribution backfilled from the old ledger (re
     await sql(`insert into public.tenant (id, name) values (?, 'Legacy Ledger Pty Ltd')`, [tenantId]);
     await sql(`create schema "${schema}"`);
     await sql(`grant usage on schema "${schema}" to ${APP_ROLE}, ${RELAY_ROLE}`);
-    for (const m of tenantMigrations.filter((x) => x.name < ATTRIBUTION)) for (const stmt of m.up(schema)) await sql(stmt);
+    for (const m of allTenantMigrations().filter((x) => x.name < ATTRIBUTION)) for (const stmt of m.up(schema)) await sql(stmt);
 
     // What the old engine wrote for: A 123.45 → P1 1234 (half a cent left); B 25.00, refund 5.00 of B,
     // C 50.00 → P2 700 FAILED and returned; D 30.00 → P3 1000 FILLED; D refunded after P3 (kept);
@@ -82,7 +82,7 @@ describe('migration 0008: payment attribution backfilled from the old ledger (re
     }
     await sql(`insert into "${schema}".rule_accrual (tenant_id, rule_id, pending_e4) values (?, ?, 3005000)`, [tenantId, rule]);
 
-    for (const m of tenantMigrations.filter((x) => x.name >= ATTRIBUTION)) for (const stmt of m.up(schema)) await sql(stmt);
+    for (const m of allTenantMigrations().filter((x) => x.name >= ATTRIBUTION)) for (const stmt of m.up(schema)) await sql(stmt);
     await sql(`update public.tenant set schema_name = ?, plan = 'ISOLATED' where id = ?`, [schema, tenantId]);
     orm = await openAppOrm(db.appUrl, treasuryEntities, 2);
   }, 60_000);

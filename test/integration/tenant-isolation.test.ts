@@ -40,7 +40,7 @@ const SEEDS: Record<string, (label: string) => Row[]> = {
   // One row per tenant (its primary key is the tenant id).
   treasury_settings: () => [{ primary_exchange: 'paper' }],
   outbox: (label) =>
-    [1, 2].map((i) => ({ id: randomUUID(), queue: 'notifications', job_name: `${label}-${i}`, payload: JSON.stringify({ label }) })),
+    [1, 2].map((i) => ({ id: randomUUID(), queue: 'schedules', job_name: `${label}-${i}`, payload: JSON.stringify({ label }) })),
 };
 
 /**
@@ -305,7 +305,7 @@ describe('tenant isolation under forced row-level security (real PostgreSQL, app
         );
         expect(await outcome(run('select * from pool.treasury_rule'))).toBe(permissionDenied('treasury_rule'));
         expect(await outcome(run('select * from pool.audit_event'))).toBe(permissionDenied('audit_event'));
-        expect(await outcome(run(`insert into pool.outbox (tenant_id, id, queue, job_name, payload) values ('${A}', '${randomUUID()}', 'reports', 'x', '{}')`))).toBe(
+        expect(await outcome(run(`insert into pool.outbox (tenant_id, id, queue, job_name, payload) values ('${A}', '${randomUUID()}', 'schedules', 'x', '{}')`))).toBe(
           permissionDenied('outbox'),
         );
       } finally {

@@ -5,7 +5,7 @@ import { TenantDirectory } from '../../lib/db/tenant-context';
 import { TenantTransactions } from '../../lib/db/tenant-tx';
 import { configureLogger } from '../../lib/logger';
 import type { AddOptions, BulkJob, JobPayload, JobQueue, QueueName } from '../../lib/queue';
-import { tenantMigrations } from '../../schema/migrations/tenant';
+import { treasuryTenantMigrations as tenantMigrations } from '../../subgraphs/treasury/migrations/tenant';
 import { RuleEngine, TENANT_PROFILE_JOB, TreasuryScheduler, schedulesProcessor, treasuryEntities } from '../../subgraphs/treasury';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 

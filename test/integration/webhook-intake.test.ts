@@ -3,7 +3,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { openAppOrm } from '../../lib/db/orm';
 import { TenantDirectory } from '../../lib/db/tenant-context';
 import { configureLogger } from '../../lib/logger';
-import { UnstorableDeliveryError, WebhookIntake, type IntakeRow } from '../../subgraphs/tenant/webhook-intake';
+import { UnstorableDeliveryError, WebhookIntake, type IntakeRow } from '../../subgraphs/tenant/payments/webhook-intake';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 
 /**

@@ -17,4 +17,3 @@ export interface PriceFeed {
   stop(): Promise<void>;
 }
 
-export const CURRENCIES: readonly Currency[] = ['AUD', 'USD'];

@@ -1,7 +1,7 @@
 import type { TenantTransactions } from '../../../lib/db/tenant-tx';
 import { log } from '../../../lib/logger';
 import type { JobInfo } from '../../../lib/queue';
-import { lockPaymentEvent, settlePaymentEvent } from '../../tenant/payment-events';
+import { lockPaymentEvent, settlePaymentEvent } from '../../tenant/payments/payment-events';
 import type { RuleEngine } from '../rules/rule-engine';
 import { jobString } from '../../../workers/job-data';
 

@@ -3,7 +3,7 @@ import { pendingAuditFacts } from '../../../lib/audit';
 import type { TenantTransactions } from '../../../lib/db/tenant-tx';
 import { log, withCorrelation } from '../../../lib/logger';
 import type { JobInfo, JobQueue } from '../../../lib/queue';
-import { staleReceivedEvents } from '../../tenant/payment-events';
+import { staleReceivedEvents } from '../../tenant/payments/payment-events';
 import { stalePurchases } from '../purchases/purchase.repository';
 import type { RuleEngine } from '../rules/rule-engine';
 import { dueScheduledRules, hasPriceDropRules } from '../schedules/due';

@@ -43,14 +43,3 @@ export class PurchaseResolver {
     return treasuryLoaders(ctx, scope).purchase.load(id);
   }
 }
-
-export const purchaseReferences = {
-  BitcoinPurchase: {
-    async __resolveReference(ref: { id: string }, ctx: Ctx): Promise<Purchase | null> {
-      const p = ctx.principal;
-      const scope = p.kind !== 'anonymous' ? ctx.gate.forReference(ctx, 'purchase:read', p.tenantId) : null;
-      // An `_entities` call resolves many purchases at once: one query for all of them.
-      return scope && typeof ref.id === 'string' ? treasuryLoaders(ctx, scope).purchase.load(ref.id) : null;
-    },
-  },
-};

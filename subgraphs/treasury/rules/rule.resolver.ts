@@ -40,13 +40,3 @@ export class TreasuryRuleResolver {
     return treasuryLoaders(ctx, ctx.gate.require(ctx, 'rule:read')).rule.load(id);
   }
 }
-
-export const ruleReferences = {
-  TreasuryRule: {
-    async __resolveReference(ref: { id: string }, ctx: Ctx): Promise<TreasuryRule | null> {
-      const p = ctx.principal;
-      const scope = p.kind !== 'anonymous' ? ctx.gate.forReference(ctx, 'rule:read', p.tenantId) : null;
-      return scope && typeof ref.id === 'string' ? treasuryLoaders(ctx, scope).rule.load(ref.id) : null;
-    },
-  },
-};

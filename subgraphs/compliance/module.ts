@@ -1,0 +1,19 @@
+import type { PlatformModule } from '../../lib/module';
+import { buildComplianceSchema, complianceEntities } from './index';
+import { auditProcessor } from './jobs/audit.processor';
+import { complianceTenantMigrations } from './migrations/tenant';
+
+/** compliance: each tenant's audit hash chain (appended from the outbox's audit facts) and its verification. */
+export const complianceModule: PlatformModule<Record<string, never>> = {
+  name: 'compliance',
+  entities: complianceEntities,
+  tables: { tenant: ['audit_event', 'audit_head'], public: [] },
+  publicMigrations: () => [],
+  tenantMigrations: complianceTenantMigrations,
+  buildSchema: buildComplianceSchema,
+  createServices: () => ({}),
+  jobs: ({ orm, tenants }) => ({
+    processors: [{ queue: 'audit', handler: auditProcessor(orm, tenants.directory), concurrency: 4 }],
+    background: [],
+  }),
+};

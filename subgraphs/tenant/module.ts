@@ -1,0 +1,46 @@
+import { join } from 'node:path';
+import { loadPublicMigrations } from '../../lib/db/public-migrations';
+import type { PlatformModule } from '../../lib/module';
+import { AuthService } from './identity/auth.service';
+import { buildTenantSchema, tenantEntities } from './index';
+import { IntegrationService } from './payments/integration.service';
+import { KeyMaintenance } from './jobs/keys-reseal';
+import { LoginThrottle } from './identity/login-throttle';
+import { MfaService } from './identity/mfa.service';
+import { tenantTenantMigrations } from './migrations/tenant';
+import type { TenantServices } from './identity/tenant.resolver';
+import { webhookRouter } from './payments/webhook.router';
+
+/** tenant: identity (tenants, users, members, MFA, API keys) and payments (integrations, webhooks, payment events). */
+export const tenantModule: PlatformModule<TenantServices> = {
+  name: 'tenant',
+  entities: tenantEntities,
+  tables: {
+    tenant: ['payment_integration', 'payment_event'],
+    public: ['tenant', 'app_user', 'membership', 'refresh_token', 'mfa_recovery_code', 'invitation', 'api_key', 'login_throttle', 'integration_route'],
+  },
+  publicMigrations: () => loadPublicMigrations(join(__dirname, 'migrations', 'public')),
+  tenantMigrations: tenantTenantMigrations,
+  buildSchema: buildTenantSchema,
+  createServices({ orm, bus, keys, config }) {
+    // One AES-256-GCM key ring (INTEGRATION_KEYS, rotatable) seals integration credentials and MFA secrets.
+    const auth = new AuthService(orm, bus, keys.jwt, { mfaKeyRing: keys.sealing });
+    const integrations = new IntegrationService(orm, bus, keys.sealing, {
+      publicWebhookBaseUrl: config.publicWebhookBaseUrl,
+      paypalApiBaseUrl: config.paypalApiBaseUrl,
+    });
+    return { auth, integrations };
+  },
+  mount: (app, { integrations }) => void app.use(webhookRouter(integrations)),
+  // Webhook URLs shown to users: the subgraph's own, then the gateway's (which relays /webhooks/*) when it runs here.
+  published: ({ integrations }, { url, via }) => integrations.setDefaultWebhookBaseUrl(url, via === 'gateway' ? 'gateway' : 'tenant'),
+  jobs({ orm, bus, keys, config }) {
+    const keyJob = new KeyMaintenance({
+      integrations: new IntegrationService(orm, bus, keys.sealing, { paypalApiBaseUrl: config.paypalApiBaseUrl }),
+      mfa: new MfaService(orm, bus, keys.sealing, new LoginThrottle(orm)),
+      rotate: keys.rotate,
+      intervalMs: config.keys.resealIntervalMs,
+    });
+    return { processors: [], background: [keyJob] };
+  },
+};

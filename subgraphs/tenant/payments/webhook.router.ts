@@ -1,0 +1,105 @@
+import express, { type Router } from 'express';
+import type { ServerResponse } from 'node:http';
+import { attachFastRoute, type FastRoute } from '../../../lib/http';
+import { log } from '../../../lib/logger';
+import type { IntegrationService } from './integration.service';
+
+/** The largest delivery accepted; Stripe's events are a few KB, PayPal's and Square's too. */
+const BODY_LIMIT = 512 * 1024;
+/** `/webhooks/:provider/:integrationId` with an optional trailing slash and query, as express matches it. */
+const WEBHOOK_PATH = /^\/webhooks\/([^/?#]+)\/([^/?#]+)\/?(?:\?.*)?$/i;
+
+type Answer = { status: number; body: Record<string, unknown> };
+
+/** Headers as received, a repeated one as all its values: `req.headers` joins repeats into one string, hiding them. */
+type DistinctHeaders = NodeJS.Dict<string[]>;
+
+async function answer(integrations: IntegrationService, provider: string, integrationId: string, rawBody: Buffer, headers: DistinctHeaders): Promise<Answer> {
+  try {
+    return await integrations.ingest(provider, integrationId, { rawBody, headers });
+  } catch (err) {
+    log().error({ err: (err as Error).message, provider }, 'webhook intake failed');
+    // 5xx: the provider will retry, and nothing was half-stored (one transaction).
+    return { status: 500, body: { error: 'INTERNAL_ERROR' } };
+  }
+}
+
+function reply(res: ServerResponse, { status, body }: Answer, close = false): void {
+  if (res.headersSent || res.destroyed) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    ...(close ? { connection: 'close' } : {}),
+  });
+  res.end(text);
+}
+
+const TOO_LARGE: Answer = { status: 413, body: { error: 'PAYLOAD_TOO_LARGE' } };
+
+/**
+ * The same endpoint on lib/http's fast path: raw bytes read straight off the request, answered with
+ * one write, no middleware (no express.raw, router walk, ETag or per-request logger). Anything it
+ * does not fully understand (another method, a compressed body, an undecodable path) goes to express.
+ */
+function fastRoute(integrations: IntegrationService): FastRoute {
+  return (req, res) => {
+    if (req.method !== 'POST' || req.url === undefined) return false;
+    const m = WEBHOOK_PATH.exec(req.url);
+    if (!m) return false;
+    const encoding = req.headers['content-encoding'];
+    if (encoding !== undefined && encoding !== 'identity') return false; // express.raw inflates gzip/deflate
+    let provider: string;
+    let integrationId: string;
+    try {
+      provider = decodeURIComponent(m[1]);
+      integrationId = decodeURIComponent(m[2]);
+    } catch {
+      return false;
+    }
+    if (Number(req.headers['content-length']) > BODY_LIMIT) {
+      reply(res, TOO_LARGE, true);
+      req.resume();
+      return true;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let refused = false;
+    req.on('data', (chunk: Buffer) => {
+      if (refused) return;
+      size += chunk.length;
+      if (size > BODY_LIMIT) {
+        refused = true;
+        chunks.length = 0;
+        reply(res, TOO_LARGE, true);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (refused) return;
+      const rawBody = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+      void answer(integrations, provider, integrationId, rawBody, req.headersDistinct).then((a) => reply(res, a));
+    });
+    req.on('error', () => res.destroy());
+    return true;
+  };
+}
+
+/**
+ * `POST /webhooks/{stripe,square,paypal}/:integrationId` — raw bytes in (signatures cover them),
+ * 2xx once stored. Served on lib/http's fast path when the app is started with listen(); the express
+ * route below serves it otherwise (and anything the fast path hands back).
+ */
+export function webhookRouter(integrations: IntegrationService): Router {
+  const router = express.Router();
+  router.post('/webhooks/:provider/:integrationId', express.raw({ type: () => true, limit: BODY_LIMIT }), async (req, res) => {
+    const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    reply(res, await answer(integrations, String(req.params.provider), String(req.params.integrationId), rawBody, req.headersDistinct));
+  });
+  router.use('/webhooks', (err: Error & { status?: number; type?: string }, _req: express.Request, res: express.Response, next: express.NextFunction) => {
+    if (err.type === 'entity.too.large') return void reply(res, TOO_LARGE);
+    next(err);
+  });
+  return attachFastRoute(router, fastRoute(integrations));
+}
