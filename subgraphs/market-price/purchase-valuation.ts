@@ -1,5 +1,5 @@
 import { Ctx, Directive, Field, FieldResolver, ID, ObjectType, Resolver, Root } from 'type-graphql';
-import { AudCentsScalar, SATS_PER_BTC, SatoshisScalar } from '../../lib/money';
+import { AudCentsScalar, centsForSats, decimalString, SatoshisScalar } from '../../lib/money';
 import type { SubgraphContext } from '../../lib/subgraph';
 import { Currency } from './price-tick.entity';
 import type { MarketPriceServices } from './price.resolver';
@@ -21,14 +21,7 @@ export class PurchaseValuation {
 
 /** AUD cents for `sats` at `price` (AUD per BTC, exact decimal string), rounded half up. No floats. */
 export function valueInCents(sats: bigint, price: string): bigint {
-  const m = /^(\d+)(?:\.(\d+))?$/.exec(price);
-  if (!m) throw new RangeError(`not a decimal price: ${price}`);
-  const frac = m[2] ?? '';
-  const scale = 10n ** BigInt(frac.length);
-  const priceScaled = BigInt(m[1] + frac); // price × scale
-  const numerator = sats * priceScaled * 100n; // cents × SATS_PER_BTC × scale
-  const denominator = SATS_PER_BTC * scale;
-  return (numerator * 2n + denominator) / (2n * denominator);
+  return centsForSats(sats, decimalString(price), 'half-up');
 }
 
 @Resolver(() => PurchaseValuation)

@@ -6,7 +6,7 @@ import { InProcessBus, type BusEvent } from '../../lib/bus';
 import { openAppOrm } from '../../lib/db/orm';
 import { configureLogger } from '../../lib/logger';
 import { marketPriceEntities } from '../../subgraphs/market-price';
-import { compareDecimal } from '../../subgraphs/market-price/feeds/decimal';
+import { compareDecimal } from '../../lib/money';
 import { createPriceFeeds, parsePriceFeedList, type PriceFeed, type PriceSource, type SourceQuote } from '../../subgraphs/market-price/feeds';
 import { Currency } from '../../subgraphs/market-price/price-tick.entity';
 import { MAX_HISTORY_CANDLES, PriceService } from '../../subgraphs/market-price/price.service';

@@ -6,7 +6,7 @@ import { openAppOrm } from '../../lib/db/orm';
 import { TenantDirectory, withTenant } from '../../lib/db/tenant-context';
 import { configureLogger } from '../../lib/logger';
 import { KrakenClient } from '../../subgraphs/treasury/exchanges/kraken.client';
-import { textToUnits } from '../../subgraphs/treasury/exchanges/exact-decimal';
+import { textToUnits } from '../../lib/money';
 import type { ExchangeAdapter } from '../../subgraphs/treasury/exchanges/exchange.types';
 import { PgOrderIdStore } from '../../subgraphs/treasury/exchanges/pg-order-id-store';
 import { SwyftxClient } from '../../subgraphs/treasury/exchanges/swyftx.client';

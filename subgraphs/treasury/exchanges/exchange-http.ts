@@ -1,6 +1,5 @@
-import { textToUnits } from './exact-decimal';
+import { type JsonValue, parseJsonLossless, textToUnits } from '../../../lib/money';
 import { ExchangeError, type ExchangeName } from './exchange.types';
-import { parseJsonLossless, type JsonValue } from './lossless-json';
 
 export type FetchLike = typeof fetch;
 

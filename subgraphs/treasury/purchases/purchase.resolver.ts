@@ -1,5 +1,5 @@
 import { Arg, Ctx, Field, FieldResolver, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, Root, Subscription } from 'type-graphql';
-import { AudCentsScalar, DecimalScalar } from '../../../lib/money';
+import { AudCentsScalar, averagePriceAudPerBtc, DecimalScalar } from '../../../lib/money';
 import { servedByGateway, type SubgraphContext } from '../../../lib/subgraph';
 import { TreasuryRule } from '../treasury-rule.entity';
 import { SENSITIVE_AMOUNT_CENTS } from '../treasury-rule.resolver';
@@ -130,13 +130,6 @@ export class HoldingResolver {
   averagePrice(@Root() h: Holding): string | null {
     return averagePriceAudPerBtc(h.costBaseAudCents, h.sats);
   }
-}
-
-/** AUD cents spent for `sats` satoshis → AUD per BTC with two decimals, rounded half up; exact integer arithmetic. */
-export function averagePriceAudPerBtc(costCents: bigint, sats: bigint): string | null {
-  if (sats <= 0n) return null;
-  const centsPerBtc = (costCents * 100_000_000n * 2n + sats) / (2n * sats);
-  return `${centsPerBtc / 100n}.${(centsPerBtc % 100n).toString().padStart(2, '0')}`;
 }
 
 export const purchaseReferences = {

@@ -1,4 +1,4 @@
-import { averagePriceAudPerBtc } from './purchase.resolver';
+import { averagePriceAudPerBtc } from '../../../lib/money';
 import { apportionWholeCents, clientOrderIdFor, e4ToCentsDecimal, isDropAtLeast, nextRun } from './treasury-engine';
 
 describe('treasury engine helpers', () => {
