@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { TenantTransactions } from '../../lib/db/tenant-tx';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import { InProcessBus, type BusEvent } from '../../lib/bus';
+import { InProcessBus } from '../../lib/bus';
+import type { PurchaseUpdatedEvent } from '../../lib/events';
 import { openAppOrm } from '../../lib/db/orm';
 import { TenantDirectory, withTenant } from '../../lib/db/tenant-context';
 import { configureLogger } from '../../lib/logger';
@@ -39,7 +40,7 @@ describe('purchase execution: routing, failover and failure (real PostgreSQL, ex
   const engine = new TreasuryEngine({ exchangeMinCents: 500n, manualMaxCents: 10_000_000n });
   const tenantId = randomUUID();
   let directory: TenantDirectory;
-  const events: BusEvent[] = [];
+  const events: PurchaseUpdatedEvent[] = [];
 
   const tx = <T>(fn: (em: EntityManager) => Promise<T>): Promise<T> => withTenant(orm, directory, tenantId, fn);
   const sql = <T>(q: string, params: unknown[] = []): Promise<T[]> => db.owner.em.getConnection().execute<T[]>(q, params);
