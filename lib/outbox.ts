@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { EventBus, Unsubscribe } from './bus';
+import { OUTBOX_KICK_CHANNEL } from './events';
 import { log, withCorrelation } from './logger';
 import type { BulkJob, JobPayload, JobQueue, QueueName } from './queue';
 import { assertSchemaName } from './db/roles';
 
 export type OutboxMessage = { queue: QueueName; jobName: string; payload: JobPayload; id?: string };
 
-const KICK = 'outbox.kick';
+const KICK = OUTBOX_KICK_CHANNEL;
 
 /**
  * Writes a job into the tenant's outbox inside the caller's transaction: the job exists if and
