@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { EventBus, Unsubscribe } from './bus';
+import { OUTBOX_KICK_CHANNEL } from './events';
 import { log, withCorrelation } from './logger';
 import { observeOutboxPass } from './metrics';
 import type { BulkJob, JobPayload, JobQueue, QueueName } from './queue';
@@ -8,7 +9,7 @@ import { assertSchemaName } from './db/roles';
 
 export type OutboxMessage = { queue: QueueName; jobName: string; payload: JobPayload; id?: string };
 
-const KICK = 'outbox.kick';
+const KICK = OUTBOX_KICK_CHANNEL;
 
 /**
  * Writes a job into the tenant's outbox inside the caller's transaction: the job exists if and

@@ -342,6 +342,7 @@ export class SubscriptionHub {
     await Promise.allSettled(channels.map((c) => c.ready.then(() => c.unsubscribe?.())));
   }
 
+  /** `event` was decoded and validated by the catalog (lib/events) once, in the bus, for every group. */
   private dispatch(channel: Channel, name: string, event: BusEvent): void {
     const receivedAt = Date.now();
     for (const g of channel.groups.values()) g.enqueue(name, event, receivedAt);

@@ -1,6 +1,6 @@
 import type { Action } from '../../lib/access';
-import type { BusEvent } from '../../lib/bus';
 import { badInput } from '../../lib/errors';
+import { priceChannel, tenantChannel, tenantOfChannel, type BusEvent } from '../../lib/events';
 
 /** What an event becomes: the value of the subscription's root field, before selection. */
 export type EventValue = Record<string, unknown>;
@@ -27,7 +27,11 @@ export type SubscriptionSource = {
   tenantOfChannel?: (channel: string) => string | undefined;
   /** Throws a BAD_USER_INPUT AppError for arguments the field refuses. */
   checkArgs?: (args: Record<string, unknown>) => void;
-  /** The event as the root field's value; null drops an event that is not this field's. */
+  /**
+   * The event as the root field's value; null drops an event that is not this field's. Events
+   * arrive decoded and validated by the catalog (lib/events `decode`, run once per message by the
+   * bus), so this only picks fields from the typed event.
+   */
   toValue: (event: BusEvent) => EventValue | null;
   /** Per-subscriber thinning: skip an event younger than this many ms than the last one sent. */
   minIntervalMs?: (args: Record<string, unknown>) => number | undefined;
@@ -50,15 +54,13 @@ export type SubscriptionSource = {
 };
 
 const MAX_INTERVAL_MS = 3_600_000;
-const TENANT_RULE_CHANNEL = /^tenant\.([^.]+)\.rule$/;
-const TENANT_PURCHASE_CHANNEL = /^tenant\.([^.]+)\.purchase$/;
 
-/** The contract between bus channels (lib/bus) and the supergraph's Subscription fields. */
+/** The contract between the event catalog's channels (lib/events) and the supergraph's Subscription fields. */
 export const SUBSCRIPTION_SOURCES: Readonly<Record<string, SubscriptionSource>> = {
   btcPrice: {
     action: 'price:read',
     audience: 'public',
-    channel: (args) => `price.btc.${String(args.currency).toLowerCase()}`,
+    channel: (args) => priceChannel(String(args.currency)),
     checkArgs: (args) => {
       const ms = args.minIntervalMs;
       if (ms !== undefined && ms !== null && (typeof ms !== 'number' || ms < 0 || ms > MAX_INTERVAL_MS)) {
@@ -66,13 +68,13 @@ export const SUBSCRIPTION_SOURCES: Readonly<Record<string, SubscriptionSource>> 
       }
     },
     toValue: (e) =>
-      e.__typename === 'BtcPrice' && e.version === 1
+      e.__typename === 'BtcPrice'
         ? {
             currency: e.currency,
             price: e.price,
             source: e.source,
             // Ticks published before `sources` existed name their source(s) in `source` alone.
-            sources: Array.isArray(e.sources) ? e.sources : typeof e.source === 'string' ? e.source.split('+') : [],
+            sources: e.sources ?? e.source.split('+'),
             at: e.at,
           }
         : null,
@@ -82,13 +84,10 @@ export const SUBSCRIPTION_SOURCES: Readonly<Record<string, SubscriptionSource>> 
   treasuryEvents: {
     action: 'rule:read',
     audience: 'tenant',
-    channel: (_args, tenantId) => `tenant.${tenantId}.rule`,
+    channel: (_args, tenantId) => tenantChannel(String(tenantId), 'rule'),
     probe: '{ treasuryRules { id } }',
-    tenantOfChannel: (channel) => TENANT_RULE_CHANNEL.exec(channel)?.[1],
-    toValue: (e) =>
-      e.__typename === 'TreasuryRuleChanged' && e.version === 1
-        ? { ruleId: e.id, change: e.change, ruleVersion: e.ruleVersion }
-        : null,
+    tenantOfChannel,
+    toValue: (e) => (e.__typename === 'TreasuryRuleChanged' ? { ruleId: e.id, change: e.change, ruleVersion: e.ruleVersion } : null),
     followUps: {
       TreasuryEvent: {
         rule: { rootField: 'treasuryRule', args: (v) => (v.change === 'DELETED' ? null : { id: v.ruleId }) },
@@ -98,13 +97,11 @@ export const SUBSCRIPTION_SOURCES: Readonly<Record<string, SubscriptionSource>> 
   purchaseUpdated: {
     action: 'purchase:read',
     audience: 'tenant',
-    channel: (_args, tenantId) => `tenant.${tenantId}.purchase`,
+    channel: (_args, tenantId) => tenantChannel(String(tenantId), 'purchase'),
     probe: '{ purchases(limit: 1) { id } }',
-    tenantOfChannel: (channel) => TENANT_PURCHASE_CHANNEL.exec(channel)?.[1],
+    tenantOfChannel,
     toValue: (e) =>
-      e.__typename === 'PurchaseUpdated' && e.version === 1
-        ? { purchaseId: e.purchaseId, status: e.status, previousStatus: e.previousStatus ?? null, at: e.at }
-        : null,
+      e.__typename === 'PurchaseUpdated' ? { purchaseId: e.purchaseId, status: e.status, previousStatus: e.previousStatus ?? null, at: e.at } : null,
     accepts: (args, v) => args.purchaseId === undefined || args.purchaseId === null || args.purchaseId === v.purchaseId,
     mustSee: (args) =>
       typeof args.purchaseId === 'string'

@@ -1,6 +1,7 @@
 import type { MikroORM, EntityManager } from '@mikro-orm/postgresql';
 import { notFound } from '../errors';
 import type { EventBus, Unsubscribe } from '../bus';
+import { TENANT_SCHEMA_CHANNEL } from '../events';
 import { currentCorrelationId } from '../logger';
 import { assertSchemaName } from './roles';
 
@@ -16,7 +17,7 @@ export function forgetTenantSchema(tenantId: string): void {
 }
 
 /** The bus channel a tenant move is announced on (Redis in queue mode: every process hears it). */
-export const TENANT_SCHEMA_CHANNEL = 'platform.tenant-schema';
+export { TENANT_SCHEMA_CHANNEL };
 
 /** Makes this process's directories follow tenant moves announced on the bus. */
 export async function followTenantMoves(bus: EventBus): Promise<Unsubscribe> {

@@ -2,6 +2,7 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { IsolationLevel } from '@mikro-orm/core';
 import { recordAudit, type AuditRecord } from '../audit';
 import type { BusEvent, EventBus } from '../bus';
+import type { PurchaseUpdatedEvent, TenantTopic, TreasuryRuleChangedEvent } from '../events';
 import { notFound } from '../errors';
 import { log } from '../logger';
 import { addToOutbox, kickOutbox, type OutboxMessage } from '../outbox';
@@ -33,7 +34,8 @@ export type TenantTx = {
    * A live event for this tenant's subscribers: published on `tenant.<tenantId>.<topic>` after the
    * commit, with `tenantId` set from this transaction (whatever the event said). Dropped on rollback.
    */
-  publish(topic: string, event: BusEvent): void;
+  publish(topic: 'purchase', event: PurchaseUpdatedEvent): void;
+  publish(topic: 'rule', event: TreasuryRuleChangedEvent): void;
 };
 
 export type TenantTxOptions = {
@@ -80,7 +82,8 @@ export class TenantTransactions {
             wroteJobs = true;
             return recordAudit(em, rec);
           },
-          publish: (topic, event) => void pending.push({ channel: tenantChannel(id, topic), event: { ...event, tenantId: id } }),
+          publish: (topic: TenantTopic, event: PurchaseUpdatedEvent | TreasuryRuleChangedEvent) =>
+            void pending.push({ channel: tenantChannel(id, topic), event: { ...event, tenantId: id } }),
         };
         return fn(tx);
       },

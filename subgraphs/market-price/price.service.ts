@@ -7,7 +7,7 @@ import { registry } from '../../lib/metrics';
 import { CandleStore, type StoredCandle } from './candle.store';
 import { aggregate, ThrottledPublisher, type AggregatedPrice, type AggregateOptions } from './feeds/aggregator';
 import { bucketStart, intervalMs, type CandleInterval } from './feeds/candles';
-import { multiplyDecimal } from './feeds/decimal';
+import { multiplyDecimal } from '../../lib/money';
 import type { PriceFeed, PriceSource, SourceQuote } from './feeds/price-feed.types';
 import { type BtcPrice, Currency, PriceTick } from './price-tick.entity';
 

@@ -1,4 +1,5 @@
-import { valueInCents } from './purchase-valuation';
+import { Currency } from './price-tick.entity';
+import { PurchaseValuationResolver, valueInCents } from './purchase-valuation';
 
 describe('purchase valuation', () => {
   it('values satoshis at an exact decimal price, to the cent, half up', () => {
@@ -10,5 +11,21 @@ describe('purchase valuation', () => {
   });
   it('refuses a price that is not a decimal', () => {
     expect(() => valueInCents(1n, '1e5')).toThrow(RangeError);
+  });
+});
+
+describe('valuing a batch of purchases (one _entities request)', () => {
+  it('reads the latest price once per request, not once per purchase and field', async () => {
+    const current = jest.fn(async () => ({ currency: Currency.AUD, price: '150000.00', source: 'SIMULATED', sources: ['SIMULATED'], at: new Date() }));
+    const ctx = { gate: { allowPublic: () => undefined }, services: { prices: { current } } } as unknown as Parameters<PurchaseValuationResolver['currentValueAud']>[1];
+    const resolver = new PurchaseValuationResolver();
+    const purchases = [1n, 2n, 3n].map((n) => ({ id: `p${n}`, satoshis: n * 100_000_000n, costAudCents: 10_000_000n }));
+    const values = await Promise.all(purchases.flatMap((p) => [resolver.currentValueAud(p, ctx), resolver.unrealizedGainAud(p, ctx)]));
+    expect(values).toEqual([15_000_000n, 5_000_000n, 30_000_000n, 20_000_000n, 45_000_000n, 35_000_000n]);
+    expect(current).toHaveBeenCalledTimes(1);
+    // A new request (context) asks again: nothing is cached across requests.
+    const next = { ...ctx } as typeof ctx;
+    await resolver.currentValueAud(purchases[0] ?? { id: '', satoshis: 0n, costAudCents: 0n }, next);
+    expect(current).toHaveBeenCalledTimes(2);
   });
 });

@@ -1,7 +1,8 @@
+import DataLoader from 'dataloader';
 import { Ctx, Directive, Field, FieldResolver, ID, ObjectType, Resolver, Root } from 'type-graphql';
-import { AudCentsScalar, SATS_PER_BTC, SatoshisScalar } from '../../lib/money';
+import { AudCentsScalar, centsForSats, decimalString, SatoshisScalar } from '../../lib/money';
 import type { SubgraphContext } from '../../lib/subgraph';
-import { Currency } from './price-tick.entity';
+import { Currency, type BtcPrice } from './price-tick.entity';
 import type { MarketPriceServices } from './price.resolver';
 
 export type Ctx = SubgraphContext<MarketPriceServices>;
@@ -19,16 +20,23 @@ export class PurchaseValuation {
   @Field(() => AudCentsScalar) @Directive('@external') costAudCents!: bigint;
 }
 
+/**
+ * The latest price, looked up once per request: an `_entities` batch values many purchases (two
+ * fields each), and without a tick in memory each would otherwise read price_tick on its own.
+ */
+const loaders = new WeakMap<Ctx, DataLoader<Currency, BtcPrice | null>>();
+function latestPrice(ctx: Ctx): DataLoader<Currency, BtcPrice | null> {
+  let loader = loaders.get(ctx);
+  if (!loader) {
+    loader = new DataLoader<Currency, BtcPrice | null>((currencies) => Promise.all(currencies.map((c) => ctx.services.prices.current(c))));
+    loaders.set(ctx, loader);
+  }
+  return loader;
+}
+
 /** AUD cents for `sats` at `price` (AUD per BTC, exact decimal string), rounded half up. No floats. */
 export function valueInCents(sats: bigint, price: string): bigint {
-  const m = /^(\d+)(?:\.(\d+))?$/.exec(price);
-  if (!m) throw new RangeError(`not a decimal price: ${price}`);
-  const frac = m[2] ?? '';
-  const scale = 10n ** BigInt(frac.length);
-  const priceScaled = BigInt(m[1] + frac); // price × scale
-  const numerator = sats * priceScaled * 100n; // cents × SATS_PER_BTC × scale
-  const denominator = SATS_PER_BTC * scale;
-  return (numerator * 2n + denominator) / (2n * denominator);
+  return centsForSats(sats, decimalString(price), 'half-up');
 }
 
 @Resolver(() => PurchaseValuation)
@@ -37,7 +45,7 @@ export class PurchaseValuationResolver {
   @Directive('@requires(fields: "satoshis costAudCents")')
   async currentValueAud(@Root() p: PurchaseValuation, @Ctx() ctx: Ctx): Promise<bigint | null> {
     ctx.gate.allowPublic(ctx, 'price:read');
-    const price = await ctx.services.prices.current(Currency.AUD);
+    const price = await latestPrice(ctx).load(Currency.AUD);
     return price ? valueInCents(BigInt(p.satoshis), price.price) : null;
   }
 

@@ -20,7 +20,7 @@ import { Redis } from 'ioredis';
 import { loadConfig } from '../../lib/config';
 import { configureLogger } from '../../lib/logger';
 import { startPlatform, type Platform } from '../../ops/platform';
-import { textToUnits } from '../../subgraphs/treasury/exchanges/exact-decimal';
+import { textToUnits } from '../../lib/money';
 import { FAKE_KRAKEN_FAULTS, startFakeKraken, type FakeKraken, type FakeKrakenFault } from '../fakes/kraken.server';
 import { TEST_REDIS_URL, createTestDatabase, type TestDatabase } from '../helpers/db';
 import { client, testEnv } from '../helpers/platform';

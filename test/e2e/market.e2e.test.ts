@@ -2,11 +2,12 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { createClient, type Client } from 'graphql-ws';
 import { gql } from 'graphql-request';
 import WebSocket from 'ws';
-import { InProcessBus, type BusEvent } from '../../lib/bus';
+import { InProcessBus } from '../../lib/bus';
+import type { BtcPriceEvent } from '../../lib/events';
 import { openAppOrm } from '../../lib/db/orm';
 import { configureLogger } from '../../lib/logger';
 import { marketPriceEntities } from '../../subgraphs/market-price';
-import { compareDecimal } from '../../subgraphs/market-price/feeds/decimal';
+import { compareDecimal } from '../../lib/money';
 import { createPriceFeeds, parsePriceFeedList, type PriceFeed, type PriceSource, type SourceQuote } from '../../subgraphs/market-price/feeds';
 import { Currency } from '../../subgraphs/market-price/price-tick.entity';
 import { MAX_HISTORY_CANDLES, PriceService } from '../../subgraphs/market-price/price.service';
@@ -34,7 +35,7 @@ class ManualFeed implements PriceFeed {
 }
 
 
-type Published = { channel: string; event: BusEvent };
+type Published = { channel: string; event: BtcPriceEvent };
 
 describe('market data: aggregation, ticks and candles (PriceService on PostgreSQL)', () => {
   let db: TestDatabase;
@@ -204,7 +205,7 @@ describe('market data: aggregation, ticks and candles (PriceService on PostgreSQ
       });
       const s = service({ now: () => new Date() });
       await s.start(feeds);
-      const latest = (ccy: string): BusEvent | undefined => published.filter((p) => p.channel === `price.btc.${ccy}`).at(-1)?.event;
+      const latest = (ccy: string): BtcPriceEvent | undefined => published.filter((p) => p.channel === `price.btc.${ccy}`).at(-1)?.event;
       await waitFor(() => (latest('aud')?.sources as string[] | undefined)?.length === 3 && (latest('usd')?.sources as string[] | undefined)?.length === 2, 'all sources');
       expect(latest('aud')).toMatchObject({ price: '150020.12', source: 'BTC_MARKETS+INDEPENDENT_RESERVE+KRAKEN' });
       // BTC Markets lists BTC-AUD only; (97500.5 + 97530.55) / 2 = 97515.525 → 97515.52.

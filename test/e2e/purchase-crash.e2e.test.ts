@@ -5,7 +5,7 @@ import { gql } from 'graphql-request';
 import { loadConfig } from '../../lib/config';
 import { configureLogger } from '../../lib/logger';
 import { startPlatform, type Platform } from '../../ops/platform';
-import { textToUnits } from '../../subgraphs/treasury/exchanges/exact-decimal';
+import { textToUnits } from '../../lib/money';
 import { startFakeKraken, type FakeKraken } from '../fakes/kraken.server';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { until } from '../helpers/wait';

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { PurchaseUpdatedEvent } from '../../lib/events';
 import { readFileSync } from 'node:fs';
 import { createClient, type Client } from 'graphql-ws';
 import { gql } from 'graphql-request';
@@ -97,7 +98,7 @@ describe('WebSocket subscriptions are re-verified like HTTP requests', () => {
     return { values, ended };
   };
   /** A purchase transition as treasury publishes it, on the tenant's channel. */
-  const publish = (tenantId: string, status: string): Promise<string> => {
+  const publish = (tenantId: string, status: PurchaseUpdatedEvent['status']): Promise<string> => {
     const purchaseId = randomUUID();
     return t.platform.bus
       .publish(`tenant.${tenantId}.purchase`, { __typename: 'PurchaseUpdated', version: 1, tenantId, purchaseId, status, previousStatus: null, at: new Date().toISOString() })

@@ -5,7 +5,7 @@ import { gql } from 'graphql-request';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { signAccessToken } from '../../lib/auth/tokens';
-import { RedisBus, type EventBus } from '../../lib/bus';
+import { RedisBus, type BusHandler, type EventBus } from '../../lib/bus';
 import { registry } from '../../lib/metrics';
 import { startGateway, type Gateway } from '../../gateway/gateway';
 import { SLOW_CONSUMER_CLOSE_CODE } from '../../gateway/subscriptions/server';
@@ -378,7 +378,7 @@ describe.each([
     const leaky: EventBus = {
       kind: bus.kind,
       publish: (channel, event) => bus.publish(channel, event),
-      subscribe: (pattern, handler) => bus.subscribe(pattern.startsWith('tenant.') ? 'tenant.*.rule' : pattern, handler),
+      subscribe: (pattern, handler) => bus.subscribe<string>(pattern.startsWith('tenant.') ? 'tenant.*.rule' : pattern, handler as BusHandler),
       close: async () => undefined,
     };
     const leakyGw = await gateway(leaky);
@@ -440,7 +440,7 @@ describe.each([
       const nonce = randomUUID();
       const learnt = new Promise<string>((resolve) => probe.on('pmessage', (_p: string, ch: string) => resolve(ch.slice(0, -`:probe.${nonce}`.length))));
       await probe.psubscribe(`*:probe.${nonce}`);
-      await t.platform.bus.publish(`probe.${nonce}`, { __typename: 'Probe', version: 1 });
+      await t.platform.bus.publish(`probe.${nonce}` as string, { __typename: 'OutboxKick', version: 1 });
       const prefix = await learnt;
       await probe.quit();
 

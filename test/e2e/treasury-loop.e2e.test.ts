@@ -3,7 +3,7 @@ import { gql } from 'graphql-request';
 import { createClient, type Client } from 'graphql-ws';
 import Stripe from 'stripe';
 import WebSocket from 'ws';
-import type { BusEvent } from '../../lib/bus';
+import type { PurchaseUpdatedEvent, TreasuryRuleChangedEvent } from '../../lib/events';
 import { startFakePayPal, type FakePayPal } from '../fakes/paypal.server';
 import { until } from '../helpers/wait';
 import { client, errorCodes, startTestPlatform, type TestPlatform } from '../helpers/platform';
@@ -84,7 +84,7 @@ describe('the treasury loop (real PostgreSQL, Redis, BullMQ)', () => {
   let token: string;
   let tenantId: string;
   const hooks: Record<'stripe' | 'square' | 'paypal', string> = { stripe: '', square: '', paypal: '' };
-  const published: { channel: string; event: BusEvent }[] = [];
+  const published: { channel: string; event: PurchaseUpdatedEvent }[] = [];
 
   const sql = <T>(q: string, params: unknown[] = []): Promise<T[]> => t.db.owner.em.getConnection().execute<T[]>(q, params);
   const post = (url: string, body: string, headers: Record<string, string>): Promise<Response> =>
@@ -323,7 +323,7 @@ describe('the treasury loop (real PostgreSQL, Redis, BullMQ)', () => {
   it('holds a rule to its daily cap and says so on the rule channel', async () => {
     const c = client(t.gateway, token);
     const rules = await c.request<{ treasuryRules: { id: string }[] }>(gql`{ treasuryRules { id } }`);
-    const ruleEvents: BusEvent[] = [];
+    const ruleEvents: TreasuryRuleChangedEvent[] = [];
     const unsubscribe = await t.platform.bus.subscribe(`tenant.${tenantId}.rule`, (_c, e) => ruleEvents.push(e));
     // Today the rule has bought 1234 + 750 + 1000 + 550 = 3534; cap it at 4000 → 466 left, below the 500 minimum.
     await c.request(gql`mutation ($id: ID!, $p: TreasuryRulePatch!) { updateTreasuryRule(id: $id, patch: $p) { id } }`, {

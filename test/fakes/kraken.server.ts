@@ -8,7 +8,7 @@
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
-import { bpsOf, parseDecimal, satsForAud, textToUnits, unitsToText } from '../../subgraphs/treasury/exchanges/exact-decimal';
+import { ceilBps, parseDecimal, floorSats, textToUnits, unitsToText } from '../../lib/money';
 import { readBody, sendJson, sendText, listenLocal } from './http';
 
 export type FakeKrakenMode =
@@ -170,10 +170,10 @@ export async function startFakeKraken(opts: FakeKrakenOptions = {}): Promise<Fak
     const priceDec = parseDecimal(price);
     if (!priceDec) return fail('EGeneral:Internal error');
     const filledCents = mode === 'partial-fill' ? cents / 2n : cents;
-    const sats = satsForAud(filledCents, priceDec);
+    const sats = floorSats(filledCents, priceDec);
     // Kraken reports AUD cost and fee to 5 decimals.
     const cost5 = filledCents * 1000n;
-    const fee5 = bpsOf(cost5, feeBps);
+    const fee5 = ceilBps(cost5, feeBps);
     const txid = newTxid();
     const nowSec = Date.now() / 1000;
     orders.set(txid, {

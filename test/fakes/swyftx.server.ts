@@ -6,8 +6,7 @@
  */
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { bpsOf, parseDecimal, satsForAud, textToUnits, unitsToText } from '../../subgraphs/treasury/exchanges/exact-decimal';
-import { JsonNumberLiteral, stringifyJson, type JsonWritable } from '../../subgraphs/treasury/exchanges/lossless-json';
+import { ceilFeeCents, floorSats, JsonNumberLiteral, type JsonWritable, parseDecimal, stringifyJson, textToUnits, unitsToText } from '../../lib/money';
 import { readBody, sendText, listenLocal } from './http';
 
 export type FakeSwyftxMode =
@@ -149,7 +148,7 @@ export async function startFakeSwyftx(opts: FakeSwyftxOptions = {}): Promise<Fak
       return null;
     }
     const filledCents = mode === 'partial-fill' ? cents / 2n : cents;
-    const sats = satsForAud(filledCents, parseDecimal(price) ?? { coef: 1n, scale: 0 });
+    const sats = floorSats(filledCents, parseDecimal(price) ?? { coef: 1n, scale: 0 });
     const order: FakeSwyftxOrder = {
       orderUuid: `ord_${randomBytes(12).toString('hex')}`,
       status: mode === 'partial-fill' ? 3 : 4,
@@ -157,7 +156,7 @@ export async function startFakeSwyftx(opts: FakeSwyftxOptions = {}): Promise<Fak
       amount: unitsToText(filledCents, 2),
       total: unitsToText(sats, 8),
       rate: price,
-      feeAmount: unitsToText(bpsOf(filledCents, feeBps), 2),
+      feeAmount: unitsToText(ceilFeeCents(filledCents, feeBps), 2),
       created_time: Date.now(),
     };
     orders.push(order);

@@ -6,8 +6,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { bpsOf, parseDecimal, satsForAud, textToUnits, unitsToText } from '../../subgraphs/treasury/exchanges/exact-decimal';
-import { JsonNumberLiteral, stringifyJson, type JsonWritable } from '../../subgraphs/treasury/exchanges/lossless-json';
+import { ceilFeeCents, floorSats, JsonNumberLiteral, type JsonWritable, parseDecimal, stringifyJson, textToUnits, unitsToText } from '../../lib/money';
 import { readBody, sendText, listenLocal } from './http';
 
 export type FakeZerocapMode =
@@ -131,7 +130,7 @@ export async function startFakeZerocap(opts: FakeZerocapOptions = {}): Promise<F
       return null;
     }
     const filledCents = mode === 'partial-fill' ? cents / 2n : cents;
-    const sats = satsForAud(filledCents, parseDecimal(price) ?? { coef: 1n, scale: 0 });
+    const sats = floorSats(filledCents, parseDecimal(price) ?? { coef: 1n, scale: 0 });
     const order: FakeZerocapOrder = {
       id: String(nextId++),
       clientOrderId,
@@ -139,7 +138,7 @@ export async function startFakeZerocap(opts: FakeZerocapOptions = {}): Promise<F
       cost: unitsToText(filledCents, 2),
       filled: unitsToText(sats, 8),
       average: price,
-      fee: unitsToText(bpsOf(filledCents, feeBps), 2),
+      fee: unitsToText(ceilFeeCents(filledCents, feeBps), 2),
       timestamp: nowMs(),
       requestedCost: body.cost,
     };

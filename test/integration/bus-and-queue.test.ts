@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { InProcessBus, RedisBus, type BusEvent, type EventBus } from '../../lib/bus';
+import { OUTBOX_KICK_CHANNEL, type BtcPriceEvent, type PurchaseUpdatedEvent, type TreasuryRuleChangedEvent } from '../../lib/events';
 import { configureLogger } from '../../lib/logger';
 import { BullQueue, InProcessQueue, type JobInfo, type JobQueue, type QueueName } from '../../lib/queue';
 import { TEST_REDIS_URL, eventually } from '../helpers/db';
@@ -48,14 +49,24 @@ function inbox(): { got: Received[]; handler: (channel: string, event: BusEvent)
   return { got, handler: (channel, event) => void got.push([channel, event]) };
 }
 
-const purchase = (tenant: string, purchaseId: string): BusEvent => ({
-  __typename: 'Purchase',
+/** Purchase ids by label, so expectations read "before", "between", "after". */
+const ids = new Map<string, string>();
+const pid = (label: string): string => {
+  if (!ids.has(label)) ids.set(label, randomUUID());
+  return ids.get(label) ?? '';
+};
+const at = new Date('2026-11-25T10:00:00.000Z').toISOString();
+const purchase = (tenant: string, label: string): PurchaseUpdatedEvent => ({
+  __typename: 'PurchaseUpdated',
   version: 1,
   tenantId: tenant,
-  id: purchaseId,
+  purchaseId: pid(label),
   status: 'FILLED',
-  satoshis: '150000',
+  previousStatus: 'SUBMITTED',
+  at,
 });
+const ruleChanged = (tenant: string): TreasuryRuleChangedEvent => ({ __typename: 'TreasuryRuleChanged', version: 1, tenantId: tenant, id: randomUUID(), change: 'CREATED', ruleVersion: 1 });
+const tick = (currency: 'AUD' | 'USD', price = '101234.56'): BtcPriceEvent => ({ __typename: 'BtcPrice', version: 1, currency, price, source: 'KRAKEN', sources: ['KRAKEN'], at });
 
 /**
  * Proves absence without sleeping: subscribers get messages in the order the bus accepted them,
@@ -65,14 +76,14 @@ async function withSentinel(buses: EventBus[]): Promise<() => Promise<void>> {
   const boxes = await Promise.all(
     buses.map(async (bus) => {
       const box = inbox();
-      await bus.subscribe('test.sentinel', box.handler);
+      await bus.subscribe(OUTBOX_KICK_CHANNEL, box.handler);
       return box;
     }),
   );
   let n = 0;
   return async () => {
     n++;
-    await buses[0].publish('test.sentinel', { __typename: 'Sentinel', version: 1, n });
+    await buses[0]?.publish(OUTBOX_KICK_CHANNEL, { __typename: 'OutboxKick', version: 1 });
     await eventually(
       async () => boxes.map((b) => b.got.length),
       (counts) => counts.every((c) => c >= n),
@@ -111,12 +122,11 @@ describe.each(busImpls)('$kind', ({ kind, make }) => {
   it('delivers an event on an exact channel with its local channel name and an equal payload, and nothing from other channels', async () => {
     const box = inbox();
     await bus.subscribe('price.btc.aud', box.handler);
-    const tick: BusEvent = { __typename: 'PriceTick', version: 1, currency: 'AUD', price: '101234.56' };
-    await bus.publish('price.btc.usd', { ...tick, currency: 'USD' });
-    await bus.publish('price.btc.aud', tick);
-    await bus.publish('price.btc.aud.old', tick);
+    await bus.publish('price.btc.usd', tick('USD'));
+    await bus.publish('price.btc.aud', tick('AUD'));
+    await bus.publish('price.btc.aud.old', tick('AUD'));
     await settle();
-    expect(box.got).toEqual([['price.btc.aud', tick]]);
+    expect(box.got).toEqual([['price.btc.aud', tick('AUD')]]);
   });
 
   it("matches tenant.*.purchase against every tenant's purchase channel and nothing else", async () => {
@@ -124,12 +134,12 @@ describe.each(busImpls)('$kind', ({ kind, make }) => {
     const box = inbox();
     await bus.subscribe('tenant.*.purchase', box.handler);
     await bus.publish(`tenant.${a}.purchase`, purchase(a, 'p1'));
-    await bus.publish(`tenant.${a}.rule`, { __typename: 'TreasuryRule', version: 1, tenantId: a });
-    await bus.publish(`tenant.${b}.alert`, { __typename: 'Alert', version: 1, tenantId: b });
-    await bus.publish('price.btc.aud', { __typename: 'PriceTick', version: 1 });
+    await bus.publish(`tenant.${a}.rule`, ruleChanged(a));
+    await bus.publish('price.btc.aud', tick('AUD'));
     await bus.publish(`tenant.${b}.purchase`, purchase(b, 'p2'));
-    await bus.publish(`tenant.${b}.purchases`, purchase(b, 'p3'));
-    await bus.publish(`xtenant.${b}.purchase`, purchase(b, 'p4'));
+    // Channels outside the catalog do not type-check; forced through, they are still not delivered.
+    await bus.publish<string>(`tenant.${b}.purchases`, purchase(b, 'p3'));
+    await bus.publish<string>(`xtenant.${b}.purchase`, purchase(b, 'p4'));
     await settle();
     expect(box.got).toEqual([
       [`tenant.${a}.purchase`, purchase(a, 'p1')],
@@ -151,20 +161,36 @@ describe.each(busImpls)('$kind', ({ kind, make }) => {
 
   it('stops delivering to an unsubscribed handler, keeps the others, and tolerates a second unsubscribe', async () => {
     const t = randomUUID();
-    const [first, second] = [inbox(), inbox()];
+    const [first, second, exact] = [inbox(), inbox(), inbox()];
     const offFirst = await bus.subscribe('tenant.*.purchase', first.handler);
     const offSecond = await bus.subscribe('tenant.*.purchase', second.handler);
+    const offExact = await bus.subscribe(`tenant.${t}.purchase`, exact.handler);
     await bus.publish(`tenant.${t}.purchase`, purchase(t, 'before'));
     await settle();
     await offFirst();
+    await offExact();
     await bus.publish(`tenant.${t}.purchase`, purchase(t, 'between'));
     await settle();
     await offFirst();
+    await offExact();
     await offSecond();
     await bus.publish(`tenant.${t}.purchase`, purchase(t, 'after'));
     await settle();
-    expect(first.got.map(([, e]) => e.id)).toEqual(['before']);
-    expect(second.got.map(([, e]) => e.id)).toEqual(['before', 'between']);
+    const idsOf = (box: ReturnType<typeof inbox>): string[] => box.got.map(([, e]) => (e.__typename === 'PurchaseUpdated' ? e.purchaseId : '?'));
+    expect(idsOf(first)).toEqual([pid('before')]);
+    expect(idsOf(exact)).toEqual([pid('before')]);
+    expect(idsOf(second)).toEqual([pid('before'), pid('between')]);
+  });
+
+  it('resubscribes after the last handler left (the Redis subscription is dropped and made again)', async () => {
+    const t = randomUUID();
+    const box = inbox();
+    const off = await bus.subscribe(`tenant.${t}.purchase`, box.handler);
+    await off();
+    await bus.subscribe(`tenant.${t}.purchase`, box.handler);
+    await bus.publish(`tenant.${t}.purchase`, purchase(t, 'again'));
+    await settle();
+    expect(box.got).toEqual([[`tenant.${t}.purchase`, purchase(t, 'again')]]);
   });
 
   it('hands subscribers a copy: changing the event after publishing changes nothing they receive', async () => {
@@ -173,10 +199,31 @@ describe.each(busImpls)('$kind', ({ kind, make }) => {
     await bus.subscribe(`tenant.${t}.purchase`, box.handler);
     const event = purchase(t, 'p1');
     const sent = bus.publish(`tenant.${t}.purchase`, event);
-    event.status = 'TAMPERED';
+    event.status = 'FAILED';
     await sent;
     await settle();
     expect(box.got).toEqual([[`tenant.${t}.purchase`, purchase(t, 'p1')]]);
+  });
+
+  it('drops events the catalog refuses (wrong shape, unknown version, another tenant, wrong currency) and keeps delivering good ones', async () => {
+    const [t, other] = [randomUUID(), randomUUID()];
+    const [purchases, prices] = [inbox(), inbox()];
+    await bus.subscribe('tenant.*.purchase', purchases.handler);
+    await bus.subscribe('price.btc.*', prices.handler);
+    const forced = (channel: string, value: unknown): Promise<void> => bus.publish<string>(channel, value as BusEvent);
+    await forced(`tenant.${t}.purchase`, { ...purchase(t, 'bad'), status: 'TAMPERED' });
+    await forced(`tenant.${t}.purchase`, { ...purchase(t, 'bad'), version: 2 });
+    await forced(`tenant.${t}.purchase`, { ...purchase(t, 'bad'), purchaseId: 12 });
+    await forced(`tenant.${t}.purchase`, purchase(other, 'bad'));
+    await forced(`tenant.${t}.purchase`, ruleChanged(t));
+    await forced('price.btc.aud', tick('USD'));
+    await forced('price.btc.aud', { ...tick('AUD'), price: 101234.56 });
+    await forced('price.btc.aud', null);
+    await bus.publish(`tenant.${t}.purchase`, purchase(t, 'good'));
+    await bus.publish('price.btc.aud', tick('AUD', '1.00'));
+    await settle();
+    expect(purchases.got).toEqual([[`tenant.${t}.purchase`, purchase(t, 'good')]]);
+    expect(prices.got).toEqual([['price.btc.aud', tick('AUD', '1.00')]]);
   });
 
   if (kind === 'RedisBus') {
@@ -217,9 +264,27 @@ describe.each(busImpls)('$kind', ({ kind, make }) => {
       const box = inbox();
       await redisBus.subscribe('tenant.*.purchase', box.handler);
       expect(await raw.publish(`${prefix}:tenant.${t}.purchase`, '{not json')).toBe(1);
+      expect(await raw.publish(`${prefix}:tenant.${t}.purchase`, JSON.stringify({ __typename: 'Purchase', version: 1 }))).toBe(1);
       await redisBus.publish(`tenant.${t}.purchase`, purchase(t, 'good'));
       await sentinel();
       expect(box.got).toEqual([[`tenant.${t}.purchase`, purchase(t, 'good')]]);
+    });
+
+    it('holds one Redis subscription per channel however many handlers share it, and releases it with the last', async () => {
+      const prefix = unique('bus');
+      const redisBus = newBus(prefix);
+      const t = randomUUID();
+      const channel = `${prefix}:tenant.${t}.purchase`;
+      const subscribers = async (): Promise<number> => {
+        const reply = (await raw.call('PUBSUB', 'NUMSUB', channel)) as [string, number];
+        return Number(reply[1]);
+      };
+      const offs = await Promise.all([inbox(), inbox(), inbox()].map((b) => redisBus.subscribe(`tenant.${t}.purchase`, b.handler)));
+      expect(await subscribers()).toBe(1);
+      for (const off of offs.slice(1)) await off();
+      expect(await subscribers()).toBe(1);
+      await offs[0]?.();
+      await eventually(subscribers, (n) => n === 0);
     });
   }
 });

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { TenantTransactions, type TenantTx } from '../../lib/db/tenant-tx';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { InProcessBus, type BusEvent } from '../../lib/bus';
+import { InProcessBus } from '../../lib/bus';
+import type { PurchaseUpdatedEvent } from '../../lib/events';
 import { openAppOrm } from '../../lib/db/orm';
 import { TenantDirectory } from '../../lib/db/tenant-context';
 import { configureLogger } from '../../lib/logger';
 import { KrakenClient } from '../../subgraphs/treasury/exchanges/kraken.client';
-import { textToUnits } from '../../subgraphs/treasury/exchanges/exact-decimal';
+import { textToUnits } from '../../lib/money';
 import type { ExchangeAdapter } from '../../subgraphs/treasury/exchanges/exchange.types';
 import { PgOrderIdStore } from '../../subgraphs/treasury/exchanges/pg-order-id-store';
 import { SwyftxClient } from '../../subgraphs/treasury/exchanges/swyftx.client';
@@ -39,7 +40,7 @@ describe('purchase execution: routing, failover and failure (real PostgreSQL, ex
   const engine = new RuleEngine({ exchangeMinCents: 500n, manualMaxCents: 10_000_000n });
   const tenantId = randomUUID();
   let directory: TenantDirectory;
-  const events: BusEvent[] = [];
+  const events: PurchaseUpdatedEvent[] = [];
 
   const tx = <T>(fn: (tx: TenantTx) => Promise<T>): Promise<T> => new TenantTransactions(orm, directory, bus).run(tenantId, fn);
   const sql = <T>(q: string, params: unknown[] = []): Promise<T[]> => db.owner.em.getConnection().execute<T[]>(q, params);

@@ -2,6 +2,7 @@ import { canonicalAddress, type Network } from './bitcoin-address';
 import { AmlReason, amlError } from './errors';
 import { dayNumber, isTimeZone, localDate } from './local-date';
 import type { ScreeningEntry, ScreeningList } from './screening-list';
+import { centsToAud } from '../../../lib/money';
 
 /**
  * Transaction monitoring: each operation (revenue event, purchase, sale, withdrawal) is checked
@@ -135,7 +136,7 @@ export type MonitoringContext = {
 };
 
 const ref = (o: MonitoredOperation): OpRef => ({ id: o.id, kind: o.kind, amountAudCents: o.amountAudCents, at: o.at });
-const aud = (c: bigint): string => `A$${c / 100n}.${(c % 100n).toString().padStart(2, '0')}`;
+const aud = (c: bigint): string => `A$${centsToAud(c)}`;
 export const destinationKey = (d: Destination): string => `${d.network}:${canonicalAddress(d.address, d.network) ?? d.address}`;
 
 function validate(op: MonitoredOperation, field = 'operation'): void {

@@ -4,6 +4,7 @@ import type { AuState, SmrDeadline } from './business-days';
 import { AmlReason, amlError } from './errors';
 import type { LegalEntityRecord } from './kyb';
 import type { OperationKind, RuleHit } from './monitoring';
+import { centsToAud, unitsToText } from '../../../lib/money';
 
 /**
  * A suspicious matter report draft, laid out like AUSTRAC's SMR form (AUSTRAC Online; content
@@ -75,8 +76,8 @@ export type SmrDraft = {
   platformFacts: { rule: string; at: string; summary: string; facts: unknown }[];
 };
 
-const aud = (c: bigint): string => `${c / 100n}.${(c % 100n).toString().padStart(2, '0')}`;
-const btc = (s: bigint): string => `${s / 100_000_000n}.${(s % 100_000_000n).toString().padStart(8, '0')}`;
+const aud = (c: bigint): string => centsToAud(c);
+const btc = (s: bigint): string => unitsToText(s, 8);
 
 const SERVICE: Record<OperationKind, string> = {
   REVENUE: 'revenue received by the customer (source of funds; not itself a designated service)',

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { DEFAULT_TIME_ZONE, localDate } from '../tax/tax-calendar';
 import { BooksReason, booksError } from './errors';
+import { unitsToText } from '../../../lib/money';
 
 /**
  * The accounting model, pure: which accounts a tenant maps, and the balanced journal that each
@@ -94,7 +95,6 @@ export type JournalOptions = {
 
 const SOURCE_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$/;
 const ROLES: readonly LineRole[] = ['digitalAsset', 'exchangeClearing', 'feesExpense', 'realisedGain', 'realisedLoss'];
-const SATS_PER_BTC = 100_000_000n;
 
 function cents(value: unknown, field: string, opts: { positive?: boolean } = {}): bigint {
   if (typeof value !== 'bigint') throw booksError(BooksReason.INVALID_AMOUNT, `${field} must be whole cents as a bigint`, { field });
@@ -143,7 +143,7 @@ export const formatAud = (c: bigint): string => {
   return `${neg ? '-' : ''}$${abs / 100n}.${(abs % 100n).toString().padStart(2, '0')}`;
 };
 
-export const formatBtc = (sats: bigint): string => `${sats / SATS_PER_BTC}.${(sats % SATS_PER_BTC).toString().padStart(8, '0')}`;
+export const formatBtc = (sats: bigint): string => unitsToText(sats, 8);
 
 export const fillIdempotencyKey = (purchaseId: string): string => `abt-fill-${sourceId(purchaseId, 'purchaseId')}`;
 export const saleIdempotencyKey = (saleId: string): string => `abt-sale-${sourceId(saleId, 'saleId')}`;

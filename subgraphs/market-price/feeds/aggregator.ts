@@ -1,5 +1,5 @@
 import { log } from '../../../lib/logger';
-import { exceedsDeviationBps, isPositiveDecimal, medianDecimal } from './decimal';
+import { exceedsDeviationBps, isPositiveDecimal, medianDecimal } from '../../../lib/money';
 import type { Currency, PriceSource, SourceQuote } from './price-feed.types';
 
 export type AggregateOptions = {

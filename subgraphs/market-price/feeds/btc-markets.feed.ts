@@ -1,6 +1,5 @@
-import { isPositiveDecimal, toPlainDecimal } from './decimal';
+import { isPositiveDecimal, isRecord, parseJsonLossless, toPlainDecimal } from '../../../lib/money';
 import { fetchText, quoteTime, type FetchLike } from './http-fetch';
-import { isRecord, parseJsonExact } from './json-exact';
 import type { SourceQuote } from './price-feed.types';
 import { RestPollingFeed } from './rest-polling.feed';
 
@@ -20,7 +19,7 @@ export function btcMarketsTickerUrl(baseUrl: string): string {
 
 /** Parses the v3 market ticker; lastPrice is already a string, and `timestamp` (ISO 8601) becomes the quote time. */
 export function parseBtcMarketsTicker(body: string, now: Date): SourceQuote {
-  const json = parseJsonExact(body);
+  const json = parseJsonLossless(body);
   if (!isRecord(json)) throw new SyntaxError('ticker is not an object');
   if (json.marketId !== undefined && json.marketId !== 'BTC-AUD') throw new SyntaxError(`ticker is for ${String(json.marketId)}`);
   const last = json.lastPrice;

@@ -1,4 +1,4 @@
-import { compareDecimal } from './decimal';
+import { compareDecimal } from '../../../lib/money';
 
 export type CandleInterval = '1m' | '1h' | '1d';
 

@@ -1,6 +1,5 @@
-import { isPositiveDecimal, toPlainDecimal } from './decimal';
+import { isPositiveDecimal, isRecord, parseJsonLossless, toPlainDecimal } from '../../../lib/money';
 import { fetchText, quoteTime, type FetchLike } from './http-fetch';
-import { isRecord, parseJsonExact } from './json-exact';
 import type { Currency, SourceQuote } from './price-feed.types';
 import { RestPollingFeed } from './rest-polling.feed';
 
@@ -24,12 +23,12 @@ export function independentReserveSummaryUrl(baseUrl: string, currency: Currency
 }
 
 /**
- * Parses GetMarketSummary. LastPrice is a JSON number, so the body goes through parseJsonExact to keep its
+ * Parses GetMarketSummary. LastPrice is a JSON number, so the body goes through parseJsonLossless to keep its
  * digits; CreatedTimestampUtc (when IR built the summary) becomes the quote time so a cached/stale summary
  * is seen as stale by the aggregator.
  */
 export function parseIndependentReserveSummary(body: string, currency: Currency, now: Date): SourceQuote {
-  const json = parseJsonExact(body);
+  const json = parseJsonLossless(body);
   if (!isRecord(json)) throw new SyntaxError('market summary is not an object');
   const last = json.LastPrice;
   if (!isPositiveDecimal(last)) throw new SyntaxError('LastPrice missing or not a positive decimal');

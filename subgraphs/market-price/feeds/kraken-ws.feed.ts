@@ -1,8 +1,7 @@
 import WebSocket, { type RawData } from 'ws';
 import { log } from '../../../lib/logger';
-import { isPositiveDecimal, toPlainDecimal } from './decimal';
+import { isPositiveDecimal, isRecord, parseJsonLossless, toPlainDecimal } from '../../../lib/money';
 import { fetchText, type FetchLike } from './http-fetch';
-import { isRecord, parseJsonExact } from './json-exact';
 import type { Currency, PriceFeed, SourceQuote } from './price-feed.types';
 
 export const KRAKEN_WS_URL = 'wss://ws.kraken.com/v2';
@@ -63,13 +62,13 @@ export function krakenSubscribeMessage(currencies: readonly Currency[], eventTri
 }
 
 /**
- * Classifies one text frame. Kraken WS v2 sends prices as JSON numbers; parseJsonExact hands them back as
+ * Classifies one text frame. Kraken WS v2 sends prices as JSON numbers; parseJsonLossless hands them back as
  * their literal source text (see json-exact.ts), so `last` keeps exactly the digits Kraken sent.
  */
 export function parseKrakenWsFrame(text: string): KrakenFrame {
   let json: unknown;
   try {
-    json = parseJsonExact(text);
+    json = parseJsonLossless(text);
   } catch {
     return { kind: 'malformed', reason: 'invalid JSON' };
   }
@@ -115,7 +114,7 @@ export function krakenRestTickerUrl(baseUrl: string, currency: Currency): string
 
 /** Public Ticker → last trade price, result.<pair>.c[0]. The result key is Kraken's internal name (XXBTZAUD), so take the only entry. */
 export function parseKrakenRestTicker(body: string): string {
-  const json = parseJsonExact(body);
+  const json = parseJsonLossless(body);
   if (!isRecord(json)) throw new SyntaxError('Ticker response is not an object');
   if (Array.isArray(json.error) && json.error.length > 0) throw new Error(`Kraken error: ${json.error.map(String).join(', ')}`);
   if (!isRecord(json.result)) throw new SyntaxError('Ticker response without result');

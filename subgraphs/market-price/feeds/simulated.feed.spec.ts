@@ -1,5 +1,5 @@
 import { configureLogger } from '../../../lib/logger';
-import { multiplyDecimal } from './decimal';
+import { multiplyDecimal } from '../../../lib/money';
 import type { SourceQuote } from './price-feed.types';
 import { mulberry32, SimulatedFeed } from './simulated.feed';
 

@@ -1,5 +1,5 @@
 import { log } from '../../../lib/logger';
-import { formatDecimal, multiplyDecimal, parseDecimal } from './decimal';
+import { multiplyDecimal, textToUnits, unitsToText } from '../../../lib/money';
 import type { PriceFeed, SourceQuote } from './price-feed.types';
 
 export type SimulatedFeedOptions = {
@@ -42,15 +42,15 @@ export class SimulatedFeed implements PriceFeed {
     this.maxStepBps = options.maxStepBps ?? 25;
     if (!Number.isInteger(this.maxStepBps) || this.maxStepBps < 0 || this.maxStepBps > 10_000) throw new RangeError('maxStepBps must be 0..10000');
     this.audUsdRate = options.audUsdRate ?? '0.65';
-    this.cents = parseDecimal(options.startPriceAud ?? '150000.00', 2);
+    this.cents = textToUnits(options.startPriceAud ?? '150000.00', 2, 'exact');
     if (this.cents <= 0n) throw new RangeError('startPriceAud must be positive');
-    parseDecimal(this.audUsdRate, 12); // validates the rate up front
+    textToUnits(this.audUsdRate, 12, 'exact'); // validates the rate up front
     this.now = options.now ?? (() => new Date());
   }
 
   /** Current AUD and USD quotes without advancing the walk. */
   current(at: Date = this.now()): SourceQuote[] {
-    const aud = formatDecimal(this.cents, 2, 2);
+    const aud = unitsToText(this.cents, 2);
     return [
       { source: this.source, currency: 'AUD', price: aud, at },
       { source: this.source, currency: 'USD', price: multiplyDecimal(aud, this.audUsdRate, 2), at },

@@ -1,8 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { observeExchangeCall, type ExchangeCallOutcome } from '../../../lib/metrics';
-import { textToUnits } from './exact-decimal';
+import { type JsonValue, parseJsonLossless, textToUnits } from '../../../lib/money';
 import { ExchangeError, type ExchangeName } from './exchange.types';
-import { parseJsonLossless, type JsonValue } from './lossless-json';
 
 export type FetchLike = typeof fetch;
 

@@ -13,8 +13,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { log } from '../../../lib/logger';
-import { centsToAud } from '../../../lib/money';
-import { compare, isPlainNonNegativeDecimal, multiply, parseDecimal } from './exact-decimal';
+import { centsToAud, compare, isPlainNonNegativeDecimal, type JsonValue, multiply, parseDecimal, parseJsonLossless } from '../../../lib/money';
 import { errorForStatus, invalidResponse, orderUnits, SerialQueue, sendHttp, type FetchLike, type HttpResponse } from './exchange-http';
 import {
   assertClientOrderId,
@@ -28,7 +27,6 @@ import {
   type OrderStatus,
   type Quote,
 } from './exchange.types';
-import { parseJsonLossless, type JsonValue } from './lossless-json';
 
 export const KRAKEN_DEFAULT_BASE_URL = 'https://api.kraken.com';
 export const KRAKEN_DEFAULT_PAIR = 'XBTAUD';

@@ -1,5 +1,4 @@
-import { centsToAud } from '../../../lib/money';
-import { averagePriceAudPerBtc, bpsOf, parseDecimal, satsForAud } from './exact-decimal';
+import { averagePriceAudPerBtc, ceilFeeCents, centsToAud, floorSats, parseDecimal } from '../../../lib/money';
 import { sleep } from './exchange-http';
 import {
   assertClientOrderId,
@@ -96,7 +95,7 @@ export class PaperExchange implements ExchangeAdapter {
     if (!price || price.coef <= 0n) {
       throw new ExchangeError({ exchange: 'paper', kind: 'INVALID_RESPONSE', message: 'price source returned a non-positive price' });
     }
-    const sats = satsForAud(audCents, price);
+    const sats = floorSats(audCents, price);
     this.sequence += 1;
     const order: ExchangeOrder = {
       exchange: 'paper',
@@ -106,7 +105,7 @@ export class PaperExchange implements ExchangeAdapter {
       requestedAudCents: audCents,
       filledSats: sats,
       spentAudCents: audCents,
-      feeAudCents: bpsOf(audCents, this.feeBps),
+      feeAudCents: ceilFeeCents(audCents, this.feeBps),
       averagePrice: averagePriceAudPerBtc(audCents, sats),
       raw: { priceAudPerBtc: priceText, spentAud: centsToAud(audCents), filledAt: this.now().toISOString() },
     };

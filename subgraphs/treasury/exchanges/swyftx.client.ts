@@ -17,9 +17,8 @@
  * below, and that on a filled AUD→BTC market buy `amount` is AUD spent and `total` is BTC received.
  */
 import { z } from 'zod';
-import { centsToAud } from '../../../lib/money';
+import { averagePriceAudPerBtc, centsToAud, isPlainNonNegativeDecimal, JsonNumberLiteral, type JsonValue, parseDecimal, stringifyJson, textToUnits } from '../../../lib/money';
 import { log } from '../../../lib/logger';
-import { averagePriceAudPerBtc, isPlainNonNegativeDecimal, parseDecimal, textToUnits } from './exact-decimal';
 import { errorForStatus, invalidResponse, orderUnits, parseBody, sendHttp, type FetchLike, type HttpResponse } from './exchange-http';
 import {
   assertClientOrderId,
@@ -32,7 +31,6 @@ import {
   type OrderStatus,
   type Quote,
 } from './exchange.types';
-import { JsonNumberLiteral, stringifyJson, type JsonValue } from './lossless-json';
 import { InMemoryOrderIdStore, type OrderIdRecord, type OrderIdStore } from './order-id-store';
 
 export const SWYFTX_DEFAULT_BASE_URL = 'https://api.swyftx.com.au';

@@ -27,8 +27,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
-import { centsToAud } from '../../../lib/money';
-import { averagePriceAudPerBtc, isPlainNonNegativeDecimal, parseDecimal } from './exact-decimal';
+import { averagePriceAudPerBtc, centsToAud, isPlainNonNegativeDecimal, type JsonValue, type JsonWritable, parseDecimal, stringifyJson } from '../../../lib/money';
 import { errorForStatus, invalidResponse, orderUnits, parseBody, sendHttp, type FetchLike, type HttpResponse } from './exchange-http';
 import {
   assertClientOrderId,
@@ -41,7 +40,6 @@ import {
   type OrderStatus,
   type Quote,
 } from './exchange.types';
-import { stringifyJson, type JsonValue, type JsonWritable } from './lossless-json';
 
 export const ZEROCAP_DEFAULT_BASE_URL = 'https://dma-api.zerocap.com';
 export const ZEROCAP_SYMBOL = 'BTC/AUD';

@@ -1,5 +1,5 @@
 import { Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
-import { DecimalScalar } from '../../../lib/money';
+import { DecimalScalar, averagePriceAudPerBtc } from '../../../lib/money';
 import type { TreasuryContext } from '../treasury.context';
 import { Holding } from './purchase.entity';
 
@@ -16,11 +16,4 @@ export class HoldingResolver {
   averagePrice(@Root() h: Holding): string | null {
     return averagePriceAudPerBtc(h.costBaseAudCents, h.sats);
   }
-}
-
-/** AUD cents spent for `sats` satoshis → AUD per BTC with two decimals, rounded half up; exact integer arithmetic. */
-export function averagePriceAudPerBtc(costCents: bigint, sats: bigint): string | null {
-  if (sats <= 0n) return null;
-  const centsPerBtc = (costCents * 100_000_000n * 2n + sats) / (2n * sats);
-  return `${centsPerBtc / 100n}.${(centsPerBtc % 100n).toString().padStart(2, '0')}`;
 }

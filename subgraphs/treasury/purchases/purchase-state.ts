@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { registerEnumType } from 'type-graphql';
-import type { BusEvent } from '../../../lib/bus';
+import type { PurchaseUpdatedEvent } from '../../../lib/events';
 import type { TenantTx } from '../../../lib/db/tenant-tx';
 
 /**
@@ -90,6 +90,6 @@ export async function transitionPurchase(tx: TenantTx, p: { id: string; status: 
 }
 
 /** The `tenant.<tid>.purchase` event (the channel and tenantId come from the transaction). */
-export function purchaseEvent(purchaseId: string, status: PurchaseStatus, previous: PurchaseStatus | null, at: Date): BusEvent {
+export function purchaseEvent(purchaseId: string, status: PurchaseStatus, previous: PurchaseStatus | null, at: Date): PurchaseUpdatedEvent {
   return { __typename: 'PurchaseUpdated', version: 1, purchaseId, status, previousStatus: previous, at: at.toISOString() };
 }

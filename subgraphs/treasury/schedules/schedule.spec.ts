@@ -1,4 +1,4 @@
-import { averagePriceAudPerBtc } from '../purchases/holding.resolver';
+import { averagePriceAudPerBtc } from '../../../lib/money';
 import { apportionWholeCents, e4ToCentsDecimal } from '../ledger/cents';
 import { clientOrderIdFor } from '../purchases/purchase-requests';
 import { isDropAtLeast, nextRun } from './schedule';

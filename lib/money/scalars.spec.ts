@@ -1,5 +1,5 @@
-import { AudCentsScalar, SatoshisScalar, audToCents, centsToAud, parseIntegerString } from './money';
-import { AppError } from './errors';
+import { AudCentsScalar, SatoshisScalar, audToCents, centsToAud, parseIntegerString } from './index';
+import { AppError } from '../errors';
 import { Kind } from 'graphql';
 
 describe('money', () => {

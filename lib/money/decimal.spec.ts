@@ -3,15 +3,19 @@ import {
   deviationBps,
   divRoundHalfEven,
   exceedsDeviationBps,
-  formatDecimal,
   isDecimalString,
   isPositiveDecimal,
   medianDecimal,
   multiplyDecimal,
   normalizeDecimal,
-  parseDecimal,
+  textToUnits,
+  formatUnits,
   toPlainDecimal,
 } from './decimal';
+
+// parse/format at a fixed scale: what the price code does.
+const parseDecimal = (text: string, scale = 8): bigint => textToUnits(text, scale, 'exact');
+const formatDecimal = formatUnits;
 
 describe('parseDecimal / formatDecimal', () => {
   it('parses to scaled bigints exactly and formats back', () => {
@@ -20,10 +24,10 @@ describe('parseDecimal / formatDecimal', () => {
     expect(parseDecimal('-1.5', 2)).toBe(-150n);
     expect(parseDecimal('9.5e4', 2)).toBe(9_500_000n);
     expect(parseDecimal('12345678901234567.89', 2)).toBe(1_234_567_890_123_456_789n);
-    expect(formatDecimal(9_512_340_000_000n)).toBe('95123.4');
+    expect(formatDecimal(9_512_340_000_000n, 8)).toBe('95123.4');
     expect(formatDecimal(150n, 2, 2)).toBe('1.50');
     expect(formatDecimal(-5n, 2)).toBe('-0.05');
-    expect(formatDecimal(0n)).toBe('0');
+    expect(formatDecimal(0n, 8)).toBe('0');
   });
 
   it('accepts trailing zeros past the scale but refuses to drop significant digits', () => {

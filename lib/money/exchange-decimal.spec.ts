@@ -1,16 +1,8 @@
-import {
-  averagePriceAudPerBtc,
-  bpsOf,
-  compare,
-  divRound,
-  parseDecimal,
-  satsForAud,
-  textToUnits,
-  unitsToText,
-} from './exact-decimal';
-import { JsonNumberLiteral, parseJsonLossless, stringifyJson } from './lossless-json';
+import { compare, divRound, parseDecimal, textToUnits, unitsToText } from './decimal';
+import { JsonNumberLiteral, parseJsonLossless, stringifyJson } from './json';
+import { averagePriceAudPerBtc, ceilFeeCents, floorSats } from './units';
 
-describe('exact-decimal', () => {
+describe('exchange amounts (decimal text ↔ units)', () => {
   it('converts decimal text to sats and cents without floats', () => {
     expect(textToUnits('0.00100000', 8, 'exact')).toBe(100_000n);
     expect(textToUnits('21000000', 8, 'exact')).toBe(2_100_000_000_000_000n);
@@ -29,10 +21,10 @@ describe('exact-decimal', () => {
   });
 
   it('rejects text that is not a decimal', () => {
-    for (const bad of ['', ' 1', '1.', '.5', '0x10', '1e', 'NaN', 'Infinity', '1,000', '1'.repeat(300)]) {
+    for (const bad of ['', ' 1', '1.', '.5', '0x10', '1e', 'NaN', 'Infinity', '1,000', '+1', '1e401', '1'.repeat(300)]) {
       expect(parseDecimal(bad)).toBeNull();
     }
-    expect(() => textToUnits('abc', 2, 'floor')).toThrow(RangeError);
+    expect(() => textToUnits('abc', 2, 'floor')).toThrow(SyntaxError);
   });
 
   it('formats units back to text and compares values', () => {
@@ -44,10 +36,10 @@ describe('exact-decimal', () => {
   });
 
   it('prices fills: sats round down, fees round up, averages to the cent', () => {
-    expect(satsForAud(10_000n, parseDecimal('100000.00')!)).toBe(100_000n);
-    expect(satsForAud(10_000n, parseDecimal('98765.43')!)).toBe(101_250n); // 101250.00025... floors
-    expect(bpsOf(10_000n, 26)).toBe(26n);
-    expect(bpsOf(10_001n, 26)).toBe(27n); // 26.0026 rounds against us
+    expect(floorSats(10_000n, parseDecimal('100000.00')!)).toBe(100_000n);
+    expect(floorSats(10_000n, parseDecimal('98765.43')!)).toBe(101_250n); // 101250.00025... floors
+    expect(ceilFeeCents(10_000n, 26)).toBe(26n);
+    expect(ceilFeeCents(10_001n, 26)).toBe(27n); // 26.0026 rounds against us
     expect(averagePriceAudPerBtc(10_000n, 100_000n)).toBe('100000.00');
     expect(averagePriceAudPerBtc(10_000n, 0n)).toBeNull();
     expect(divRound(7n, 2n, 'half-up')).toBe(4n);

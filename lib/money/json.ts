@@ -1,12 +1,15 @@
 /**
- * JSON without floats. Some exchanges (Swyftx, ZeroCap) send money as JSON numbers; JSON.parse
- * would round 0.002053467437821649 through a double. This parser keeps every number as its source
- * text (a string), and the serializer can emit an exact number literal from a decimal string.
+ * JSON without floats: the one lossless parser. Exchanges and price feeds (Kraken REST and WS v2,
+ * Independent Reserve, Swyftx, ZeroCap) send money as JSON numbers; JSON.parse would round
+ * 0.002053467437821649 or 12345678901234567.89 through a double (and Node 20's V8 has no reviver
+ * `context.source`). This parser keeps every number as its exact source text (a string); the
+ * serializer writes an exact number literal from a decimal string.
  */
 
 export type JsonValue = string | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
-export class JsonSyntaxError extends Error {
+/** A SyntaxError, like JSON.parse's, so callers that catch either keep working. */
+export class JsonSyntaxError extends SyntaxError {
   constructor(message: string) {
     super(message);
     this.name = 'JsonSyntaxError';
@@ -149,4 +152,8 @@ export function stringifyJson(value: JsonWritable): string {
     if (v !== undefined) parts.push(`${JSON.stringify(k)}:${stringifyJson(v)}`);
   }
   return `{${parts.join(',')}}`;
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

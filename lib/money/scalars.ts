@@ -1,13 +1,9 @@
 import { GraphQLScalarType, Kind, type ValueNode } from 'graphql';
-import { AppError, ErrorCode } from './errors';
+import { AppError, ErrorCode } from '../errors';
+import { formatUnits } from './decimal';
+import { MAX_BIGINT, type AudCents } from './units';
 
-/** AUD in integer cents and BTC in satoshis: bigint end to end, strings on the wire. */
-export type AudCents = bigint;
-export type Sats = bigint;
-
-export const SATS_PER_BTC = 100_000_000n;
-/** Postgres bigint bounds: anything larger cannot be stored and is refused at the edge. */
-export const MAX_BIGINT = 9_223_372_036_854_775_807n;
+/** User input and the GraphQL wire: AUD in integer cents and BTC in satoshis, strings on the wire. */
 
 const INTEGER = /^-?(0|[1-9]\d*)$/;
 const DECIMAL = /^(0|[1-9]\d*)(\.\d+)?$/;
@@ -26,18 +22,17 @@ export function parseIntegerString(value: unknown, name: string, opts: { allowNe
   return n;
 }
 
-/** "12.34" AUD → 1234n cents; refuses fractional cents instead of rounding them away. */
+/** "12.34" AUD → 1234n cents; refuses fractional cents instead of rounding them away (BAD_USER_INPUT). */
 export function audToCents(aud: string): AudCents {
   if (!DECIMAL.test(aud)) throw invalid('amount', 'must be a decimal AUD amount like "12.34"');
   const [whole, frac = ''] = aud.split('.');
   if (frac.length > 2) throw invalid('amount', 'has fractional cents');
-  return BigInt(whole) * 100n + BigInt(frac.padEnd(2, '0'));
+  return (BigInt(whole ?? '0') * 100n + BigInt(frac.padEnd(2, '0'))) as AudCents;
 }
 
-export function centsToAud(cents: AudCents): string {
-  const neg = cents < 0n;
-  const abs = neg ? -cents : cents;
-  return `${neg ? '-' : ''}${abs / 100n}.${(abs % 100n).toString().padStart(2, '0')}`;
+/** 1234n → "12.34": always two fraction digits. Takes any bigint count of cents. */
+export function centsToAud(cents: bigint): string {
+  return formatUnits(cents, 2, 2);
 }
 
 function bigintScalar(name: string, description: string, allowNegative: boolean): GraphQLScalarType<bigint, string> {

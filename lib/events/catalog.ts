@@ -1,0 +1,183 @@
+import { z } from 'zod';
+import { log } from '../logger';
+import { SCHEMA_NAME } from '../db/roles';
+import { isPlainNonNegativeDecimal } from '../money';
+
+/**
+ * The catalog of live events: every event the platform publishes on the bus, by channel, with
+ * its version. Publishers are checked against it at compile time (EventBus.publish), subscribers
+ * receive only events that `decode` accepted. Live events are best effort (a lost one only
+ * delays a screen); anything durable travels through the outbox as a job instead.
+ *
+ * Versioning: an event's `version` is part of its contract. A change a v1 reader cannot handle is
+ * a new version with its own schema, published next to (then instead of) the old one; readers
+ * accept every version the catalog lists. Unknown fields are ignored (stripped), so adding an
+ * optional field is not a new version.
+ */
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const uuid = z.string().regex(UUID, 'not a uuid');
+const isoTime = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'not an ISO timestamp');
+const price = z.string().refine(isPlainNonNegativeDecimal, 'not a plain decimal price');
+
+export const PURCHASE_STATUSES = ['PENDING', 'SUBMITTED', 'FILLED', 'PARTIALLY_FILLED', 'FAILED', 'CANCELLED'] as const;
+export const RULE_CHANGES = ['CREATED', 'UPDATED', 'ENABLED', 'DISABLED', 'DELETED', 'FIRED', 'LIMIT_REACHED'] as const;
+
+/** `price.btc.<ccy>`: one aggregated tick (market-price). */
+export const BtcPriceV1 = z.object({
+  __typename: z.literal('BtcPrice'),
+  version: z.literal(1),
+  currency: z.enum(['AUD', 'USD']),
+  price,
+  /** The contributing sources joined by '+', e.g. "KRAKEN+BTC_MARKETS". */
+  source: z.string().min(1),
+  /** The contributing sources; absent on ticks published before it existed (derive from `source`). */
+  sources: z.array(z.string()).optional(),
+  at: isoTime,
+});
+
+/** `tenant.<tid>.purchase`: a purchase changed state (treasury). */
+export const PurchaseUpdatedV1 = z.object({
+  __typename: z.literal('PurchaseUpdated'),
+  version: z.literal(1),
+  /** Set by TenantTx.publish from the transaction's tenant; must match the channel's. */
+  tenantId: uuid.optional(),
+  purchaseId: uuid,
+  status: z.enum(PURCHASE_STATUSES),
+  previousStatus: z.enum(PURCHASE_STATUSES).nullable().optional(),
+  at: isoTime,
+});
+
+/** `tenant.<tid>.rule`: a treasury rule changed, fired or reached a limit (treasury). */
+export const TreasuryRuleChangedV1 = z.object({
+  __typename: z.literal('TreasuryRuleChanged'),
+  version: z.literal(1),
+  tenantId: uuid.optional(),
+  /** The rule's id. */
+  id: uuid,
+  change: z.enum(RULE_CHANGES),
+  ruleVersion: z.number().int().nonnegative(),
+});
+
+/** `outbox.kick`: a transaction wrote outbox rows; the relay should look now rather than at its next poll. */
+export const OutboxKickV1 = z.object({
+  __typename: z.literal('OutboxKick'),
+  version: z.literal(1),
+});
+
+/** `platform.tenant-schema`: a tenant moved schema; every process drops its cached schema for it. */
+export const TenantSchemaChangedV1 = z.object({
+  __typename: z.literal('TenantSchemaChanged'),
+  version: z.literal(1),
+  tenantId: uuid,
+  schema: z.string().regex(SCHEMA_NAME, 'not a tenant schema name'),
+});
+
+export type BtcPriceEvent = z.infer<typeof BtcPriceV1>;
+export type PurchaseUpdatedEvent = z.infer<typeof PurchaseUpdatedV1>;
+export type TreasuryRuleChangedEvent = z.infer<typeof TreasuryRuleChangedV1>;
+export type OutboxKickEvent = z.infer<typeof OutboxKickV1>;
+export type TenantSchemaChangedEvent = z.infer<typeof TenantSchemaChangedV1>;
+
+/** Every live event, discriminated by `__typename` (and `version`). */
+export type BusEvent = BtcPriceEvent | PurchaseUpdatedEvent | TreasuryRuleChangedEvent | OutboxKickEvent | TenantSchemaChangedEvent;
+export type BusEventType = BusEvent['__typename'];
+/** The event of one type, e.g. `EventOfType<'BtcPrice'>`. */
+export type EventOfType<T extends BusEventType> = Extract<BusEvent, { __typename: T }>;
+
+export const OUTBOX_KICK_CHANNEL = 'outbox.kick';
+export const TENANT_SCHEMA_CHANNEL = 'platform.tenant-schema';
+/** The topics of a tenant's own channels, `tenant.<tid>.<topic>`. */
+export type TenantTopic = 'purchase' | 'rule';
+
+export const priceChannel = (currency: string): `price.btc.${string}` => `price.btc.${currency.toLowerCase()}`;
+export const tenantChannel = <T extends TenantTopic>(tenantId: string, topic: T): `tenant.${string}.${T}` => `tenant.${tenantId}.${topic}`;
+
+/**
+ * The event a channel carries, at the type level: `publish('price.btc.aud', e)` needs a BtcPrice.
+ * A channel only known as `string` takes any catalog event (decode still checks it on receipt);
+ * a literal channel the catalog does not know takes nothing.
+ */
+export type EventOn<C extends string> = string extends C
+  ? BusEvent
+  : C extends `price.btc.${string}`
+    ? BtcPriceEvent
+    : C extends `tenant.${string}.purchase`
+      ? PurchaseUpdatedEvent
+      : C extends `tenant.${string}.rule`
+        ? TreasuryRuleChangedEvent
+        : C extends typeof OUTBOX_KICK_CHANNEL
+          ? OutboxKickEvent
+          : C extends typeof TENANT_SCHEMA_CHANNEL
+            ? TenantSchemaChangedEvent
+            : never;
+
+type Entry = {
+  /** The channel pattern as the bus writes it (`*` = one or more characters). */
+  readonly pattern: string;
+  readonly match: RegExp;
+  readonly events: readonly z.ZodType<BusEvent>[];
+  /** Channel/event consistency beyond the schema (the tenant in the channel is the event's). */
+  readonly agrees?: (m: RegExpExecArray, event: BusEvent) => boolean;
+};
+
+const sameTenant = (m: RegExpExecArray, e: BusEvent): boolean =>
+  !('tenantId' in e) || e.tenantId === undefined || e.tenantId.toLowerCase() === m[1]?.toLowerCase();
+
+/** The catalog, channel by channel. */
+export const CATALOG: readonly Entry[] = [
+  {
+    pattern: 'price.btc.*',
+    match: /^price\.btc\.([a-z]+)$/,
+    events: [BtcPriceV1],
+    agrees: (m, e) => e.__typename === 'BtcPrice' && e.currency.toLowerCase() === m[1],
+  },
+  { pattern: 'tenant.*.purchase', match: /^tenant\.([^.]+)\.purchase$/, events: [PurchaseUpdatedV1], agrees: sameTenant },
+  { pattern: 'tenant.*.rule', match: /^tenant\.([^.]+)\.rule$/, events: [TreasuryRuleChangedV1], agrees: sameTenant },
+  { pattern: OUTBOX_KICK_CHANNEL, match: /^outbox\.kick$/, events: [OutboxKickV1] },
+  { pattern: TENANT_SCHEMA_CHANNEL, match: /^platform\.tenant-schema$/, events: [TenantSchemaChangedV1] },
+];
+
+/** The tenant a `tenant.<tid>.<topic>` channel belongs to (lower case), or undefined. */
+export function tenantOfChannel(channel: string): string | undefined {
+  return /^tenant\.([^.]+)\.[^.]+$/.exec(channel)?.[1]?.toLowerCase();
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export type DropReason = 'unknown_channel' | 'not_an_event' | 'unknown_type' | 'malformed' | 'channel_mismatch';
+
+/**
+ * Validates what arrived on `channel` against the catalog: the typed event, or null (logged with
+ * the reason and the failing paths — never the payload's values).
+ */
+export function decode(channel: string, value: unknown): BusEvent | null {
+  const result = decodeVerbose(channel, value);
+  if ('event' in result) return result.event;
+  log().warn({ channel, reason: result.reason, ...(result.issues ? { issues: result.issues } : {}) }, 'dropped bus event');
+  return null;
+}
+
+/** decode without logging: the event or why it was refused. */
+export function decodeVerbose(channel: string, value: unknown): { event: BusEvent } | { reason: DropReason; issues?: string[] } {
+  let m: RegExpExecArray | null = null;
+  const entry = CATALOG.find((e) => (m = e.match.exec(channel)) !== null);
+  if (!entry || !m) return { reason: 'unknown_channel' };
+  if (!isRecord(value) || typeof value.__typename !== 'string') return { reason: 'not_an_event' };
+  let issues: string[] | undefined;
+  let knownType = false;
+  for (const schema of entry.events) {
+    const parsed = schema.safeParse(value);
+    if (parsed.success) {
+      if (entry.agrees && !entry.agrees(m, parsed.data)) return { reason: 'channel_mismatch' };
+      return { event: parsed.data };
+    }
+    // Only report issues of the schema this event claims to be (same type name).
+    const claimsType = parsed.error.issues.every((i) => i.path[0] !== '__typename');
+    if (claimsType) {
+      knownType = true;
+      issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    }
+  }
+  return knownType ? { reason: 'malformed', issues } : { reason: 'unknown_type' };
+}
