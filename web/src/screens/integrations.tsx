@@ -198,24 +198,33 @@ function DeliveryPage({
             <When iso={e.receivedAt} tz={tz} />
           </td>
           <td data-label="Event">
-            <span>{e.eventType}</span>
-            <span className="muted small"> {PROVIDERS.find((p) => p.value === e.provider)?.label ?? e.provider} · <code>{e.providerEventId}</code></span>
-            {e.sanitized ? <span className="muted small"> · unprintable characters replaced (original bytes kept)</span> : null}
+            <span>
+              {e.eventType}
+              <span className="muted small"> {PROVIDERS.find((p) => p.value === e.provider)?.label ?? e.provider} · <code>{e.providerEventId}</code></span>
+              {e.sanitized ? <span className="muted small"> · unprintable characters replaced (original bytes kept)</span> : null}
+            </span>
           </td>
           <td data-label="Amount" className="right">
             {e.amount != null && e.currency ? <span className="num">{formatMinorUnits(e.amount, e.currency)}</span> : <span className="muted">—</span>}
           </td>
           <td data-label="Outcome">
-            <StatusBadge status={e.status} />
-            {e.reason ? <span className="muted small"> {e.reason}</span> : null}
+            <span>
+              <StatusBadge status={e.status} />
+              {e.reason ? <span className="muted small"> {e.reason}</span> : null}
+            </span>
           </td>
           <td data-label="Purchases">
-            {e.purchases.length === 0 ? <span className="muted">—</span> : null}
-            {e.purchases.map((p) => (
-              <Link key={p.id} to={`/purchases/${p.id}`} className="purchase-link">
-                <Aud cents={p.amountAudCents} /> <StatusBadge status={p.status} />
-              </Link>
-            ))}
+            {e.purchases.length === 0 ? (
+              <span className="muted">—</span>
+            ) : (
+              <span className="purchase-links">
+                {e.purchases.map((p) => (
+                  <Link key={p.id} to={`/purchases/${p.id}`} className="purchase-link">
+                    <Aud cents={p.amountAudCents} /> <StatusBadge status={p.status} />
+                  </Link>
+                ))}
+              </span>
+            )}
           </td>
         </tr>
       ))}
