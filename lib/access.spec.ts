@@ -18,6 +18,7 @@ import {
   type SocketCredential,
 } from './access';
 import { SUBSCRIPTION_SOURCES } from '../gateway/subscriptions/sources';
+import { present } from '../test/helpers/present';
 import { API_KEY_SCOPES } from './auth/api-keys';
 import { signAccessToken } from './auth/tokens';
 import { TenantDirectory } from './db/tenant-context';
@@ -139,7 +140,7 @@ describe('the subscription gate (WebSocket)', () => {
   const ME = '{ me { id role tenantId } }';
   const U = '33333333-3333-4333-8333-333333333333';
   const cred = (principal: Principal): SocketCredential => ({ principal, authorization: 'Bearer x', expiresAt: undefined });
-  const field = (name: keyof typeof SUBSCRIPTION_SOURCES) => ({ name, ...SUBSCRIPTION_SOURCES[name], mustSee: null });
+  const field = (name: keyof typeof SUBSCRIPTION_SOURCES) => ({ name, ...present(SUBSCRIPTION_SOURCES[name], `subscription source ${name}`), mustSee: null });
   const refusal = async (p: Promise<unknown>): Promise<string> => p.then(() => 'OK', (err: { code?: string }) => String(err.code));
 
   it('connects a JWT only when the subgraphs still accept it, with the member’s current role', async () => {

@@ -411,7 +411,8 @@ export class SubscriptionGate {
     }
     const code = firstCode(res);
     if (code !== undefined && REFUSALS.has(code)) return { outcome: 'revoked', reason: res.errors?.[0]?.message ?? 'credential is no longer valid' };
-    if (res.errors?.length) return { outcome: 'unknown', reason: res.errors[0].message };
+    const firstError = res.errors?.[0];
+    if (firstError) return { outcome: 'unknown', reason: firstError.message };
     if (p.kind === 'apiKey') {
       const tenantId = (res.data as { tenant?: { id?: unknown } } | null | undefined)?.tenant?.id;
       return typeof tenantId === 'string' && tenantId.toLowerCase() === p.tenantId ? { outcome: 'valid' } : { outcome: 'revoked', reason: 'API key is invalid, revoked or expired' };

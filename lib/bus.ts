@@ -42,30 +42,39 @@ export class InProcessBus implements EventBus {
   // Subscribers run in the bus's async context, never inside the publisher's transaction.
   private readonly detached = new AsyncResource('InProcessBus');
 
-  async publish<C extends string>(channel: C, event: EventOn<C>): Promise<void> {
+  publish<C extends string>(channel: C, event: EventOn<C>): Promise<void> {
     // Serialize like Redis would, so subscribers never share mutable objects with publishers.
-    const text = JSON.stringify(event);
+    let text: string;
+    try {
+      text = JSON.stringify(event);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
     setImmediate(() =>
       this.detached.runInAsyncScope(() => {
         const decoded = decode(channel, JSON.parse(text) as unknown);
         if (decoded) this.emitter.emit('message', channel, decoded);
       }),
     );
+    return Promise.resolve();
   }
 
-  async subscribe<P extends string>(pattern: P, handler: BusHandler<EventMatching<P>>): Promise<Unsubscribe> {
+  subscribe<P extends string>(pattern: P, handler: BusHandler<EventMatching<P>>): Promise<Unsubscribe> {
     const re = patternToRegex(pattern);
     const listener = (channel: string, event: BusEvent): void => {
       if (re.test(channel)) handler(channel, asMatching<P>(event));
     };
     this.emitter.on('message', listener);
-    return async () => {
+    const unsubscribe: Unsubscribe = () => {
       this.emitter.off('message', listener);
+      return Promise.resolve();
     };
+    return Promise.resolve(unsubscribe);
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.emitter.removeAllListeners();
+    return Promise.resolve();
   }
 }
 
@@ -129,11 +138,16 @@ export class RedisBus implements EventBus {
       { pattern: isPattern(pattern) },
     );
     let done = false;
-    return async () => {
+    return () => {
       // RedisPubSub.unsubscribe throws for an id it no longer knows and fires its UNSUBSCRIBE unawaited.
-      if (done || this.closed) return;
+      if (done || this.closed) return Promise.resolve();
       done = true;
-      this.pubsub.unsubscribe(id);
+      try {
+        this.pubsub.unsubscribe(id);
+      } catch (err) {
+        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      }
+      return Promise.resolve();
     };
   }
 

@@ -46,10 +46,10 @@ const EXACT_ROUTES = new Set(['/graphql', '/api/health', '/api/ready', '/metrics
 
 /** A request path → its endpoint, so ids never become label values (bounded cardinality). */
 export function routeOf(path: string): string {
-  const p = path.split('?')[0];
+  const p = path.split('?', 1)[0] ?? '';
   if (EXACT_ROUTES.has(p)) return p;
-  const webhook = p.match(/^\/webhooks\/([^/]+)\/[^/]+\/?$/);
-  if (webhook) return `/webhooks/${WEBHOOK_PROVIDERS.has(webhook[1]) ? webhook[1] : ':provider'}/:integrationId`;
+  const provider = /^\/webhooks\/([^/]+)\/[^/]+\/?$/.exec(p)?.[1];
+  if (provider !== undefined) return `/webhooks/${WEBHOOK_PROVIDERS.has(provider) ? provider : ':provider'}/:integrationId`;
   if (p.startsWith('/assets/')) return '/assets/*';
   return '/*';
 }

@@ -195,10 +195,13 @@ export class OutboxRelay {
        from claimed order by created_at`,
     )) as PgResult[];
     try {
-      const rows = results[1].rows as Row[];
+      const claimed = results[1];
+      if (claimed === undefined) throw new Error('outbox claim: expected a result for the claiming statement');
+      const rows = claimed.rows as Row[];
+      const [oldest] = rows;
       if (rows.length > 0) await this.enqueue(rows);
       await conn.query('commit');
-      return { n: rows.length, oldestAgeS: rows.length > 0 ? Number(rows[0].age_s) : 0 };
+      return { n: rows.length, oldestAgeS: oldest ? Number(oldest.age_s) : 0 };
     } catch (err) {
       await conn.query('rollback').catch(() => undefined);
       throw err;

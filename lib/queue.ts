@@ -90,12 +90,19 @@ export class InProcessQueue implements JobQueue {
   // transaction, correlation id, ORM context must not leak into the job).
   private readonly detached = new AsyncResource('InProcessQueue');
 
-  async add(queue: QueueName, name: string, data: JobPayload, opts: AddOptions): Promise<void> {
+  add(queue: QueueName, name: string, data: JobPayload, opts: AddOptions): Promise<void> {
     const key = `${queue}:${opts.jobId}`;
-    if (this.seen.has(key) || this.closed) return; // idempotent enqueue, like BullMQ's jobId
+    if (this.seen.has(key) || this.closed) return Promise.resolve(); // idempotent enqueue, like BullMQ's jobId
     this.seen.add(key);
-    const job: JobInfo = { id: opts.jobId, name, data: JSON.parse(JSON.stringify(data)) as JobPayload, attempt: 0 };
+    let copy: JobPayload;
+    try {
+      copy = JSON.parse(JSON.stringify(data)) as JobPayload;
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    const job: JobInfo = { id: opts.jobId, name, data: copy, attempt: 0 };
     this.schedule(queue, { job, attempts: opts.attempts ?? DEFAULT_ATTEMPTS }, opts.delayMs ?? 0);
+    return Promise.resolve();
   }
 
   async addBulk(jobs: BulkJob[]): Promise<void> {
@@ -148,7 +155,7 @@ export class InProcessQueue implements JobQueue {
 
   process(queue: QueueName, handler: JobHandler, opts: { concurrency?: number } = {}): void {
     this.handlers.set(queue, { handler, concurrency: Math.max(1, opts.concurrency ?? 4) });
-    this.unregisterDepth ??= registerQueueDepthSource(async () => this.depth());
+    this.unregisterDepth ??= registerQueueDepthSource(() => Promise.resolve(this.depth()));
     this.pump(queue);
   }
 

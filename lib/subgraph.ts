@@ -82,14 +82,15 @@ export async function buildFederatedSchema(
 }
 
 const metricsPlugin = (service: string): ApolloServerPlugin => ({
-  async requestDidStart() {
+  requestDidStart() {
     const end = graphqlDuration.startTimer({ service });
-    return {
-      async willSendResponse({ errors }) {
+    return Promise.resolve({
+      willSendResponse({ errors }) {
         end();
         graphqlRequests.inc({ service, outcome: errors?.length ? 'error' : 'ok' });
+        return Promise.resolve();
       },
-    };
+    });
   },
 });
 
@@ -143,15 +144,16 @@ function rootFields(selections: readonly SelectionNode[], document: DocumentNode
 
 /** In production `_service` and `_entities` answer the gateway alone (composition reads the code, never a live `_service`). */
 const federationFieldsForTheGateway = (production: boolean): ApolloServerPlugin<SubgraphContext<unknown>> => ({
-  async requestDidStart() {
-    return {
-      async didResolveOperation({ operation, document, contextValue }) {
-        if (!production || contextValue.viaGateway || !operation) return;
+  requestDidStart() {
+    return Promise.resolve({
+      didResolveOperation({ operation, document, contextValue }) {
+        if (!production || contextValue.viaGateway || !operation) return Promise.resolve();
         if (rootFields(operation.selectionSet.selections, document).some((f) => FEDERATION_FIELDS.has(f))) {
-          throw new AppError(ErrorCode.FORBIDDEN, '_service and _entities are answered to the gateway only');
+          return Promise.reject(new AppError(ErrorCode.FORBIDDEN, '_service and _entities are answered to the gateway only'));
         }
+        return Promise.resolve();
       },
-    };
+    });
   },
 });
 
@@ -175,7 +177,7 @@ export async function serveSubgraph<S>(opts: SubgraphServerOptions<S>): Promise<
       metricsPlugin(opts.name),
       accessLogPlugin,
       ApolloServerPluginInlineTraceDisabled(),
-      federationFieldsForTheGateway(production) as ApolloServerPlugin<SubgraphContext<S>>,
+      federationFieldsForTheGateway(production),
     ],
   });
   await apollo.start();

@@ -39,7 +39,9 @@ export const looksLikeApiKey = (token: string): boolean => token.startsWith(API_
 /** Splits a presented key; undefined when it is not in the key format at all. */
 export function parseApiKey(token: string): { lookup: string; secret: string } | undefined {
   const m = FORMAT.exec(token);
-  return m ? { lookup: m[1], secret: m[2] } : undefined;
+  const lookup = m?.[1];
+  const secret = m?.[2];
+  return lookup !== undefined && secret !== undefined ? { lookup, secret } : undefined;
 }
 
 /** Constant-time comparison of a presented secret with the stored hex SHA-256. */

@@ -12,7 +12,7 @@ const K = '33333333-3333-4333-8333-333333333333';
 /** An ORM stand-in whose connection answers every query with `rows()`, counting calls. */
 function fakeOrm(rows: () => Record<string, unknown>[]): { orm: MikroORM; calls: () => number } {
   let n = 0;
-  const conn = { execute: async () => (n++, rows()) };
+  const conn = { execute: () => (n++, Promise.resolve(rows())) };
   return { orm: { em: { fork: () => ({ getConnection: () => conn }) } } as unknown as MikroORM, calls: () => n };
 }
 const codeOf = async (p: Promise<unknown>): Promise<string> =>
@@ -40,7 +40,7 @@ describe('credential verification', () => {
 
   it('refuses a token whose session is not its subject’s (in its tenant), or has none', async () => {
     const seen: unknown[][] = [];
-    const conn = { execute: async (_sql: string, params: unknown[]) => (seen.push(params), [{ tva: null, role: 'OWNER', mfa: false, revoked: false, bound: false }]) };
+    const conn = { execute: (_sql: string, params: unknown[]) => (seen.push(params), Promise.resolve([{ tva: null, role: 'OWNER', mfa: false, revoked: false, bound: false }])) };
     const v = new CredentialVerifier({ em: { fork: () => ({ getConnection: () => conn }) } } as unknown as MikroORM);
     const other = '66666666-6666-4666-8666-666666666666';
     const token = await signAccessToken({ sub: other, tid: T, role: 'OWNER', amr: ['pwd'], sid: S }, SECRET);

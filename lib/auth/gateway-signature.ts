@@ -27,10 +27,11 @@ export function verifyGatewayRequest(
 ): boolean {
   if (!header || body === undefined || secrets.length === 0) return false;
   const m = /^t=(\d{13}),v1=([0-9a-f]{64})$/.exec(header.trim());
-  if (!m) return false;
-  const t = Number(m[1]);
+  const [, stamp, signature] = m ?? [];
+  if (stamp === undefined || signature === undefined) return false;
+  const t = Number(stamp);
   if (Math.abs(now - t) > SIGNATURE_WINDOW_MS) return false;
-  const given = Buffer.from(m[2], 'hex');
+  const given = Buffer.from(signature, 'hex');
   let ok = false;
   // Every secret is tried (no early exit), each comparison in constant time.
   for (const secret of secrets) ok = timingSafeEqual(mac(secret, t, audience, body), given) || ok;

@@ -23,6 +23,7 @@ import { arch, platform, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { log } from '../logger';
 import { openOwnerOrm } from './migrate';
+import { firstRow } from './rows';
 
 /** The embedded database's port unless EMBEDDED_PG_PORT says otherwise (and it is free). */
 export const DEFAULT_EMBEDDED_PG_PORT = 54329;
@@ -338,7 +339,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
 
   const url = (db: string, p: number): string => `postgres://postgres:${encodeURIComponent(opts.password)}@127.0.0.1:${p}/${db}`;
   const running = opts.reuseRunning ? runningPort(databaseDir) : undefined;
-  if (running !== undefined) return { url: url(DATABASE, running), port: running, databaseDir, stop: async () => undefined };
+  if (running !== undefined) return { url: url(DATABASE, running), port: running, databaseDir, stop: () => Promise.resolve() };
 
   // A port given explicitly fails fast, before a first start spends seconds in initdb.
   if (opts.port !== undefined) await choosePort(opts.port, opts.port);
@@ -389,7 +390,7 @@ async function ensureDatabase(adminUrl: string): Promise<void> {
   try {
     const conn = orm.em.getConnection();
     const rows = await conn.execute<{ n: number }[]>(`select count(*)::int as n from pg_database where datname = ?`, [DATABASE]);
-    if (rows[0].n === 0) await conn.execute(`create database ${DATABASE}`);
+    if (firstRow(rows, 'pg_database count').n === 0) await conn.execute(`create database ${DATABASE}`);
   } finally {
     await orm.close(true);
   }

@@ -42,8 +42,9 @@ export class TenantDirectory {
       .fork()
       .getConnection()
       .execute<{ schema_name: string }[]>('select schema_name from public.tenant where id = ?', [tenantId]);
-    if (rows.length === 0) throw notFound('tenant');
-    const schema = rows[0].schema_name;
+    const row = rows[0];
+    if (row === undefined) throw notFound('tenant');
+    const schema = row.schema_name;
     assertSchemaName(schema);
     this.cache.set(tenantId, { schema, at: Date.now(), epoch });
     return schema;
@@ -93,8 +94,9 @@ export async function enterTenant(em: EntityManager, schema: string, tenantId: s
     `select t.schema_name, transaction_timestamp() as now, set_config('search_path', '"' || replace(t.schema_name, '"', '""') || '", public', true) from public.tenant t where t.id = ?`,
     [tenantId],
   );
-  if (rows.length === 0) throw notFound('tenant');
-  assertSchemaName(rows[0].schema_name);
-  if (rows[0].schema_name !== schema) forgetTenantSchema(tenantId);
-  return { schema: rows[0].schema_name, now: new Date(rows[0].now) };
+  const row = rows[0];
+  if (row === undefined) throw notFound('tenant');
+  assertSchemaName(row.schema_name);
+  if (row.schema_name !== schema) forgetTenantSchema(tenantId);
+  return { schema: row.schema_name, now: new Date(row.now) };
 }

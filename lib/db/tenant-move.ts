@@ -4,6 +4,7 @@ import { AppError, ErrorCode } from '../errors';
 import { log } from '../logger';
 import { migrateTenantSchema, openOwnerOrm } from './migrate';
 import { assertSchemaName, dedicatedSchemaName } from './roles';
+import { firstRow } from './rows';
 import { TENANT_SCHEMA_CHANNEL, forgetTenantSchema, isUuid } from './tenant-context';
 
 export type MoveTarget = 'dedicated' | 'pool';
@@ -60,7 +61,7 @@ async function guardSchema(orm: MikroORM, schema: string): Promise<void> {
              where n.nspname = ? and c.relname = ? and g.tgname = 'abt_tenant_schema_guard'`,
             [schema, table],
           );
-          if (present[0].n > 0) return;
+          if (firstRow(present, `${table} schema guard count`).n > 0) return;
           await em.execute(
             `create or replace trigger abt_tenant_schema_guard before insert on ${ident(schema)}.${ident(table)}
              for each row execute function public.abt_tenant_schema_guard()`,
@@ -93,8 +94,9 @@ export async function moveTenant(ownerUrl: string, tenantId: string, target: Mov
   try {
     const conn = orm.em.getConnection();
     const current = await conn.execute<{ schema_name: string }[]>(`select schema_name from public.tenant where id = ?`, [id]);
-    if (current.length === 0) throw notFound();
-    const from = current[0].schema_name;
+    const tenantRow = current[0];
+    if (tenantRow === undefined) throw notFound();
+    const from = tenantRow.schema_name;
     const to = target === 'dedicated' ? dedicatedSchemaName(id) : 'pool';
     assertSchemaName(from);
     if (from === to) return { tenantId: id, from, to, moved: {}, changed: false };
@@ -134,8 +136,10 @@ export async function moveTenant(ownerUrl: string, tenantId: string, target: Mov
             `with d as (delete from ${src} where tenant_id = ? returning 1) select count(*)::int as n from d`,
             [id],
           );
-          if (inserted[0].n !== deleted[0].n) throw new Error(`${table}: copied ${inserted[0].n} rows but removed ${deleted[0].n}`);
-          counts[table] = inserted[0].n;
+          const copied = firstRow(inserted, `${table} copy count`).n;
+          const removed = firstRow(deleted, `${table} delete count`).n;
+          if (copied !== removed) throw new Error(`${table}: copied ${copied} rows but removed ${removed}`);
+          counts[table] = copied;
         }
         return counts;
       });

@@ -8,6 +8,7 @@ import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { parseAllDocuments } from 'yaml';
+import { at, present } from '../helpers/present';
 import { kustomize, matchesSelector, repoPath, strategicMerge, type Json, type K8sObject } from './kustomize';
 
 /** Each kind we ship, checked by kubernetes-models' validators (ajv, compiled from the Kubernetes OpenAPI schemas). */
@@ -133,7 +134,7 @@ describe.each(ENVS)('ops/k8s/overlays/%s', (env) => {
   it.each(Object.entries(ROLES))('%s: one image, its role, port, probes on lib/http.ts paths, rolling with none unavailable', (role, port) => {
     const d = find<DeploymentObj>(objs, 'Deployment', role);
     expect(d.spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
-    const [c] = d.spec.template.spec.containers;
+    const c = at(d.spec.template.spec.containers, 0, 'containers');
     expect(c.image).toBe(`000000000000.dkr.ecr.ap-southeast-2.amazonaws.com/liquid-abt:${env}`);
     expect(c.args).toEqual([role]);
     expect(c.ports).toEqual([{ name: 'http', containerPort: port, protocol: 'TCP' }]);
@@ -152,8 +153,8 @@ describe.each(ENVS)('ops/k8s/overlays/%s', (env) => {
   });
 
   it('resources: the design numbers (app 256–512 Mi / 250–500 m, workers 512 Mi–1 Gi / 500–1000 m)', () => {
-    const requests = (role: string): Record<string, string> => find<DeploymentObj>(objs, 'Deployment', role).spec.template.spec.containers[0].resources.requests;
-    const limits = (role: string): Record<string, string> => find<DeploymentObj>(objs, 'Deployment', role).spec.template.spec.containers[0].resources.limits;
+    const requests = (role: string): Record<string, string> => at(find<DeploymentObj>(objs, 'Deployment', role).spec.template.spec.containers, 0, 'containers').resources.requests;
+    const limits = (role: string): Record<string, string> => at(find<DeploymentObj>(objs, 'Deployment', role).spec.template.spec.containers, 0, 'containers').resources.limits;
     for (const role of Object.keys(APP_ROLES)) {
       expect(limits(role)).toEqual({ memory: '512Mi', cpu: '500m' });
       expect(requests(role)).toEqual({ memory: '256Mi', cpu: '250m' });
@@ -195,7 +196,7 @@ describe.each(ENVS)('ops/k8s/overlays/%s', (env) => {
     expect(objs.filter((o) => o.kind === 'Secret')).toEqual([]);
     const secretNames = new Set<string>();
     for (const role of Object.keys(ROLES)) {
-      const [c] = find<DeploymentObj>(objs, 'Deployment', role).spec.template.spec.containers;
+      const c = at(find<DeploymentObj>(objs, 'Deployment', role).spec.template.spec.containers, 0, 'containers');
       expect(c.envFrom).toEqual([{ configMapRef: { name: 'liquid-abt-config' } }]);
       for (const e of c.env ?? []) {
         expect(configNames).toContain(e.name);
@@ -216,7 +217,7 @@ describe.each(ENVS)('ops/k8s/overlays/%s', (env) => {
 
   it('the migration Job runs npm run migrate with the owner connection, once, before the roles', () => {
     const job = find<K8sObject & { spec: { backoffLimit: number; template: { spec: PodSpec & { restartPolicy: string } } } }>(objs, 'Job', 'migrate');
-    const [c] = job.spec.template.spec.containers;
+    const c = at(job.spec.template.spec.containers, 0, 'containers');
     expect(c.command).toEqual(['npm', 'run', 'migrate']);
     expect(job.spec.template.spec.restartPolicy).toBe('Never');
     expect(c.image).toContain(`liquid-abt:${env}`);
@@ -242,7 +243,7 @@ describe.each(ENVS)('ops/k8s/overlays/%s', (env) => {
       { key: 'app.kubernetes.io/component', operator: 'In', values: ['tenant', 'treasury', 'market-price', 'compliance'] },
     ]);
     expect(sg.spec.ingress).toHaveLength(1);
-    expect(sg.spec.ingress![0].from).toEqual([{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'liquid-abt', 'app.kubernetes.io/component': 'gateway' } } }, monitoring]);
+    expect(at(present(sg.spec.ingress, 'subgraphs ingress'), 0, 'subgraphs ingress').from).toEqual([{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'liquid-abt', 'app.kubernetes.io/component': 'gateway' } } }, monitoring]);
 
     const wk = policies.find((p) => p.metadata.name === 'workers-metrics-only')!;
     expect(wk.spec.ingress).toEqual([{ from: [monitoring], ports: [{ port: 4010, protocol: 'TCP' }] }]);

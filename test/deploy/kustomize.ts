@@ -51,7 +51,8 @@ const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 function readYamlDocs(file: string): JsonObject[] {
   return parseAllDocuments(readFileSync(file, 'utf8'))
     .map((d) => {
-      if (d.errors.length > 0) throw new Error(`${file}: ${d.errors[0].message}`);
+      const [error] = d.errors;
+      if (error) throw new Error(`${file}: ${error.message}`);
       return d.toJSON() as unknown;
     })
     .filter((d): d is JsonObject => isObject(d));
@@ -61,8 +62,9 @@ function readKustomization(dir: string): Kustomization {
   const file = join(dir, 'kustomization.yaml');
   if (!existsSync(file)) throw new Error(`${dir}: no kustomization.yaml`);
   const [k] = readYamlDocs(file);
+  if (!k) throw new Error(`${file}: empty kustomization.yaml`);
   for (const key of Object.keys(k)) if (!KNOWN_FIELDS.has(key)) throw new Error(`${file}: "${key}" is not supported by this renderer`);
-  return k as unknown as Kustomization;
+  return k;
 }
 
 /** Strategic merge patch (the subset kustomize applies to built-in kinds): maps merge, keyed lists merge by key, other lists are replaced, null deletes. */
@@ -71,7 +73,10 @@ export function strategicMerge(base: Json, patch: Json, field = ''): Json {
     const out: JsonObject = { ...base };
     for (const [k, v] of Object.entries(patch)) {
       if (v === null) delete out[k];
-      else out[k] = k in base ? strategicMerge(base[k], v, k) : v;
+      else {
+        const prev = base[k];
+        out[k] = prev !== undefined ? strategicMerge(prev, v, k) : v;
+      }
     }
     return out;
   }
@@ -81,7 +86,8 @@ export function strategicMerge(base: Json, patch: Json, field = ''): Json {
     const out = [...base];
     for (const item of patch) {
       const at = isObject(item) ? out.findIndex((b) => isObject(b) && b[key] === item[key]) : -1;
-      if (at >= 0) out[at] = strategicMerge(out[at], item, '');
+      const prev = at >= 0 ? out[at] : undefined;
+      if (prev !== undefined) out[at] = strategicMerge(prev, item, '');
       else out.push(item);
     }
     return out;
@@ -110,13 +116,19 @@ export function matchesSelector(labels: Record<string, string>, selector: string
   const terms = selector.match(/[^,()]+(\([^)]*\))?/g) ?? [];
   return terms.every((raw) => {
     const t = raw.trim();
-    let m: RegExpMatchArray | null;
-    if ((m = t.match(/^(\S+)\s+(in|notin)\s+\(([^)]*)\)$/))) {
-      const values = m[3].split(',').map((v) => v.trim());
-      const has = m[1] in labels && values.includes(labels[m[1]]);
-      return m[2] === 'in' ? has : !has;
+    const set = /^(\S+)\s+(in|notin)\s+\(([^)]*)\)$/.exec(t);
+    if (set) {
+      const [, key = '', op, list = ''] = set;
+      const values = list.split(',').map((v) => v.trim());
+      const value = labels[key];
+      const has = value !== undefined && values.includes(value);
+      return op === 'in' ? has : !has;
     }
-    if ((m = t.match(/^(\S+?)\s*(==|=|!=)\s*(\S*)$/))) return m[2] === '!=' ? labels[m[1]] !== m[3] : labels[m[1]] === m[3];
+    const eq = /^(\S+?)\s*(==|=|!=)\s*(\S*)$/.exec(t);
+    if (eq) {
+      const [, key = '', op, value] = eq;
+      return op === '!=' ? labels[key] !== value : labels[key] === value;
+    }
     if (t.startsWith('!')) return !(t.slice(1) in labels);
     return t in labels;
   });
@@ -140,7 +152,7 @@ function applyPatch(objects: K8sObject[], dir: string, p: Patch): K8sObject[] {
       if (!selected) return obj;
       hits += 1;
       // The patch's own name only finds its target; it never renames it.
-      const body = { ...(clone(doc) as JsonObject), metadata: { ...(doc.metadata as JsonObject), name: obj.metadata.name } };
+      const body = { ...clone<JsonObject>(doc), metadata: { ...(doc.metadata as JsonObject), name: obj.metadata.name } };
       const merged = BUILT_IN.test(obj.apiVersion) ? strategicMerge(obj as unknown as Json, body) : jsonMerge(obj as unknown as Json, body);
       return merged as unknown as K8sObject;
     });
@@ -164,7 +176,7 @@ function podSpecs(obj: K8sObject): JsonObject[] {
 
 /** Splits `name[:tag][@digest]` (a registry port is part of the name). */
 function splitImage(image: string): { name: string; tag?: string; digest?: string } {
-  const [rest, digest] = image.split('@');
+  const [rest = '', digest] = image.split('@');
   const slash = rest.lastIndexOf('/');
   const colon = rest.lastIndexOf(':');
   return colon > slash ? { name: rest.slice(0, colon), tag: rest.slice(colon + 1), digest } : { name: rest, digest };

@@ -50,7 +50,7 @@ const valueOf = async (name: string, labels: Record<string, string>, metricName 
 beforeAll(() => configureLogger('silent'));
 
 describe('lib/metrics registry', () => {
-  it.each(Object.entries(APP_METRICS))('%s is registered with its labels', async (name, labels) => {
+  it.each(Object.entries(APP_METRICS))('%s is registered with its labels', (name, labels) => {
     const m = registry.getSingleMetric(name) as unknown as { labelNames: string[] } | undefined;
     expect(m).toBeDefined();
     expect([...m!.labelNames].sort()).toEqual([...labels].sort());
@@ -88,9 +88,7 @@ describe('HTTP: every role measures each request and its readiness checks', () =
     const app = createHttpApp('metrics-test', [
       {
         name: 'database',
-        check: async () => {
-          if (!dbUp) throw new Error('down');
-        },
+        check: () => (dbUp ? Promise.resolve() : Promise.reject(new Error('down'))),
       },
     ]);
     app.get('/boom', (_req, res) => void res.status(500).end());
@@ -120,11 +118,9 @@ describe('exchange API calls (subgraphs/treasury/exchanges/exchange-http.ts)', (
   });
 
   it('each call is measured by exchange, operation and outcome, failures included', async () => {
-    const ok: typeof fetch = async () => new Response('{}', { status: 200 });
-    const limited: typeof fetch = async () => new Response('{}', { status: 429 });
-    const refused: typeof fetch = async () => {
-      throw Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } });
-    };
+    const ok: typeof fetch = () => Promise.resolve(new Response('{}', { status: 200 }));
+    const limited: typeof fetch = () => Promise.resolve(new Response('{}', { status: 429 }));
+    const refused: typeof fetch = () => Promise.reject(Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } }));
     const base = { exchange: 'kraken' as const, method: 'GET' as const, timeoutMs: 1000, mutation: false };
     await sendHttp({ ...base, url: 'https://k.test/0/public/Ticker', fetchImpl: ok });
     await sendHttp({ ...base, url: 'https://k.test/0/public/Ticker', fetchImpl: limited });

@@ -58,9 +58,9 @@ function metricNames(expr: string): string[] {
       const first = cursor.node.firstChild;
       if (first?.name === 'Identifier') names.push(promql.slice(first.from, first.to));
       else {
-        const byName = promql.slice(cursor.from, cursor.to).match(/__name__\s*=\s*"([^"]+)"/);
-        if (!byName) throw new Error(`selector without a metric name in: ${expr}`);
-        names.push(byName[1]);
+        const byName = /__name__\s*=\s*"([^"]+)"/.exec(promql.slice(cursor.from, cursor.to))?.[1];
+        if (byName === undefined) throw new Error(`selector without a metric name in: ${expr}`);
+        names.push(byName);
       }
     }
   } while (cursor.next());

@@ -4,47 +4,51 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Ajv2019 from 'ajv/dist/2019';
 import { parse as parseYaml, parseAllDocuments, stringify } from 'yaml';
+import { present } from '../helpers/present';
 import { kustomize, repoPath } from './kustomize';
 
 type Step = { name?: string; run?: string; uses?: string; with?: Record<string, string> };
 type Job = { needs?: string[]; if?: string; environment?: string; container?: string; steps: Step[] };
 const workflow = parseYaml(readFileSync(repoPath('.github/workflows/ci.yml'), 'utf8')) as { on: Record<string, unknown>; jobs: Record<string, Job> };
 
+const job = (name: string): Job => present(workflow.jobs[name], `ci.yml job ${name}`);
+
 describe('.github/workflows/ci.yml', () => {
   it('test → infra → image → staging → production, production behind its environment', () => {
     const { jobs } = workflow;
     expect(Object.keys(jobs)).toEqual(['test', 'infra', 'image', 'deploy-staging', 'deploy-production']);
-    expect(jobs.image.needs).toEqual(['test', 'infra']);
-    expect(jobs.image.if).toContain("github.ref == 'refs/heads/main'");
-    expect(jobs['deploy-staging'].needs).toEqual(['image']);
-    expect(jobs['deploy-production'].needs).toEqual(['image', 'deploy-staging']);
-    expect(jobs['deploy-staging'].environment).toBe('staging');
-    expect(jobs['deploy-production'].environment).toBe('production');
+    const image = job('image');
+    expect(image.needs).toEqual(['test', 'infra']);
+    expect(image.if).toContain("github.ref == 'refs/heads/main'");
+    expect(job('deploy-staging').needs).toEqual(['image']);
+    expect(job('deploy-production').needs).toEqual(['image', 'deploy-staging']);
+    expect(job('deploy-staging').environment).toBe('staging');
+    expect(job('deploy-production').environment).toBe('production');
     expect(Object.keys(workflow.on)).toEqual(['push', 'pull_request']);
   });
 
   it('the test job runs the same script as every machine, on Debian like them', () => {
-    const { test } = workflow.jobs;
+    const test = job('test');
     expect(test.container).toBe('node:20-bookworm');
     expect(test.steps.map((s) => s.run).filter(Boolean)).toContain('bash .ci/run');
     expect(existsSync(repoPath('.ci/run'))).toBe(true);
   });
 
   it('infra validates the Terraform and renders both overlays; image builds ops/Dockerfile', () => {
-    const infra = workflow.jobs.infra.steps.map((s) => s.run ?? '').join('\n');
+    const infra = job('infra').steps.map((s) => s.run ?? '').join('\n');
     expect(infra).toContain('terraform validate');
     expect(infra).toContain('kubectl kustomize ops/k8s/overlays/staging');
     expect(infra).toContain('kubectl kustomize ops/k8s/overlays/production');
-    expect(workflow.jobs.image.steps.map((s) => s.run ?? '').join('\n')).toContain('docker build -f ops/Dockerfile');
+    expect(job('image').steps.map((s) => s.run ?? '').join('\n')).toContain('docker build -f ops/Dockerfile');
     expect(existsSync(repoPath('ops/Dockerfile'))).toBe(true);
   });
 
   it.each(['staging', 'production'])('deploy-%s runs ops/k8s/deploy.sh for its overlay, with AWS access by OIDC (no stored keys)', (env) => {
-    const job = workflow.jobs[`deploy-${env}`];
-    expect(job.steps.map((s) => s.run ?? '').join('\n')).toContain(`bash ops/k8s/deploy.sh ${env} `);
-    const aws = job.steps.find((s) => s.uses?.startsWith('aws-actions/configure-aws-credentials'));
+    const deploy = job(`deploy-${env}`);
+    expect(deploy.steps.map((s) => s.run ?? '').join('\n')).toContain(`bash ops/k8s/deploy.sh ${env} `);
+    const aws = deploy.steps.find((s) => s.uses?.startsWith('aws-actions/configure-aws-credentials'));
     expect(aws?.with?.['role-to-assume']).toBeDefined();
-    expect(JSON.stringify(job)).not.toMatch(/aws-secret-access-key|AWS_SECRET_ACCESS_KEY/);
+    expect(JSON.stringify(deploy)).not.toMatch(/aws-secret-access-key|AWS_SECRET_ACCESS_KEY/);
   });
 });
 
@@ -154,13 +158,13 @@ describe('docker-compose.yml', () => {
     const validate = ajv.compile(schema);
     expect([validate(spec), validate.errors ?? []]).toEqual([true, []]);
     // …and it does catch a malformed file.
-    const broken = structuredClone(spec) as unknown as { services: Record<string, Record<string, unknown>> };
-    broken.services.gateway.depends_on = { tenant: { condition: 'service_happy' } };
+    const broken = structuredClone(spec);
+    present(broken.services.gateway, 'broken gateway service').depends_on = { tenant: { condition: 'service_happy' } };
     expect(validate(broken)).toBe(false);
     for (const [name, svc] of Object.entries(spec.services)) {
       for (const dep of Object.keys(svc.depends_on ?? {})) expect([name, dep, dep in spec.services]).toEqual([name, dep, true]);
     }
-    expect(spec.services.gateway.environment?.TENANT_URL).toBe('http://tenant:4001/graphql');
+    expect(present(spec.services.gateway, 'gateway service').environment?.TENANT_URL).toBe('http://tenant:4001/graphql');
   });
 
   it('names the missing secret instead of starting without it', () => {
@@ -171,7 +175,7 @@ describe('docker-compose.yml', () => {
   const cli = ((): string[] | undefined => {
     for (const cmd of [['docker', 'compose'], ['docker-compose']]) {
       try {
-        execFileSync(cmd[0], [...cmd.slice(1), 'version'], { stdio: 'ignore' });
+        execFileSync(present(cmd[0], 'compose command'), [...cmd.slice(1), 'version'], { stdio: 'ignore' });
         return cmd;
       } catch {
         // next
@@ -180,7 +184,7 @@ describe('docker-compose.yml', () => {
     return undefined;
   })();
   (cli ? it : it.skip)(`${cli?.join(' ') ?? 'docker compose'} config accepts it`, () => {
-    const [cmd, ...args] = cli!;
-    execFileSync(cmd, [...args, '-f', repoPath('docker-compose.yml'), 'config', '-q'], { env: { ...process.env, ...env }, stdio: 'pipe' });
+    const [cmd, ...args] = present(cli, 'compose CLI');
+    execFileSync(present(cmd, 'compose command'), [...args, '-f', repoPath('docker-compose.yml'), 'config', '-q'], { env: { ...process.env, ...env }, stdio: 'pipe' });
   });
 });

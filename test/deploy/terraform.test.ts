@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { at, present } from '../helpers/present';
 import { kustomize, repoPath } from './kustomize';
 
 // Loaded untyped: its declarations pull in the DOM lib, which would retype fetch for the whole project.
@@ -28,7 +29,7 @@ async function parseDir(dir: string): Promise<Tf> {
       if (Array.isArray(into)) into.push(...(value as unknown[]));
       else {
         for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-          if (section === 'resource' || section === 'data') into[k] = { ...((into[k] as object) ?? {}), ...(v as object) };
+          if (section === 'resource' || section === 'data') into[k] = { ...(into[k] as object | undefined), ...(v as object) };
           else if (k in into) throw new Error(`${file}: ${section}.${k} defined twice`);
           else into[k] = v;
         }
@@ -49,9 +50,9 @@ const one = (tf: Tf, type: string, name: string): Block => {
   if (!b) throw new Error(`no ${type}.${name}`);
   return b;
 };
-const all = (tf: Tf, type: string): [string, Block][] => Object.entries(tf.resource?.[type] ?? {}).map(([n, bs]) => [n, bs[0]]);
-const firstBlock = (b: Block, key: string): Block => (b[key] as Block[])[0];
-const defaultOf = (name: string): unknown => root.variable?.[name]?.[0].default;
+const all = (tf: Tf, type: string): [string, Block][] => Object.entries(tf.resource?.[type] ?? {}).map(([n, bs]) => [n, at(bs, 0, `${type}.${n}`)]);
+const firstBlock = (b: Block, key: string): Block => at(b[key] as Block[], 0, key);
+const defaultOf = (name: string): unknown => root.variable?.[name]?.[0]?.default;
 
 beforeAll(async () => {
   root = await parseDir(TF);
@@ -90,7 +91,7 @@ describe('ops/terraform', () => {
       const vars = await parseTfvars(env);
       const cidrs = (vars.public_subnet_cidrs as string[] | undefined) ?? defaultOf('public_subnet_cidrs');
       const policy = kustomize(repoPath('ops/k8s/overlays', env)).find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'gateway-from-load-balancer')!;
-      const from = (policy.spec as { ingress: { from: { ipBlock?: { cidr: string } }[] }[] }).ingress[0].from;
+      const from = at((policy.spec as { ingress: { from: { ipBlock?: { cidr: string } }[] }[] }).ingress, 0, 'gateway ingress').from;
       expect(from.flatMap((p) => (p.ipBlock ? [p.ipBlock.cidr] : []))).toEqual(cidrs);
     }
   });
@@ -117,8 +118,9 @@ describe('ops/terraform', () => {
     for (const [, db] of all(root, 'aws_db_instance')) expect(db.publicly_accessible).toBe(false);
     const vpc = firstBlock(one(root, 'aws_eks_cluster', 'main'), 'vpc_config');
     expect(vpc.public_access_cidrs).toBe('${var.admin_cidrs}');
-    expect(JSON.stringify(root.variable?.admin_cidrs[0].validation)).toContain('0.0.0.0/0');
-    expect(root.variable?.admin_cidrs[0].default).toBeUndefined();
+    const adminCidrs = at(present(root.variable?.admin_cidrs, 'variable admin_cidrs'), 0, 'admin_cidrs');
+    expect(JSON.stringify(adminCidrs.validation)).toContain('0.0.0.0/0');
+    expect(adminCidrs.default).toBeUndefined();
   });
 
   it('EKS: secrets encrypted with KMS, nodes in the app subnets on encrypted disks with IMDSv2', () => {
@@ -172,9 +174,9 @@ describe('ops/terraform', () => {
   it('the four S3 buckets: private, encrypted, TLS-only, versioned, with lifecycle; logs kept 7 years', () => {
     // No bucket outside the module that makes them private.
     expect(all(root, 'aws_s3_bucket')).toEqual([]);
-    const calls = Object.entries(root.module ?? {}).filter(([, [m]]) => m.source === './modules/private-bucket');
+    const calls = Object.entries(root.module ?? {}).filter(([, [m]]) => m?.source === './modules/private-bucket');
     expect(calls.map(([n]) => n).sort()).toEqual(['audit_bucket', 'backups_bucket', 'logs_bucket', 'reports_bucket']);
-    const mod = (n: string): Block => root.module![n][0];
+    const mod = (n: string): Block => at(present(root.module?.[n], `module ${n}`), 0, `module ${n}`);
     const SEVEN_YEARS_DAYS = Math.ceil(7 * 365.25);
     expect(mod('logs_bucket').retention_days as number).toBeGreaterThanOrEqual(SEVEN_YEARS_DAYS);
     expect(mod('logs_bucket').name).toBe('${local.name}-logs');
@@ -233,6 +235,7 @@ describe('ops/terraform', () => {
     }
     // The flow logs go to the (encrypted) log bucket; the state is encrypted too.
     expect(one(root, 'aws_flow_log', 'vpc').log_destination).toContain('module.logs_bucket.arn');
-    expect((root.terraform![0].backend as Record<string, Block[]>).s3[0].encrypt).toBe(true);
+    const backend = at(present(root.terraform, 'terraform block'), 0, 'terraform').backend as Record<string, Block[]>;
+    expect(at(present(backend.s3, 's3 backend'), 0, 's3 backend').encrypt).toBe(true);
   });
 });

@@ -8,6 +8,7 @@ import { complianceEntities } from '../../subgraphs/compliance';
 import { GENESIS_HASH, canonicalJson, chainHash, type ChainFields } from '../../subgraphs/compliance/audit-chain';
 import { appendAuditEvent, verifyAuditChain, type Verification } from '../../subgraphs/compliance/audit.service';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import { at } from '../helpers/present';
 
 /**
  * The per-tenant audit hash chain against real PostgreSQL: appends through the app role inside
@@ -145,9 +146,9 @@ describe('the audit hash chain in PostgreSQL (app role, TenantTransactions)', ()
       expect(await stored(t)).toEqual(links.map((l) => ({ id: l.id, seq: String(l.seq), prev_hash: l.prevHash, hash: l.hash })));
       expect(await head(t)).toEqual([{ last_seq: '5', last_hash: links[4].hash }]);
       // Independently: the third event's stored hash is SHA-256(prev ‖ canonical JSON) of what is stored.
-      const [row] = await owner.execute<
+      const row = at(await owner.execute<
         { event_type: string; actor_id: string | null; subject_type: string; subject_id: string; payload: Record<string, unknown>; created_at: Date }[]
-      >(`select event_type, actor_id::text, subject_type, subject_id, payload, created_at from pool.audit_event where id = ?`, [links[2].id]);
+      >(`select event_type, actor_id::text, subject_type, subject_id, payload, created_at from pool.audit_event where id = ?`, [links[2].id]), 0, 'row');
       const body = canonicalJson({
         id: links[2].id,
         tenantId: t,
@@ -165,10 +166,10 @@ describe('the audit hash chain in PostgreSQL (app role, TenantTransactions)', ()
 
     it('stores a payload with dates exactly as it hashed them, so the chain verifies', async () => {
       const t = await newTenant('Dates Co');
-      const at = new Date('2026-02-03T04:05:06.789Z');
-      await append(t, 1, randomUUID(), { filledAt: at, nested: { at, list: [at] } });
-      const [row] = await owner.execute<{ payload: unknown }[]>(`select payload from pool.audit_event where tenant_id = ?`, [t]);
-      expect(row.payload).toEqual({ filledAt: at.toISOString(), nested: { at: at.toISOString(), list: [at.toISOString()] } });
+      const when = new Date('2026-02-03T04:05:06.789Z');
+      await append(t, 1, randomUUID(), { filledAt: when, nested: { at: when, list: [when] } });
+      const row = at(await owner.execute<{ payload: unknown }[]>(`select payload from pool.audit_event where tenant_id = ?`, [t]), 0, 'row');
+      expect(row.payload).toEqual({ filledAt: when.toISOString(), nested: { at: when.toISOString(), list: [when.toISOString()] } });
       expect(await verify(t)).toEqual(valid(1));
     });
 
@@ -178,7 +179,7 @@ describe('the audit hash chain in PostgreSQL (app role, TenantTransactions)', ()
       const t = await newTenant('Bigint Co');
       const link = await append(t, 1, randomUUID(), { audCents: 2_500_00n, satoshis: 123_456_789n });
       expect(link.seq).toBe(1n);
-      const [row] = await owner.execute<{ payload: unknown }[]>(`select payload from pool.audit_event where tenant_id = ?`, [t]);
+      const row = at(await owner.execute<{ payload: unknown }[]>(`select payload from pool.audit_event where tenant_id = ?`, [t]), 0, 'row');
       expect(row.payload).toEqual({ audCents: '250000', satoshis: '123456789' });
       expect(await verify(t)).toEqual(valid(1));
     });
@@ -386,9 +387,9 @@ describe('the audit hash chain in PostgreSQL (app role, TenantTransactions)', ()
     it('an edited event whose own hash was recomputed: BROKEN_LINK at the next event', async () => {
       const t = await newTenant('Tamper Rehash');
       const links = await chainOf(t, 5);
-      const [row] = await owner.execute<
+      const row = at(await owner.execute<
         { event_type: string; actor_id: string | null; subject_type: string; subject_id: string; payload: Record<string, unknown>; created_at: Date }[]
-      >(`select event_type, actor_id::text, subject_type, subject_id, payload, created_at from pool.audit_event where id = ?`, [links[2].id]);
+      >(`select event_type, actor_id::text, subject_type, subject_id, payload, created_at from pool.audit_event where id = ?`, [links[2].id]), 0, 'row');
       const forgedPayload = { ...row.payload, audCents: '1' };
       const forgedHash = chainHash(links[2].prevHash, {
         id: links[2].id,

@@ -17,6 +17,7 @@ import { auditProcessor } from '../../subgraphs/compliance/jobs/audit.processor'
 import { TreasuryScheduler } from '../../subgraphs/treasury/jobs/scheduler';
 import { TEST_REDIS_URL, createTestDatabase, type TestDatabase } from '../helpers/db';
 import { until } from '../helpers/wait';
+import { at } from '../helpers/present';
 
 /**
  * Audit records of money movements must not be losable: a fact whose job was lost after the relay
@@ -45,7 +46,7 @@ describe('audit facts survive lost jobs (real PostgreSQL and Redis)', () => {
       }),
     );
   const appended = async (id: string): Promise<number> => {
-    const [r] = await db.owner.em.getConnection().execute<{ n: string }[]>(`select count(*)::text as n from pool.audit_event where id = ?`, [id]);
+    const r = at(await db.owner.em.getConnection().execute<{ n: string }[]>(`select count(*)::text as n from pool.audit_event where id = ?`, [id]), 0, 'r');
     return Number(r.n);
   };
   const scheduler = (queue: JobQueue): TreasuryScheduler => new TreasuryScheduler({ orm, tenants: new TenantTransactions(orm, directory), queue, intervalMs: 60_000, staleMs: STALE_MS });
@@ -161,9 +162,9 @@ describe('audit facts survive lost jobs (real PostgreSQL and Redis)', () => {
       await until('the fact in the chain', async () => ((await appended(id)) > 0 ? true : undefined));
       await new Promise((r) => setTimeout(r, 200));
       expect(await appended(id)).toBe(1);
-      const [row] = await db.owner.em
+      const row = at(await db.owner.em
         .getConnection()
-        .execute<{ pending: boolean }[]>(`select appended_at is null as pending from pool.outbox where id = ?`, [id]);
+        .execute<{ pending: boolean }[]>(`select appended_at is null as pending from pool.outbox where id = ?`, [id]), 0, 'row');
       expect(row.pending).toBe(false);
       const stillPending = await txs.run(tenantId, ({ em }) => pendingAuditFacts(em, 0));
       expect(stillPending.map((p) => p.id)).not.toContain(id);

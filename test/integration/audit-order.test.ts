@@ -9,6 +9,7 @@ import { complianceEntities } from '../../subgraphs/compliance';
 import { verifyAuditChain } from '../../subgraphs/compliance/audit.service';
 import { auditProcessor } from '../../subgraphs/compliance/jobs/audit.processor';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import { at } from '../helpers/present';
 
 /**
  * The chain records facts in the order they occurred, not the order their jobs ran (the audit
@@ -45,7 +46,7 @@ describe('audit chain order follows occurrence, not processing (real PostgreSQL)
 
   /** The job the outbox relay would enqueue for a fact: its payload plus the tenant, under the outbox id. */
   const jobOf = async (tenantId: string, id: string): Promise<JobInfo> => {
-    const [row] = await db.owner.em.getConnection().execute<{ payload: JobPayload }[]>(`select payload from pool.outbox where id = ?`, [id]);
+    const row = at(await db.owner.em.getConnection().execute<{ payload: JobPayload }[]>(`select payload from pool.outbox where id = ?`, [id]), 0, 'row');
     return { id, name: 'append', data: { ...row.payload, tenantId }, attempt: 0 };
   };
 
@@ -54,9 +55,9 @@ describe('audit chain order follows occurrence, not processing (real PostgreSQL)
       .getConnection()
       .execute(`select id, event_type, seq::text from pool.audit_event where tenant_id = ? order by seq`, [tenantId]);
   const pending = async (tenantId: string): Promise<number> => {
-    const [r] = await db.owner.em
+    const r = at(await db.owner.em
       .getConnection()
-      .execute<{ n: number }[]>(`select count(*)::int as n from pool.outbox where tenant_id = ? and queue = 'audit' and appended_at is null`, [tenantId]);
+      .execute<{ n: number }[]>(`select count(*)::int as n from pool.outbox where tenant_id = ? and queue = 'audit' and appended_at is null`, [tenantId]), 0, 'r');
     return r.n;
   };
 

@@ -11,6 +11,7 @@ import { treasuryEntities } from '../../subgraphs/treasury';
 import { PurchaseService } from '../../subgraphs/treasury/purchases/purchase.service';
 import { RuleEngine } from '../../subgraphs/treasury/rules/rule-engine';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import { at } from '../helpers/present';
 
 const ATTRIBUTION = '0008_payment_attribution';
 
@@ -140,9 +141,9 @@ describe('migration 0008: payment attribution backfilled from the old ledger (re
       { payment_event_id: ED, kind: 'REVENUE', accrued: '3000000', refunded: '0', pending: '5000' },
       { payment_event_id: EE, kind: 'REVENUE', accrued: '4000000', refunded: '1000000', pending: '3000000' },
     ]);
-    const [{ sum, pending }] = await sql<{ sum: string; pending: string }>(
+    const { sum, pending } = at(await sql<{ sum: string; pending: string }>(
       `select (select sum(amount_e4) from "${schema}".accrual_entry)::text as sum, (select pending_e4 from "${schema}".rule_accrual)::text as pending`,
-    );
+    ), 0, 'row');
     expect({ sum, pending }).toEqual({ sum: '3005000', pending: '3005000' });
   });
 
@@ -174,7 +175,7 @@ describe('migration 0008: payment attribution backfilled from the old ledger (re
         relatedPaymentId: 'pi_e',
       }),
     );
-    const [{ pending }] = await sql<{ pending: string }>(`select pending_e4::text as pending from "${schema}".rule_accrual`);
+    const { pending } = at(await sql<{ pending: string }>(`select pending_e4::text as pending from "${schema}".rule_accrual`), 0, 'row');
     expect(pending).toBe('5000');
   });
 });

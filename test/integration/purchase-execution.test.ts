@@ -23,6 +23,7 @@ import { startFakeZerocap, type FakeZerocap } from '../fakes/zerocap.server';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { until } from '../helpers/wait';
 import type { Scope } from '../../lib/access';
+import { at } from '../helpers/present';
 
 /**
  * The executor against the ZeroCap and Swyftx API fakes (real clients, real PostgreSQL): the
@@ -133,9 +134,9 @@ describe('purchase execution: routing, failover and failure (real PostgreSQL, ex
     expect(attempts).toContainEqual({ exchange: 'swyftx', operation: 'place', outcome: 'PLACED' });
     expect(sx.orders()).toHaveLength(1);
     // The Swyftx order is linked durably to our id (Swyftx cannot look orders up by it).
-    const [link] = await sql<{ exchange_order_id: string | null }>(`select exchange_order_id from public.exchange_order_link where client_order_id = ?`, [
+    const link = at(await sql<{ exchange_order_id: string | null }>(`select exchange_order_id from public.exchange_order_link where client_order_id = ?`, [
       purchaseId,
-    ]);
+    ]), 0, 'link');
     expect(link.exchange_order_id).toBe(sx.orders()[0].orderUuid);
   });
 
@@ -175,7 +176,7 @@ describe('purchase execution: routing, failover and failure (real PostgreSQL, ex
     const p = await purchase(purchaseId);
     expect(BigInt(p.spent_aud_cents)).toBeLessThan(1000n);
     expect(BigInt(p.filled_sats)).toBeGreaterThan(0n);
-    const [h] = await sql<{ sats: string }>(`select sats::text from pool.holding where exchange = 'zerocap'`);
+    const h = at(await sql<{ sats: string }>(`select sats::text from pool.holding where exchange = 'zerocap'`), 0, 'h');
     expect(BigInt(h.sats)).toBeGreaterThanOrEqual(BigInt(p.filled_sats));
     expect(await pending(ruleId)).toBeGreaterThan(0n);
   });
@@ -216,10 +217,10 @@ describe('purchase execution: routing, failover and failure (real PostgreSQL, ex
     );
     expect(transitions.map((x) => x.to_status)).toEqual(['PENDING', 'CANCELLED']);
     expect(transitions[1]).toEqual({ from_status: 'PENDING', to_status: 'CANCELLED', reason: 'cancelled by a user' });
-    const [audit] = await sql<{ payload: { eventType: string; actorId: string } }>(
+    const audit = at(await sql<{ payload: { eventType: string; actorId: string } }>(
       `select payload from pool.outbox where queue = 'audit' and payload->>'subjectId' = ? and payload->>'eventType' = 'purchase.cancelled'`,
       [purchaseId],
-    );
+    ), 0, 'audit');
     expect(audit.payload.actorId).toBe(userId);
     await until('the CANCELLED event', async () => (events.some((e) => e.purchaseId === purchaseId && e.status === 'CANCELLED') ? true : undefined));
     await expect(service.cancel(scope, purchaseId)).rejects.toMatchObject({ extensions: { code: 'CONFLICT' } });
@@ -287,7 +288,7 @@ describe('purchase execution: routing, failover and failure (real PostgreSQL, ex
       expect(kr.requests().filter((r) => r.path === '/0/private/AddOrder' && r.params.cl_ord_id === purchaseId)).toHaveLength(1);
       const p = await purchase(purchaseId);
       expect(BigInt(p.filled_sats)).toBe(krakenSats(purchaseId));
-      const [h] = await sql<{ sats: string }>(`select sats::text from pool.holding where exchange = 'kraken'`);
+      const h = at(await sql<{ sats: string }>(`select sats::text from pool.holding where exchange = 'kraken'`), 0, 'h');
       expect(BigInt(h.sats)).toBe(krakenSats(purchaseId));
       expect(await pending(ruleId)).toBe(0n);
     });

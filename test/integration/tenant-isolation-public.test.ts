@@ -6,6 +6,7 @@ import { TenantDirectory } from '../../lib/db/tenant-context';
 import { TenantTransactions } from '../../lib/db/tenant-tx';
 import { configureLogger } from '../../lib/logger';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import { at } from '../helpers/present';
 
 /**
  * Platform tables in `public` that hold tenant data (membership, invitation, api_key, refresh_token,
@@ -118,7 +119,7 @@ describe('row-level security on tenant data in public (real PostgreSQL, app role
       recoveryCodes: await touched(em, `delete from public.mfa_recovery_code where user_id = ?`, [uB]),
     }));
     expect(changed).toEqual({ byId: 0, revoke: 0, removeMember: 0, logoutB: 0, invitations: 0, recoveryCodes: 0 });
-    const [{ n }] = await owner.execute<{ n: number }[]>(`select count(*)::int as n from public.api_key where tenant_id = ? and revoked_at is null`, [B]);
+    const { n } = at(await owner.execute<{ n: number }[]>(`select count(*)::int as n from public.api_key where tenant_id = ? and revoked_at is null`, [B]), 0, 'row');
     expect(n).toBe(1);
   });
 

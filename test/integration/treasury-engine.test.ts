@@ -12,6 +12,7 @@ import { PurchaseExecutor, RetryLater } from '../../subgraphs/treasury/purchases
 import { PurchaseService } from '../../subgraphs/treasury/purchases/purchase.service';
 import { startFakeZerocap, type FakeZerocap } from '../fakes/zerocap.server';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import { at } from '../helpers/present';
 
 /**
  * The treasury engine's money edge cases against a real PostgreSQL (and the executor against the
@@ -149,7 +150,7 @@ describe('treasury engine: attribution, refunds and caps (real PostgreSQL)', () 
       const t = await tenant();
       const r = await rule(t);
       const a = await pay(t, 'pi_fifo_a', 12_345n); // 1234.5 → buys 1234, half a cent of A stays pending
-      const [p1] = await purchasesOf(r);
+      const p1 = at(await purchasesOf(r), 0, 'p1');
       expect(p1.amount_aud_cents).toBe('1234');
       expect(await funding(t, p1.id)).toEqual([{ paymentEventId: a.paymentEventId, cents: 1234n, exact: '1234' }]);
       const b = await pay(t, 'pi_fifo_b', 2_500n); // 250
@@ -171,7 +172,7 @@ describe('treasury engine: attribution, refunds and caps (real PostgreSQL)', () 
       const t = await tenant();
       const r = await rule(t, { daily_cap_aud_cents: 600 });
       const x = await pay(t, 'pi_cap_1', 10_000n); // 1000 accrue; the daily cap lets 600 be bought
-      const [p] = await purchasesOf(r);
+      const p = at(await purchasesOf(r), 0, 'p');
       expect(p.amount_aud_cents).toBe('600');
       expect(await pendingE4(r)).toBe(400n * 10_000n);
       expect(await funding(t, p.id)).toEqual([{ paymentEventId: x.paymentEventId, cents: 600n, exact: '600' }]);
@@ -198,10 +199,10 @@ describe('treasury engine: attribution, refunds and caps (real PostgreSQL)', () 
       // 800 of the payment's 1000 refunded so far: a refund of 50.00 can take back only 200 more, all bought.
       await refund(t, 're_cap_2c', 'pi_cap_2', 5_000n);
       await refund(t, 're_cap_2d', 'pi_cap_2', 5_000n);
-      const [{ claimed }] = await sql<{ claimed: string }>(
+      const { claimed } = at(await sql<{ claimed: string }>(
         `select sum(refund_e4)::text as claimed from pool.accrual_entry where rule_id = ? and kind = 'REFUND'`,
         [r],
-      );
+      ), 0, 'row');
       expect(BigInt(claimed)).toBe(1000n * 10_000n);
       expect(await pendingE4(r)).toBe(0n);
     });
@@ -212,7 +213,7 @@ describe('treasury engine: attribution, refunds and caps (real PostgreSQL)', () 
       const t = await tenant();
       const r = await rule(t);
       await pay(t, 'pi_fly_1', 10_000n); // purchase of 1000, PENDING
-      const [p] = await purchasesOf(r);
+      const p = at(await purchasesOf(r), 0, 'p');
       expect(p.status).toBe('PENDING');
       const o = await refund(t, 're_fly_1', 'pi_fly_1', 10_000n);
       expect(reasonOf(o)).toMatch(/in flight/);
@@ -230,7 +231,7 @@ describe('treasury engine: attribution, refunds and caps (real PostgreSQL)', () 
       const t = await tenant();
       const r = await rule(t);
       await pay(t, 'pi_fly_2', 10_000n);
-      const [p] = await purchasesOf(r);
+      const p = at(await purchasesOf(r), 0, 'p');
       zc.setMode('outage');
       expect(await execute(t, p.id)).toBe('RETRY');
       expect((await purchasesOf(r))[0].status).toBe('SUBMITTED');
@@ -244,7 +245,7 @@ describe('treasury engine: attribution, refunds and caps (real PostgreSQL)', () 
       const t = await tenant();
       const r = await rule(t);
       const x = await pay(t, 'pi_fly_3', 10_000n);
-      const [p] = await purchasesOf(r);
+      const p = at(await purchasesOf(r), 0, 'p');
       zc.setMode('outage');
       expect(await execute(t, p.id)).toBe('RETRY');
       await refund(t, 're_fly_3', 'pi_fly_3', 10_000n);
@@ -253,10 +254,10 @@ describe('treasury engine: attribution, refunds and caps (real PostgreSQL)', () 
       expect(await pendingE4(r)).toBe(0n);
       expect(await funding(t, p.id)).toEqual([{ paymentEventId: x.paymentEventId, cents: 1000n, exact: '1000' }]);
       // The refund is recorded against the purchase that bought its share.
-      const [held] = await sql<{ purchase_id: string; refund_e4: string }>(
+      const held = at(await sql<{ purchase_id: string; refund_e4: string }>(
         `select purchase_id, refund_e4::text from pool.accrual_entry where rule_id = ? and kind = 'REFUND'`,
         [r],
-      );
+      ), 0, 'held');
       expect(held).toEqual({ purchase_id: p.id, refund_e4: String(1000n * 10_000n) });
     });
 
@@ -265,14 +266,14 @@ describe('treasury engine: attribution, refunds and caps (real PostgreSQL)', () 
       const r = await rule(t, { min_order_aud_cents: 1_000 });
       const x = await pay(t, 'pi_part_x', 6_000n); // 600
       const y = await pay(t, 'pi_part_y', 4_000n); // 400 → 1000: one purchase funded by X 600 and Y 400
-      const [p] = await purchasesOf(r);
+      const p = at(await purchasesOf(r), 0, 'p');
       expect(p.amount_aud_cents).toBe('1000');
       zc.setMode('outage');
       expect(await execute(t, p.id)).toBe('RETRY');
       await refund(t, 're_part_y', 'pi_part_y', 4_000n); // Y's whole share, while in flight
       zc.setMode('partial-fill');
       expect(await execute(t, p.id)).toBe('PARTIALLY_FILLED');
-      const [done] = await purchasesOf(r);
+      const done = at(await purchasesOf(r), 0, 'done');
       // The exchange's fee is charged on top of what it spent: it never comes out of the rule's money.
       const spent = BigInt(done.spent); // 500 (+ a 1 cent fee on top)
       expect(BigInt(done.fee)).toBeGreaterThan(0n);
@@ -287,7 +288,7 @@ describe('treasury engine: attribution, refunds and caps (real PostgreSQL)', () 
       const t = await tenant();
       const r = await rule(t);
       await pay(t, 'pi_race', 10_000n);
-      const [p] = await purchasesOf(r);
+      const p = at(await purchasesOf(r), 0, 'p');
       zc.setMode('insufficient-funds');
       let finishing: Promise<string> = Promise.resolve('');
       await t.tx(async (tx) => {
@@ -314,7 +315,7 @@ describe('treasury engine: attribution, refunds and caps (real PostgreSQL)', () 
       const t = await tenant();
       const r = await rule(t);
       await pay(t, 'pi_cancel', 10_000n);
-      const [p] = await purchasesOf(r);
+      const p = at(await purchasesOf(r), 0, 'p');
       await refund(t, 're_cancel', 'pi_cancel', 2_500n); // 250 of the 1000
       await service.cancel(t.scope, p.id);
       expect(await pendingE4(r)).toBe(750n * 10_000n);
@@ -327,10 +328,10 @@ describe('treasury engine: attribution, refunds and caps (real PostgreSQL)', () 
       const r = await rule(t, { daily_cap_aud_cents: 1_500 });
       zc.setMode('partial-fill');
       await pay(t, 'pi_pf_cap', 20_000n); // 2000 accrue; the cap lets 1500 be bought, 500 stay pending
-      const [p] = await purchasesOf(r);
+      const p = at(await purchasesOf(r), 0, 'p');
       expect(p.amount_aud_cents).toBe('1500');
       expect(await execute(t, p.id)).toBe('PARTIALLY_FILLED');
-      const [done] = await purchasesOf(r);
+      const done = at(await purchasesOf(r), 0, 'done');
       const cost = BigInt(done.spent) + BigInt(done.fee); // 750 + fee of today's cap used, the rest back in the accrual
       zc.setMode('normal');
       now = new Date(now.getTime() + 60_000);
@@ -454,7 +455,7 @@ describe('treasury engine: attribution, refunds and caps (real PostgreSQL)', () 
       const r = await rule(t, { type: 'FIXED_DCA', percentage_bps: null, amount_aud_cents: 2_500, schedule: 'DAILY' });
       await sql(`update pool.treasury_rule set next_run_at = ? where id = ?`, [new Date(now.getTime() - 1_000), r]);
       await t.tx((tx) => runner.runSchedule(tx, r));
-      const [p] = await purchasesOf(r);
+      const p = at(await purchasesOf(r), 0, 'p');
       zc.setMode('insufficient-funds');
       expect(await execute(t, p.id)).toBe('FAILED');
       expect(await sql(`select kind from pool.accrual_entry where rule_id = ?`, [r])).toEqual([]);

@@ -12,6 +12,7 @@ import { PurchaseSource } from '../../subgraphs/treasury/purchases/purchase.enti
 import { RuleEngine } from '../../subgraphs/treasury/rules/rule-engine';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { until } from '../helpers/wait';
+import { at } from '../helpers/present';
 
 /**
  * The purchase lease is fenced: each claim gets a random owner, and the executor changes a purchase
@@ -153,10 +154,10 @@ describe('purchase lease: fencing token and the database clock (real PostgreSQL)
     const a = gate();
     const run = executor(ex.worker(a.g), 10_000, () => new Date(Date.now() + skewMs)).execute(tenantId, id, false);
     await until('the worker to reach the exchange', async () => (a.g.entered ? true : undefined));
-    const [lease] = await sql<{ left_ms: string }>(
+    const lease = at(await sql<{ left_ms: string }>(
       `select (extract(epoch from lease_until - now()) * 1000)::bigint::text as left_ms from pool.purchase where id = ?`,
       [id],
-    );
+    ), 0, 'lease');
     expect(Number(lease.left_ms)).toBeGreaterThan(5_000);
     expect(Number(lease.left_ms)).toBeLessThanOrEqual(10_000);
     a.open();

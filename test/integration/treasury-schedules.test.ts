@@ -6,6 +6,7 @@ import { TenantTransactions, type TenantTx } from '../../lib/db/tenant-tx';
 import { configureLogger } from '../../lib/logger';
 import { RuleEngine, ScheduleRunner, treasuryEntities, type PricePort } from '../../subgraphs/treasury';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import { at } from '../helpers/present';
 
 /** FIXED_DCA schedules, PRICE_DROP with its cooldown, and the daily cut-off flush, in the tenant's transaction. */
 describe('scheduled rules: DCA, price drop, daily cut-off (real PostgreSQL)', () => {
@@ -46,7 +47,7 @@ describe('scheduled rules: DCA, price drop, daily cut-off (real PostgreSQL)', ()
   it('FIXED_DCA: schedules the first run, buys when due (within its daily cap), then moves on', async () => {
     const id = await rule({ type: 'FIXED_DCA', amount_aud_cents: 2500, schedule: 'DAILY', daily_cap_aud_cents: 4000 });
     expect((await tx((t) => runner.runSchedule(t, id)))).toEqual([]);
-    const [{ next }] = await sql<{ next: Date | string }>(`select next_run_at as next from pool.treasury_rule where id = ?`, [id]);
+    const { next } = at(await sql<{ next: Date | string }>(`select next_run_at as next from pool.treasury_rule where id = ?`, [id]), 0, 'row');
     expect(new Date(next).toISOString()).toBe('2026-07-15T23:00:00.000Z'); // 09:00 tomorrow, Sydney
     now = new Date('2026-07-15T23:00:05Z');
     expect((await tx((t) => runner.runSchedule(t, id)))).toHaveLength(1);
@@ -106,7 +107,7 @@ describe('scheduled rules: DCA, price drop, daily cut-off (real PostgreSQL)', ()
     await pay(3_000n); // 300: under the exchange minimum, carries over to tomorrow
     await tx((t) => runner.flushAtCutoff(t, '2026-07-17'));
     expect(await purchasesOf(big)).toHaveLength(2);
-    const [{ t }] = await sql<{ t: string }>(`select sum(amount_e4)::text as t from pool.accrual_entry where rule_id = ?`, [big]);
+    const { t } = at(await sql<{ t: string }>(`select sum(amount_e4)::text as t from pool.accrual_entry where rule_id = ?`, [big]), 0, 'row');
     expect(t).toBe('3000000');
     // The running balance the engine reads agrees with the ledger, for every rule.
     const drift = await sql<{ rule_id: string }>(

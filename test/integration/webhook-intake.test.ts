@@ -5,6 +5,7 @@ import { TenantDirectory } from '../../lib/db/tenant-context';
 import { configureLogger } from '../../lib/logger';
 import { UnstorableDeliveryError, WebhookIntake, type IntakeRow } from '../../subgraphs/tenant/payments/webhook-intake';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import { at } from '../helpers/present';
 
 /**
  * The intake's last line: a row PostgreSQL refuses for its content (SQLSTATE class 22) is told apart
@@ -66,9 +67,9 @@ describe('webhook intake (real PostgreSQL, application role)', () => {
   it('keeps the exact bytes of a delivery in raw_body when given them', async () => {
     const body = Buffer.from('{"id":"evt_bytes","note":"a\\u0000b"}', 'utf8');
     await intake.store(tenantId, row('evt_bytes', { raw: { id: 'evt_bytes', note: 'a\ufffdb' }, rawBody: body }));
-    const [stored] = await db.owner.em
+    const stored = at(await db.owner.em
       .getConnection()
-      .execute<{ raw: unknown; raw_body: Buffer }[]>(`select raw, raw_body from pool.payment_event where provider_event_id = 'evt_bytes'`);
+      .execute<{ raw: unknown; raw_body: Buffer }[]>(`select raw, raw_body from pool.payment_event where provider_event_id = 'evt_bytes'`), 0, 'stored');
     expect(stored.raw).toEqual({ id: 'evt_bytes', note: 'a\ufffdb' });
     expect(Buffer.compare(stored.raw_body, body)).toBe(0);
   });

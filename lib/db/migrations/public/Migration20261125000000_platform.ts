@@ -6,7 +6,7 @@ import { Migration } from '@mikro-orm/migrations';
  * now live in Migration20261125000001_tenant_platform and Migration20261125000002_price_tick.)
  */
 export class Migration20261125000000_platform extends Migration {
-  override async up(): Promise<void> {
+  override up(): void {
     this.addSql(`create extension if not exists pgcrypto;`);
     this.addSql(`create schema if not exists pool;`);
   }

@@ -8,7 +8,7 @@ import { Migration } from '@mikro-orm/migrations';
  * move committed, is refused with a retryable serialization failure instead of landing in the old schema.
  */
 export class Migration20261201000400_tenant_schema_guard extends Migration {
-  override async up(): Promise<void> {
+  override up(): void {
     this.addSql(`
       create or replace function public.abt_tenant_schema_guard() returns trigger language plpgsql as $$
       begin

@@ -7,7 +7,7 @@ import { Migration } from '@mikro-orm/migrations';
  * No CACHE: numbers are handed out in the order transactions ask for them.
  */
 export class Migration20261202001100_outbox_occurrence extends Migration {
-  override async up(): Promise<void> {
+  override up(): void {
     this.addSql(`create sequence if not exists public.outbox_occurrence_seq;`);
     this.addSql(`grant usage on sequence public.outbox_occurrence_seq to abt_app;`);
   }

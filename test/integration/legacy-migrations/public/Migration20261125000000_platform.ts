@@ -2,7 +2,7 @@ import { Migration } from '@mikro-orm/migrations';
 
 /** Platform tables in `public`: tenants, users, memberships, refresh tokens, market data. */
 export class Migration20261125000000_platform extends Migration {
-  override async up(): Promise<void> {
+  override up(): void {
     this.addSql(`create extension if not exists pgcrypto;`);
     this.addSql(`create schema if not exists pool;`);
     this.addSql(`

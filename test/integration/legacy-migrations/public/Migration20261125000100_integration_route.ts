@@ -5,7 +5,7 @@ import { Migration } from '@mikro-orm/migrations';
  * tenant (and so which schema) owns it. No credentials here: those stay in the tenant's schema.
  */
 export class Migration20261125000100_integration_route extends Migration {
-  override async up(): Promise<void> {
+  override up(): void {
     this.addSql(`
       create table if not exists public.integration_route (
         integration_id uuid primary key,

@@ -5,7 +5,7 @@ import { Migration } from '@mikro-orm/migrations';
  * throttling, per-user token revocation, and the tenant's requireMfaForAdmins setting.
  */
 export class Migration20261125000200_identity extends Migration {
-  override async up(): Promise<void> {
+  override up(): void {
     this.addSql(`alter table public.tenant add column if not exists require_mfa_for_admins boolean not null default false;`);
     // Access tokens issued before this instant are refused (logout everywhere).
     this.addSql(`alter table public.app_user add column if not exists tokens_valid_after timestamptz;`);

@@ -6,7 +6,7 @@ import { Migration } from '@mikro-orm/migrations';
  * ticks that set open/close, so partial candles written as deltas merge exactly (candle.store.ts).
  */
 export class Migration20261125000300_price_candle extends Migration {
-  override async up(): Promise<void> {
+  override up(): void {
     this.addSql(`
       create table if not exists public.price_candle (
         currency text not null check (currency in ('AUD', 'USD')),
@@ -26,7 +26,7 @@ export class Migration20261125000300_price_candle extends Migration {
     this.addSql(`grant select, insert, update on public.price_candle to abt_app;`);
   }
 
-  override async down(): Promise<void> {
+  override down(): void {
     this.addSql(`drop table if exists public.price_candle;`);
   }
 }
