@@ -25,6 +25,7 @@ import { FAKE_KRAKEN_FAULTS, startFakeKraken, type FakeKraken, type FakeKrakenFa
 import { TEST_REDIS_URL, createTestDatabase, type TestDatabase } from '../helpers/db';
 import { client, testEnv } from '../helpers/platform';
 import { WORKERS_UP } from './markers';
+import { at } from '../helpers/present';
 
 const ROOT = join(__dirname, '..', '..');
 const FINAL = new Set(['FILLED', 'PARTIALLY_FILLED', 'FAILED', 'CANCELLED']);
@@ -228,7 +229,7 @@ export async function runCrashInjection(partial: Partial<ChaosOptions> = {}): Pr
         flushes += 1;
       }
       const open = await sql<{ n: string }>(`select count(*)::text as n from pool.purchase where status in ('PENDING', 'SUBMITTED')`);
-      o.log(`${((Date.now() - started) / 1000).toFixed(1)} s: kill ${kills}: ${ids.length}/${o.purchases} purchases requested, ${open[0].n} not final yet`);
+      o.log(`${((Date.now() - started) / 1000).toFixed(1)} s: kill ${kills}: ${ids.length}/${o.purchases} purchases requested, ${at(open, 0).n} not final yet`);
     }
 
     const [beforeSettle] = await sql<{ n: string }>(`select count(*)::text as n from pool.purchase where status not in ('PENDING', 'SUBMITTED')`);
@@ -266,8 +267,8 @@ export async function runCrashInjection(partial: Partial<ChaosOptions> = {}): Pr
       if (p.status === 'FILLED' || p.status === 'PARTIALLY_FILLED') {
         if (mine.length !== 1) problems.push(`${p.id}: ${p.status} with ${mine.length} Kraken orders`);
         else {
-          if (p.exchange_order_id !== mine[0].txid) problems.push(`${p.id}: records order ${p.exchange_order_id}, Kraken holds ${mine[0].txid}`);
-          const sats = textToUnits(mine[0].info.vol_exec, 8, 'exact');
+          if (p.exchange_order_id !== at(mine, 0).txid) problems.push(`${p.id}: records order ${p.exchange_order_id}, Kraken holds ${at(mine, 0).txid}`);
+          const sats = textToUnits(at(mine, 0).info.vol_exec, 8, 'exact');
           if (BigInt(p.filled_sats) !== sats) problems.push(`${p.id}: ${p.filled_sats} sats recorded, Kraken filled ${sats}`);
         }
       }
@@ -305,7 +306,7 @@ export async function runCrashInjection(partial: Partial<ChaosOptions> = {}): Pr
       redisFlushes: flushes,
       requestRetries,
       byStatus: count(purchases, (p) => p.status),
-      reconciled: Number(reconciled[0].n),
+      reconciled: Number(at(reconciled, 0).n),
       failedReasons: count(
         purchases.filter((p) => p.status === 'FAILED'),
         (p) => (p.failure_reason ?? '').split(':')[0],

@@ -16,6 +16,7 @@ import { FakePriceRestServer } from '../fakes/price-rest.server';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { client, errorCodes, startTestPlatform, type TestPlatform } from '../helpers/platform';
 import { waitFor } from '../helpers/wait';
+import { at } from '../helpers/present';
 
 configureLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
 
@@ -274,7 +275,7 @@ describe('market data through the gateway', () => {
     await t.platform.services.prices!.flush();
     const [{ n }] = await t.db.owner.em
       .getConnection()
-      .execute<{ n: number }[]>(`select count(*)::int as n from public.price_tick where currency = 'AUD' and at >= ?`, [new Date(candles[0].bucketStart)]);
+      .execute<{ n: number }[]>(`select count(*)::int as n from public.price_tick where currency = 'AUD' and at >= ?`, [new Date(at(candles, 0).bucketStart)]);
     const after = (await client(t.gateway).request<{ priceHistory: Candle[] }>(HISTORY, { currency: 'AUD', interval: 'ONE_MINUTE', from })).priceHistory;
     expect(after.reduce((sum, c) => sum + c.ticks, 0)).toBeGreaterThanOrEqual(n);
   });

@@ -7,6 +7,7 @@ import type { PurchaseUpdatedEvent, TreasuryRuleChangedEvent } from '../../lib/e
 import { startFakePayPal, type FakePayPal } from '../fakes/paypal.server';
 import { until } from '../helpers/wait';
 import { client, errorCodes, startTestPlatform, type TestPlatform } from '../helpers/platform';
+import { at } from '../helpers/present';
 
 const STRIPE_SECRET = 'whsec_loop_0123456789abcdef';
 const SQUARE_KEY = 'sq-loop-signature-key-0123';
@@ -278,7 +279,7 @@ describe('the treasury loop (real PostgreSQL, Redis, BullMQ)', () => {
     await settled('evt_loop_dup_charge');
     const { purchases: list } = await allFinal();
     expect(list.length).toBe(before + 1);
-    expect(list[0].amountAudCents).toBe('1000');
+    expect(at(list, 0).amountAudCents).toBe('1000');
   }, 30_000);
 
   it('lets a refund before the purchase reduce the accrual, and keeps bitcoin already bought', async () => {
@@ -292,7 +293,7 @@ describe('the treasury loop (real PostgreSQL, Redis, BullMQ)', () => {
     await settled('evt_ref_pay2');
     let list = (await allFinal()).purchases;
     expect(list.length).toBe(before + 1);
-    expect(list[0].amountAudCents).toBe('550');
+    expect(at(list, 0).amountAudCents).toBe('550');
     // Refunding pi_ref2 after its share was bought: recorded, nothing clawed back, nothing bought.
     await stripeRefund('evt_ref_2', 'pi_ref2', 're_ref_2', 4500, 4500);
     expect((await settled('evt_ref_2')).status_reason).toMatch(/after its share was bought/);
@@ -309,7 +310,7 @@ describe('the treasury loop (real PostgreSQL, Redis, BullMQ)', () => {
     await settled('evt_early_pay');
     const list = (await allFinal()).purchases;
     expect(list.length).toBe(before + 1);
-    expect(list[0].amountAudCents).toBe('600');
+    expect(at(list, 0).amountAudCents).toBe('600');
   }, 30_000);
 
   it('skips a non-AUD payment visibly, without converting it', async () => {
@@ -327,7 +328,7 @@ describe('the treasury loop (real PostgreSQL, Redis, BullMQ)', () => {
     const unsubscribe = await t.platform.bus.subscribe(`tenant.${tenantId}.rule`, (_c, e) => ruleEvents.push(e));
     // Today the rule has bought 1234 + 750 + 1000 + 550 = 3534; cap it at 4000 → 466 left, below the 500 minimum.
     await c.request(gql`mutation ($id: ID!, $p: TreasuryRulePatch!) { updateTreasuryRule(id: $id, patch: $p) { id } }`, {
-      id: rules.treasuryRules[0].id,
+      id: at(rules.treasuryRules, 0).id,
       p: { dailyCapAudCents: '4000' },
     });
     const before = (await purchases()).purchases.length;
@@ -339,7 +340,7 @@ describe('the treasury loop (real PostgreSQL, Redis, BullMQ)', () => {
     expect(BigInt(pending.total) / 10_000n).toBe(10_000n);
     await unsubscribe();
     await c.request(gql`mutation ($id: ID!, $p: TreasuryRulePatch!) { updateTreasuryRule(id: $id, patch: $p) { id } }`, {
-      id: rules.treasuryRules[0].id,
+      id: at(rules.treasuryRules, 0).id,
       p: { dailyCapAudCents: null },
     });
   }, 30_000);
@@ -362,7 +363,7 @@ describe('the treasury loop (real PostgreSQL, Redis, BullMQ)', () => {
     }
     const filled = await until('the manual purchase to fill', async () => {
       const r = await c.request<{ purchase: { status: string; source: string } }>(gql`query ($id: ID!) { purchase(id: $id) { status source } }`, {
-        id: results[0].requestPurchase.id,
+        id: at(results, 0).requestPurchase.id,
       });
       if (r.purchase.status !== 'FILLED') throw new Error('not filled yet');
       return r.purchase;

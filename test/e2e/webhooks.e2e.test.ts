@@ -7,6 +7,7 @@ import Stripe from 'stripe';
 import { startFakePayPal, type FakePayPal } from '../fakes/paypal.server';
 import { eventually } from '../helpers/db';
 import { client, errorCodes, startTestPlatform, type TestPlatform } from '../helpers/platform';
+import { at } from '../helpers/present';
 
 const CONNECT = gql`
   mutation ($input: ConnectPaymentIntegrationInput!) {
@@ -119,7 +120,7 @@ describe('payment webhooks: verify, store once, outbox (real PostgreSQL)', () =>
     expect(responses.map((r) => r.status)).toEqual(Array(20).fill(200));
     const bodies = (await Promise.all(responses.map((r) => r.json()))) as { duplicate: boolean }[];
     expect(bodies.filter((b) => !b.duplicate)).toHaveLength(1);
-    expect(await stored()).toEqual([before[0] + 1, before[1] + 1]);
+    expect(await stored()).toEqual([at(before, 0) + 1, at(before, 1) + 1]);
     const [row] = await t.db.owner.em
       .getConnection()
       .execute<{ amount_cents: string; currency: string; kind: string; status: string }[]>(
@@ -139,13 +140,13 @@ describe('payment webhooks: verify, store once, outbox (real PostgreSQL)', () =>
     expect(responses.map((r) => r.status)).toEqual(Array(90).fill(200));
     const answers = (await Promise.all(responses.map((r) => r.json()))) as { duplicate: boolean }[];
     expect(answers.filter((a) => !a.duplicate)).toHaveLength(30);
-    expect(await stored()).toEqual([before[0] + 30, before[1] + 30]);
+    expect(await stored()).toEqual([at(before, 0) + 30, at(before, 1) + 30]);
     const rows = await t.db.owner.em.getConnection().execute<{ n: string }[]>(
       `select count(*) as n from pool.payment_event e join pool.outbox o
          on o.tenant_id = e.tenant_id and o.payload = jsonb_build_object('paymentEventId', e.id)
        where e.provider_event_id like 'evt_burst_%' and o.queue = 'payment-events' and o.job_name = 'process'`,
     );
-    expect(Number(rows[0].n)).toBe(30);
+    expect(Number(at(rows, 0).n)).toBe(30);
     // The relay drains them (in-process queue here; the bench covers BullMQ).
     await eventually(
       () => count(`select count(*) as n from pool.outbox where queue = 'payment-events' and published_at is null`),
@@ -164,7 +165,7 @@ describe('payment webhooks: verify, store once, outbox (real PostgreSQL)', () =>
         app.em.fork().transactional(async (em) => {
           if (tenant) await em.execute(`select set_config('app.tenant_id', ?, true)`, [tenant]);
           const r = await em.execute<{ n: string }[]>(`select count(*) as n from pool.payment_event where provider_event_id = 'evt_rls'`);
-          return Number(r[0].n);
+          return Number(at(r, 0).n);
         });
       expect(await seen(tenantId)).toBe(1);
       expect(await seen('00000000-0000-4000-8000-000000000001')).toBe(0);
@@ -197,7 +198,7 @@ describe('payment webhooks: verify, store once, outbox (real PostgreSQL)', () =>
     const good = Array.from({ length: 10 }, (_, i) => stripeEvent(`evt_neighbour_${i}`, 200 + i));
     const responses = await Promise.all([...good.slice(0, 5), nul, surrogate, ...good.slice(5)].map((b) => stripePost(b)));
     expect(responses.map((r) => r.status)).toEqual(Array(12).fill(200));
-    expect(await stored()).toEqual([before[0] + 12, before[1] + 12]);
+    expect(await stored()).toEqual([at(before, 0) + 12, at(before, 1) + 12]);
 
     const row = await storedRow('evt_nul');
     expect(row.raw).toMatchObject({ description: 'a\ufffdb', metadata: { 'k\ufffd': 'v' }, data: { object: { amount: 100 } } });
@@ -213,7 +214,7 @@ describe('payment webhooks: verify, store once, outbox (real PostgreSQL)', () =>
     const again = await stripePost(nul);
     expect(again.status).toBe(200);
     expect(await again.json()).toMatchObject({ duplicate: true });
-    expect(await stored()).toEqual([before[0] + 12, before[1] + 12]);
+    expect(await stored()).toEqual([at(before, 0) + 12, at(before, 1) + 12]);
   });
 
   it('stores U+0000 in ids, types and ignored events of Stripe deliveries the same way', async () => {
@@ -245,7 +246,7 @@ describe('payment webhooks: verify, store once, outbox (real PostgreSQL)', () =>
       resource: { id: 'CAP-NUL', status: 'COMPLETED', amount: { value: '10.00', currency_code: 'AUD' } },
     });
     expect((await post(pp.webhookUrl, ppBody, { ...paypal.sign(ppBody) })).status).toBe(200);
-    expect(await stored()).toEqual([before[0] + 2, before[1] + 2]);
+    expect(await stored()).toEqual([at(before, 0) + 2, at(before, 1) + 2]);
     expect((await storedRow('sq-evt-nul')).raw).toMatchObject({ merchant_id: 'M1\ufffd' });
     expect((await storedRow('sq-evt-nul')).raw_body?.toString('utf8')).toBe(sq);
     expect((await storedRow('WH-PP-NUL')).raw).toMatchObject({ summary: 'nul \ufffd here' });
@@ -275,8 +276,8 @@ describe('payment webhooks: verify, store once, outbox (real PostgreSQL)', () =>
       for (const copies of [[forged, good], [good, good]]) {
         const res = await rawPost(url, body, [
           ['content-type', 'application/json'],
-          ['stripe-signature', copies[0]],
-          ['stripe-signature', copies[1]],
+          ['stripe-signature', at(copies, 0)],
+          ['stripe-signature', at(copies, 1)],
         ]);
         expect({ url, status: res.status, body: res.body }).toEqual({ url, status: 400, body: { error: 'INVALID_SIGNATURE' } });
       }
@@ -357,7 +358,7 @@ describe('payment webhooks: verify, store once, outbox (real PostgreSQL)', () =>
       'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload: body, secret: STRIPE_SECRET }),
     });
     expect(res.status).toBe(200);
-    expect(await stored()).toEqual([before[0] + 1, before[1] + 1]);
+    expect(await stored()).toEqual([at(before, 0) + 1, at(before, 1) + 1]);
   });
 
   it('records a non-AUD payment as received in its own currency (rules skip it later, visibly)', async () => {
@@ -394,7 +395,7 @@ describe('payment webhooks: verify, store once, outbox (real PostgreSQL)', () =>
     expect((await post(square.webhookUrl, body, { 'x-square-hmacsha256-signature': sig('forged-key-000000') })).status).toBe(400);
     expect(await stored()).toEqual(before);
     expect((await post(square.webhookUrl, body, { 'x-square-hmacsha256-signature': sig(SQUARE_KEY) })).status).toBe(200);
-    expect(await stored()).toEqual([before[0] + 1, before[1] + 1]);
+    expect(await stored()).toEqual([at(before, 0) + 1, at(before, 1) + 1]);
   });
 
   it('verifies PayPal through its verify API, and answers 503 (retry later) when PayPal is down', async () => {
