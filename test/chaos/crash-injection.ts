@@ -233,6 +233,7 @@ export async function runCrashInjection(partial: Partial<ChaosOptions> = {}): Pr
     }
 
     const [beforeSettle] = await sql<{ n: string }>(`select count(*)::text as n from pool.purchase where status not in ('PENDING', 'SUBMITTED')`);
+    if (!beforeSettle) throw new Error('expected beforeSettle to be present');
 
     // Settle: one last workers process, faults still on, until every purchase and audit fact is done.
     child = await nextUp();
@@ -243,6 +244,7 @@ export async function runCrashInjection(partial: Partial<ChaosOptions> = {}): Pr
         `select (select count(*) from pool.purchase where status in ('PENDING', 'SUBMITTED'))::text as open,
                 (select count(*) from pool.outbox o where o.queue = 'audit' and not exists (select 1 from pool.audit_event a where a.id = o.id))::text as pending`,
       );
+      if (!r) throw new Error('expected r to be present');
       if (r.open === '0' && r.pending === '0') {
         o.log(`${((Date.now() - started) / 1000).toFixed(1)} s: settled`);
         break;
@@ -282,10 +284,12 @@ export async function runCrashInjection(partial: Partial<ChaosOptions> = {}): Pr
     for (const ord of orders) if (!known.has(ord.info.cl_ord_id ?? '')) problems.push(`Kraken order ${ord.txid} belongs to no purchase`);
     const exchangeSats = orders.reduce((sum, ord) => sum + textToUnits(ord.info.vol_exec, 8, 'exact'), 0n);
     const [h] = await sql<{ sats: string }>(`select coalesce(sum(sats), 0)::text as sats from pool.holding where exchange = 'kraken'`);
+    if (!h) throw new Error('expected h to be present');
     if (BigInt(h.sats) !== exchangeSats) problems.push(`holdings ${h.sats} sats, Kraken filled ${exchangeSats} sats`);
     const [audit] = await sql<{ facts: string; events: string }>(
       `select (select count(*) from pool.outbox where queue = 'audit')::text as facts, (select count(*) from pool.audit_event)::text as events`,
     );
+    if (!audit) throw new Error('expected audit to be present');
     if (audit.facts !== audit.events) problems.push(`${audit.facts} audit facts recorded, ${audit.events} in the chain`);
     const verification = await c.request<{ verifyAuditChain: { valid: boolean } }>(gql`{ verifyAuditChain { valid } }`);
     if (!verification.verifyAuditChain.valid) problems.push('the audit chain does not verify');

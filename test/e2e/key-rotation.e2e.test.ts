@@ -139,6 +139,7 @@ describe('key rotation end to end: JWT signing key and the sealing key, with nob
     expect(p.services.keys!.rotate!()).toEqual(['jwt', 'integration']);
     const rotated = secretsFile();
     const [jwtKey, sealKey] = [rotated.jwtKeys![0], rotated.integrationKeys![0]];
+    if (!jwtKey || !sealKey) throw new Error('expected jwtKey, sealKey to be present');
     expect([p.services.keys!.jwt.current, p.services.keys!.sealing.current]).toEqual([jwtKey.kid, sealKey.kid]);
     // A second check the same day rotates nothing.
     expect(p.services.keys!.rotate!()).toEqual([]);

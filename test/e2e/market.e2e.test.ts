@@ -78,6 +78,7 @@ describe('market data: aggregation, ticks and candles (PriceService on PostgreSQ
   it('publishes the median of fresh sources, says which it used, rejects an outlier and a stale one, stores the tick', async () => {
     const s = service({ maxDeviationBps: 100, staleAfterMs: 30_000 });
     const [kraken, ir, btcm, sim] = (['KRAKEN', 'INDEPENDENT_RESERVE', 'BTC_MARKETS', 'SIMULATED'] as const).map((n) => new ManualFeed(n));
+    if (!btcm || !ir || !kraken || !sim) throw new Error('expected btcm, ir, kraken, sim to be present');
     await s.start([kraken, ir, btcm, sim]);
     sim.quote('AUD', '140000.00', new Date(clock.getTime() - 31_000)); // stale by the time the others arrive
     kraken.quote('AUD', '150000.10', clock);

@@ -145,6 +145,7 @@ describe('payment events through the API', () => {
     const nodes = paymentEvents.edges.map((e) => e.node);
     expect(nodes.map((n) => n.providerEventId)).toEqual(['evt_nul', 'evt_other', 'evt_usd', 'evt_aud']);
     const [nul, other, usd, aud] = nodes;
+    if (!aud || !usd) throw new Error('expected aud, usd to be present');
     expect(aud).toMatchObject({
       integrationId,
       provider: 'STRIPE',

@@ -178,6 +178,7 @@ describe('a worker killed mid-purchase (separate process, BullMQ on Redis, Krake
              status from pool.purchase p where id = ?`,
           [id],
         );
+        if (!r) throw new Error('expected r to be present');
         // Stop early if it was given up on (the defect this test guards against).
         return Number(r.n) >= 2 || !['PENDING', 'SUBMITTED'].includes(r.status) ? true : undefined;
       },

@@ -208,6 +208,7 @@ describe.each([
   it('delivers a rule created over HTTP to the tenant, with rule fields resolved from the treasury subgraph, once per group', async () => {
     const a = await signUp('Acme Live');
     const [first, second] = [connect(gw, a.accessToken), connect(gw, a.accessToken)].map((c) => stream<TreasuryEvent>(c, TREASURY_EVENTS));
+    if (!first || !second) throw new Error('expected first, second to be present');
     await waitFor(() => subscribers(gw) === 2, 'both subscribed');
     expect(gw.subscriptions!.stats()).toEqual({ channels: 1, groups: 1, subscribers: 2 });
     const followUpsBefore = await counter('abt_gateway_subscription_follow_ups_total');

@@ -208,6 +208,7 @@ describe('the treasury loop (real PostgreSQL, Redis, BullMQ)', () => {
     const events = await sql<{ id: string; provider: string }>(`select id, provider from pool.payment_event order by received_at`);
     const idOf = (provider: string): string => events.find((e) => e.provider === provider)!.id;
     const [second, first] = list;
+    if (!first || !second) throw new Error('expected first, second to be present');
     expect(first.fundedBy).toEqual([{ kind: 'REVENUE', paymentEventId: idOf('stripe'), amountAudCents: '1234', exactAudCents: '1234' }]);
     // Oldest payment first: the half cent the Stripe payment carried over, then Square and PayPal; exactly 750.
     expect(second.fundedBy.map((f) => [f.paymentEventId, f.exactAudCents])).toEqual([
@@ -239,6 +240,7 @@ describe('the treasury loop (real PostgreSQL, Redis, BullMQ)', () => {
     ]);
     // What remains accrued is the carried half cent, exactly.
     const [pending] = await sql<{ total: string }>(`select sum(amount_e4)::text as total from pool.accrual_entry`);
+    if (!pending) throw new Error('expected pending to be present');
     expect(pending.total).toBe('0');
 
     // Every transition is in the audit chain, and the chain verifies.
@@ -337,6 +339,7 @@ describe('the treasury loop (real PostgreSQL, Redis, BullMQ)', () => {
     expect((await allFinal()).purchases.length).toBe(before);
     await until('LIMIT_REACHED on the rule channel', async () => (ruleEvents.some((e) => e.change === 'LIMIT_REACHED') ? true : undefined));
     const [pending] = await sql<{ total: string }>(`select sum(amount_e4)::text as total from pool.accrual_entry`);
+    if (!pending) throw new Error('expected pending to be present');
     expect(BigInt(pending.total) / 10_000n).toBe(10_000n);
     await unsubscribe();
     await c.request(gql`mutation ($id: ID!, $p: TreasuryRulePatch!) { updateTreasuryRule(id: $id, patch: $p) { id } }`, {

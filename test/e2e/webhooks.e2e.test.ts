@@ -126,6 +126,7 @@ describe('payment webhooks: verify, store once, outbox (real PostgreSQL)', () =>
       .execute<{ amount_cents: string; currency: string; kind: string; status: string }[]>(
         `select amount_cents, currency, kind, status from pool.payment_event where provider_event_id = 'evt_once'`,
       );
+    if (!row) throw new Error('expected row to be present');
     expect(row).toMatchObject({ amount_cents: '12345', currency: 'AUD', kind: 'REVENUE' });
     // Stored RECEIVED; the payment-events processor may already have settled it (no rules here → SKIPPED).
     expect(['RECEIVED', 'PROCESSED', 'SKIPPED']).toContain(row.status);
@@ -415,6 +416,7 @@ describe('payment webhooks: verify, store once, outbox (real PostgreSQL)', () =>
     const [row] = await t.db.owner.em.getConnection().execute<{ amount_cents: string }[]>(
       `select amount_cents from pool.payment_event where provider_event_id = 'WH-PP-1'`,
     );
+    if (!row) throw new Error('expected row to be present');
     expect(row.amount_cents).toBe('4995');
   });
 
