@@ -278,7 +278,7 @@ async function main(): Promise<void> {
     const relayed = await measured(gen, { url: viaGateway, tag: 'gateway', count: EVENTS, queue: queue(jobs) }, pgCpu);
 
     const conn = t.db.owner.em.getConnection();
-    const n = async (sql: string): Promise<number> => Number((await conn.execute<{ n: string }[]>(sql))[0].n);
+    const n = async (sql: string): Promise<number> => Number(at(await conn.execute<{ n: string }[]>(sql), 0).n);
     const storedRows = await n(`select count(*) as n from pool.payment_event`);
     const outboxRows = await n(`select count(*) as n from pool.outbox where queue = 'payment-events'`);
     const published = await n(`select count(*) as n from pool.outbox where queue = 'payment-events' and published_at is not null`);

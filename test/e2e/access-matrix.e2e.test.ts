@@ -21,7 +21,7 @@ import { PERMISSIONS, scopesAllow, type Action } from '../../lib/access';
 import { API_KEY_SCOPES } from '../../lib/auth/api-keys';
 import { SUPERGRAPH_PATH } from '../../schema/compose';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform';
-import { at } from '../helpers/present';
+import { at, present } from '../helpers/present';
 
 /**
  * Every Query and Mutation field of the composed API × every caller (each role, an API key with
@@ -263,9 +263,10 @@ describe('the access matrix over every field of the supergraph', () => {
       headers: { 'content-type': 'application/json', 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload: delivery, secret: 'whsec_test_0123456789abcdef' }) },
     });
     if (hook.status !== 200) throw new Error(`setup failed: webhook answered ${hook.status}`);
-    const [{ id: paymentEventId }] = await t.db.owner.em
+    const [firstRow] = await t.db.owner.em
       .getConnection()
       .execute<{ id: string }[]>(`select id from pool.payment_event where provider_event_id = 'evt_matrix_foreign'`);
+    const { id: paymentEventId } = present(firstRow, 'the first row');
     const inv = await must<{ inviteUser: { invitation: { id: string } } }>(
       t.gateway,
       gql`mutation { inviteUser(email: "pending@foreign.example", role: USER) { invitation { id } } }`,

@@ -16,7 +16,7 @@ import { FakePriceRestServer } from '../fakes/price-rest.server';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { client, errorCodes, startTestPlatform, type TestPlatform } from '../helpers/platform';
 import { waitFor } from '../helpers/wait';
-import { at } from '../helpers/present';
+import { at, present } from '../helpers/present';
 
 configureLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
 
@@ -274,9 +274,10 @@ describe('market data through the gateway', () => {
     }
     // Every stored tick of the range is in the candles (ticks keep arriving, so at least as many).
     await t.platform.services.prices!.flush();
-    const [{ n }] = await t.db.owner.em
+    const [firstRow] = await t.db.owner.em
       .getConnection()
       .execute<{ n: number }[]>(`select count(*)::int as n from public.price_tick where currency = 'AUD' and at >= ?`, [new Date(at(candles, 0).bucketStart)]);
+    const { n } = present(firstRow, 'the first row');
     const after = (await client(t.gateway).request<{ priceHistory: Candle[] }>(HISTORY, { currency: 'AUD', interval: 'ONE_MINUTE', from })).priceHistory;
     expect(after.reduce((sum, c) => sum + c.ticks, 0)).toBeGreaterThanOrEqual(n);
   });

@@ -76,7 +76,7 @@ describe('the federated platform end to end (real PostgreSQL and Redis)', () => 
     (await client(t.gateway).request<{ login: { accessToken: string } }>(LOGIN, { input: { email, password: PASSWORD } })).login
       .accessToken;
   const rowCount = async (sql: string): Promise<number> =>
-    Number((await t.db.owner.em.getConnection().execute<{ n: string }[]>(sql))[0].n);
+    Number(at(await t.db.owner.em.getConnection().execute<{ n: string }[]>(sql), 0).n);
 
   it('signs up, logs in, creates a rule, and one query spans tenant, treasury and compliance', async () => {
     const s = await signUp('Acme Roasters', 'owner@acme.example');

@@ -7,7 +7,7 @@ import type { PurchaseUpdatedEvent, TreasuryRuleChangedEvent } from '../../lib/e
 import { startFakePayPal, type FakePayPal } from '../fakes/paypal.server';
 import { until } from '../helpers/wait';
 import { client, errorCodes, startTestPlatform, type TestPlatform } from '../helpers/platform';
-import { at } from '../helpers/present';
+import { at, present } from '../helpers/present';
 
 const STRIPE_SECRET = 'whsec_loop_0123456789abcdef';
 const SQUARE_KEY = 'sq-loop-signature-key-0123';
@@ -372,7 +372,8 @@ describe('the treasury loop (real PostgreSQL, Redis, BullMQ)', () => {
       return r.purchase;
     });
     expect(filled).toEqual({ status: 'FILLED', source: 'MANUAL' });
-    const [{ n }] = await sql<{ n: string }>(`select count(*)::text as n from pool.purchase where source = 'MANUAL'`);
+    const [firstRow] = await sql<{ n: string }>(`select count(*)::text as n from pool.purchase where source = 'MANUAL'`);
+    const { n } = present(firstRow, 'the first row');
     expect(n).toBe('1');
   }, 30_000);
 

@@ -7,7 +7,7 @@ import Stripe from 'stripe';
 import { startFakePayPal, type FakePayPal } from '../fakes/paypal.server';
 import { eventually } from '../helpers/db';
 import { client, errorCodes, startTestPlatform, type TestPlatform } from '../helpers/platform';
-import { at } from '../helpers/present';
+import { at, present } from '../helpers/present';
 
 const CONNECT = gql`
   mutation ($input: ConnectPaymentIntegrationInput!) {
@@ -65,7 +65,7 @@ describe('payment webhooks: verify, store once, outbox (real PostgreSQL)', () =>
   let square: Integration;
   let pp: Integration;
 
-  const count = async (sql: string): Promise<number> => Number((await t.db.owner.em.getConnection().execute<{ n: string }[]>(sql))[0].n);
+  const count = async (sql: string): Promise<number> => Number(at(await t.db.owner.em.getConnection().execute<{ n: string }[]>(sql), 0).n);
   const stored = (): Promise<number[]> =>
     Promise.all([count('select count(*) as n from pool.payment_event'), count(`select count(*) as n from pool.outbox where queue = 'payment-events'`)]);
   const post = (url: string, body: string | Uint8Array, headers: Record<string, string>): Promise<Response> =>
@@ -157,9 +157,10 @@ describe('payment webhooks: verify, store once, outbox (real PostgreSQL)', () =>
 
   it('stores under the integration’s tenant with row-level security in force', async () => {
     expect((await stripePost(stripeEvent('evt_rls', 777))).status).toBe(200);
-    const [{ tenant_id: tenantId }] = await t.db.owner.em
+    const [firstRow] = await t.db.owner.em
       .getConnection()
       .execute<{ tenant_id: string }[]>('select tenant_id from pool.payment_integration where id = ?', [stripe.id]);
+    const { tenant_id: tenantId } = present(firstRow, 'the first row');
     const app = await MikroORM.init({ clientUrl: t.db.appUrl, entities: [], discovery: { warnWhenNoEntities: false }, debug: false });
     try {
       const seen = (tenant: string | null): Promise<number> =>
