@@ -13,7 +13,7 @@ export const DASHBOARD_MANIFEST_PATH = join(DASHBOARD_DIST, 'persisted-operation
  * chart and QR code set styles through the DOM, which CSP allows), fetches and graphql-ws to this
  * same origin, its service worker and manifest from here.
  */
-export const DASHBOARD_CSP: CspDirectives = {
+export const DASHBOARD_CSP = {
   'default-src': ["'self'"],
   'script-src': ["'self'"],
   'style-src': ["'self'"],
@@ -26,7 +26,7 @@ export const DASHBOARD_CSP: CspDirectives = {
   'base-uri': ["'self'"],
   'form-action': ["'self'"],
   'frame-ancestors': ["'none'"],
-};
+} satisfies CspDirectives;
 
 /** Browsers differ on whether 'self' covers ws:/wss: to the same host, so the WebSocket origin is named too. */
 export function dashboardCsp(host: string | undefined): string {

@@ -8,7 +8,9 @@ async function main(): Promise<void> {
   for (const [name, s] of Object.entries(readRoverConfig().subgraphs)) {
     const file = join(ROOT, s.schema.file);
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, subgraphs[name]);
+    const sdl = subgraphs[name];
+    if (sdl === undefined) throw new Error(`composition returned no schema for subgraph ${name}`);
+    writeFileSync(file, sdl);
   }
   writeFileSync(SUPERGRAPH_PATH, supergraph);
   process.stdout.write(`composed ${Object.keys(subgraphs).length} subgraphs into schema/supergraph.graphql\n`);

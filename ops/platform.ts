@@ -72,10 +72,11 @@ async function upToDate(ownerUrl: string): Promise<boolean> {
     const schemas = await orm.em.getConnection().execute<{ s: string }[]>(`select 'pool' as s union select distinct schema_name from public.tenant`);
     for (const { s } of schemas) {
       assertSchemaName(s);
-      const [{ n }] = await orm.em
+      const [counted] = await orm.em
         .getConnection()
         .execute<{ n: number }[]>(`select count(*)::int as n from "${s}".schema_migrations where name = any(?)`, [tenantNames]);
-      if (n !== tenantNames.length) return false;
+      if (!counted) throw new Error(`counting applied migrations in schema ${s} returned no row`);
+      if (counted.n !== tenantNames.length) return false;
     }
     return true;
   } catch {

@@ -23,7 +23,7 @@ describe('door limits (before anything is parsed)', () => {
   const post = async (body: string): Promise<[number, unknown]> => {
     const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     const json = (await res.json()) as { errors?: { extensions: { code: string } }[] };
-    return [res.status, json.errors?.[0].extensions.code ?? 'ok'];
+    return [res.status, json.errors?.[0]?.extensions.code ?? 'ok'];
   };
 
   it('counts tokens and stops at the limit', () => {

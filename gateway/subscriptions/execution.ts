@@ -129,7 +129,9 @@ const documents = new WeakMap<FieldNode, Map<string, FollowUpDocument>>();
  */
 export function followUpDocument(info: GraphQLResolveInfo, rootField: string, argNames: string[]): FollowUpDocument {
   const cacheKey = `${rootField}(${argNames.join(',')})`;
-  let perField = documents.get(info.fieldNodes[0]);
+  const [fieldNode] = info.fieldNodes;
+  if (!fieldNode) throw new Error(`followUpDocument(${rootField}): the resolve info has no field node`);
+  let perField = documents.get(fieldNode);
   const hit = perField?.get(cacheKey);
   if (hit) return hit;
 
@@ -188,7 +190,7 @@ export function followUpDocument(info: GraphQLResolveInfo, rootField: string, ar
   const built = { document, usedVariables: theirs.map((d) => d.variable.name.value) };
   if (!perField) {
     perField = new Map();
-    documents.set(info.fieldNodes[0], perField);
+    documents.set(fieldNode, perField);
   }
   perField.set(cacheKey, built);
   return built;

@@ -173,7 +173,9 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
     const queue = [...byCredential.values()];
     const worker = async (): Promise<void> => {
       for (let group = queue.pop(); group; group = queue.pop()) {
-        const r = await gate.reverify(group[0].credential).catch((err: Error): Reverification => ({ outcome: 'unknown', reason: err.message }));
+        const [first] = group;
+        if (!first) continue; // groups are created with their first member; never empty
+        const r = await gate.reverify(first.credential).catch((err: Error): Reverification => ({ outcome: 'unknown', reason: err.message }));
         for (const l of group) apply(l, r);
       }
     };
@@ -319,9 +321,12 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
       throw new AppError(ErrorCode.BAD_USER_INPUT, 'only subscriptions are served over WebSocket; send queries and mutations over HTTP');
     }
     const variables = getVariableValues(schema, operation.variableDefinitions ?? [], payload.variables ?? {});
-    if (variables.errors) throw coded(variables.errors[0], ErrorCode.BAD_USER_INPUT);
+    if (variables.errors) {
+      const [invalid] = variables.errors;
+      throw invalid ? coded(invalid, ErrorCode.BAD_USER_INPUT) : new AppError(ErrorCode.BAD_USER_INPUT, 'the variables are not valid');
+    }
     const [selection] = operation.selectionSet.selections;
-    if (operation.selectionSet.selections.length !== 1 || selection.kind !== Kind.FIELD || selection.directives?.length) {
+    if (operation.selectionSet.selections.length !== 1 || !selection || selection.kind !== Kind.FIELD || selection.directives?.length) {
       throw new AppError(ErrorCode.BAD_USER_INPUT, 'select exactly one subscription field, directly and without directives');
     }
     const fieldName = selection.name.value;

@@ -27,6 +27,7 @@ import { startGateway } from '../../gateway/gateway';
 import { createBus } from '../../lib/bus';
 import { configureLogger } from '../../lib/logger';
 import { SUPERGRAPH_PATH } from '../../schema/compose';
+import { at as itemAt } from '../helpers/present';
 
 type Kind = 'gateway' | 'bare';
 type ServerCommand = { cmd: 'start'; kind: Kind; redis: boolean } | { cmd: 'measure' } | { cmd: 'run'; rate: number; seconds: number } | { cmd: 'stats' };
@@ -43,7 +44,7 @@ const QUERY = 'subscription { btcPrice(currency: AUD) { price source at } }';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
+  return i >= 0 && process.argv[i + 1] !== undefined ? itemAt(process.argv, i + 1) : fallback;
 }
 const numbers = (s: string): number[] => s.split(',').map((x) => Number(x.trim())).filter((x) => x > 0);
 
@@ -242,7 +243,7 @@ async function clientsChild(): Promise<void> {
       case 'report': {
         const used = process.cpuUsage(cpu);
         const sorted = Float64Array.from(lags).sort();
-        const q = (p: number): number => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : NaN);
+        const q = (p: number): number => (sorted.length ? itemAt(sorted, Math.min(sorted.length - 1, Math.floor(p * sorted.length))) : NaN);
         return { received: sorted.length, p50: q(0.5), p99: q(0.99), max: sorted.length ? sorted[sorted.length - 1] : NaN, clientCpuMs: (used.user + used.system) / 1000 } satisfies LagReport;
       }
       case 'close': {

@@ -27,6 +27,7 @@ import { gql } from 'graphql-request';
 import Stripe from 'stripe';
 import { TEST_REDIS_URL } from '../helpers/db';
 import { client, startTestPlatform } from '../helpers/platform';
+import { at } from '../helpers/present';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 4000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
@@ -72,7 +73,7 @@ async function countPublished(orm: MikroORM): Promise<number> {
     .fork()
     .getConnection()
     .execute<{ n: string }[]>(`select count(*) as n from pool.outbox where queue = 'payment-events' and published_at is not null`);
-  return Number(rows[0].n);
+  return Number(at(rows, 0).n);
 }
 
 async function fire(cmd: FireCommand): Promise<FireResult> {
@@ -126,7 +127,7 @@ async function fire(cmd: FireCommand): Promise<FireResult> {
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       while (next < reqs.length) {
-        const status = await one(reqs[next++]);
+        const status = await one(at(reqs, next++));
         statuses[status] = (statuses[status] ?? 0) + 1;
       }
     }),
@@ -227,7 +228,7 @@ async function profiled<T>(file: string | undefined, fn: () => Promise<T>): Prom
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  return s.length % 2 ? at(s, (s.length - 1) / 2) : (at(s, s.length / 2 - 1) + at(s, s.length / 2)) / 2;
 };
 
 async function main(): Promise<void> {
@@ -277,7 +278,7 @@ async function main(): Promise<void> {
     const relayed = await measured(gen, { url: viaGateway, tag: 'gateway', count: EVENTS, queue: queue(jobs) }, pgCpu);
 
     const conn = t.db.owner.em.getConnection();
-    const n = async (sql: string): Promise<number> => Number((await conn.execute<{ n: string }[]>(sql))[0].n);
+    const n = async (sql: string): Promise<number> => Number(at(await conn.execute<{ n: string }[]>(sql), 0).n);
     const storedRows = await n(`select count(*) as n from pool.payment_event`);
     const outboxRows = await n(`select count(*) as n from pool.outbox where queue = 'payment-events'`);
     const published = await n(`select count(*) as n from pool.outbox where queue = 'payment-events' and published_at is not null`);

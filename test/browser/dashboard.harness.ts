@@ -6,6 +6,7 @@ import { gql } from 'graphql-request';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import Stripe from 'stripe';
 import { client, startTestPlatform, type TestPlatform } from '../helpers/platform';
+import { at } from '../helpers/present';
 
 /**
  * The dashboard in Debian's Chromium (playwright-core, as the explorer test drives it) against the
@@ -252,7 +253,7 @@ export async function seedTenantWithPurchase(gateway: string): Promise<{ email: 
           }
         }
       `);
-      return { email: seeded.email, token: seeded.token, purchaseId: filled[0].id, ruleId: treasuryRules.find((r) => r.type === 'FIXED_DCA')!.id };
+      return { email: seeded.email, token: seeded.token, purchaseId: at(filled, 0, 'filled purchases').id, ruleId: treasuryRules.find((r) => r.type === 'FIXED_DCA')!.id };
     }
     if (Date.now() > deadline) throw new Error(`seed purchases not filled: ${JSON.stringify(purchases)}`);
     await new Promise((r) => setTimeout(r, 200));

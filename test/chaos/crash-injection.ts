@@ -25,6 +25,7 @@ import { FAKE_KRAKEN_FAULTS, startFakeKraken, type FakeKraken, type FakeKrakenFa
 import { TEST_REDIS_URL, createTestDatabase, type TestDatabase } from '../helpers/db';
 import { client, testEnv } from '../helpers/platform';
 import { WORKERS_UP } from './markers';
+import { at } from '../helpers/present';
 
 const ROOT = join(__dirname, '..', '..');
 const FINAL = new Set(['FILLED', 'PARTIALLY_FILLED', 'FAILED', 'CANCELLED']);
@@ -228,10 +229,11 @@ export async function runCrashInjection(partial: Partial<ChaosOptions> = {}): Pr
         flushes += 1;
       }
       const open = await sql<{ n: string }>(`select count(*)::text as n from pool.purchase where status in ('PENDING', 'SUBMITTED')`);
-      o.log(`${((Date.now() - started) / 1000).toFixed(1)} s: kill ${kills}: ${ids.length}/${o.purchases} purchases requested, ${open[0].n} not final yet`);
+      o.log(`${((Date.now() - started) / 1000).toFixed(1)} s: kill ${kills}: ${ids.length}/${o.purchases} purchases requested, ${at(open, 0).n} not final yet`);
     }
 
     const [beforeSettle] = await sql<{ n: string }>(`select count(*)::text as n from pool.purchase where status not in ('PENDING', 'SUBMITTED')`);
+    if (!beforeSettle) throw new Error('expected beforeSettle to be present');
 
     // Settle: one last workers process, faults still on, until every purchase and audit fact is done.
     child = await nextUp();
@@ -242,6 +244,7 @@ export async function runCrashInjection(partial: Partial<ChaosOptions> = {}): Pr
         `select (select count(*) from pool.purchase where status in ('PENDING', 'SUBMITTED'))::text as open,
                 (select count(*) from pool.outbox o where o.queue = 'audit' and not exists (select 1 from pool.audit_event a where a.id = o.id))::text as pending`,
       );
+      if (!r) throw new Error('expected r to be present');
       if (r.open === '0' && r.pending === '0') {
         o.log(`${((Date.now() - started) / 1000).toFixed(1)} s: settled`);
         break;
@@ -266,8 +269,8 @@ export async function runCrashInjection(partial: Partial<ChaosOptions> = {}): Pr
       if (p.status === 'FILLED' || p.status === 'PARTIALLY_FILLED') {
         if (mine.length !== 1) problems.push(`${p.id}: ${p.status} with ${mine.length} Kraken orders`);
         else {
-          if (p.exchange_order_id !== mine[0].txid) problems.push(`${p.id}: records order ${p.exchange_order_id}, Kraken holds ${mine[0].txid}`);
-          const sats = textToUnits(mine[0].info.vol_exec, 8, 'exact');
+          if (p.exchange_order_id !== at(mine, 0).txid) problems.push(`${p.id}: records order ${p.exchange_order_id}, Kraken holds ${at(mine, 0).txid}`);
+          const sats = textToUnits(at(mine, 0).info.vol_exec, 8, 'exact');
           if (BigInt(p.filled_sats) !== sats) problems.push(`${p.id}: ${p.filled_sats} sats recorded, Kraken filled ${sats}`);
         }
       }
@@ -281,10 +284,12 @@ export async function runCrashInjection(partial: Partial<ChaosOptions> = {}): Pr
     for (const ord of orders) if (!known.has(ord.info.cl_ord_id ?? '')) problems.push(`Kraken order ${ord.txid} belongs to no purchase`);
     const exchangeSats = orders.reduce((sum, ord) => sum + textToUnits(ord.info.vol_exec, 8, 'exact'), 0n);
     const [h] = await sql<{ sats: string }>(`select coalesce(sum(sats), 0)::text as sats from pool.holding where exchange = 'kraken'`);
+    if (!h) throw new Error('expected h to be present');
     if (BigInt(h.sats) !== exchangeSats) problems.push(`holdings ${h.sats} sats, Kraken filled ${exchangeSats} sats`);
     const [audit] = await sql<{ facts: string; events: string }>(
       `select (select count(*) from pool.outbox where queue = 'audit')::text as facts, (select count(*) from pool.audit_event)::text as events`,
     );
+    if (!audit) throw new Error('expected audit to be present');
     if (audit.facts !== audit.events) problems.push(`${audit.facts} audit facts recorded, ${audit.events} in the chain`);
     const verification = await c.request<{ verifyAuditChain: { valid: boolean } }>(gql`{ verifyAuditChain { valid } }`);
     if (!verification.verifyAuditChain.valid) problems.push('the audit chain does not verify');
@@ -305,7 +310,7 @@ export async function runCrashInjection(partial: Partial<ChaosOptions> = {}): Pr
       redisFlushes: flushes,
       requestRetries,
       byStatus: count(purchases, (p) => p.status),
-      reconciled: Number(reconciled[0].n),
+      reconciled: Number(at(reconciled, 0).n),
       failedReasons: count(
         purchases.filter((p) => p.status === 'FAILED'),
         (p) => (p.failure_reason ?? '').split(':')[0],

@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { configureLogger } from '../../lib/logger';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform';
 import { until } from '../helpers/wait';
+import { at } from '../helpers/present';
 
 const PASSWORD = 'Access-Log-42-Battery';
 
@@ -64,7 +65,7 @@ describe('access log: one line per request and per job, with its correlation id,
     expect(gateway).toEqual([
       expect.objectContaining({ level: 30, method: 'POST', route: '/graphql', operation: 'Me', status: 200, outcome: 'ok', tenantId }),
     ]);
-    expect(typeof gateway[0].durationMs).toBe('number');
+    expect(typeof at(gateway, 0).durationMs).toBe('number');
     // The subgraph names the fetch the gateway planned for it.
     expect(lines.filter((l) => l.service === 'tenant')).toEqual([
       expect.objectContaining({ route: '/graphql', operation: 'Me__tenant__0', status: 200, outcome: 'ok', tenantId }),
@@ -113,7 +114,7 @@ describe('access log: one line per request and per job, with its correlation id,
       expect.objectContaining({ service: 'workers', method: 'GET', route: '/metrics', status: 200, outcome: 'ok' }),
       expect.objectContaining({ service: 'tenant', method: 'POST', status: 404, outcome: 'error' }),
     ]);
-    expect(String(lines[2].route)).toMatch(/^\/webhooks\/stripe\/[0-9a-f-]{36}$/);
+    expect(String(at(lines, 2).route)).toMatch(/^\/webhooks\/stripe\/[0-9a-f-]{36}$/);
     expect(out.text()).not.toContain('secret-looking');
     expect(out.text()).not.toContain('4242424242424242');
   });
@@ -132,8 +133,8 @@ describe('access log: one line per request and per job, with its correlation id,
       return found.length ? found : undefined;
     });
     expect(jobs).toEqual([expect.objectContaining({ level: 30, tenantId, job: 'execute', outcome: 'ok', attempt: 1 })]);
-    expect(typeof jobs[0].durationMs).toBe('number');
-    expect(jobs[0].jobId).toBeTruthy();
+    expect(typeof at(jobs, 0).durationMs).toBe('number');
+    expect(at(jobs, 0).jobId).toBeTruthy();
   });
 
   it('never logs credentials', () => {

@@ -21,6 +21,7 @@ import { PERMISSIONS, scopesAllow, type Action } from '../../lib/access';
 import { API_KEY_SCOPES } from '../../lib/auth/api-keys';
 import { SUPERGRAPH_PATH } from '../../schema/compose';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform';
+import { at, present } from '../helpers/present';
 
 /**
  * Every Query and Mutation field of the composed API × every caller (each role, an API key with
@@ -134,7 +135,7 @@ const codes = (r: Result): string[] => (r.errors ?? []).map((e) => String(e.exte
 function valueFor(type: GraphQLInputType, name: string, foreign: Foreign): unknown {
   if (isNonNullType(type)) return valueFor(type.ofType, name, foreign);
   if (isListType(type)) return [valueFor(type.ofType, name, foreign)];
-  if (isEnumType(type)) return type.getValues()[0].value;
+  if (isEnumType(type)) return at(type.getValues(), 0).value;
   if (isInputObjectType(type)) {
     const out: Record<string, unknown> = {};
     for (const f of Object.values(type.getFields())) if (isNonNullType(f.type) && f.defaultValue === undefined) out[f.name] = valueFor(f.type, f.name, foreign);
@@ -226,12 +227,12 @@ describe('the access matrix over every field of the supergraph', () => {
            from "${s}"."${table}" x where tenant_id = ?`,
         [tenantId],
       );
-      out[`${s}.${table}`] = rows[0].h ?? 'empty';
+      out[`${s}.${table}`] = at(rows, 0).h ?? 'empty';
     }
     const events = await conn.execute<{ e: string }[]>(`select payload->>'eventType' as e from pool.outbox where tenant_id = ? order by created_at`, [tenantId]);
     out['outbox events'] = events.map((r) => r.e).join(',');
     const tenantRow = await conn.execute<{ h: string }[]>(`select md5(to_jsonb(x)::text) as h from public.tenant x where id = ?`, [tenantId]);
-    out['public.tenant'] = tenantRow[0].h;
+    out['public.tenant'] = at(tenantRow, 0).h;
     return out;
   };
 
@@ -262,9 +263,10 @@ describe('the access matrix over every field of the supergraph', () => {
       headers: { 'content-type': 'application/json', 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload: delivery, secret: 'whsec_test_0123456789abcdef' }) },
     });
     if (hook.status !== 200) throw new Error(`setup failed: webhook answered ${hook.status}`);
-    const [{ id: paymentEventId }] = await t.db.owner.em
+    const [firstRow] = await t.db.owner.em
       .getConnection()
       .execute<{ id: string }[]>(`select id from pool.payment_event where provider_event_id = 'evt_matrix_foreign'`);
+    const { id: paymentEventId } = present(firstRow, 'the first row');
     const inv = await must<{ inviteUser: { invitation: { id: string } } }>(
       t.gateway,
       gql`mutation { inviteUser(email: "pending@foreign.example", role: USER) { invitation { id } } }`,

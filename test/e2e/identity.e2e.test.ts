@@ -7,6 +7,7 @@ import { SignJWT } from 'jose';
 import { jwtKeyRing, signAccessToken } from '../../lib/auth/tokens';
 import { eventually } from '../helpers/db';
 import { client, errorCodes, startTestPlatform, type TestPlatform } from '../helpers/platform';
+import { at } from '../helpers/present';
 
 const PASSWORD = 'Correct-Horse-42-Battery';
 const OTHER_PASSWORD = 'Another-Horse-77-Staple';
@@ -78,7 +79,7 @@ function partnerOperation(name: string): string | undefined {
 }
 
 const claimsOf = (jwt: string): Record<string, unknown> =>
-  JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString()) as Record<string, unknown>;
+  JSON.parse(Buffer.from(at(jwt.split('.'), 1), 'base64url').toString()) as Record<string, unknown>;
 
 describe('identity and roles end to end (through the gateway)', () => {
   let t: TestPlatform;
@@ -218,7 +219,7 @@ describe('identity and roles end to end (through the gateway)', () => {
         const owners = await t.db.owner.em
           .getConnection()
           .execute<{ n: string }[]>(`select count(*) as n from public.membership where tenant_id = ? and role = 'OWNER'`, [a.tenant.id]);
-        expect(Number(owners[0].n)).toBe(1);
+        expect(Number(at(owners, 0).n)).toBe(1);
       }
     });
   });
@@ -319,8 +320,8 @@ describe('identity and roles end to end (through the gateway)', () => {
       const stored = await t.db.owner.em
         .getConnection()
         .execute<{ sealed: string }[]>(`select mfa_secret_sealed as sealed from public.app_user where id = ?`, [s.user.id]);
-      expect(stored[0].sealed).toMatch(/^v1\./);
-      expect(stored[0].sealed).not.toContain(secret);
+      expect(at(stored, 0).sealed).toMatch(/^v1\./);
+      expect(at(stored, 0).sealed).not.toContain(secret);
 
       const step1 = await login(email);
       expect(step1).toMatchObject({ mfaRequired: true, accessToken: null, refreshToken: null });
@@ -451,7 +452,7 @@ describe('identity and roles end to end (through the gateway)', () => {
       expect(JSON.stringify(listed)).not.toContain(secret);
       await eventually(
         () => gw(owner.accessToken).request<{ apiKeys: { lastUsedAt: string | null }[] }>(gql`{ apiKeys { lastUsedAt } }`),
-        (r) => r.apiKeys[0].lastUsedAt !== null,
+        (r) => at(r.apiKeys, 0).lastUsedAt !== null,
       );
       // A wrong secret with a real prefix, then revocation.
       const wrong = `${created.apiKey.prefix}_${'x'.repeat(40)}`;

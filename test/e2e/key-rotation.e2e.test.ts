@@ -14,13 +14,14 @@ import { ROLES, startPlatform, type Platform } from '../../ops/platform';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { client, errorCodes, testEnv } from '../helpers/platform';
 import { waitFor } from '../helpers/wait';
+import { at } from '../helpers/present';
 
 const PASSWORD = 'Correct-Horse-42-Battery';
 const WHSEC = 'whsec_rotation_0123456789abcdef';
 type Session = { accessToken: string; refreshToken: string; user: { id: string }; tenant: { id: string } };
 const SESSION = 'accessToken refreshToken user { id } tenant { id }';
 const ME = gql`{ me { id } }`;
-const kidOf = (sealed: string): string => sealed.split('.')[1];
+const kidOf = (sealed: string): string => at(sealed.split('.'), 1);
 
 /**
  * A full rotation in embedded mode (keys generated into DATA_DIR/secrets.json): the keys age past
@@ -138,6 +139,7 @@ describe('key rotation end to end: JWT signing key and the sealing key, with nob
     expect(p.services.keys!.rotate!()).toEqual(['jwt', 'integration']);
     const rotated = secretsFile();
     const [jwtKey, sealKey] = [rotated.jwtKeys![0], rotated.integrationKeys![0]];
+    if (!jwtKey || !sealKey) throw new Error('expected jwtKey, sealKey to be present');
     expect([p.services.keys!.jwt.current, p.services.keys!.sealing.current]).toEqual([jwtKey.kid, sealKey.kid]);
     // A second check the same day rotates nothing.
     expect(p.services.keys!.rotate!()).toEqual([]);

@@ -16,6 +16,7 @@ import { FakePriceRestServer } from '../fakes/price-rest.server';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { client, errorCodes, startTestPlatform, type TestPlatform } from '../helpers/platform';
 import { waitFor } from '../helpers/wait';
+import { at, present } from '../helpers/present';
 
 configureLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
 
@@ -77,6 +78,7 @@ describe('market data: aggregation, ticks and candles (PriceService on PostgreSQ
   it('publishes the median of fresh sources, says which it used, rejects an outlier and a stale one, stores the tick', async () => {
     const s = service({ maxDeviationBps: 100, staleAfterMs: 30_000 });
     const [kraken, ir, btcm, sim] = (['KRAKEN', 'INDEPENDENT_RESERVE', 'BTC_MARKETS', 'SIMULATED'] as const).map((n) => new ManualFeed(n));
+    if (!btcm || !ir || !kraken || !sim) throw new Error('expected btcm, ir, kraken, sim to be present');
     await s.start([kraken, ir, btcm, sim]);
     sim.quote('AUD', '140000.00', new Date(clock.getTime() - 31_000)); // stale by the time the others arrive
     kraken.quote('AUD', '150000.10', clock);
@@ -272,9 +274,10 @@ describe('market data through the gateway', () => {
     }
     // Every stored tick of the range is in the candles (ticks keep arriving, so at least as many).
     await t.platform.services.prices!.flush();
-    const [{ n }] = await t.db.owner.em
+    const [firstRow] = await t.db.owner.em
       .getConnection()
-      .execute<{ n: number }[]>(`select count(*)::int as n from public.price_tick where currency = 'AUD' and at >= ?`, [new Date(candles[0].bucketStart)]);
+      .execute<{ n: number }[]>(`select count(*)::int as n from public.price_tick where currency = 'AUD' and at >= ?`, [new Date(at(candles, 0).bucketStart)]);
+    const { n } = present(firstRow, 'the first row');
     const after = (await client(t.gateway).request<{ priceHistory: Candle[] }>(HISTORY, { currency: 'AUD', interval: 'ONE_MINUTE', from })).priceHistory;
     expect(after.reduce((sum, c) => sum + c.ticks, 0)).toBeGreaterThanOrEqual(n);
   });

@@ -1,6 +1,7 @@
 import { gql } from 'graphql-request';
 import { eventually } from '../helpers/db';
 import { client, errorCodes, startTestPlatform, type TestPlatform } from '../helpers/platform';
+import { at } from '../helpers/present';
 
 const SIGN_UP = gql`
   mutation SignUp($input: SignUpInput!) {
@@ -75,7 +76,7 @@ describe('the federated platform end to end (real PostgreSQL and Redis)', () => 
     (await client(t.gateway).request<{ login: { accessToken: string } }>(LOGIN, { input: { email, password: PASSWORD } })).login
       .accessToken;
   const rowCount = async (sql: string): Promise<number> =>
-    Number((await t.db.owner.em.getConnection().execute<{ n: string }[]>(sql))[0].n);
+    Number(at(await t.db.owner.em.getConnection().execute<{ n: string }[]>(sql), 0).n);
 
   it('signs up, logs in, creates a rule, and one query spans tenant, treasury and compliance', async () => {
     const s = await signUp('Acme Roasters', 'owner@acme.example');
@@ -244,7 +245,7 @@ describe('the federated platform end to end (real PostgreSQL and Redis)', () => 
         body: JSON.stringify({ query: '{ me { id } ' }),
       });
       const body = (await res.json()) as { errors: { message: string; extensions: Record<string, unknown> }[] };
-      expect(body.errors[0].extensions.code).toBe('GRAPHQL_PARSE_FAILED');
+      expect(at(body.errors, 0).extensions.code).toBe('GRAPHQL_PARSE_FAILED');
       expect(JSON.stringify(body)).not.toMatch(/stacktrace|at .*\.ts|select |insert /i);
     });
   });

@@ -10,6 +10,7 @@ import { startFakeKraken, type FakeKraken } from '../fakes/kraken.server';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { until } from '../helpers/wait';
 import { client, testEnv } from '../helpers/platform';
+import { at } from '../helpers/present';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -128,13 +129,13 @@ describe('a worker killed mid-purchase (separate process, BullMQ on Redis, Krake
     );
     const orders = kraken.orders();
     expect(orders).toHaveLength(1);
-    expect(orders[0].info.cl_ord_id).toBe(requestPurchase.id);
+    expect(at(orders, 0).info.cl_ord_id).toBe(requestPurchase.id);
     expect(done.exchange).toBe('kraken');
-    expect(done.exchangeOrderId).toBe(orders[0].txid);
+    expect(done.exchangeOrderId).toBe(at(orders, 0).txid);
     // 25.00 AUD at 150,000 AUD/BTC = 16,666 sats (rounded down).
     expect(done.satoshis).toBe('16666');
     expect(done.transitions.map((t) => t.toStatus)).toEqual(['PENDING', 'SUBMITTED', 'FILLED']);
-    expect(done.transitions[2].reason).toMatch(/reconciled/);
+    expect(at(done.transitions, 2).reason).toMatch(/reconciled/);
     expect(done.exchangeAttempts).toContainEqual({ exchange: 'kraken', operation: 'lookup', outcome: 'FOUND_EXISTING' });
     expect(kraken.requests().filter((r) => r.path === '/0/private/AddOrder')).toHaveLength(1);
   }, 90_000);
@@ -177,6 +178,7 @@ describe('a worker killed mid-purchase (separate process, BullMQ on Redis, Krake
              status from pool.purchase p where id = ?`,
           [id],
         );
+        if (!r) throw new Error('expected r to be present');
         // Stop early if it was given up on (the defect this test guards against).
         return Number(r.n) >= 2 || !['PENDING', 'SUBMITTED'].includes(r.status) ? true : undefined;
       },
@@ -200,9 +202,9 @@ describe('a worker killed mid-purchase (separate process, BullMQ on Redis, Krake
     expect(done.status).toBe('FILLED');
     expect(done.transitions.map((t) => t.toStatus)).toEqual(['PENDING', 'SUBMITTED', 'FILLED']);
     expect(ours()).toHaveLength(1);
-    expect(done.exchangeOrderId).toBe(ours()[0].txid);
+    expect(done.exchangeOrderId).toBe(at(ours(), 0).txid);
     expect(kraken.requests().filter((r) => r.path === '/0/private/AddOrder' && r.params.cl_ord_id === id)).toHaveLength(1);
-    const exchangeSats = textToUnits(ours()[0].info.vol_exec, 8, 'exact');
+    const exchangeSats = textToUnits(at(ours(), 0).info.vol_exec, 8, 'exact');
     expect(BigInt(done.satoshis)).toBe(exchangeSats);
     const holdings = await c.request<{ holdings: { exchange: string; sats: string }[] }>(gql`{ holdings { exchange sats } }`);
     expect(holdings.holdings).toEqual([{ exchange: 'kraken', sats: exchangeSats.toString() }]);

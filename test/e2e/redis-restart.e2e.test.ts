@@ -114,6 +114,7 @@ describe('Redis restarted mid-run (a private redis-server, BullMQ mode)', () => 
     const [row] = await t.db.owner.em
       .getConnection()
       .execute<{ n: string }[]>(`select count(*)::text as n from pool.payment_event where status = 'PROCESSED'`);
+    if (!row) throw new Error('expected row to be present');
     expect(row.n).toBe('3');
   }, 90_000);
 });

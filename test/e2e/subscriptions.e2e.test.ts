@@ -13,6 +13,7 @@ import { SUPERGRAPH_PATH } from '../../schema/compose';
 import { TEST_REDIS_URL } from '../helpers/db';
 import { client, startTestPlatform, type TestPlatform } from '../helpers/platform';
 import { waitFor } from '../helpers/wait';
+import { at as itemAt, present } from '../helpers/present';
 
 const PASSWORD = 'Correct-Horse-42-Battery';
 const SIGN_UP = gql`
@@ -185,7 +186,7 @@ describe.each([
     const all = stream<Tick>(c, 'subscription { btcPrice(currency: USD) { at currency } }');
     await waitFor(() => thin.values.length >= 3, 'three thinned ticks');
     const at = thin.values.map((v) => Date.parse(v.data!.btcPrice.at));
-    for (let i = 1; i < at.length; i++) expect(at[i] - at[i - 1]).toBeGreaterThanOrEqual(600);
+    for (let i = 1; i < at.length; i++) expect(itemAt(at, i) - itemAt(at, i - 1)).toBeGreaterThanOrEqual(600);
     expect(new Set(thin.values.map((v) => v.data!.btcPrice.currency))).toEqual(new Set(['USD']));
     expect(all.values.length).toBeGreaterThan(thin.values.length);
   });
@@ -207,6 +208,7 @@ describe.each([
   it('delivers a rule created over HTTP to the tenant, with rule fields resolved from the treasury subgraph, once per group', async () => {
     const a = await signUp('Acme Live');
     const [first, second] = [connect(gw, a.accessToken), connect(gw, a.accessToken)].map((c) => stream<TreasuryEvent>(c, TREASURY_EVENTS));
+    if (!first || !second) throw new Error('expected first, second to be present');
     await waitFor(() => subscribers(gw) === 2, 'both subscribed');
     expect(gw.subscriptions!.stats()).toEqual({ channels: 1, groups: 1, subscribers: 2 });
     const followUpsBefore = await counter('abt_gateway_subscription_follow_ups_total');
@@ -335,8 +337,9 @@ describe.each([
       seen[name] = { http: await http(query), ws: codesOf(await stream(c, subscription).ended) };
     }
     for (const [name, a] of Object.entries(attacks)) {
-      expect([name, seen[name].ws]).toEqual([name, seen[name].http]);
-      expect([name, seen[name].ws]).toEqual([name, expect.arrayContaining([a.expect])]);
+      const got = present(seen[name], `the replies to ${name}`);
+      expect([name, got.ws]).toEqual([name, got.http]);
+      expect([name, got.ws]).toEqual([name, expect.arrayContaining([a.expect])]);
     }
     // The connection still serves.
     const ticks = stream<Tick>(c, 'subscription { btcPrice { source } }');
@@ -412,7 +415,7 @@ describe.each([
     });
     const slow = stream<Tick>(slowClient, query);
     await waitFor(() => subscribers(gw) === 2, 'both subscribed');
-    opened[0].pause();
+    itemAt(opened, 0).pause();
 
     const big = `BIG-${'x'.repeat(32 * 1024)}`;
     const isBig = (v: Result<Tick>): boolean => v.data?.btcPrice.source === big;
@@ -424,7 +427,7 @@ describe.each([
       await waitFor(() => fast.values.filter(isBig).length === sent + 8, 'the fast client to keep up');
     }
     expect(closed).toBeUndefined();
-    opened[0].resume();
+    itemAt(opened, 0).resume();
     await waitFor(() => closed !== undefined, 'the slow client to learn it was dropped', 30_000);
     expect(closed).toEqual({ code: SLOW_CONSUMER_CLOSE_CODE, reason: 'Slow consumer: too many unsent bytes' });
     expect(closeOf(await slow.ended).code).toBe(SLOW_CONSUMER_CLOSE_CODE);

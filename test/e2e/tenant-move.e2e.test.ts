@@ -4,6 +4,7 @@ import { dedicatedSchemaName } from '../../lib/db/roles';
 import { moveTenant, tenantTables } from '../../lib/db/tenant-move';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform';
 import { until } from '../helpers/wait';
+import { present, at } from '../helpers/present';
 
 const STRIPE_SECRET = 'whsec_move_0123456789abcdef';
 const PASSWORD = 'Move-Tenant-42-Battery';
@@ -117,7 +118,8 @@ describe('moving a tenant between pool and its own schema while it is busy (npm 
     const counts: Record<string, number> = {};
     const tables = await tenantTables(t.db.owner.em.fork(), schema);
     for (const table of tables) {
-      const [{ n }] = await sql<{ n: number }>(`select count(*)::int as n from "${schema}"."${table}" where tenant_id = ?`, [tenantId]);
+      const [firstRow] = await sql<{ n: number }>(`select count(*)::int as n from "${schema}"."${table}" where tenant_id = ?`, [tenantId]);
+      const { n } = present(firstRow, 'the first row');
       if (n > 0) counts[table] = n;
     }
     return counts;
@@ -128,12 +130,13 @@ describe('moving a tenant between pool and its own schema while it is busy (npm 
     await until(
       'the tenant’s work to settle',
       async () => {
-        const [{ open }] = await sql<{ open: number }>(
+        const [firstRow] = await sql<{ open: number }>(
           `select (select count(*) from "${schema}".payment_event where tenant_id = ? and status = 'RECEIVED')
                 + (select count(*) from "${schema}".purchase where tenant_id = ? and status in ('PENDING', 'SUBMITTED'))
                 + (select count(*) from "${schema}".outbox where tenant_id = ? and published_at is null) as open`,
           [x.id, x.id, x.id],
         );
+        const { open } = present(firstRow, 'the first row');
         return Number(open) === 0 ? true : undefined;
       },
       60_000,
@@ -154,7 +157,7 @@ describe('moving a tenant between pool and its own schema while it is busy (npm 
     expect(manual.map((p) => p.id).sort()).toEqual([...x.purchases].sort());
     // Audit jobs may still be appending: wait until the chain stops growing, then verify all of it.
     const count = async (): Promise<number> =>
-      (await sql<{ n: number }>(`select count(*)::int as n from "${schema}".audit_event where tenant_id = ?`, [x.id]))[0].n;
+      at(await sql<{ n: number }>(`select count(*)::int as n from "${schema}".audit_event where tenant_id = ?`, [x.id]), 0).n;
     let n = -1;
     await until('the audit chain to stop growing', async () => {
       const before = await count();

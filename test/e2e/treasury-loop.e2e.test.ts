@@ -7,6 +7,7 @@ import type { PurchaseUpdatedEvent, TreasuryRuleChangedEvent } from '../../lib/e
 import { startFakePayPal, type FakePayPal } from '../fakes/paypal.server';
 import { until } from '../helpers/wait';
 import { client, errorCodes, startTestPlatform, type TestPlatform } from '../helpers/platform';
+import { at, present } from '../helpers/present';
 
 const STRIPE_SECRET = 'whsec_loop_0123456789abcdef';
 const SQUARE_KEY = 'sq-loop-signature-key-0123';
@@ -207,6 +208,7 @@ describe('the treasury loop (real PostgreSQL, Redis, BullMQ)', () => {
     const events = await sql<{ id: string; provider: string }>(`select id, provider from pool.payment_event order by received_at`);
     const idOf = (provider: string): string => events.find((e) => e.provider === provider)!.id;
     const [second, first] = list;
+    if (!first || !second) throw new Error('expected first, second to be present');
     expect(first.fundedBy).toEqual([{ kind: 'REVENUE', paymentEventId: idOf('stripe'), amountAudCents: '1234', exactAudCents: '1234' }]);
     // Oldest payment first: the half cent the Stripe payment carried over, then Square and PayPal; exactly 750.
     expect(second.fundedBy.map((f) => [f.paymentEventId, f.exactAudCents])).toEqual([
@@ -238,6 +240,7 @@ describe('the treasury loop (real PostgreSQL, Redis, BullMQ)', () => {
     ]);
     // What remains accrued is the carried half cent, exactly.
     const [pending] = await sql<{ total: string }>(`select sum(amount_e4)::text as total from pool.accrual_entry`);
+    if (!pending) throw new Error('expected pending to be present');
     expect(pending.total).toBe('0');
 
     // Every transition is in the audit chain, and the chain verifies.
@@ -278,7 +281,7 @@ describe('the treasury loop (real PostgreSQL, Redis, BullMQ)', () => {
     await settled('evt_loop_dup_charge');
     const { purchases: list } = await allFinal();
     expect(list.length).toBe(before + 1);
-    expect(list[0].amountAudCents).toBe('1000');
+    expect(at(list, 0).amountAudCents).toBe('1000');
   }, 30_000);
 
   it('lets a refund before the purchase reduce the accrual, and keeps bitcoin already bought', async () => {
@@ -292,7 +295,7 @@ describe('the treasury loop (real PostgreSQL, Redis, BullMQ)', () => {
     await settled('evt_ref_pay2');
     let list = (await allFinal()).purchases;
     expect(list.length).toBe(before + 1);
-    expect(list[0].amountAudCents).toBe('550');
+    expect(at(list, 0).amountAudCents).toBe('550');
     // Refunding pi_ref2 after its share was bought: recorded, nothing clawed back, nothing bought.
     await stripeRefund('evt_ref_2', 'pi_ref2', 're_ref_2', 4500, 4500);
     expect((await settled('evt_ref_2')).status_reason).toMatch(/after its share was bought/);
@@ -309,7 +312,7 @@ describe('the treasury loop (real PostgreSQL, Redis, BullMQ)', () => {
     await settled('evt_early_pay');
     const list = (await allFinal()).purchases;
     expect(list.length).toBe(before + 1);
-    expect(list[0].amountAudCents).toBe('600');
+    expect(at(list, 0).amountAudCents).toBe('600');
   }, 30_000);
 
   it('skips a non-AUD payment visibly, without converting it', async () => {
@@ -327,7 +330,7 @@ describe('the treasury loop (real PostgreSQL, Redis, BullMQ)', () => {
     const unsubscribe = await t.platform.bus.subscribe(`tenant.${tenantId}.rule`, (_c, e) => ruleEvents.push(e));
     // Today the rule has bought 1234 + 750 + 1000 + 550 = 3534; cap it at 4000 → 466 left, below the 500 minimum.
     await c.request(gql`mutation ($id: ID!, $p: TreasuryRulePatch!) { updateTreasuryRule(id: $id, patch: $p) { id } }`, {
-      id: rules.treasuryRules[0].id,
+      id: at(rules.treasuryRules, 0).id,
       p: { dailyCapAudCents: '4000' },
     });
     const before = (await purchases()).purchases.length;
@@ -336,10 +339,11 @@ describe('the treasury loop (real PostgreSQL, Redis, BullMQ)', () => {
     expect((await allFinal()).purchases.length).toBe(before);
     await until('LIMIT_REACHED on the rule channel', async () => (ruleEvents.some((e) => e.change === 'LIMIT_REACHED') ? true : undefined));
     const [pending] = await sql<{ total: string }>(`select sum(amount_e4)::text as total from pool.accrual_entry`);
+    if (!pending) throw new Error('expected pending to be present');
     expect(BigInt(pending.total) / 10_000n).toBe(10_000n);
     await unsubscribe();
     await c.request(gql`mutation ($id: ID!, $p: TreasuryRulePatch!) { updateTreasuryRule(id: $id, patch: $p) { id } }`, {
-      id: rules.treasuryRules[0].id,
+      id: at(rules.treasuryRules, 0).id,
       p: { dailyCapAudCents: null },
     });
   }, 30_000);
@@ -362,13 +366,14 @@ describe('the treasury loop (real PostgreSQL, Redis, BullMQ)', () => {
     }
     const filled = await until('the manual purchase to fill', async () => {
       const r = await c.request<{ purchase: { status: string; source: string } }>(gql`query ($id: ID!) { purchase(id: $id) { status source } }`, {
-        id: results[0].requestPurchase.id,
+        id: at(results, 0).requestPurchase.id,
       });
       if (r.purchase.status !== 'FILLED') throw new Error('not filled yet');
       return r.purchase;
     });
     expect(filled).toEqual({ status: 'FILLED', source: 'MANUAL' });
-    const [{ n }] = await sql<{ n: string }>(`select count(*)::text as n from pool.purchase where source = 'MANUAL'`);
+    const [firstRow] = await sql<{ n: string }>(`select count(*)::text as n from pool.purchase where source = 'MANUAL'`);
+    const { n } = present(firstRow, 'the first row');
     expect(n).toBe('1');
   }, 30_000);
 

@@ -1,5 +1,6 @@
 import { gql } from 'graphql-request';
 import { client, startTestPlatform, type TestPlatform } from '../helpers/platform';
+import { at } from '../helpers/present';
 
 /**
  * PostgreSQL cannot store U+0000 in text or jsonb, nor an unpaired UTF-16 surrogate in jsonb. A
@@ -27,7 +28,7 @@ describe('caller strings PostgreSQL cannot store', () => {
   let token: string;
 
   const count = async (table: string): Promise<number> =>
-    Number((await t.db.owner.em.getConnection().execute<{ n: string }[]>(`select count(*) as n from ${table}`))[0].n);
+    Number(at(await t.db.owner.em.getConnection().execute<{ n: string }[]>(`select count(*) as n from ${table}`), 0).n);
   const counts = async (): Promise<number[]> =>
     Promise.all(['public.tenant', 'public.app_user', 'pool.payment_integration', 'pool.treasury_rule', 'pool.purchase', 'public.invitation', 'public.api_key', 'pool.outbox'].map(count));
 

@@ -7,6 +7,7 @@ import Stripe from 'stripe';
 import { startFakePayPal, type FakePayPal } from '../fakes/paypal.server';
 import { eventually } from '../helpers/db';
 import { client, errorCodes, startTestPlatform, type TestPlatform } from '../helpers/platform';
+import { at, present } from '../helpers/present';
 
 const CONNECT = gql`
   mutation ($input: ConnectPaymentIntegrationInput!) {
@@ -64,7 +65,7 @@ describe('payment webhooks: verify, store once, outbox (real PostgreSQL)', () =>
   let square: Integration;
   let pp: Integration;
 
-  const count = async (sql: string): Promise<number> => Number((await t.db.owner.em.getConnection().execute<{ n: string }[]>(sql))[0].n);
+  const count = async (sql: string): Promise<number> => Number(at(await t.db.owner.em.getConnection().execute<{ n: string }[]>(sql), 0).n);
   const stored = (): Promise<number[]> =>
     Promise.all([count('select count(*) as n from pool.payment_event'), count(`select count(*) as n from pool.outbox where queue = 'payment-events'`)]);
   const post = (url: string, body: string | Uint8Array, headers: Record<string, string>): Promise<Response> =>
@@ -119,12 +120,13 @@ describe('payment webhooks: verify, store once, outbox (real PostgreSQL)', () =>
     expect(responses.map((r) => r.status)).toEqual(Array(20).fill(200));
     const bodies = (await Promise.all(responses.map((r) => r.json()))) as { duplicate: boolean }[];
     expect(bodies.filter((b) => !b.duplicate)).toHaveLength(1);
-    expect(await stored()).toEqual([before[0] + 1, before[1] + 1]);
+    expect(await stored()).toEqual([at(before, 0) + 1, at(before, 1) + 1]);
     const [row] = await t.db.owner.em
       .getConnection()
       .execute<{ amount_cents: string; currency: string; kind: string; status: string }[]>(
         `select amount_cents, currency, kind, status from pool.payment_event where provider_event_id = 'evt_once'`,
       );
+    if (!row) throw new Error('expected row to be present');
     expect(row).toMatchObject({ amount_cents: '12345', currency: 'AUD', kind: 'REVENUE' });
     // Stored RECEIVED; the payment-events processor may already have settled it (no rules here → SKIPPED).
     expect(['RECEIVED', 'PROCESSED', 'SKIPPED']).toContain(row.status);
@@ -139,13 +141,13 @@ describe('payment webhooks: verify, store once, outbox (real PostgreSQL)', () =>
     expect(responses.map((r) => r.status)).toEqual(Array(90).fill(200));
     const answers = (await Promise.all(responses.map((r) => r.json()))) as { duplicate: boolean }[];
     expect(answers.filter((a) => !a.duplicate)).toHaveLength(30);
-    expect(await stored()).toEqual([before[0] + 30, before[1] + 30]);
+    expect(await stored()).toEqual([at(before, 0) + 30, at(before, 1) + 30]);
     const rows = await t.db.owner.em.getConnection().execute<{ n: string }[]>(
       `select count(*) as n from pool.payment_event e join pool.outbox o
          on o.tenant_id = e.tenant_id and o.payload = jsonb_build_object('paymentEventId', e.id)
        where e.provider_event_id like 'evt_burst_%' and o.queue = 'payment-events' and o.job_name = 'process'`,
     );
-    expect(Number(rows[0].n)).toBe(30);
+    expect(Number(at(rows, 0).n)).toBe(30);
     // The relay drains them (in-process queue here; the bench covers BullMQ).
     await eventually(
       () => count(`select count(*) as n from pool.outbox where queue = 'payment-events' and published_at is null`),
@@ -155,16 +157,17 @@ describe('payment webhooks: verify, store once, outbox (real PostgreSQL)', () =>
 
   it('stores under the integration’s tenant with row-level security in force', async () => {
     expect((await stripePost(stripeEvent('evt_rls', 777))).status).toBe(200);
-    const [{ tenant_id: tenantId }] = await t.db.owner.em
+    const [firstRow] = await t.db.owner.em
       .getConnection()
       .execute<{ tenant_id: string }[]>('select tenant_id from pool.payment_integration where id = ?', [stripe.id]);
+    const { tenant_id: tenantId } = present(firstRow, 'the first row');
     const app = await MikroORM.init({ clientUrl: t.db.appUrl, entities: [], discovery: { warnWhenNoEntities: false }, debug: false });
     try {
       const seen = (tenant: string | null): Promise<number> =>
         app.em.fork().transactional(async (em) => {
           if (tenant) await em.execute(`select set_config('app.tenant_id', ?, true)`, [tenant]);
           const r = await em.execute<{ n: string }[]>(`select count(*) as n from pool.payment_event where provider_event_id = 'evt_rls'`);
-          return Number(r[0].n);
+          return Number(at(r, 0).n);
         });
       expect(await seen(tenantId)).toBe(1);
       expect(await seen('00000000-0000-4000-8000-000000000001')).toBe(0);
@@ -197,7 +200,7 @@ describe('payment webhooks: verify, store once, outbox (real PostgreSQL)', () =>
     const good = Array.from({ length: 10 }, (_, i) => stripeEvent(`evt_neighbour_${i}`, 200 + i));
     const responses = await Promise.all([...good.slice(0, 5), nul, surrogate, ...good.slice(5)].map((b) => stripePost(b)));
     expect(responses.map((r) => r.status)).toEqual(Array(12).fill(200));
-    expect(await stored()).toEqual([before[0] + 12, before[1] + 12]);
+    expect(await stored()).toEqual([at(before, 0) + 12, at(before, 1) + 12]);
 
     const row = await storedRow('evt_nul');
     expect(row.raw).toMatchObject({ description: 'a\ufffdb', metadata: { 'k\ufffd': 'v' }, data: { object: { amount: 100 } } });
@@ -213,7 +216,7 @@ describe('payment webhooks: verify, store once, outbox (real PostgreSQL)', () =>
     const again = await stripePost(nul);
     expect(again.status).toBe(200);
     expect(await again.json()).toMatchObject({ duplicate: true });
-    expect(await stored()).toEqual([before[0] + 12, before[1] + 12]);
+    expect(await stored()).toEqual([at(before, 0) + 12, at(before, 1) + 12]);
   });
 
   it('stores U+0000 in ids, types and ignored events of Stripe deliveries the same way', async () => {
@@ -245,7 +248,7 @@ describe('payment webhooks: verify, store once, outbox (real PostgreSQL)', () =>
       resource: { id: 'CAP-NUL', status: 'COMPLETED', amount: { value: '10.00', currency_code: 'AUD' } },
     });
     expect((await post(pp.webhookUrl, ppBody, { ...paypal.sign(ppBody) })).status).toBe(200);
-    expect(await stored()).toEqual([before[0] + 2, before[1] + 2]);
+    expect(await stored()).toEqual([at(before, 0) + 2, at(before, 1) + 2]);
     expect((await storedRow('sq-evt-nul')).raw).toMatchObject({ merchant_id: 'M1\ufffd' });
     expect((await storedRow('sq-evt-nul')).raw_body?.toString('utf8')).toBe(sq);
     expect((await storedRow('WH-PP-NUL')).raw).toMatchObject({ summary: 'nul \ufffd here' });
@@ -275,8 +278,8 @@ describe('payment webhooks: verify, store once, outbox (real PostgreSQL)', () =>
       for (const copies of [[forged, good], [good, good]]) {
         const res = await rawPost(url, body, [
           ['content-type', 'application/json'],
-          ['stripe-signature', copies[0]],
-          ['stripe-signature', copies[1]],
+          ['stripe-signature', at(copies, 0)],
+          ['stripe-signature', at(copies, 1)],
         ]);
         expect({ url, status: res.status, body: res.body }).toEqual({ url, status: 400, body: { error: 'INVALID_SIGNATURE' } });
       }
@@ -357,7 +360,7 @@ describe('payment webhooks: verify, store once, outbox (real PostgreSQL)', () =>
       'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload: body, secret: STRIPE_SECRET }),
     });
     expect(res.status).toBe(200);
-    expect(await stored()).toEqual([before[0] + 1, before[1] + 1]);
+    expect(await stored()).toEqual([at(before, 0) + 1, at(before, 1) + 1]);
   });
 
   it('records a non-AUD payment as received in its own currency (rules skip it later, visibly)', async () => {
@@ -394,7 +397,7 @@ describe('payment webhooks: verify, store once, outbox (real PostgreSQL)', () =>
     expect((await post(square.webhookUrl, body, { 'x-square-hmacsha256-signature': sig('forged-key-000000') })).status).toBe(400);
     expect(await stored()).toEqual(before);
     expect((await post(square.webhookUrl, body, { 'x-square-hmacsha256-signature': sig(SQUARE_KEY) })).status).toBe(200);
-    expect(await stored()).toEqual([before[0] + 1, before[1] + 1]);
+    expect(await stored()).toEqual([at(before, 0) + 1, at(before, 1) + 1]);
   });
 
   it('verifies PayPal through its verify API, and answers 503 (retry later) when PayPal is down', async () => {
@@ -414,6 +417,7 @@ describe('payment webhooks: verify, store once, outbox (real PostgreSQL)', () =>
     const [row] = await t.db.owner.em.getConnection().execute<{ amount_cents: string }[]>(
       `select amount_cents from pool.payment_event where provider_event_id = 'WH-PP-1'`,
     );
+    if (!row) throw new Error('expected row to be present');
     expect(row.amount_cents).toBe('4995');
   });
 
