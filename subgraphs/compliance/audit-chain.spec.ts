@@ -1,4 +1,5 @@
 import { GENESIS_HASH, canonicalJson, chainHash, findBreak, type StoredEvent } from './audit-chain';
+import { at } from '../../test/helpers/present';
 
 const event = (seq: bigint, prevHash: string, payload: Record<string, unknown> = { n: Number(seq) }): StoredEvent => {
   const base = {
@@ -38,19 +39,19 @@ describe('audit chain', () => {
 
   it('names a modified event', () => {
     const c = chain(5);
-    c[2] = { ...c[2], payload: { n: 999 } };
-    expect(findBreak(c, { expectedSeq: 1n, prevHash: GENESIS_HASH }).brk).toEqual({ eventId: c[2].id, seq: 3n, reason: 'HASH_MISMATCH' });
+    c[2] = { ...at(c, 2, 'chain'), payload: { n: 999 } };
+    expect(findBreak(c, { expectedSeq: 1n, prevHash: GENESIS_HASH }).brk).toEqual({ eventId: at(c, 2, 'chain').id, seq: 3n, reason: 'HASH_MISMATCH' });
   });
 
   it('names the event after a deleted one', () => {
     const c = chain(5);
     c.splice(1, 1);
-    expect(findBreak(c, { expectedSeq: 1n, prevHash: GENESIS_HASH }).brk).toEqual({ eventId: c[1].id, seq: 3n, reason: 'SEQUENCE_GAP' });
+    expect(findBreak(c, { expectedSeq: 1n, prevHash: GENESIS_HASH }).brk).toEqual({ eventId: at(c, 1, 'chain').id, seq: 3n, reason: 'SEQUENCE_GAP' });
   });
 
   it('names the first of two reordered events', () => {
     const c = chain(5);
-    const [a, b] = [c[1], c[2]];
+    const [a, b] = [at(c, 1, 'chain'), at(c, 2, 'chain')];
     c[1] = { ...b, seq: 2n };
     c[2] = { ...a, seq: 3n };
     expect(findBreak(c, { expectedSeq: 1n, prevHash: GENESIS_HASH }).brk).toEqual({ eventId: b.id, seq: 2n, reason: 'BROKEN_LINK' });

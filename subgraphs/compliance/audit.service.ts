@@ -104,12 +104,13 @@ export async function verifyAuditChain(em: EntityManager, tenantId: string): Pro
       { tenantId, seq: { $gt: lastSeq } },
       { orderBy: { seq: 'asc' }, limit: 1000, disableIdentityMap: true },
     );
-    if (batch.length > 0) {
+    const last = batch.at(-1);
+    if (last) {
       const { brk, next } = findBreak(batch, cursor);
       if (brk) return { valid: false, eventsChecked: checked + batch.findIndex((e) => e.id === brk.eventId), firstBad: brk };
       checked += batch.length;
       cursor = next;
-      lastSeq = batch[batch.length - 1].seq;
+      lastSeq = last.seq;
       continue;
     }
     const head = await em.findOne(AuditHead, { tenantId }, { disableIdentityMap: true });

@@ -36,8 +36,9 @@ function byName<T extends { source: PriceSource }>(a: T, b: T): number {
  */
 export function aggregate(quotes: readonly SourceQuote[], now: Date, opts: AggregateOptions): AggregatedPrice | null {
   if (!Number.isInteger(opts.minSources) || opts.minSources < 1) throw new RangeError('minSources must be a positive integer');
-  if (quotes.length === 0) return null;
-  const currency = quotes[0].currency;
+  const [first] = quotes;
+  if (!first) return null;
+  const currency = first.currency;
   if (quotes.some((q) => q.currency !== currency)) throw new RangeError('aggregate() takes quotes of a single currency');
 
   const latest = new Map<PriceSource, SourceQuote>();

@@ -5,6 +5,7 @@ import { BtcMarketsFeed, parseBtcMarketsTicker } from './btc-markets.feed';
 import { IndependentReserveFeed, parseIndependentReserveSummary } from './independent-reserve.feed';
 import type { SourceQuote } from './price-feed.types';
 import { waitFor } from './wait-for.testutil';
+import { at } from '../../../test/helpers/present';
 
 configureLogger('silent');
 
@@ -93,7 +94,7 @@ describe('REST feeds against the fake server', () => {
       '/Public/GetMarketSummary?primaryCurrencyCode=Xbt&secondaryCurrencyCode=Aud',
       '/Public/GetMarketSummary?primaryCurrencyCode=Xbt&secondaryCurrencyCode=Usd',
     ]);
-    expect(Date.now() - quotes[0].at.getTime()).toBeLessThan(5_000);
+    expect(Date.now() - at(quotes, 0, 'quotes').at.getTime()).toBeLessThan(5_000);
   });
 
   it('BTC Markets: reads the v3 ticker', async () => {
@@ -117,8 +118,8 @@ describe('REST feeds against the fake server', () => {
     server.setMode('independentReserve', 'ok');
     server.setMode('btcMarkets', 'ok');
     await waitFor(() => ir.quotes.length > 0 && bm.quotes.length > 0, 3_000, 'recovery');
-    expect(ir.quotes[0].price).toBe('150020.10');
-    expect(bm.quotes[0].price).toBe('150030.40');
+    expect(at(ir.quotes, 0, 'IR quotes').price).toBe('150020.10');
+    expect(at(bm.quotes, 0, 'BTCM quotes').price).toBe('150030.40');
   });
 
   it('slow upstream: times out without a quote', async () => {
@@ -145,7 +146,7 @@ describe('REST feeds against the fake server', () => {
     const ir = collect(new IndependentReserveFeed({ baseUrl: server.baseUrl, pollMs: 60_000 }));
     const bm = collect(new BtcMarketsFeed({ baseUrl: server.baseUrl, pollMs: 60_000 }));
     await Promise.all([ir.started, bm.started]);
-    expect(Date.now() - ir.quotes[0].at.getTime()).toBeGreaterThan(3_000_000);
+    expect(Date.now() - at(ir.quotes, 0, 'IR quotes').at.getTime()).toBeGreaterThan(3_000_000);
     const agg = aggregate([...ir.quotes, ...bm.quotes], new Date(), { staleAfterMs: 30_000, maxDeviationBps: 100, minSources: 1 });
     expect(agg?.rejected).toEqual([{ source: 'INDEPENDENT_RESERVE', reason: 'STALE' }]);
     expect(agg?.price).toBe('150030.4');

@@ -2,6 +2,7 @@ import { configureLogger } from '../../../lib/logger';
 import { multiplyDecimal } from '../../../lib/money';
 import type { SourceQuote } from './price-feed.types';
 import { mulberry32, SimulatedFeed } from './simulated.feed';
+import { at } from '../../../test/helpers/present';
 
 configureLogger('silent');
 
@@ -9,7 +10,7 @@ const AT = new Date('2025-01-01T00:00:00Z');
 
 function walk(seed: number, steps: number): string[] {
   const feed = new SimulatedFeed({ seed, intervalMs: 1000, startPriceAud: '150000.00' });
-  return Array.from({ length: steps }, () => feed.step(AT)[0].price);
+  return Array.from({ length: steps }, () => at(feed.step(AT), 0, 'step').price);
 }
 
 describe('mulberry32', () => {
@@ -48,8 +49,8 @@ describe('SimulatedFeed', () => {
     // 100000.05 × 0.6543 = 65430.032715 → 65430.03
     expect(usd).toEqual({ source: 'SIMULATED', currency: 'USD', price: '65430.03', at: AT });
     for (let i = 0; i < 20; i++) {
-      const [a, u] = feed.step(AT);
-      expect(u.price).toBe(multiplyDecimal(a.price, '0.6543', 2));
+      const step = feed.step(AT);
+      expect(at(step, 1, 'step').price).toBe(multiplyDecimal(at(step, 0, 'step').price, '0.6543', 2));
     }
   });
 

@@ -58,6 +58,14 @@ export type AuthServiceOptions = {
 };
 
 /** Sign-up, login (throttled, two-step with MFA), refresh, logout and tenant switching. Public tables; audit facts go to the tenant's outbox. */
+/** The secret of the ring's signing key; a ring whose current id has no key is a configuration error. */
+function currentJwtSecret(keys: JwtKeys): string {
+  const ring = jwtKeyRing(keys);
+  const secret = ring.keys[ring.current];
+  if (secret === undefined) throw new Error(`JWT key ring has no key for its current id "${ring.current}"`);
+  return secret;
+}
+
 export class AuthService {
   readonly throttle: LoginThrottle;
   readonly mfa: MfaService;
@@ -73,7 +81,7 @@ export class AuthService {
   ) {
     this.throttle = new LoginThrottle(orm);
     this.tenants = new TenantTransactions(orm, new TenantDirectory(orm), bus);
-    this.mfa = new MfaService(orm, bus, opts.mfaKeyRing ?? derivedMfaKeyRing(jwtKeyRing(jwtSecret).keys[jwtKeyRing(jwtSecret).current]), this.throttle);
+    this.mfa = new MfaService(orm, bus, opts.mfaKeyRing ?? derivedMfaKeyRing(currentJwtSecret(jwtSecret)), this.throttle);
     this.members = new MemberService(orm, bus, this);
     this.apiKeys = new ApiKeyService(bus);
   }

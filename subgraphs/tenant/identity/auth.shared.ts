@@ -17,13 +17,14 @@ export function normalizeEmail(raw: string): string {
 
 /** At least 12 characters, three kinds of character, not a known-common password, not the email. */
 export function assertStrongPassword(password: string, email: string): void {
+  const [emailName = ''] = email.split('@');
   const kinds = [/[a-z]/, /[A-Z]/, /\d/, /[^A-Za-z0-9]/].filter((re) => re.test(password)).length;
   const weak =
     password.length < 12 ||
     password.length > 256 ||
     kinds < 3 ||
     COMMON.has(password.toLowerCase()) ||
-    password.toLowerCase().includes(email.split('@')[0]);
+    password.toLowerCase().includes(emailName);
   if (weak) {
     throw new AppError(
       ErrorCode.WEAK_PASSWORD,

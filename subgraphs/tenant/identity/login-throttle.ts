@@ -58,6 +58,8 @@ export class LoginThrottle {
          returning failures, locked_until, coalesce(locked_until > now(), false) as was_locked, locked_at_failures as locked_at`,
         [key],
       );
+      // An upsert with RETURNING always yields its row.
+      if (!row) throw new Error('login throttle upsert returned no row');
       const c: Charge = { key, rule, failures: row.failures, lockedUntil: row.locked_until };
       charges.push(c);
       if (row.was_locked && row.locked_until) {

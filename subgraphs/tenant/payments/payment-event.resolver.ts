@@ -90,10 +90,12 @@ const encodeCursor = (e: PaymentEventRecord): string => Buffer.from(`${e.receive
 function decodeCursor(after: string): PaymentEventCursor {
   const m = /^[A-Za-z0-9_-]{1,200}$/.test(after) ? CURSOR.exec(Buffer.from(after, 'base64url').toString('utf8')) : null;
   // A real calendar date PostgreSQL accepts: JavaScript rolls 30 February over and reads year 0000, PostgreSQL refuses both.
-  const ms = m ? Date.parse(m[1]) : Number.NaN;
-  const real = m !== null && ms >= 0 && new Date(ms).toISOString().slice(0, 23) === m[1].slice(0, 23);
-  if (!m || !real || !isUuid(m[2])) throw badInput('after is not a cursor from this query', 'after');
-  return { receivedAt: m[1], id: m[2].toLowerCase() };
+  const [, receivedAt, id] = m ?? [];
+  if (receivedAt === undefined || id === undefined) throw badInput('after is not a cursor from this query', 'after');
+  const ms = Date.parse(receivedAt);
+  const real = ms >= 0 && new Date(ms).toISOString().slice(0, 23) === receivedAt.slice(0, 23);
+  if (!real || !isUuid(id)) throw badInput('after is not a cursor from this query', 'after');
+  return { receivedAt, id: id.toLowerCase() };
 }
 
 export function toNode(e: PaymentEventRecord): PaymentEventNode {

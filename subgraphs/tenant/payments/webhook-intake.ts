@@ -179,9 +179,10 @@ export class WebhookIntake {
       for (const p of batch) p.resolve({ duplicate: !inserted.has(p.row.id) });
       if (inserted.size > 0) this.opts.onCommitted?.();
     } catch (err) {
-      if (batch.length === 1) {
+      const [only] = batch;
+      if (batch.length === 1 && only) {
         const state = sqlStateOf(err);
-        batch[0].reject(state?.startsWith('22') ? new UnstorableDeliveryError(state) : (err as Error));
+        only.reject(state?.startsWith('22') ? new UnstorableDeliveryError(state) : (err as Error));
         return;
       }
       // One bad row must not fail its neighbours: store each alone, so only it gets the 5xx.

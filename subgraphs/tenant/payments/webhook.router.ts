@@ -45,15 +45,15 @@ const TOO_LARGE: Answer = { status: 413, body: { error: 'PAYLOAD_TOO_LARGE' } };
 function fastRoute(integrations: IntegrationService): FastRoute {
   return (req, res) => {
     if (req.method !== 'POST' || req.url === undefined) return false;
-    const m = WEBHOOK_PATH.exec(req.url);
-    if (!m) return false;
+    const [, rawProvider, rawIntegrationId] = WEBHOOK_PATH.exec(req.url) ?? [];
+    if (rawProvider === undefined || rawIntegrationId === undefined) return false;
     const encoding = req.headers['content-encoding'];
     if (encoding !== undefined && encoding !== 'identity') return false; // express.raw inflates gzip/deflate
     let provider: string;
     let integrationId: string;
     try {
-      provider = decodeURIComponent(m[1]);
-      integrationId = decodeURIComponent(m[2]);
+      provider = decodeURIComponent(rawProvider);
+      integrationId = decodeURIComponent(rawIntegrationId);
     } catch {
       return false;
     }
@@ -78,7 +78,8 @@ function fastRoute(integrations: IntegrationService): FastRoute {
     });
     req.on('end', () => {
       if (refused) return;
-      const rawBody = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+      const [first] = chunks;
+      const rawBody = chunks.length === 1 && first ? first : Buffer.concat(chunks, size);
       void answer(integrations, provider, integrationId, rawBody, req.headersDistinct).then((a) => reply(res, a));
     });
     req.on('error', () => res.destroy());

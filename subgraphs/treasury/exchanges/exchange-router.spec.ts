@@ -138,8 +138,8 @@ describe('ExchangeRouter with fake ZeroCap and Swyftx', () => {
     const down = (name: 'zerocap' | 'swyftx'): ExchangeAdapter => ({
       name,
       quote: () => Promise.reject(new Error('unused')),
-      health: async () => ({ ok: false }),
-      getOrder: async () => null,
+      health: () => Promise.resolve({ ok: false }),
+      getOrder: () => Promise.resolve(null),
       placeMarketBuy: async () => {
         throw new ExchangeError({ exchange: name, kind: 'UNAVAILABLE', message: 'HTTP 503' });
       },
@@ -280,8 +280,8 @@ describe('ExchangeRouter outcome-unknown paths (stub adapters)', () => {
       name,
       placed: 0,
       quote: () => Promise.reject(new Error('unused')),
-      health: async () => ({ ok: true }),
-      getOrder: async () => null,
+      health: () => Promise.resolve({ ok: true }),
+      getOrder: () => Promise.resolve(null),
       placeMarketBuy: async (id: string) => {
         s.placed += 1;
         return order(name, id);
@@ -373,8 +373,8 @@ describe('ExchangeRouter: the placement intent and open breakers (stub adapters)
     const kraken: ExchangeAdapter = {
       name: 'kraken',
       quote: () => Promise.reject(new Error('unused')),
-      health: async () => ({ ok: true }),
-      getOrder: async () => null,
+      health: () => Promise.resolve({ ok: true }),
+      getOrder: () => Promise.resolve(null),
       placeMarketBuy: async (id) => {
         seenAtPlacement = brief(recorded);
         return filled('kraken', id);
@@ -393,8 +393,8 @@ describe('ExchangeRouter: the placement intent and open breakers (stub adapters)
     const kraken: ExchangeAdapter = {
       name: 'kraken',
       quote: () => Promise.reject(new Error('unused')),
-      health: async () => ({ ok: true }),
-      getOrder: async () => null,
+      health: () => Promise.resolve({ ok: true }),
+      getOrder: () => Promise.resolve(null),
       placeMarketBuy: async (id) => {
         placed += 1;
         return filled('kraken', id);
@@ -422,8 +422,8 @@ describe('ExchangeRouter: the placement intent and open breakers (stub adapters)
     const kraken: ExchangeAdapter = {
       name: 'kraken',
       quote: () => Promise.reject(new Error('unused')),
-      health: async () => ({ ok: true }),
-      getOrder: async () => null,
+      health: () => Promise.resolve({ ok: true }),
+      getOrder: () => Promise.resolve(null),
       placeMarketBuy: async () => {
         throw unavailable('kraken');
       },
@@ -439,7 +439,7 @@ describe('ExchangeRouter: the placement intent and open breakers (stub adapters)
     const down: ExchangeAdapter = {
       name: 'kraken',
       quote: () => Promise.reject(new Error('unused')),
-      health: async () => ({ ok: false }),
+      health: () => Promise.resolve({ ok: false }),
       getOrder: async () => {
         throw unavailable('kraken');
       },
@@ -463,7 +463,7 @@ describe('ExchangeRouter: the placement intent and open breakers (stub adapters)
     const kraken: ExchangeAdapter = {
       name: 'kraken',
       quote: () => Promise.reject(new Error('unused')),
-      health: async () => ({ ok: false }),
+      health: () => Promise.resolve({ ok: false }),
       getOrder: async () => {
         throw unavailable('kraken');
       },
@@ -474,8 +474,8 @@ describe('ExchangeRouter: the placement intent and open breakers (stub adapters)
     const swyftx: ExchangeAdapter = {
       name: 'swyftx',
       quote: () => Promise.reject(new Error('unused')),
-      health: async () => ({ ok: true }),
-      getOrder: async () => null,
+      health: () => Promise.resolve({ ok: true }),
+      getOrder: () => Promise.resolve(null),
       placeMarketBuy: async (id) => {
         swyftxPlaced += 1;
         return filled('swyftx', id);
@@ -496,8 +496,8 @@ describe('ExchangeRouter: the placement intent and open breakers (stub adapters)
     const kraken: ExchangeAdapter = {
       name: 'kraken',
       quote: () => Promise.reject(new Error('unused')),
-      health: async () => ({ ok: true }),
-      getOrder: async () => null,
+      health: () => Promise.resolve({ ok: true }),
+      getOrder: () => Promise.resolve(null),
       placeMarketBuy: async () => {
         // e.g. a bug reading the answer of an order that was made
         throw new TypeError("Cannot read properties of undefined (reading 'txid')");

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { at, present } from '../../../test/helpers/present';
 import { startFakeKraken, type FakeKraken } from '../../../test/fakes/kraken.server';
 import { ExchangeError } from './exchange.types';
 import {
@@ -46,7 +47,7 @@ describe('createNonceGenerator', () => {
     const nonces = await Promise.all(Array.from({ length: 100 }, async () => next()));
     const asBig = nonces.map((n) => BigInt(n));
     expect(new Set(nonces).size).toBe(100);
-    for (let i = 1; i < asBig.length; i++) expect(asBig[i] > asBig[i - 1]).toBe(true);
+    for (let i = 1; i < asBig.length; i++) expect(at(asBig, i) > at(asBig, i - 1)).toBe(true);
     expect(asBig[0]).toBe(1_700_000_000_000_000n);
   });
 
@@ -195,9 +196,9 @@ describe('KrakenClient against the fake Kraken', () => {
     const nonces = fake
       .requests()
       .filter((r) => r.path === '/0/private/Balance')
-      .map((r) => BigInt(r.params.nonce));
+      .map((r) => BigInt(present(r.params.nonce, 'nonce param')));
     expect(nonces).toHaveLength(100);
-    for (let i = 1; i < nonces.length; i++) expect(nonces[i] > nonces[i - 1]).toBe(true);
+    for (let i = 1; i < nonces.length; i++) expect(at(nonces, i) > at(nonces, i - 1)).toBe(true);
   });
 
   it('two clients of one API key share the nonce sequence, so their concurrent calls all pass', async () => {

@@ -99,11 +99,12 @@ const OrderInfo = z.object({
 });
 export type KrakenOrderInfo = z.infer<typeof OrderInfo>;
 
-const AddOrderResult = z.object({ txid: z.array(z.string()).min(1) });
+// Non-empty lists as tuples with a rest element, so the first entry is typed as present.
+const AddOrderResult = z.object({ txid: z.tuple([z.string()], z.string()) });
 const OrderMap = z.record(z.string(), OrderInfo);
 const OpenOrdersResult = z.object({ open: OrderMap });
 const ClosedOrdersResult = z.object({ closed: OrderMap });
-const TickerResult = z.record(z.string(), z.object({ a: z.array(z.string()).min(1) }));
+const TickerResult = z.record(z.string(), z.object({ a: z.tuple([z.string()], z.string()) }));
 const SystemStatusResult = z.object({ status: z.string() });
 
 const units = (text: string | null | undefined, decimals: number, rounding: 'floor' | 'half-up', field: string): bigint =>
@@ -216,7 +217,8 @@ export class KrakenClient implements ExchangeAdapter {
     const result = await this.publicRequest('Ticker', { pair: this.pair });
     const parsed = TickerResult.safeParse(result);
     const entries = parsed.success ? Object.values(parsed.data) : [];
-    const ask = entries.length === 1 ? entries[0].a[0] : undefined;
+    const [only] = entries;
+    const ask = entries.length === 1 ? only?.a[0] : undefined;
     if (ask === undefined || !isPlainNonNegativeDecimal(ask) || parseDecimal(ask)?.coef === 0n) {
       throw invalidResponse('kraken', 'ticker response has no usable ask price', false);
     }
@@ -339,12 +341,11 @@ export class KrakenClient implements ExchangeAdapter {
   /** The order carrying our cl_ord_id; earliest first if Kraken somehow holds several. */
   private pick(orders: Record<string, KrakenOrderInfo>, clientOrderId: string): [string, KrakenOrderInfo] | null {
     const matches = Object.entries(orders).filter(([, o]) => o.cl_ord_id === clientOrderId);
-    if (matches.length === 0) return null;
     if (matches.length > 1) {
       log().error({ exchange: 'kraken', clientOrderId, txids: matches.map(([t]) => t) }, 'several Kraken orders share one cl_ord_id');
       matches.sort(([, a], [, b]) => compare(parseDecimal(a.opentm ?? '0') ?? { coef: 0n, scale: 0 }, parseDecimal(b.opentm ?? '0') ?? { coef: 0n, scale: 0 }));
     }
-    return matches[0];
+    return matches[0] ?? null;
   }
 
   /** Kraken's {error, result} envelope → result, or a typed error. */
@@ -363,8 +364,8 @@ export class KrakenClient implements ExchangeAdapter {
     }
     // Entries starting with "W" are warnings; only "E" entries are errors.
     const errors = env.data.error.filter((e) => e.startsWith('E'));
-    if (errors.length > 0) {
-      const code = errors[0];
+    const [code] = errors;
+    if (code !== undefined) {
       const kind = classifyKrakenError(code);
       throw new ExchangeError({
         exchange: 'kraken',

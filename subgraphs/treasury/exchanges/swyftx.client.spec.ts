@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { at } from '../../../test/helpers/present';
 import { startFakeSwyftx, type FakeSwyftx } from '../../../test/fakes/swyftx.server';
 import { ExchangeError } from './exchange.types';
 import { InMemoryOrderIdStore } from './order-id-store';
@@ -142,7 +143,7 @@ describe('SwyftxClient against the fake Swyftx', () => {
     expect(fake.orders()).toHaveLength(1);
     fake.setMode('normal');
     const found = await client.getOrder(id);
-    expect(found).toMatchObject({ status: 'FILLED', exchangeOrderId: fake.orders()[0].orderUuid, requestedAudCents: 12_345n });
+    expect(found).toMatchObject({ status: 'FILLED', exchangeOrderId: at(fake.orders(), 0, 'orders').orderUuid, requestedAudCents: 12_345n });
     const again = await client.placeMarketBuy(id, 12_345n);
     expect(again.exchangeOrderId).toBe(found?.exchangeOrderId);
     expect(fake.orders()).toHaveLength(1);

@@ -279,9 +279,10 @@ export class SwyftxClient implements ExchangeAdapter {
       if ((await this.store.clientOrderIdFor('swyftx', o.data.orderUuid)) !== null) continue;
       candidates.push([o.data.orderUuid, o.data, createdMs]);
     }
-    if (candidates.length === 0) return null;
     candidates.sort((a, b) => (a[2] < b[2] ? -1 : a[2] > b[2] ? 1 : 0));
-    const [uuid, order] = candidates[0];
+    const [earliest] = candidates;
+    if (!earliest) return null;
+    const [uuid, order] = earliest;
     await this.store.link('swyftx', record.clientOrderId, uuid);
     return [uuid, order];
   }

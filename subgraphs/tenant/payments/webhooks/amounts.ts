@@ -55,9 +55,8 @@ export function parseMinorUnits(provider: WebhookProvider, value: unknown, field
 export function decimalToMinorUnits(provider: WebhookProvider, value: unknown, currency: string, field: string): bigint {
   if (typeof value !== 'string') throw malformed(provider, `${field} must be a decimal string`);
   if (/^-/.test(value)) throw malformed(provider, `${field} must not be negative`);
-  const match = /^(0|[1-9]\d*)(?:\.(\d+))?$/.exec(value);
-  if (!match) throw malformed(provider, `${field} must be a plain decimal like "12.34"`);
-  const [, whole, frac = ''] = match;
+  const [, whole, frac = ''] = /^(0|[1-9]\d*)(?:\.(\d+))?$/.exec(value) ?? [];
+  if (whole === undefined) throw malformed(provider, `${field} must be a plain decimal like "12.34"`);
   const exponent = currencyExponent(currency);
   // Trailing zeros beyond the exponent ("10.000" AUD) are still exact; any other digit is a fractional minor unit.
   const significant = frac.replace(/0+$/, '');

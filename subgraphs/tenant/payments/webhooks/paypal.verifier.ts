@@ -139,9 +139,12 @@ export function createPayPalVerifier(options: PayPalVerifierOptions): WebhookVer
   return {
     provider: 'paypal',
     async verify({ rawBody, headers }: RawWebhookRequest): Promise<RevenueEventResult> {
-      const [authAlgo, certUrl, transmissionId, transmissionSig, transmissionTime] = (
-        ['authAlgo', 'certUrl', 'transmissionId', 'transmissionSig', 'transmissionTime'] as const
-      ).map((h) => requireSingleHeader('paypal', headers, PAYPAL_HEADERS[h], PAYPAL_HEADERS[h]));
+      const header = (h: keyof typeof PAYPAL_HEADERS): string => requireSingleHeader('paypal', headers, PAYPAL_HEADERS[h], PAYPAL_HEADERS[h]);
+      const authAlgo = header('authAlgo');
+      const certUrl = header('certUrl');
+      const transmissionId = header('transmissionId');
+      const transmissionSig = header('transmissionSig');
+      const transmissionTime = header('transmissionTime');
       if (!isTrustedCertUrl(certUrl, trustedCertHosts)) throw invalidSignature('paypal', 'cert_url is not a PayPal URL');
       checkTransmissionTime(transmissionTime, now());
 

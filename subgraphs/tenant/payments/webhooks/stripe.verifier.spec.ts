@@ -17,7 +17,7 @@ function event(type: string, object: Record<string, unknown>, extra: Record<stri
 const paymentIntent = { id: 'pi_3Abc', object: 'payment_intent', amount: 12345, amount_received: 12345, currency: 'aud', status: 'succeeded', latest_charge: 'ch_3Abc' };
 const charge = { id: 'ch_3Abc', object: 'charge', amount: 12345, amount_captured: 12345, amount_refunded: 0, captured: true, currency: 'aud', paid: true, payment_intent: 'pi_3Abc', status: 'succeeded' };
 
-function deliver(body: string, opts: { secret?: string; timestamp?: number } = {}): { rawBody: Buffer; headers: Record<string, string> } {
+function deliver(body: string, opts: { secret?: string; timestamp?: number } = {}): { rawBody: Buffer; headers: { 'stripe-signature': string; 'content-type': string } } {
   const signature = Stripe.webhooks.generateTestHeaderString({ payload: body, secret: opts.secret ?? SECRET, timestamp: opts.timestamp ?? NOW_S });
   return { rawBody: Buffer.from(body, 'utf8'), headers: { 'stripe-signature': signature, 'content-type': 'application/json' } };
 }

@@ -64,10 +64,11 @@ export function createStripeVerifier(options: StripeVerifierOptions): WebhookVer
       const receivedAt = now();
       // One header carries one timestamp; two mean two headers joined by something in between.
       const timestamps = header.split(',').filter((part) => part.trim().startsWith('t='));
-      if (timestamps.length !== 1) throw invalidSignature('stripe', timestamps.length > 1 ? 'repeated Stripe-Signature header' : 'malformed Stripe-Signature header');
+      const [timestamp] = timestamps;
+      if (timestamps.length !== 1 || timestamp === undefined) throw invalidSignature('stripe', timestamps.length > 1 ? 'repeated Stripe-Signature header' : 'malformed Stripe-Signature header');
       // Forged is reported before stale or early: the SDK with its age check off (0), then both bounds here.
       if (!signatureValidIgnoringAge(payload, header, secret)) throw invalidSignature('stripe');
-      const age = Math.floor(receivedAt / 1000) - Number.parseInt(timestamps[0].trim().slice(2), 10);
+      const age = Math.floor(receivedAt / 1000) - Number.parseInt(timestamp.trim().slice(2), 10);
       if (!Number.isFinite(age)) throw invalidSignature('stripe', 'malformed Stripe-Signature header');
       if (age > tolerance) throw outOfTolerance(`signature timestamp is more than ${tolerance}s old`);
       if (age < -tolerance) throw outOfTolerance(`signature timestamp is more than ${tolerance}s in the future`);

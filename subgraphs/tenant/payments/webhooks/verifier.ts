@@ -31,8 +31,9 @@ function headerValues(headers: WebhookHeaders, name: string): string[] {
 export function requireSingleHeader(provider: WebhookProvider, headers: WebhookHeaders, name: string, label: string): string {
   const values = headerValues(headers, name);
   if (values.length > 1) throw invalidSignature(provider, `repeated ${label} header`);
-  if (values.length === 0 || values[0] === '') throw invalidSignature(provider, `missing ${label} header`);
-  return values[0];
+  const [value] = values;
+  if (value === undefined || value === '') throw invalidSignature(provider, `missing ${label} header`);
+  return value;
 }
 
 export function bodyText(rawBody: Buffer | string): string {
