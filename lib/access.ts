@@ -43,6 +43,12 @@ export const PERMISSIONS = {
   'integration:write': MANAGERS,
   'purchase:read': ALL,
   'purchase:request': ['OWNER', 'ADMIN', 'USER'],
+  /** Sell bitcoin from the tenant's holdings on its exchange (a CGT event). */
+  'sale:request': MANAGERS,
+  /** Parcels, disposals, the tax profile and capital-gains reports (and their files). */
+  'tax:read': ALL,
+  /** Tax profile, history imports, cost-base edits, recorded spends, closing a financial year. */
+  'tax:write': MANAGERS,
   /** Invite members, change roles below OWNER, remove non-owners, list and revoke invitations. */
   'user:manage': MANAGERS,
   'invitation:read': MANAGERS,
@@ -87,7 +93,7 @@ export const isSensitiveAmount = (amounts: readonly (bigint | null | undefined)[
 export const SCOPE_ACTIONS: Record<ApiKeyScope, readonly Action[]> = {
   'read:treasury': ['tenant:read', 'rule:read', 'purchase:read'],
   'write:purchases': ['tenant:read', 'purchase:read', 'purchase:request'],
-  'read:compliance': ['tenant:read', 'audit:read', 'audit:verify'],
+  'read:compliance': ['tenant:read', 'audit:read', 'audit:verify', 'tax:read'],
   'read:market': ['price:read'],
 };
 /** Never reachable with an API key, whatever its scopes (checked again at run time). */
