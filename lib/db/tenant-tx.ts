@@ -2,7 +2,7 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { IsolationLevel } from '@mikro-orm/core';
 import { recordAudit, type AuditRecord } from '../audit';
 import type { BusEvent, EventBus } from '../bus';
-import type { PurchaseUpdatedEvent, TenantTopic, TreasuryRuleChangedEvent } from '../events';
+import type { PurchaseUpdatedEvent, SaleUpdatedEvent, TaxReportUpdatedEvent, TenantTopic, TreasuryRuleChangedEvent } from '../events';
 import { notFound } from '../errors';
 import { log } from '../logger';
 import { addToOutbox, kickOutbox, type OutboxMessage } from '../outbox';
@@ -36,6 +36,8 @@ export type TenantTx = {
    */
   publish(topic: 'purchase', event: PurchaseUpdatedEvent): void;
   publish(topic: 'rule', event: TreasuryRuleChangedEvent): void;
+  publish(topic: 'sale', event: SaleUpdatedEvent): void;
+  publish(topic: 'report', event: TaxReportUpdatedEvent): void;
 };
 
 export type TenantTxOptions = {
@@ -82,7 +84,7 @@ export class TenantTransactions {
             wroteJobs = true;
             return recordAudit(em, rec);
           },
-          publish: (topic: TenantTopic, event: PurchaseUpdatedEvent | TreasuryRuleChangedEvent) =>
+          publish: (topic: TenantTopic, event: PurchaseUpdatedEvent | TreasuryRuleChangedEvent | SaleUpdatedEvent | TaxReportUpdatedEvent) =>
             void pending.push({ channel: tenantChannel(id, topic), event: { ...event, tenantId: id } }),
         };
         return fn(tx);

@@ -59,6 +59,32 @@ export const TreasuryRuleChangedV1 = z.object({
   ruleVersion: z.number().int().nonnegative(),
 });
 
+export const SALE_STATUSES = ['PENDING', 'SUBMITTED', 'FILLED', 'PARTIALLY_FILLED', 'FAILED', 'CANCELLED'] as const;
+export const REPORT_STATUSES = ['QUEUED', 'RUNNING', 'READY', 'FAILED'] as const;
+
+/** `tenant.<tid>.sale`: a sale of bitcoin changed state (treasury). */
+export const SaleUpdatedV1 = z.object({
+  __typename: z.literal('SaleUpdated'),
+  version: z.literal(1),
+  tenantId: uuid.optional(),
+  saleId: uuid,
+  status: z.enum(SALE_STATUSES),
+  previousStatus: z.enum(SALE_STATUSES).nullable().optional(),
+  at: isoTime,
+});
+
+/** `tenant.<tid>.report`: a report file's generation progressed (compliance `reports` queue). */
+export const TaxReportUpdatedV1 = z.object({
+  __typename: z.literal('TaxReportUpdated'),
+  version: z.literal(1),
+  tenantId: uuid.optional(),
+  reportId: uuid,
+  status: z.enum(REPORT_STATUSES),
+  /** 0–100. */
+  progress: z.number().int().min(0).max(100),
+  at: isoTime,
+});
+
 /** `outbox.kick`: a transaction wrote outbox rows; the relay should look now rather than at its next poll. */
 export const OutboxKickV1 = z.object({
   __typename: z.literal('OutboxKick'),
@@ -76,11 +102,20 @@ export const TenantSchemaChangedV1 = z.object({
 export type BtcPriceEvent = z.infer<typeof BtcPriceV1>;
 export type PurchaseUpdatedEvent = z.infer<typeof PurchaseUpdatedV1>;
 export type TreasuryRuleChangedEvent = z.infer<typeof TreasuryRuleChangedV1>;
+export type SaleUpdatedEvent = z.infer<typeof SaleUpdatedV1>;
+export type TaxReportUpdatedEvent = z.infer<typeof TaxReportUpdatedV1>;
 export type OutboxKickEvent = z.infer<typeof OutboxKickV1>;
 export type TenantSchemaChangedEvent = z.infer<typeof TenantSchemaChangedV1>;
 
 /** Every live event, discriminated by `__typename` (and `version`). */
-export type BusEvent = BtcPriceEvent | PurchaseUpdatedEvent | TreasuryRuleChangedEvent | OutboxKickEvent | TenantSchemaChangedEvent;
+export type BusEvent =
+  | BtcPriceEvent
+  | PurchaseUpdatedEvent
+  | TreasuryRuleChangedEvent
+  | SaleUpdatedEvent
+  | TaxReportUpdatedEvent
+  | OutboxKickEvent
+  | TenantSchemaChangedEvent;
 export type BusEventType = BusEvent['__typename'];
 /** The event of one type, e.g. `EventOfType<'BtcPrice'>`. */
 export type EventOfType<T extends BusEventType> = Extract<BusEvent, { __typename: T }>;
@@ -88,7 +123,7 @@ export type EventOfType<T extends BusEventType> = Extract<BusEvent, { __typename
 export const OUTBOX_KICK_CHANNEL = 'outbox.kick';
 export const TENANT_SCHEMA_CHANNEL = 'platform.tenant-schema';
 /** The topics of a tenant's own channels, `tenant.<tid>.<topic>`. */
-export type TenantTopic = 'purchase' | 'rule';
+export type TenantTopic = 'purchase' | 'rule' | 'sale' | 'report';
 
 export const priceChannel = (currency: string): `price.btc.${string}` => `price.btc.${currency.toLowerCase()}`;
 export const tenantChannel = <T extends TenantTopic>(tenantId: string, topic: T): `tenant.${string}.${T}` => `tenant.${tenantId}.${topic}`;
@@ -106,7 +141,11 @@ export type EventOn<C extends string> = string extends C
       ? PurchaseUpdatedEvent
       : C extends `tenant.${string}.rule`
         ? TreasuryRuleChangedEvent
-        : C extends typeof OUTBOX_KICK_CHANNEL
+        : C extends `tenant.${string}.sale`
+          ? SaleUpdatedEvent
+          : C extends `tenant.${string}.report`
+            ? TaxReportUpdatedEvent
+            : C extends typeof OUTBOX_KICK_CHANNEL
           ? OutboxKickEvent
           : C extends typeof TENANT_SCHEMA_CHANNEL
             ? TenantSchemaChangedEvent
@@ -134,6 +173,8 @@ export const CATALOG: readonly Entry[] = [
   },
   { pattern: 'tenant.*.purchase', match: /^tenant\.([^.]+)\.purchase$/, events: [PurchaseUpdatedV1], agrees: sameTenant },
   { pattern: 'tenant.*.rule', match: /^tenant\.([^.]+)\.rule$/, events: [TreasuryRuleChangedV1], agrees: sameTenant },
+  { pattern: 'tenant.*.sale', match: /^tenant\.([^.]+)\.sale$/, events: [SaleUpdatedV1], agrees: sameTenant },
+  { pattern: 'tenant.*.report', match: /^tenant\.([^.]+)\.report$/, events: [TaxReportUpdatedV1], agrees: sameTenant },
   { pattern: OUTBOX_KICK_CHANNEL, match: /^outbox\.kick$/, events: [OutboxKickV1] },
   { pattern: TENANT_SCHEMA_CHANNEL, match: /^platform\.tenant-schema$/, events: [TenantSchemaChangedV1] },
 ];
