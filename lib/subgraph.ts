@@ -16,7 +16,7 @@ import { AppError, ErrorCode, maskError } from './errors';
 import { createHttpApp, listen, type Listening, type ReadinessCheck } from './http';
 import { accessLogPlugin } from './access-log';
 import { log, noteRequest, withCorrelation } from './logger';
-import { graphqlDuration, graphqlRequests } from './metrics';
+import { graphqlDuration, graphqlRequests, recordSecurityEvent } from './metrics';
 import { hideSuggestions } from './suggestions';
 
 export const FEDERATION_LINK = `extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key", "@shareable", "@external", "@requires", "@provides"])`;
@@ -188,7 +188,10 @@ export async function serveSubgraph<S>(opts: SubgraphServerOptions<S>): Promise<
     (req, res, next) => {
       const signature = req.header(GATEWAY_SIGNATURE_HEADER);
       const viaGateway = verifyGatewayRequest(secrets, opts.name, (req as RawBodyRequest).rawBody, signature);
-      if (signature !== undefined && !viaGateway) log().warn({ service: opts.name }, 'subgraph request with a gateway signature that does not verify');
+      if (signature !== undefined && !viaGateway) {
+        log().warn({ service: opts.name }, 'subgraph request with a gateway signature that does not verify');
+        recordSecurityEvent('gateway_signature_invalid');
+      }
       res.locals.viaGateway = viaGateway;
       // Production subgraphs answer the gateway, or a caller with a credential (verified next, like every request's).
       if (production && !viaGateway && !req.header('authorization')) {

@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
 import { log } from '../../lib/logger';
+import { recordCacheLookup } from '../../lib/metrics';
 import { EdgeCode, EdgeError, sendEdgeError } from './errors';
 import { sha256Hex } from './manifest';
 import { operationsOf } from './operations';
@@ -90,7 +91,9 @@ export class ManifestFirstCache implements StringCache {
   private hash = (key: string): string => (key.startsWith(APQ_PREFIX) ? key.slice(APQ_PREFIX.length) : key);
 
   async get(key: string): Promise<string | undefined> {
-    return this.manifest.get(this.hash(key)) ?? (await this.registered.get(key));
+    const found = this.manifest.get(this.hash(key)) ?? (await this.registered.get(key));
+    recordCacheLookup('apq', found !== undefined);
+    return found;
   }
 
   async set(key: string, value: string, options?: { ttl?: number | null }): Promise<void> {

@@ -23,6 +23,7 @@ import type { JwtKeys } from '../../lib/auth/tokens';
 import type { EventBus } from '../../lib/bus';
 import { AppError, ErrorCode } from '../../lib/errors';
 import { log } from '../../lib/logger';
+import { setSubscriberCount } from '../../lib/metrics';
 import type { QueryPolicy } from '../edge/query-limits';
 import type { QueryRunner } from './execution';
 import { Connection, SubscriptionHub, type HubStats, type Prepared } from './hub';
@@ -121,6 +122,11 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
   const format = (e: GraphQLError): GraphQLFormattedError => opts.policy.formatError(e.toJSON(), e);
   const connections = new WeakMap<WebSocket, Connection>();
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayloadBytes ?? 64 * 1024 });
+  // ws drops a client from wss.clients on its 'close' before this listener runs.
+  wss.on('connection', (socket: WebSocket) => {
+    setSubscriberCount(wss.clients.size);
+    socket.once('close', () => setSubscriberCount(wss.clients.size));
+  });
 
   // The subgraphs' gates verify credentials (the gateway holds no database); the few queries it asks are parsed once.
   const asked = new Map<string, DocumentNode>();

@@ -1,6 +1,7 @@
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { badInput } from '../../lib/errors';
+import { recordSecurityEvent } from '../../lib/metrics';
 import { AuditEvent, AuditHead } from './audit-event.entity';
 import { GENESIS_HASH, canonicalJson, chainHash, findBreak, type ChainBreak } from './audit-chain';
 
@@ -93,6 +94,12 @@ const MAX_HEAD_FOLLOWS = 20;
  * never moves and one pass decides.
  */
 export async function verifyAuditChain(em: EntityManager, tenantId: string): Promise<Verification> {
+  const verification = await walkAuditChain(em, tenantId);
+  if (!verification.valid) recordSecurityEvent('audit_chain_broken');
+  return verification;
+}
+
+async function walkAuditChain(em: EntityManager, tenantId: string): Promise<Verification> {
   let cursor = { expectedSeq: 1n, prevHash: GENESIS_HASH };
   let checked = 0;
   let lastSeq = 0n;

@@ -7,12 +7,14 @@ import { keyIdOf, open, reseal, seal, type KeyRing } from '../../../lib/crypto/s
 import { TenantDirectory, isUuid } from '../../../lib/db/tenant-context';
 import { TenantTransactions } from '../../../lib/db/tenant-tx';
 import { badInput, notFound } from '../../../lib/errors';
+import { recordSecurityEvent } from '../../../lib/metrics';
 import { log, noteRequest } from '../../../lib/logger';
 import { kickOutbox, outboxKicker } from '../../../lib/outbox';
 import { hasUnstorableText, storableJson, storableText } from '../../../lib/storable-text';
 import { UnstorableDeliveryError, WebhookIntake, type IntakeRow } from './webhook-intake';
 import { IntegrationRoute, PaymentIntegration, PaymentProvider } from './integration.entity';
 import {
+  WebhookErrorCode,
   WebhookVerificationError,
   createPayPalVerifier,
   createSquareVerifier,
@@ -300,6 +302,7 @@ export class IntegrationService {
     } catch (err) {
       if (err instanceof WebhookVerificationError) {
         log().warn({ tenantId, integrationId, provider, code: err.code }, 'webhook refused');
+        if (err.code === WebhookErrorCode.INVALID_SIGNATURE) recordSecurityEvent('webhook_signature_invalid');
         return { status: err.httpStatus, body: { error: err.code } };
       }
       throw err;
