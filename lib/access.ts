@@ -45,6 +45,12 @@ export const PERMISSIONS = {
   'purchase:request': ['OWNER', 'ADMIN', 'USER'],
   /** Sell bitcoin from the tenant's holdings on its exchange (a CGT event). */
   'sale:request': MANAGERS,
+  /** The address book (bitcoin addresses and xpubs for withdrawals) and withdrawals themselves. */
+  'withdrawal:read': ALL,
+  /** Add, change, disable destinations; request and cancel withdrawals; set the approval policy. */
+  'withdrawal:manage': MANAGERS,
+  /** Confirm a destination or approve a withdrawal (the policy's roles, MFA, never one's own). */
+  'withdrawal:approve': MANAGERS,
   /** Parcels, disposals, the tax profile and capital-gains reports (and their files). */
   'tax:read': ALL,
   /** Tax profile, history imports, cost-base edits, recorded spends, closing a financial year. */
@@ -73,6 +79,7 @@ const PUBLIC_ACTIONS: ReadonlySet<Action> = new Set<Action>(['price:read']);
  */
 export const SENSITIVE_ACTIONS: ReadonlySet<Action> = new Set<Action>([
   'integration:write',
+  'withdrawal:manage',
   'user:manage',
   'apikey:manage',
   'owner:manage',

@@ -2,7 +2,7 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { IsolationLevel } from '@mikro-orm/core';
 import { recordAudit, type AuditRecord } from '../audit';
 import type { BusEvent, EventBus } from '../bus';
-import type { PurchaseUpdatedEvent, SaleUpdatedEvent, TaxReportUpdatedEvent, TenantTopic, TreasuryRuleChangedEvent } from '../events';
+import type { PurchaseUpdatedEvent, SaleUpdatedEvent, TaxReportUpdatedEvent, TenantTopic, TreasuryRuleChangedEvent, WithdrawalUpdatedEvent } from '../events';
 import { notFound } from '../errors';
 import { log } from '../logger';
 import { addToOutbox, kickOutbox, type OutboxMessage } from '../outbox';
@@ -38,6 +38,7 @@ export type TenantTx = {
   publish(topic: 'rule', event: TreasuryRuleChangedEvent): void;
   publish(topic: 'sale', event: SaleUpdatedEvent): void;
   publish(topic: 'report', event: TaxReportUpdatedEvent): void;
+  publish(topic: 'withdrawal', event: WithdrawalUpdatedEvent): void;
 };
 
 export type TenantTxOptions = {
@@ -84,7 +85,7 @@ export class TenantTransactions {
             wroteJobs = true;
             return recordAudit(em, rec);
           },
-          publish: (topic: TenantTopic, event: PurchaseUpdatedEvent | TreasuryRuleChangedEvent | SaleUpdatedEvent | TaxReportUpdatedEvent) =>
+          publish: (topic: TenantTopic, event: PurchaseUpdatedEvent | TreasuryRuleChangedEvent | SaleUpdatedEvent | TaxReportUpdatedEvent | WithdrawalUpdatedEvent) =>
             void pending.push({ channel: tenantChannel(id, topic), event: { ...event, tenantId: id } }),
         };
         return fn(tx);

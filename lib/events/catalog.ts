@@ -85,6 +85,19 @@ export const TaxReportUpdatedV1 = z.object({
   at: isoTime,
 });
 
+export const WITHDRAWAL_STATUSES = ['REQUESTED', 'APPROVED', 'SUBMITTED', 'BROADCAST', 'CONFIRMED', 'FAILED', 'REJECTED', 'CANCELLED'] as const;
+
+/** `tenant.<tid>.withdrawal`: a withdrawal to the tenant's own wallet changed state (treasury). */
+export const WithdrawalUpdatedV1 = z.object({
+  __typename: z.literal('WithdrawalUpdated'),
+  version: z.literal(1),
+  tenantId: uuid.optional(),
+  withdrawalId: uuid,
+  status: z.enum(WITHDRAWAL_STATUSES),
+  previousStatus: z.enum(WITHDRAWAL_STATUSES).nullable().optional(),
+  at: isoTime,
+});
+
 /** `outbox.kick`: a transaction wrote outbox rows; the relay should look now rather than at its next poll. */
 export const OutboxKickV1 = z.object({
   __typename: z.literal('OutboxKick'),
@@ -104,6 +117,7 @@ export type PurchaseUpdatedEvent = z.infer<typeof PurchaseUpdatedV1>;
 export type TreasuryRuleChangedEvent = z.infer<typeof TreasuryRuleChangedV1>;
 export type SaleUpdatedEvent = z.infer<typeof SaleUpdatedV1>;
 export type TaxReportUpdatedEvent = z.infer<typeof TaxReportUpdatedV1>;
+export type WithdrawalUpdatedEvent = z.infer<typeof WithdrawalUpdatedV1>;
 export type OutboxKickEvent = z.infer<typeof OutboxKickV1>;
 export type TenantSchemaChangedEvent = z.infer<typeof TenantSchemaChangedV1>;
 
@@ -114,6 +128,7 @@ export type BusEvent =
   | TreasuryRuleChangedEvent
   | SaleUpdatedEvent
   | TaxReportUpdatedEvent
+  | WithdrawalUpdatedEvent
   | OutboxKickEvent
   | TenantSchemaChangedEvent;
 export type BusEventType = BusEvent['__typename'];
@@ -123,7 +138,7 @@ export type EventOfType<T extends BusEventType> = Extract<BusEvent, { __typename
 export const OUTBOX_KICK_CHANNEL = 'outbox.kick';
 export const TENANT_SCHEMA_CHANNEL = 'platform.tenant-schema';
 /** The topics of a tenant's own channels, `tenant.<tid>.<topic>`. */
-export type TenantTopic = 'purchase' | 'rule' | 'sale' | 'report';
+export type TenantTopic = 'purchase' | 'rule' | 'sale' | 'report' | 'withdrawal';
 
 export const priceChannel = (currency: string): `price.btc.${string}` => `price.btc.${currency.toLowerCase()}`;
 export const tenantChannel = <T extends TenantTopic>(tenantId: string, topic: T): `tenant.${string}.${T}` => `tenant.${tenantId}.${topic}`;
@@ -145,7 +160,9 @@ export type EventOn<C extends string> = string extends C
           ? SaleUpdatedEvent
           : C extends `tenant.${string}.report`
             ? TaxReportUpdatedEvent
-            : C extends typeof OUTBOX_KICK_CHANNEL
+            : C extends `tenant.${string}.withdrawal`
+              ? WithdrawalUpdatedEvent
+              : C extends typeof OUTBOX_KICK_CHANNEL
           ? OutboxKickEvent
           : C extends typeof TENANT_SCHEMA_CHANNEL
             ? TenantSchemaChangedEvent
@@ -175,6 +192,7 @@ export const CATALOG: readonly Entry[] = [
   { pattern: 'tenant.*.rule', match: /^tenant\.([^.]+)\.rule$/, events: [TreasuryRuleChangedV1], agrees: sameTenant },
   { pattern: 'tenant.*.sale', match: /^tenant\.([^.]+)\.sale$/, events: [SaleUpdatedV1], agrees: sameTenant },
   { pattern: 'tenant.*.report', match: /^tenant\.([^.]+)\.report$/, events: [TaxReportUpdatedV1], agrees: sameTenant },
+  { pattern: 'tenant.*.withdrawal', match: /^tenant\.([^.]+)\.withdrawal$/, events: [WithdrawalUpdatedV1], agrees: sameTenant },
   { pattern: OUTBOX_KICK_CHANNEL, match: /^outbox\.kick$/, events: [OutboxKickV1] },
   { pattern: TENANT_SCHEMA_CHANNEL, match: /^platform\.tenant-schema$/, events: [TenantSchemaChangedV1] },
 ];
