@@ -2,10 +2,10 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Principal } from '../access';
 import { AppError, ErrorCode } from '../errors';
 import { log } from '../logger';
+import { isUuid } from '../uuid';
 import { apiKeySecretMatches, isApiKeyScope, looksLikeApiKey, parseApiKey, type ApiKeyScope } from './api-keys';
 import { ROLES, verifyAccessToken, type JwtKeys, type Role } from './tokens';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const unauthenticated = (message: string): AppError => new AppError(ErrorCode.UNAUTHENTICATED, message);
 
 /** How long a subgraph trusts what it read about a user or key (revocations reach every process within it). */
@@ -81,7 +81,7 @@ export class CredentialVerifier {
     if (looksLikeApiKey(token)) return this.apiKey(token);
     const claims = await verifyAccessToken(token, jwtKeys);
     const tenantId = claims.tid.toLowerCase();
-    if (!UUID.test(claims.sub) || !UUID.test(tenantId) || !UUID.test(claims.sid)) throw unauthenticated('token claims are invalid');
+    if (!isUuid(claims.sub) || !isUuid(tenantId) || !isUuid(claims.sid)) throw unauthenticated('token claims are invalid');
     const state = await this.userState(claims.sub, tenantId, claims.sid.toLowerCase());
     if (!state.exists) throw unauthenticated('token is invalid');
     // A session id is only good for the user and tenant it was issued to (a token naming another user's session is refused).

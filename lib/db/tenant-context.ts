@@ -4,6 +4,7 @@ import type { EventBus, Unsubscribe } from '../bus';
 import { TENANT_SCHEMA_CHANNEL } from '../events';
 import { currentCorrelationId } from '../logger';
 import { assertSchemaName } from './roles';
+import { isUuid } from '../uuid';
 
 type CacheEntry = { schema: string; at: number; epoch: number };
 
@@ -55,8 +56,7 @@ export class TenantDirectory {
   }
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const isUuid = (v: string): boolean => UUID.test(v);
+export { isUuid };
 
 /**
  * @deprecated use TenantTransactions.run (lib/db/tenant-tx.ts): the tenant transaction that carries

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { log } from '../logger';
 import { SCHEMA_NAME } from '../db/roles';
 import { isPlainNonNegativeDecimal } from '../money';
+import { isoTime, uuid } from './fields';
 
 /**
  * The catalog of live events: every event the platform publishes on the bus, by channel, with
@@ -15,9 +16,6 @@ import { isPlainNonNegativeDecimal } from '../money';
  * optional field is not a new version.
  */
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const uuid = z.string().regex(UUID, 'not a uuid');
-const isoTime = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'not an ISO timestamp');
 const price = z.string().refine(isPlainNonNegativeDecimal, 'not a plain decimal price');
 
 export const PURCHASE_STATUSES = ['PENDING', 'SUBMITTED', 'FILLED', 'PARTIALLY_FILLED', 'FAILED', 'CANCELLED'] as const;
@@ -59,7 +57,8 @@ export const TreasuryRuleChangedV1 = z.object({
   ruleVersion: z.number().int().nonnegative(),
 });
 
-export const SALE_STATUSES = ['PENDING', 'SUBMITTED', 'FILLED', 'PARTIALLY_FILLED', 'FAILED', 'CANCELLED'] as const;
+/** Sales run the purchases' order state machine (subgraphs/treasury/purchases/purchase-state.ts): the same states. */
+export const SALE_STATUSES = PURCHASE_STATUSES;
 export const REPORT_STATUSES = ['QUEUED', 'RUNNING', 'READY', 'FAILED'] as const;
 
 /** `tenant.<tid>.sale`: a sale of bitcoin changed state (treasury). */

@@ -1,17 +1,21 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { isoTime, uuid } from './fields';
 
 /**
  * Durable facts treasury sends compliance's tax ledger, as jobs on the `tax` queue written through
  * the tenant's outbox in the same transaction as the change they describe (so a fact exists if and
- * only if the fill or the sale's settlement committed). The job id is the fact id: a replay or a
- * second relay pass is the same job, and compliance inserts each fact once (`on conflict do nothing`).
+ * only if the fill or the sale's settlement committed). Each fact has a stable `id`; compliance
+ * records each fact once by that id (`on conflict do nothing`), whatever job delivered it.
+ *
+ * The outbox row (and so the job) needs an id of its own: the fact's id is often the id of the
+ * order whose own job already holds that outbox id (`<tenant, id>` is unique and a second insert
+ * is dropped). `taxFactJobId` derives the job id from the job name and the fact id, so a replay or
+ * a second relay pass is still the same job.
  *
  * Amounts travel as decimal strings of integer cents and satoshis; times as ISO 8601 UTC.
  */
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const uuid = z.string().regex(UUID, 'not a uuid');
-const isoTime = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'not an ISO timestamp');
 /** A non-negative integer as a decimal string (cents or sats). */
 const wholeUnits = z.string().regex(/^(0|[1-9][0-9]*)$/, 'not a non-negative integer');
 /** A positive integer as a decimal string. */
@@ -21,20 +25,31 @@ export const TAX_QUEUE = 'tax' as const;
 export const TAX_ACQUISITION_JOB = 'tax.acquisition' as const;
 export const TAX_DISPOSAL_JOB = 'tax.disposal' as const;
 
-/**
- * A fill (or the filled part of a partial fill): one parcel. `id` is the parcel id, stable for the
- * fill (`<purchaseId>:<n>` for the n-th recorded fill of that purchase; `<purchaseId>` when whole).
- */
-export const TaxAcquisitionFactV1 = z.object({
-  kind: z.literal('acquisition'),
+/** The outbox/job id of a tax fact: a UUID (v5 layout) of SHA-256 over the job name and the fact id. */
+export function taxFactJobId(jobName: typeof TAX_ACQUISITION_JOB | typeof TAX_DISPOSAL_JOB, factId: string): string {
+  const h = createHash('sha256').update(`${jobName}:${factId}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/** What every fact about an exchange order carries: who, which order, when, how many sats. */
+const OrderFact = z.object({
   version: z.literal(1),
   tenantId: uuid,
+  /** The fact id (see each fact). */
   id: z.string().min(1).max(200),
-  purchaseId: uuid,
   exchange: z.string().min(1),
   exchangeOrderId: z.string().nullable(),
   at: isoTime,
   sats: positiveUnits,
+});
+
+/**
+ * A fill (or the filled part of a partial fill): one parcel. `id` is the parcel id, stable for the
+ * fill (`<purchaseId>:<n>` for the n-th recorded fill of that purchase; `<purchaseId>` when whole).
+ */
+export const TaxAcquisitionFactV1 = OrderFact.extend({
+  kind: z.literal('acquisition'),
+  purchaseId: uuid,
   /** AUD spent on the bitcoin itself, excluding the fee. */
   costAudCents: wholeUnits,
   /** Brokerage charged on the fill. */
@@ -54,18 +69,11 @@ export const IdentificationV1 = z.discriminatedUnion('method', [
 export type IdentificationFact = z.infer<typeof IdentificationV1>;
 
 /** A sale settled on an exchange (CGT event A1): the sats sold and the gross AUD received. */
-export const TaxDisposalFactV1 = z.object({
+export const TaxDisposalFactV1 = OrderFact.extend({
   kind: z.literal('disposal'),
-  version: z.literal(1),
-  tenantId: uuid,
-  /** The disposal id (the sale's id). */
-  id: z.string().min(1).max(200),
+  /** The disposal id is the sale's id. */
   saleId: uuid,
   type: z.literal('SALE'),
-  exchange: z.string().min(1),
-  exchangeOrderId: z.string().nullable(),
-  at: isoTime,
-  sats: positiveUnits,
   /** Gross AUD received, before the selling fee. */
   proceedsAudCents: wholeUnits,
   feeAudCents: wholeUnits,
