@@ -7,7 +7,21 @@ import { complianceTenantMigrations } from './migrations/tenant';
 export const complianceModule: PlatformModule<Record<string, never>> = {
   name: 'compliance',
   entities: complianceEntities,
-  tables: { tenant: ['audit_event', 'audit_head'], public: [] },
+  tables: {
+    tenant: [
+      'audit_event',
+      'audit_head',
+      // tax ledger (#10)
+      'tax_profile',
+      'tax_import_batch',
+      'tax_acquisition',
+      'tax_disposal',
+      'tax_transfer',
+      'tax_cost_base_adjustment',
+      'tax_closed_year',
+    ],
+    public: [],
+  },
   publicMigrations: () => [],
   tenantMigrations: complianceTenantMigrations,
   buildSchema: buildComplianceSchema,

@@ -32,3 +32,5 @@ export {
   startOfLocalDate,
 } from './tax-calendar';
 export { TaxErrorReason, taxErrorReason } from './tax-errors';
+// The ledger's storage (the only part of this folder that touches the database): for the API, the queue and reports.
+export { loadHistory, loadProfile, lockTaxLedger, DEFAULT_TAX_PROFILE, type LoadedHistory } from './tax.store';
