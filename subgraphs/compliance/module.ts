@@ -1,6 +1,7 @@
 import type { PlatformModule } from '../../lib/module';
 import { buildComplianceSchema, complianceEntities } from './index';
 import { auditProcessor } from './jobs/audit.processor';
+import { taxProcessor } from './jobs/tax.processor';
 import { complianceTenantMigrations } from './migrations/tenant';
 
 /** compliance: each tenant's audit hash chain (appended from the outbox's audit facts) and its verification. */
@@ -27,7 +28,11 @@ export const complianceModule: PlatformModule<Record<string, never>> = {
   buildSchema: buildComplianceSchema,
   createServices: () => ({}),
   jobs: ({ orm, tenants }) => ({
-    processors: [{ queue: 'audit', handler: auditProcessor(orm, tenants.directory), concurrency: 4 }],
+    processors: [
+      { queue: 'audit', handler: auditProcessor(orm, tenants.directory), concurrency: 4 },
+      // tax ledger (#10): treasury's fill and sale facts, each recorded once by id.
+      { queue: 'tax', handler: taxProcessor(orm, tenants.directory), concurrency: 4 },
+    ],
     background: [],
   }),
 };
