@@ -3,9 +3,10 @@ import { buildFederatedSchema } from '../../lib/subgraph';
 import { AuditEvent, AuditHead } from './audit-event.entity';
 import { AuditResolver, TenantAudit, TenantAuditResolver } from './audit.resolver';
 import { complianceReferences } from './audit.reference';
+import { TaxResolver } from './tax/tax.resolver';
 
 export const complianceEntities = [AuditEvent, AuditHead];
 
 export function buildComplianceSchema(): Promise<GraphQLSchema> {
-  return buildFederatedSchema([AuditResolver, TenantAuditResolver], complianceReferences, [TenantAudit]);
+  return buildFederatedSchema([AuditResolver, TenantAuditResolver, TaxResolver], complianceReferences, [TenantAudit]);
 }
