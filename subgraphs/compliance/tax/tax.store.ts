@@ -181,12 +181,11 @@ export async function loadProfile(em: EntityManager): Promise<TaxProfile | null>
 export async function loadHistory(tx: Pick<TenantTx, 'em'>): Promise<LoadedHistory> {
   const em = tx.em;
   const stored = await loadProfile(em);
-  const [acq, dis, tr, adj] = await Promise.all([
-    em.execute<Raw[]>(`select * from tax_acquisition order by at, id`),
-    em.execute<Raw[]>(`select * from tax_disposal order by at, id`),
-    em.execute<Raw[]>(`select * from tax_transfer order by at, id`),
-    em.execute<Raw[]>(`select * from tax_cost_base_adjustment order by effective_at, id`),
-  ]);
+  // One after another: the statements share the transaction's connection.
+  const acq = await em.execute<Raw[]>(`select * from tax_acquisition order by at, id`);
+  const dis = await em.execute<Raw[]>(`select * from tax_disposal order by at, id`);
+  const tr = await em.execute<Raw[]>(`select * from tax_transfer order by at, id`);
+  const adj = await em.execute<Raw[]>(`select * from tax_cost_base_adjustment order by effective_at, id`);
   return {
     history: { acquisitions: acq.map(acquisitionOf), disposals: dis.map(disposalOf), transfers: tr.map(transferOf), adjustments: adj.map(adjustmentOf) },
     profile: stored ?? DEFAULT_TAX_PROFILE,
