@@ -90,6 +90,17 @@ const FIELDS: Record<string, Rule> = {
   // compliance subgraph
   'Query.auditEvents': { action: 'audit:read' },
   'Query.verifyAuditChain': { action: 'audit:verify' },
+  // compliance: the tax ledger (#10); mutation args chosen to be refused after the gate, so nothing is written
+  'Query.taxProfile': { action: 'tax:read' },
+  'Query.parcels': { action: 'tax:read' },
+  'Query.capitalGainsReport': { action: 'tax:read', args: { financialYear: '2024-25' } },
+  'Query.taxDisposals': { action: 'tax:read' },
+  'Mutation.setTaxProfile': { action: 'tax:write', args: { entityType: 'COMPANY', gstRegistered: false, timeZone: 'Not/AZone' } },
+  'Mutation.importTaxHistory': { action: 'tax:write', args: { csv: '' } },
+  'Mutation.adjustCostBase': { action: 'tax:write', args: { parcelId: '$foreign.purchase', costAudCents: '1', reason: 'matrix' } },
+  'Mutation.recordDisposal': { action: 'tax:write', args: { type: 'SPEND', sats: '1', marketValueAudCents: '1', at: '2025-01-01T00:00:00Z' } },
+  'Mutation.changeDisposalIdentification': { action: 'tax:write', args: { disposalId: 'matrix-none', identification: { method: 'FIFO' } } },
+  'Mutation.closeFinancialYear': { action: 'tax:write', args: { financialYear: 'matrix' } },
   // market-price subgraph
   'Query.btcPrice': { public: true },
   'Query.priceHistory': { public: true },
