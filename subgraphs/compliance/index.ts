@@ -3,10 +3,12 @@ import { buildFederatedSchema } from '../../lib/subgraph';
 import { AuditEvent, AuditHead } from './audit-event.entity';
 import { AuditResolver, TenantAudit, TenantAuditResolver } from './audit.resolver';
 import { complianceReferences } from './audit.reference';
+import { PurchaseParcels, PurchaseParcelsResolver } from './tax/purchase-parcels';
+import { purchaseParcelsReferences } from './tax/purchase-parcels.reference';
 import { TaxResolver } from './tax/tax.resolver';
 
 export const complianceEntities = [AuditEvent, AuditHead];
 
 export function buildComplianceSchema(): Promise<GraphQLSchema> {
-  return buildFederatedSchema([AuditResolver, TenantAuditResolver, TaxResolver], complianceReferences, [TenantAudit]);
+  return buildFederatedSchema([AuditResolver, TenantAuditResolver, TaxResolver, PurchaseParcelsResolver], { ...complianceReferences, ...purchaseParcelsReferences }, [TenantAudit, PurchaseParcels]);
 }

@@ -22,6 +22,14 @@ export const complianceModule: PlatformModule<Record<string, never>> = {
       'tax_closed_year',
     ],
     public: [],
+    shared: [
+      {
+        module: 'treasury',
+        table: 'purchase',
+        access: 'read',
+        why: "BitcoinPurchase.__resolveReference (tax parcels): the gate checks, under row-level security, that the purchase is the caller's (lib/access.ts REFERENCE_TABLES)",
+      },
+    ],
   },
   publicMigrations: () => [],
   tenantMigrations: complianceTenantMigrations,

@@ -1,4 +1,5 @@
 import { ClientError, gql } from 'graphql-request';
+import { TAX_ACQUISITION_JOB, taxFactJobId, type TaxAcquisitionFact } from '../../lib/events/tax-facts';
 import { client, errorCodes, startTestPlatform, type TestPlatform } from '../helpers/platform';
 import { at } from '../helpers/present';
 import { until } from '../helpers/wait';
@@ -84,19 +85,23 @@ type Report = {
 describe('the tax ledger through the gateway', () => {
   let t: TestPlatform;
   let token: string;
+  let tenantId: string;
   let other: string;
 
-  const signUp = async (tenantName: string, email: string): Promise<string> =>
+  const signUp = async (tenantName: string, email: string): Promise<{ accessToken: string; tenant: { id: string } }> =>
     (
-      await client(t.gateway).request<{ signUp: { accessToken: string } }>(gql`mutation ($i: SignUpInput!) { signUp(input: $i) { accessToken } }`, {
-        i: { tenantName, email, password: PASSWORD },
-      })
-    ).signUp.accessToken;
+      await client(t.gateway).request<{ signUp: { accessToken: string; tenant: { id: string } } }>(
+        gql`mutation ($i: SignUpInput!) { signUp(input: $i) { accessToken tenant { id } } }`,
+        { i: { tenantName, email, password: PASSWORD } },
+      )
+    ).signUp;
 
   beforeAll(async () => {
     t = await startTestPlatform();
-    token = await signUp('Tax Coffee Pty Ltd', 'tax@x.example');
-    other = await signUp('Other Pty Ltd', 'other@x.example');
+    const mine = await signUp('Tax Coffee Pty Ltd', 'tax@x.example');
+    token = mine.accessToken;
+    tenantId = mine.tenant.id;
+    other = (await signUp('Other Pty Ltd', 'other@x.example')).accessToken;
   });
   afterAll(async () => {
     await t?.stop();
@@ -168,5 +173,33 @@ describe('the tax ledger through the gateway', () => {
     expect(theirs.worksheet).toEqual([]);
     expect(theirs.summary.grossCapitalGainsAudCents).toBe('0');
     expect(await errorCodes(client(t.gateway).request(REPORT, { fy: '2024-25' }))).toEqual(['UNAUTHENTICATED']);
+  });
+
+  it('shows a purchase’s parcels on BitcoinPurchase once its fill fact is on the tax queue', async () => {
+    const c = client(t.gateway, token);
+    const { requestPurchase } = await c.request<{ requestPurchase: { id: string } }>(
+      gql`mutation { requestPurchase(amountAudCents: "5000", idempotencyKey: "tax-e2e-1") { id } }`,
+    );
+    const fact: TaxAcquisitionFact = {
+      version: 1,
+      kind: 'acquisition',
+      tenantId,
+      id: `${requestPurchase.id}:1`,
+      purchaseId: requestPurchase.id,
+      exchange: 'paper',
+      exchangeOrderId: null,
+      at: '2025-03-03T00:00:00.000Z',
+      sats: '4321',
+      costAudCents: '4990',
+      feeAudCents: '10',
+    };
+    // Delivered twice (a relay replay): one parcel.
+    for (let i = 0; i < 2; i++) await t.platform.queue.add('tax', TAX_ACQUISITION_JOB, { ...fact }, { jobId: taxFactJobId(TAX_ACQUISITION_JOB, fact.id) + (i === 0 ? '' : '-again') });
+    const q = gql`query ($id: ID!) { purchase(id: $id) { id parcels { id sats costBaseAudCents purchaseId } } }`;
+    const got = await until('the parcel of the purchase', async () => {
+      const r = await c.request<{ purchase: { parcels: { id: string; sats: string; costBaseAudCents: string; purchaseId: string }[] } }>(q, { id: requestPurchase.id });
+      return r.purchase.parcels.length > 0 ? r.purchase.parcels : undefined;
+    });
+    expect(got).toEqual([{ id: fact.id, sats: '4321', costBaseAudCents: '5000', purchaseId: requestPurchase.id }]);
   });
 });

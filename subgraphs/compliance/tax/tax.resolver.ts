@@ -81,7 +81,7 @@ class TaxProfileGql {
 }
 
 @ObjectType('TaxParcel', { description: 'Bitcoin acquired in one fill or imported acquisition, as held at some instant.' })
-class TaxParcelGql {
+export class TaxParcelGql {
   @Field(() => ID) id!: string;
   @Field(() => String) acquisitionId!: string;
   @Field(() => String, { description: 'PURCHASE_FILL, IMPORT or MANUAL.' }) source!: string;
