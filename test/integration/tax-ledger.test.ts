@@ -15,7 +15,9 @@ import {
   changeDisposalIdentification,
   closeFinancialYear,
   importTaxHistory,
+  recordTaxDisposal,
   setTaxProfile,
+  taxDisposals,
   taxReport,
   type ProfileInput,
 } from '../../subgraphs/compliance/tax/tax.service';
@@ -254,6 +256,44 @@ describe('the tax ledger in PostgreSQL', () => {
       const noReason = await refused(() => txs.run(t, (tx) => adjustCostBase(tx, null, { parcelId: a2.id, costAudCents: 1n, reason: '  ' })));
       expect(noReason).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'REASON_REQUIRED' });
       expect(await count(t, 'tax_cost_base_adjustment')).toBe(1);
+    });
+  });
+
+  describe('spends and fees paid in bitcoin', () => {
+    it('records a spend at market value with a specific parcel choice, and refuses one above holdings writing nothing', async () => {
+      const t = await newTenant('Spender');
+      await profile(t, { entityType: 'INDIVIDUAL', gstRegistered: false });
+      const p1 = randomUUID();
+      const p2 = randomUUID();
+      await handle(job(TAX_ACQUISITION_JOB, fill(t, p1, '2025-01-01T00:00:00.000Z', 100_000n, 10_000n, 0n)));
+      await handle(job(TAX_ACQUISITION_JOB, fill(t, p2, '2025-02-01T00:00:00.000Z', 100_000n, 12_000n, 0n)));
+      // 40,000 sats of the second parcel (cost 12,000 × 0.4 = 4,800) given for goods worth 6,000: gain 1,200.
+      const spend = await txs.run(t, (tx) =>
+        recordTaxDisposal(tx, null, {
+          type: 'SPEND',
+          sats: 40_000n,
+          marketValueAudCents: 6_000n,
+          at: new Date('2025-03-01T00:00:00.000Z'),
+          identification: { method: 'SPECIFIC', parcels: [{ parcelId: `${p2}:1`, sats: 40_000n }] },
+        }),
+      );
+      expect([spend.type, spend.costBaseAudCents, spend.proceedsAudCents, spend.gainAudCents]).toEqual(['SPEND', 4_800n, 6_000n, 1_200n]);
+      const above = await refused(() =>
+        txs.run(t, (tx) => recordTaxDisposal(tx, null, { type: 'FEE', sats: 160_001n, marketValueAudCents: 1n, at: new Date('2025-03-02T00:00:00.000Z') })),
+      );
+      expect(above).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'INSUFFICIENT_HOLDINGS' });
+      const future = await refused(() =>
+        txs.run(t, (tx) => recordTaxDisposal(tx, null, { type: 'FEE', sats: 1n, marketValueAudCents: 1n, at: new Date(Date.now() + 86_400_000) })),
+      );
+      expect(future).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'INVALID_TIME' });
+      const negative = await refused(() =>
+        txs.run(t, (tx) => recordTaxDisposal(tx, null, { type: 'FEE', sats: -1n, marketValueAudCents: 1n, at: new Date('2025-03-02T00:00:00.000Z') })),
+      );
+      expect(negative).toMatchObject({ code: 'BAD_USER_INPUT' });
+      expect(await count(t, 'tax_disposal')).toBe(1);
+      const listed = await txs.run(t, (tx) => taxDisposals(tx, 2025));
+      expect(listed.map((d) => [d.disposalId, d.type, d.sats])).toEqual([[spend.disposalId, 'SPEND', 40_000n]]);
+      expect(await auditTypes(t)).toEqual(['tax.profile_set', 'tax.disposal_recorded']);
     });
   });
 
