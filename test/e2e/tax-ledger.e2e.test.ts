@@ -152,6 +152,23 @@ describe('the tax ledger through the gateway', () => {
       return types.length >= 2 ? types : undefined;
     });
     expect(audited).toEqual(['tax.profile_set', 'tax.history_imported']);
+
+    // Lodged: the year closes, its parcel choices can no longer change, its numbers stay the same.
+    const closed = await c.request<{ closeFinancialYear: { closed: boolean; summary: { netCapitalGainAudCents: string } } }>(
+      gql`mutation { closeFinancialYear(financialYear: "2024-25") { closed summary { netCapitalGainAudCents } } }`,
+    );
+    expect(closed.closeFinancialYear).toEqual({ closed: true, summary: { netCapitalGainAudCents: '1990000' } });
+    const change = await c
+      .request(gql`mutation { changeDisposalIdentification(disposalId: "s1", identification: { method: LIFO, chosenAt: "2024-07-01T00:00:00Z" }) { id } }`)
+      .then(
+        () => null,
+        (e: unknown) => e,
+      );
+    if (!(change instanceof ClientError)) throw new Error('expected a GraphQL error');
+    expect(at(change.response.errors ?? [], 0).extensions).toMatchObject({ code: 'CONFLICT', reason: 'YEAR_CLOSED' });
+    const again = (await c.request<Report>(REPORT, { fy: '2024-25' })).capitalGainsReport;
+    expect(again.summary).toEqual(r.summary);
+    expect(again.worksheet).toEqual(r.worksheet);
   });
 
   it('refuses a bad CSV with a typed error naming the line, and shows another tenant nothing', async () => {
