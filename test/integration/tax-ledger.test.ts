@@ -294,6 +294,10 @@ describe('the tax ledger in PostgreSQL', () => {
       const listed = await txs.run(t, (tx) => taxDisposals(tx, 2025));
       expect(listed.map((d) => [d.disposalId, d.type, d.sats])).toEqual([[spend.disposalId, 'SPEND', 40_000n]]);
       expect(await auditTypes(t)).toEqual(['tax.profile_set', 'tax.disposal_recorded']);
+      // A new time zone re-dates the stored rows: 2025-01-01T00:00Z is 31 December 2024, 14:00 in Honolulu (UTC−10).
+      await profile(t, { entityType: 'INDIVIDUAL', gstRegistered: false, timeZone: 'Pacific/Honolulu' });
+      const dates = await owner.execute<{ local_date: string }[]>(`select local_date from pool.tax_acquisition where tenant_id = ? order by at`, [t]);
+      expect(dates.map((d) => d.local_date)).toEqual(['2024-12-31', '2025-01-31']);
     });
   });
 

@@ -92,7 +92,8 @@ export const complianceTenantMigrations: TenantMigration[] = [
       )`,
       `create index if not exists tax_acquisition_at_idx on "${s}".tax_acquisition (tenant_id, at)`,
       ...rls(s, 'tax_acquisition'),
-      `grant select, insert on "${s}".tax_acquisition to abt_app`,
+      // update: local_date only, when the profile's time zone changes (tax.store.ts relocalize).
+      `grant select, insert, update on "${s}".tax_acquisition to abt_app`,
       // CGT event A1: a sale, a spend or a fee paid in bitcoin. identification = the parcel choice (kernel JSON).
       `create table if not exists "${s}".tax_disposal (
         ${tenantIdColumn},

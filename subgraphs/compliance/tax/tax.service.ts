@@ -18,6 +18,7 @@ import {
   insertImportBatch,
   loadHistory,
   lockTaxLedger,
+  relocalize,
   saveProfile,
   updateIdentification,
   type LoadedHistory,
@@ -90,6 +91,7 @@ export async function setTaxProfile(tx: Tx, actorId: string | null, input: Profi
   replayHistory(before.history, next);
   assertClosedYearsUnchanged(before, { history: before.history, profile: next });
   await saveProfile(tx, next, actorId);
+  if (next.timeZone !== before.profile.timeZone && next.timeZone !== undefined) await relocalize(tx, next.timeZone);
   await tx.audit({
     eventType: 'tax.profile_set',
     actorId,

@@ -358,6 +358,16 @@ export async function updateDisposalFlags(tx: Pick<TenantTx, 'em'>, flags: Reado
   for (const [id, f] of flags) await tx.em.execute(`update tax_disposal set flags = ?::jsonb where id = ?`, [JSON.stringify(f), id]);
 }
 
+/** Recomputes every stored local date in a new time zone (the kernel recomputes them anyway; the rows stay honest). */
+export async function relocalize(tx: Pick<TenantTx, 'em'>, timeZone: string): Promise<void> {
+  for (const table of ['tax_acquisition', 'tax_disposal']) {
+    await tx.em.execute(`update ${table} set local_date = to_char(at at time zone ?, 'YYYY-MM-DD') where local_date <> to_char(at at time zone ?, 'YYYY-MM-DD')`, [
+      timeZone,
+      timeZone,
+    ]);
+  }
+}
+
 export async function closeYear(tx: Pick<TenantTx, 'em'>, financialYear: number, actorId: string | null): Promise<void> {
   await tx.em.execute(`insert into tax_closed_year (financial_year, closed_by) values (?, ?) on conflict (tenant_id, financial_year) do nothing`, [
     financialYear,
