@@ -113,4 +113,23 @@ export const SUBSCRIPTION_SOURCES: Readonly<Record<string, SubscriptionSource>> 
       },
     },
   },
+  withdrawalUpdated: {
+    action: 'withdrawal:read',
+    audience: 'tenant',
+    channel: (_args, tenantId) => tenantChannel(String(tenantId), 'withdrawal'),
+    probe: '{ withdrawals(limit: 1) { id } }',
+    tenantOfChannel,
+    toValue: (e) =>
+      e.__typename === 'WithdrawalUpdated' ? { withdrawalId: e.withdrawalId, status: e.status, previousStatus: e.previousStatus ?? null, at: e.at } : null,
+    accepts: (args, v) => args.withdrawalId === undefined || args.withdrawalId === null || args.withdrawalId === v.withdrawalId,
+    mustSee: (args) =>
+      typeof args.withdrawalId === 'string'
+        ? { query: 'query ($id: ID!) { withdrawal(id: $id) { id } }', variables: { id: args.withdrawalId }, what: 'withdrawal' }
+        : null,
+    followUps: {
+      WithdrawalEvent: {
+        withdrawal: { rootField: 'withdrawal', args: (v) => ({ id: v.withdrawalId }) },
+      },
+    },
+  },
 };

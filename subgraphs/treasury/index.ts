@@ -15,6 +15,7 @@ import { HoldingResolver } from './purchases/holding.resolver';
 import { TreasurySettingsResolver } from './settings/treasury-settings.resolver';
 import { PurchaseMutationsResolver } from './purchases/purchase-mutations.resolver';
 import { PurchaseFieldsResolver } from './purchases/purchase-fields.resolver';
+import { WithdrawalResolver } from './withdrawals/resolvers';
 
 /** The treasury module's public surface (what module.ts, the workers and tests use). */
 export { RuleEngine, type ApplyOutcome, type EngineOptions } from './rules/rule-engine';
@@ -46,6 +47,7 @@ export async function buildTreasurySchema(): Promise<GraphQLSchema> {
         PurchaseMutationsResolver,
         PurchaseFieldsResolver,
         PaymentEventEffectsResolver,
+        WithdrawalResolver,
       ],
       { ...tenantTreasuryReferences, ...ruleReferences, ...purchaseReferences, ...paymentEventEffectsReferences },
       [TenantTreasury, PaymentEventEffects],

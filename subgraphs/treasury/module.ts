@@ -25,6 +25,7 @@ import {
   type TreasuryServices,
 } from './index';
 import { treasuryTenantMigrations } from './migrations/tenant';
+import { WITHDRAWAL_TENANT_TABLES, WithdrawalService, purchasesQueueHandler, withdrawalExecutor, withdrawalTenantMigrations } from './withdrawals/wiring';
 
 /** The real exchanges that have credentials configured; paper is always there. */
 function realExchanges(t: ModuleDeps['config']['treasury'], orm: MikroORM): Partial<Record<ExchangeName, ExchangeAdapter>> {
@@ -55,6 +56,7 @@ export const treasuryModule: PlatformModule<TreasuryServices> = {
       'treasury_settings',
       'rule_accrual',
       'payment_accrual',
+      ...WITHDRAWAL_TENANT_TABLES,
     ],
     public: ['exchange_order_link'],
     shared: [
@@ -73,10 +75,10 @@ export const treasuryModule: PlatformModule<TreasuryServices> = {
     ],
   },
   publicMigrations: () => loadPublicMigrations(join(__dirname, 'migrations', 'public')),
-  tenantMigrations: treasuryTenantMigrations,
+  tenantMigrations: [...treasuryTenantMigrations, ...withdrawalTenantMigrations],
   buildSchema: buildTreasurySchema,
   createServices({ config }) {
-    return { rules: new TreasuryRuleService(), purchases: new PurchaseService(engineOf(config.treasury)) };
+    return { rules: new TreasuryRuleService(), purchases: new PurchaseService(engineOf(config.treasury)), withdrawals: new WithdrawalService() };
   },
   jobs({ orm, bus, queue, tenants, config, ports }) {
     const t = config.treasury;
@@ -94,7 +96,8 @@ export const treasuryModule: PlatformModule<TreasuryServices> = {
     return {
       processors: [
         { queue: 'payment-events', handler: paymentEventsProcessor(tenants, engine), concurrency: 4 },
-        { queue: 'purchases', handler: purchasesProcessor(executor, DEFAULT_ATTEMPTS), concurrency: 4 },
+        // Withdrawal jobs share the purchases queue (#13).
+        { queue: 'purchases', handler: purchasesQueueHandler(purchasesProcessor(executor, DEFAULT_ATTEMPTS), withdrawalExecutor(tenants)), concurrency: 4 },
         { queue: 'schedules', handler: schedulesProcessor(tenants, engine, prices), concurrency: 2 },
       ],
       background,

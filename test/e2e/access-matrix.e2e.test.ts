@@ -87,6 +87,16 @@ const FIELDS: Record<string, Rule> = {
   'Mutation.updateTreasurySettings': { action: 'rule:write', args: { patch: {} } },
   'Mutation.requestPurchase': { action: 'purchase:request', args: { amountAudCents: '-1', idempotencyKey: 'matrix' } },
   'Mutation.cancelPurchase': { action: 'purchase:request', args: { id: '$foreign.purchase' } },
+  // withdrawals (#13): bad input or another tenant's id, so nothing is written
+  'Query.withdrawalDestinations': { action: 'withdrawal:read' },
+  'Query.withdrawalPolicy': { action: 'withdrawal:read' },
+  'Query.withdrawals': { action: 'withdrawal:read' },
+  'Query.withdrawal': { action: 'withdrawal:read', args: { id: '$foreign.purchase' } },
+  'Mutation.addWithdrawalDestination': { action: 'withdrawal:manage', args: { label: 'matrix', address: 'not-an-address' } },
+  'Mutation.confirmWithdrawalDestination': { action: 'withdrawal:approve', args: { id: '$foreign.purchase' } },
+  'Mutation.setWithdrawalPolicy': { action: 'withdrawal:manage', args: { thresholdAudCents: '0', approvalsRequired: 0, roles: [] } },
+  'Mutation.requestWithdrawal': { action: 'withdrawal:manage', args: { satoshis: '0', destinationId: '$foreign.purchase', idempotencyKey: 'matrix-withdrawal' } },
+  'Mutation.approveWithdrawal': { action: 'withdrawal:approve', args: { id: '$foreign.purchase' } },
   // compliance subgraph
   'Query.auditEvents': { action: 'audit:read' },
   'Query.verifyAuditChain': { action: 'audit:verify' },

@@ -1,0 +1,339 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Scope } from '../../../lib/access';
+import { isUuid } from '../../../lib/db/tenant-context';
+import type { TenantTx } from '../../../lib/db/tenant-tx';
+import { AppError, ErrorCode, badInput, notFound } from '../../../lib/errors';
+import { ROLES, type Role } from '../../../lib/auth/tokens';
+import { isBitcoinNetwork, type BitcoinNetwork } from './address';
+import {
+  DEFAULT_APPROVAL_POLICY,
+  WithdrawalStatus,
+  approveWithdrawal,
+  assertApprovalPolicy,
+  autoApproveIfNoneRequired,
+  parseWithdrawalAmount,
+  requiredApprovals,
+  type ApprovalPolicy,
+  type ApprovalState,
+} from './approvals';
+import {
+  DEFAULT_DESTINATION_POLICY,
+  confirmDestination,
+  coolingOffEndsAt,
+  createDestination,
+  reserveWithdrawalAddress,
+  usability,
+  type Destination,
+  type DestinationPolicy,
+} from './destinations';
+import type { Member } from './member';
+import {
+  auditDestinationEvent,
+  insertDestination,
+  loadApprovals,
+  loadDestinations,
+  loadPolicy,
+  loadTransitions,
+  loadWithdrawals,
+  recordCreated,
+  savePolicy,
+  transitionWithdrawal,
+  updateDestination,
+  type ApprovalRow,
+  type TransitionRow,
+  type WithdrawalRow,
+} from './store';
+import { exchangeWithdrawalRef } from './withdrawal-id';
+import { XPUB_SCRIPT_TYPES, type XpubScriptType } from './xpub';
+
+export type WithdrawalServiceOptions = {
+  /** The clock of cooling-offs and approvals (tests move it). */
+  now?: () => Date;
+  destinationPolicy?: DestinationPolicy;
+  /** The network destinations are on unless the caller names one (mainnet in production). */
+  defaultNetwork?: BitcoinNetwork;
+  /** The rail withdrawals are sent on (the executor must have it). */
+  rail?: string;
+};
+
+export type DestinationInput = { address?: string | null; xpub?: string | null; label: string; network?: string | null; scriptType?: string | null };
+
+export type DestinationView = Destination & { coolingOffEndsAt: Date; usable: boolean };
+
+export type WithdrawalView = {
+  row: WithdrawalRow;
+  approvals: ApprovalRow[];
+  transitions: TransitionRow[];
+};
+
+const MAX_PAGE = 200;
+
+/** The job that runs one approved withdrawal on the `purchases` queue (job id = the withdrawal id, via the outbox). */
+export const WITHDRAWAL_JOB = 'withdrawal';
+
+/** Address book, approval policy, requests and approvals of withdrawals (issue #13), on the withdrawals kernel. */
+export class WithdrawalService {
+  private readonly now: () => Date;
+  private readonly policy: DestinationPolicy;
+  private readonly network: BitcoinNetwork;
+  private readonly rail: string;
+
+  constructor(opts: WithdrawalServiceOptions = {}) {
+    this.now = opts.now ?? (() => new Date());
+    this.policy = opts.destinationPolicy ?? DEFAULT_DESTINATION_POLICY;
+    this.network = opts.defaultNetwork ?? 'mainnet';
+    this.rail = opts.rail ?? 'paper';
+  }
+
+  private view(d: Destination, now: Date): DestinationView {
+    return { ...d, coolingOffEndsAt: coolingOffEndsAt(d, this.policy), usable: usability(d, now, this.policy).usable };
+  }
+
+  async addDestination(scope: Scope, input: DestinationInput): Promise<DestinationView> {
+    const hasAddress = typeof input.address === 'string';
+    const hasXpub = typeof input.xpub === 'string';
+    if (hasAddress === hasXpub) throw badInput('give exactly one of address or xpub', hasAddress ? 'xpub' : 'address');
+    const network = input.network ?? this.network;
+    if (!isBitcoinNetwork(network)) throw badInput('network must be mainnet, testnet or regtest', 'network');
+    const scriptType = input.scriptType ?? undefined;
+    if (scriptType !== undefined && !(XPUB_SCRIPT_TYPES as readonly string[]).includes(scriptType)) {
+      throw badInput(`scriptType must be one of ${XPUB_SCRIPT_TYPES.join(', ')}`, 'scriptType');
+    }
+    const now = this.now();
+    // The kernel validates everything (checksums, network, private keys refused) before anything is written.
+    const { destination, event } = createDestination(
+      {
+        id: randomUUID(),
+        label: input.label,
+        kind: hasXpub ? 'XPUB' : 'ADDRESS',
+        value: (hasXpub ? input.xpub : input.address) ?? '',
+        network,
+        ...(scriptType ? { scriptType: scriptType as XpubScriptType } : {}),
+      },
+      memberOf(scope),
+      now,
+      this.policy,
+    );
+    await scope.tx(async (tx) => {
+      await insertDestination(tx.em, destination, coolingOffEndsAt(destination, this.policy));
+      await auditDestinationEvent(tx, event);
+    });
+    return this.view(destination, now);
+  }
+
+  /** A second member (not the creator or last changer, a confirming role, MFA) confirms a destination. */
+  async confirmDestination(scope: Scope, id: string): Promise<DestinationView> {
+    const now = this.now();
+    return scope.tx(async (tx) => {
+      const d = await this.lockDestination(tx, id);
+      const { destination, event } = confirmDestination(d, memberOf(scope), now, this.policy);
+      if (!(await updateDestination(tx.em, d.version, destination, coolingOffEndsAt(destination, this.policy)))) throw changedMeanwhile();
+      await auditDestinationEvent(tx, event);
+      return this.view(destination, now);
+    });
+  }
+
+  async destinations(scope: Scope): Promise<DestinationView[]> {
+    const now = this.now();
+    const all = await scope.tx(({ em }) => loadDestinations(em, null));
+    return all.map((d) => this.view(d, now));
+  }
+
+  async destinationsById(scope: Scope, ids: readonly string[]): Promise<Map<string, DestinationView>> {
+    const now = this.now();
+    const valid = ids.filter(isUuid);
+    const found = valid.length === 0 ? [] : await scope.tx(({ em }) => loadDestinations(em, valid));
+    return new Map(found.map((d) => [d.id, this.view(d, now)]));
+  }
+
+  async approvalPolicy(scope: Scope): Promise<ApprovalPolicy> {
+    return scope.tx(({ em }) => loadPolicy(em, DEFAULT_APPROVAL_POLICY));
+  }
+
+  /** One tier: withdrawals worth more than `thresholdAudCents` need `approvalsRequired` approvals by members with `roles`. */
+  async setPolicy(scope: Scope, thresholdAudCents: bigint, approvalsRequired: number, roles: readonly string[]): Promise<ApprovalPolicy> {
+    if (!roles.every((r): r is Role => (ROLES as readonly string[]).includes(r))) throw badInput('roles must be OWNER, ADMIN or USER', 'roles');
+    const policy: ApprovalPolicy = { tiers: [{ aboveAudCents: thresholdAudCents, approvals: approvalsRequired, roles: roles as Role[] }] };
+    assertApprovalPolicy(policy);
+    const now = this.now();
+    await scope.tx(async (tx) => {
+      await savePolicy(tx.em, policy, scope.userId, now);
+      await tx.audit({
+        eventType: 'withdrawal_policy.updated',
+        actorId: scope.userId,
+        subjectType: 'WithdrawalPolicy',
+        subjectId: scope.tenantId,
+        data: { thresholdAudCents: thresholdAudCents.toString(), approvalsRequired, roles: [...roles] },
+      });
+    });
+    return policy;
+  }
+
+  /**
+   * Requests a withdrawal of `satoshis` ("ALL": the whole available balance) to a usable destination,
+   * idempotent per tenant like requestPurchase. The destination's next derived address is reserved now.
+   */
+  async request(scope: Scope, satoshis: string, destinationId: string, idempotencyKey: string): Promise<WithdrawalView> {
+    const key = idempotencyKey.trim();
+    if (key.length < 8 || key.length > 255 || !/^[\x21-\x7e]+$/.test(key)) throw badInput('idempotencyKey must be 8 to 255 printable characters', 'idempotencyKey');
+    const amount = parseWithdrawalAmount(satoshis);
+    if (!isUuid(destinationId)) throw notFound('withdrawal destination');
+    const requestHash = createHash('sha256').update(JSON.stringify({ satoshis, destinationId: destinationId.toLowerCase() })).digest('hex');
+    const now = this.now();
+    const id = await scope.tx(async (tx) => {
+      const { em } = tx;
+      const [prior] = await em.execute<{ id: string; request_hash: string }[]>(`select id, request_hash from withdrawal where idempotency_key = ?`, [key]);
+      if (prior) {
+        if (prior.request_hash !== requestHash) {
+          throw new AppError(ErrorCode.CONFLICT, 'this idempotencyKey was used with different parameters', { reason: 'IDEMPOTENCY_KEY_REUSED' });
+        }
+        return prior.id;
+      }
+      const d = await this.lockDestination(tx, destinationId);
+      const available = await availableSats(tx);
+      const sats = amount.kind === 'ALL' ? available : amount.sats;
+      if (sats <= 0n || sats > available) {
+        throw new AppError(ErrorCode.CONFLICT, `the available balance is ${available} sats`, { reason: 'INSUFFICIENT_BALANCE', availableSats: available.toString() });
+      }
+      // Refuses a destination still cooling off, unconfirmed or disabled; consumes the next derived index.
+      const reserved = reserveWithdrawalAddress(d, now, this.policy);
+      if (reserved.event) {
+        if (!(await updateDestination(em, d.version, reserved.destination, coolingOffEndsAt(reserved.destination, this.policy)))) throw changedMeanwhile();
+        await auditDestinationEvent(tx, reserved.event);
+      }
+      const policy = await loadPolicy(em, DEFAULT_APPROVAL_POLICY);
+      // No price feed here: the kernel applies the strictest tier (a missing price never lowers the bar).
+      const requirement = requiredApprovals(policy, sats, null);
+      const wid = randomUUID();
+      const travelRule = {
+        originator: { accountId: scope.tenantId },
+        beneficiary: { isOriginator: true, walletAddress: reserved.reservation.address },
+        wallet: { kind: 'SELF_HOSTED' },
+        ownership: { method: 'DESTINATION_CONFIRMED', confirmedBy: d.confirmedBy, confirmedAt: d.confirmedAt?.toISOString() ?? null },
+        screening: { status: 'NOT_AVAILABLE' },
+        network: d.network,
+        amountSats: sats.toString(),
+        recordedAt: now.toISOString(),
+      };
+      await em.execute(
+        `insert into withdrawal (id, destination_id, sats, requested_all, address, derivation_index, status, idempotency_key, request_hash, requested_by,
+           approvals_required, approver_roles, price, rail, client_id, travel_rule, created_at, updated_at)
+         values (?, ?, ?, ?, ?, ?, 'REQUESTED', ?, ?, ?, ?, ?::text[], null, ?, ?, ?::jsonb, ?, ?)`,
+        [
+          wid,
+          d.id,
+          sats.toString(),
+          amount.kind === 'ALL',
+          reserved.reservation.address,
+          reserved.reservation.index,
+          key,
+          requestHash,
+          scope.userId,
+          requirement.approvals,
+          `{${requirement.roles.join(',')}}`,
+          this.rail,
+          exchangeWithdrawalRef(wid),
+          JSON.stringify(travelRule),
+          now,
+          now,
+        ],
+      );
+      await recordCreated(tx, wid, scope.userId, now, {
+        satoshis: sats.toString(),
+        requestedAll: amount.kind === 'ALL',
+        destinationId: d.id,
+        address: reserved.reservation.address,
+        derivationIndex: reserved.reservation.index,
+        approvalsRequired: requirement.approvals,
+        approverRoles: [...requirement.roles],
+      });
+      const auto = autoApproveIfNoneRequired(stateOf({ status: WithdrawalStatus.REQUESTED, requested_by: scope.userId, approvals_required: requirement.approvals, approver_roles: [...requirement.roles] }, []), now);
+      if (auto.transition) await this.approved(tx, wid, auto.transition.reason, null, now);
+      return wid;
+    });
+    return this.requireOne(scope, id);
+  }
+
+  /** One approval by a distinct member with an allowed role and a second factor; the last one needed approves it. */
+  async approve(scope: Scope, id: string): Promise<WithdrawalView> {
+    if (!isUuid(id)) throw notFound('withdrawal');
+    const now = this.now();
+    await scope.tx(async (tx) => {
+      const [row] = await loadWithdrawals(tx.em, [id], { forUpdate: true });
+      if (!row) throw notFound('withdrawal');
+      const approvals = await loadApprovals(tx.em, [id]);
+      const outcome = approveWithdrawal(stateOf(row, approvals), memberOf(scope), now);
+      const approval = outcome.approval;
+      if (!approval) return;
+      await tx.em.execute(`insert into withdrawal_approval (withdrawal_id, user_id, role, at) values (?, ?, ?, ?)`, [id, approval.userId, approval.role, approval.at]);
+      await tx.audit({
+        eventType: 'withdrawal.approval',
+        actorId: scope.userId,
+        subjectType: 'Withdrawal',
+        subjectId: id,
+        data: { role: approval.role, approvals: outcome.state.approvals.length, required: row.approvals_required },
+      });
+      if (outcome.transition) await this.approved(tx, id, outcome.transition.reason, scope.userId, now);
+    });
+    return this.requireOne(scope, id);
+  }
+
+  /** REQUESTED → APPROVED, and the execution job through the outbox (job id = withdrawal id: enqueued once). */
+  private async approved(tx: TenantTx, id: string, reason: string | null, actorId: string | null, at: Date): Promise<void> {
+    if (!(await transitionWithdrawal(tx, id, WithdrawalStatus.REQUESTED, WithdrawalStatus.APPROVED, { reason, actorId, at }))) throw changedMeanwhile();
+    await tx.outbox({ queue: 'purchases', jobName: WITHDRAWAL_JOB, payload: { withdrawalId: id }, id });
+  }
+
+  async list(scope: Scope, limit: number): Promise<WithdrawalView[]> {
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw badInput(`limit must be between 1 and ${MAX_PAGE}`, 'limit');
+    return scope.tx(async ({ em }) => withDetails(em, await loadWithdrawals(em, null, { limit })));
+  }
+
+  async get(scope: Scope, id: string): Promise<WithdrawalView | null> {
+    if (!isUuid(id)) return null;
+    const [one] = await scope.tx(async ({ em }) => withDetails(em, await loadWithdrawals(em, [id])));
+    return one ?? null;
+  }
+
+  private async requireOne(scope: Scope, id: string): Promise<WithdrawalView> {
+    const w = await this.get(scope, id);
+    if (!w) throw notFound('withdrawal');
+    return w;
+  }
+
+  private async lockDestination(tx: TenantTx, id: string): Promise<Destination> {
+    if (!isUuid(id)) throw notFound('withdrawal destination');
+    const [d] = await loadDestinations(tx.em, [id], true);
+    if (!d) throw notFound('withdrawal destination');
+    return d;
+  }
+}
+
+const memberOf = (scope: Scope): Member => ({ userId: scope.userId, role: scope.role, amr: scope.amr });
+
+const changedMeanwhile = (): AppError => new AppError(ErrorCode.CONFLICT, 'it was changed meanwhile; try again', { reason: 'CONCURRENT_CHANGE' });
+
+function stateOf(row: Pick<WithdrawalRow, 'status' | 'requested_by' | 'approvals_required' | 'approver_roles'>, approvals: readonly ApprovalRow[]): ApprovalState {
+  return {
+    status: row.status,
+    requestedBy: row.requested_by,
+    requirement: { approvals: row.approvals_required, roles: row.approver_roles, tierAboveAudCents: null, valueAudCents: null, price: null },
+    approvals: approvals.map((a) => ({ userId: a.user_id, role: a.role, at: new Date(a.at) })),
+  };
+}
+
+/** What may still be withdrawn: the paper holdings less every withdrawal not failed, cancelled or rejected. */
+async function availableSats(tx: TenantTx): Promise<bigint> {
+  const [r] = await tx.em.execute<{ held: string; out: string }[]>(
+    `select (select coalesce(sum(sats), 0) from holding)::text as held,
+            (select coalesce(sum(sats), 0) from withdrawal where status not in ('FAILED', 'CANCELLED', 'REJECTED'))::text as out`,
+  );
+  return r ? BigInt(r.held) - BigInt(r.out) : 0n;
+}
+
+async function withDetails(em: TenantTx['em'], rows: WithdrawalRow[]): Promise<WithdrawalView[]> {
+  const ids = rows.map((r) => r.id);
+  const approvals = await loadApprovals(em, ids);
+  const transitions = await loadTransitions(em, ids);
+  return rows.map((row) => ({ row, approvals: approvals.filter((a) => a.withdrawal_id === row.id), transitions: transitions.filter((t) => t.withdrawal_id === row.id) }));
+}
