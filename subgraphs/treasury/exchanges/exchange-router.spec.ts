@@ -21,6 +21,8 @@ async function routingError(p: Promise<unknown>): Promise<RoutingError> {
 // Failover warnings are expected here; keep test output readable.
 beforeAll(() => configureLogger('silent'));
 
+/** Buy-routing tests never sell: an adapter's sell here is a loud failure. */
+const noSell = (): Promise<never> => Promise.reject(new Error('not a sell test'));
 const brief = (a: RoutingAttempt[]) => a.map((x) => `${x.exchange}:${x.operation}:${x.outcome}${x.errorKind ? `:${x.errorKind}` : ''}`);
 
 describe('resolveRoute', () => {
@@ -93,6 +95,7 @@ describe('ExchangeRouter with fake ZeroCap and Swyftx', () => {
       quote: () => realZc.quote(),
       getOrder: (cid) => realZc.getOrder(cid),
       health: () => realZc.health(),
+      placeMarketSell: noSell,
       placeMarketBuy: async (cid, cents) => {
         zc.setMode('rate-limit');
         try {
@@ -140,6 +143,7 @@ describe('ExchangeRouter with fake ZeroCap and Swyftx', () => {
       quote: () => Promise.reject(new Error('unused')),
       health: () => Promise.resolve({ ok: false }),
       getOrder: () => Promise.resolve(null),
+      placeMarketSell: noSell,
       placeMarketBuy: async () => {
         throw new ExchangeError({ exchange: name, kind: 'UNAVAILABLE', message: 'HTTP 503' });
       },
@@ -282,6 +286,7 @@ describe('ExchangeRouter outcome-unknown paths (stub adapters)', () => {
       quote: () => Promise.reject(new Error('unused')),
       health: () => Promise.resolve({ ok: true }),
       getOrder: () => Promise.resolve(null),
+      placeMarketSell: noSell,
       placeMarketBuy: async (id: string) => {
         s.placed += 1;
         return order(name, id);
@@ -296,6 +301,7 @@ describe('ExchangeRouter outcome-unknown paths (stub adapters)', () => {
   it('stops (no failover) when the ambiguous placement cannot be checked', async () => {
     let lookups = 0;
     const primary = stub('zerocap', {
+      placeMarketSell: noSell,
       placeMarketBuy: async () => {
         throw timeout('zerocap');
       },
@@ -315,6 +321,7 @@ describe('ExchangeRouter outcome-unknown paths (stub adapters)', () => {
 
   it('fails over once the ambiguous placement is confirmed absent', async () => {
     const primary = stub('zerocap', {
+      placeMarketSell: noSell,
       placeMarketBuy: async () => {
         throw timeout('zerocap');
       },
@@ -329,6 +336,7 @@ describe('ExchangeRouter outcome-unknown paths (stub adapters)', () => {
 
   it('INVALID_RESPONSE on placement stops the route and reports the unknown outcome', async () => {
     const primary = stub('zerocap', {
+      placeMarketSell: noSell,
       placeMarketBuy: async () => {
         throw new ExchangeError({ exchange: 'zerocap', kind: 'INVALID_RESPONSE', message: 'bad JSON', outcomeUnknown: true });
       },
@@ -375,6 +383,7 @@ describe('ExchangeRouter: the placement intent and open breakers (stub adapters)
       quote: () => Promise.reject(new Error('unused')),
       health: () => Promise.resolve({ ok: true }),
       getOrder: () => Promise.resolve(null),
+      placeMarketSell: noSell,
       placeMarketBuy: async (id) => {
         seenAtPlacement = brief(recorded);
         return filled('kraken', id);
@@ -395,6 +404,7 @@ describe('ExchangeRouter: the placement intent and open breakers (stub adapters)
       quote: () => Promise.reject(new Error('unused')),
       health: () => Promise.resolve({ ok: true }),
       getOrder: () => Promise.resolve(null),
+      placeMarketSell: noSell,
       placeMarketBuy: async (id) => {
         placed += 1;
         return filled('kraken', id);
@@ -424,6 +434,7 @@ describe('ExchangeRouter: the placement intent and open breakers (stub adapters)
       quote: () => Promise.reject(new Error('unused')),
       health: () => Promise.resolve({ ok: true }),
       getOrder: () => Promise.resolve(null),
+      placeMarketSell: noSell,
       placeMarketBuy: async () => {
         throw unavailable('kraken');
       },
@@ -443,6 +454,7 @@ describe('ExchangeRouter: the placement intent and open breakers (stub adapters)
       getOrder: async () => {
         throw unavailable('kraken');
       },
+      placeMarketSell: noSell,
       placeMarketBuy: async (id) => {
         placed += 1;
         return filled('kraken', id);
@@ -467,6 +479,7 @@ describe('ExchangeRouter: the placement intent and open breakers (stub adapters)
       getOrder: async () => {
         throw unavailable('kraken');
       },
+      placeMarketSell: noSell,
       placeMarketBuy: async () => {
         throw unavailable('kraken');
       },
@@ -476,6 +489,7 @@ describe('ExchangeRouter: the placement intent and open breakers (stub adapters)
       quote: () => Promise.reject(new Error('unused')),
       health: () => Promise.resolve({ ok: true }),
       getOrder: () => Promise.resolve(null),
+      placeMarketSell: noSell,
       placeMarketBuy: async (id) => {
         swyftxPlaced += 1;
         return filled('swyftx', id);
@@ -498,6 +512,7 @@ describe('ExchangeRouter: the placement intent and open breakers (stub adapters)
       quote: () => Promise.reject(new Error('unused')),
       health: () => Promise.resolve({ ok: true }),
       getOrder: () => Promise.resolve(null),
+      placeMarketSell: noSell,
       placeMarketBuy: async () => {
         // e.g. a bug reading the answer of an order that was made
         throw new TypeError("Cannot read properties of undefined (reading 'txid')");
