@@ -77,6 +77,24 @@ describe('ExchangeRouter with fake ZeroCap and Swyftx', () => {
     expect(attempts.map((a) => a.at.getTime() - t)).toEqual([0, 1, 2, 3]);
   });
 
+  it('routes a sell through the same machinery: lookup everywhere, intent, place on zerocap; a second route reconciles instead of selling again', async () => {
+    const id = randomUUID();
+    const first = await makeRouter().placeMarketSell({ clientOrderId: id, sats: 50_000n });
+    expect(first.order).toMatchObject({ exchange: 'zerocap', side: 'sell', status: 'FILLED', filledSats: 50_000n, spentAudCents: 5_000n });
+    expect(brief(first.attempts)).toEqual(['zerocap:lookup:NOT_FOUND', 'swyftx:lookup:NOT_FOUND', 'zerocap:place:IN_DOUBT', 'zerocap:place:PLACED']);
+    const second = await makeRouter().placeMarketSell({ clientOrderId: id, sats: 50_000n });
+    expect(second.reconciled).toBe(true);
+    expect(second.order.exchangeOrderId).toBe(first.order.exchangeOrderId);
+    expect(zc.orders()).toHaveLength(1);
+  });
+
+  it('a sell refused by the only exchange (swyftx: not supported) stops without failover and places nothing', async () => {
+    const err = await routingError(makeRouter().placeMarketSell({ clientOrderId: randomUUID(), sats: 50_000n, policy: { primary: 'swyftx', failover: [] } }));
+    expect(err.kind).toBe('REJECTED');
+    expect(sx.orders()).toHaveLength(0);
+    expect(zc.orders()).toHaveLength(0);
+  });
+
   it('fails over zerocap → swyftx when zerocap is down', async () => {
     zc.setMode('outage');
     const { order, attempts } = await makeRouter().placeMarketBuy({ clientOrderId: randomUUID(), audCents: 10_000n });
