@@ -55,6 +55,10 @@ export const treasuryModule: PlatformModule<TreasuryServices> = {
       'treasury_settings',
       'rule_accrual',
       'payment_accrual',
+      // sales (#10)
+      'sale',
+      'sale_transition',
+      'sale_idempotency',
     ],
     public: ['exchange_order_link'],
     shared: [
