@@ -13,8 +13,9 @@ import type { ExchangeAdapter } from '../../subgraphs/treasury/exchanges/exchang
 import { PaperExchange } from '../../subgraphs/treasury/exchanges/paper.exchange';
 import { PurchaseExecutor } from '../../subgraphs/treasury/purchases/purchase-executor';
 import { RuleEngine } from '../../subgraphs/treasury/rules/rule-engine';
+import { purchasesProcessor } from '../../subgraphs/treasury/jobs/purchases.processor';
 import { SaleExecutor } from '../../subgraphs/treasury/sales/sale-executor';
-import { availableSats, requestSale } from '../../subgraphs/treasury/sales/sale-requests';
+import { availableSats, requestSale, SALE_EXECUTE_JOB } from '../../subgraphs/treasury/sales/sale-requests';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 
 /**
@@ -120,6 +121,13 @@ describe('sale execution (real PostgreSQL, paper exchange)', () => {
     expect((other as AppError).extensions).toMatchObject({ code: 'CONFLICT', reason: 'IDEMPOTENCY_KEY_REUSED' });
     expect(await counts()).toEqual(before);
     await new SaleExecutor(opts(paper)).execute(tenantId, first.id, false);
+  });
+
+  it('the purchases processor runs a sale.execute job (payload saleId) on the sale executor', async () => {
+    const { id } = await tx((t) => requestSale(t, { userId, sats: 1_000n, idempotencyKey: 'processor-sale-01', at: t.now }));
+    const handler = purchasesProcessor(new PurchaseExecutor(opts(paper)), 5, new SaleExecutor(opts(paper)));
+    await handler({ id, name: SALE_EXECUTE_JOB, data: { tenantId, saleId: id }, attempt: 1 });
+    expect(await sale(id)).toMatchObject({ status: 'FILLED', filled_sats: '1000' });
   });
 
   it('refuses a sale above holdings with BAD_USER_INPUT INSUFFICIENT_HOLDINGS and writes nothing', async () => {
