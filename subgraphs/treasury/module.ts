@@ -1,3 +1,4 @@
+import { SaleExecutor } from './sales/sale-executor';
 import { join } from 'node:path';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { loadPublicMigrations } from '../../lib/db/public-migrations';
@@ -57,6 +58,10 @@ export const treasuryModule: PlatformModule<TreasuryServices> = {
       'rule_accrual',
       'payment_accrual',
       ...WITHDRAWAL_TENANT_TABLES,
+      // sales (#10)
+      'sale',
+      'sale_transition',
+      'sale_idempotency',
     ],
     public: ['exchange_order_link'],
     shared: [
@@ -87,7 +92,10 @@ export const treasuryModule: PlatformModule<TreasuryServices> = {
     const prices: PricePort = ports.prices ?? { latest: () => live.latest(), averageOverDays: () => Promise.resolve(null) };
     const paper = new PaperExchange({ priceSource: async () => (await prices.latest()) ?? live.requireLatest(), ...t.paper });
     const engine = engineOf(t);
-    const executor = new PurchaseExecutor({ tenants, adapters: { ...realExchanges(t, orm), paper }, leaseMs: t.leaseMs, breaker: { coolDownMs: t.breakerCoolDownMs } });
+    const adapters = { ...realExchanges(t, orm), paper };
+    const executor = new PurchaseExecutor({ tenants, adapters, leaseMs: t.leaseMs, breaker: { coolDownMs: t.breakerCoolDownMs } });
+    // Sales (#10) run on the same exchanges and queue.
+    const sales = new SaleExecutor({ tenants, adapters, leaseMs: t.leaseMs, breaker: { coolDownMs: t.breakerCoolDownMs } });
     const scheduler = new TreasuryScheduler({ orm, tenants, queue, intervalMs: t.schedulerIntervalMs, staleMs: t.staleMs });
     const background: ModuleBackground[] = [
       { name: 'latest-price', start: () => live.start(), stop: () => live.stop() },
@@ -96,8 +104,8 @@ export const treasuryModule: PlatformModule<TreasuryServices> = {
     return {
       processors: [
         { queue: 'payment-events', handler: paymentEventsProcessor(tenants, engine), concurrency: 4 },
-        // Withdrawal jobs share the purchases queue (#13).
-        { queue: 'purchases', handler: purchasesQueueHandler(purchasesProcessor(executor, DEFAULT_ATTEMPTS), withdrawalExecutor(tenants)), concurrency: 4 },
+        // Sale jobs (#10) and withdrawal jobs (#13) share the purchases queue.
+        { queue: 'purchases', handler: purchasesQueueHandler(purchasesProcessor(executor, DEFAULT_ATTEMPTS, sales), withdrawalExecutor(tenants)), concurrency: 4 },
         { queue: 'schedules', handler: schedulesProcessor(tenants, engine, prices), concurrency: 2 },
       ],
       background,

@@ -2,7 +2,8 @@
  * A fake Kraken spot REST server on 127.0.0.1 for tests. It authenticates like Kraken: it
  * recomputes API-Sign from the shared secret (base64(HMAC-SHA512(secret, path + SHA256(nonce +
  * postdata)))), refuses unknown keys, bad signatures and non-increasing nonces, and answers in
- * Kraken's {error, result} envelope. Orders are market buys on one pair sized in AUD (viqc).
+ * Kraken's {error, result} envelope. Orders are market buys on one pair sized in AUD (viqc), or
+ * market sells sized in BTC.
  * Like Kraken, cl_ord_id is unique only among OPEN orders (the duplicate error text is a guess).
  * `setFaults` injects faults at random into a share of requests (for crash-injection runs).
  */
@@ -151,17 +152,19 @@ export async function startFakeKraken(opts: FakeKrakenOptions = {}): Promise<Fak
   const addOrder = (p: URLSearchParams): Reply => {
     const flags = (p.get('oflags') ?? '').split(',');
     const volume = p.get('volume') ?? '';
+    const type = p.get('type');
     if (p.get('pair') !== pair) return fail('EQuery:Unknown asset pair');
-    if (p.get('type') !== 'buy' || p.get('ordertype') !== 'market' || !flags.includes('viqc')) {
-      return fail('EGeneral:Invalid arguments');
-    }
-    let cents: bigint;
+    if (p.get('ordertype') !== 'market') return fail('EGeneral:Invalid arguments');
+    // Buys are sized in AUD (viqc); sells in BTC (no viqc), fee in quote (fciq) as the client asks.
+    if (type === 'buy' ? !flags.includes('viqc') : type !== 'sell' || flags.includes('viqc')) return fail('EGeneral:Invalid arguments');
+    const sell = type === 'sell';
+    let requested: bigint;
     try {
-      cents = textToUnits(volume, 2, 'exact');
+      requested = textToUnits(volume, sell ? 8 : 2, 'exact');
     } catch {
       return fail('EGeneral:Invalid arguments:volume');
     }
-    if (cents <= 0n) return fail('EGeneral:Invalid arguments:volume');
+    if (requested <= 0n) return fail('EGeneral:Invalid arguments:volume');
     const clOrdId = p.get('cl_ord_id');
     if (clOrdId && [...orders.values()].some((o) => o.cl_ord_id === clOrdId && (o.status === 'open' || o.status === 'pending'))) {
       return fail('EOrder:Duplicate cl_ord_id');
@@ -169,13 +172,22 @@ export async function startFakeKraken(opts: FakeKrakenOptions = {}): Promise<Fak
     if (mode === 'insufficient-funds') return fail('EOrder:Insufficient funds');
     const priceDec = parseDecimal(price);
     if (!priceDec) return fail('EGeneral:Internal error');
-    const filledCents = mode === 'partial-fill' ? cents / 2n : cents;
-    const sats = floorSats(filledCents, priceDec);
-    // Kraken reports AUD cost and fee to 5 decimals.
-    const cost5 = filledCents * 1000n;
+    let sats: bigint;
+    let cost5: bigint;
+    if (sell) {
+      sats = mode === 'partial-fill' ? requested / 2n : requested;
+      // AUD received, to Kraken's 5 decimals (rounded down).
+      cost5 = (sats * priceDec.coef * 100_000n) / (100_000_000n * 10n ** BigInt(priceDec.scale));
+    } else {
+      const filledCents = mode === 'partial-fill' ? requested / 2n : requested;
+      sats = floorSats(filledCents, priceDec);
+      // Kraken reports AUD cost and fee to 5 decimals.
+      cost5 = filledCents * 1000n;
+    }
     const fee5 = ceilBps(cost5, feeBps);
     const txid = newTxid();
     const nowSec = Date.now() / 1000;
+    const side = sell ? 'sell' : 'buy';
     orders.set(txid, {
       refid: null,
       userref: 0,
@@ -185,8 +197,8 @@ export async function startFakeKraken(opts: FakeKrakenOptions = {}): Promise<Fak
       closetm: mode === 'partial-fill' ? 0 : nowSec,
       starttm: 0,
       expiretm: 0,
-      descr: { pair, type: 'buy', ordertype: 'market', price: '0', price2: '0', leverage: 'none', order: `buy ${volume} ${pair} @ market`, close: '' },
-      vol: unitsToText(cents * 1_000_000n, 8),
+      descr: { pair, type: side, ordertype: 'market', price: '0', price2: '0', leverage: 'none', order: `${side} ${volume} ${pair} @ market`, close: '' },
+      vol: sell ? unitsToText(requested, 8) : unitsToText(requested * 1_000_000n, 8),
       vol_exec: unitsToText(sats, 8),
       cost: unitsToText(cost5, 5),
       fee: unitsToText(fee5, 5),
@@ -194,10 +206,10 @@ export async function startFakeKraken(opts: FakeKrakenOptions = {}): Promise<Fak
       stopprice: '0.00000',
       limitprice: '0.00000',
       misc: mode === 'partial-fill' ? 'partial' : '',
-      oflags: 'viqc,fciq',
+      oflags: sell ? 'fciq' : 'viqc,fciq',
     });
     for (const l of createdListeners) l({ txid, info: { ...orders.get(txid)! } });
-    return ok({ descr: { order: `buy ${volume} ${pair} @ market` }, txid: [txid] });
+    return ok({ descr: { order: `${side} ${volume} ${pair} @ market` }, txid: [txid] });
   };
 
   const byClOrdId = (p: URLSearchParams, statuses: string[]): Record<string, FakeKrakenOrderInfo> => {

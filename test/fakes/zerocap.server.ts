@@ -32,6 +32,9 @@ export type FakeZerocapOrder = {
   id: string;
   clientOrderId: string;
   status: 'closed' | 'canceled';
+  side: 'buy' | 'sell';
+  /** BTC asked for (the sell's `amount`; a buy's fill). */
+  amount: string;
   cost: string;
   filled: string;
   average: string;
@@ -89,10 +92,10 @@ export async function startFakeZerocap(opts: FakeZerocapOptions = {}): Promise<F
     symbol: 'BTC/AUD',
     type: 'market',
     timeInForce: 'IOC',
-    side: 'buy',
+    side: o.side,
     price: null,
     average: o.average,
-    amount: o.filled,
+    amount: o.amount,
     filled: o.filled,
     remaining: '0',
     cost: o.cost,
@@ -106,41 +109,57 @@ export async function startFakeZerocap(opts: FakeZerocapOptions = {}): Promise<F
       sendError(res, 400, 'INVALID_PARAMETER', 'client_order_id is required');
       return null;
     }
-    if (body.symbol !== 'BTC/AUD' || body.side !== 'buy' || body.type !== 'market' || typeof body.cost !== 'string') {
-      sendError(res, 400, 'INVALID_PARAMETER', 'only BTC/AUD market buys sized by cost are supported');
+    if (body.symbol !== 'BTC/AUD' || body.type !== 'market') {
+      sendError(res, 400, 'INVALID_PARAMETER', 'only BTC/AUD market orders are supported');
+      return null;
+    }
+    // Buys are sized by AUD `cost`, sells by BTC `amount`.
+    const sell = body.side === 'sell';
+    if (sell ? typeof body.amount !== 'string' || body.cost !== undefined : body.side !== 'buy' || typeof body.cost !== 'string') {
+      sendError(res, 400, 'INVALID_PARAMETER', 'a market buy is sized by cost, a market sell by amount');
       return null;
     }
     if (orders.some((o) => o.clientOrderId === clientOrderId)) {
       sendError(res, 409, 'DUPLICATE_CLIENT_ORDER_ID', 'client_order_id already used');
       return null;
     }
-    let cents: bigint;
+    let requested: bigint;
     try {
-      cents = textToUnits(body.cost, 2, 'exact');
+      requested = textToUnits(String(sell ? body.amount : body.cost), sell ? 8 : 2, 'exact');
     } catch {
-      sendError(res, 400, 'INVALID_PARAMETER', 'cost must be an AUD amount');
+      sendError(res, 400, 'INVALID_PARAMETER', sell ? 'amount must be a BTC amount' : 'cost must be an AUD amount');
       return null;
     }
-    if (cents <= 0n) {
-      sendError(res, 400, 'INVALID_PARAMETER', 'cost must be positive');
+    if (requested <= 0n) {
+      sendError(res, 400, 'INVALID_PARAMETER', sell ? 'amount must be positive' : 'cost must be positive');
       return null;
     }
     if (mode === 'insufficient-funds') {
-      sendError(res, 400, 'INSUFFICIENT_FUNDS', 'insufficient AUD balance');
+      sendError(res, 400, 'INSUFFICIENT_FUNDS', sell ? 'insufficient BTC balance' : 'insufficient AUD balance');
       return null;
     }
-    const filledCents = mode === 'partial-fill' ? cents / 2n : cents;
-    const sats = floorSats(filledCents, parseDecimal(price) ?? { coef: 1n, scale: 0 });
+    const priceDec = parseDecimal(price) ?? { coef: 1n, scale: 0 };
+    let filledCents: bigint;
+    let sats: bigint;
+    if (sell) {
+      sats = mode === 'partial-fill' ? requested / 2n : requested;
+      filledCents = (sats * priceDec.coef * 100n) / (100_000_000n * 10n ** BigInt(priceDec.scale));
+    } else {
+      filledCents = mode === 'partial-fill' ? requested / 2n : requested;
+      sats = floorSats(filledCents, priceDec);
+    }
     const order: FakeZerocapOrder = {
       id: String(nextId++),
       clientOrderId,
       status: mode === 'partial-fill' ? 'canceled' : 'closed',
+      side: sell ? 'sell' : 'buy',
+      amount: sell ? unitsToText(requested, 8) : unitsToText(sats, 8),
       cost: unitsToText(filledCents, 2),
       filled: unitsToText(sats, 8),
       average: price,
       fee: unitsToText(ceilFeeCents(filledCents, feeBps), 2),
       timestamp: nowMs(),
-      requestedCost: body.cost,
+      requestedCost: sell ? '0' : String(body.cost),
     };
     orders.push(order);
     return order;

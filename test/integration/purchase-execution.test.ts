@@ -257,6 +257,7 @@ describe('purchase execution: routing, failover and failure (real PostgreSQL, ex
         quote: () => real.quote(),
         health: () => real.health(),
         getOrder: (id) => real.getOrder(id),
+        placeMarketSell: (id, sats) => real.placeMarketSell(id, sats),
         placeMarketBuy: async (id, cents) => {
           await real.placeMarketBuy(id, cents);
           return new Promise<never>(() => undefined);

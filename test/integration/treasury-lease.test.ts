@@ -49,6 +49,7 @@ describe('purchase lease: fencing token and the database clock (real PostgreSQL)
       quote: () => Promise.resolve({ exchange: 'paper', bidAudPerBtc: '1', askAudPerBtc: '1', at: new Date() } as never),
       health: () => Promise.resolve({ ok: true }),
       getOrder: (id) => Promise.resolve(orders.get(id) ?? null),
+      placeMarketSell: () => Promise.reject(new Error('this test only buys')),
       placeMarketBuy: async (id, cents) => {
         if (gate) {
           gate.entered = true;

@@ -21,6 +21,8 @@ async function routingError(p: Promise<unknown>): Promise<RoutingError> {
 // Failover warnings are expected here; keep test output readable.
 beforeAll(() => configureLogger('silent'));
 
+/** Buy-routing tests never sell: an adapter's sell here is a loud failure. */
+const noSell = (): Promise<never> => Promise.reject(new Error('not a sell test'));
 const brief = (a: RoutingAttempt[]) => a.map((x) => `${x.exchange}:${x.operation}:${x.outcome}${x.errorKind ? `:${x.errorKind}` : ''}`);
 
 describe('resolveRoute', () => {
@@ -75,6 +77,24 @@ describe('ExchangeRouter with fake ZeroCap and Swyftx', () => {
     expect(attempts.map((a) => a.at.getTime() - t)).toEqual([0, 1, 2, 3]);
   });
 
+  it('routes a sell through the same machinery: lookup everywhere, intent, place on zerocap; a second route reconciles instead of selling again', async () => {
+    const id = randomUUID();
+    const first = await makeRouter().placeMarketSell({ clientOrderId: id, sats: 50_000n });
+    expect(first.order).toMatchObject({ exchange: 'zerocap', side: 'sell', status: 'FILLED', filledSats: 50_000n, spentAudCents: 5_000n });
+    expect(brief(first.attempts)).toEqual(['zerocap:lookup:NOT_FOUND', 'swyftx:lookup:NOT_FOUND', 'zerocap:place:IN_DOUBT', 'zerocap:place:PLACED']);
+    const second = await makeRouter().placeMarketSell({ clientOrderId: id, sats: 50_000n });
+    expect(second.reconciled).toBe(true);
+    expect(second.order.exchangeOrderId).toBe(first.order.exchangeOrderId);
+    expect(zc.orders()).toHaveLength(1);
+  });
+
+  it('a sell refused by the only exchange (swyftx: not supported) stops without failover and places nothing', async () => {
+    const err = await routingError(makeRouter().placeMarketSell({ clientOrderId: randomUUID(), sats: 50_000n, policy: { primary: 'swyftx', failover: [] } }));
+    expect(err.kind).toBe('REJECTED');
+    expect(sx.orders()).toHaveLength(0);
+    expect(zc.orders()).toHaveLength(0);
+  });
+
   it('fails over zerocap → swyftx when zerocap is down', async () => {
     zc.setMode('outage');
     const { order, attempts } = await makeRouter().placeMarketBuy({ clientOrderId: randomUUID(), audCents: 10_000n });
@@ -93,6 +113,7 @@ describe('ExchangeRouter with fake ZeroCap and Swyftx', () => {
       quote: () => realZc.quote(),
       getOrder: (cid) => realZc.getOrder(cid),
       health: () => realZc.health(),
+      placeMarketSell: noSell,
       placeMarketBuy: async (cid, cents) => {
         zc.setMode('rate-limit');
         try {
@@ -140,6 +161,7 @@ describe('ExchangeRouter with fake ZeroCap and Swyftx', () => {
       quote: () => Promise.reject(new Error('unused')),
       health: () => Promise.resolve({ ok: false }),
       getOrder: () => Promise.resolve(null),
+      placeMarketSell: noSell,
       placeMarketBuy: async () => {
         throw new ExchangeError({ exchange: name, kind: 'UNAVAILABLE', message: 'HTTP 503' });
       },
@@ -282,6 +304,7 @@ describe('ExchangeRouter outcome-unknown paths (stub adapters)', () => {
       quote: () => Promise.reject(new Error('unused')),
       health: () => Promise.resolve({ ok: true }),
       getOrder: () => Promise.resolve(null),
+      placeMarketSell: noSell,
       placeMarketBuy: async (id: string) => {
         s.placed += 1;
         return order(name, id);
@@ -296,6 +319,7 @@ describe('ExchangeRouter outcome-unknown paths (stub adapters)', () => {
   it('stops (no failover) when the ambiguous placement cannot be checked', async () => {
     let lookups = 0;
     const primary = stub('zerocap', {
+      placeMarketSell: noSell,
       placeMarketBuy: async () => {
         throw timeout('zerocap');
       },
@@ -315,6 +339,7 @@ describe('ExchangeRouter outcome-unknown paths (stub adapters)', () => {
 
   it('fails over once the ambiguous placement is confirmed absent', async () => {
     const primary = stub('zerocap', {
+      placeMarketSell: noSell,
       placeMarketBuy: async () => {
         throw timeout('zerocap');
       },
@@ -329,6 +354,7 @@ describe('ExchangeRouter outcome-unknown paths (stub adapters)', () => {
 
   it('INVALID_RESPONSE on placement stops the route and reports the unknown outcome', async () => {
     const primary = stub('zerocap', {
+      placeMarketSell: noSell,
       placeMarketBuy: async () => {
         throw new ExchangeError({ exchange: 'zerocap', kind: 'INVALID_RESPONSE', message: 'bad JSON', outcomeUnknown: true });
       },
@@ -375,6 +401,7 @@ describe('ExchangeRouter: the placement intent and open breakers (stub adapters)
       quote: () => Promise.reject(new Error('unused')),
       health: () => Promise.resolve({ ok: true }),
       getOrder: () => Promise.resolve(null),
+      placeMarketSell: noSell,
       placeMarketBuy: async (id) => {
         seenAtPlacement = brief(recorded);
         return filled('kraken', id);
@@ -395,6 +422,7 @@ describe('ExchangeRouter: the placement intent and open breakers (stub adapters)
       quote: () => Promise.reject(new Error('unused')),
       health: () => Promise.resolve({ ok: true }),
       getOrder: () => Promise.resolve(null),
+      placeMarketSell: noSell,
       placeMarketBuy: async (id) => {
         placed += 1;
         return filled('kraken', id);
@@ -424,6 +452,7 @@ describe('ExchangeRouter: the placement intent and open breakers (stub adapters)
       quote: () => Promise.reject(new Error('unused')),
       health: () => Promise.resolve({ ok: true }),
       getOrder: () => Promise.resolve(null),
+      placeMarketSell: noSell,
       placeMarketBuy: async () => {
         throw unavailable('kraken');
       },
@@ -443,6 +472,7 @@ describe('ExchangeRouter: the placement intent and open breakers (stub adapters)
       getOrder: async () => {
         throw unavailable('kraken');
       },
+      placeMarketSell: noSell,
       placeMarketBuy: async (id) => {
         placed += 1;
         return filled('kraken', id);
@@ -467,6 +497,7 @@ describe('ExchangeRouter: the placement intent and open breakers (stub adapters)
       getOrder: async () => {
         throw unavailable('kraken');
       },
+      placeMarketSell: noSell,
       placeMarketBuy: async () => {
         throw unavailable('kraken');
       },
@@ -476,6 +507,7 @@ describe('ExchangeRouter: the placement intent and open breakers (stub adapters)
       quote: () => Promise.reject(new Error('unused')),
       health: () => Promise.resolve({ ok: true }),
       getOrder: () => Promise.resolve(null),
+      placeMarketSell: noSell,
       placeMarketBuy: async (id) => {
         swyftxPlaced += 1;
         return filled('swyftx', id);
@@ -498,6 +530,7 @@ describe('ExchangeRouter: the placement intent and open breakers (stub adapters)
       quote: () => Promise.reject(new Error('unused')),
       health: () => Promise.resolve({ ok: true }),
       getOrder: () => Promise.resolve(null),
+      placeMarketSell: noSell,
       placeMarketBuy: async () => {
         // e.g. a bug reading the answer of an order that was made
         throw new TypeError("Cannot read properties of undefined (reading 'txid')");

@@ -94,6 +94,13 @@ export type MarketBuyRequest = {
 
 export type MarketBuyResult = { order: ExchangeOrder; attempts: RoutingAttempt[]; reconciled: boolean };
 
+/** A market sell of `sats`, routed with the same lookup-before-place and in-doubt rules as a buy. */
+export type MarketSellRequest = Omit<MarketBuyRequest, 'audCents'> & { sats: bigint };
+export type MarketSellResult = MarketBuyResult;
+
+/** What one side places on an adapter once the route says the order exists nowhere. */
+type Placement = { clientOrderId: string; policy?: Partial<RoutingPolicy> | null; priorExchanges?: ExchangeName[]; place: (adapter: ExchangeAdapter) => Promise<ExchangeOrder> };
+
 export type ExchangeRouterOptions = {
   adapters: Partial<Record<ExchangeName, ExchangeAdapter>>;
   recorder: AttemptRecorder;
@@ -127,6 +134,17 @@ export class ExchangeRouter {
   }
 
   placeMarketBuy(req: MarketBuyRequest): Promise<MarketBuyResult> {
+    const { audCents } = req;
+    return this.once({ ...req, place: (adapter) => adapter.placeMarketBuy(req.clientOrderId, audCents) });
+  }
+
+  /** Same machinery as a buy: a sell is looked up everywhere it may exist before it is placed once. */
+  placeMarketSell(req: MarketSellRequest): Promise<MarketSellResult> {
+    const { sats } = req;
+    return this.once({ ...req, place: (adapter) => adapter.placeMarketSell(req.clientOrderId, sats) });
+  }
+
+  private once(req: Placement): Promise<MarketBuyResult> {
     const running = this.inFlight.get(req.clientOrderId);
     if (running) return running;
     const p = this.route(req).finally(() => this.inFlight.delete(req.clientOrderId));
@@ -134,8 +152,8 @@ export class ExchangeRouter {
     return p;
   }
 
-  private async route(req: MarketBuyRequest): Promise<MarketBuyResult> {
-    const { clientOrderId, audCents } = req;
+  private async route(req: Placement): Promise<MarketBuyResult> {
+    const { clientOrderId } = req;
     const attempts: RoutingAttempt[] = [];
     const prior = req.priorExchanges ?? [];
     // Strictly increasing within a route, so a trail listed by time shows the intent before its outcome.
@@ -227,7 +245,7 @@ export class ExchangeRouter {
         stop('INTENT_NOT_RECORDED', `could not record the intent to place order ${clientOrderId} on ${exchange}; nothing was sent`);
       }
       try {
-        const order = await adapter.placeMarketBuy(clientOrderId, audCents);
+        const order = await req.place(adapter);
         breaker.recordSuccess();
         await record({ exchange, operation: 'place', outcome: 'PLACED', errorKind: null, detail: order.status });
         return { order, attempts, reconciled: false };

@@ -14,6 +14,8 @@ export type Quote = {
   at: Date;
 };
 
+export type OrderSide = 'buy' | 'sell';
+
 export type OrderStatus = 'OPEN' | 'FILLED' | 'PARTIALLY_FILLED' | 'CANCELLED' | 'REJECTED';
 
 export type ExchangeOrder = {
@@ -22,11 +24,18 @@ export type ExchangeOrder = {
   clientOrderId: string;
   exchangeOrderId: string;
   status: OrderStatus;
-  /** AUD we asked to spend. */
+  /** 'sell' for a market sell; absent (or 'buy') for a market buy. */
+  side?: OrderSide;
+  /** AUD we asked to spend (buys); 0 for a sell. */
   requestedAudCents: bigint;
-  /** BTC received so far (rounded down to whole sats). */
+  /** Sats we asked to sell (sells only). */
+  requestedSats?: bigint;
+  /** BTC received (buy) or sold (sell) so far, in whole sats. */
   filledSats: bigint;
-  /** AUD exchanged for BTC so far, excluding the fee. */
+  /**
+   * AUD exchanged for BTC so far, excluding the fee: paid for a buy, received (gross) for a sell.
+   * A sell's proceeds net of fees are `spentAudCents - feeAudCents`.
+   */
   spentAudCents: bigint;
   /** Fee charged in AUD (converted to cents, rounded half-up). */
   feeAudCents: bigint;
@@ -48,6 +57,8 @@ export interface ExchangeAdapter {
   quote(): Promise<Quote>;
   /** Market-buys BTC for `audCents`; `clientOrderId` is the idempotency key. */
   placeMarketBuy(clientOrderId: string, audCents: bigint): Promise<ExchangeOrder>;
+  /** Market-sells `sats` of BTC for AUD; `clientOrderId` is the idempotency key (never sells twice). */
+  placeMarketSell(clientOrderId: string, sats: bigint): Promise<ExchangeOrder>;
   /** The order placed under `clientOrderId`, or null if this exchange has none. */
   getOrder(clientOrderId: string): Promise<ExchangeOrder | null>;
   /** Never throws: reports reachability (and, where cheap, credentials). */
@@ -117,6 +128,18 @@ export function assertPositiveAudCents(exchange: ExchangeName, audCents: bigint)
   if (typeof audCents !== 'bigint' || audCents <= 0n) {
     throw new ExchangeError({ exchange, kind: 'REJECTED', message: 'order amount must be a positive number of AUD cents' });
   }
+}
+
+export function assertPositiveSats(exchange: ExchangeName, sats: bigint): void {
+  if (typeof sats !== 'bigint' || sats <= 0n) {
+    throw new ExchangeError({ exchange, kind: 'REJECTED', message: 'sell amount must be a positive number of satoshis' });
+  }
+}
+
+/** A sell's proceeds net of fees, in AUD cents (never negative). */
+export function netProceedsAudCents(order: ExchangeOrder): bigint {
+  const net = order.spentAudCents - order.feeAudCents;
+  return net > 0n ? net : 0n;
 }
 
 export function assertClientOrderId(exchange: ExchangeName, clientOrderId: string): void {

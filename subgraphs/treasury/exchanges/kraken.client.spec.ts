@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { at, present } from '../../../test/helpers/present';
 import { startFakeKraken, type FakeKraken } from '../../../test/fakes/kraken.server';
-import { ExchangeError } from './exchange.types';
+import { ExchangeError, netProceedsAudCents } from './exchange.types';
 import {
   classifyKrakenError,
   createNonceGenerator,
@@ -148,6 +148,41 @@ describe('KrakenClient against the fake Kraken', () => {
     const add = fake.requests().find((r) => r.path === '/0/private/AddOrder');
     expect(add?.params).toMatchObject({ ordertype: 'market', type: 'buy', pair: 'XBTAUD', volume: '100.00', oflags: 'viqc', cl_ord_id: id });
     expect(add?.params.nonce).toMatch(/^\d+$/);
+  });
+
+  it('market-sells sats → FILLED, volume in BTC, fee in AUD (fciq), proceeds net of fee; the same id never sells twice', async () => {
+    const id = randomUUID();
+    const order = await client.placeMarketSell(id, 1_234_567n);
+    // 0.01234567 BTC × 100000.0 = 1234.567 AUD → 123457 cents; fee 26 bps = 3.21088 AUD → 321 cents.
+    expect(order).toMatchObject({
+      exchange: 'kraken',
+      side: 'sell',
+      clientOrderId: id,
+      status: 'FILLED',
+      requestedAudCents: 0n,
+      requestedSats: 1_234_567n,
+      filledSats: 1_234_567n,
+      spentAudCents: 123_457n,
+      feeAudCents: 321n,
+    });
+    expect(netProceedsAudCents(order)).toBe(123_136n);
+    const add = fake.requests().filter((r) => r.path === '/0/private/AddOrder');
+    expect(add).toHaveLength(1);
+    expect(add[0]?.params).toMatchObject({ ordertype: 'market', type: 'sell', pair: 'XBTAUD', volume: '0.01234567', oflags: 'fciq', cl_ord_id: id });
+    // A retry (e.g. after a crash) finds the closed order by cl_ord_id instead of selling again.
+    const again = await client.placeMarketSell(id, 1_234_567n);
+    expect(again).toMatchObject({ exchangeOrderId: order.exchangeOrderId, side: 'sell', filledSats: 1_234_567n, requestedSats: 1_234_567n });
+    expect(fake.requests().filter((r) => r.path === '/0/private/AddOrder')).toHaveLength(1);
+    expect(await client.getOrder(id)).toMatchObject({ side: 'sell', status: 'FILLED', spentAudCents: 123_457n });
+  });
+
+  it('a sell with a bad key → AUTH and nothing is sold; zero sats are refused before any request', async () => {
+    const bad = new KrakenClient({ apiKey: 'wrong-key', apiSecret: fake.apiSecret, baseUrl: fake.url });
+    expect((await caught(bad.placeMarketSell(randomUUID(), 1_000n))).kind).toBe('AUTH');
+    expect(fake.orders()).toHaveLength(0);
+    const before = fake.requests().length;
+    expect((await caught(client.placeMarketSell(randomUUID(), 0n))).kind).toBe('REJECTED');
+    expect(fake.requests()).toHaveLength(before);
   });
 
   it('reports a partial fill as PARTIALLY_FILLED and finds it again via OpenOrders', async () => {

@@ -4,6 +4,9 @@
  * Private calls: POST /0/private/<Method>, form-urlencoded body that includes `nonce`, headers
  * API-Key and API-Sign = base64(HMAC-SHA512(base64decode(secret), path + SHA256(nonce + postdata))).
  * Market buys are sized in AUD with oflags=viqc and tagged with our id as `cl_ord_id`.
+ * Market sells (type=sell) are sized in BTC (`volume`, 8 decimals) with the same `cl_ord_id`, and
+ * oflags=fciq: Kraken's default when selling is the fee in the base currency (BTC), and we want
+ * the sats sold exact and the fee in AUD, so proceeds net of fees are `cost - fee`.
  *
  * Idempotency: Kraken only enforces cl_ord_id uniqueness across *open* orders, and a market order
  * closes almost at once, so Kraken alone does not stop a second buy under the same id. getOrder
@@ -13,11 +16,12 @@
 import { createHash, createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { log } from '../../../lib/logger';
-import { centsToAud, compare, isPlainNonNegativeDecimal, type JsonValue, multiply, parseDecimal, parseJsonLossless } from '../../../lib/money';
+import { centsToAud, compare, unitsToText, isPlainNonNegativeDecimal, type JsonValue, multiply, parseDecimal, parseJsonLossless } from '../../../lib/money';
 import { errorForStatus, invalidResponse, orderUnits, SerialQueue, sendHttp, type FetchLike, type HttpResponse } from './exchange-http';
 import {
   assertClientOrderId,
   assertPositiveAudCents,
+  assertPositiveSats,
   ExchangeError,
   safeExchangeText,
   type ExchangeAdapter,
@@ -96,6 +100,7 @@ const OrderInfo = z.object({
   price: z.string(),
   oflags: z.string().optional(),
   reason: z.string().nullish(),
+  descr: z.object({ type: z.string().optional() }).optional(),
 });
 export type KrakenOrderInfo = z.infer<typeof OrderInfo>;
 
@@ -124,7 +129,8 @@ export function mapKrakenOrder(
   const spentAudCents = units(info.cost, 2, 'half-up', 'cost');
   const feeAudCents = units(info.fee, 2, 'half-up', 'fee');
   const viqc = (info.oflags ?? '').split(',').includes('viqc');
-  const requested = requestedAudCents ?? (viqc ? units(info.vol, 2, 'half-up', 'vol') : spentAudCents);
+  const sell = info.descr?.type === 'sell';
+  const requested = sell ? 0n : (requestedAudCents ?? (viqc ? units(info.vol, 2, 'half-up', 'vol') : spentAudCents));
 
   const price = parseDecimal(info.price);
   const volExec = parseDecimal(info.vol_exec);
@@ -166,6 +172,7 @@ export function mapKrakenOrder(
   return {
     open,
     exchange: 'kraken',
+    ...(sell ? { side: 'sell' as const, requestedSats: units(info.vol, 8, 'floor', 'vol') } : {}),
     clientOrderId,
     exchangeOrderId: txid,
     status,
@@ -269,6 +276,55 @@ export class KrakenClient implements ExchangeAdapter {
       spentAudCents: 0n,
       feeAudCents: 0n,
       averagePrice: null,
+      raw: result,
+    };
+  }
+
+  async placeMarketSell(clientOrderId: string, sats: bigint): Promise<ExchangeOrder> {
+    assertClientOrderId('kraken', clientOrderId);
+    assertPositiveSats('kraken', sats);
+    if (!isKrakenClOrdId(clientOrderId)) {
+      throw new ExchangeError({ exchange: 'kraken', kind: 'REJECTED', message: 'clientOrderId must be a UUID or at most 18 characters for Kraken' });
+    }
+    // As for buys: Kraken forgets cl_ord_id once an order closes, so look before selling.
+    const already = await this.getOrder(clientOrderId);
+    if (already) return already;
+    let result: JsonValue;
+    try {
+      result = await this.privateRequest(
+        'AddOrder',
+        { ordertype: 'market', type: 'sell', pair: this.pair, volume: unitsToText(sats, 8), oflags: 'fciq', cl_ord_id: clientOrderId },
+        true,
+      );
+    } catch (err) {
+      if (err instanceof ExchangeError && err.kind === 'REJECTED') {
+        const existing = await this.getOrder(clientOrderId).catch(() => null);
+        if (existing) return existing;
+      }
+      throw err;
+    }
+    const added = AddOrderResult.safeParse(result);
+    if (!added.success) throw invalidResponse('kraken', 'AddOrder result has no txid', true);
+    const txid = added.data.txid[0];
+    try {
+      const info = await this.queryOrder(txid);
+      if (info) return mapKrakenOrder(txid, info, clientOrderId);
+    } catch (err) {
+      log().warn({ exchange: 'kraken', txid, kind: err instanceof ExchangeError ? err.kind : 'unknown' }, 'order placed but status read failed');
+    }
+    return {
+      exchange: 'kraken',
+      side: 'sell',
+      clientOrderId,
+      exchangeOrderId: txid,
+      status: 'OPEN',
+      requestedAudCents: 0n,
+      requestedSats: sats,
+      filledSats: 0n,
+      spentAudCents: 0n,
+      feeAudCents: 0n,
+      averagePrice: null,
+      open: true,
       raw: result,
     };
   }

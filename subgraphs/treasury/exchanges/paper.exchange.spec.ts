@@ -1,4 +1,4 @@
-import { ExchangeError } from './exchange.types';
+import { ExchangeError, netProceedsAudCents } from './exchange.types';
 import { PaperExchange } from './paper.exchange';
 
 describe('PaperExchange', () => {
@@ -17,6 +17,35 @@ describe('PaperExchange', () => {
       feeAudCents: 50n,
       averagePrice: '98765.43',
     });
+  });
+
+  it('fills a market sell at the injected price: gross rounded down to the cent, fee rounded up, net = gross - fee', async () => {
+    const paper = new PaperExchange({ priceSource: price('98765.43'), feeBps: 50 });
+    const order = await paper.placeMarketSell('sell-1', 1_234_567n);
+    // 0.01234567 BTC × 98765.43 = 1219.3254... AUD → 121932 cents; fee ceil(121932 × 0.005) = 610.
+    expect(order).toMatchObject({
+      exchange: 'paper',
+      side: 'sell',
+      clientOrderId: 'sell-1',
+      status: 'FILLED',
+      requestedAudCents: 0n,
+      requestedSats: 1_234_567n,
+      filledSats: 1_234_567n,
+      spentAudCents: 121_932n,
+      feeAudCents: 610n,
+    });
+    expect(netProceedsAudCents(order)).toBe(121_322n);
+    // Same id again: the same order, not a second sale.
+    expect(await paper.placeMarketSell('sell-1', 1_234_567n)).toEqual(order);
+    expect(paper.allOrders()).toHaveLength(1);
+    expect(await paper.getOrder('sell-1')).toEqual(order);
+  });
+
+  it('refuses a sell of zero or negative sats', async () => {
+    const paper = new PaperExchange({ priceSource: price('100000') });
+    await expect(paper.placeMarketSell('s0', 0n)).rejects.toMatchObject({ kind: 'REJECTED' });
+    await expect(paper.placeMarketSell('s1', -5n)).rejects.toMatchObject({ kind: 'REJECTED' });
+    expect(paper.allOrders()).toHaveLength(0);
   });
 
   it('is idempotent: the same clientOrderId returns the existing order, also when racing', async () => {

@@ -1,8 +1,9 @@
-import { averagePriceAudPerBtc, ceilFeeCents, centsToAud, floorSats, parseDecimal } from '../../../lib/money';
+import { averagePriceAudPerBtc, ceilFeeCents, centsForSats, centsToAud, floorSats, parseDecimal, unitsToText } from '../../../lib/money';
 import { sleep } from './exchange-http';
 import {
   assertClientOrderId,
   assertPositiveAudCents,
+  assertPositiveSats,
   ExchangeError,
   type ExchangeAdapter,
   type ExchangeOrder,
@@ -25,7 +26,10 @@ export type PaperExchangeOptions = {
   sleep?: (ms: number) => Promise<void>;
 };
 
-/** The default exchange: fills market buys instantly at the injected price. No real money moves. */
+/**
+ * The default exchange: fills market buys and sells instantly at the injected price, charging
+ * `feeBps` in AUD. No real money moves. A sell of `sats` receives floor(sats × price) cents.
+ */
 export class PaperExchange implements ExchangeAdapter {
   readonly name = 'paper' as const;
   private readonly orders = new Map<string, ExchangeOrder>();
@@ -64,6 +68,18 @@ export class PaperExchange implements ExchangeAdapter {
     const pending = this.inFlight.get(clientOrderId);
     if (pending) return pending.then((o) => ({ ...o }));
     const fill = this.fill(clientOrderId, audCents).finally(() => this.inFlight.delete(clientOrderId));
+    this.inFlight.set(clientOrderId, fill);
+    return fill.then((o) => ({ ...o }));
+  }
+
+  async placeMarketSell(clientOrderId: string, sats: bigint): Promise<ExchangeOrder> {
+    assertClientOrderId('paper', clientOrderId);
+    assertPositiveSats('paper', sats);
+    const existing = this.orders.get(clientOrderId);
+    if (existing) return { ...existing };
+    const pending = this.inFlight.get(clientOrderId);
+    if (pending) return pending.then((o) => ({ ...o }));
+    const fill = this.fillSell(clientOrderId, sats).finally(() => this.inFlight.delete(clientOrderId));
     this.inFlight.set(clientOrderId, fill);
     return fill.then((o) => ({ ...o }));
   }
@@ -108,6 +124,34 @@ export class PaperExchange implements ExchangeAdapter {
       feeAudCents: ceilFeeCents(audCents, this.feeBps),
       averagePrice: averagePriceAudPerBtc(audCents, sats),
       raw: { priceAudPerBtc: priceText, spentAud: centsToAud(audCents), filledAt: this.now().toISOString() },
+    };
+    this.orders.set(clientOrderId, order);
+    return order;
+  }
+
+  private async fillSell(clientOrderId: string, sats: bigint): Promise<ExchangeOrder> {
+    await this.simulateNetwork();
+    const priceText = await this.price();
+    const price = parseDecimal(priceText);
+    if (!price || price.coef <= 0n) {
+      throw new ExchangeError({ exchange: 'paper', kind: 'INVALID_RESPONSE', message: 'price source returned a non-positive price' });
+    }
+    // Paid out: rounded down to the cent; the fee (rounded up) comes off the proceeds.
+    const gross = centsForSats(sats, price, 'floor');
+    this.sequence += 1;
+    const order: ExchangeOrder = {
+      exchange: 'paper',
+      side: 'sell',
+      clientOrderId,
+      exchangeOrderId: `paper-${this.sequence}`,
+      status: 'FILLED',
+      requestedAudCents: 0n,
+      requestedSats: sats,
+      filledSats: sats,
+      spentAudCents: gross,
+      feeAudCents: ceilFeeCents(gross, this.feeBps),
+      averagePrice: averagePriceAudPerBtc(gross, sats),
+      raw: { priceAudPerBtc: priceText, soldBtc: unitsToText(sats, 8), receivedAud: centsToAud(gross), filledAt: this.now().toISOString() },
     };
     this.orders.set(clientOrderId, order);
     return order;

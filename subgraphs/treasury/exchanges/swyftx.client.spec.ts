@@ -57,6 +57,13 @@ describe('SwyftxClient against the fake Swyftx', () => {
     expect(fake.requests().map((r) => r.path)).toEqual(['/markets/assets/', '/live-rates/1/']);
   });
 
+  it('refuses a market sell (not supported yet) as REJECTED, sending nothing and reserving nothing', async () => {
+    const id = randomUUID();
+    await expect(client.placeMarketSell(id, 100_000n)).rejects.toMatchObject({ kind: 'REJECTED', retryable: false });
+    expect(fake.requests()).toHaveLength(0);
+    expect(await store.get('swyftx', id)).toBeNull();
+  });
+
   it('market-buys $100 → FILLED with exact sats and cents, using one bearer token', async () => {
     const id = randomUUID();
     const order = await client.placeMarketBuy(id, 10_000n);

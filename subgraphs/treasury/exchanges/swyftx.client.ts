@@ -23,6 +23,7 @@ import { errorForStatus, invalidResponse, orderUnits, parseBody, sendHttp, type 
 import {
   assertClientOrderId,
   assertPositiveAudCents,
+  assertPositiveSats,
   ExchangeError,
   safeExchangeText,
   type ExchangeAdapter,
@@ -229,6 +230,17 @@ export class SwyftxClient implements ExchangeAdapter {
       averagePrice: null,
       raw: placed.data,
     };
+  }
+
+  /**
+   * Not yet: Swyftx has no client order id, and our OrderIdStore's reconciliation matches a lost
+   * order by its AUD quantity; a sell (POST /orders/ orderType MARKET_SELL, assetQuantity "BTC")
+   * needs the store to carry the BTC quantity first. Refused (REJECTED: no failover, nothing sent).
+   */
+  async placeMarketSell(clientOrderId: string, sats: bigint): Promise<ExchangeOrder> {
+    assertClientOrderId('swyftx', clientOrderId);
+    assertPositiveSats('swyftx', sats);
+    throw new ExchangeError({ exchange: 'swyftx', kind: 'REJECTED', message: 'market sells are not supported on swyftx yet' });
   }
 
   async getOrder(clientOrderId: string): Promise<ExchangeOrder | null> {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { startFakeZerocap, type FakeZerocap } from '../../../test/fakes/zerocap.server';
-import { ExchangeError } from './exchange.types';
+import { ExchangeError, netProceedsAudCents } from './exchange.types';
 import { mapZerocapOrder, ZerocapClient, zerocapSignature } from './zerocap.client';
 
 async function caught(p: Promise<unknown>): Promise<ExchangeError> {
@@ -66,6 +66,40 @@ describe('ZerocapClient against the fake ZeroCap', () => {
     });
     const sent = JSON.parse(fake.requests().find((r) => r.path === '/orders/create_order')?.body ?? '{}') as Record<string, unknown>;
     expect(sent).toEqual({ symbol: 'BTC/AUD', side: 'buy', type: 'market', cost: '100.00', client_order_id: id });
+  });
+
+  it('market-sells sats → FILLED, sending side sell and amount in BTC; proceeds net of fee; a repeat never sells twice', async () => {
+    const id = randomUUID();
+    const order = await client.placeMarketSell(id, 1_234_567n);
+    // 0.01234567 BTC × 100000.00 = 1234.567 AUD → 1234.56 received; fee 20 bps → 2.47.
+    expect(order).toMatchObject({
+      exchange: 'zerocap',
+      side: 'sell',
+      clientOrderId: id,
+      status: 'FILLED',
+      requestedAudCents: 0n,
+      requestedSats: 1_234_567n,
+      filledSats: 1_234_567n,
+      spentAudCents: 123_456n,
+      feeAudCents: 247n,
+    });
+    expect(netProceedsAudCents(order)).toBe(123_209n);
+    const sent = JSON.parse(fake.requests().find((r) => r.path === '/orders/create_order')?.body ?? '{}') as Record<string, unknown>;
+    expect(sent).toEqual({ symbol: 'BTC/AUD', side: 'sell', type: 'market', amount: '0.01234567', client_order_id: id });
+    const fresh = new ZerocapClient({ apiKey: fake.apiKey, apiSecret: fake.apiSecret, baseUrl: fake.url });
+    const again = await fresh.placeMarketSell(id, 1_234_567n);
+    expect(again).toMatchObject({ exchangeOrderId: order.exchangeOrderId, side: 'sell', filledSats: 1_234_567n });
+    expect(fake.orders()).toHaveLength(1);
+    expect(await fresh.getOrder(id)).toMatchObject({ side: 'sell', requestedSats: 1_234_567n });
+  });
+
+  it('a sell with a wrong key → AUTH, nothing sold; zero sats refused before any request', async () => {
+    const bad = new ZerocapClient({ apiKey: 'wrong', apiSecret: fake.apiSecret, baseUrl: fake.url });
+    expect((await caught(bad.placeMarketSell(randomUUID(), 1_000n))).kind).toBe('AUTH');
+    expect(fake.orders()).toHaveLength(0);
+    const before = fake.requests().length;
+    expect((await caught(client.placeMarketSell(randomUUID(), 0n))).kind).toBe('REJECTED');
+    expect(fake.requests()).toHaveLength(before);
   });
 
   it('ZeroCap dedupes by client_order_id: a repeat returns the same order, the fake holds one', async () => {

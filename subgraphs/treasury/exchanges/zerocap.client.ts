@@ -12,7 +12,8 @@
  * ASSUMED where the README is silent (a clearly documented shape; confirm with ZeroCap before
  * sending real money):
  *   - a market buy sized in AUD sends `cost` (ccxt's createMarketBuyOrderWithCost convention)
- *     and no `amount`;
+ *     and no `amount`; a market sell sends side "sell" and `amount` in BTC (ccxt's
+ *     createOrder(symbol, 'market', 'sell', amount)), same client_order_id rule;
  *   - POST /orders/fetch_order {id} and POST /orders/fetch_orders {symbol, since, limit} (the SDK
  *     names fetch_order/fetch_orders; the paths mirror create_order);
  *   - POST /markets/fetch_ticker {symbol} → {bid, ask, last};
@@ -27,11 +28,12 @@
  */
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
-import { averagePriceAudPerBtc, centsToAud, isPlainNonNegativeDecimal, type JsonValue, type JsonWritable, parseDecimal, stringifyJson } from '../../../lib/money';
+import { averagePriceAudPerBtc, centsToAud, isPlainNonNegativeDecimal, type JsonValue, type JsonWritable, parseDecimal, stringifyJson, unitsToText } from '../../../lib/money';
 import { errorForStatus, invalidResponse, orderUnits, parseBody, sendHttp, type FetchLike, type HttpResponse } from './exchange-http';
 import {
   assertClientOrderId,
   assertPositiveAudCents,
+  assertPositiveSats,
   ExchangeError,
   safeExchangeText,
   type ExchangeAdapter,
@@ -53,6 +55,7 @@ const num = z.string(); // lossless JSON: numbers arrive as their source text
 const ZerocapOrder = z.object({
   id: num,
   clientOrderId: z.string().nullish(),
+  side: z.string().nullish(),
   status: z.string(),
   amount: num.nullish(),
   filled: num.nullish(),
@@ -103,13 +106,15 @@ export function mapZerocapOrder(order: ZerocapOrderInfo, clientOrderId: string, 
   }
   const average = order.average && isPlainNonNegativeDecimal(order.average) && parseDecimal(order.average)?.coef !== 0n ? order.average : null;
   const open = order.status === 'open';
+  const sell = order.side === 'sell';
   return {
     open,
     exchange: 'zerocap',
+    ...(sell ? { side: 'sell' as const, requestedSats: units(order.amount, 8, 'floor', 'amount') } : {}),
     clientOrderId,
     exchangeOrderId: order.id,
     status,
-    requestedAudCents: requestedAudCents ?? spentAudCents,
+    requestedAudCents: sell ? 0n : (requestedAudCents ?? spentAudCents),
     filledSats,
     spentAudCents,
     feeAudCents,
@@ -178,6 +183,34 @@ export class ZerocapClient implements ExchangeAdapter {
     }
     this.known.set(clientOrderId, { id: parsed.data.id, audCents });
     return mapZerocapOrder(parsed.data, clientOrderId, audCents);
+  }
+
+  async placeMarketSell(clientOrderId: string, sats: bigint): Promise<ExchangeOrder> {
+    assertClientOrderId('zerocap', clientOrderId);
+    assertPositiveSats('zerocap', sats);
+    let json: JsonValue;
+    try {
+      json = await this.signed(
+        '/orders/create_order',
+        { symbol: ZEROCAP_SYMBOL, side: 'sell', type: 'market', amount: unitsToText(sats, 8), client_order_id: clientOrderId },
+        true,
+      );
+    } catch (err) {
+      // As for buys: ZeroCap dedupes by client_order_id, so a 409 means the order exists.
+      if (err instanceof ExchangeError && err.httpStatus === 409) {
+        const existing = await this.getOrder(clientOrderId);
+        if (existing) return existing;
+      }
+      throw err;
+    }
+    const parsed = ZerocapOrder.safeParse(json);
+    if (!parsed.success) throw invalidResponse('zerocap', 'create_order response is not an order', true);
+    if (parsed.data.clientOrderId != null && parsed.data.clientOrderId !== clientOrderId) {
+      throw invalidResponse('zerocap', 'create_order answered with a different clientOrderId', true);
+    }
+    if (parsed.data.side !== 'sell') throw invalidResponse('zerocap', 'create_order answered a sell with a non-sell order', true);
+    this.known.set(clientOrderId, { id: parsed.data.id, audCents: 0n });
+    return mapZerocapOrder(parsed.data, clientOrderId, null);
   }
 
   async getOrder(clientOrderId: string): Promise<ExchangeOrder | null> {

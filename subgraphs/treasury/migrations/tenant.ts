@@ -278,6 +278,59 @@ export const treasuryTenantMigrations: TenantMigration[] = [
       `alter table "${s}".treasury_settings force row level security`,
     ],
   },
+  {
+    // Sales (#10): the purchases' state machine on the sell side. The client order id is the sale id.
+    name: '0030_sales',
+    up: (s) => [
+      `create table if not exists "${s}".sale (
+        ${tenantIdColumn},
+        id uuid not null,
+        status text not null check (status in ('PENDING', 'SUBMITTED', 'FILLED', 'PARTIALLY_FILLED', 'FAILED', 'CANCELLED')),
+        sats bigint not null check (sats > 0),
+        client_order_id text not null,
+        exchange text,
+        exchange_order_id text,
+        filled_sats bigint not null default 0 check (filled_sats >= 0),
+        proceeds_aud_cents bigint not null default 0 check (proceeds_aud_cents >= 0),
+        fee_aud_cents bigint not null default 0 check (fee_aud_cents >= 0),
+        average_price numeric,
+        failure_reason text,
+        requested_by uuid,
+        lease_until timestamptz,
+        lease_owner uuid,
+        created_at timestamptz not null default now(),
+        updated_at timestamptz not null default now(),
+        primary key (tenant_id, id),
+        unique (tenant_id, client_order_id)
+      )`,
+      `create index if not exists sale_created_idx on "${s}".sale (tenant_id, created_at)`,
+      ...rls(s, 'sale'),
+      `grant select, insert, update on "${s}".sale to abt_app`,
+      `create table if not exists "${s}".sale_transition (
+        ${tenantIdColumn},
+        id uuid not null,
+        sale_id uuid not null,
+        from_status text,
+        to_status text not null,
+        reason text,
+        at timestamptz not null default clock_timestamp(),
+        primary key (tenant_id, id)
+      )`,
+      `create index if not exists sale_transition_sale_idx on "${s}".sale_transition (tenant_id, sale_id, at)`,
+      ...rls(s, 'sale_transition'),
+      `grant select, insert on "${s}".sale_transition to abt_app`,
+      `create table if not exists "${s}".sale_idempotency (
+        ${tenantIdColumn},
+        key text not null,
+        request_hash text not null,
+        sale_id uuid not null,
+        created_at timestamptz not null default now(),
+        primary key (tenant_id, key)
+      )`,
+      ...rls(s, 'sale_idempotency'),
+      `grant select, insert on "${s}".sale_idempotency to abt_app`,
+    ],
+  },
 ];
 
 const UUID_RE = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';

@@ -15,6 +15,7 @@ import { exchangesThatMayHold, routeFailureVerdict } from '../exchanges/order-pr
 import { returnUnspent } from '../ledger/accrual-ledger';
 import { readTreasurySettings } from '../settings/treasury-settings';
 import { LeaseLost, PurchaseStatus, TERMINAL, transitionPurchase } from './purchase-state';
+import { recordAcquisitionFact } from './tax-facts';
 import { lockPurchase, parkWorkingOrder, releaseLease, takeLease, type PurchaseRow } from './purchase.repository';
 
 export type ExecutorOptions = {
@@ -224,6 +225,8 @@ export class PurchaseExecutor {
             averagePrice: order.averagePrice,
           },
         });
+        // The parcel for compliance's tax ledger, in this same transaction (nothing if nothing filled).
+        await recordAcquisitionFact(tx, p.id, order);
       }
     });
   }
