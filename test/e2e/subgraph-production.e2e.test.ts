@@ -5,6 +5,7 @@ import { parse } from 'graphql';
 import { gql } from 'graphql-request';
 import { GATEWAY_SIGNATURE_HEADER, signGatewayRequest } from '../../lib/auth/gateway-signature';
 import { client, startTestPlatform, type TestPlatform } from '../helpers/platform';
+import { at, present } from '../helpers/present';
 
 type Body = { data?: Record<string, unknown> | null; errors?: { message: string; extensions?: { code?: string } }[] };
 type Reply = { status: number; body: Body; text: string };
@@ -67,7 +68,7 @@ describe('subgraphs in production (NODE_ENV=production, real ports): the gateway
 
   beforeAll(async () => {
     t = await startTestPlatform({ env: { NODE_ENV: 'production' } });
-    secret = t.platform.services.keys!.gatewaySecrets[0];
+    secret = at(present(t.platform.services.keys, 'platform keys').gatewaySecrets, 0, 'gateway secrets');
     a = await owner('a');
     b = await owner('b');
   });
