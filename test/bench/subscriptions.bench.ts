@@ -186,9 +186,12 @@ async function clientsChild(): Promise<void> {
   let lags: number[] = [];
   let cpu = process.cpuUsage();
 
+  /** A frame's text, whichever of ws's shapes it arrives in. */
+  const rawText = (data: WebSocket.RawData): string =>
+    Buffer.isBuffer(data) ? data.toString() : Array.isArray(data) ? Buffer.concat(data).toString() : Buffer.from(data).toString();
   const onData = (data: WebSocket.RawData): void => {
     const now = Date.now();
-    const s = data.toString();
+    const s = rawText(data);
     const i = s.indexOf('"at":"');
     if (i < 0) return;
     lags.push(now - Date.parse(s.slice(i + 6, i + 30)));
@@ -206,8 +209,8 @@ async function clientsChild(): Promise<void> {
         }
         ws.send('{"type":"connection_init","payload":{}}');
         ws.once('message', (first) => {
-          if (!first.toString().includes('connection_ack')) {
-            reject(new Error(`expected connection_ack, got ${first.toString().slice(0, 200)}`));
+          if (!rawText(first).includes('connection_ack')) {
+            reject(new Error(`expected connection_ack, got ${rawText(first).slice(0, 200)}`));
             return;
           }
           ws.on('message', onData);

@@ -6,6 +6,7 @@ import {
   isEnumType,
   isInputObjectType,
   isListType,
+  Kind,
   isNonNullType,
   isScalarType,
   parse,
@@ -183,11 +184,11 @@ function routing(): Map<string, string> {
   const doc = parse(readFileSync(SUPERGRAPH_PATH, 'utf8'));
   const out = new Map<string, string>();
   for (const def of doc.definitions) {
-    if (def.kind !== 'ObjectTypeDefinition' || !['Query', 'Mutation'].includes(def.name.value)) continue;
+    if (def.kind !== Kind.OBJECT_TYPE_DEFINITION || !['Query', 'Mutation'].includes(def.name.value)) continue;
     for (const f of def.fields ?? []) {
       const join = f.directives?.find((d) => d.name.value === 'join__field');
       const graph = join?.arguments?.find((a) => a.name.value === 'graph')?.value;
-      if (graph?.kind === 'EnumValue') out.set(`${def.name.value}.${f.name.value}`, graph.value.toLowerCase().replace(/_/g, '-'));
+      if (graph?.kind === Kind.ENUM) out.set(`${def.name.value}.${f.name.value}`, graph.value.toLowerCase().replace(/_/g, '-'));
     }
   }
   return out;
@@ -396,7 +397,7 @@ describe('the access matrix over every field of the supergraph', () => {
       if (name === 'workers' || name === 'gateway' || !url) continue;
       const sdl = (await must<{ _service: { sdl: string } }>(url, '{ _service { sdl } }', {}))._service.sdl;
       const entityTypes = parse(sdl).definitions.flatMap((d) =>
-        (d.kind === 'ObjectTypeDefinition' || d.kind === 'ObjectTypeExtension') && d.directives?.some((x) => x.name.value === 'key') ? [d.name.value] : [],
+        (d.kind === Kind.OBJECT_TYPE_DEFINITION || d.kind === Kind.OBJECT_TYPE_EXTENSION) && d.directives?.some((x) => x.name.value === 'key') ? [d.name.value] : [],
       );
       for (const type of entityTypes) {
         const which = ENTITIES[type];

@@ -39,7 +39,9 @@ describe('one start and one stop of ops/start.ts (its own process)', () => {
     configureLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
     db = await createTestDatabase();
   });
-  afterEach(async () => void (await Promise.all(running.splice(0).map((p) => p.kill()))));
+  afterEach(() => {
+    for (const p of running.splice(0)) p.kill();
+  });
   afterAll(async () => {
     await db.drop();
   });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'graphql';
+import { Kind, parse } from 'graphql';
 import { gql } from 'graphql-request';
 import { GATEWAY_SIGNATURE_HEADER, signGatewayRequest } from '../../lib/auth/gateway-signature';
 import { client, startTestPlatform, type TestPlatform } from '../helpers/platform';
@@ -17,7 +17,7 @@ type Subgraph = (typeof SUBGRAPHS)[number];
 /** Entity types each subgraph resolves through `_entities`, read from the SDL the code composes. */
 const entityTypes = (name: Subgraph): string[] =>
   parse(readFileSync(join(__dirname, '..', '..', 'schema', 'subgraphs', `${name}.graphql`), 'utf8')).definitions.flatMap((d) =>
-    (d.kind === 'ObjectTypeDefinition' || d.kind === 'ObjectTypeExtension') && d.directives?.some((x) => x.name.value === 'key') ? [d.name.value] : [],
+    (d.kind === Kind.OBJECT_TYPE_DEFINITION || d.kind === Kind.OBJECT_TYPE_EXTENSION) && d.directives?.some((x) => x.name.value === 'key') ? [d.name.value] : [],
   );
 
 describe('subgraphs in production (NODE_ENV=production, real ports): the gateway or authenticated callers only', () => {
