@@ -2,7 +2,7 @@ import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOp
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
-import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { GraphQLError, OperationTypeNode, type GraphQLSchema } from 'graphql';
 import type { FetcherResponse } from '@apollo/utils.fetcher';
 import type { Redis } from 'ioredis';
 import type { JwtKeys } from '../lib/auth/tokens';
@@ -63,7 +63,7 @@ const httpOperations: ApolloServerPlugin<GatewayContext> = {
             : 'Must provide operation name if query contains multiple operations.';
           throw new GraphQLError(message, { extensions: { code: 'OPERATION_RESOLUTION_FAILURE', http: { status: 400 } } });
         }
-        if (operation.operation === 'subscription') {
+        if (operation.operation === OperationTypeNode.SUBSCRIPTION) {
           throw new GraphQLError('subscriptions are served over WebSocket (graphql-ws) on this same URL', {
             extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
           });

@@ -45,7 +45,7 @@ describe('door limits (before anything is parsed)', () => {
         },
       }),
       duplex: 'half',
-    } as RequestInit);
+    });
     expect(res.status).toBe(413);
   });
 

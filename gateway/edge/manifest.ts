@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApolloGateway } from '@apollo/gateway';
-import { Kind, parse, print, visit, type DefinitionNode, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { Kind, parse, print, visit, type DefinitionNode, type GraphQLSchema } from 'graphql';
 
 /** Where partner operations live, and the manifest built from them (committed). */
 export const OPERATIONS_DIR = join(__dirname, '..', '..', 'schema', 'operations');
@@ -57,7 +57,7 @@ export function buildManifest(sources: { file: string; text: string }[]): Persis
       if (!name) throw new Error(`${file}: every partner operation needs a name`);
       if (names.has(name)) throw new Error(`${file}: operation ${name} is defined twice`);
       names.add(name);
-      const body = print({ kind: Kind.DOCUMENT, definitions: [d, ...usedFragments(d, fragments)] } as DocumentNode);
+      const body = print({ kind: Kind.DOCUMENT, definitions: [d, ...usedFragments(d, fragments)] });
       operations.push({ id: sha256Hex(body), name, type: d.operation, body });
     }
   }

@@ -27,7 +27,7 @@ const REAL = {
 
 const codes = (schema: GraphQLSchema, query: string, opts = {}): string[] =>
   validate(schema, parse(query), queryLimits(opts).validationRules).map((e) =>
-    e instanceof EdgeError ? e.code : String(e.extensions.code ?? 'GRAPHQL'),
+    e instanceof EdgeError ? e.code : typeof e.extensions.code === 'string' ? e.extensions.code : 'GRAPHQL',
   );
 
 const nestFragments = (depth: number): string => `{ ${'... on Query { '.repeat(depth - 1)}btcPrice { price }${' }'.repeat(depth - 1)} }`;

@@ -24,7 +24,7 @@ describe('valuing a batch of purchases (one _entities request)', () => {
     expect(values).toEqual([15_000_000n, 5_000_000n, 30_000_000n, 20_000_000n, 45_000_000n, 35_000_000n]);
     expect(current).toHaveBeenCalledTimes(1);
     // A new request (context) asks again: nothing is cached across requests.
-    const next = { ...ctx } as typeof ctx;
+    const next = { ...ctx };
     await resolver.currentValueAud(purchases[0] ?? { id: '', satoshis: 0n, costAudCents: 0n }, next);
     expect(current).toHaveBeenCalledTimes(2);
   });

@@ -21,6 +21,7 @@ import { gql } from 'graphql-request';
 import Stripe from 'stripe';
 import { TEST_REDIS_URL } from '../helpers/db';
 import { client, startTestPlatform } from '../helpers/platform';
+import { at } from '../helpers/present';
 
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 200);
 const RATE = Number(process.env.BENCH_RATE ?? 20);
@@ -28,7 +29,7 @@ const SECRET = 'whsec_latency_0123456789abcdef';
 
 const pct = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+  return at(s, Math.max(0, Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)), 'samples');
 };
 const fmt = (ms: number): string => `${ms.toFixed(1)} ms`;
 

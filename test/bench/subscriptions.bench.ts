@@ -186,9 +186,12 @@ async function clientsChild(): Promise<void> {
   let lags: number[] = [];
   let cpu = process.cpuUsage();
 
+  /** A frame's text, whichever of ws's shapes it arrives in. */
+  const rawText = (data: WebSocket.RawData): string =>
+    Buffer.isBuffer(data) ? data.toString() : Array.isArray(data) ? Buffer.concat(data).toString() : Buffer.from(data).toString();
   const onData = (data: WebSocket.RawData): void => {
     const now = Date.now();
-    const s = data.toString();
+    const s = rawText(data);
     const i = s.indexOf('"at":"');
     if (i < 0) return;
     lags.push(now - Date.parse(s.slice(i + 6, i + 30)));
@@ -206,8 +209,8 @@ async function clientsChild(): Promise<void> {
         }
         ws.send('{"type":"connection_init","payload":{}}');
         ws.once('message', (first) => {
-          if (!first.toString().includes('connection_ack')) {
-            reject(new Error(`expected connection_ack, got ${first.toString().slice(0, 200)}`));
+          if (!rawText(first).includes('connection_ack')) {
+            reject(new Error(`expected connection_ack, got ${rawText(first).slice(0, 200)}`));
             return;
           }
           ws.on('message', onData);
@@ -244,7 +247,7 @@ async function clientsChild(): Promise<void> {
         const used = process.cpuUsage(cpu);
         const sorted = Float64Array.from(lags).sort();
         const q = (p: number): number => (sorted.length ? itemAt(sorted, Math.min(sorted.length - 1, Math.floor(p * sorted.length))) : NaN);
-        return { received: sorted.length, p50: q(0.5), p99: q(0.99), max: sorted.length ? sorted[sorted.length - 1] : NaN, clientCpuMs: (used.user + used.system) / 1000 } satisfies LagReport;
+        return { received: sorted.length, p50: q(0.5), p99: q(0.99), max: sorted.length ? itemAt(sorted, sorted.length - 1) : NaN, clientCpuMs: (used.user + used.system) / 1000 } satisfies LagReport;
       }
       case 'close': {
         const closing = sockets.map((ws) => new Promise<void>((resolve) => (ws.readyState === WebSocket.CLOSED ? resolve() : (ws.once('close', () => resolve()), ws.terminate()))));
@@ -326,8 +329,8 @@ async function orchestrate(): Promise<void> {
       console.log(`\nN = ${n} (connect: gateway ${ms(gw.connectMs)}, bare ${ms(bare.connectMs)})`);
       console.log(`  memory / connection   gateway heap ${kb(gw.heapPerConn)}, RSS ${kb(gw.rssPerConn)}   bare heap ${kb(bare.heapPerConn)}, RSS ${kb(bare.rssPerConn)}   ratio heap ${ratio(gw.heapPerConn, bare.heapPerConn)}, RSS ${ratio(gw.rssPerConn, bare.rssPerConn)}`);
       for (let i = 0; i < rates.length; i++) {
-        const g = gw.runs[i];
-        const b = bare.runs[i];
+        const g = itemAt(gw.runs, i);
+        const b = itemAt(bare.runs, i);
         const pct = (r: PhaseResult['runs'][number]): string => `${((100 * r.lag.received) / r.expected).toFixed(1)}%`;
         console.log(
           `  ${String(g.rate).padStart(2)} tick/s  gateway p50 ${ms(g.lag.p50)} p99 ${ms(g.lag.p99)} max ${ms(g.lag.max)} delivered ${pct(g)} CPU ${g.cpuPct.toFixed(0)}%` +

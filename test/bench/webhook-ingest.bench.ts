@@ -187,7 +187,7 @@ function pgCpuReader(query: (sql: string) => Promise<{ pid: number }[]>): PgCpu 
     try {
       for (const pid of pids) {
         // Fields after the ")" of the command name: utime and stime are the 12th and 13th.
-        const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+        const fields = at(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') '), 1, `/proc/${pid}/stat`).split(' ');
         out.set(pid, ((Number(fields[11]) + Number(fields[12])) * 1000) / 100);
       }
     } catch {

@@ -93,7 +93,7 @@ export async function axeViolations(page: Page): Promise<{ id: string; impact: s
     const doc = (globalThis as unknown as { document: unknown }).document;
     const r = await g.axe!.run(doc, { resultTypes: ['violations'] });
     return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => JSON.stringify(n.target)) }));
-  }, source) as Promise<{ id: string; impact: string | null; help: string; nodes: string[] }[]>;
+  }, source);
 }
 
 /** Page wider than the viewport (horizontal scroll)? Returns the widths, and the widest offender. */

@@ -313,7 +313,7 @@ export async function runCrashInjection(partial: Partial<ChaosOptions> = {}): Pr
       reconciled: Number(at(reconciled, 0).n),
       failedReasons: count(
         purchases.filter((p) => p.status === 'FAILED'),
-        (p) => (p.failure_reason ?? '').split(':')[0],
+        (p) => at((p.failure_reason ?? '').split(':'), 0),
       ),
       krakenOrders: orders.length,
       addOrderRequests: kraken.requests().filter((r) => r.path === '/0/private/AddOrder').length,

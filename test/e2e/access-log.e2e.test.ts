@@ -95,7 +95,7 @@ describe('access log: one line per request and per job, with its correlation id,
   it('health, metrics and webhooks are logged too (the webhook fast path included), without their query strings', async () => {
     const workers = t.platform.urls.workers!;
     const tenantBase = t.platform.urls.tenant!.replace(/\/graphql$/, '');
-    const ids = [randomUUID(), randomUUID(), randomUUID()];
+    const ids = [randomUUID(), randomUUID(), randomUUID()] as const;
     await (await fetch(`${workers}/api/health?probe=secret-looking`, { headers: { 'x-correlation-id': ids[0] } })).text();
     await (await fetch(`${workers}/metrics`, { headers: { 'x-correlation-id': ids[1] } })).text();
     const hook = await fetch(`${tenantBase}/webhooks/stripe/${randomUUID()}`, {

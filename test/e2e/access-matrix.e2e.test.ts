@@ -6,6 +6,7 @@ import {
   isEnumType,
   isInputObjectType,
   isListType,
+  Kind,
   isNonNullType,
   isScalarType,
   parse,
@@ -204,11 +205,11 @@ function routing(): Map<string, string> {
   const doc = parse(readFileSync(SUPERGRAPH_PATH, 'utf8'));
   const out = new Map<string, string>();
   for (const def of doc.definitions) {
-    if (def.kind !== 'ObjectTypeDefinition' || !['Query', 'Mutation'].includes(def.name.value)) continue;
+    if (def.kind !== Kind.OBJECT_TYPE_DEFINITION || !['Query', 'Mutation'].includes(def.name.value)) continue;
     for (const f of def.fields ?? []) {
       const join = f.directives?.find((d) => d.name.value === 'join__field');
       const graph = join?.arguments?.find((a) => a.name.value === 'graph')?.value;
-      if (graph?.kind === 'EnumValue') out.set(`${def.name.value}.${f.name.value}`, graph.value.toLowerCase().replace(/_/g, '-'));
+      if (graph?.kind === Kind.ENUM) out.set(`${def.name.value}.${f.name.value}`, graph.value.toLowerCase().replace(/_/g, '-'));
     }
   }
   return out;
@@ -379,7 +380,7 @@ describe('the access matrix over every field of the supergraph', () => {
       const op = operationFor(root === 'Query' ? 'query' : 'mutation', field, rule, foreign);
       for (const caller of CALLERS) {
         // API keys go straight to the subgraph that serves the field (the gateway may safelist partner operations).
-        const url = caller === 'apiKey' ? (t.platform.urls as Record<string, string>)[routes.get(key) ?? 'tenant'] : t.gateway;
+        const url = caller === 'apiKey' ? present((t.platform.urls as Record<string, string>)[routes.get(key) ?? 'tenant'], `URL of ${routes.get(key) ?? 'tenant'}`) : t.gateway;
         const res = await post(url, op.query, op.variables, tokens[caller]);
         const got = codes(res);
         const value = res.data?.[field.name];
@@ -417,14 +418,14 @@ describe('the access matrix over every field of the supergraph', () => {
       if (name === 'workers' || name === 'gateway' || !url) continue;
       const sdl = (await must<{ _service: { sdl: string } }>(url, '{ _service { sdl } }', {}))._service.sdl;
       const entityTypes = parse(sdl).definitions.flatMap((d) =>
-        (d.kind === 'ObjectTypeDefinition' || d.kind === 'ObjectTypeExtension') && d.directives?.some((x) => x.name.value === 'key') ? [d.name.value] : [],
+        (d.kind === Kind.OBJECT_TYPE_DEFINITION || d.kind === Kind.OBJECT_TYPE_EXTENSION) && d.directives?.some((x) => x.name.value === 'key') ? [d.name.value] : [],
       );
       for (const type of entityTypes) {
-        if (!(type in ENTITIES)) {
+        const which = ENTITIES[type];
+        if (which === undefined) {
           failures.push(`${name}: entity ${type} is not classified in ENTITIES of test/e2e/access-matrix.e2e.test.ts`);
           continue;
         }
-        const which = ENTITIES[type];
         if (which === null) continue;
         for (const caller of CALLERS) {
           const res = await post(url, `query ($r: [_Any!]!) { _entities(representations: $r) { __typename } }`, { r: [{ __typename: type, id: foreign[which] }] }, tokens[caller]);

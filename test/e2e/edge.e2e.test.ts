@@ -20,6 +20,8 @@ const PASSWORD = 'Correct-Horse-42-Battery';
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
 const codesOf = (r: Reply | GqlBody[]): string[] =>
   (Array.isArray(r) ? r : [r.body]).flatMap((b) => (b.errors ?? []).map((e) => String(e.extensions?.code)));
+/** The first GraphQL error of a reply (fails the test when there is none). */
+const firstError = (r: Reply) => at(r.body.errors ?? [], 0, 'errors');
 const partnerKey = (prefix = randomBase62(12)): string => `abt_live_${prefix}_${randomBase62(40)}`;
 function randomBase62(n: number): string {
   const abc = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
@@ -120,7 +122,7 @@ describe('the gateway edge: APQ, partner safelist, abuse limits, rate limits, he
       expect(hit.body).toEqual(registered.body);
       // The platform's gateway has Redis: the entry is there, with a TTL.
       // (under the platform's own REDIS_PREFIX, as every key it writes)
-      const [key] = await redis.keys(`*:gateway:apq:${persistedQuery.sha256Hash}`);
+      const key = at(await redis.keys(`*:gateway:apq:${persistedQuery.sha256Hash}`), 0, 'APQ keys');
       expect(key).toMatch(/^abt-test-[0-9a-f]+:gateway:apq:/);
       expect(await redis.ttl(key)).toBeGreaterThan(0);
     });
@@ -340,9 +342,9 @@ describe('the gateway edge: APQ, partner safelist, abuse limits, rate limits, he
       expect(replies.map((r) => r.headers.get('ratelimit-remaining'))).toEqual(['2', '1', '0', '0']);
       expect(at(replies, 0).headers.get('ratelimit-limit')).toBe('3');
       expect(Number(at(replies, 0).headers.get('ratelimit-reset'))).toBeGreaterThan(0);
-      const limited = replies[3];
+      const limited = at(replies, 3, 'replies');
       expect(codesOf(limited)).toEqual(['RATE_LIMITED']);
-      expect(limited.body.errors![0].extensions).toMatchObject({ scope: 'ip' });
+      expect(firstError(limited).extensions).toMatchObject({ scope: 'ip' });
       const retryAfter = Number(limited.headers.get('retry-after'));
       expect(retryAfter).toBeGreaterThan(0);
       expect(retryAfter).toBeLessThanOrEqual(60);
@@ -355,14 +357,14 @@ describe('the gateway edge: APQ, partner safelist, abuse limits, rate limits, he
       const as = (tk: string): Promise<Reply> => post(url, { query: '{ tenant { name } }' }, { authorization: `Bearer ${tk}` });
       expect([(await as(token)).status, (await as(token)).status, (await as(token)).status]).toEqual([200, 200, 429]);
       const limited = await as(token);
-      expect(limited.body.errors![0].extensions).toMatchObject({ code: 'RATE_LIMITED', scope: 'user' });
+      expect(firstError(limited).extensions).toMatchObject({ code: 'RATE_LIMITED', scope: 'user' });
       expect((await as(otherToken)).status).toBe(200);
 
       const tenantUrl = await gateway({ rateLimits: { tenant: { points: 1, durationSeconds: 60 } } });
       const first = await post(tenantUrl, { query: '{ tenant { name } }' }, { authorization: `Bearer ${token}` });
       expect(first.status).toBe(200);
       const second = await post(tenantUrl, { query: '{ tenant { name } }' }, { authorization: `Bearer ${token}` });
-      expect(second.body.errors![0].extensions).toMatchObject({ code: 'RATE_LIMITED', scope: 'tenant' });
+      expect(firstError(second).extensions).toMatchObject({ code: 'RATE_LIMITED', scope: 'tenant' });
     });
 
     it('per API key prefix, counted per operation of a batch', async () => {
@@ -375,7 +377,7 @@ describe('the gateway edge: APQ, partner safelist, abuse limits, rate limits, he
       // Same prefix, another secret: the limit is the key's, not the secret's.
       const next = await post(url, op, { authorization: `Bearer ${partnerKey(lookup)}` });
       expect([next.status, codesOf(next)]).toEqual([429, ['RATE_LIMITED']]);
-      expect(next.body.errors![0].extensions).toMatchObject({ scope: 'apiKey' });
+      expect(firstError(next).extensions).toMatchObject({ scope: 'apiKey' });
       expect((await post(url, op, { authorization: `Bearer ${partnerKey()}` })).status).not.toBe(429);
       const keys = JSON.stringify(await redis.keys(`${gatewayPrefix(gateways)}:gateway:rl:apiKey:*`));
       expect(keys).toContain(`abt_live_${lookup}`);

@@ -380,7 +380,7 @@ describe('identity and roles end to end (through the gateway)', () => {
           await login(who, password);
           return { code: 'OK', message: '' };
         } catch (err) {
-          const e = (err as { response: { errors: { message: string; extensions: { code: string } }[] } }).response.errors[0];
+          const e = at((err as { response: { errors: { message: string; extensions: { code: string } }[] } }).response.errors, 0, 'errors');
           return { code: e.extensions.code, message: e.message };
         }
       };

@@ -208,7 +208,7 @@ describe('market data: aggregation, ticks and candles (PriceService on PostgreSQ
       const s = service({ now: () => new Date() });
       await s.start(feeds);
       const latest = (ccy: string): BtcPriceEvent | undefined => published.filter((p) => p.channel === `price.btc.${ccy}`).at(-1)?.event;
-      await waitFor(() => (latest('aud')?.sources as string[] | undefined)?.length === 3 && (latest('usd')?.sources as string[] | undefined)?.length === 2, 'all sources');
+      await waitFor(() => latest('aud')?.sources?.length === 3 && latest('usd')?.sources?.length === 2, 'all sources');
       expect(latest('aud')).toMatchObject({ price: '150020.12', source: 'BTC_MARKETS+INDEPENDENT_RESERVE+KRAKEN' });
       // BTC Markets lists BTC-AUD only; (97500.5 + 97530.55) / 2 = 97515.525 → 97515.52.
       expect(latest('usd')).toMatchObject({ price: '97515.52', sources: ['INDEPENDENT_RESERVE', 'KRAKEN'] });
@@ -236,7 +236,11 @@ describe('market data through the gateway', () => {
     t = await startTestPlatform();
   });
   afterAll(async () => {
-    await Promise.all(clients.map((c) => c.dispose()));
+    await Promise.all(
+      clients.map(async (c) => {
+        await c.dispose();
+      }),
+    );
     await t?.stop();
   });
 

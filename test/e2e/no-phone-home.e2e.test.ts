@@ -29,7 +29,7 @@ describe('a running platform makes no connection off this machine', () => {
         return this;
       }
       return (connect as (...a: unknown[]) => net.Socket).apply(this, args);
-    } as typeof connect;
+    };
     (dns as { lookup: unknown }).lookup = function (hostname: string, ...rest: unknown[]) {
       lookups.push(hostname);
       if (!loopback(hostname)) {

@@ -2,7 +2,7 @@ import { gql } from 'graphql-request';
 import Stripe from 'stripe';
 import { until } from '../helpers/wait';
 import { client, errorCodes, startTestPlatform, type TestPlatform } from '../helpers/platform';
-import { at } from '../helpers/present';
+import { at, present } from '../helpers/present';
 
 /**
  * `paymentEvents`: what arrived (tenant subgraph), its status and why, and what it did — the accrual
@@ -205,8 +205,10 @@ describe('payment events through the API', () => {
   });
 
   it('no subgraph resolves another tenant’s event by reference', async () => {
-    const id = (await page(owner)).paymentEvents.edges[3].node.id;
-    const { tenant, treasury } = t.platform.urls as Record<string, string>;
+    const id = at((await page(owner)).paymentEvents.edges, 3, 'payment events').node.id;
+    const urls = t.platform.urls as Record<string, string>;
+    const tenant = present(urls.tenant, 'tenant URL');
+    const treasury = present(urls.treasury, 'treasury URL');
     const entities = async (url: string, representation: Record<string, unknown>, token: string): Promise<unknown> => {
       const res = await fetch(url, {
         method: 'POST',

@@ -1,7 +1,7 @@
 import { gql } from 'graphql-request';
 import { eventually } from '../helpers/db';
 import { client, errorCodes, startTestPlatform, type TestPlatform } from '../helpers/platform';
-import { at } from '../helpers/present';
+import { at, present } from '../helpers/present';
 
 const SIGN_UP = gql`
   mutation SignUp($input: SignUpInput!) {
@@ -170,7 +170,7 @@ describe('the federated platform end to end (real PostgreSQL and Redis)', () => 
     it('invalid and tampered tokens are refused at the gateway and at each subgraph', async () => {
       const s = await signUp('Token Co', 'token@x.example');
       const [h, p, sig] = s.accessToken.split('.');
-      const tampered = `${h}.${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p, 'base64url').toString()), role: 'OWNER', tid: s.tenant.id, sub: 'x' })).toString('base64url')}.${sig}`;
+      const tampered = `${h}.${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(present(p, 'JWT payload'), 'base64url').toString()), role: 'OWNER', tid: s.tenant.id, sub: 'x' })).toString('base64url')}.${sig}`;
       for (const token of ['garbage', tampered]) {
         expect(await errorCodes(client(t.gateway, token).request(OVERVIEW))).toEqual(['UNAUTHENTICATED']);
         expect(await errorCodes(client(t.platform.urls.treasury!, token).request(gql`{ treasuryRules { id } }`))).toEqual(['UNAUTHENTICATED']);

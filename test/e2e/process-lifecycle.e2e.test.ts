@@ -4,6 +4,7 @@ import { configureLogger } from '../../lib/logger';
 import { TEST_PG_URL, createTestDatabase, type TestDatabase } from '../helpers/db';
 import { testEnv } from '../helpers/platform';
 import { isListening, listeningPorts, spawnProcess, spawnStart, type Started } from '../helpers/process';
+import { at } from '../helpers/present';
 
 /** The issue's bound: SIGINT (Ctrl-C) or SIGTERM stops every role of a process within 10 seconds. */
 const STOP_WITHIN_MS = 10_000;
@@ -38,7 +39,9 @@ describe('one start and one stop of ops/start.ts (its own process)', () => {
     configureLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
     db = await createTestDatabase();
   });
-  afterEach(async () => void (await Promise.all(running.splice(0).map((p) => p.kill()))));
+  afterEach(() => {
+    for (const p of running.splice(0)) p.kill();
+  });
   afterAll(async () => {
     await db.drop();
   });
@@ -99,7 +102,7 @@ describe('one start and one stop of ops/start.ts (its own process)', () => {
       const p = spawnProcess('npm', ['run', 'start:tenant'], { ...env(false), DATABASE_URL: url.toString() }, { detached: true });
       running.push(p);
       await p.waitForLine(() => listeningPorts(p.lines).length === 1, 'the tenant role listening');
-      const [port] = listeningPorts(p.lines);
+      const port = at(listeningPorts(p.lines), 0, 'listening ports');
       const ready = await fetch(`http://127.0.0.1:${port}/api/ready`);
       expect([ready.status, await ready.json()]).toEqual([200, { status: 'ready', service: 'tenant', checks: { database: 'ok' } }]);
       // Its tables exist: a login for nobody is an ordinary INVALID_CREDENTIALS, not a masked SQL error.

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'graphql';
+import { Kind, parse } from 'graphql';
 import { gql } from 'graphql-request';
 import { GATEWAY_SIGNATURE_HEADER, signGatewayRequest } from '../../lib/auth/gateway-signature';
 import { client, startTestPlatform, type TestPlatform } from '../helpers/platform';
+import { at, present } from '../helpers/present';
 
 type Body = { data?: Record<string, unknown> | null; errors?: { message: string; extensions?: { code?: string } }[] };
 type Reply = { status: number; body: Body; text: string };
@@ -16,7 +17,7 @@ type Subgraph = (typeof SUBGRAPHS)[number];
 /** Entity types each subgraph resolves through `_entities`, read from the SDL the code composes. */
 const entityTypes = (name: Subgraph): string[] =>
   parse(readFileSync(join(__dirname, '..', '..', 'schema', 'subgraphs', `${name}.graphql`), 'utf8')).definitions.flatMap((d) =>
-    (d.kind === 'ObjectTypeDefinition' || d.kind === 'ObjectTypeExtension') && d.directives?.some((x) => x.name.value === 'key') ? [d.name.value] : [],
+    (d.kind === Kind.OBJECT_TYPE_DEFINITION || d.kind === Kind.OBJECT_TYPE_EXTENSION) && d.directives?.some((x) => x.name.value === 'key') ? [d.name.value] : [],
   );
 
 describe('subgraphs in production (NODE_ENV=production, real ports): the gateway or authenticated callers only', () => {
@@ -67,7 +68,7 @@ describe('subgraphs in production (NODE_ENV=production, real ports): the gateway
 
   beforeAll(async () => {
     t = await startTestPlatform({ env: { NODE_ENV: 'production' } });
-    secret = t.platform.services.keys!.gatewaySecrets[0];
+    secret = at(present(t.platform.services.keys, 'platform keys').gatewaySecrets, 0, 'gateway secrets');
     a = await owner('a');
     b = await owner('b');
   });

@@ -57,7 +57,11 @@ describe('WebSocket subscriptions are re-verified like HTTP requests', () => {
     });
   });
   afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.dispose()));
+    await Promise.all(
+      clients.splice(0).map(async (c) => {
+        await c.dispose();
+      }),
+    );
     await waitFor(() => gw.subscriptions!.stats().subscribers === 0, 'subscriptions to end');
   });
   afterAll(async () => {

@@ -158,7 +158,11 @@ describe.each([
     gw = await gateway();
   });
   afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.dispose()));
+    await Promise.all(
+      clients.splice(0).map(async (c) => {
+        await c.dispose();
+      }),
+    );
     for (const g of gateways) await waitFor(() => subscribers(g) === 0, 'subscriptions to end');
   });
   afterAll(async () => {
@@ -443,7 +447,9 @@ describe.each([
       const nonce = randomUUID();
       const learnt = new Promise<string>((resolve) => probe.on('pmessage', (_p: string, ch: string) => resolve(ch.slice(0, -`:probe.${nonce}`.length))));
       await probe.psubscribe(`*:probe.${nonce}`);
-      await t.platform.bus.publish(`probe.${nonce}` as string, { __typename: 'OutboxKick', version: 1 });
+      // A channel outside the catalog's typed names: published as a plain string.
+      const channel: string = `probe.${nonce}`;
+      await t.platform.bus.publish(channel, { __typename: 'OutboxKick', version: 1 });
       const prefix = await learnt;
       await probe.quit();
 
@@ -469,7 +475,11 @@ describe.each([
         };
         expect(on1.values).toEqual([expected]);
         expect(on2.values).toEqual([expected]);
-        await Promise.all(clients.splice(0).map((c) => c.dispose()));
+        await Promise.all(
+          clients.splice(0).map(async (c) => {
+            await c.dispose();
+          }),
+        );
         await waitFor(() => subscribers(gw2) === 0, 'gw2 subscriptions to end');
         gateways.splice(gateways.indexOf(gw2), 1);
         await gw2.close();

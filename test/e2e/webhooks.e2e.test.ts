@@ -186,11 +186,13 @@ describe('payment webhooks: verify, store once, outbox (real PostgreSQL)', () =>
 
   type StoredRow = { raw: Record<string, unknown>; raw_body: Buffer | null; provider_event_id: string; event_type: string; status: string };
   const storedRow = async (providerEventId: string): Promise<StoredRow> =>
-    (
+    at(
       await t.db.owner.em
         .getConnection()
-        .execute<StoredRow[]>(`select raw, raw_body, provider_event_id, event_type, status from pool.payment_event where provider_event_id = ?`, [providerEventId])
-    )[0];
+        .execute<StoredRow[]>(`select raw, raw_body, provider_event_id, event_type, status from pool.payment_event where provider_event_id = ?`, [providerEventId]),
+      0,
+      `payment_event ${providerEventId}`,
+    );
 
   it('stores a validly signed Stripe delivery carrying U+0000 or a lone surrogate (2xx, so Stripe stops), keeping its exact bytes', async () => {
     const before = await stored();

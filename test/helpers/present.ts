@@ -12,3 +12,10 @@ export function at<T>(items: { readonly length: number; at(index: number): T | u
   if (value === undefined) throw new Error(`expected ${what} to have an element at ${i} (length ${items.length})`);
   return value;
 }
+
+/** The single element of a list (a query expected to match one row), or a thrown Error naming the count. */
+export function only<T>(items: readonly T[], what = 'list'): T {
+  const [value] = items;
+  if (items.length !== 1 || value === undefined) throw new Error(`expected ${what} to have exactly one element (got ${items.length})`);
+  return value;
+}

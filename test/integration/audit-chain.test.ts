@@ -144,13 +144,13 @@ describe('the audit hash chain in PostgreSQL (app role, TenantTransactions)', ()
       expect(new Set(links.map((l) => l.hash)).size).toBe(5);
       for (const l of links) expect(l.hash).toMatch(/^[0-9a-f]{64}$/);
       expect(await stored(t)).toEqual(links.map((l) => ({ id: l.id, seq: String(l.seq), prev_hash: l.prevHash, hash: l.hash })));
-      expect(await head(t)).toEqual([{ last_seq: '5', last_hash: links[4].hash }]);
+      expect(await head(t)).toEqual([{ last_seq: '5', last_hash: at(links, 4, 'chain').hash }]);
       // Independently: the third event's stored hash is SHA-256(prev ‖ canonical JSON) of what is stored.
       const row = at(await owner.execute<
         { event_type: string; actor_id: string | null; subject_type: string; subject_id: string; payload: Record<string, unknown>; created_at: Date }[]
-      >(`select event_type, actor_id::text, subject_type, subject_id, payload, created_at from pool.audit_event where id = ?`, [links[2].id]), 0, 'row');
+      >(`select event_type, actor_id::text, subject_type, subject_id, payload, created_at from pool.audit_event where id = ?`, [at(links, 2, 'chain').id]), 0, 'row');
       const body = canonicalJson({
-        id: links[2].id,
+        id: at(links, 2, 'chain').id,
         tenantId: t,
         seq: '3',
         eventType: row.event_type,
@@ -160,7 +160,7 @@ describe('the audit hash chain in PostgreSQL (app role, TenantTransactions)', ()
         payload: row.payload,
         createdAt: new Date(row.created_at).toISOString(),
       });
-      expect(createHash('sha256').update(links[1].hash).update(body).digest('hex')).toBe(links[2].hash);
+      expect(createHash('sha256').update(at(links, 1, 'chain').hash).update(body).digest('hex')).toBe(at(links, 2, 'chain').hash);
       expect(await verify(t)).toEqual(valid(5));
     });
 
@@ -223,7 +223,7 @@ describe('the audit hash chain in PostgreSQL (app role, TenantTransactions)', ()
       expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: 20 }, (_, i) => String(i + 1)));
       expect(rows.map((r) => r.id).sort()).toEqual([...ids].sort());
       expect(rows.map((r) => r.prev_hash)).toEqual([GENESIS_HASH, ...rows.slice(0, 19).map((r) => r.hash)]);
-      expect(await head(t)).toEqual([{ last_seq: '20', last_hash: rows[19].hash }]);
+      expect(await head(t)).toEqual([{ last_seq: '20', last_hash: at(rows, 19, 'rows').hash }]);
       expect(await verify(t)).toEqual(valid(20));
     });
 
@@ -233,7 +233,7 @@ describe('the audit hash chain in PostgreSQL (app role, TenantTransactions)', ()
       const [rx, ry] = [await stored(x), await stored(y)];
       expect(rx.map((r) => r.seq)).toEqual(['1', '2', '3', '4']);
       expect(ry.map((r) => r.seq)).toEqual(['1', '2', '3', '4']);
-      expect([rx[0].prev_hash, ry[0].prev_hash]).toEqual([GENESIS_HASH, GENESIS_HASH]);
+      expect([at(rx, 0, 'x chain').prev_hash, at(ry, 0, 'y chain').prev_hash]).toEqual([GENESIS_HASH, GENESIS_HASH]);
       expect(rx.map((r) => r.hash).filter((h) => ry.some((s) => s.hash === h))).toEqual([]);
       expect(await verify(x)).toEqual(valid(4));
       expect(await verify(y)).toEqual(valid(4));
@@ -267,7 +267,7 @@ describe('the audit hash chain in PostgreSQL (app role, TenantTransactions)', ()
     it('denies the app role rewriting or deleting its own audit events (42501)', async () => {
       const t = await newTenant('Honest Co');
       const links = await chainOf(t, 2);
-      const as = (sql: string) => txs.run(t, ({ em }) => em.execute(sql, [links[0].id]));
+      const as = (sql: string) => txs.run(t, ({ em }) => em.execute(sql, [at(links, 0, 'chain').id]));
       await expect(as(`update audit_event set payload = '{"forged":true}' where id = ?`)).rejects.toMatchObject({
         code: '42501',
         message: expect.stringContaining('permission denied for table audit_event'),
@@ -380,7 +380,7 @@ describe('the audit hash chain in PostgreSQL (app role, TenantTransactions)', ()
       expect(await verify(t)).toEqual({
         valid: false,
         eventsChecked: 2,
-        firstBad: { eventId: links[2].id, seq: 3n, reason: 'HASH_MISMATCH' },
+        firstBad: { eventId: at(links, 2, 'chain').id, seq: 3n, reason: 'HASH_MISMATCH' },
       });
     });
 
@@ -389,10 +389,10 @@ describe('the audit hash chain in PostgreSQL (app role, TenantTransactions)', ()
       const links = await chainOf(t, 5);
       const row = at(await owner.execute<
         { event_type: string; actor_id: string | null; subject_type: string; subject_id: string; payload: Record<string, unknown>; created_at: Date }[]
-      >(`select event_type, actor_id::text, subject_type, subject_id, payload, created_at from pool.audit_event where id = ?`, [links[2].id]), 0, 'row');
+      >(`select event_type, actor_id::text, subject_type, subject_id, payload, created_at from pool.audit_event where id = ?`, [at(links, 2, 'chain').id]), 0, 'row');
       const forgedPayload = { ...row.payload, audCents: '1' };
-      const forgedHash = chainHash(links[2].prevHash, {
-        id: links[2].id,
+      const forgedHash = chainHash(at(links, 2, 'chain').prevHash, {
+        id: at(links, 2, 'chain').id,
         tenantId: t,
         seq: 3n,
         eventType: row.event_type,
@@ -405,12 +405,12 @@ describe('the audit hash chain in PostgreSQL (app role, TenantTransactions)', ()
       await owner.execute(`update pool.audit_event set payload = ?::jsonb, hash = ? where id = ?`, [
         JSON.stringify(forgedPayload),
         forgedHash,
-        links[2].id,
+        at(links, 2, 'chain').id,
       ]);
       expect(await verify(t)).toEqual({
         valid: false,
         eventsChecked: 3,
-        firstBad: { eventId: links[3].id, seq: 4n, reason: 'BROKEN_LINK' },
+        firstBad: { eventId: at(links, 3, 'chain').id, seq: 4n, reason: 'BROKEN_LINK' },
       });
     });
 
@@ -421,7 +421,7 @@ describe('the audit hash chain in PostgreSQL (app role, TenantTransactions)', ()
       expect(await verify(t)).toEqual({
         valid: false,
         eventsChecked: 2,
-        firstBad: { eventId: links[3].id, seq: 4n, reason: 'SEQUENCE_GAP' },
+        firstBad: { eventId: at(links, 3, 'chain').id, seq: 4n, reason: 'SEQUENCE_GAP' },
       });
     });
 
@@ -432,11 +432,11 @@ describe('the audit hash chain in PostgreSQL (app role, TenantTransactions)', ()
       await owner.execute(`update pool.audit_event set seq = 1000000 where tenant_id = ? and seq = 2`, [t]);
       await owner.execute(`update pool.audit_event set seq = 2 where tenant_id = ? and seq = 3`, [t]);
       await owner.execute(`update pool.audit_event set seq = 3 where tenant_id = ? and seq = 1000000`, [t]);
-      expect((await stored(t)).map((r) => r.id)).toEqual([links[0].id, links[2].id, links[1].id, links[3].id, links[4].id]);
+      expect((await stored(t)).map((r) => r.id)).toEqual([at(links, 0, 'chain').id, at(links, 2, 'chain').id, at(links, 1, 'chain').id, at(links, 3, 'chain').id, at(links, 4, 'chain').id]);
       expect(await verify(t)).toEqual({
         valid: false,
         eventsChecked: 1,
-        firstBad: { eventId: links[2].id, seq: 2n, reason: 'BROKEN_LINK' },
+        firstBad: { eventId: at(links, 2, 'chain').id, seq: 2n, reason: 'BROKEN_LINK' },
       });
     });
 

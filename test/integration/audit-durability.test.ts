@@ -108,12 +108,12 @@ describe('audit facts survive lost jobs (real PostgreSQL and Redis)', () => {
       const token = randomUUID();
       const job = await taker.getNextJob(token);
       expect(job?.id).toBe(id);
-      await job!.moveToFailed(new UnrecoverableError('job stalled more than allowable limit'), token);
-      expect(await job!.getState()).toBe('failed');
+      await job.moveToFailed(new UnrecoverableError('job stalled more than allowable limit'), token);
+      expect(await job.getState()).toBe('failed');
       await taker.close();
 
       queue.process('audit', auditProcessor(orm, directory));
-      await queue.add('audit', 'append', { ...job!.data }, { jobId: id });
+      await queue.add('audit', 'append', { ...job.data }, { jobId: id });
       await new Promise((r) => setTimeout(r, STALE_MS + 50));
       expect(await appended(id)).toBe(0);
 

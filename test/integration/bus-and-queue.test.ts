@@ -6,6 +6,7 @@ import { OUTBOX_KICK_CHANNEL, type BtcPriceEvent, type PurchaseUpdatedEvent, typ
 import { configureLogger } from '../../lib/logger';
 import { BullQueue, InProcessQueue, type JobInfo, type JobQueue, type QueueName } from '../../lib/queue';
 import { TEST_REDIS_URL, eventually } from '../helpers/db';
+import { at as itemAt } from '../helpers/present';
 
 /**
  * The event bus and the job queue against real Redis (pub/sub, BullMQ), and their in-process
@@ -381,7 +382,7 @@ describe.each(queueImpls)('$kind', ({ kind, make }) => {
     await ran(runs, 2);
     await sleep(200);
     expect(runs.map((r) => r.id)).toEqual(['purchase-42', 'sentinel']);
-    expect(runs[0].data).toEqual({ copy: 0 }); // the first add wins
+    expect(itemAt(runs, 0, 'runs').data).toEqual({ copy: 0 }); // the first add wins
     const bull = inspect('purchases');
     if (bull) {
       expect(await bull.getJobCounts('completed', 'failed', 'waiting', 'delayed', 'active')).toEqual({
@@ -417,7 +418,7 @@ describe.each(queueImpls)('$kind', ({ kind, make }) => {
       ['flaky', 3],
     ]);
     // Exponential backoff from 200 ms: at least 200 + 400 ms between the first and the third attempt.
-    expect(runs[2].at - runs[0].at).toBeGreaterThanOrEqual(550);
+    expect(itemAt(runs, 2, 'runs').at - itemAt(runs, 0, 'runs').at).toBeGreaterThanOrEqual(550);
     const bull = inspect('payment-events');
     if (bull) expect(await bull.getJobState('flaky')).toBe('completed');
   });
@@ -485,6 +486,6 @@ describe.each(queueImpls)('$kind', ({ kind, make }) => {
     await sleep(200);
     expect(runs).toEqual([]);
     await ran(runs, 1);
-    expect(runs[0].at - added).toBeGreaterThanOrEqual(390);
+    expect(itemAt(runs, 0, 'runs').at - added).toBeGreaterThanOrEqual(390);
   });
 });

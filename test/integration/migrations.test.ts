@@ -4,6 +4,7 @@ import { allPublicMigrations, allTenantMigrations, migrate, migrateTenantSchema,
 import { dedicatedSchemaName } from '../../lib/db/roles';
 import { configureLogger } from '../../lib/logger';
 import { TEST_PG_URL, createTestDatabase, type TestDatabase } from '../helpers/db';
+import { at } from '../helpers/present';
 
 /** Migrations for public, pool and dedicated tenant schemas, against real PostgreSQL. */
 
@@ -30,7 +31,7 @@ describe('migrations (real PostgreSQL)', () => {
     );
   const once = (names: string[]) => names.map((name) => ({ name, times: 1 }));
   const exists = async (relation: string): Promise<boolean> =>
-    (await owner.execute<{ r: string | null }[]>(`select to_regclass(?)::text as r`, [relation]))[0].r !== null;
+    at(await owner.execute<{ r: string | null }[]>(`select to_regclass(?)::text as r`, [relation]), 0, 'to_regclass').r !== null;
 
   beforeAll(async () => {
     configureLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
@@ -87,7 +88,7 @@ describe('migrations (real PostgreSQL)', () => {
   });
 
   it('re-applies only what a schema has not recorded, then is a no-op again', async () => {
-    const last = TENANT_MIGRATIONS[TENANT_MIGRATIONS.length - 1];
+    const last = at(TENANT_MIGRATIONS, -1, 'tenant migrations');
     await owner.execute(`delete from "${cSchema}".schema_migrations where name = ?`, [last]);
     expect(await migrate(db.ownerUrl, db.rolePassword)).toEqual<MigrationReport>({
       public: [],

@@ -27,7 +27,7 @@ describe('migration 0008: payment attribution backfilled from the old ledger (re
   const tenantId = randomUUID();
   const schema = dedicatedSchemaName(tenantId);
   const rule = randomUUID();
-  const [EA, EB, EB_REFUND, EC, ED, ED_REFUND, EE, EE_REFUND] = Array.from({ length: 8 }, () => randomUUID());
+  const [EA, EB, EB_REFUND, EC, ED, ED_REFUND, EE, EE_REFUND] = [randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID()];
   const [P1, P2, P3] = [randomUUID(), randomUUID(), randomUUID()];
   const sql = <T>(q: string, params: unknown[] = []): Promise<T[]> => db.owner.em.getConnection().execute<T[]>(q, params);
 

@@ -78,7 +78,8 @@ describe('PaymentEvent references (real PostgreSQL, application role)', () => {
     const conn = orm.em.getConnection();
     const execute = conn.execute.bind(conn);
     jest.spyOn(conn, 'execute').mockImplementation(((...args: Parameters<typeof execute>) => {
-      statements.push(String(args[0]));
+      const [query] = args;
+      statements.push(typeof query === 'string' ? query : '<query builder>');
       return execute(...args);
     }) as typeof execute);
     [tenantSchema, treasurySchema] = await Promise.all([buildTenantSchema(), buildTreasurySchema()]);
@@ -123,7 +124,7 @@ describe('PaymentEvent references (real PostgreSQL, application role)', () => {
     // Naming the owning tenant: refused by the gate.
     expect(await entities(treasurySchema, 'id', [{ __typename: 'PaymentEvent', id: events[0], tenantId }], theirs)).toEqual([null]);
     // Naming their own tenant: the reference resolves, but row-level security shows none of the owner's ledger.
-    const own = (await entities(treasurySchema, 'accruals { id } purchases { id }', [{ __typename: 'PaymentEvent', id: events[0], tenantId: otherTenant }], theirs)) as unknown[];
+    const own = (await entities(treasurySchema, 'accruals { id } purchases { id }', [{ __typename: 'PaymentEvent', id: events[0], tenantId: otherTenant }], theirs));
     expect(own).toEqual([{ accruals: [], purchases: [] }]);
     // No tenant at all, or an id that is not one: null, not an error.
     expect(await entities(treasurySchema, 'id', [{ __typename: 'PaymentEvent', id: events[0] }], ctx(tenantId))).toEqual([null]);

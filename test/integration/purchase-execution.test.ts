@@ -66,18 +66,20 @@ describe('purchase execution: routing, failover and failure (real PostgreSQL, ex
       });
       // Only this rule: disable it so later payments in other tests do not feed it.
       await em.execute(`update treasury_rule set enabled = false where id = ?`, [ruleId]);
-      return { purchaseId: out.purchases[0], ruleId };
+      return { purchaseId: at(out.purchases, 0, 'purchases from the payment'), ruleId };
     });
   }
   const purchase = async (id: string) =>
-    (
+    at(
       await sql<{ status: string; exchange: string | null; failure_reason: string | null; filled_sats: string; spent_aud_cents: string }>(
         `select status, exchange, failure_reason, filled_sats::text, spent_aud_cents::text from pool.purchase where id = ?`,
         [id],
-      )
-    )[0];
+      ),
+      0,
+      `purchase ${id}`,
+    );
   const pending = async (ruleId: string): Promise<bigint> =>
-    BigInt((await sql<{ t: string }>(`select coalesce(sum(amount_e4), 0)::text as t from pool.accrual_entry where rule_id = ?`, [ruleId]))[0].t) / 10_000n;
+    BigInt(at(await sql<{ t: string }>(`select coalesce(sum(amount_e4), 0)::text as t from pool.accrual_entry where rule_id = ?`, [ruleId]), 0, 'accrual sum').t) / 10_000n;
 
   beforeAll(async () => {
     configureLogger('silent');
@@ -137,7 +139,7 @@ describe('purchase execution: routing, failover and failure (real PostgreSQL, ex
     const link = at(await sql<{ exchange_order_id: string | null }>(`select exchange_order_id from public.exchange_order_link where client_order_id = ?`, [
       purchaseId,
     ]), 0, 'link');
-    expect(link.exchange_order_id).toBe(sx.orders()[0].orderUuid);
+    expect(link.exchange_order_id).toBe(at(sx.orders(), 0, 'exchange orders').orderUuid);
   });
 
   it('with both down, waits and retries, then fails with a reason and returns the money to the accrual', async () => {

@@ -6,7 +6,7 @@ import { TenantDirectory } from '../../lib/db/tenant-context';
 import { TenantTransactions } from '../../lib/db/tenant-tx';
 import { configureLogger } from '../../lib/logger';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
-import { at } from '../helpers/present';
+import { at, present } from '../helpers/present';
 
 /**
  * Platform tables in `public` that hold tenant data (membership, invitation, api_key, refresh_token,
@@ -106,10 +106,10 @@ describe('row-level security on tenant data in public (real PostgreSQL, app role
   });
 
   it('hides B’s rows from A even when asked for them by id, and lets A change none of them', async () => {
-    const bKey = ids.api_key[B][0];
+    const bKey = at(present(ids.api_key[B], 'B api keys'), 0, 'B api keys');
     /** Rows a statement touched (`returning 1`), under A's row-level security. */
     const touched = (em: EntityManager, sql: string, params: unknown[]): Promise<number> =>
-      em.execute<{ n: number }[]>(`with w as (${sql} returning 1) select count(*)::int as n from w`, params).then((r) => r[0].n);
+      em.execute<{ n: number }[]>(`with w as (${sql} returning 1) select count(*)::int as n from w`, params).then((r) => at(r, 0, 'count').n);
     const changed = await txs.run(A, async ({ em }) => ({
       byId: (await em.execute<unknown[]>(`select id from public.api_key where id = ?`, [bKey])).length,
       revoke: await touched(em, `update public.api_key set revoked_at = now() where tenant_id = ?`, [B]),

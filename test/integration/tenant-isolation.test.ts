@@ -6,6 +6,7 @@ import { APP_ROLE, RELAY_ROLE } from '../../lib/db/roles';
 import { TenantDirectory, withTenant } from '../../lib/db/tenant-context';
 import { configureLogger } from '../../lib/logger';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import { at, present } from '../helpers/present';
 
 /**
  * Row-level security as the application role sees it: real PostgreSQL, the non-owner `abt_app`
@@ -64,7 +65,8 @@ async function genericSeed(sql: Sql, schema: string, table: string, label: strin
   const allowed = new Map<string, string>();
   for (const { def } of checks) {
     const m = /^CHECK \(\(?\(?(\w+) = ANY \(+ARRAY\['([^']*)'/.exec(def) ?? /^CHECK \(\((\w+) = '([^']*)'/.exec(def);
-    if (m) allowed.set(m[1], m[2]);
+    const [, column, value] = m ?? [];
+    if (column !== undefined && value !== undefined) allowed.set(column, value);
   }
   const row: Row = {};
   for (const { column_name, udt_name } of cols) {
@@ -81,8 +83,13 @@ async function genericSeed(sql: Sql, schema: string, table: string, label: strin
   return [row];
 }
 
-const seedRows = (sql: Sql, schema: string, table: string, label: string): Promise<Row[]> =>
-  SEEDS[table] ? Promise.resolve(SEEDS[table](label)) : genericSeed(sql, schema, table, label);
+const seedRows = (sql: Sql, schema: string, table: string, label: string): Promise<Row[]> => {
+  const seed = SEEDS[table];
+  return seed ? Promise.resolve(seed(label)) : genericSeed(sql, schema, table, label);
+};
+
+/** The first seeded row of a table this file knows. */
+const seedRow = (table: string, label: string): Row => at(present(SEEDS[table], `SEEDS.${table}`)(label), 0, `SEEDS.${table}`);
 
 /** insert … (tenant_id, cols) values (…); tenantId undefined leaves tenant_id to its default. */
 function insertSql(schema: string, table: string, tenantId: string | undefined, row: Row): [string, unknown[]] {
@@ -123,6 +130,7 @@ describe('tenant isolation under forced row-level security (real PostgreSQL, app
   let tables: string[];
   /** How many rows each tenant owns per table, as seeded. */
   const seeded: Record<string, Record<string, number>> = {};
+  const seededCount = (label: string, table: string): number => present(seeded[label]?.[table], `seeded count of ${label}.${table}`);
 
   /** Runs fn in one app-role transaction with search_path and (unless null/undefined) app.tenant_id set locally. */
   async function inTx<T>(orm: MikroORM, scope: Scope, fn: (em: EntityManager) => Promise<T>): Promise<T> {
@@ -167,7 +175,7 @@ describe('tenant isolation under forced row-level security (real PostgreSQL, app
   }
 
   const expectedIds = (tenant: string, label: string): Record<string, string[]> =>
-    Object.fromEntries(tables.map((t) => [t, Array<string>(seeded[label][t]).fill(tenant)]));
+    Object.fromEntries(tables.map((t) => [t, Array<string>(seededCount(label, t)).fill(tenant)]));
   const none = (): Record<string, string[]> => Object.fromEntries(tables.map((t) => [t, []]));
 
   beforeAll(async () => {
@@ -194,12 +202,13 @@ describe('tenant isolation under forced row-level security (real PostgreSQL, app
       [A, 'A', 'pool'],
       [B, 'B', 'pool'],
       [C, 'C', cSchema],
-    ]) {
-      seeded[label] = {};
+    ] as const) {
+      const counts: Record<string, number> = {};
+      seeded[label] = counts;
       for (const t of tables) {
         const rows = await seedRows(owner, schema, t, label);
         for (const row of rows) await owner.execute(...insertSql(schema, t, tenant, row));
-        seeded[label][t] = rows.length;
+        counts[t] = rows.length;
       }
     }
     app = await openAppOrm(db.appUrl, [], 2);
@@ -301,7 +310,7 @@ describe('tenant isolation under forced row-level security (real PostgreSQL, app
           (r) => r.tenant_id,
         );
         expect(outboxTenants).toEqual(
-          [...Array<string>(seeded.A.outbox).fill(A), ...Array<string>(seeded.B.outbox).fill(B)].sort(),
+          [...Array<string>(seededCount('A', 'outbox')).fill(A), ...Array<string>(seededCount('B', 'outbox')).fill(B)].sort(),
         );
         expect(await outcome(run('select * from pool.treasury_rule'))).toBe(permissionDenied('treasury_rule'));
         expect(await outcome(run('select * from pool.audit_event'))).toBe(permissionDenied('audit_event'));
@@ -342,7 +351,7 @@ describe('tenant isolation under forced row-level security (real PostgreSQL, app
           [A],
         ),
       }));
-      expect(res).toEqual({ byId: [{ n: '0' }], total: [{ n: String(seeded.A.treasury_rule) }], joined: [{ n: '0' }] });
+      expect(res).toEqual({ byId: [{ n: '0' }], total: [{ n: String(seededCount('A', 'treasury_rule')) }], joined: [{ n: '0' }] });
     });
 
     it('(c) returns zero rows from every table when app.tenant_id is not set', async () => {
@@ -367,28 +376,28 @@ describe('tenant isolation under forced row-level security (real PostgreSQL, app
     });
 
     it('(c) does not carry app.tenant_id over to the next transaction on the same pooled connection', async () => {
-      const pid = (em: EntityManager) => em.execute<{ pid: number }[]>('select pg_backend_pid() as pid').then((r) => r[0].pid);
+      const pid = (em: EntityManager) => em.execute<{ pid: number }[]>('select pg_backend_pid() as pid').then((r) => at(r, 0, 'pg_backend_pid').pid);
       const first = await inTx(single, { schema: 'pool', tenant: A }, async (em) => ({
         pid: await pid(em),
         ids: await tenantIds(em, 'select tenant_id::text from treasury_rule'),
       }));
       const second = await inTx(single, { schema: 'pool', tenant: null }, async (em) => ({
         pid: await pid(em),
-        setting: (await em.execute<{ s: string | null }[]>(`select current_setting('app.tenant_id', true) as s`))[0].s,
+        setting: at(await em.execute<{ s: string | null }[]>(`select current_setting('app.tenant_id', true) as s`), 0, 'app.tenant_id').s,
         ids: await tenantIds(em, 'select tenant_id::text from treasury_rule'),
       }));
-      expect(first.ids).toEqual(Array<string>(seeded.A.treasury_rule).fill(A));
+      expect(first.ids).toEqual(Array<string>(seededCount('A', 'treasury_rule')).fill(A));
       expect(second).toEqual({ pid: first.pid, setting: '', ids: [] });
     });
 
     it('(c) rejects writes when app.tenant_id is not set, whether tenant_id is named or left to its default', async () => {
       const before = await snapshot('pool');
       const named = await outcome(
-        inTx(app, { schema: 'pool', tenant: null }, (em) => em.execute(...insertSql('pool', 'treasury_rule', A, SEEDS.treasury_rule('x')[0]))),
+        inTx(app, { schema: 'pool', tenant: null }, (em) => em.execute(...insertSql('pool', 'treasury_rule', A, seedRow('treasury_rule', 'x')))),
       );
       const defaulted = await outcome(
         inTx(app, { schema: 'pool', tenant: null }, (em) =>
-          em.execute(...insertSql('pool', 'treasury_rule', undefined, SEEDS.treasury_rule('x')[0])),
+          em.execute(...insertSql('pool', 'treasury_rule', undefined, seedRow('treasury_rule', 'x'))),
         ),
       );
       // The policy is checked before NOT NULL: a defaulted (null) tenant_id is an RLS violation too.
@@ -403,7 +412,7 @@ describe('tenant isolation under forced row-level security (real PostgreSQL, app
       const before = await snapshot('pool');
       const results: Record<string, string> = {};
       for (const t of tables) {
-        const row = (await seedRows(owner, 'pool', t, 'B-forged'))[0];
+        const row = at(await seedRows(owner, 'pool', t, 'B-forged'), 0, `seed of ${t}`);
         results[t] = await outcome(inTx(app, { schema: 'pool', tenant: A }, (em) => em.execute(...insertSql('pool', t, B, row))));
       }
       expect(results).toEqual(Object.fromEntries(tables.map((t) => [t, rlsViolation(t)])));
@@ -416,7 +425,7 @@ describe('tenant isolation under forced row-level security (real PostgreSQL, app
         rolledBack({ schema: 'pool', tenant: E }, async (em) => {
           const out: Record<string, string[]> = {};
           for (const t of tables) {
-            const row = (await seedRows(owner, 'pool', t, 'E'))[0];
+            const row = at(await seedRows(owner, 'pool', t, 'E'), 0, `seed of ${t}`);
             out[t] = await tenantIds(em, ...insertSql('pool', t, explicit ? E : undefined, row));
           }
           return out;
@@ -485,7 +494,7 @@ describe('tenant isolation under forced row-level security (real PostgreSQL, app
 
     it('(f) lets the app role INSERT audit events for its own tenant (committed, seen by the owner)', async () => {
       const id = randomUUID();
-      const row = { ...SEEDS.audit_event('A-insert')[0], id, seq: 50 };
+      const row = { ...seedRow('audit_event', 'A-insert'), id, seq: 50 };
       try {
         const inserted = await inTx(app, { schema: 'pool', tenant: A }, (em) => tenantIds(em, ...insertSql('pool', 'audit_event', undefined, row)));
         expect(inserted).toEqual([A]);
@@ -513,7 +522,7 @@ describe('tenant isolation under forced row-level security (real PostgreSQL, app
 
     it("shows A none of C's rows, even when A names C's schema explicitly or puts it on the search_path", async () => {
       // The owner confirms the rows are there to be hidden.
-      expect(await owner.execute(`select count(*)::int as n from "${cSchema}".treasury_rule`)).toEqual([{ n: seeded.C.treasury_rule }]);
+      expect(await owner.execute(`select count(*)::int as n from "${cSchema}".treasury_rule`)).toEqual([{ n: seededCount('C', 'treasury_rule') }]);
       expect(await readAll({ schema: 'pool', tenant: A }, cSchema)).toEqual(none());
       expect(await readAll({ schema: cSchema, tenant: A })).toEqual(none());
       expect(await readAll({ schema: cSchema, tenant: null })).toEqual(none());
@@ -525,7 +534,7 @@ describe('tenant isolation under forced row-level security (real PostgreSQL, app
       const before = await snapshot(cSchema);
       const results: Record<string, string> = {};
       for (const t of tables) {
-        const row = (await seedRows(owner, cSchema, t, 'C-forged'))[0];
+        const row = at(await seedRows(owner, cSchema, t, 'C-forged'), 0, `seed of ${t}`);
         results[t] = await outcome(inTx(app, { schema: 'pool', tenant: A }, (em) => em.execute(...insertSql(cSchema, t, C, row))));
       }
       expect(results).toEqual(Object.fromEntries(tables.map((t) => [t, rlsViolation(t)])));
@@ -547,8 +556,8 @@ describe('tenant isolation under forced row-level security (real PostgreSQL, app
 
     const whereAmI = (tenant: string) =>
       withTenant(app, directory, tenant, async (em) => ({
-        searchPath: (await em.execute<{ s: string }[]>(`select current_setting('search_path') as s`))[0].s,
-        tenantSetting: (await em.execute<{ s: string }[]>(`select current_setting('app.tenant_id') as s`))[0].s,
+        searchPath: at(await em.execute<{ s: string }[]>(`select current_setting('search_path') as s`), 0, 'search_path').s,
+        tenantSetting: at(await em.execute<{ s: string }[]>(`select current_setting('app.tenant_id') as s`), 0, 'app.tenant_id').s,
         rules: (await em.execute<{ name: string }[]>('select name from treasury_rule order by name')).map((r) => r.name),
       }));
 
@@ -573,7 +582,7 @@ describe('tenant isolation under forced row-level security (real PostgreSQL, app
       const before = await snapshot('pool');
       await expect(
         withTenant(single, singleDirectory, A, async (em) => {
-          await em.execute(...insertSql('pool', 'treasury_rule', undefined, SEEDS.treasury_rule('doomed')[0]));
+          await em.execute(...insertSql('pool', 'treasury_rule', undefined, seedRow('treasury_rule', 'doomed')));
           throw new Error('work failed');
         }),
       ).rejects.toThrow('work failed');

@@ -6,6 +6,7 @@ import { AuthService } from '../../subgraphs/tenant/identity/auth.service';
 import { tenantEntities } from '../../subgraphs/tenant';
 import { TENANT_PROFILE_JOB } from '../../subgraphs/tenant/identity/tenant-profile';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import { at } from '../helpers/present';
 
 /**
  * Treasury keeps the tenant's timezone itself: tenant announces it with a `tenant.profile` job on the
@@ -24,7 +25,7 @@ describe('tenant.profile jobs (real PostgreSQL, application role)', () => {
         `select tenant_id, queue, payload, created_at from pool.outbox where job_name = ? order by created_at`,
         [TENANT_PROFILE_JOB],
       );
-  const dbNow = async (): Promise<Date> => new Date((await db.owner.em.getConnection().execute<{ now: Date }[]>(`select now()`))[0].now);
+  const dbNow = async (): Promise<Date> => new Date(at(await db.owner.em.getConnection().execute<{ now: Date }[]>(`select now()`), 0, 'now()').now);
 
   beforeAll(async () => {
     configureLogger('silent');

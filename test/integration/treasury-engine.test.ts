@@ -155,7 +155,7 @@ describe('treasury engine: attribution, refunds and caps (real PostgreSQL)', () 
       expect(await funding(t, p1.id)).toEqual([{ paymentEventId: a.paymentEventId, cents: 1234n, exact: '1234' }]);
       const b = await pay(t, 'pi_fifo_b', 2_500n); // 250
       const c = await pay(t, 'pi_fifo_c', 4_995n); // 499.5 → 0.5 + 250 + 499.5 = 750
-      const p2 = (await purchasesOf(r))[1];
+      const p2 = at(await purchasesOf(r), 1, 'p2');
       expect(p2.amount_aud_cents).toBe('750');
       const f2 = await funding(t, p2.id);
       expect(f2.map((f) => [f.paymentEventId, f.exact])).toEqual([
@@ -191,7 +191,7 @@ describe('treasury engine: attribution, refunds and caps (real PostgreSQL)', () 
       const t = await tenant();
       const r = await rule(t, { daily_cap_aud_cents: 600 });
       await pay(t, 'pi_cap_2', 10_000n); // 600 bought, 400 pending
-      expect(await execute(t, (await purchasesOf(r))[0].id)).toBe('FILLED');
+      expect(await execute(t, at(await purchasesOf(r), 0, 'purchases').id)).toBe('FILLED');
       await refund(t, 're_cap_2a', 'pi_cap_2', 3_000n); // 300 of the 400 pending
       expect(await pendingE4(r)).toBe(100n * 10_000n);
       await refund(t, 're_cap_2b', 'pi_cap_2', 5_000n); // 100 pending + 400 of the bought 600 (kept)
@@ -234,7 +234,7 @@ describe('treasury engine: attribution, refunds and caps (real PostgreSQL)', () 
       const p = at(await purchasesOf(r), 0, 'p');
       zc.setMode('outage');
       expect(await execute(t, p.id)).toBe('RETRY');
-      expect((await purchasesOf(r))[0].status).toBe('SUBMITTED');
+      expect(at(await purchasesOf(r), 0, 'purchases').status).toBe('SUBMITTED');
       await refund(t, 're_fly_2', 'pi_fly_2', 5_000n);
       expect(await pendingE4(r)).toBe(0n);
       expect(await execute(t, p.id, true)).toBe('FAILED');
@@ -488,6 +488,6 @@ describe('treasury engine: attribution, refunds and caps (real PostgreSQL)', () 
     expect(payments).toEqual([]);
     // No payment's pending share is ever negative, and none is refunded beyond what it accrued.
     const bad = await sql<{ n: string }>(`select count(*)::text as n from pool.payment_accrual where pending_e4 < 0 or refunded_e4 > accrued_e4`);
-    expect(bad[0].n).toBe('0');
+    expect(at(bad, 0, 'count').n).toBe('0');
   });
 });

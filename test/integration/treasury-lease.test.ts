@@ -71,12 +71,14 @@ describe('purchase lease: fencing token and the database clock (real PostgreSQL)
   const newPurchase = () =>
     tx((t) => engine.createPurchase(t, { amountCents: 700n, source: PurchaseSource.MANUAL, ruleId: null, requestedBy: null, reason: 'test' }));
   const row = async (id: string) =>
-    (
+    at(
       await sql<{ status: string; lease_until: Date | null; lease_owner: string | null; filled_sats: string }>(
         `select status, lease_until, lease_owner, filled_sats::text from pool.purchase where id = ?`,
         [id],
-      )
-    )[0];
+      ),
+      0,
+      `purchase ${id}`,
+    );
 
   beforeAll(async () => {
     configureLogger('silent');

@@ -55,7 +55,8 @@ describe('treasury resolvers batch per request (real PostgreSQL, application rol
     const conn = orm.em.getConnection();
     const execute = conn.execute.bind(conn);
     jest.spyOn(conn, 'execute').mockImplementation(((...args: Parameters<typeof execute>) => {
-      statements.push(String(args[0]));
+      const [query] = args;
+      statements.push(typeof query === 'string' ? query : '<query builder>');
       return execute(...args);
     }) as typeof execute);
     schema = await buildTreasurySchema();

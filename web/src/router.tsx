@@ -36,9 +36,10 @@ export function match(pattern: string, path: string): Record<string, string> | n
   const a = path.split('/');
   if (p.length !== a.length) return null;
   const params: Record<string, string> = {};
-  for (let i = 0; i < p.length; i++) {
-    if (p[i].startsWith(':')) params[p[i].slice(1)] = decodeURIComponent(a[i]);
-    else if (p[i] !== a[i]) return null;
+  for (const [i, segment] of p.entries()) {
+    const actual = a[i] ?? '';
+    if (segment.startsWith(':')) params[segment.slice(1)] = decodeURIComponent(actual);
+    else if (segment !== actual) return null;
   }
   return params;
 }

@@ -21,7 +21,7 @@ export function btcMarketsTickerUrl(baseUrl: string): string {
 export function parseBtcMarketsTicker(body: string, now: Date): SourceQuote {
   const json = parseJsonLossless(body);
   if (!isRecord(json)) throw new SyntaxError('ticker is not an object');
-  if (json.marketId !== undefined && json.marketId !== 'BTC-AUD') throw new SyntaxError(`ticker is for ${String(json.marketId)}`);
+  if (json.marketId !== undefined && json.marketId !== 'BTC-AUD') throw new SyntaxError(`ticker is for ${JSON.stringify(json.marketId)}`);
   const last = json.lastPrice;
   if (!isPositiveDecimal(last)) throw new SyntaxError('lastPrice missing or not a positive decimal');
   return { source: 'BTC_MARKETS', currency: 'AUD', price: toPlainDecimal(last), at: quoteTime(json.timestamp, now) };

@@ -18,13 +18,15 @@ export function holdingsSeries(candles: readonly Candle[], purchases: readonly P
     bought.reduce((acc, p) => (p.at > end ? { sats: acc.sats - p.sats, cost: acc.cost - p.cost } : acc), { sats, cost });
   const out: ChartSeries = { t: [], value: [], cost: [] };
   candles.forEach((c, i) => {
-    const end = i + 1 < candles.length ? Date.parse(candles[i + 1].bucketStart) : Math.min(now, Date.parse(c.bucketStart) + 60_000);
+    const next = candles[i + 1];
+    const end = next ? Date.parse(next.bucketStart) : Math.min(now, Date.parse(c.bucketStart) + 60_000);
     const h = at(end);
     out.t.push(end / 1000);
     out.value.push((h.sats * decimalToCents(c.close)) / 100_000_000n);
     out.cost.push(h.cost);
   });
-  if (livePrice && (out.t.length === 0 || out.t[out.t.length - 1] < now / 1000)) {
+  const lastT = out.t.at(-1);
+  if (livePrice && (lastT === undefined || lastT < now / 1000)) {
     out.t.push(now / 1000);
     out.value.push(valueOfSats(sats, livePrice));
     out.cost.push(cost);
@@ -65,9 +67,12 @@ export function HoldingsChart(props: { candles: readonly Candle[]; purchases: re
       plot.destroy();
     };
   }, [series]);
-  const last = series.t.length - 1;
+  const lastValue = series.value.at(-1);
+  const lastCost = series.cost.at(-1);
   const summary =
-    last >= 0 ? `Holdings value ${formatAud(series.value[last])} against a cost of ${formatAud(series.cost[last])} at the latest point, over ${series.t.length} points.` : 'No data.';
+    lastValue !== undefined && lastCost !== undefined
+      ? `Holdings value ${formatAud(lastValue)} against a cost of ${formatAud(lastCost)} at the latest point, over ${series.t.length} points.`
+      : 'No data.';
   return (
     <figure className="chart">
       <div ref={box} role="img" aria-label={summary} data-testid="holdings-chart" />

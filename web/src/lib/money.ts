@@ -62,7 +62,8 @@ export function formatBtc(sats: string | bigint): string {
 export function decimalToCents(decimal: string): bigint {
   if (!DECIMAL.test(decimal)) throw new Error(`not a decimal: ${decimal}`);
   const neg = decimal.startsWith('-');
-  const [whole, frac = ''] = (neg ? decimal.slice(1) : decimal).split('.');
+  // DECIMAL has checked the shape: split always yields the whole part.
+  const [whole = '0', frac = ''] = (neg ? decimal.slice(1) : decimal).split('.');
   const padded = (frac + '000').slice(0, 3);
   let cents = BigInt(whole) * 100n + BigInt(padded.slice(0, 2));
   if (Number(padded[2]) >= 5) cents += 1n;
@@ -94,7 +95,8 @@ export function parseAudInput(text: string): Parsed<string> {
     if (t.startsWith('-')) return { ok: false, error: 'The amount cannot be negative' };
     return { ok: false, error: 'Enter a number of dollars, e.g. 25.00' };
   }
-  const cents = BigInt(m[1]) * 100n + BigInt((m[2] ?? '').padEnd(2, '0'));
+  const [, dollars = '0', fraction = ''] = m;
+  const cents = BigInt(dollars) * 100n + BigInt(fraction.padEnd(2, '0'));
   return { ok: true, value: cents.toString() };
 }
 

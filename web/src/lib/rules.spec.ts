@@ -23,7 +23,13 @@ describe('rule form validation (mirrors the API)', () => {
 
   it('previews a daily DCA on daily closes with its caps, in exact cents and sats', () => {
     const v = validateRuleForm(form({ type: 'FIXED_DCA', amount: '100', schedule: 'DAILY', monthlyCap: '250' })).values!;
-    const candles = ['2026-11-01', '2026-11-02', '2026-11-03', '2026-11-04'].map((d, i) => ({ bucketStart: `${d}T00:00:00.000Z`, close: ['100000.00', '50000.00', '100000.00', '100000.00'][i] }));
+    const closes = [
+      ['2026-11-01', '100000.00'],
+      ['2026-11-02', '50000.00'],
+      ['2026-11-03', '100000.00'],
+      ['2026-11-04', '100000.00'],
+    ] as const;
+    const candles = closes.map(([d, close]) => ({ bucketStart: `${d}T00:00:00.000Z`, close }));
     const p = previewRule(v, 'FIXED_DCA', candles, 'UTC');
     // $100, $100, then $50 left of the $250 monthly cap, then nothing.
     expect(p.buys.map((b) => b.cents)).toEqual([10000n, 10000n, 5000n]);

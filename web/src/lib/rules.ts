@@ -202,6 +202,7 @@ export function previewRule(v: RuleValues, type: TreasuryRuleType, candles: read
   let lastBuy = -Infinity;
   const closes = candles.map((c) => decimalToCents(c.close));
   candles.forEach((c, i) => {
+    const close = decimalToCents(c.close);
     const { day, weekday, dom } = localDay(c.bucketStart, tz);
     let cents = 0n;
     if (type === 'FIXED_DCA' && v.amountAudCents) {
@@ -213,7 +214,7 @@ export function previewRule(v: RuleValues, type: TreasuryRuleType, candles: read
       const cooldownMs = (v.cooldownMinutes ?? 1440) * 60_000;
       if (window.length > 0 && Date.parse(c.bucketStart) - lastBuy >= cooldownMs) {
         const avg = window.reduce((a, x) => a + x, 0n) / BigInt(window.length);
-        if (closes[i] * 10_000n <= avg * BigInt(10_000 - v.percentageBps)) cents = BigInt(v.amountAudCents);
+        if (close * 10_000n <= avg * BigInt(10_000 - v.percentageBps)) cents = BigInt(v.amountAudCents);
       }
     }
     if (cents === 0n) return;
@@ -225,11 +226,11 @@ export function previewRule(v: RuleValues, type: TreasuryRuleType, candles: read
     if (cents <= 0n || cents < BigInt(v.minOrderAudCents)) return;
     monthly.set(month, spentMonth + cents);
     lastBuy = Date.parse(c.bucketStart);
-    buys.push({ at: c.bucketStart, cents, sats: satsForCents(cents, closes[i]), priceCents: closes[i] });
+    buys.push({ at: c.bucketStart, cents, sats: satsForCents(cents, close), priceCents: close });
   });
   const sats = buys.reduce((a, b) => a + b.sats, 0n);
   const spentCents = buys.reduce((a, b) => a + b.cents, 0n);
-  const lastClose = closes.length ? closes[closes.length - 1] : 0n;
+  const lastClose = closes.at(-1) ?? 0n;
   const note =
     type === 'FIXED_DCA' && v.schedule && !['DAILY', 'WEEKLY', 'MONTHLY'].includes(v.schedule)
       ? 'Cron schedules are not previewed; choose daily, weekly or monthly to see one.'

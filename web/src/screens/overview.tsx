@@ -12,7 +12,8 @@ import { Link } from '../router';
 
 const HoldingsChart = lazy(() => import('../components/holdings-chart').then((m) => ({ default: m.HoldingsChart })));
 
-const RANGES: { id: string; label: string; interval: CandleInterval; ms: number }[] = [
+type Range = { id: string; label: string; interval: CandleInterval; ms: number };
+const RANGES: readonly [Range, ...Range[]] = [
   { id: '12h', label: '12 hours', interval: 'ONE_MINUTE', ms: 12 * 3600_000 },
   { id: '30d', label: '30 days', interval: 'ONE_HOUR', ms: 30 * 86_400_000 },
   { id: '1y', label: '1 year', interval: 'ONE_DAY', ms: 365 * 86_400_000 },
@@ -27,6 +28,7 @@ export function OverviewScreen() {
     if (live.purchaseVersion > 0) refetch({ requestPolicy: 'network-only' });
   }, [live.purchaseVersion, refetch]);
   const recent = useLivePurchases(data?.purchases).slice(0, 8);
+  const latest = recent[0];
   const price = live.price ?? data?.btcPrice ?? null;
 
   const totals = useMemo(() => {
@@ -94,7 +96,7 @@ export function OverviewScreen() {
           </div>
           <ValueChart holdingsSats={totals.sats} holdingsCost={totals.cost} version={live.purchaseVersion} livePrice={price?.price ?? null} />
           <Card title="Recent purchases" actions={<Link to="/purchases">All purchases</Link>}>
-            {recent.length === 0 ? (
+            {latest === undefined ? (
               <Empty title="No purchases yet">
                 <p>
                   Purchases appear here, live, as your <Link to="/rules">rules</Link> turn revenue from your <Link to="/integrations">payment integrations</Link> into bitcoin.
@@ -104,7 +106,7 @@ export function OverviewScreen() {
               <>
                 <PurchaseTable purchases={recent} caption="Recent purchases" />
                 <p className="muted small" aria-live="polite">
-                  Updated live · last change {relative(recent[0].updatedAt)}
+                  Updated live · last change {relative(latest.updatedAt)}
                 </p>
               </>
             )}

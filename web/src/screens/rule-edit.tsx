@@ -120,7 +120,7 @@ function RuleEditor({ rule }: { rule?: RuleFieldsFragment }) {
               <legend>Kind of rule</legend>
               {RULE_TYPES.map((t) => (
                 <label key={t.value} className="radio">
-                  <input type="radio" name="type" value={t.value} checked={form.type === t.value} onChange={() => setForm({ ...form, type: t.value as TreasuryRuleType })} />
+                  <input type="radio" name="type" value={t.value} checked={form.type === t.value} onChange={() => setForm({ ...form, type: t.value })} />
                   <span>
                     <strong>{t.label}</strong>
                     <span className="muted small block">{t.help}</span>
