@@ -33,7 +33,7 @@ describe('sale execution (real PostgreSQL, paper exchange)', () => {
   const tenantId = randomUUID();
   const userId = randomUUID();
   const events: SaleUpdatedEvent[] = [];
-  const paper = new PaperExchange({ priceSource: async () => '100000.00', feeBps: 50 });
+  const paper = new PaperExchange({ priceSource: () => Promise.resolve('100000.00'), feeBps: 50 });
 
   const tenants = () => new TenantTransactions(orm, directory, bus);
   const tx = <T>(fn: (tx: TenantTx) => Promise<T>): Promise<T> => tenants().run(tenantId, fn);
@@ -78,7 +78,7 @@ describe('sale execution (real PostgreSQL, paper exchange)', () => {
     orm = await openAppOrm(db.appUrl, treasuryEntities, 4);
     directory = new TenantDirectory(orm);
     await tx(({ em }) => em.execute(`insert into treasury_settings (primary_exchange, failover_exchanges) values ('paper', '{}')`));
-    await bus.subscribe(`tenant.${tenantId}.sale`, (_c, e) => events.push(e as SaleUpdatedEvent));
+    await bus.subscribe(`tenant.${tenantId}.sale`, (_c, e) => events.push(e));
     await buy();
     await buy();
   }, 60_000);

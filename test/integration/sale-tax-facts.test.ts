@@ -25,7 +25,7 @@ describe('tax facts from treasury (real PostgreSQL, paper exchange)', () => {
   const bus = new InProcessBus();
   const engine = new RuleEngine({ exchangeMinCents: 500n, manualMaxCents: 10_000_000n });
   const tenantId = randomUUID();
-  const paper = new PaperExchange({ priceSource: async () => '100000.00', feeBps: 50 });
+  const paper = new PaperExchange({ priceSource: () => Promise.resolve('100000.00'), feeBps: 50 });
 
   const tx = <T>(fn: (tx: TenantTx) => Promise<T>): Promise<T> => new TenantTransactions(orm, directory, bus).run(tenantId, fn);
   const sql = <T>(q: string, params: unknown[] = []): Promise<T[]> => db.owner.em.getConnection().execute<T[]>(q, params);

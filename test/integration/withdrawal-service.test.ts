@@ -69,7 +69,7 @@ describe('withdrawals (real PostgreSQL)', () => {
     orm = await openAppOrm(db.appUrl, treasuryEntities, 4);
     tenants = new TenantTransactions(orm, new TenantDirectory(orm), bus);
     await tenants.run(tenantId, ({ em }) => em.execute(`insert into holding (exchange, sats) values ('paper', 5000000)`));
-    await bus.subscribe(`tenant.${tenantId}.withdrawal`, (_c, e) => events.push(e as WithdrawalUpdatedEvent));
+    await bus.subscribe(`tenant.${tenantId}.withdrawal`, (_c, e) => events.push(e));
   }, 60_000);
   afterAll(async () => {
     await orm?.close(true);
