@@ -9,6 +9,11 @@ import { filesRoute } from '../../gateway/files';
 import { startTestS3, type TestS3 } from '../../test/helpers/s3';
 import { LocalObjectStore } from './local-store';
 
+const need = <T>(v: T | null | undefined): T => {
+  if (v === null || v === undefined) throw new Error('missing');
+  return v;
+};
+
 function rawGet(url: string): Promise<number> {
   const u = new URL(url);
   const pathAndQuery = url.slice(u.origin.length);
@@ -35,7 +40,7 @@ describe('S3ObjectStore against a real S3-compatible server (s3rver)', () => {
 
   it('puts and gets bytes; an absent key is null', async () => {
     await s3.store.put('t1/reports/r1/worksheet.csv', bytes, 'text/csv');
-    expect(Buffer.from((await s3.store.get('t1/reports/r1/worksheet.csv'))!)).toEqual(Buffer.from(bytes));
+    expect(Buffer.from(need(await s3.store.get('t1/reports/r1/worksheet.csv')))).toEqual(Buffer.from(bytes));
     expect(await s3.store.get('t1/reports/none.csv')).toBeNull();
   });
 
@@ -82,7 +87,7 @@ describe('LocalObjectStore with signed URLs served by gateway/files.ts', () => {
 
   it('stores under the root and downloads through a signed URL', async () => {
     await store.put('t1/reports/r1/worksheet.csv', bytes, 'text/csv');
-    expect(Buffer.from((await store.get('t1/reports/r1/worksheet.csv'))!)).toEqual(Buffer.from(bytes));
+    expect(Buffer.from(need(await store.get('t1/reports/r1/worksheet.csv')))).toEqual(Buffer.from(bytes));
     expect(await store.get('t1/none.csv')).toBeNull();
     const url = await store.signedDownloadUrl('t1/reports/r1/worksheet.csv', 60);
     expect(url.startsWith(`${base}/files/t1/reports/r1/worksheet.csv?exp=`)).toBe(true);
@@ -94,8 +99,8 @@ describe('LocalObjectStore with signed URLs served by gateway/files.ts', () => {
 
   it('403 for a bad signature, another key, a missing signature or an expired URL; 404 for a signed absent key', async () => {
     const url = new URL(await store.signedDownloadUrl('t1/reports/r1/worksheet.csv', 60));
-    const sig = url.searchParams.get('sig')!;
-    const exp = url.searchParams.get('exp')!;
+    const sig = need(url.searchParams.get('sig'));
+    const exp = need(url.searchParams.get('exp'));
     const bad = `${base}/files/t1/reports/r1/worksheet.csv?exp=${exp}&sig=${sig.slice(0, -1)}${sig.endsWith('0') ? '1' : '0'}`;
     expect((await fetch(bad)).status).toBe(403);
     expect((await fetch(`${base}/files/t1/reports/r1/other.csv?exp=${exp}&sig=${sig}`)).status).toBe(403);

@@ -8,7 +8,7 @@ import { renderReportCsv, renderSummaryPdf } from './render';
 
 /**
  * Tax report files: a request is a `tax_report` row (QUEUED) and a `reports` job written to the
- * tenant's outbox in the same transaction (job id `tax-report:<id>`, so a replay is one job); the
+ * tenant's outbox in the same transaction (job id = the report id, so a replay is one job); the
  * processor moves it RUNNING → READY (or FAILED with the reason), storing the CSV and PDF under the
  * tenant's prefix, and publishes each step as TaxReportUpdated on `tenant.<tid>.report`.
  */
@@ -102,7 +102,7 @@ export async function requestTaxReport(tx: Tx, actorId: string | null, financial
     tx.now,
     tx.now,
   ]);
-  await tx.outbox({ queue: 'reports', jobName: TAX_REPORT_JOB, payload: { tenantId: tx.tenantId, reportId: id }, id: `tax-report:${id}` });
+  await tx.outbox({ queue: 'reports', jobName: TAX_REPORT_JOB, payload: { tenantId: tx.tenantId, reportId: id }, id });
   await tx.audit({ eventType: 'tax.report_requested', actorId, subjectType: 'tax_report', subjectId: id, data: { financialYear: fy } });
   published(tx, id, 'QUEUED');
   const row = await findTaxReport(tx, id);
