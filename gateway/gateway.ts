@@ -1,4 +1,6 @@
 import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
+import type { LocalObjectStore } from '../lib/storage/local-store';
+import { filesRoute } from './files';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
@@ -92,6 +94,8 @@ export type GatewayOptions = {
   gatewaySecret?: string;
   /** Serve the bundled GraphiQL explorer on GET /graphql (default: on outside production). */
   explorer?: boolean;
+  /** The local object store whose signed download URLs GET /files serves (gateway/files.ts). */
+  files?: LocalObjectStore;
 } & EdgeOptions;
 
 export type Gateway = Listening & { subscriptions?: SubscriptionServer };
@@ -147,6 +151,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   if (opts.trustProxy !== undefined) app.set('trust proxy', opts.trustProxy);
   outer.use(app);
   app.use((req, _res, next) => withCorrelation(req.header('x-correlation-id'), { service: 'gateway' }, () => next()));
+  if (opts.files) app.use('/files', filesRoute(opts.files));
   app.get('/graphql', explorer({ enabled: opts.explorer ?? !(opts.production ?? process.env.NODE_ENV === 'production') }));
   app.use(
     '/graphql',

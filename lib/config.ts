@@ -86,6 +86,21 @@ const EnvSchema = z.object({
   // Behind a load balancer: how many proxy hops to trust for the client IP (rate limits per IP).
   GATEWAY_TRUST_PROXY: z.coerce.number().int().min(0).max(10).optional(),
   RATE_LIMITS: z.enum(['on', 'off']).default('on'),
+  // Object storage of generated files (tax reports): `local` (DATA_DIR/objects, served by the gateway's /files) or `s3`.
+  OBJECT_STORE: z.enum(['local', 's3']).default('local'),
+  OBJECT_STORE_DIR: z.string().optional(),
+  // S3 or an S3-compatible server (path-style when S3_ENDPOINT is set). Credentials never logged; unset: the SDK's chain.
+  S3_ENDPOINT: z.string().url().optional(),
+  S3_BUCKET: z.string().min(3).default('liquid-abt'),
+  S3_REGION: z.string().min(1).default('ap-southeast-2'),
+  S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  // HMAC key of the local store's download URLs (never logged). Unset: generated once into DATA_DIR.
+  FILES_SIGNING_SECRET: z.string().min(32).optional(),
+  // Where clients reach /files (the gateway's public address). Unset: http://HOST:GATEWAY_PORT.
+  FILES_BASE_URL: z.string().url().optional(),
+  // Lifetime of a signed download URL.
+  FILES_URL_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
   SEED_DEMO: z
     .enum(['true', 'false'])
     .default('true')
@@ -135,6 +150,15 @@ export type Config = {
   publicWebhookBaseUrl?: string;
   paypalApiBaseUrl: string;
   gateway: { corsOrigins: string[]; trustProxy?: number; rateLimits: boolean };
+  storage: {
+    kind: 'local' | 's3';
+    /** Local store root; default `<dataDir>/objects`. */
+    localDir: string;
+    s3: { endpoint?: string; bucket: string; region: string; credentials?: { accessKeyId: string; secretAccessKey: string } };
+    filesSecret?: string;
+    filesBaseUrl: string;
+    urlTtlSeconds: number;
+  };
   treasury: {
     exchangeMinCents: bigint;
     manualMaxCents: bigint;
@@ -217,6 +241,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       corsOrigins: (e.GATEWAY_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
       trustProxy: e.GATEWAY_TRUST_PROXY,
       rateLimits: e.RATE_LIMITS === 'on',
+    },
+    storage: {
+      kind: e.OBJECT_STORE,
+      localDir: e.OBJECT_STORE_DIR ?? `${e.DATA_DIR}/objects`,
+      s3: {
+        endpoint: e.S3_ENDPOINT,
+        bucket: e.S3_BUCKET,
+        region: e.S3_REGION,
+        credentials: e.S3_ACCESS_KEY_ID && e.S3_SECRET_ACCESS_KEY ? { accessKeyId: e.S3_ACCESS_KEY_ID, secretAccessKey: e.S3_SECRET_ACCESS_KEY } : undefined,
+      },
+      filesSecret: e.FILES_SIGNING_SECRET,
+      filesBaseUrl: e.FILES_BASE_URL ?? `http://${e.HOST}:${e.GATEWAY_PORT}`,
+      urlTtlSeconds: e.FILES_URL_TTL_SECONDS,
     },
     treasury: {
       exchangeMinCents: e.EXCHANGE_MIN_ORDER_CENTS,

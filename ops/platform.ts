@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { createLocalObjectStore } from '../lib/storage/from-config';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { Redis } from 'ioredis';
 import { AccessGate } from '../lib/access';
@@ -293,6 +294,7 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
         corsOrigins: config.gateway.corsOrigins,
         trustProxy: config.gateway.trustProxy,
         ...(config.gateway.rateLimits ? {} : { rateLimits: false as const }),
+        ...(config.storage.kind === 'local' ? { files: createLocalObjectStore(config) } : {}),
       });
       // It relays /webhooks/* to the subgraphs: the URL given to users is its public one (unless configured).
       for (const p of published) p.module.published?.(p.services, { url: gw.url, via: 'gateway' });

@@ -2,10 +2,13 @@ import type { PlatformModule } from '../../lib/module';
 import { buildComplianceSchema, complianceEntities } from './index';
 import { auditProcessor } from './jobs/audit.processor';
 import { taxProcessor } from './jobs/tax.processor';
+import { reportsProcessor } from './jobs/reports.processor';
+import type { ComplianceServices } from './reports/reports.resolver';
+import { createObjectStore } from '../../lib/storage/from-config';
 import { complianceTenantMigrations } from './migrations/tenant';
 
 /** compliance: each tenant's audit hash chain (appended from the outbox's audit facts) and its verification. */
-export const complianceModule: PlatformModule<Record<string, never>> = {
+export const complianceModule: PlatformModule<ComplianceServices> = {
   name: 'compliance',
   entities: complianceEntities,
   tables: {
@@ -20,6 +23,8 @@ export const complianceModule: PlatformModule<Record<string, never>> = {
       'tax_transfer',
       'tax_cost_base_adjustment',
       'tax_closed_year',
+      // tax report files (#10)
+      'tax_report',
     ],
     public: [],
     shared: [
@@ -34,12 +39,15 @@ export const complianceModule: PlatformModule<Record<string, never>> = {
   publicMigrations: () => [],
   tenantMigrations: complianceTenantMigrations,
   buildSchema: buildComplianceSchema,
-  createServices: () => ({}),
-  jobs: ({ orm, tenants }) => ({
+  // tax report files (#10): signed download URLs of the configured object store.
+  createServices: ({ config }) => ({ objectStore: createObjectStore(config), downloadTtlSeconds: config.storage.urlTtlSeconds }),
+  jobs: ({ orm, tenants, config }) => ({
     processors: [
       { queue: 'audit', handler: auditProcessor(orm, tenants.directory), concurrency: 4 },
       // tax ledger (#10): treasury's fill and sale facts, each recorded once by id.
       { queue: 'tax', handler: taxProcessor(orm, tenants.directory), concurrency: 4 },
+      // tax report files (#10): render and store a requested report.
+      { queue: 'reports', handler: reportsProcessor(tenants, createObjectStore(config)), concurrency: 1 },
     ],
     background: [],
   }),

@@ -112,6 +112,10 @@ const FIELDS: Record<string, Rule> = {
   'Mutation.recordDisposal': { action: 'tax:write', args: { type: 'SPEND', sats: '1', marketValueAudCents: '1', at: '2025-01-01T00:00:00Z' } },
   'Mutation.changeDisposalIdentification': { action: 'tax:write', args: { disposalId: 'matrix-none', identification: { method: 'FIFO' } } },
   'Mutation.closeFinancialYear': { action: 'tax:write', args: { financialYear: 'matrix' } },
+  // compliance: tax report files (#10)
+  'Query.taxReport': { action: 'tax:read', args: { id: '00000000-0000-4000-8000-000000000000' } },
+  'Query.taxReports': { action: 'tax:read' },
+  'Mutation.requestTaxReport': { action: 'tax:read', args: { financialYear: 'matrix' } },
   // market-price subgraph
   'Query.btcPrice': { public: true },
   'Query.priceHistory': { public: true },

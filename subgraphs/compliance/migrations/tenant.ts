@@ -164,4 +164,30 @@ export const complianceTenantMigrations: TenantMigration[] = [
       `grant select, insert on "${s}".tax_closed_year to abt_app`,
     ],
   },
+  // ---- tax report files (#10): one row per requested report; the files live in object storage (subgraphs/compliance/reports).
+  {
+    name: '0040_tax_report',
+    up: (s) => [
+      `create table if not exists "${s}".tax_report (
+        ${tenantIdColumn},
+        id uuid not null,
+        financial_year int not null check (financial_year between 2000 and 2200),
+        status text not null check (status in ('QUEUED', 'RUNNING', 'READY', 'FAILED')),
+        csv_key text,
+        csv_sha256 text,
+        pdf_key text,
+        pdf_sha256 text,
+        net_capital_gain_aud_cents bigint,
+        requested_by uuid,
+        error text,
+        created_at timestamptz not null default now(),
+        updated_at timestamptz not null default now(),
+        completed_at timestamptz,
+        primary key (tenant_id, id)
+      )`,
+      `create index if not exists tax_report_created_idx on "${s}".tax_report (tenant_id, created_at)`,
+      ...rls(s, 'tax_report'),
+      `grant select, insert, update on "${s}".tax_report to abt_app`,
+    ],
+  },
 ];

@@ -1,0 +1,70 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { assertObjectKey, isObjectKey, type ObjectStore } from './object-store';
+
+export type LocalStoreOptions = {
+  /** Where objects live; default `<DATA_DIR>/objects`. */
+  root: string;
+  /** HMAC-SHA256 key of the download URLs (never logged). */
+  secret: string;
+  /** The base the URLs start with, e.g. `http://127.0.0.1:4000` (the gateway serves `/files/<key>`). */
+  baseUrl: string;
+  now?: () => number;
+};
+
+/** Objects as files under a root; downloads are `<baseUrl>/files/<key>?exp=<unix s>&sig=<hex>` (gateway/files.ts). */
+export class LocalObjectStore implements ObjectStore {
+  readonly root: string;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: LocalStoreOptions) {
+    this.root = path.resolve(opts.root);
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** The file of a key, checked to stay under the root. */
+  private fileOf(key: string): string {
+    const file = path.resolve(this.root, assertObjectKey(key));
+    if (!file.startsWith(this.root + path.sep)) throw new Error('object key escapes the store');
+    return file;
+  }
+
+  async put(key: string, bytes: Uint8Array, _contentType: string): Promise<void> {
+    const file = this.fileOf(key);
+    await mkdir(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.${this.now()}.tmp`;
+    await writeFile(tmp, bytes);
+    await rename(tmp, file);
+  }
+
+  async get(key: string): Promise<Uint8Array | null> {
+    try {
+      return new Uint8Array(await readFile(this.fileOf(key)));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
+  signature(key: string, exp: number): string {
+    return createHmac('sha256', this.opts.secret).update(`${key}\n${exp}`).digest('hex');
+  }
+
+  async signedDownloadUrl(key: string, ttlSeconds: number): Promise<string> {
+    await Promise.resolve();
+    const exp = Math.floor(this.now() / 1000) + Math.max(1, Math.floor(ttlSeconds));
+    const encoded = assertObjectKey(key).split('/').map(encodeURIComponent).join('/');
+    return `${this.opts.baseUrl.replace(/\/$/, '')}/files/${encoded}?exp=${exp}&sig=${this.signature(key, exp)}`;
+  }
+
+  /** Whether `sig` signs `key` until `exp` and `exp` has not passed (constant-time compare). */
+  verify(key: string, exp: string, sig: string): boolean {
+    if (!isObjectKey(key) || !/^\d{1,12}$/.test(exp) || !/^[0-9a-f]{64}$/.test(sig)) return false;
+    const expNum = Number(exp);
+    if (expNum * 1000 <= this.now()) return false;
+    const want = Buffer.from(this.signature(key, expNum), 'hex');
+    const got = Buffer.from(sig, 'hex');
+    return want.length === got.length && timingSafeEqual(want, got);
+  }
+}
