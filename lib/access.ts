@@ -160,7 +160,7 @@ export type Scope = {
 export type GateContext = { principal: Principal };
 
 /** Entities resolved by a subgraph that does not own them, and the tenant table that says which exist. */
-export const REFERENCE_TABLES = { BitcoinPurchase: 'purchase' } as const;
+export const REFERENCE_TABLES = { BitcoinPurchase: 'purchase', BitcoinSale: 'sale' } as const;
 /** Per request (context object): one batched visibility query per entity type. */
 const visibility = new WeakMap<object, Map<string, DataLoader<string, boolean>>>();
 

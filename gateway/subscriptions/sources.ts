@@ -113,6 +113,22 @@ export const SUBSCRIPTION_SOURCES: Readonly<Record<string, SubscriptionSource>> 
       },
     },
   },
+  saleUpdated: {
+    action: 'purchase:read',
+    audience: 'tenant',
+    channel: (_args, tenantId) => tenantChannel(String(tenantId), 'sale'),
+    probe: '{ sales(limit: 1) { id } }',
+    tenantOfChannel,
+    toValue: (e) => (e.__typename === 'SaleUpdated' ? { saleId: e.saleId, status: e.status, previousStatus: e.previousStatus ?? null, at: e.at } : null),
+    accepts: (args, v) => args.saleId === undefined || args.saleId === null || args.saleId === v.saleId,
+    mustSee: (args) =>
+      typeof args.saleId === 'string' ? { query: 'query ($id: ID!) { sale(id: $id) { id } }', variables: { id: args.saleId }, what: 'sale' } : null,
+    followUps: {
+      SaleEvent: {
+        sale: { rootField: 'sale', args: (v) => ({ id: v.saleId }) },
+      },
+    },
+  },
   withdrawalUpdated: {
     action: 'withdrawal:read',
     audience: 'tenant',

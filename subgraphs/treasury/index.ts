@@ -16,6 +16,8 @@ import { TreasurySettingsResolver } from './settings/treasury-settings.resolver'
 import { PurchaseMutationsResolver } from './purchases/purchase-mutations.resolver';
 import { PurchaseFieldsResolver } from './purchases/purchase-fields.resolver';
 import { WithdrawalResolver } from './withdrawals/resolvers';
+import { SaleResolver } from './sales/sale.resolver';
+import { saleReferences } from './sales/sale.reference';
 
 /** The treasury module's public surface (what module.ts, the workers and tests use). */
 export { RuleEngine, type ApplyOutcome, type EngineOptions } from './rules/rule-engine';
@@ -48,8 +50,9 @@ export async function buildTreasurySchema(): Promise<GraphQLSchema> {
         PurchaseFieldsResolver,
         PaymentEventEffectsResolver,
         WithdrawalResolver,
+        SaleResolver,
       ],
-      { ...tenantTreasuryReferences, ...ruleReferences, ...purchaseReferences, ...paymentEventEffectsReferences },
+      { ...tenantTreasuryReferences, ...ruleReferences, ...purchaseReferences, ...paymentEventEffectsReferences, ...saleReferences },
       [TenantTreasury, PaymentEventEffects],
     ),
   );

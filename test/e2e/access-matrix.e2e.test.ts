@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import {
   buildClientSchema,
   getIntrospectionQuery,
@@ -88,6 +89,10 @@ const FIELDS: Record<string, Rule> = {
   'Mutation.updateTreasurySettings': { action: 'rule:write', args: { patch: {} } },
   'Mutation.requestPurchase': { action: 'purchase:request', args: { amountAudCents: '-1', idempotencyKey: 'matrix' } },
   'Mutation.cancelPurchase': { action: 'purchase:request', args: { id: '$foreign.purchase' } },
+  // sales (#10): reads as purchases; a zero-sat sale is refused after the gate, so nothing is written
+  'Query.sales': { action: 'purchase:read' },
+  'Query.sale': { action: 'purchase:read', args: { id: '$foreign.sale' } },
+  'Mutation.requestSale': { action: 'sale:request', args: { satoshis: '0', idempotencyKey: 'matrix-sale' } },
   // withdrawals (#13): bad input or another tenant's id, so nothing is written
   'Query.withdrawalDestinations': { action: 'withdrawal:read' },
   'Query.withdrawalPolicy': { action: 'withdrawal:read' },
@@ -127,6 +132,7 @@ const ENTITIES: Record<string, keyof Foreign | null> = {
   User: 'user',
   TreasuryRule: 'rule',
   BitcoinPurchase: 'purchase',
+  BitcoinSale: 'sale',
   PaymentIntegration: 'integration',
   PaymentEvent: 'paymentEvent',
 };
@@ -137,6 +143,7 @@ type Foreign = {
   email: string;
   rule: string;
   purchase: string;
+  sale: string;
   integration: string;
   paymentEvent: string;
   invitation: string;
@@ -313,9 +320,13 @@ describe('the access matrix over every field of the supergraph', () => {
       b.accessToken,
     );
     const purchaseId = (bought.data as { requestPurchase?: { id: string } } | null)?.requestPurchase?.id ?? rule.createTreasuryRule.id;
+    // A sale of theirs, stored as requestSale writes it (no holdings needed to store one).
+    const saleId = randomUUID();
+    await t.db.owner.em.getConnection().execute(`insert into pool.sale (tenant_id, id, status, sats, client_order_id) values (?, ?, 'PENDING', 1000, ?)`, [b.tenant.id, saleId, saleId]);
     foreign = {
       tenant: b.tenant.id,
       purchase: purchaseId,
+      sale: saleId,
       user: b.user.id,
       email: 'owner@foreign.example',
       rule: rule.createTreasuryRule.id,

@@ -23,7 +23,7 @@ const entityTypes = (name: Subgraph): string[] =>
 describe('subgraphs in production (NODE_ENV=production, real ports): the gateway or authenticated callers only', () => {
   let t: TestPlatform;
   let secret: string;
-  type Owner = { token: string; tenantId: string; userId: string; ruleId: string; purchaseId: string; paymentEventId: string };
+  type Owner = { token: string; tenantId: string; userId: string; ruleId: string; purchaseId: string; paymentEventId: string; saleId: string };
   let a: Owner;
   let b: Owner;
 
@@ -63,7 +63,13 @@ describe('subgraphs in production (NODE_ENV=production, real ports): the gateway
        values (?, ?, ?, 'stripe', ?, 'payment_intent.succeeded', 'REVENUE', 1000, 'AUD', 'PROCESSED', '{}')`,
       [signUp.tenant.id, paymentEventId, randomUUID(), `evt_${label}`],
     );
-    return { token: signUp.accessToken, tenantId: signUp.tenant.id, userId: signUp.user.id, ruleId: createTreasuryRule.id, purchaseId: requestPurchase.id, paymentEventId };
+    // A sale row as requestSale writes it (the BitcoinSale entity); no holdings are needed to store one.
+    const saleId = randomUUID();
+    await t.db.owner.em.getConnection().execute(
+      `insert into pool.sale (tenant_id, id, status, sats, client_order_id) values (?, ?, 'PENDING', 1000, ?)`,
+      [signUp.tenant.id, saleId, saleId],
+    );
+    return { token: signUp.accessToken, tenantId: signUp.tenant.id, userId: signUp.user.id, ruleId: createTreasuryRule.id, purchaseId: requestPurchase.id, paymentEventId, saleId };
   };
 
   beforeAll(async () => {
@@ -140,7 +146,7 @@ describe('subgraphs in production (NODE_ENV=production, real ports): the gateway
   });
 
   it('every __resolveReference answers only for the caller’s own entity, @requires fields or not', async () => {
-    const ids = (o: Owner): Record<string, string> => ({ Tenant: o.tenantId, User: o.userId, TreasuryRule: o.ruleId, BitcoinPurchase: o.purchaseId, PaymentEvent: o.paymentEventId });
+    const ids = (o: Owner): Record<string, string> => ({ Tenant: o.tenantId, User: o.userId, TreasuryRule: o.ruleId, BitcoinPurchase: o.purchaseId, PaymentEvent: o.paymentEventId, BitcoinSale: o.saleId });
     // Fields the owning subgraph would send along (@requires): the caller could make them up.
     const extraOf = (o: Owner): Record<string, Record<string, string>> => ({ BitcoinPurchase: { satoshis: '100000000', costAudCents: '1' }, PaymentEvent: { tenantId: o.tenantId } });
     const failures: string[] = [];
