@@ -40,6 +40,8 @@ const SEEDS: Record<string, (label: string) => Row[]> = {
   audit_head: (label) => [{ last_seq: 2, last_hash: `seed-${label}-2` }],
   // One row per tenant (its primary key is the tenant id).
   treasury_settings: () => [{ primary_exchange: 'paper' }],
+  // A financial year is checked to be a real one (2000–2200).
+  tax_report: () => [2025, 2026].map((financial_year) => ({ id: randomUUID(), financial_year, status: 'QUEUED' })),
   outbox: (label) =>
     [1, 2].map((i) => ({ id: randomUUID(), queue: 'schedules', job_name: `${label}-${i}`, payload: JSON.stringify({ label }) })),
 };
