@@ -130,14 +130,16 @@ describe('moving a tenant between pool and its own schema while it is busy (npm 
     await until(
       'the tenant’s work to settle',
       async () => {
-        const [firstRow] = await sql<{ open: number }>(
-          `select (select count(*) from "${schema}".payment_event where tenant_id = ? and status = 'RECEIVED')
-                + (select count(*) from "${schema}".purchase where tenant_id = ? and status in ('PENDING', 'SUBMITTED'))
-                + (select count(*) from "${schema}".outbox where tenant_id = ? and published_at is null) as open`,
+        const [row] = await sql<{ received: number; open: number; unpublished: number }>(
+          `select (select count(*)::int from "${schema}".payment_event where tenant_id = ? and status = 'RECEIVED') as received,
+                  (select count(*)::int from "${schema}".purchase where tenant_id = ? and status in ('PENDING', 'SUBMITTED')) as open,
+                  (select count(*)::int from "${schema}".outbox where tenant_id = ? and published_at is null) as unpublished`,
           [x.id, x.id, x.id],
         );
-        const { open } = present(firstRow, 'the first row');
-        return Number(open) === 0 ? true : undefined;
+        const { received, open, unpublished } = present(row, 'the counts');
+        if (received + open + unpublished === 0) return true;
+        // Thrown so that a timeout names what is still open.
+        throw new Error(`${received} payment events RECEIVED, ${open} purchases PENDING/SUBMITTED, ${unpublished} outbox rows unpublished in ${schema}`);
       },
       60_000,
     );
