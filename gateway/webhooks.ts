@@ -1,7 +1,7 @@
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { attachFastRoute } from '../lib/http';
+import { attachFastRoute, readBoundedBody, replyJson, type JsonAnswer } from '../lib/http';
 import { log } from '../lib/logger';
 
 /** As the tenant subgraph's own limit: Stripe's, Square's and PayPal's events are a few KB. */
@@ -48,22 +48,12 @@ export type WebhookProxyOptions = {
   headers?: RequestHandler;
 };
 
-type Answer = { status: number; body: Record<string, unknown> };
-const TOO_LARGE: Answer = { status: 413, body: { error: 'PAYLOAD_TOO_LARGE' } };
+type Answer = JsonAnswer;
 const UNAVAILABLE: Answer = { status: 502, body: { error: 'WEBHOOK_UPSTREAM_UNAVAILABLE' } };
 /** As the tenant answers an unknown integration. */
 const UNKNOWN: Answer = { status: 404, body: { error: 'UNKNOWN_INTEGRATION' } };
 
-function reply(res: ServerResponse, { status, body }: Answer, close = false): void {
-  if (res.headersSent || res.destroyed) return;
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    ...(close ? { connection: 'close' } : {}),
-  });
-  res.end(text);
-}
+const reply = replyJson;
 
 /**
  * The headers to forward: a repeated one as its separate lines (the tenant refuses a repeated
@@ -136,29 +126,7 @@ export function webhookProxy(opts: WebhookProxyOptions): Router {
       return true;
     }
     const path = `/webhooks/${provider}/${account}${query}`;
-    if (Number(req.headers['content-length']) > WEBHOOK_PROXY_BODY_LIMIT) {
-      reply(res, TOO_LARGE, true);
-      req.resume();
-      return true;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let refused = false;
-    req.on('data', (chunk: Buffer) => {
-      if (refused) return;
-      size += chunk.length;
-      if (size > WEBHOOK_PROXY_BODY_LIMIT) {
-        refused = true;
-        chunks.length = 0;
-        reply(res, TOO_LARGE, true);
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (!refused) relay(req, res, path, chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks, size));
-    });
-    req.on('error', () => res.destroy());
+    readBoundedBody(req, res, WEBHOOK_PROXY_BODY_LIMIT, (body) => relay(req, res, path, body));
     return true;
   };
 

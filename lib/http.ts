@@ -62,6 +62,55 @@ export function attachFastRoute<T extends object>(router: T, route: FastRoute): 
   return router;
 }
 
+/** A JSON answer written at once: what webhook endpoints send. */
+export type JsonAnswer = { status: number; body: Record<string, unknown> };
+export const PAYLOAD_TOO_LARGE: JsonAnswer = { status: 413, body: { error: 'PAYLOAD_TOO_LARGE' } };
+
+/** Writes a JSON answer in one write (`close` asks the client to drop the connection); a no-op once answered. */
+export function replyJson(res: ServerResponse, { status, body }: JsonAnswer, close = false): void {
+  if (res.headersSent || res.destroyed) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    ...(close ? { connection: 'close' } : {}),
+  });
+  res.end(text);
+}
+
+/**
+ * Reads a request body of at most `limit` bytes straight off the socket and hands it to `onBody`.
+ * Past the limit (announced or streamed) it answers 413 with `connection: close`, keeps no bytes
+ * and never calls `onBody`; a broken request destroys the response.
+ */
+export function readBoundedBody(req: IncomingMessage, res: ServerResponse, limit: number, onBody: (body: Buffer) => void): void {
+  if (Number(req.headers['content-length']) > limit) {
+    replyJson(res, PAYLOAD_TOO_LARGE, true);
+    req.resume();
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let refused = false;
+  req.on('data', (chunk: Buffer) => {
+    if (refused) return;
+    size += chunk.length;
+    if (size > limit) {
+      refused = true;
+      chunks.length = 0;
+      replyJson(res, PAYLOAD_TOO_LARGE, true);
+      return;
+    }
+    chunks.push(chunk);
+  });
+  req.on('end', () => {
+    if (refused) return;
+    const [first] = chunks;
+    onBody(chunks.length === 1 && first ? first : Buffer.concat(chunks, size));
+  });
+  req.on('error', () => res.destroy());
+}
+
 /** Fast routes of the routers mounted on the app, in mounting order. */
 function fastRoutesOf(app: Express): FastRoute[] {
   const stack = (app as unknown as { router?: { stack?: { handle?: WithFastRoute }[] } }).router?.stack ?? [];

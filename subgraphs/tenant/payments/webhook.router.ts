@@ -1,6 +1,5 @@
 import express, { type Router } from 'express';
-import type { ServerResponse } from 'node:http';
-import { attachFastRoute, type FastRoute } from '../../../lib/http';
+import { PAYLOAD_TOO_LARGE, attachFastRoute, readBoundedBody, replyJson, type FastRoute, type JsonAnswer } from '../../../lib/http';
 import { log } from '../../../lib/logger';
 import type { IntegrationService } from './integration.service';
 
@@ -9,7 +8,7 @@ const BODY_LIMIT = 512 * 1024;
 /** `/webhooks/:provider/:integrationId` with an optional trailing slash and query, as express matches it. */
 const WEBHOOK_PATH = /^\/webhooks\/([^/?#]+)\/([^/?#]+)\/?(?:\?.*)?$/i;
 
-type Answer = { status: number; body: Record<string, unknown> };
+type Answer = JsonAnswer;
 
 /** Headers as received, a repeated one as all its values: `req.headers` joins repeats into one string, hiding them. */
 type DistinctHeaders = NodeJS.Dict<string[]>;
@@ -24,18 +23,8 @@ async function answer(integrations: IntegrationService, provider: string, integr
   }
 }
 
-function reply(res: ServerResponse, { status, body }: Answer, close = false): void {
-  if (res.headersSent || res.destroyed) return;
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    ...(close ? { connection: 'close' } : {}),
-  });
-  res.end(text);
-}
+const reply = replyJson;
 
-const TOO_LARGE: Answer = { status: 413, body: { error: 'PAYLOAD_TOO_LARGE' } };
 
 /**
  * The same endpoint on lib/http's fast path: raw bytes read straight off the request, answered with
@@ -57,32 +46,9 @@ function fastRoute(integrations: IntegrationService): FastRoute {
     } catch {
       return false;
     }
-    if (Number(req.headers['content-length']) > BODY_LIMIT) {
-      reply(res, TOO_LARGE, true);
-      req.resume();
-      return true;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let refused = false;
-    req.on('data', (chunk: Buffer) => {
-      if (refused) return;
-      size += chunk.length;
-      if (size > BODY_LIMIT) {
-        refused = true;
-        chunks.length = 0;
-        reply(res, TOO_LARGE, true);
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (refused) return;
-      const [first] = chunks;
-      const rawBody = chunks.length === 1 && first ? first : Buffer.concat(chunks, size);
+    readBoundedBody(req, res, BODY_LIMIT, (rawBody) => {
       void answer(integrations, provider, integrationId, rawBody, req.headersDistinct).then((a) => reply(res, a));
     });
-    req.on('error', () => res.destroy());
     return true;
   };
 }
@@ -99,7 +65,7 @@ export function webhookRouter(integrations: IntegrationService): Router {
     reply(res, await answer(integrations, String(req.params.provider), String(req.params.integrationId), rawBody, req.headersDistinct));
   });
   router.use('/webhooks', (err: Error & { status?: number; type?: string }, _req: express.Request, res: express.Response, next: express.NextFunction) => {
-    if (err.type === 'entity.too.large') return void reply(res, TOO_LARGE);
+    if (err.type === 'entity.too.large') return void reply(res, PAYLOAD_TOO_LARGE);
     next(err);
   });
   return attachFastRoute(router, fastRoute(integrations));
