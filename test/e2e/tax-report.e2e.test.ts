@@ -8,6 +8,7 @@ import WebSocket from 'ws';
 import { formatAud } from '../../subgraphs/compliance/reports/render';
 import { pdfText } from '../../subgraphs/compliance/reports/pdf-text';
 import { financialYearLabel, financialYearOf, localDate } from '../../subgraphs/compliance/tax/tax-calendar';
+import { ClientError } from 'graphql-request';
 import { client, startTestPlatform, type TestPlatform } from '../helpers/platform';
 import { at, present } from '../helpers/present';
 import { startTestS3, type TestS3 } from '../helpers/s3';
@@ -38,7 +39,7 @@ const SALE = 'id status satoshis grossAudCents feeAudCents netAudCents';
 const shareHalfUp = (total: bigint, part: bigint, whole: bigint): bigint => (2n * total * part + whole) / (2n * whole);
 
 /** The whole loop for one platform; returns what the checks need. */
-async function buySellReport(t: TestPlatform, email: string): Promise<{ tenantId: string; hand: { gain: bigint; sale: Sale; purchase: Purchase }; csv: string; pdf: Buffer; summary: Summary; events: ReportEvent[]; urls: { csv: string; pdf: string } }> {
+async function buySellReport(t: TestPlatform, email: string): Promise<{ tenantId: string; token: string; hand: { gain: bigint; sale: Sale; purchase: Purchase }; csv: string; pdf: Buffer; summary: Summary; events: ReportEvent[]; urls: { csv: string; pdf: string } }> {
   const signUp = await client(t.gateway).request<{ signUp: { accessToken: string; tenant: { id: string } } }>(
     gql`mutation ($i: SignUpInput!) { signUp(input: $i) { accessToken tenant { id } } }`,
     { i: { tenantName: 'Report Roasters Pty Ltd', email, password: PASSWORD } },
@@ -137,10 +138,20 @@ async function buySellReport(t: TestPlatform, email: string): Promise<{ tenantId
     expect(ready.report?.netCapitalGainAudCents).toBe(summary.netCapitalGainAudCents);
     expect(events.filter((e) => e.reportId === report.id).map((e) => e.status)).toEqual(['QUEUED', 'RUNNING', 'RUNNING', 'READY']);
     expect(events.filter((e) => e.reportId === report.id).map((e) => e.progress)).toEqual([0, 10, 60, 100]);
-    return { tenantId: signUp.signUp.tenant.id, hand: { gain, sale, purchase }, csv, pdf, summary, events, urls };
+    return { tenantId: signUp.signUp.tenant.id, token, hand: { gain, sale, purchase }, csv, pdf, summary, events, urls };
   } finally {
     await ws.dispose();
   }
+}
+
+/** The extensions of the one error a request fails with. */
+async function refusal(p: Promise<unknown>): Promise<Record<string, unknown>> {
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof ClientError)) throw new Error(`expected a GraphQL error, got ${String(err)}`);
+  return at(err.response.errors ?? [], 0).extensions ?? {};
 }
 
 /** The figures of the files and the API against the hand computation (held < 12 months: no discount). */
@@ -178,6 +189,7 @@ describe('the capital gains report end to end (webhook → purchase → sale →
   describe('local object store, files through the gateway', () => {
     let t: TestPlatform;
     let dir: string;
+    let done: Awaited<ReturnType<typeof buySellReport>> | undefined;
     beforeAll(async () => {
       dir = await mkdtemp(path.join(tmpdir(), 'abt-objects-'));
       // GATEWAY_PORT=0 and no FILES_BASE_URL: download URLs follow the gateway's actual address.
@@ -197,7 +209,44 @@ describe('the capital gains report end to end (webhook → purchase → sale →
       // The signature covers the key and expiry: a tampered URL is refused.
       const tampered = r.urls.csv.replace(/sig=([0-9a-f])/, (_m, ch: string) => `sig=${ch === '0' ? '1' : '0'}`);
       expect((await fetch(tampered)).status).toBe(403);
+      done = r;
     }, 180_000);
+
+    it('refuses bad input with a typed error and writes nothing (negative or fractional sats, unknown parcel, another tenant’s parcel, a closed year)', async () => {
+      const r = present(done, 'the loop above');
+      const c = client(t.gateway, r.token);
+      const label = financialYearLabel(financialYearOf(localDate(new Date(), TZ)));
+      const state = async (x = c) =>
+        x.request<{ sales: { id: string }[]; taxDisposals: { id: string }[]; parcels: { id: string; sats: string }[] }>(
+          gql`query ($fy: String!) { sales { id } taxDisposals(financialYear: $fy) { id } parcels { id sats } }`,
+          { fy: label },
+        );
+      const before = await state();
+      const SALE_REQ = gql`mutation ($s: Satoshis!, $k: String!) { requestSale(satoshis: $s, idempotencyKey: $k) { id } }`;
+      expect(await refusal(c.request(SALE_REQ, { s: '-5', k: 'bad-negative' }))).toMatchObject({ code: 'BAD_USER_INPUT' });
+      expect(await refusal(c.request(SALE_REQ, { s: '1.5', k: 'bad-fraction' }))).toMatchObject({ code: 'BAD_USER_INPUT' });
+      const SPEND = gql`mutation ($s: Satoshis!, $at: DateTimeISO!, $id: TaxIdentificationInput) {
+        recordDisposal(type: SPEND, sats: $s, marketValueAudCents: "100", at: $at, identification: $id) { id } }`;
+      const now = new Date().toISOString();
+      const named = (parcelId: string) => ({ method: 'SPECIFIC', parcels: [{ parcelId, sats: '1000' }] });
+      expect(await refusal(c.request(SPEND, { s: '-1000', at: now }))).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'NEGATIVE_SATS' });
+      expect(await refusal(c.request(SPEND, { s: '1000', at: now, id: named('no-such-parcel') }))).toMatchObject({ code: 'NOT_FOUND', reason: 'UNKNOWN_PARCEL' });
+      // Another tenant naming this tenant's parcel: not found (never "someone else's").
+      const other = await client(t.gateway).request<{ signUp: { accessToken: string } }>(
+        gql`mutation ($i: SignUpInput!) { signUp(input: $i) { accessToken } }`,
+        { i: { tenantName: 'Other Pty Ltd', email: 'owner@report-other.example', password: PASSWORD } },
+      );
+      const o = client(t.gateway, other.signUp.accessToken);
+      expect(await refusal(o.request(SPEND, { s: '1000', at: now, id: named(r.hand.purchase.id) }))).toMatchObject({ code: 'NOT_FOUND', reason: 'UNKNOWN_PARCEL' });
+      // A lodged year takes nothing new.
+      const prior = financialYearLabel(financialYearOf(localDate(new Date(), TZ)) - 1);
+      await c.request(gql`mutation ($fy: String!) { closeFinancialYear(financialYear: $fy) { closed } }`, { fy: prior });
+      const inPrior = `${prior.slice(0, 4)}-12-01T00:00:00Z`;
+      expect(await refusal(c.request(SPEND, { s: '1000', at: inPrior }))).toMatchObject({ code: 'CONFLICT', reason: 'YEAR_CLOSED' });
+      expect(await refusal(c.request(gql`mutation { requestTaxReport(financialYear: "2025") { id } }`))).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'INVALID_FINANCIAL_YEAR' });
+      expect(await state()).toEqual(before);
+      expect((await state(o)).taxDisposals).toEqual([]);
+    }, 60_000);
   });
 
   describe('OBJECT_STORE=s3 against a real S3-compatible server', () => {
