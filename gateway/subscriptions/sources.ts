@@ -148,4 +148,22 @@ export const SUBSCRIPTION_SOURCES: Readonly<Record<string, SubscriptionSource>> 
       },
     },
   },
+  taxReportUpdated: {
+    action: 'tax:read',
+    audience: 'tenant',
+    channel: (_args, tenantId) => tenantChannel(String(tenantId), 'report'),
+    probe: '{ taxReports { id } }',
+    tenantOfChannel,
+    toValue: (e) => (e.__typename === 'TaxReportUpdated' ? { reportId: e.reportId, status: e.status, progress: e.progress, at: e.at } : null),
+    accepts: (args, v) => args.reportId === undefined || args.reportId === null || args.reportId === v.reportId,
+    mustSee: (args) =>
+      typeof args.reportId === 'string'
+        ? { query: 'query ($id: ID!) { taxReport(id: $id) { id } }', variables: { id: args.reportId }, what: 'tax report' }
+        : null,
+    followUps: {
+      TaxReportEvent: {
+        report: { rootField: 'taxReport', args: (v) => ({ id: v.reportId }) },
+      },
+    },
+  },
 };

@@ -17,10 +17,17 @@ export type LocalStoreOptions = {
 export class LocalObjectStore implements ObjectStore {
   readonly root: string;
   private readonly now: () => number;
+  private baseUrl: string;
 
   constructor(private readonly opts: LocalStoreOptions) {
     this.root = path.resolve(opts.root);
     this.now = opts.now ?? Date.now;
+    this.baseUrl = opts.baseUrl;
+  }
+
+  /** Where URLs point from now on (the gateway's actual address once it listens, e.g. on port 0). */
+  setBaseUrl(url: string): void {
+    this.baseUrl = url;
   }
 
   /** The file of a key, checked to stay under the root. */
@@ -55,7 +62,7 @@ export class LocalObjectStore implements ObjectStore {
     await Promise.resolve();
     const exp = Math.floor(this.now() / 1000) + Math.max(1, Math.floor(ttlSeconds));
     const encoded = assertObjectKey(key).split('/').map(encodeURIComponent).join('/');
-    return `${this.opts.baseUrl.replace(/\/$/, '')}/files/${encoded}?exp=${exp}&sig=${this.signature(key, exp)}`;
+    return `${this.baseUrl.replace(/\/$/, '')}/files/${encoded}?exp=${exp}&sig=${this.signature(key, exp)}`;
   }
 
   /** Whether `sig` signs `key` until `exp` and `exp` has not passed (constant-time compare). */

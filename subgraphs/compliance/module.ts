@@ -5,6 +5,7 @@ import { taxProcessor } from './jobs/tax.processor';
 import { reportsProcessor } from './jobs/reports.processor';
 import type { ComplianceServices } from './reports/reports.resolver';
 import { createObjectStore } from '../../lib/storage/from-config';
+import { LocalObjectStore } from '../../lib/storage/local-store';
 import { complianceTenantMigrations } from './migrations/tenant';
 
 /** compliance: each tenant's audit hash chain (appended from the outbox's audit facts) and its verification. */
@@ -40,7 +41,15 @@ export const complianceModule: PlatformModule<ComplianceServices> = {
   tenantMigrations: complianceTenantMigrations,
   buildSchema: buildComplianceSchema,
   // tax report files (#10): signed download URLs of the configured object store.
-  createServices: ({ config }) => ({ objectStore: createObjectStore(config), downloadTtlSeconds: config.storage.urlTtlSeconds }),
+  createServices: ({ config }) => ({
+    objectStore: createObjectStore(config),
+    downloadTtlSeconds: config.storage.urlTtlSeconds,
+    // FILES_BASE_URL unset (its default is HOST:GATEWAY_PORT): the gateway's actual address once it listens here.
+    filesUrlFromGateway: config.storage.filesBaseUrl === `http://${config.host}:${config.ports.gateway}`,
+  }),
+  published: (svc, { url, via }) => {
+    if (via === 'gateway' && svc.filesUrlFromGateway && svc.objectStore instanceof LocalObjectStore) svc.objectStore.setBaseUrl(localhostFor(url));
+  },
   jobs: ({ orm, tenants, config }) => ({
     processors: [
       { queue: 'audit', handler: auditProcessor(orm, tenants.directory), concurrency: 4 },
@@ -52,3 +61,10 @@ export const complianceModule: PlatformModule<ComplianceServices> = {
     background: [],
   }),
 };
+
+/** A wildcard bind address is not one a browser can fetch from. */
+function localhostFor(url: string): string {
+  const u = new URL(url);
+  if (u.hostname === '0.0.0.0' || u.hostname === '[::]') u.hostname = '127.0.0.1';
+  return u.origin;
+}

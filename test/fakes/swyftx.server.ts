@@ -3,17 +3,19 @@
  * trades the API key for a JWT it signs itself, and every private call must carry that JWT as a
  * Bearer token whose signature and `exp` check out. Like Swyftx it has no client order id, so it
  * never dedupes: two POSTs are two orders. Money goes out as JSON numbers, as Swyftx sends it.
+ * Market buys (quantity in AUD) and market sells (quantity in BTC); on both `amount` is the primary
+ * asset (AUD) and `total` the secondary (BTC).
  */
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { ceilFeeCents, floorSats, JsonNumberLiteral, type JsonWritable, parseDecimal, stringifyJson, textToUnits, unitsToText } from '../../lib/money';
+import { ceilFeeCents, centsForSats, floorSats, JsonNumberLiteral, type JsonWritable, parseDecimal, stringifyJson, textToUnits, unitsToText } from '../../lib/money';
 import { readBody, sendText, listenLocal } from './http';
 
 export type FakeSwyftxMode =
   | 'normal'
   | 'outage' // HTTP 503 on every endpoint
   | 'rate-limit' // HTTP 429 on every endpoint
-  | 'partial-fill' // market buys fill half (status 3, PARTIAL_FILLED)
+  | 'partial-fill' // market orders fill half (status 3, PARTIAL_FILLED)
   | 'malformed' // truncated JSON bodies
   | 'insufficient-funds' // POST /orders/ refused with 400
   | 'drop-after-place'; // POST /orders/ creates the order, then the connection is cut
@@ -27,6 +29,7 @@ export type FakeSwyftxOptions = {
 
 export type FakeSwyftxOrder = {
   orderUuid: string;
+  side: 'buy' | 'sell';
   status: number;
   quantity: string;
   amount: string;
@@ -96,10 +99,10 @@ export async function startFakeSwyftx(opts: FakeSwyftxOptions = {}): Promise<Fak
 
   const orderJson = (o: FakeSwyftxOrder): JsonWritable => ({
     orderUuid: o.orderUuid,
-    order_type: new JsonNumberLiteral('1'),
+    order_type: new JsonNumberLiteral(o.side === 'buy' ? '1' : '2'),
     primary_asset: new JsonNumberLiteral(AUD_ID),
     secondary_asset: new JsonNumberLiteral(BTC_ID),
-    quantity_asset: new JsonNumberLiteral(AUD_ID),
+    quantity_asset: new JsonNumberLiteral(o.side === 'buy' ? AUD_ID : BTC_ID),
     quantity: new JsonNumberLiteral(o.quantity),
     trigger: null,
     status: new JsonNumberLiteral(String(o.status)),
@@ -124,35 +127,45 @@ export async function startFakeSwyftx(opts: FakeSwyftxOptions = {}): Promise<Fak
     }
     // Read the quantity's exact digits from the raw body, not from the float JSON.parse made.
     const rawQuantity = /"quantity"\s*:\s*"?(-?\d+(?:\.\d+)?)"?/.exec(body)?.[1];
-    if (req.primary !== 'AUD' || req.secondary !== 'BTC' || req.assetQuantity !== 'AUD') {
+    const sell = req.orderType === 'MARKET_SELL';
+    if (req.primary !== 'AUD' || req.secondary !== 'BTC' || req.assetQuantity !== (sell ? 'BTC' : 'AUD')) {
       sendError(res, 400, 'InvalidAssetError', 'Values for primary, secondary and assetQuantity must be valid asset codes');
       return null;
     }
-    if (req.orderType !== 'MARKET_BUY' && req.orderType !== 1) {
-      sendError(res, 400, 'InvalidOrderType', 'Only MARKET_BUY is supported by this fake');
+    if (req.orderType !== 'MARKET_BUY' && req.orderType !== 1 && !sell) {
+      sendError(res, 400, 'InvalidOrderType', 'Only MARKET_BUY and MARKET_SELL are supported by this fake');
       return null;
     }
-    let cents: bigint;
+    let quantity: bigint;
     try {
-      cents = textToUnits(rawQuantity ?? '', 2, 'exact');
+      quantity = textToUnits(rawQuantity ?? '', sell ? 8 : 2, 'exact');
     } catch {
-      sendError(res, 400, 'InvalidQuantity', 'Quantity must be a positive AUD amount');
-      return null;
+      quantity = 0n;
     }
-    if (cents <= 0n) {
-      sendError(res, 400, 'InvalidQuantity', 'Quantity must be a positive AUD amount');
+    if (quantity <= 0n) {
+      sendError(res, 400, 'InvalidQuantity', `Quantity must be a positive ${sell ? 'BTC' : 'AUD'} amount`);
       return null;
     }
     if (mode === 'insufficient-funds') {
       sendError(res, 400, 'InsufficientFunds', 'Insufficient balance');
       return null;
     }
-    const filledCents = mode === 'partial-fill' ? cents / 2n : cents;
-    const sats = floorSats(filledCents, parseDecimal(price) ?? { coef: 1n, scale: 0 });
+    const rate = parseDecimal(price) ?? { coef: 1n, scale: 0 };
+    let filledCents: bigint;
+    let sats: bigint;
+    if (sell) {
+      sats = mode === 'partial-fill' ? quantity / 2n : quantity;
+      // AUD received for the sats at the rate, down to the cent (the exchange keeps the fraction).
+      filledCents = centsForSats(sats, rate, 'floor');
+    } else {
+      filledCents = mode === 'partial-fill' ? quantity / 2n : quantity;
+      sats = floorSats(filledCents, rate);
+    }
     const order: FakeSwyftxOrder = {
       orderUuid: `ord_${randomBytes(12).toString('hex')}`,
+      side: sell ? 'sell' : 'buy',
       status: mode === 'partial-fill' ? 3 : 4,
-      quantity: unitsToText(cents, 2),
+      quantity: sell ? unitsToText(quantity, 8) : unitsToText(quantity, 2),
       amount: unitsToText(filledCents, 2),
       total: unitsToText(sats, 8),
       rate: price,

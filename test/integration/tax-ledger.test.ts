@@ -336,6 +336,39 @@ describe('the tax ledger in PostgreSQL', () => {
   });
 
   describe('closed years', () => {
+    it('a fill and a sale dated in a closed year but arriving after the close: recorded, the year stays as lodged and names them', async () => {
+      const t = await newTenant('Late facts');
+      await profile(t, { entityType: 'INDIVIDUAL', gstRegistered: false });
+      const p1 = randomUUID();
+      await handle(job(TAX_ACQUISITION_JOB, fill(t, p1, '2023-08-01T00:00:00.000Z', 100_000n, 3_000n, 0n)));
+      await handle(job(TAX_DISPOSAL_JOB, sale(t, randomUUID(), '2023-10-01T00:00:00.000Z', 40_000n, 2_000n, 0n)));
+      const lodged = await txs.run(t, (tx) => closeFinancialYear(tx, null, 2024));
+      // 40,000 of 100,000 sats: cost 1,200, proceeds 2,000 → gain 800 (not held 12 months).
+      expect(lodged.summary.netCapitalGainAudCents).toBe(800n);
+      // The queue was held up: facts of June 2024 arrive after FY 2023-24 was lodged.
+      const lateFill = randomUUID();
+      const lateSale = randomUUID();
+      await handle(job(TAX_ACQUISITION_JOB, fill(t, lateFill, '2024-06-01T00:00:00.000Z', 50_000n, 2_500n, 0n)));
+      await handle(job(TAX_DISPOSAL_JOB, sale(t, lateSale, '2024-06-02T00:00:00.000Z', 10_000n, 900n, 0n)));
+      const n = await owner.execute<{ n: string }[]>(`select count(*)::text as n from pool.tax_disposal where tenant_id = ?`, [t]);
+      expect(at(n, 0).n).toBe('2');
+
+      const again = await txs.run(t, (tx) => taxReport(tx, 2024));
+      expect(again.summary).toEqual(lodged.summary);
+      expect(again.disposals).toEqual(lodged.disposals);
+      expect(again.complete).toBe(false);
+      expect(again.flags).toEqual(
+        [
+          { code: 'LATE_FACT_IN_CLOSED_YEAR', disposalId: `${lateFill}:1`, sats: 50_000n },
+          { code: 'LATE_FACT_IN_CLOSED_YEAR', disposalId: lateSale, sats: 10_000n },
+        ].sort((a, b) => (a.disposalId < b.disposalId ? -1 : 1)),
+      );
+      // The open year after it counts what really happened: 100,000 − 40,000 + 50,000 − 10,000 held.
+      const next = await txs.run(t, (tx) => taxReport(tx, 2025));
+      expect(next.flags).toEqual([]);
+      expect(next.inventoryAtYearEnd.reduce((s, p) => s + p.sats, 0n)).toBe(100_000n);
+    });
+
     it('refuses a parcel-choice change after the year closes, and keeps the closed report byte-identical', async () => {
       const t = await newTenant('Closer');
       await profile(t, { entityType: 'INDIVIDUAL', gstRegistered: false });

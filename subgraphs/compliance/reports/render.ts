@@ -104,7 +104,10 @@ export function summaryLines(report: CapitalGainsReport): Array<[string, string]
   ];
   if (s.cgtScheduleRequired !== null) lines.push(['CGT schedule required', s.cgtScheduleRequired ? 'yes' : 'no']);
   for (const c of s.carriedForward) if (c.blocked) lines.push([`Loss of ${c.lossYear} not applied`, `${formatAud(c.amountAudCents)} (${c.blocked})`]);
-  lines.push(['Complete', report.complete ? 'yes' : `no: ${report.flags.length} disposal(s) without acquisition history`]);
+  const unknown = report.flags.filter((f) => f.code === 'UNKNOWN_ACQUISITION_HISTORY').length;
+  const late = report.flags.length - unknown;
+  const why = [unknown ? `${unknown} disposal(s) without acquisition history` : '', late ? `${late} fact(s) recorded after the year closed, to amend` : ''];
+  lines.push(['Complete', report.complete ? 'yes' : `no: ${why.filter((w) => w !== '').join('; ')}`]);
   lines.push(['Year closed', report.closed ? 'yes' : 'no']);
   return lines;
 }

@@ -1,13 +1,13 @@
-import { Arg, Ctx, Field, FieldResolver, ID, Mutation, ObjectType, Query, Resolver, Root, registerEnumType } from 'type-graphql';
+import { Arg, Ctx, Field, FieldResolver, ID, Int, Mutation, ObjectType, Query, Resolver, Root, Subscription, registerEnumType } from 'type-graphql';
 import { notFound } from '../../../lib/errors';
 import { AudCentsScalar } from '../../../lib/money';
-import type { SubgraphContext } from '../../../lib/subgraph';
+import { servedByGateway, type SubgraphContext } from '../../../lib/subgraph';
 import type { ObjectStore } from '../../../lib/storage/object-store';
 import { financialYearLabel } from '../tax/tax-calendar';
 import { downloadUrl, findTaxReport, listTaxReports, requestTaxReport, type TaxReportRow } from './reports.service';
 
 /** What the compliance subgraph's resolvers get as services (module.ts createServices). */
-export type ComplianceServices = { objectStore?: ObjectStore; downloadTtlSeconds: number };
+export type ComplianceServices = { objectStore?: ObjectStore; downloadTtlSeconds: number; filesUrlFromGateway?: boolean };
 
 enum TaxReportStatusGql {
   QUEUED = 'QUEUED',
@@ -50,10 +50,30 @@ const gql = (r: TaxReportRow): TaxReportGql => ({
   row: r,
 });
 
+/** A step of one of the caller's tenant's report generations (the `tenant.<tid>.report` event). */
+@ObjectType('TaxReportEvent', { description: 'Progress of one of your tenant’s tax reports: QUEUED → RUNNING → READY | FAILED.' })
+export class TaxReportEvent {
+  @Field(() => ID) reportId!: string;
+  @Field(() => TaxReportStatusGql) status!: TaxReportStatusGql;
+  @Field(() => Int, { description: '0–100.' }) progress!: number;
+  @Field(() => Date) at!: Date;
+  @Field(() => TaxReportGql, { nullable: true, description: 'The report as it is when the event is delivered (downloadUrl once READY).' })
+  report?: TaxReportGql | null;
+}
+
 type Ctx = SubgraphContext<ComplianceServices>;
 
 @Resolver(() => TaxReportGql)
 export class TaxReportResolver {
+  @Subscription(() => TaxReportEvent, {
+    name: 'taxReportUpdated',
+    description: 'Progress and completion of one report of the caller’s tenant, or of all of them when no id is given.',
+    subscribe: servedByGateway,
+  })
+  taxReportUpdated(@Root() event: TaxReportEvent, @Arg('reportId', () => ID, { nullable: true }) _reportId?: string): TaxReportEvent {
+    return event;
+  }
+
   @Mutation(() => TaxReportGql, { description: 'Queues the CSV and PDF files of a financial year ("2024-25"); progress on the report subscription.' })
   async requestTaxReport(@Ctx() ctx: Ctx, @Arg('financialYear', () => String) financialYear: string): Promise<TaxReportGql> {
     const scope = ctx.gate.require(ctx, 'tax:read');

@@ -3,7 +3,8 @@ import type { TenantTransactions, TenantTx } from '../../../lib/db/tenant-tx';
 import { notFound } from '../../../lib/errors';
 import { log } from '../../../lib/logger';
 import type { ObjectStore } from '../../../lib/storage/object-store';
-import { capitalGainsReport, loadHistory, parseFinancialYear } from '../tax';
+import { parseFinancialYear } from '../tax';
+import { taxReport } from '../tax/tax.service';
 import { renderReportCsv, renderSummaryPdf } from './render';
 
 /**
@@ -137,10 +138,7 @@ export async function generateTaxReport(tenants: TenantTransactions, store: Obje
   if (!started) return;
   try {
     const fy = started.financialYear;
-    const report = await tenants.run(tenantId, async (tx) => {
-      const { history, profile } = await loadHistory(tx);
-      return capitalGainsReport(history, profile, fy);
-    });
+    const report = await tenants.run(tenantId, (tx) => taxReport(tx, fy));
     const csv = new TextEncoder().encode(renderReportCsv(report));
     const pdf = new Uint8Array(await renderSummaryPdf(report));
     const csvKey = reportKey(tenantId, reportId, fy, 'CSV');

@@ -221,8 +221,12 @@ class TaxCostBaseAdjustmentGql {
 
 @ObjectType('TaxReportFlag')
 class TaxReportFlagGql {
-  @Field(() => String, { description: 'UNKNOWN_ACQUISITION_HISTORY: sats disposed with no acquisition found (cost base 0).' }) code!: string;
-  @Field(() => String) disposalId!: string;
+  @Field(() => String, {
+    description:
+      'UNKNOWN_ACQUISITION_HISTORY: sats disposed with no acquisition found (cost base 0). LATE_FACT_IN_CLOSED_YEAR: a fill or sale dated in this closed year but recorded after it closed; the report stays as lodged, the fact needs an amendment.',
+  })
+  code!: string;
+  @Field(() => String, { description: 'The disposal (for LATE_FACT_IN_CLOSED_YEAR: the late acquisition or disposal).' }) disposalId!: string;
   @Field(() => SatoshisScalar) sats!: bigint;
 }
 

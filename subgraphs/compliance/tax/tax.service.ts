@@ -6,7 +6,7 @@ import { appendToHistory, assertClosedYearsUnchanged, changeIdentification } fro
 import { importHistoryCsv } from './history-csv';
 import { movedParcelId, parcelsAsOf, replayHistory } from './parcel-ledger';
 import { assertCents, assertPositiveSats } from './tax-amounts';
-import { endOfFinancialYearExclusive, financialYearLabel } from './tax-calendar';
+import { DEFAULT_TIME_ZONE, endOfFinancialYearExclusive, financialYearLabel } from './tax-calendar';
 import { TaxErrorReason, badTaxInput, taxError } from './tax-errors';
 import { resolveProfile } from './tax-profile';
 import {
@@ -16,6 +16,7 @@ import {
   insertAdjustment,
   insertDisposals,
   insertImportBatch,
+  lateFacts,
   loadHistory,
   lockTaxLedger,
   relocalize,
@@ -114,9 +115,21 @@ export async function taxParcels(tx: Tx, asOf: Date): Promise<Parcel[]> {
   return parcelsAsOf(history, profile, asOf);
 }
 
-export async function taxReport(tx: Tx, financialYear: number): Promise<CapitalGainsReport> {
+export async function taxReport(tx: Pick<Tx, 'em'>, financialYear: number): Promise<CapitalGainsReport> {
   const { history, profile } = await loadHistory(tx);
-  return capitalGainsReport(history, profile, financialYear);
+  // A closed year is reported as lodged: facts recorded after its close are named, not counted.
+  const late = await lateFacts(tx, financialYear, profile.timeZone ?? DEFAULT_TIME_ZONE);
+  if (late.length === 0) return capitalGainsReport(history, profile, financialYear);
+  const lateAcq = new Set(late.filter((f) => f.kind === 'acquisition').map((f) => f.id));
+  const lateDis = new Set(late.filter((f) => f.kind === 'disposal').map((f) => f.id));
+  const lodged = {
+    ...history,
+    acquisitions: history.acquisitions.filter((a) => !lateAcq.has(a.id)),
+    disposals: history.disposals.filter((d) => !lateDis.has(d.id)),
+  };
+  const report = capitalGainsReport(lodged, profile, financialYear);
+  const flags = [...report.flags, ...late.map((f) => ({ code: 'LATE_FACT_IN_CLOSED_YEAR' as const, disposalId: f.id, sats: f.sats }))];
+  return { ...report, flags, complete: false };
 }
 
 /** Every disposal as the ledger matched it, oldest first; only the year's when `financialYear` is given. */

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { TenantTx } from '../../../lib/db/tenant-tx';
 import { IdentificationV1, type IdentificationFact, type TaxAcquisitionFact, type TaxDisposalFact } from '../../../lib/events/tax-facts';
-import { DEFAULT_TIME_ZONE, localDate } from './tax-calendar';
+import { DEFAULT_TIME_ZONE, endOfFinancialYearExclusive, localDate } from './tax-calendar';
 import { TaxErrorReason, badTaxInput } from './tax-errors';
 import type {
   Acquisition,
@@ -191,6 +191,27 @@ export async function loadHistory(tx: Pick<TenantTx, 'em'>): Promise<LoadedHisto
     profile: stored ?? DEFAULT_TAX_PROFILE,
     configured: stored !== null,
   };
+}
+
+/**
+ * Facts dated before the end of a closed year but recorded after the close that lodged it (e.g. a
+ * fill or sale fact held up in the queue): the lodged report did not have them. None for an open year.
+ */
+export async function lateFacts(
+  tx: Pick<TenantTx, 'em'>,
+  financialYear: number,
+  timeZone: string,
+): Promise<Array<{ id: string; kind: 'acquisition' | 'disposal'; sats: bigint }>> {
+  const end = endOfFinancialYearExclusive(financialYear, timeZone);
+  const closedAt = `(select min(closed_at) from tax_closed_year where financial_year >= ?)`;
+  const rows = await tx.em.execute<Array<{ id: string; kind: 'acquisition' | 'disposal'; sats: string }>>(
+    `select id, 'acquisition' as kind, sats::text as sats from tax_acquisition where at < ? and recorded_at > ${closedAt}
+     union all
+     select id, 'disposal' as kind, sats::text as sats from tax_disposal where at < ? and recorded_at > ${closedAt}
+     order by id`,
+    [end, financialYear, end, financialYear],
+  );
+  return rows.map((r) => ({ id: r.id, kind: r.kind, sats: BigInt(r.sats) }));
 }
 
 /** Serializes the tenant's tax writes that check the history before writing (mutations, imports). */

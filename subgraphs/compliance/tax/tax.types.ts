@@ -235,7 +235,13 @@ export type YearComputation = {
   cgtScheduleRequired: boolean | null;
 };
 
-export type ReportFlag = { code: DisposalFlag; disposalId: string; sats: bigint };
+/**
+ * UNKNOWN_ACQUISITION_HISTORY (a disposal's sats with no acquisition found), or, on a closed year,
+ * LATE_FACT_IN_CLOSED_YEAR: a fill or sale dated in the year but recorded after it was closed; the
+ * report stays as lodged and names the fact (`disposalId` is then the fact's id) for an amendment.
+ */
+export type ReportFlagCode = DisposalFlag | 'LATE_FACT_IN_CLOSED_YEAR';
+export type ReportFlag = { code: ReportFlagCode; disposalId: string; sats: bigint };
 
 export type BasFee = {
   eventId: string;

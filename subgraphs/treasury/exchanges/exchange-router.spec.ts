@@ -88,8 +88,9 @@ describe('ExchangeRouter with fake ZeroCap and Swyftx', () => {
     expect(zc.orders()).toHaveLength(1);
   });
 
-  it('a sell refused by the only exchange (swyftx: not supported) stops without failover and places nothing', async () => {
-    const err = await routingError(makeRouter().placeMarketSell({ clientOrderId: randomUUID(), sats: 50_000n, policy: { primary: 'swyftx', failover: [] } }));
+  it('a sell refused by the primary (swyftx: insufficient funds) stops without failover and places nothing', async () => {
+    sx.setMode('insufficient-funds');
+    const err = await routingError(makeRouter().placeMarketSell({ clientOrderId: randomUUID(), sats: 50_000n, policy: { primary: 'swyftx', failover: ['zerocap'] } }));
     expect(err.kind).toBe('REJECTED');
     expect(sx.orders()).toHaveLength(0);
     expect(zc.orders()).toHaveLength(0);

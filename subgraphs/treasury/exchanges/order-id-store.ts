@@ -8,7 +8,10 @@ import type { ExchangeName } from './exchange.types';
 export type OrderIdRecord = {
   clientOrderId: string;
   exchangeOrderId: string | null;
+  /** The AUD a buy asked to spend; 0 for a sell. */
   audCents: bigint;
+  /** The sats a sell asked to sell; absent (or null) for a buy. */
+  sats?: bigint | null;
   reservedAt: Date;
 };
 

@@ -2,7 +2,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { ExchangeName } from './exchange.types';
 import type { OrderIdRecord, OrderIdStore } from './order-id-store';
 
-type Row = { client_order_id: string; exchange_order_id: string | null; aud_cents: string; reserved_at: Date };
+type Row = { client_order_id: string; exchange_order_id: string | null; aud_cents: string; sats: string | null; reserved_at: Date | string };
 
 /** The durable OrderIdStore: survives the worker process, so a restart can reconcile a Swyftx order. */
 export class PgOrderIdStore implements OrderIdStore {
@@ -14,17 +14,26 @@ export class PgOrderIdStore implements OrderIdStore {
 
   async get(exchange: ExchangeName, clientOrderId: string): Promise<OrderIdRecord | null> {
     const [r] = await this.sql<Row>(
-      `select client_order_id, exchange_order_id, aud_cents::text, reserved_at from public.exchange_order_link where exchange = ? and client_order_id = ?`,
+      `select client_order_id, exchange_order_id, aud_cents::text, sats::text, reserved_at from public.exchange_order_link where exchange = ? and client_order_id = ?`,
       [exchange, clientOrderId],
     );
-    return r ? { clientOrderId: r.client_order_id, exchangeOrderId: r.exchange_order_id, audCents: BigInt(r.aud_cents), reservedAt: r.reserved_at } : null;
+    return r
+      ? {
+          clientOrderId: r.client_order_id,
+          exchangeOrderId: r.exchange_order_id,
+          audCents: BigInt(r.aud_cents),
+          sats: r.sats === null ? null : BigInt(r.sats),
+          // A raw query may answer timestamptz as text.
+          reservedAt: new Date(r.reserved_at),
+        }
+      : null;
   }
 
   async reserve(exchange: ExchangeName, record: OrderIdRecord): Promise<void> {
     await this.sql(
-      `insert into public.exchange_order_link (exchange, client_order_id, exchange_order_id, aud_cents, reserved_at) values (?, ?, ?, ?, ?)
+      `insert into public.exchange_order_link (exchange, client_order_id, exchange_order_id, aud_cents, sats, reserved_at) values (?, ?, ?, ?, ?, ?)
        on conflict (exchange, client_order_id) do nothing`,
-      [exchange, record.clientOrderId, record.exchangeOrderId, record.audCents.toString(), record.reservedAt],
+      [exchange, record.clientOrderId, record.exchangeOrderId, record.audCents.toString(), record.sats == null ? null : record.sats.toString(), record.reservedAt],
     );
   }
 

@@ -57,11 +57,56 @@ describe('SwyftxClient against the fake Swyftx', () => {
     expect(fake.requests().map((r) => r.path)).toEqual(['/markets/assets/', '/live-rates/1/']);
   });
 
-  it('refuses a market sell (not supported yet) as REJECTED, sending nothing and reserving nothing', async () => {
+  it('market-sells 0.001 BTC → FILLED: POST /orders/ MARKET_SELL in BTC, gross AUD and fee exact, read back by id', async () => {
     const id = randomUUID();
-    await expect(client.placeMarketSell(id, 100_000n)).rejects.toMatchObject({ kind: 'REJECTED', retryable: false });
-    expect(fake.requests()).toHaveLength(0);
-    expect(await store.get('swyftx', id)).toBeNull();
+    const order = await client.placeMarketSell(id, 100_000n);
+    expect(order).toMatchObject({
+      exchange: 'swyftx',
+      clientOrderId: id,
+      side: 'sell',
+      status: 'FILLED',
+      requestedAudCents: 0n,
+      requestedSats: 100_000n,
+      filledSats: 100_000n,
+      spentAudCents: 10_000n,
+      feeAudCents: 60n,
+      averagePrice: '100000.00',
+    });
+    expect(await client.getOrder(id)).toMatchObject({ exchangeOrderId: order.exchangeOrderId, side: 'sell', status: 'FILLED', requestedSats: 100_000n });
+    expect(fake.orders()).toMatchObject([{ side: 'sell', quantity: '0.00100000' }]);
+    expect(await store.get('swyftx', id)).toMatchObject({ audCents: 0n, sats: 100_000n, exchangeOrderId: order.exchangeOrderId });
+    // The same id again: the same order, nothing sent; a buy under it is refused.
+    expect((await client.placeMarketSell(id, 100_000n)).exchangeOrderId).toBe(order.exchangeOrderId);
+    await expect(client.placeMarketBuy(id, 10_000n)).rejects.toMatchObject({ kind: 'REJECTED' });
+    expect(fake.orders()).toHaveLength(1);
+  });
+
+  it('a sell whose response is lost (crash after submit) is adopted by its BTC quantity; the retry sells nothing more', async () => {
+    await client.quote();
+    fake.setMode('drop-after-place');
+    const id = randomUUID();
+    const err = await caught(client.placeMarketSell(id, 123_457n));
+    expect(err).toMatchObject({ kind: 'UNAVAILABLE', outcomeUnknown: true });
+    expect(fake.orders()).toHaveLength(1);
+    fake.setMode('normal');
+    // A buy of the same number of AUD cents is not mistaken for it (quantity asset differs).
+    await client.placeMarketBuy(randomUUID(), 123_457n);
+    // A new process: only the durable store survives.
+    const restarted = new SwyftxClient({ apiKey: fake.apiKey, baseUrl: fake.url, orderIds: store, timeoutMs: 5_000 });
+    const found = await restarted.getOrder(id);
+    expect(found).toMatchObject({ side: 'sell', status: 'FILLED', exchangeOrderId: at(fake.orders(), 0, 'orders').orderUuid, filledSats: 123_457n, requestedSats: 123_457n });
+    const again = await restarted.placeMarketSell(id, 123_457n);
+    expect(again.exchangeOrderId).toBe(found?.exchangeOrderId);
+    expect(fake.orders().filter((o) => o.side === 'sell')).toHaveLength(1);
+    expect(fake.orders()).toHaveLength(2);
+  });
+
+  it('a partly filled sell is PARTIALLY_FILLED with the sats sold; a refused one is REJECTED', async () => {
+    fake.setMode('partial-fill');
+    expect(await client.placeMarketSell(randomUUID(), 100_000n)).toMatchObject({ status: 'PARTIALLY_FILLED', filledSats: 50_000n, spentAudCents: 5_000n, feeAudCents: 30n });
+    fake.setMode('insufficient-funds');
+    const err = await caught(client.placeMarketSell(randomUUID(), 100_000n));
+    expect(err).toMatchObject({ kind: 'REJECTED', httpStatus: 400 });
   });
 
   it('market-buys $100 → FILLED with exact sats and cents, using one bearer token', async () => {

@@ -5,19 +5,22 @@
  * The token is cached until shortly before its `exp`, and refreshed once on a 401.
  * Buy: POST /orders/ {primary: "AUD", secondary: "BTC", quantity, assetQuantity: "AUD",
  * orderType: "MARKET_BUY"} → {orderUuid, order}; read back with GET /orders/byId/<orderUuid>.
+ * Sell: the same POST with quantity in BTC, assetQuantity "BTC", orderType "MARKET_SELL". On both,
+ * `amount` is in the primary asset (AUD) and `total` in the secondary (BTC).
  * Quote: public GET /markets/assets/ (asset ids by code) then GET /live-rates/<audId>/ (askPrice).
  * Swyftx sends money as JSON numbers, so bodies are parsed losslessly (numbers kept as text).
  *
  * Idempotency: Swyftx has no client order id. We keep clientOrderId → orderUuid in an
  * OrderIdStore: reserved before the POST, linked after. A reservation left without a link (crash or
- * lost response) is resolved by scanning recent BTC orders for one with our exact AUD quantity
- * placed after the reservation and not linked to another id. Production must pass a durable store.
+ * lost response) is resolved by scanning recent BTC orders for one with our exact quantity (AUD for
+ * a buy, BTC for a sell) placed after the reservation and not linked to another id. Production must
+ * pass a durable store.
  *
  * Not verified against the live API (documented in the report): the numeric order status codes
  * below, and that on a filled AUD→BTC market buy `amount` is AUD spent and `total` is BTC received.
  */
 import { z } from 'zod';
-import { averagePriceAudPerBtc, centsToAud, isPlainNonNegativeDecimal, JsonNumberLiteral, type JsonValue, parseDecimal, stringifyJson, textToUnits } from '../../../lib/money';
+import { averagePriceAudPerBtc, centsToAud, isPlainNonNegativeDecimal, JsonNumberLiteral, type JsonValue, parseDecimal, stringifyJson, textToUnits, unitsToText } from '../../../lib/money';
 import { log } from '../../../lib/logger';
 import { errorForStatus, invalidResponse, orderUnits, parseBody, sendHttp, type FetchLike, type HttpResponse } from './exchange-http';
 import {
@@ -82,8 +85,9 @@ const units = (text: string | null | undefined, decimals: number, rounding: 'flo
   orderUnits('swyftx', text, decimals, rounding, field);
 
 /**
- * Swyftx order → ExchangeOrder for an AUD→BTC market buy. `amount` (AUD) and `total` (BTC) come
- * from Swyftx as JSON numbers with float noise; BTC rounds down to whole sats, AUD half-up to cents.
+ * Swyftx order → ExchangeOrder for an AUD/BTC market buy or sell. `amount` (AUD) and `total` (BTC)
+ * come from Swyftx as JSON numbers with float noise; BTC rounds down to whole sats, AUD half-up to
+ * cents. A sell is one whose quantity is in BTC (or `requestedSats` is given).
  */
 export function mapSwyftxOrder(
   uuid: string,
@@ -91,6 +95,7 @@ export function mapSwyftxOrder(
   clientOrderId: string,
   ids: AssetIds,
   requestedAudCents: bigint | null,
+  requestedSats: bigint | null = null,
 ): ExchangeOrder {
   const code = SWYFTX_STATUS[order.status];
   if (!code) throw invalidResponse('swyftx', `unknown order status ${safeExchangeText(order.status, [])}`, false);
@@ -99,8 +104,10 @@ export function mapSwyftxOrder(
   let feeAudCents = 0n;
   if (order.feeAmount != null && order.feeAsset === ids.aud) feeAudCents = units(order.feeAmount, 2, 'half-up', 'feeAmount');
   else if (order.feeAudValue != null) feeAudCents = units(order.feeAudValue, 2, 'half-up', 'feeAudValue');
-  const requested =
-    requestedAudCents ?? (order.quantity_asset === ids.aud ? units(order.quantity, 2, 'half-up', 'quantity') : spentAudCents);
+  const sell = requestedSats !== null || order.quantity_asset === ids.btc;
+  const requested = sell
+    ? 0n
+    : (requestedAudCents ?? (order.quantity_asset === ids.aud ? units(order.quantity, 2, 'half-up', 'quantity') : spentAudCents));
 
   let status: OrderStatus;
   switch (code) {
@@ -129,6 +136,7 @@ export function mapSwyftxOrder(
     exchangeOrderId: uuid,
     status,
     requestedAudCents: requested,
+    ...(sell ? { side: 'sell' as const, requestedSats: requestedSats ?? units(order.quantity, 8, 'floor', 'quantity') } : {}),
     filledSats,
     spentAudCents,
     feeAudCents,
@@ -182,40 +190,55 @@ export class SwyftxClient implements ExchangeAdapter {
   async placeMarketBuy(clientOrderId: string, audCents: bigint): Promise<ExchangeOrder> {
     assertClientOrderId('swyftx', clientOrderId);
     assertPositiveAudCents('swyftx', audCents);
+    return this.place(clientOrderId, { side: 'buy', audCents });
+  }
+
+  /** Market-sells `sats` for AUD; exactly-once through the same reservation as buys, matched by its BTC quantity. */
+  async placeMarketSell(clientOrderId: string, sats: bigint): Promise<ExchangeOrder> {
+    assertClientOrderId('swyftx', clientOrderId);
+    assertPositiveSats('swyftx', sats);
+    return this.place(clientOrderId, { side: 'sell', sats });
+  }
+
+  private async place(clientOrderId: string, want: { side: 'buy'; audCents: bigint } | { side: 'sell'; sats: bigint }): Promise<ExchangeOrder> {
     const ids = await this.ids();
+    const audCents = want.side === 'buy' ? want.audCents : 0n;
+    const sats = want.side === 'sell' ? want.sats : null;
     const prior = await this.store.get('swyftx', clientOrderId);
     if (prior) {
+      if ((prior.sats ?? null) === null ? want.side === 'sell' : want.side === 'buy') {
+        throw new ExchangeError({ exchange: 'swyftx', kind: 'REJECTED', message: `clientOrderId was already used for a ${want.side === 'sell' ? 'buy' : 'sell'}` });
+      }
       const existing = await this.getOrder(clientOrderId);
       if (existing) return existing;
       if (prior.exchangeOrderId) {
         throw invalidResponse('swyftx', 'a linked order could not be read back; refusing to place a second', false);
       }
-      if (prior.audCents !== audCents) {
+      if (prior.audCents !== audCents || (prior.sats ?? null) !== sats) {
         throw new ExchangeError({ exchange: 'swyftx', kind: 'REJECTED', message: 'clientOrderId was already used for a different amount' });
       }
     } else {
-      await this.store.reserve('swyftx', { clientOrderId, exchangeOrderId: null, audCents, reservedAt: this.now() });
+      await this.store.reserve('swyftx', { clientOrderId, exchangeOrderId: null, audCents, sats, reservedAt: this.now() });
     }
 
-    const body = stringifyJson({
-      primary: 'AUD',
-      secondary: 'BTC',
-      quantity: new JsonNumberLiteral(centsToAud(audCents)),
-      assetQuantity: 'AUD',
-      orderType: 'MARKET_BUY',
-    });
+    const body = stringifyJson(
+      want.side === 'buy'
+        ? { primary: 'AUD', secondary: 'BTC', quantity: new JsonNumberLiteral(centsToAud(want.audCents)), assetQuantity: 'AUD', orderType: 'MARKET_BUY' }
+        : { primary: 'AUD', secondary: 'BTC', quantity: new JsonNumberLiteral(unitsToText(want.sats, 8)), assetQuantity: 'BTC', orderType: 'MARKET_SELL' },
+    );
     const placed = PlaceResponse.safeParse(await this.authed('POST', '/orders/', body, true));
     if (!placed.success) throw invalidResponse('swyftx', 'order response has no orderUuid', true);
     const uuid = placed.data.orderUuid;
     await this.store.link('swyftx', clientOrderId, uuid);
 
+    const requestedAud = want.side === 'buy' ? want.audCents : null;
     const inline = SwyftxOrder.safeParse(placed.data.order);
-    if (inline.success) return mapSwyftxOrder(uuid, inline.data, clientOrderId, ids, audCents);
+    if (inline.success) return mapSwyftxOrder(uuid, inline.data, clientOrderId, ids, requestedAud, sats);
     try {
       const order = await this.fetchById(uuid);
-      if (order) return mapSwyftxOrder(uuid, order, clientOrderId, ids, audCents);
+      if (order) return mapSwyftxOrder(uuid, order, clientOrderId, ids, requestedAud, sats);
     } catch (err) {
-      // Placed is placed: a failed read-back must not look like a failed buy.
+      // Placed is placed: a failed read-back must not look like a failed order.
       log().warn({ exchange: 'swyftx', orderUuid: uuid, kind: err instanceof ExchangeError ? err.kind : 'unknown' }, 'order placed but status read failed');
     }
     return {
@@ -224,6 +247,7 @@ export class SwyftxClient implements ExchangeAdapter {
       exchangeOrderId: uuid,
       status: 'OPEN',
       requestedAudCents: audCents,
+      ...(want.side === 'sell' ? { side: 'sell' as const, requestedSats: want.sats } : {}),
       filledSats: 0n,
       spentAudCents: 0n,
       feeAudCents: 0n,
@@ -232,27 +256,18 @@ export class SwyftxClient implements ExchangeAdapter {
     };
   }
 
-  /**
-   * Not yet: Swyftx has no client order id, and our OrderIdStore's reconciliation matches a lost
-   * order by its AUD quantity; a sell (POST /orders/ orderType MARKET_SELL, assetQuantity "BTC")
-   * needs the store to carry the BTC quantity first. Refused (REJECTED: no failover, nothing sent).
-   */
-  async placeMarketSell(clientOrderId: string, sats: bigint): Promise<ExchangeOrder> {
-    assertClientOrderId('swyftx', clientOrderId);
-    assertPositiveSats('swyftx', sats);
-    throw new ExchangeError({ exchange: 'swyftx', kind: 'REJECTED', message: 'market sells are not supported on swyftx yet' });
-  }
-
   async getOrder(clientOrderId: string): Promise<ExchangeOrder | null> {
     const record = await this.store.get('swyftx', clientOrderId);
     if (!record) return null;
     const ids = await this.ids();
+    const sats = record.sats ?? null;
+    const requestedAud = sats === null ? record.audCents : null;
     if (record.exchangeOrderId) {
       const order = await this.fetchById(record.exchangeOrderId);
-      return order ? mapSwyftxOrder(record.exchangeOrderId, order, clientOrderId, ids, record.audCents) : null;
+      return order ? mapSwyftxOrder(record.exchangeOrderId, order, clientOrderId, ids, requestedAud, sats) : null;
     }
     const adopted = await this.reconcileReservation(record, ids);
-    return adopted ? mapSwyftxOrder(adopted[0], adopted[1], clientOrderId, ids, record.audCents) : null;
+    return adopted ? mapSwyftxOrder(adopted[0], adopted[1], clientOrderId, ids, requestedAud, sats) : null;
   }
 
   async health(): Promise<HealthStatus> {
@@ -265,29 +280,31 @@ export class SwyftxClient implements ExchangeAdapter {
     }
   }
 
-  /** Finds the order a lost response left unlinked: same AUD quantity, placed after the reservation. */
+  /** Finds the order a lost response left unlinked: same quantity (AUD for a buy, BTC for a sell), placed after the reservation. */
   private async reconcileReservation(record: OrderIdRecord, ids: AssetIds): Promise<[string, SwyftxOrderInfo] | null> {
     const limit = this.opts.reconcileScanLimit ?? 50;
     const listed = OrderList.safeParse(await this.authed('GET', `/orders/BTC?limit=${limit}`, undefined, false));
     if (!listed.success) throw invalidResponse('swyftx', 'order list is malformed', false);
     const rows = Array.isArray(listed.data) ? listed.data : listed.data.orders;
     const since = record.reservedAt.getTime() - (this.opts.reconcileSkewMs ?? 60_000);
-    const wanted = record.audCents;
+    const sell = (record.sats ?? null) !== null;
+    const wanted = sell ? (record.sats ?? 0n) : record.audCents;
+    const quantityAsset = sell ? ids.btc : ids.aud;
     const candidates: Array<[string, SwyftxOrderInfo, bigint]> = [];
     for (const row of rows) {
       const o = ListedOrder.safeParse(row);
       if (!o.success) continue;
       const q = o.data.quantity ? parseDecimal(o.data.quantity) : null;
       const created = o.data.created_time ? parseDecimal(o.data.created_time) : null;
-      if (!q || !created || o.data.quantity_asset !== ids.aud || o.data.secondary_asset !== ids.btc) continue;
-      let qCents: bigint;
+      if (!q || !created || o.data.quantity_asset !== quantityAsset || o.data.secondary_asset !== ids.btc) continue;
+      let qUnits: bigint;
       try {
-        qCents = textToUnits(o.data.quantity ?? '', 2, 'exact');
+        qUnits = textToUnits(o.data.quantity ?? '', sell ? 8 : 2, 'exact');
       } catch {
         continue;
       }
       const createdMs = textToUnits(o.data.created_time ?? '0', 0, 'floor');
-      if (qCents !== wanted || createdMs < BigInt(since)) continue;
+      if (qUnits !== wanted || createdMs < BigInt(since)) continue;
       if ((await this.store.clientOrderIdFor('swyftx', o.data.orderUuid)) !== null) continue;
       candidates.push([o.data.orderUuid, o.data, createdMs]);
     }
