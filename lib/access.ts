@@ -64,6 +64,12 @@ export const PERMISSIONS = {
   'owner:manage': OWNER,
   /** Tenant security settings such as requireMfaForAdmins. */
   'tenant:security': OWNER,
+  /** Ledger connections (Xero, MYOB), account mappings and the journal reconciliation view (#12). */
+  'books:read': MANAGERS,
+  /** Connect or disconnect a ledger, set its account mapping, retry a journal post (#12). */
+  'books:manage': MANAGERS,
+  /** Outbound webhook endpoints, their secrets, delivery log and replays (#12). */
+  'webhook:manage': MANAGERS,
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Action = keyof typeof PERMISSIONS;
@@ -84,6 +90,8 @@ export const SENSITIVE_ACTIONS: ReadonlySet<Action> = new Set<Action>([
   'apikey:manage',
   'owner:manage',
   'tenant:security',
+  'books:manage',
+  'webhook:manage',
 ]);
 
 /**

@@ -101,6 +101,21 @@ const EnvSchema = z.object({
   FILES_BASE_URL: z.string().url().optional(),
   // Lifetime of a signed download URL.
   FILES_URL_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
+  // Books (#12): Xero and MYOB apps; unset → that ledger cannot be connected. Base URLs point at local fakes in tests.
+  XERO_CLIENT_ID: z.string().optional(),
+  XERO_CLIENT_SECRET: z.string().optional(),
+  XERO_REDIRECT_URI: z.string().url().optional(),
+  XERO_LOGIN_BASE_URL: z.string().url().optional(),
+  XERO_IDENTITY_BASE_URL: z.string().url().optional(),
+  XERO_API_BASE_URL: z.string().url().optional(),
+  MYOB_API_KEY: z.string().optional(),
+  MYOB_API_SECRET: z.string().optional(),
+  MYOB_REDIRECT_URI: z.string().url().optional(),
+  MYOB_SECURE_BASE_URL: z.string().url().optional(),
+  MYOB_API_BASE_URL: z.string().url().optional(),
+  // Notifications (#12): smtp://user:pass@host:port; unset → mail is written to <DATA_DIR>/outbox-mail (open the .html files).
+  SMTP_URL: z.string().url().optional(),
+  MAIL_FROM: z.string().default('Liquid ABT <no-reply@liquidabt.local>'),
   SEED_DEMO: z
     .enum(['true', 'false'])
     .default('true')
@@ -171,6 +186,11 @@ export type Config = {
     swyftx?: { apiKey: string; baseUrl?: string };
     zerocap?: { apiKey: string; apiSecret: string; baseUrl?: string };
   };
+  books: {
+    xero?: { clientId: string; clientSecret: string; redirectUri: string; loginBaseUrl?: string; identityBaseUrl?: string; apiBaseUrl?: string };
+    myob?: { apiKey: string; apiSecret: string; redirectUri: string; secureBaseUrl?: string; apiBaseUrl?: string };
+  };
+  mail: { smtpUrl?: string; from: string; outboxDir: string };
 };
 
 export class ConfigError extends Error {
@@ -268,5 +288,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       zerocap:
         e.ZEROCAP_API_KEY && e.ZEROCAP_API_SECRET ? { apiKey: e.ZEROCAP_API_KEY, apiSecret: e.ZEROCAP_API_SECRET, baseUrl: e.ZEROCAP_BASE_URL } : undefined,
     },
+    books: {
+      xero:
+        e.XERO_CLIENT_ID && e.XERO_CLIENT_SECRET && e.XERO_REDIRECT_URI
+          ? { clientId: e.XERO_CLIENT_ID, clientSecret: e.XERO_CLIENT_SECRET, redirectUri: e.XERO_REDIRECT_URI, loginBaseUrl: e.XERO_LOGIN_BASE_URL, identityBaseUrl: e.XERO_IDENTITY_BASE_URL, apiBaseUrl: e.XERO_API_BASE_URL }
+          : undefined,
+      myob:
+        e.MYOB_API_KEY && e.MYOB_API_SECRET && e.MYOB_REDIRECT_URI
+          ? { apiKey: e.MYOB_API_KEY, apiSecret: e.MYOB_API_SECRET, redirectUri: e.MYOB_REDIRECT_URI, secureBaseUrl: e.MYOB_SECURE_BASE_URL, apiBaseUrl: e.MYOB_API_BASE_URL }
+          : undefined,
+    },
+    mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM, outboxDir: `${e.DATA_DIR}/outbox-mail` },
   };
 }

@@ -24,9 +24,11 @@ const positiveUnits = z.string().regex(/^[1-9][0-9]*$/, 'not a positive integer'
 export const TAX_QUEUE = 'tax' as const;
 export const TAX_ACQUISITION_JOB = 'tax.acquisition' as const;
 export const TAX_DISPOSAL_JOB = 'tax.disposal' as const;
+/** The `accounting` queue's job for a fill (#12): the same TaxAcquisitionFactV1, posted as a journal to each connected ledger. */
+export const ACCOUNTING_FILL_JOB = 'accounting.fill' as const;
 
 /** The outbox/job id of a tax fact: a UUID (v5 layout) of SHA-256 over the job name and the fact id. */
-export function taxFactJobId(jobName: typeof TAX_ACQUISITION_JOB | typeof TAX_DISPOSAL_JOB, factId: string): string {
+export function taxFactJobId(jobName: typeof TAX_ACQUISITION_JOB | typeof TAX_DISPOSAL_JOB | typeof ACCOUNTING_FILL_JOB, factId: string): string {
   const h = createHash('sha256').update(`${jobName}:${factId}`).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }

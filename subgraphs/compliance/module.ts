@@ -7,9 +7,13 @@ import type { ComplianceServices } from './reports/reports.resolver';
 import { createObjectStore } from '../../lib/storage/from-config';
 import { LocalObjectStore } from '../../lib/storage/local-store';
 import { complianceTenantMigrations } from './migrations/tenant';
+import { booksTenantMigrations } from './books/books.migrations';
+import { accountingProcessor } from './books/accounting.processor';
+import { ledgerClients } from './books/ledger-clients';
+import type { BooksServices } from './books/books.resolver';
 
 /** compliance: each tenant's audit hash chain (appended from the outbox's audit facts) and its verification. */
-export const complianceModule: PlatformModule<ComplianceServices> = {
+export const complianceModule: PlatformModule<ComplianceServices & BooksServices> = {
   name: 'compliance',
   entities: complianceEntities,
   tables: {
@@ -26,6 +30,12 @@ export const complianceModule: PlatformModule<ComplianceServices> = {
       'tax_closed_year',
       // tax report files (#10)
       'tax_report',
+      // books (#12)
+      'ledger_grant',
+      'ledger_connection',
+      'ledger_oauth_state',
+      'account_mapping',
+      'journal_post',
     ],
     public: [],
     shared: [
@@ -38,25 +48,29 @@ export const complianceModule: PlatformModule<ComplianceServices> = {
     ],
   },
   publicMigrations: () => [],
-  tenantMigrations: complianceTenantMigrations,
+  tenantMigrations: [...complianceTenantMigrations, ...booksTenantMigrations],
   buildSchema: buildComplianceSchema,
   // tax report files (#10): signed download URLs of the configured object store.
-  createServices: ({ config }) => ({
+  createServices: ({ config, keys }) => ({
     objectStore: createObjectStore(config),
     downloadTtlSeconds: config.storage.urlTtlSeconds,
     // FILES_BASE_URL unset (its default is HOST:GATEWAY_PORT): the gateway's actual address once it listens here.
     filesUrlFromGateway: config.storage.filesBaseUrl === `http://${config.host}:${config.ports.gateway}`,
+    // books (#12): the OAuth side of the ledger clients; tokens sealed with the key ring.
+    books: { ring: keys.sealing, clients: ledgerClients(config) },
   }),
   published: (svc, { url, via }) => {
     if (via === 'gateway' && svc.filesUrlFromGateway && svc.objectStore instanceof LocalObjectStore) svc.objectStore.setBaseUrl(localhostFor(url));
   },
-  jobs: ({ orm, tenants, config }) => ({
+  jobs: ({ orm, tenants, config, keys }) => ({
     processors: [
       { queue: 'audit', handler: auditProcessor(orm, tenants.directory), concurrency: 4 },
       // tax ledger (#10): treasury's fill and sale facts, each recorded once by id.
       { queue: 'tax', handler: taxProcessor(orm, tenants.directory), concurrency: 4 },
       // tax report files (#10): render and store a requested report.
       { queue: 'reports', handler: reportsProcessor(tenants, createObjectStore(config)), concurrency: 1 },
+      // books (#12): each fill's journal to every connected ledger, exactly once (per-organisation limits in the clients).
+      { queue: 'accounting', handler: accountingProcessor({ tenants, ring: keys.sealing, clients: ledgerClients(config) }), concurrency: 4 },
     ],
     background: [],
   }),

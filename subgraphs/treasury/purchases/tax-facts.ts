@@ -1,5 +1,5 @@
 import type { TenantTx } from '../../../lib/db/tenant-tx';
-import { TAX_ACQUISITION_JOB, TAX_QUEUE, TaxAcquisitionFactV1, taxFactJobId, type TaxAcquisitionFact } from '../../../lib/events/tax-facts';
+import { ACCOUNTING_FILL_JOB, TAX_ACQUISITION_JOB, TAX_QUEUE, TaxAcquisitionFactV1, taxFactJobId, type TaxAcquisitionFact } from '../../../lib/events/tax-facts';
 import type { ExchangeOrder } from '../exchanges/exchange.types';
 
 /**
@@ -25,4 +25,6 @@ export async function recordAcquisitionFact(tx: TenantTx, purchaseId: string, or
     feeAudCents: order.feeAudCents.toString(),
   });
   await tx.outbox({ queue: TAX_QUEUE, jobName: TAX_ACQUISITION_JOB, payload: fact, id: taxFactJobId(TAX_ACQUISITION_JOB, fact.id) });
+  // The same fact for compliance's books (#12): the fill's journal in each connected ledger.
+  await tx.outbox({ queue: 'accounting', jobName: ACCOUNTING_FILL_JOB, payload: fact, id: taxFactJobId(ACCOUNTING_FILL_JOB, fact.id) });
 }
