@@ -101,6 +101,14 @@ const EnvSchema = z.object({
   FILES_BASE_URL: z.string().url().optional(),
   // Lifetime of a signed download URL.
   FILES_URL_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
+  // ABN Lookup web services (abr.business.gov.au/json): the authentication GUID (never logged) and, for tests, another base URL.
+  ABR_GUID: z.string().min(1).optional(),
+  ABR_BASE_URL: z.string().url().optional(),
+  // The reporting entity an SMR draft names (the platform operator): name, ABN, AUSTRAC id, state (business days).
+  AML_REPORTING_ENTITY_NAME: z.string().min(1).default('Liquid ABT operator'),
+  AML_REPORTING_ENTITY_ABN: z.string().regex(/^\d{11}$/).default('51824753556'),
+  AML_REPORTING_ENTITY_AUSTRAC_ID: z.string().min(1).optional(),
+  AML_REPORTING_ENTITY_STATE: z.enum(['NSW', 'VIC', 'QLD', 'SA', 'WA', 'TAS', 'NT', 'ACT']).default('NSW'),
   SEED_DEMO: z
     .enum(['true', 'false'])
     .default('true')
@@ -170,6 +178,11 @@ export type Config = {
     kraken?: { apiKey: string; apiSecret: string; baseUrl?: string };
     swyftx?: { apiKey: string; baseUrl?: string };
     zerocap?: { apiKey: string; apiSecret: string; baseUrl?: string };
+  };
+  /** AML/CTF (#11): ABN Lookup; unset: legal entities are recorded as declared (source DECLARED). */
+  aml: {
+    abr?: { guid: string; baseUrl?: string };
+    reportingEntity: { name: string; abn: string; austracId: string | null; state: 'NSW' | 'VIC' | 'QLD' | 'SA' | 'WA' | 'TAS' | 'NT' | 'ACT' };
   };
 };
 
@@ -267,6 +280,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       swyftx: e.SWYFTX_API_KEY ? { apiKey: e.SWYFTX_API_KEY, baseUrl: e.SWYFTX_BASE_URL } : undefined,
       zerocap:
         e.ZEROCAP_API_KEY && e.ZEROCAP_API_SECRET ? { apiKey: e.ZEROCAP_API_KEY, apiSecret: e.ZEROCAP_API_SECRET, baseUrl: e.ZEROCAP_BASE_URL } : undefined,
+    },
+    aml: {
+      abr: e.ABR_GUID ? { guid: e.ABR_GUID, baseUrl: e.ABR_BASE_URL } : undefined,
+      reportingEntity: { name: e.AML_REPORTING_ENTITY_NAME, abn: e.AML_REPORTING_ENTITY_ABN, austracId: e.AML_REPORTING_ENTITY_AUSTRAC_ID ?? null, state: e.AML_REPORTING_ENTITY_STATE },
     },
   };
 }

@@ -7,9 +7,10 @@ import { PurchaseParcels, PurchaseParcelsResolver } from './tax/purchase-parcels
 import { purchaseParcelsReferences } from './tax/purchase-parcels.reference';
 import { TaxResolver } from './tax/tax.resolver';
 import { TaxReportResolver } from './reports/reports.resolver';
+import { AmlResolver } from './aml/aml.resolver';
 
 export const complianceEntities = [AuditEvent, AuditHead];
 
 export function buildComplianceSchema(): Promise<GraphQLSchema> {
-  return buildFederatedSchema([AuditResolver, TenantAuditResolver, TaxResolver, PurchaseParcelsResolver, TaxReportResolver], { ...complianceReferences, ...purchaseParcelsReferences }, [TenantAudit, PurchaseParcels]);
+  return buildFederatedSchema([AuditResolver, TenantAuditResolver, TaxResolver, PurchaseParcelsResolver, TaxReportResolver, AmlResolver], { ...complianceReferences, ...purchaseParcelsReferences }, [TenantAudit, PurchaseParcels]);
 }

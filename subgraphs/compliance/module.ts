@@ -3,12 +3,19 @@ import { buildComplianceSchema, complianceEntities } from './index';
 import { auditProcessor } from './jobs/audit.processor';
 import { taxProcessor } from './jobs/tax.processor';
 import { reportsProcessor } from './jobs/reports.processor';
-import type { ComplianceServices } from './reports/reports.resolver';
+import { amlProcessor } from './jobs/aml.processor';
+import { AbrClient } from './aml/abr.client';
+import type { ComplianceAmlServices } from './aml/aml.resolver';
+import { OfficerPath } from './aml/officer';
+import { OfficerService } from './aml/officer.service';
+import { AML_TENANT_TABLES, amlTenantMigrations } from './migrations/aml';
+import { join } from 'node:path';
+import { loadPublicMigrations } from '../../lib/db/public-migrations';
 import { createObjectStore } from '../../lib/storage/from-config';
 import { complianceTenantMigrations } from './migrations/tenant';
 
 /** compliance: each tenant's audit hash chain (appended from the outbox's audit facts) and its verification. */
-export const complianceModule: PlatformModule<ComplianceServices> = {
+export const complianceModule: PlatformModule<ComplianceAmlServices> = {
   name: 'compliance',
   entities: complianceEntities,
   tables: {
@@ -25,8 +32,11 @@ export const complianceModule: PlatformModule<ComplianceServices> = {
       'tax_closed_year',
       // tax report files (#10)
       'tax_report',
+      // AML/CTF (#11): KYB, monitored operations, alerts and cases
+      ...AML_TENANT_TABLES,
     ],
-    public: [],
+    // AML/CTF (#11): platform roles (the compliance officer)
+    public: ['platform_role'],
     shared: [
       {
         module: 'treasury',
@@ -34,13 +44,31 @@ export const complianceModule: PlatformModule<ComplianceServices> = {
         access: 'read',
         why: "BitcoinPurchase.__resolveReference (tax parcels): the gate checks, under row-level security, that the purchase is the caller's (lib/access.ts REFERENCE_TABLES)",
       },
+      {
+        module: 'tenant',
+        table: 'tenant',
+        access: 'read',
+        why: "AML officer path (#11): the schemas to read cases across (pool and every dedicated one), the platform's one tenant list",
+      },
     ],
   },
-  publicMigrations: () => [],
-  tenantMigrations: complianceTenantMigrations,
+  publicMigrations: () => loadPublicMigrations(join(__dirname, 'migrations', 'public')),
+  tenantMigrations: [...complianceTenantMigrations, ...amlTenantMigrations],
   buildSchema: buildComplianceSchema,
   // tax report files (#10): signed download URLs of the configured object store.
-  createServices: ({ config }) => ({ objectStore: createObjectStore(config), downloadTtlSeconds: config.storage.urlTtlSeconds }),
+  createServices: ({ config, orm, tenants }) => {
+    // AML/CTF (#11): ABN Lookup when configured; the officer's cross-tenant path.
+    const officerPath = new OfficerPath(orm, tenants);
+    return {
+      objectStore: createObjectStore(config),
+      downloadTtlSeconds: config.storage.urlTtlSeconds,
+      aml: {
+        abr: config.aml.abr ? new AbrClient(config.aml.abr) : null,
+        officerPath,
+        officer: new OfficerService(officerPath, config.aml.reportingEntity),
+      },
+    };
+  },
   jobs: ({ orm, tenants, config }) => ({
     processors: [
       { queue: 'audit', handler: auditProcessor(orm, tenants.directory), concurrency: 4 },
@@ -48,6 +76,8 @@ export const complianceModule: PlatformModule<ComplianceServices> = {
       { queue: 'tax', handler: taxProcessor(orm, tenants.directory), concurrency: 4 },
       // tax report files (#10): render and store a requested report.
       { queue: 'reports', handler: reportsProcessor(tenants, createObjectStore(config)), concurrency: 1 },
+      // AML/CTF (#11): treasury's operation facts through the monitoring rules; hits open cases.
+      { queue: 'aml', handler: amlProcessor(tenants), concurrency: 2 },
     ],
     background: [],
   }),
