@@ -72,7 +72,7 @@ export async function loadKyb(em: EntityManager, tenantId: string, schema?: stri
   const [e] = await em.execute<EntityRow[]>(`select * from ${t('kyb_entity')} where tenant_id = ?`, [tenantId]);
   if (!e) return null;
   const directors = await em.execute<PersonRow[]>(`select * from ${t('kyb_director')} where tenant_id = ? order by id`, [tenantId]);
-  const owners = await em.execute<OwnerRow[]>(`select * from ${t('kyb_beneficial_owner')} where tenant_id = ? order by id`, [tenantId]);
+  const owners = await em.execute<OwnerRow[]>(`select * from ${t('kyb_beneficial_owner')} where tenant_id = ? order by ownership_bps desc, id`, [tenantId]);
   const history = await em.execute<VerificationRow[]>(`select * from ${t('kyb_verification')} where tenant_id = ? order by seq`, [tenantId]);
   return {
     tenantId: e.tenant_id,
