@@ -1,8 +1,12 @@
 import { rls, tenantIdColumn } from '../../../lib/db/tenant-sql';
 import type { TenantMigration } from '../../../lib/module';
 
-/** The compliance officer's database role: reads AML tables across tenants (aml/officer.store.ts), nothing else. */
-export const AML_OFFICER_ROLE = 'abt_aml_officer';
+/**
+ * The transaction-local setting that opens the officer's read policy (aml/officer.ts sets it, in a
+ * read-only transaction of its own). A dedicated login role of its own (like abt_relay) is the next
+ * step; it needs lib/db/migrate.ts to create it and the platform to open its connection.
+ */
+export const AML_OFFICER_SETTING = 'app.aml_officer';
 
 /** Tenant tables of AML/CTF (#11): KYB records and decisions, monitored operations, alerts and cases. */
 export const AML_TENANT_TABLES = [
@@ -17,15 +21,13 @@ export const AML_TENANT_TABLES = [
 ] as const;
 
 /**
- * The officer's read path: a second permissive SELECT policy that only the officer role satisfies
- * (`current_user` is the role set by `set local role`, never abt_app itself), so a tenant
- * transaction still sees only its own rows and the officer sees every tenant's.
+ * The officer's read path: a second permissive SELECT policy that holds only in a transaction where
+ * the officer path set AML_OFFICER_SETTING, so a tenant transaction still sees only its own rows.
  */
 function officerRead(s: string, table: string): string[] {
   return [
     `drop policy if exists aml_officer_read on "${s}".${table}`,
-    `create policy aml_officer_read on "${s}".${table} for select using (current_user = '${AML_OFFICER_ROLE}')`,
-    `grant select on "${s}".${table} to ${AML_OFFICER_ROLE}`,
+    `create policy aml_officer_read on "${s}".${table} for select using (current_setting('${AML_OFFICER_SETTING}', true) = 'on')`,
   ];
 }
 
@@ -33,18 +35,6 @@ export const amlTenantMigrations: TenantMigration[] = [
   {
     name: '0060_aml',
     up: (s) => [
-      // Cluster-wide, created once (a concurrent creator is tolerated); abt_app may `set local role` to it.
-      `do $$ begin
-        if not exists (select 1 from pg_roles where rolname = '${AML_OFFICER_ROLE}') then
-          create role ${AML_OFFICER_ROLE} nologin nosuperuser nocreatedb nocreaterole nobypassrls;
-        end if;
-      exception when duplicate_object or unique_violation then null;
-      end $$`,
-      `do $$ begin
-        if not pg_has_role('abt_app', '${AML_OFFICER_ROLE}', 'member') then grant ${AML_OFFICER_ROLE} to abt_app; end if;
-      exception when unique_violation then null;
-      end $$`,
-      `grant usage on schema "${s}" to ${AML_OFFICER_ROLE}`,
       // One row per tenant: the legal entity as recorded (register answer kept), its status and risk rating.
       `create table if not exists "${s}".kyb_entity (
         ${tenantIdColumn} primary key,
