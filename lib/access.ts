@@ -55,6 +55,10 @@ export const PERMISSIONS = {
   'tax:read': ALL,
   /** Tax profile, history imports, cost-base edits, recorded spends, closing a financial year. */
   'tax:write': MANAGERS,
+  /** The tenant's own KYB record and its verification status (#11). */
+  'kyb:read': ALL,
+  /** Record or update the tenant's legal entity, directors and beneficial owners (#11). */
+  'kyb:write': MANAGERS,
   /** Invite members, change roles below OWNER, remove non-owners, list and revoke invitations. */
   'user:manage': MANAGERS,
   'invitation:read': MANAGERS,

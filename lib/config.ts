@@ -116,6 +116,14 @@ const EnvSchema = z.object({
   // Notifications (#12): smtp://user:pass@host:port; unset → mail is written to <DATA_DIR>/outbox-mail (open the .html files).
   SMTP_URL: z.string().url().optional(),
   MAIL_FROM: z.string().default('Liquid ABT <no-reply@liquidabt.local>'),
+  // ABN Lookup web services (abr.business.gov.au/json): the authentication GUID (never logged) and, for tests, another base URL.
+  ABR_GUID: z.string().min(1).optional(),
+  ABR_BASE_URL: z.string().url().optional(),
+  // The reporting entity an SMR draft names (the platform operator): name, ABN, AUSTRAC id, state (business days).
+  AML_REPORTING_ENTITY_NAME: z.string().min(1).default('Liquid ABT operator'),
+  AML_REPORTING_ENTITY_ABN: z.string().regex(/^\d{11}$/).default('51824753556'),
+  AML_REPORTING_ENTITY_AUSTRAC_ID: z.string().min(1).optional(),
+  AML_REPORTING_ENTITY_STATE: z.enum(['NSW', 'VIC', 'QLD', 'SA', 'WA', 'TAS', 'NT', 'ACT']).default('NSW'),
   SEED_DEMO: z
     .enum(['true', 'false'])
     .default('true')
@@ -191,6 +199,11 @@ export type Config = {
     myob?: { apiKey: string; apiSecret: string; redirectUri: string; secureBaseUrl?: string; apiBaseUrl?: string };
   };
   mail: { smtpUrl?: string; from: string; outboxDir: string };
+  /** AML/CTF (#11): ABN Lookup; unset: legal entities are recorded as declared (source DECLARED). */
+  aml: {
+    abr?: { guid: string; baseUrl?: string };
+    reportingEntity: { name: string; abn: string; austracId: string | null; state: 'NSW' | 'VIC' | 'QLD' | 'SA' | 'WA' | 'TAS' | 'NT' | 'ACT' };
+  };
 };
 
 export class ConfigError extends Error {
@@ -299,5 +312,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           : undefined,
     },
     mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM, outboxDir: `${e.DATA_DIR}/outbox-mail` },
+    aml: {
+      abr: e.ABR_GUID ? { guid: e.ABR_GUID, baseUrl: e.ABR_BASE_URL } : undefined,
+      reportingEntity: { name: e.AML_REPORTING_ENTITY_NAME, abn: e.AML_REPORTING_ENTITY_ABN, austracId: e.AML_REPORTING_ENTITY_AUSTRAC_ID ?? null, state: e.AML_REPORTING_ENTITY_STATE },
+    },
   };
 }

@@ -5,7 +5,7 @@ import { log, noteRequest, withCorrelation } from './logger';
 import { registerQueueDepthSource, type QueueDepth } from './metrics';
 
 /** Queue names are contracts between processes; each has a processor (a module's `jobs`). New domains add theirs (reports, accounting, notifications) with the processor. */
-export const QUEUES = ['payment-events', 'purchases', 'schedules', 'audit', 'tax', 'reports', 'accounting', 'notifications'] as const;
+export const QUEUES = ['payment-events', 'purchases', 'schedules', 'audit', 'tax', 'reports', 'accounting', 'notifications', 'aml', 'kyb'] as const;
 export type QueueName = (typeof QUEUES)[number];
 
 export type JobPayload = Record<string, unknown>;

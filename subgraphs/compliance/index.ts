@@ -8,9 +8,10 @@ import { purchaseParcelsReferences } from './tax/purchase-parcels.reference';
 import { TaxResolver } from './tax/tax.resolver';
 import { TaxReportResolver } from './reports/reports.resolver';
 import { BooksResolver } from './books/books.resolver';
+import { AmlResolver } from './aml/aml.resolver';
 
 export const complianceEntities = [AuditEvent, AuditHead];
 
 export function buildComplianceSchema(): Promise<GraphQLSchema> {
-  return buildFederatedSchema([AuditResolver, TenantAuditResolver, TaxResolver, PurchaseParcelsResolver, TaxReportResolver, BooksResolver], { ...complianceReferences, ...purchaseParcelsReferences }, [TenantAudit, PurchaseParcels]);
+  return buildFederatedSchema([AuditResolver, TenantAuditResolver, TaxResolver, PurchaseParcelsResolver, TaxReportResolver, BooksResolver, AmlResolver], { ...complianceReferences, ...purchaseParcelsReferences }, [TenantAudit, PurchaseParcels]);
 }

@@ -3,7 +3,14 @@ import { buildComplianceSchema, complianceEntities } from './index';
 import { auditProcessor } from './jobs/audit.processor';
 import { taxProcessor } from './jobs/tax.processor';
 import { reportsProcessor } from './jobs/reports.processor';
-import type { ComplianceServices } from './reports/reports.resolver';
+import { amlProcessor } from './jobs/aml.processor';
+import { AbrClient } from './aml/abr.client';
+import type { ComplianceAmlServices } from './aml/aml.resolver';
+import { OfficerPath } from './aml/officer';
+import { OfficerService } from './aml/officer.service';
+import { AML_TENANT_TABLES, amlTenantMigrations } from './migrations/aml';
+import { join } from 'node:path';
+import { loadPublicMigrations } from '../../lib/db/public-migrations';
 import { createObjectStore } from '../../lib/storage/from-config';
 import { LocalObjectStore } from '../../lib/storage/local-store';
 import { complianceTenantMigrations } from './migrations/tenant';
@@ -13,7 +20,7 @@ import { ledgerClients } from './books/ledger-clients';
 import type { BooksServices } from './books/books.resolver';
 
 /** compliance: each tenant's audit hash chain (appended from the outbox's audit facts) and its verification. */
-export const complianceModule: PlatformModule<ComplianceServices & BooksServices> = {
+export const complianceModule: PlatformModule<ComplianceAmlServices & BooksServices> = {
   name: 'compliance',
   entities: complianceEntities,
   tables: {
@@ -36,8 +43,11 @@ export const complianceModule: PlatformModule<ComplianceServices & BooksServices
       'ledger_oauth_state',
       'account_mapping',
       'journal_post',
+      // AML/CTF (#11): KYB, monitored operations, alerts and cases
+      ...AML_TENANT_TABLES,
     ],
-    public: [],
+    // AML/CTF (#11): platform roles (the compliance officer)
+    public: ['platform_role'],
     shared: [
       {
         module: 'treasury',
@@ -45,20 +55,35 @@ export const complianceModule: PlatformModule<ComplianceServices & BooksServices
         access: 'read',
         why: "BitcoinPurchase.__resolveReference (tax parcels): the gate checks, under row-level security, that the purchase is the caller's (lib/access.ts REFERENCE_TABLES)",
       },
+      {
+        module: 'tenant',
+        table: 'tenant',
+        access: 'read',
+        why: "AML officer path (#11): the schemas to read cases across (pool and every dedicated one), the platform's one tenant list",
+      },
     ],
   },
-  publicMigrations: () => [],
-  tenantMigrations: [...complianceTenantMigrations, ...booksTenantMigrations],
+  publicMigrations: () => loadPublicMigrations(join(__dirname, 'migrations', 'public')),
+  tenantMigrations: [...complianceTenantMigrations, ...booksTenantMigrations, ...amlTenantMigrations],
   buildSchema: buildComplianceSchema,
   // tax report files (#10): signed download URLs of the configured object store.
-  createServices: ({ config, keys }) => ({
-    objectStore: createObjectStore(config),
-    downloadTtlSeconds: config.storage.urlTtlSeconds,
-    // FILES_BASE_URL unset (its default is HOST:GATEWAY_PORT): the gateway's actual address once it listens here.
-    filesUrlFromGateway: config.storage.filesBaseUrl === `http://${config.host}:${config.ports.gateway}`,
-    // books (#12): the OAuth side of the ledger clients; tokens sealed with the key ring.
-    books: { ring: keys.sealing, clients: ledgerClients(config) },
-  }),
+  createServices: ({ config, keys, orm, tenants }) => {
+    // AML/CTF (#11): ABN Lookup when configured; the officer's cross-tenant path.
+    const officerPath = new OfficerPath(orm, tenants);
+    return {
+      objectStore: createObjectStore(config),
+      downloadTtlSeconds: config.storage.urlTtlSeconds,
+      // FILES_BASE_URL unset (its default is HOST:GATEWAY_PORT): the gateway's actual address once it listens here.
+      filesUrlFromGateway: config.storage.filesBaseUrl === `http://${config.host}:${config.ports.gateway}`,
+      // books (#12): the OAuth side of the ledger clients; tokens sealed with the key ring.
+      books: { ring: keys.sealing, clients: ledgerClients(config) },
+      aml: {
+        abr: config.aml.abr ? new AbrClient(config.aml.abr) : null,
+        officerPath,
+        officer: new OfficerService(officerPath, config.aml.reportingEntity),
+      },
+    };
+  },
   published: (svc, { url, via }) => {
     if (via === 'gateway' && svc.filesUrlFromGateway && svc.objectStore instanceof LocalObjectStore) svc.objectStore.setBaseUrl(localhostFor(url));
   },
@@ -71,6 +96,8 @@ export const complianceModule: PlatformModule<ComplianceServices & BooksServices
       { queue: 'reports', handler: reportsProcessor(tenants, createObjectStore(config)), concurrency: 1 },
       // books (#12): each fill's journal to every connected ledger, exactly once (per-organisation limits in the clients).
       { queue: 'accounting', handler: accountingProcessor({ tenants, ring: keys.sealing, clients: ledgerClients(config) }), concurrency: 4 },
+      // AML/CTF (#11): treasury's operation facts through the monitoring rules; hits open cases.
+      { queue: 'aml', handler: amlProcessor(tenants), concurrency: 2 },
     ],
     background: [],
   }),

@@ -26,6 +26,7 @@ import {
   type TreasuryServices,
 } from './index';
 import { treasuryTenantMigrations } from './migrations/tenant';
+import { KYB_GATE_TABLES, kybGateMigrations, kybStatusProcessor } from './kyb/kyb-gate';
 import { WITHDRAWAL_TENANT_TABLES, WithdrawalService, purchasesQueueHandler, withdrawalExecutor, withdrawalTenantMigrations } from './withdrawals/wiring';
 
 /** The real exchanges that have credentials configured; paper is always there. */
@@ -62,6 +63,8 @@ export const treasuryModule: PlatformModule<TreasuryServices> = {
       'sale',
       'sale_transition',
       'sale_idempotency',
+      // the KYB trading gate (#11): treasury's own copy of the tenant's verification status
+      ...KYB_GATE_TABLES,
     ],
     public: ['exchange_order_link'],
     shared: [
@@ -80,7 +83,7 @@ export const treasuryModule: PlatformModule<TreasuryServices> = {
     ],
   },
   publicMigrations: () => loadPublicMigrations(join(__dirname, 'migrations', 'public')),
-  tenantMigrations: [...treasuryTenantMigrations, ...withdrawalTenantMigrations],
+  tenantMigrations: [...treasuryTenantMigrations, ...withdrawalTenantMigrations, ...kybGateMigrations],
   buildSchema: buildTreasurySchema,
   createServices({ config }) {
     return { rules: new TreasuryRuleService(), purchases: new PurchaseService(engineOf(config.treasury)), withdrawals: new WithdrawalService() };
@@ -107,6 +110,8 @@ export const treasuryModule: PlatformModule<TreasuryServices> = {
         // Sale jobs (#10) and withdrawal jobs (#13) share the purchases queue.
         { queue: 'purchases', handler: purchasesQueueHandler(purchasesProcessor(executor, DEFAULT_ATTEMPTS, sales), withdrawalExecutor(tenants)), concurrency: 4 },
         { queue: 'schedules', handler: schedulesProcessor(tenants, engine, prices), concurrency: 2 },
+        // KYB status facts from compliance (#11) into the trading gate's own table.
+        { queue: 'kyb', handler: kybStatusProcessor(tenants), concurrency: 2 },
       ],
       background,
     };

@@ -80,6 +80,8 @@ describe('a worker killed mid-purchase (separate process, BullMQ on Redis, Krake
     );
     const c = client(gw, s.signUp.accessToken);
     await c.request(gql`mutation { updateTreasurySettings(patch: { primaryExchange: "kraken", failoverExchanges: [] }) { primaryExchange } }`);
+    // Real exchanges need a verified business (KYB gate, #11): the officer's decision, seeded in treasury's copy.
+    await db.owner.em.getConnection().execute(`insert into pool.treasury_kyb_status (tenant_id, status, seq, changed_at) select id, 'VERIFIED', 1, now() from public.tenant on conflict do nothing`);
 
     kraken.swallowAddOrderResponses(true);
     const first = startWorkers();
@@ -149,6 +151,8 @@ describe('a worker killed mid-purchase (separate process, BullMQ on Redis, Krake
     );
     const c = client(gw, s.signUp.accessToken);
     await c.request(gql`mutation { updateTreasurySettings(patch: { primaryExchange: "kraken", failoverExchanges: [] }) { primaryExchange } }`);
+    // Real exchanges need a verified business (KYB gate, #11): the officer's decision, seeded in treasury's copy.
+    await db.owner.em.getConnection().execute(`insert into pool.treasury_kyb_status (tenant_id, status, seq, changed_at) select id, 'VERIFIED', 1, now() from public.tenant on conflict do nothing`);
     const sql = <T>(q: string, params: unknown[] = []): Promise<T[]> => db.owner.em.getConnection().execute<T[]>(q, params);
 
     kraken.swallowAddOrderResponses(true);

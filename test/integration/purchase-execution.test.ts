@@ -100,6 +100,8 @@ describe('purchase execution: routing, failover and failure (real PostgreSQL, ex
       },
     });
     await tx(({ em }) => em.execute(`insert into treasury_settings (primary_exchange, failover_exchanges) values ('zerocap', '{swyftx}')`));
+    // Real exchanges need a verified business (KYB gate, #11).
+    await tx(({ em }) => em.execute(`insert into treasury_kyb_status (status, seq, changed_at) values ('VERIFIED', 1, now())`));
     await bus.subscribe(`tenant.${tenantId}.purchase`, (_c, e) => events.push(e));
   }, 60_000);
   afterAll(async () => {
@@ -121,6 +123,21 @@ describe('purchase execution: routing, failover and failure (real PostgreSQL, ex
     expect(await executor.execute(tenantId, purchaseId, false)).toEqual({ status: 'FILLED', reconciled: false });
     expect(await purchase(purchaseId)).toMatchObject({ status: 'FILLED', exchange: 'zerocap', spent_aud_cents: '1000' });
     expect(zc.orders()).toHaveLength(1);
+  });
+
+  it('KYB gate (#11): a tenant not VERIFIED has its real-exchange purchase FAILED with KYB_NOT_VERIFIED, nothing sent anywhere', async () => {
+    await tx(({ em }) => em.execute(`update treasury_kyb_status set status = 'NEEDS_INFO', seq = seq + 1`));
+    try {
+      const before = zc.orders().length + sx.orders().length;
+      const { purchaseId } = await rulePurchase();
+      expect((await executor.execute(tenantId, purchaseId, false)).status).toBe('FAILED');
+      const p = await purchase(purchaseId);
+      expect(p.failure_reason).toMatch(/^KYB_NOT_VERIFIED: /);
+      expect(zc.orders().length + sx.orders().length).toBe(before);
+      expect(await sql(`select 1 from pool.exchange_attempt where purchase_id = ?`, [purchaseId])).toEqual([]);
+    } finally {
+      await tx(({ em }) => em.execute(`update treasury_kyb_status set status = 'VERIFIED', seq = seq + 1`));
+    }
   });
 
   it('fails over to Swyftx when ZeroCap is down, and records every attempt', async () => {

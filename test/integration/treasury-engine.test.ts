@@ -46,6 +46,8 @@ describe('treasury engine: attribution, refunds and caps (real PostgreSQL)', () 
     const tx = <T>(fn: (tx: TenantTx) => Promise<T>): Promise<T> => tenants.run(id, fn);
     // Treasury keeps the timezone (the tenant module's tenant.profile job; here written directly).
     await tx(({ em }) => em.execute(`insert into treasury_settings (primary_exchange, failover_exchanges, timezone) values ('zerocap', '{}', ?)`, [timezone]));
+    // Real exchanges need a verified business (KYB gate, #11).
+    await tx(({ em }) => em.execute(`insert into treasury_kyb_status (status, seq, changed_at) values ('VERIFIED', 1, now())`));
     return { id, tx, scope: { userId: randomUUID(), tenantId: id, role: 'OWNER', actor: 'user', amr: ['pwd'], tx: (fn) => tenants.run(id, fn) } };
   }
   async function rule(t: Tenant, cols: Record<string, unknown> = {}): Promise<string> {

@@ -14,6 +14,8 @@ import type { ExchangeAdapter, ExchangeName, ExchangeOrder } from '../exchanges/
 import { exchangesThatMayHold, routeFailureVerdict } from '../exchanges/order-presence';
 import { returnUnspent } from '../ledger/accrual-ledger';
 import { readTreasurySettings } from '../settings/treasury-settings';
+import { AmlReason, amlReasonOf } from '../../compliance/aml/errors';
+import { assertRouteAllowed } from '../kyb/kyb-gate';
 import { LeaseLost, PurchaseStatus, TERMINAL, transitionPurchase } from './purchase-state';
 import { recordAcquisitionFact } from './tax-facts';
 import { lockPurchase, parkWorkingOrder, releaseLease, takeLease, type PurchaseRow } from './purchase.repository';
@@ -77,6 +79,16 @@ export class PurchaseExecutor {
     if (claim.kind === 'busy') throw new RetryLater(`purchase ${purchaseId} is being executed by another worker`);
 
     const { purchase, policy, prior } = claim;
+    if (claim.kybRefusal !== null) {
+      // KYB gate (#11): nothing was sent anywhere; the purchase fails with the gate's reason.
+      try {
+        await this.finish(tenantId, purchase, PurchaseStatus.FAILED, claim.kybRefusal, null);
+      } catch (e) {
+        if (e instanceof LeaseLost) throw new RetryLater(e.message);
+        throw e;
+      }
+      return { status: PurchaseStatus.FAILED };
+    }
     this.routing.set(purchase.client_order_id, { tenantId, purchaseId });
     try {
       const result = await this.router.placeMarketBuy({
@@ -120,7 +132,7 @@ export class PurchaseExecutor {
   ): Promise<
     | { kind: 'done'; status: PurchaseStatus }
     | { kind: 'busy' }
-    | { kind: 'go'; purchase: Claimed; policy: Partial<RoutingPolicy>; prior: ExchangeName[] }
+    | { kind: 'go'; purchase: Claimed; policy: Partial<RoutingPolicy>; prior: ExchangeName[]; kybRefusal: string | null }
   > {
     const { em } = tx;
     const p = await lockPurchase(em, purchaseId);
@@ -144,7 +156,15 @@ export class PurchaseExecutor {
       [p.id],
     );
     const prior = exchangesThatMayHold(trail.map((r) => ({ exchange: r.exchange, operation: r.operation, outcome: r.outcome, outcomeUnknown: r.outcome_unknown })));
-    return { kind: 'go', purchase, policy, prior };
+    // The KYB gate (#11) over the route chosen above; an order that may already exist is reconciled, never refused.
+    const kybRefusal = prior.length > 0 ? null : await assertRouteAllowed(em, policy, 'PURCHASE').then(
+      () => null,
+      (err: unknown) => {
+        if (amlReasonOf(err) !== AmlReason.KYB_NOT_VERIFIED) throw err;
+        return `${AmlReason.KYB_NOT_VERIFIED}: ${(err as Error).message}`;
+      },
+    );
+    return { kind: 'go', purchase, policy, prior, kybRefusal };
   }
 
   /** A move of the state machine by this worker: only while it still holds the lease (else LeaseLost). */

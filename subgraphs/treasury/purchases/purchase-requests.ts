@@ -1,6 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { TenantTx } from '../../../lib/db/tenant-tx';
 import { AppError, ErrorCode, badInput } from '../../../lib/errors';
+import { AML_OPERATION_JOB, AML_QUEUE, amlFactJobId, type AmlOperationFact } from '../../../lib/events/aml-facts';
+import type { ExchangeName } from '../exchanges/exchange.types';
+import { assertRouteAllowed } from '../kyb/kyb-gate';
+import { readTreasurySettings } from '../settings/treasury-settings';
 import { PurchaseSource } from './purchase.entity';
 import { PurchaseStatus, purchaseEvent } from './purchase-state';
 
@@ -46,6 +50,9 @@ export async function createPurchase(tx: TenantTx, p: NewPurchase, at: Date, id:
   });
   // The job id is the purchase id: enqueueing twice is a no-op.
   await tx.outbox({ queue: 'purchases', jobName: 'execute', payload: { purchaseId: id }, id });
+  // AML monitoring (#11): compliance evaluates every purchase, the fact committed with it.
+  const fact: AmlOperationFact = { version: 1, tenantId: tx.tenantId, id, kind: 'PURCHASE', amountAudCents: p.amountCents.toString(), at: at.toISOString() };
+  await tx.outbox({ queue: AML_QUEUE, jobName: AML_OPERATION_JOB, payload: fact, id: amlFactJobId(AML_OPERATION_JOB, id) });
   tx.publish('purchase', purchaseEvent(id, PurchaseStatus.PENDING, null, at));
   return id;
 }
@@ -71,6 +78,9 @@ export async function requestPurchase(
   if (r.amountCents > limits.manualMaxCents) {
     throw badInput(`amountAudCents must not exceed ${limits.manualMaxCents} cents per request`, 'amountAudCents');
   }
+  // KYB gate (#11): a real exchange in the tenant's route needs a verified business; nothing is written.
+  const settings = await readTreasurySettings(tx.em);
+  await assertRouteAllowed(tx.em, { primary: settings.primaryExchange as ExchangeName, failover: settings.failoverExchanges as ExchangeName[] }, 'PURCHASE');
   const requestHash = createHash('sha256').update(JSON.stringify({ amountAudCents: r.amountCents.toString() })).digest('hex');
   const id = randomUUID();
   // Concurrent requests with one key: the second waits on the first's row, then sees it.

@@ -1,0 +1,23 @@
+import type { TenantTransactions } from '../../../lib/db/tenant-tx';
+import { AML_OPERATION_JOB, AmlOperationFactV1 } from '../../../lib/events/aml-facts';
+import { log } from '../../../lib/logger';
+import type { JobInfo } from '../../../lib/queue';
+import { monitorOperation } from '../aml/monitoring.service';
+import { loadScreeningList, type ScreeningList } from '../aml/screening-list';
+
+/**
+ * `aml` queue (#11): treasury's operation facts (lib/events/aml-facts.ts) through the monitoring
+ * rules, each once by its id, in the tenant's transaction. The screening list is the repository
+ * file (aml/screening-list.csv), loaded once; a malformed list fails the job loudly.
+ */
+export function amlProcessor(tenants: TenantTransactions, screening: () => Promise<ScreeningList> = () => loadScreeningList()) {
+  let list: Promise<ScreeningList> | null = null;
+  return async (job: JobInfo): Promise<void> => {
+    if (job.name !== AML_OPERATION_JOB) throw new Error(`aml queue: unknown job ${job.name}`);
+    const fact = AmlOperationFactV1.parse(job.data);
+    list ??= screening();
+    const screeningList = await list;
+    const { recorded, alerts } = await tenants.run(fact.tenantId, (tx) => monitorOperation(tx, fact, { screeningList }));
+    log().info({ operationId: fact.id, kind: fact.kind, recorded, alerts: alerts.map((a) => a.rule) }, 'aml monitoring');
+  };
+}
