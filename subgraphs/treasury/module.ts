@@ -26,7 +26,7 @@ import {
   type TreasuryServices,
 } from './index';
 import { treasuryTenantMigrations } from './migrations/tenant';
-import { WITHDRAWAL_TENANT_TABLES, WithdrawalService, purchasesQueueHandler, withdrawalExecutor, withdrawalTenantMigrations } from './withdrawals/wiring';
+import { WITHDRAWAL_TENANT_TABLES, WithdrawalService, purchasesQueueHandler, withdrawalExecutor, withdrawalRails, withdrawalTenantMigrations } from './withdrawals/wiring';
 
 /** The real exchanges that have credentials configured; paper is always there. */
 function realExchanges(t: ModuleDeps['config']['treasury'], orm: MikroORM): Partial<Record<ExchangeName, ExchangeAdapter>> {
@@ -105,7 +105,7 @@ export const treasuryModule: PlatformModule<TreasuryServices> = {
       processors: [
         { queue: 'payment-events', handler: paymentEventsProcessor(tenants, engine), concurrency: 4 },
         // Sale jobs (#10) and withdrawal jobs (#13) share the purchases queue.
-        { queue: 'purchases', handler: purchasesQueueHandler(purchasesProcessor(executor, DEFAULT_ATTEMPTS, sales), withdrawalExecutor(tenants)), concurrency: 4 },
+        { queue: 'purchases', handler: purchasesQueueHandler(purchasesProcessor(executor, DEFAULT_ATTEMPTS, sales), withdrawalExecutor(tenants, withdrawalRails(t))), concurrency: 4 },
         { queue: 'schedules', handler: schedulesProcessor(tenants, engine, prices), concurrency: 2 },
       ],
       background,

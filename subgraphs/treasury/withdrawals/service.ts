@@ -43,6 +43,7 @@ import {
   type TransitionRow,
   type WithdrawalRow,
 } from './store';
+import { readTreasurySettings } from '../settings/treasury-settings';
 import { exchangeWithdrawalRef } from './withdrawal-id';
 import { XPUB_SCRIPT_TYPES, type XpubScriptType } from './xpub';
 
@@ -52,7 +53,7 @@ export type WithdrawalServiceOptions = {
   destinationPolicy?: DestinationPolicy;
   /** The network destinations are on unless the caller names one (mainnet in production). */
   defaultNetwork?: BitcoinNetwork;
-  /** The rail withdrawals are sent on (the executor must have it). */
+  /** The rail withdrawals are sent on; default: the tenant's primary exchange, as purchases are routed. */
   rail?: string;
 };
 
@@ -76,13 +77,13 @@ export class WithdrawalService {
   private readonly now: () => Date;
   private readonly policy: DestinationPolicy;
   private readonly network: BitcoinNetwork;
-  private readonly rail: string;
+  private readonly rail: string | null;
 
   constructor(opts: WithdrawalServiceOptions = {}) {
     this.now = opts.now ?? (() => new Date());
     this.policy = opts.destinationPolicy ?? DEFAULT_DESTINATION_POLICY;
     this.network = opts.defaultNetwork ?? 'mainnet';
-    this.rail = opts.rail ?? 'paper';
+    this.rail = opts.rail ?? null;
   }
 
   private view(d: Destination, now: Date): DestinationView {
@@ -190,7 +191,11 @@ export class WithdrawalService {
         return prior.id;
       }
       const d = await this.lockDestination(tx, destinationId);
-      const available = await availableSats(tx);
+      const rail = this.rail ?? (await readTreasurySettings(em)).primaryExchange;
+      if (!(WITHDRAWAL_RAILS as readonly string[]).includes(rail)) {
+        throw new AppError(ErrorCode.CONFLICT, `withdrawals are not available on ${rail}; choose paper, kraken or swyftx as the primary exchange`, { reason: 'NO_WITHDRAWAL_RAIL', exchange: rail });
+      }
+      const available = await availableSats(tx, rail);
       const sats = amount.kind === 'ALL' ? available : amount.sats;
       if (sats <= 0n || sats > available) {
         throw new AppError(ErrorCode.CONFLICT, `the available balance is ${available} sats`, { reason: 'INSUFFICIENT_BALANCE', availableSats: available.toString() });
@@ -231,7 +236,7 @@ export class WithdrawalService {
           scope.userId,
           requirement.approvals,
           `{${requirement.roles.join(',')}}`,
-          this.rail,
+          rail,
           exchangeWithdrawalRef(wid),
           JSON.stringify(travelRule),
           now,
@@ -322,11 +327,15 @@ function stateOf(row: Pick<WithdrawalRow, 'status' | 'requested_by' | 'approvals
   };
 }
 
-/** What may still be withdrawn: the paper holdings less every withdrawal not failed, cancelled or rejected. */
-async function availableSats(tx: TenantTx): Promise<bigint> {
+/** The exchanges a withdrawal can be sent from (each has a rail: paper, and the documented Kraken and Swyftx APIs). */
+export const WITHDRAWAL_RAILS = ['paper', 'kraken', 'swyftx'] as const;
+
+/** What may still be withdrawn from one exchange: its holdings less every withdrawal from it not failed, cancelled or rejected. */
+export async function availableSats(tx: Pick<TenantTx, 'em'>, rail: string): Promise<bigint> {
   const [r] = await tx.em.execute<{ held: string; out: string }[]>(
-    `select (select coalesce(sum(sats), 0) from holding)::text as held,
-            (select coalesce(sum(sats), 0) from withdrawal where status not in ('FAILED', 'CANCELLED', 'REJECTED'))::text as out`,
+    `select (select coalesce(sum(sats), 0) from holding where exchange = ?)::text as held,
+            (select coalesce(sum(sats), 0) from withdrawal where rail = ? and status not in ('FAILED', 'CANCELLED', 'REJECTED'))::text as out`,
+    [rail, rail],
   );
   return r ? BigInt(r.held) - BigInt(r.out) : 0n;
 }

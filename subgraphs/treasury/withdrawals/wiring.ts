@@ -1,6 +1,10 @@
+import type { ModuleDeps } from '../../../lib/module';
 import type { TenantTransactions } from '../../../lib/db/tenant-tx';
 import type { JobHandler } from '../../../lib/queue';
-import { WithdrawalExecutor, withdrawalsProcessor } from './executor';
+import { KrakenClient } from '../exchanges/kraken.client';
+import { KrakenWithdrawalRail } from '../exchanges/kraken-withdrawal.rail';
+import { SwyftxWithdrawalRail } from '../exchanges/swyftx-withdrawal.rail';
+import { WithdrawalExecutor, withdrawalsProcessor, type OnConfirmed } from './executor';
 import { PaperWithdrawalRail, type WithdrawalRail } from './rail';
 import { WITHDRAWAL_JOB } from './service';
 
@@ -10,9 +14,18 @@ export { PaperWithdrawalRail, type WithdrawalRail, type RailWithdrawal } from '.
 export { withdrawalTenantMigrations, WITHDRAWAL_TENANT_TABLES } from './migrations';
 export { WithdrawalResolver } from './resolvers';
 
-/** The executor a worker runs withdrawals with: the paper rail (Kraken and Swyftx withdrawals are not wired yet). */
-export function withdrawalExecutor(tenants: TenantTransactions, rails: Record<string, WithdrawalRail> = { paper: new PaperWithdrawalRail() }): WithdrawalExecutor {
-  return new WithdrawalExecutor({ tenants, rails });
+/** The rails of the exchanges with credentials configured (Kraken and Swyftx withdrawal APIs); paper is always there. */
+export function withdrawalRails(t: ModuleDeps['config']['treasury']): Record<string, WithdrawalRail> {
+  const rails: Record<string, WithdrawalRail> = { paper: new PaperWithdrawalRail() };
+  // The Kraken client signs funding calls as it signs orders (one nonce sequence per API key).
+  if (t.kraken) rails.kraken = new KrakenWithdrawalRail(new KrakenClient(t.kraken));
+  if (t.swyftx) rails.swyftx = new SwyftxWithdrawalRail(t.swyftx);
+  return rails;
+}
+
+/** The executor a worker runs withdrawals with. */
+export function withdrawalExecutor(tenants: TenantTransactions, rails: Record<string, WithdrawalRail> = { paper: new PaperWithdrawalRail() }, onConfirmed?: OnConfirmed): WithdrawalExecutor {
+  return new WithdrawalExecutor({ tenants, rails, ...(onConfirmed ? { onConfirmed } : {}) });
 }
 
 /** The `purchases` queue carries purchase jobs and withdrawal jobs (name `withdrawal`): one handler for both. */
