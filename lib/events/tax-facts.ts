@@ -24,9 +24,10 @@ const positiveUnits = z.string().regex(/^[1-9][0-9]*$/, 'not a positive integer'
 export const TAX_QUEUE = 'tax' as const;
 export const TAX_ACQUISITION_JOB = 'tax.acquisition' as const;
 export const TAX_DISPOSAL_JOB = 'tax.disposal' as const;
+export const TAX_TRANSFER_JOB = 'tax.transfer' as const;
 
 /** The outbox/job id of a tax fact: a UUID (v5 layout) of SHA-256 over the job name and the fact id. */
-export function taxFactJobId(jobName: typeof TAX_ACQUISITION_JOB | typeof TAX_DISPOSAL_JOB, factId: string): string {
+export function taxFactJobId(jobName: typeof TAX_ACQUISITION_JOB | typeof TAX_DISPOSAL_JOB | typeof TAX_TRANSFER_JOB, factId: string): string {
   const h = createHash('sha256').update(`${jobName}:${factId}`).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
@@ -83,3 +84,29 @@ export type TaxDisposalFact = z.infer<typeof TaxDisposalFactV1>;
 
 export const TaxFactV1 = z.discriminatedUnion('kind', [TaxAcquisitionFactV1, TaxDisposalFactV1]);
 export type TaxFact = z.infer<typeof TaxFactV1>;
+
+/**
+ * A confirmed withdrawal to the tenant's own wallet (#13): not a disposal. Its parcels move from the
+ * exchange's wallet to `toWallet` keeping their acquisition dates and cost; the network fee paid in
+ * bitcoin is a FEE disposal at its market value, which the tax kernel derives from the transfer
+ * (parcel-ledger.ts `transfer`), so it is not sent as a disposal of its own. `id` is the withdrawal id.
+ */
+export const TaxTransferFactV1 = z.object({
+  version: z.literal(1),
+  kind: z.literal('transfer'),
+  tenantId: uuid,
+  id: uuid,
+  withdrawalId: uuid,
+  exchange: z.string().min(1),
+  at: isoTime,
+  fromWallet: z.string().min(1).max(200),
+  toWallet: z.string().min(1).max(200),
+  /** Sats arriving in toWallet; fromWallet loses sats + networkFeeSats. */
+  sats: positiveUnits,
+  networkFeeSats: wholeUnits,
+  /** The fee sats' market value at `at` (the FEE disposal's proceeds); 0 with `priceMissing` when no price was known. */
+  networkFeeMarketValueAudCents: wholeUnits,
+  priceMissing: z.boolean().optional(),
+  txid: z.string().nullable(),
+});
+export type TaxTransferFact = z.infer<typeof TaxTransferFactV1>;

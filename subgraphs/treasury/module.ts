@@ -26,7 +26,16 @@ import {
   type TreasuryServices,
 } from './index';
 import { treasuryTenantMigrations } from './migrations/tenant';
-import { WITHDRAWAL_TENANT_TABLES, WithdrawalService, purchasesQueueHandler, withdrawalExecutor, withdrawalRails, withdrawalTenantMigrations } from './withdrawals/wiring';
+import {
+  WITHDRAWAL_TENANT_TABLES,
+  WithdrawalScheduler,
+  WithdrawalService,
+  purchasesQueueHandler,
+  taxTransferOnConfirmed,
+  withdrawalExecutor,
+  withdrawalRails,
+  withdrawalTenantMigrations,
+} from './withdrawals/wiring';
 
 /** The real exchanges that have credentials configured; paper is always there. */
 function realExchanges(t: ModuleDeps['config']['treasury'], orm: MikroORM): Partial<Record<ExchangeName, ExchangeAdapter>> {
@@ -97,15 +106,19 @@ export const treasuryModule: PlatformModule<TreasuryServices> = {
     // Sales (#10) run on the same exchanges and queue.
     const sales = new SaleExecutor({ tenants, adapters, leaseMs: t.leaseMs, breaker: { coolDownMs: t.breakerCoolDownMs } });
     const scheduler = new TreasuryScheduler({ orm, tenants, queue, intervalMs: t.schedulerIntervalMs, staleMs: t.staleMs });
+    // Withdrawals (#13): the sweeper and auto-withdraw schedule; the tax transfer fact on CONFIRMED.
+    const withdrawalScheduler = new WithdrawalScheduler({ orm, tenants, queue, intervalMs: t.schedulerIntervalMs, staleMs: t.staleMs });
+    const withdrawals = withdrawalExecutor(tenants, withdrawalRails(t), taxTransferOnConfirmed(() => prices.latest()));
     const background: ModuleBackground[] = [
       { name: 'latest-price', start: () => live.start(), stop: () => live.stop() },
       { name: 'treasury-scheduler', start: () => scheduler.start(), stop: () => scheduler.stop() },
+      { name: 'withdrawal-scheduler', start: () => withdrawalScheduler.start(), stop: () => withdrawalScheduler.stop() },
     ];
     return {
       processors: [
         { queue: 'payment-events', handler: paymentEventsProcessor(tenants, engine), concurrency: 4 },
         // Sale jobs (#10) and withdrawal jobs (#13) share the purchases queue.
-        { queue: 'purchases', handler: purchasesQueueHandler(purchasesProcessor(executor, DEFAULT_ATTEMPTS, sales), withdrawalExecutor(tenants, withdrawalRails(t))), concurrency: 4 },
+        { queue: 'purchases', handler: purchasesQueueHandler(purchasesProcessor(executor, DEFAULT_ATTEMPTS, sales), withdrawals, { tenants, service: new WithdrawalService() }), concurrency: 4 },
         { queue: 'schedules', handler: schedulesProcessor(tenants, engine, prices), concurrency: 2 },
       ],
       background,

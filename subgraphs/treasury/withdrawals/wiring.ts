@@ -6,9 +6,12 @@ import { KrakenWithdrawalRail } from '../exchanges/kraken-withdrawal.rail';
 import { SwyftxWithdrawalRail } from '../exchanges/swyftx-withdrawal.rail';
 import { WithdrawalExecutor, withdrawalsProcessor, type OnConfirmed } from './executor';
 import { PaperWithdrawalRail, type WithdrawalRail } from './rail';
-import { WITHDRAWAL_JOB } from './service';
+import { AUTO_WITHDRAW_JOB, autoWithdrawProcessor } from './scheduler';
+import { WITHDRAWAL_JOB, WithdrawalService } from './service';
 
 export { WithdrawalService, WITHDRAWAL_JOB } from './service';
+export { WithdrawalScheduler, AUTO_WITHDRAW_JOB, autoPeriodOf } from './scheduler';
+export { taxTransferOnConfirmed } from './tax-fact';
 export { WithdrawalExecutor, WithdrawalRetryLater, withdrawalsProcessor } from './executor';
 export { PaperWithdrawalRail, type WithdrawalRail, type RailWithdrawal } from './rail';
 export { withdrawalTenantMigrations, WITHDRAWAL_TENANT_TABLES } from './migrations';
@@ -28,8 +31,16 @@ export function withdrawalExecutor(tenants: TenantTransactions, rails: Record<st
   return new WithdrawalExecutor({ tenants, rails, ...(onConfirmed ? { onConfirmed } : {}) });
 }
 
-/** The `purchases` queue carries purchase jobs and withdrawal jobs (name `withdrawal`): one handler for both. */
-export function purchasesQueueHandler(purchases: JobHandler, executor: WithdrawalExecutor): JobHandler {
+/**
+ * The `purchases` queue carries purchase jobs, withdrawal jobs (name `withdrawal`, also the sweeper's)
+ * and auto-withdraw evaluations (`withdrawal.auto`, when `auto` is given): one handler for all.
+ */
+export function purchasesQueueHandler(purchases: JobHandler, executor: WithdrawalExecutor, auto?: { tenants: TenantTransactions; service: WithdrawalService }): JobHandler {
   const withdrawals = withdrawalsProcessor(executor);
-  return (job) => (job.name === WITHDRAWAL_JOB ? withdrawals(job) : purchases(job));
+  const autoWithdraw = auto ? autoWithdrawProcessor(auto.tenants, auto.service) : null;
+  return (job) => {
+    if (job.name === WITHDRAWAL_JOB) return withdrawals(job);
+    if (job.name === AUTO_WITHDRAW_JOB && autoWithdraw) return autoWithdraw(job);
+    return purchases(job);
+  };
 }
