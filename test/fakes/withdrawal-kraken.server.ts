@@ -41,6 +41,8 @@ export type FakeKrakenFunding = {
   /** Requests by private method, in order. */
   calls(): string[];
   rejectedAuth(): number;
+  /** Calls `listener` as each withdrawal is executed, before its answer (if any) is sent. */
+  onWithdraw(listener: (w: FakeKrakenWithdrawal) => void): () => void;
 };
 
 const refChars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
@@ -61,6 +63,7 @@ export async function startFakeKrakenFunding(opts: { feeSats?: bigint } = {}): P
   let lagMs = 0;
   let lastNonce = 0n;
   let badAuth = 0;
+  const listeners = new Set<(w: FakeKrakenWithdrawal) => void>();
 
   const authenticate = (req: IncomingMessage, path: string, body: string, params: URLSearchParams): string | null => {
     if (req.headers['api-key'] !== apiKey) return 'EAPI:Invalid key';
@@ -130,6 +133,7 @@ export async function startFakeKrakenFunding(opts: { feeSats?: bigint } = {}): P
         if (gross <= feeSats) return sendJson(res, 200, { error: ['EFunding:Too small'] });
         const row: FakeKrakenWithdrawal = { refid: newRefid(), key, address, grossSats: gross, feeSats, timeSec: Date.now() / 1000, status: 'Initial', txid: null };
         rows.push(row);
+        for (const l of listeners) l({ ...row });
         if (swallow) return; // executed, never answered
         return sendJson(res, 200, { error: [], result: { refid: row.refid } });
       }
@@ -163,5 +167,9 @@ export async function startFakeKrakenFunding(opts: { feeSats?: bigint } = {}): P
     failNext: (refid) => void failing.add(refid),
     calls: () => [...calls],
     rejectedAuth: () => badAuth,
+    onWithdraw: (listener) => {
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
+    },
   };
 }

@@ -17,6 +17,7 @@ import { WithdrawalExecutor, WithdrawalRetryLater } from '../../subgraphs/treasu
 import { WithdrawalService } from '../../subgraphs/treasury/withdrawals/service';
 import { exchangeDestinationRef } from '../../subgraphs/treasury/withdrawals/withdrawal-id';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import { spawnProcess } from '../helpers/process';
 import { startFakeKrakenFunding, type FakeKrakenFunding } from '../fakes/withdrawal-kraken.server';
 import { startFakeSwyftxFunding, type FakeSwyftxFunding } from '../fakes/withdrawal-swyftx.server';
 
@@ -165,6 +166,36 @@ describe('withdrawal rails: Kraken and Swyftx (real PostgreSQL, local fakes)', (
     expect(kraken.withdrawals().length).toBe(before);
     expect((await sql<{ failure_reason: string }>(`select failure_reason from pool.withdrawal where id = ?`, [w.withdrawalId]))[0]?.failure_reason).toMatch(/Unknown withdraw key/);
   });
+
+  it('Kraken: the worker process is SIGKILLed right after Kraken accepted the withdrawal; the next worker finds it and the bitcoin is sent exactly once', async () => {
+    const w = await approvedWithdrawal('kraken', 'XPUB', '400000');
+    kraken.addKey(w.clientId, w.address);
+    const before = kraken.withdrawals().length;
+    kraken.swallowWithdrawResponses(true);
+    const worker = spawnProcess(process.execPath, ['-r', '@swc-node/register', 'test/chaos/withdrawal-worker.entry.ts'], {
+      ...process.env,
+      APP_DB_URL: db.appUrl,
+      TENANT_ID: w.tenantId,
+      WITHDRAWAL_ID: w.withdrawalId,
+      KRAKEN_URL: kraken.url,
+      KRAKEN_KEY: kraken.apiKey,
+      KRAKEN_SECRET: kraken.apiSecret,
+    });
+    // Killed the moment Kraken executes the withdrawal, before any answer: nothing of the exchange's reply is stored.
+    const stop = kraken.onWithdraw(() => worker.kill());
+    const exit = await worker.exited;
+    stop();
+    kraken.swallowWithdrawResponses(false);
+    expect(exit.signal).toBe('SIGKILL');
+    expect(kraken.withdrawals().length).toBe(before + 1);
+    expect(await row(w.withdrawalId)).toMatchObject({ status: 'SUBMITTED', rail_ref: null });
+
+    // The next worker (after the dead one's lease lapsed) looks WithdrawStatus up by our key: adopts, never resends.
+    await new Promise((r) => setTimeout(r, 1100));
+    clock = new Date();
+    expect(await executorWith({ kraken: krakenRail() }).execute(w.tenantId, w.withdrawalId)).toBe('CONFIRMED');
+    expect(kraken.withdrawals().length).toBe(before + 1);
+  }, 60_000);
 
   const swyftxRail = () => new SwyftxWithdrawalRail({ apiKey: swyftx.apiKey, baseUrl: swyftx.url, timeoutMs: 400, settleMs: 0 });
 
