@@ -26,9 +26,10 @@ export const TAX_ACQUISITION_JOB = 'tax.acquisition' as const;
 export const TAX_DISPOSAL_JOB = 'tax.disposal' as const;
 /** The `accounting` queue's job for a fill (#12): the same TaxAcquisitionFactV1, posted as a journal to each connected ledger. */
 export const ACCOUNTING_FILL_JOB = 'accounting.fill' as const;
+export const TAX_TRANSFER_JOB = 'tax.transfer' as const;
 
 /** The outbox/job id of a tax fact: a UUID (v5 layout) of SHA-256 over the job name and the fact id. */
-export function taxFactJobId(jobName: typeof TAX_ACQUISITION_JOB | typeof TAX_DISPOSAL_JOB | typeof ACCOUNTING_FILL_JOB, factId: string): string {
+export function taxFactJobId(jobName: typeof TAX_ACQUISITION_JOB | typeof TAX_DISPOSAL_JOB | typeof TAX_TRANSFER_JOB | typeof ACCOUNTING_FILL_JOB, factId: string): string {
   const h = createHash('sha256').update(`${jobName}:${factId}`).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
@@ -85,3 +86,29 @@ export type TaxDisposalFact = z.infer<typeof TaxDisposalFactV1>;
 
 export const TaxFactV1 = z.discriminatedUnion('kind', [TaxAcquisitionFactV1, TaxDisposalFactV1]);
 export type TaxFact = z.infer<typeof TaxFactV1>;
+
+/**
+ * A confirmed withdrawal to the tenant's own wallet (#13): not a disposal. Its parcels move from the
+ * exchange's wallet to `toWallet` keeping their acquisition dates and cost; the network fee paid in
+ * bitcoin is a FEE disposal at its market value, which the tax kernel derives from the transfer
+ * (parcel-ledger.ts `transfer`), so it is not sent as a disposal of its own. `id` is the withdrawal id.
+ */
+export const TaxTransferFactV1 = z.object({
+  version: z.literal(1),
+  kind: z.literal('transfer'),
+  tenantId: uuid,
+  id: uuid,
+  withdrawalId: uuid,
+  exchange: z.string().min(1),
+  at: isoTime,
+  fromWallet: z.string().min(1).max(200),
+  toWallet: z.string().min(1).max(200),
+  /** Sats arriving in toWallet; fromWallet loses sats + networkFeeSats. */
+  sats: positiveUnits,
+  networkFeeSats: wholeUnits,
+  /** The fee sats' market value at `at` (the FEE disposal's proceeds); 0 with `priceMissing` when no price was known. */
+  networkFeeMarketValueAudCents: wholeUnits,
+  priceMissing: z.boolean().optional(),
+  txid: z.string().nullable(),
+});
+export type TaxTransferFact = z.infer<typeof TaxTransferFactV1>;

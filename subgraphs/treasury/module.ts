@@ -27,7 +27,16 @@ import {
 } from './index';
 import { treasuryTenantMigrations } from './migrations/tenant';
 import { KYB_GATE_TABLES, kybGateMigrations, kybStatusProcessor } from './kyb/kyb-gate';
-import { WITHDRAWAL_TENANT_TABLES, WithdrawalService, purchasesQueueHandler, withdrawalExecutor, withdrawalTenantMigrations } from './withdrawals/wiring';
+import {
+  WITHDRAWAL_TENANT_TABLES,
+  WithdrawalScheduler,
+  WithdrawalService,
+  purchasesQueueHandler,
+  taxTransferOnConfirmed,
+  withdrawalExecutor,
+  withdrawalRails,
+  withdrawalTenantMigrations,
+} from './withdrawals/wiring';
 
 /** The real exchanges that have credentials configured; paper is always there. */
 function realExchanges(t: ModuleDeps['config']['treasury'], orm: MikroORM): Partial<Record<ExchangeName, ExchangeAdapter>> {
@@ -100,15 +109,19 @@ export const treasuryModule: PlatformModule<TreasuryServices> = {
     // Sales (#10) run on the same exchanges and queue.
     const sales = new SaleExecutor({ tenants, adapters, leaseMs: t.leaseMs, breaker: { coolDownMs: t.breakerCoolDownMs } });
     const scheduler = new TreasuryScheduler({ orm, tenants, queue, intervalMs: t.schedulerIntervalMs, staleMs: t.staleMs });
+    // Withdrawals (#13): the sweeper and auto-withdraw schedule; the tax transfer fact on CONFIRMED.
+    const withdrawalScheduler = new WithdrawalScheduler({ orm, tenants, queue, intervalMs: t.schedulerIntervalMs, staleMs: t.staleMs });
+    const withdrawals = withdrawalExecutor(tenants, withdrawalRails(t), taxTransferOnConfirmed(() => prices.latest()));
     const background: ModuleBackground[] = [
       { name: 'latest-price', start: () => live.start(), stop: () => live.stop() },
       { name: 'treasury-scheduler', start: () => scheduler.start(), stop: () => scheduler.stop() },
+      { name: 'withdrawal-scheduler', start: () => withdrawalScheduler.start(), stop: () => withdrawalScheduler.stop() },
     ];
     return {
       processors: [
         { queue: 'payment-events', handler: paymentEventsProcessor(tenants, engine), concurrency: 4 },
         // Sale jobs (#10) and withdrawal jobs (#13) share the purchases queue.
-        { queue: 'purchases', handler: purchasesQueueHandler(purchasesProcessor(executor, DEFAULT_ATTEMPTS, sales), withdrawalExecutor(tenants)), concurrency: 4 },
+        { queue: 'purchases', handler: purchasesQueueHandler(purchasesProcessor(executor, DEFAULT_ATTEMPTS, sales), withdrawals, { tenants, service: new WithdrawalService() }), concurrency: 4 },
         { queue: 'schedules', handler: schedulesProcessor(tenants, engine, prices), concurrency: 2 },
         // KYB status facts from compliance (#11) into the trading gate's own table.
         { queue: 'kyb', handler: kybStatusProcessor(tenants), concurrency: 2 },

@@ -108,6 +108,37 @@ export const withdrawalTenantMigrations: TenantMigration[] = [
       `grant select, insert, update on "${s}".withdrawal_policy to abt_app`,
     ],
   },
+  /**
+   * 0051: what exchange rails need for exactly-once (the address-book entry sent to, when the last send
+   * was attempted, the fee the exchange charged, an escalation a person must look at), the auto-withdraw
+   * period a withdrawal was made for (one per tenant and period), and the per-tenant auto-withdraw policy.
+   */
+  {
+    name: '0051_withdrawal_execution',
+    up: (s) => [
+      `alter table "${s}".withdrawal add column if not exists exchange_key text`,
+      `alter table "${s}".withdrawal add column if not exists attempted_at timestamptz`,
+      `alter table "${s}".withdrawal add column if not exists fee_sats bigint check (fee_sats >= 0)`,
+      `alter table "${s}".withdrawal add column if not exists escalation text`,
+      `alter table "${s}".withdrawal add column if not exists auto_period text`,
+      `create unique index if not exists withdrawal_auto_period_idx on "${s}".withdrawal (tenant_id, auto_period) where auto_period is not null`,
+      `create index if not exists withdrawal_open_idx on "${s}".withdrawal (tenant_id, status) where status in ('APPROVED', 'SUBMITTED', 'BROADCAST')`,
+
+      `create table if not exists "${s}".withdrawal_auto_policy (
+        ${tenantIdColumn} primary key,
+        enabled boolean not null,
+        destination_id uuid not null,
+        threshold_sats bigint not null check (threshold_sats > 0),
+        keep_sats bigint not null check (keep_sats >= 0),
+        max_fee_share_bps integer not null check (max_fee_share_bps between 1 and 10000),
+        fee_sat_per_kvb bigint not null check (fee_sat_per_kvb >= 0),
+        updated_by uuid not null,
+        updated_at timestamptz not null
+      )`,
+      ...rls(s, 'withdrawal_auto_policy'),
+      `grant select, insert, update on "${s}".withdrawal_auto_policy to abt_app`,
+    ],
+  },
 ];
 
-export const WITHDRAWAL_TENANT_TABLES = ['withdrawal_destination', 'withdrawal', 'withdrawal_transition', 'withdrawal_approval', 'withdrawal_policy'];
+export const WITHDRAWAL_TENANT_TABLES = ['withdrawal_destination', 'withdrawal', 'withdrawal_transition', 'withdrawal_approval', 'withdrawal_policy', 'withdrawal_auto_policy'];

@@ -3,7 +3,7 @@ import { AudCentsScalar, SatoshisScalar } from '../../../lib/money';
 import { servedByGateway } from '../../../lib/subgraph';
 import type { TreasuryContext } from '../treasury.context';
 import { WithdrawalStatus, type ApprovalPolicy } from './approvals';
-import type { DestinationView, WithdrawalView } from './service';
+import type { AutoWithdrawPolicy, DestinationView, WithdrawalView } from './service';
 
 type Ctx = TreasuryContext;
 
@@ -128,6 +128,20 @@ const policyType = (p: ApprovalPolicy): WithdrawalPolicyType => ({
   tiers: p.tiers.map((t) => ({ thresholdAudCents: t.aboveAudCents, approvalsRequired: t.approvals, roles: [...t.roles] })),
 });
 
+@ObjectType('AutoWithdrawPolicy', { description: 'When the available balance on the tenant’s exchange reaches thresholdSats, everything above keepSats goes to the next derived address of an XPUB destination, if the fee is at most maxFeeShareBps of it.' })
+export class AutoWithdrawPolicyType {
+  @Field(() => Boolean) enabled!: boolean;
+  @Field(() => ID) destinationId!: string;
+  @Field(() => SatoshisScalar) thresholdSats!: bigint;
+  @Field(() => SatoshisScalar) keepSats!: bigint;
+  @Field(() => Int, { description: 'Largest fee as a share of what leaves the exchange, in basis points (100 = 1%).' }) maxFeeShareBps!: number;
+  @Field(() => String, { description: 'The fee rate assumed, in sat per 1000 vbytes (decimal string).' }) feeSatPerKvB!: string;
+  @Field(() => ID) updatedBy!: string;
+  @Field(() => Date) updatedAt!: Date;
+}
+
+const autoPolicyType = (p: AutoWithdrawPolicy): AutoWithdrawPolicyType => ({ ...p, feeSatPerKvB: p.feeSatPerKvB.toString() });
+
 /** A status change of one of the caller's tenant's withdrawals (the `tenant.<tid>.withdrawal` event). */
 @ObjectType('WithdrawalEvent', { description: 'A status change of one of your tenant’s withdrawals.' })
 export class WithdrawalEvent {
@@ -222,5 +236,50 @@ export class WithdrawalResolver {
   @Mutation(() => WithdrawalType, { description: 'Approves a withdrawal: a member other than the requester, with a role the policy allows, signed in with a second factor.' })
   async approveWithdrawal(@Ctx() ctx: Ctx, @Arg('id', () => ID) id: string): Promise<WithdrawalType> {
     return withdrawalType(await ctx.services.withdrawals.approve(ctx.gate.requireSensitive(ctx, 'withdrawal:approve'), id));
+  }
+
+  @Mutation(() => WithdrawalType, { description: 'Turns a requested withdrawal down (a member allowed to approve it, not the requester, with a second factor); needs a reason.' })
+  async rejectWithdrawal(@Ctx() ctx: Ctx, @Arg('id', () => ID) id: string, @Arg('reason', () => String) reason: string): Promise<WithdrawalType> {
+    return withdrawalType(await ctx.services.withdrawals.reject(ctx.gate.requireSensitive(ctx, 'withdrawal:approve'), id, reason));
+  }
+
+  @Mutation(() => WithdrawalType, { description: 'Stops a withdrawal before it reached the exchange (the requester, an OWNER or an ADMIN).' })
+  async cancelWithdrawal(@Ctx() ctx: Ctx, @Arg('id', () => ID) id: string): Promise<WithdrawalType> {
+    return withdrawalType(await ctx.services.withdrawals.cancel(ctx.gate.require(ctx, 'withdrawal:manage'), id));
+  }
+
+  @Mutation(() => WithdrawalDestinationType, { description: 'Disables a destination: no withdrawal goes there until it is re-enabled and confirmed again.' })
+  async disableWithdrawalDestination(@Ctx() ctx: Ctx, @Arg('id', () => ID) id: string): Promise<WithdrawalDestinationType> {
+    return destinationType(await ctx.services.withdrawals.disableDestination(ctx.gate.require(ctx, 'withdrawal:manage'), id));
+  }
+
+  @Mutation(() => WithdrawalDestinationType, { description: 'Re-enables a disabled destination: a fresh cooling-off and another member’s confirmation.' })
+  async reenableWithdrawalDestination(@Ctx() ctx: Ctx, @Arg('id', () => ID) id: string): Promise<WithdrawalDestinationType> {
+    return destinationType(await ctx.services.withdrawals.reenableDestination(ctx.gate.require(ctx, 'withdrawal:manage'), id));
+  }
+
+  @Mutation(() => WithdrawalDestinationType, { description: 'Renames a destination; like any change it restarts the cooling-off and needs another member’s confirmation.' })
+  async renameWithdrawalDestination(@Ctx() ctx: Ctx, @Arg('id', () => ID) id: string, @Arg('label', () => String) label: string): Promise<WithdrawalDestinationType> {
+    return destinationType(await ctx.services.withdrawals.renameDestination(ctx.gate.require(ctx, 'withdrawal:manage'), id, label));
+  }
+
+  @Query(() => AutoWithdrawPolicyType, { nullable: true, description: 'The tenant’s auto-withdraw policy, if set.' })
+  async autoWithdrawPolicy(@Ctx() ctx: Ctx): Promise<AutoWithdrawPolicyType | null> {
+    const p = await ctx.services.withdrawals.autoWithdrawPolicy(ctx.gate.require(ctx, 'withdrawal:read'));
+    return p ? autoPolicyType(p) : null;
+  }
+
+  @Mutation(() => AutoWithdrawPolicyType, { description: 'Sets the auto-withdraw policy; its withdrawals are approved by it, so this needs a member allowed to approve, with a second factor.' })
+  async setAutoWithdrawPolicy(
+    @Ctx() ctx: Ctx,
+    @Arg('enabled', () => Boolean) enabled: boolean,
+    @Arg('destinationId', () => ID) destinationId: string,
+    @Arg('thresholdSats', () => SatoshisScalar) thresholdSats: bigint,
+    @Arg('keepSats', () => SatoshisScalar) keepSats: bigint,
+    @Arg('maxFeeShareBps', () => Int) maxFeeShareBps: number,
+    @Arg('feeSatPerKvB', () => SatoshisScalar, { description: 'The fee rate to assume, sat per 1000 vbytes.' }) feeSatPerKvB: bigint,
+  ): Promise<AutoWithdrawPolicyType> {
+    const scope = ctx.gate.requireSensitive(ctx, 'withdrawal:approve');
+    return autoPolicyType(await ctx.services.withdrawals.setAutoWithdrawPolicy(scope, { enabled, destinationId, thresholdSats, keepSats, maxFeeShareBps, feeSatPerKvB }));
   }
 }

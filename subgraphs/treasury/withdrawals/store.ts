@@ -148,12 +148,18 @@ export type WithdrawalRow = {
   failure_reason: string | null;
   travel_rule: unknown;
   lease_until: Date | null;
+  exchange_key: string | null;
+  attempted_at: Date | null;
+  fee_sats: string | null;
+  escalation: string | null;
+  auto_period: string | null;
   created_at: Date;
   updated_at: Date;
 };
 
 const WITHDRAWAL_COLUMNS = `id, destination_id, sats::text as sats, requested_all, address, derivation_index, status, idempotency_key, request_hash, requested_by,
-  approvals_required, approver_roles, price::text as price, rail, client_id, rail_ref, txid, failure_reason, travel_rule, lease_until, created_at, updated_at`;
+  approvals_required, approver_roles, price::text as price, rail, client_id, rail_ref, txid, failure_reason, travel_rule, lease_until,
+  exchange_key, attempted_at, fee_sats::text as fee_sats, escalation, auto_period, created_at, updated_at`;
 
 export async function loadWithdrawals(em: EntityManager, ids: readonly string[] | null, opts: { forUpdate?: boolean; limit?: number } = {}): Promise<WithdrawalRow[]> {
   const where = ids === null ? '' : ` where id in (${ids.map(() => '?::uuid').join(', ') || 'null'})`;
