@@ -84,7 +84,7 @@ export async function startDeployment(
     const p = spawnStart(role, role === 'gateway' ? { ...env, GATEWAY_PORT: String(port) } : env);
     const rp: RoleProcess = { role, instance, port, url: role === 'workers' ? `http://127.0.0.1:${port}` : `http://127.0.0.1:${port}/graphql`, process: p };
     processes.set(key, rp);
-    await p.waitForLine((l) => l.msg === 'started', `${key} to start`, 90_000);
+    await p.waitForLine((l) => l.msg === 'started', `${key} to start`, 240_000);
     return rp;
   };
   const stop = async (role: SeparateRole, instance = 0): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }> => {

@@ -4,7 +4,7 @@ import { configureLogger } from '../../lib/logger';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { isListening } from '../helpers/process';
 import { postStripePayment, signUpMerchant, startDeployment, type Deployment, type Merchant, type SeparateRole } from '../helpers/roles';
-import { until } from '../helpers/wait';
+import { until, waitFor } from '../helpers/wait';
 
 /** The bound: SIGTERM stops every role of a deployment (Redis and PostgreSQL set) within 10 seconds. */
 const STOP_WITHIN_MS = 10_000;
@@ -26,7 +26,7 @@ describe('graceful shutdown of each role process (Redis + PostgreSQL)', () => {
     // Paper fills take 400 ms: purchases are in flight when the workers are told to stop.
     d = await startDeployment(db, { env: { PAPER_LATENCY_MS: '400', PRICE_TICK_MS: '200' } });
     merchant = await signUpMerchant(d.gateways()[0]!, 'Shutdown Cafe');
-  }, 180_000);
+  }, 400_000);
   afterAll(async () => {
     await ws?.dispose();
     d?.kill();
@@ -73,9 +73,9 @@ describe('graceful shutdown of each role process (Redis + PostgreSQL)', () => {
       { query: 'subscription { btcPrice(currency: AUD) { price } }' },
       { next: (v) => void (v.data && ticks.push(v.data.btcPrice.price)), error: () => undefined, complete: () => undefined },
     );
-    await until('a live price tick', async () => (ticks.length > 0 ? true : undefined));
+    await waitFor(() => ticks.length > 0, 'a live price tick', 30_000);
     await stopped('gateway');
-    await until('the socket to be closed', async () => (closes.length > 0 ? true : undefined), 5_000);
+    await waitFor(() => closes.length > 0, 'the socket to be closed', 5_000);
     expect(closes).toEqual([1001]);
   });
 
