@@ -6,7 +6,7 @@ import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import { GraphQLError, OperationTypeNode, type GraphQLSchema } from 'graphql';
 import type { FetcherResponse } from '@apollo/utils.fetcher';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../lib/redis'; // a node or a Redis Cluster
 import type { JwtKeys } from '../lib/auth/tokens';
 import type { EventBus } from '../lib/bus';
 import { createHttpApp, listen, type Listening, type ReadinessCheck } from '../lib/http';
@@ -194,10 +194,11 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   return {
     ...listening,
     subscriptions,
+    // Stop accepting first (HTTP drains while the subscriptions close with 1001), then Apollo: a
+    // request still in flight is answered, not refused by a stopped server.
     close: async () => {
-      await subscriptions?.close();
+      await Promise.all([listening.close(), subscriptions?.close()]);
       await apollo.stop();
-      await listening.close();
     },
   };
 }

@@ -1,9 +1,9 @@
 import { AsyncResource } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 import { RedisPubSub, type PubSubRedisOptions } from 'graphql-redis-subscriptions';
-import { Redis } from 'ioredis';
 import { decode, type BusEvent, type EventOn } from './events';
 import { log } from './logger';
+import { connectRedis } from './redis';
 
 export type { BusEvent, EventOn } from './events';
 
@@ -97,8 +97,9 @@ export class RedisBus implements EventBus {
     url: string,
     private readonly prefix: string,
   ) {
-    const publisher = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 3 });
-    const subscriber = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: null });
+    // REDIS_URL may name a Redis Cluster (lib/redis): PUBLISH reaches every node's subscribers there too.
+    const publisher = connectRedis(url, { lazyConnect: false, maxRetriesPerRequest: 3 });
+    const subscriber = connectRedis(url, { lazyConnect: false, maxRetriesPerRequest: null });
     for (const c of [publisher, subscriber]) c.on('error', (err: Error) => log().warn({ err: err.message }, 'redis bus error'));
     // RedisPubSub's types name its own nested ioredis 5; ours is ioredis 6, the same client API at run time.
     type Client = NonNullable<PubSubRedisOptions['publisher']>;

@@ -162,6 +162,8 @@ export async function listen(app: Express, host: string, port: number): Promise<
   let fast: FastRoute[] | undefined;
   const service = (app.locals as { service?: unknown }).service;
   const server = createServer((req, res) => {
+    // Draining for shutdown: answer what still arrives on an open connection, and tell the client to reconnect elsewhere.
+    if (draining.has(server)) res.setHeader('connection', 'close');
     const given = req.headers['x-correlation-id'];
     withCorrelation(typeof given === 'string' ? given : undefined, typeof service === 'string' ? { service } : {}, () => {
       // The id this request runs under (the caller's, or a new one): for the routers, the subgraphs and the caller.
@@ -195,8 +197,11 @@ export const HTTP_DRAIN_MS = 2000;
  * Stops accepting connections, lets requests in flight finish (at most HTTP_DRAIN_MS), closes idle
  * keep-alive connections as they become idle, then cuts whatever is left.
  */
+const draining = new WeakSet<Server>();
+
 function closeGracefully(server: Server, drainMs = HTTP_DRAIN_MS): Promise<void> {
   if (!server.listening) return Promise.resolve();
+  draining.add(server);
   return new Promise<void>((resolve) => {
     const idle = setInterval(() => server.closeIdleConnections(), 50);
     const cut = setTimeout(() => server.closeAllConnections(), drainMs);

@@ -3,6 +3,7 @@ import { Queue, Worker, type ConnectionOptions, type Job, type JobsOptions } fro
 import { performance } from 'node:perf_hooks';
 import { log, noteRequest, withCorrelation } from './logger';
 import { registerQueueDepthSource, type QueueDepth } from './metrics';
+import { bullPrefix, closeRedis, connectRedis, isClusterUrl, type RedisClient } from './redis';
 
 /** Queue names are contracts between processes; each has a processor (a module's `jobs`). New domains add theirs (reports, accounting, notifications) with the processor. */
 export const QUEUES = ['payment-events', 'purchases', 'schedules', 'audit', 'tax', 'reports', 'accounting', 'notifications', 'aml', 'kyb'] as const;
@@ -181,14 +182,17 @@ export class BullQueue implements JobQueue {
   readonly kind = 'bullmq' as const;
   private readonly queues = new Map<QueueName, Queue>();
   private readonly workers: Worker[] = [];
-  private readonly connection: ConnectionOptions;
+  private readonly connection?: ConnectionOptions;
   private readonly consumed = new Set<QueueName>();
+  /** Redis Cluster clients this queue made for BullMQ (it does not close a client it was given). */
+  private readonly owned: RedisClient[] = [];
   private unregisterDepth?: () => void;
 
   constructor(
-    redisUrl: string,
+    private readonly redisUrl: string,
     private readonly prefix: string,
   ) {
+    if (isClusterUrl(redisUrl)) return; // one ioredis Cluster client per Queue and Worker, made in clientFor()
     const u = new URL(redisUrl);
     this.connection = {
       host: u.hostname,
@@ -200,10 +204,19 @@ export class BullQueue implements JobQueue {
     };
   }
 
+  /** The connection for one Queue or Worker: the single node's options, or a Cluster client of its own. */
+  private clientFor(): ConnectionOptions {
+    if (this.connection) return this.connection;
+    const cluster = connectRedis(this.redisUrl, { maxRetriesPerRequest: null });
+    cluster.on('error', (err: Error) => log().warn({ err: err.message }, 'queue redis error'));
+    this.owned.push(cluster);
+    return cluster;
+  }
+
   private queue(name: QueueName): Queue {
     let q = this.queues.get(name);
     if (!q) {
-      q = new Queue(name, { connection: this.connection, prefix: this.prefix });
+      q = new Queue(name, { connection: this.clientFor(), prefix: bullPrefix(this.redisUrl, this.prefix, name) });
       q.on('error', (err: Error) => log().warn({ queue: name, err: err.message }, 'queue error'));
       this.queues.set(name, q);
     }
@@ -239,8 +252,8 @@ export class BullQueue implements JobQueue {
       queue,
       async (job: Job) => runJob(queue, { id: String(job.id), name: job.name, data: job.data as JobPayload, attempt: job.attemptsMade + 1 }, handler),
       {
-        connection: this.connection,
-        prefix: this.prefix,
+        connection: this.clientFor(),
+        prefix: bullPrefix(this.redisUrl, this.prefix, queue),
         concurrency: opts.concurrency ?? 4,
         lockDuration: LOCK_MS,
         stalledInterval: STALLED_CHECK_MS,
@@ -266,6 +279,7 @@ export class BullQueue implements JobQueue {
     const graceful = Promise.allSettled(this.workers.map((w) => w.close()));
     if (!(await within(graceful, JOB_DRAIN_MS))) await Promise.allSettled(this.workers.map((w) => w.close(true)));
     await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
+    await Promise.allSettled(this.owned.map((c) => closeRedis(c)));
   }
 }
 

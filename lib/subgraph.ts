@@ -219,9 +219,10 @@ export async function serveSubgraph<S>(opts: SubgraphServerOptions<S>): Promise<
   log().info({ service: opts.name, url: `${listening.url}/graphql` }, 'subgraph listening');
   return {
     ...listening,
+    // Stop accepting and drain first, then Apollo: a request still in flight is answered, not refused.
     close: async () => {
-      await apollo.stop();
       await listening.close();
+      await apollo.stop();
     },
   };
 }

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createLocalObjectStore } from '../lib/storage/from-config';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { Redis } from 'ioredis';
 import { AccessGate } from '../lib/access';
 import { createBus, type EventBus } from '../lib/bus';
 import type { JwtKeys } from '../lib/auth/tokens';
@@ -16,6 +15,7 @@ import type { Listening, ReadinessCheck } from '../lib/http';
 import { log, redactUrl } from '../lib/logger';
 import type { ModuleDeps, ModulePorts, PlatformModule } from '../lib/module';
 import { createQueue, type JobQueue } from '../lib/queue';
+import { connectRedis } from '../lib/redis';
 import { loadOrCreateLocalSecrets, localIntegrationKeyRing, localJwtKeyRing, rotateLocalKeys, type LocalSecrets } from '../lib/secrets';
 import { serveSubgraph } from '../lib/subgraph';
 import { keyRingFromEnv, type KeyRing } from '../lib/crypto/secret-box';
@@ -198,7 +198,7 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
     push('tenant moves', await followTenantMoves(bus));
     const queue = createQueue(config.redisUrl, config.redisPrefix);
     push('job queue', () => queue.close());
-    const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true }) : undefined;
+    const redis = config.redisUrl ? connectRedis(config.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true }) : undefined;
     if (redis) push('redis', async () => void redis.disconnect());
 
     const orms: MikroORM[] = [];

@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../../lib/redis'; // a node or a Redis Cluster
 import { log } from '../../lib/logger';
 import { recordCacheLookup } from '../../lib/metrics';
 import { EdgeCode, EdgeError, sendEdgeError } from './errors';

@@ -1,7 +1,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { ValidationRule } from 'graphql';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../../lib/redis'; // a node or a Redis Cluster
 import type { JwtKeys } from '../../lib/auth/tokens';
 import { log } from '../../lib/logger';
 import { PERSISTED_QUERY_DEFAULTS, apqRequestCheck, persistedQueries, type PersistedQueryOptions, type StringCache } from './apq';

@@ -1,5 +1,5 @@
 import type { Request, RequestHandler, Response } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../../lib/redis'; // a node or a Redis Cluster
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { log } from '../../lib/logger';
 import { callerOf } from './credentials';
