@@ -139,7 +139,7 @@ export async function runCrashInjection(partial: Partial<ChaosOptions> = {}): Pr
     const c = client(gw, s.signUp.accessToken);
     await c.request(gql`mutation { updateTreasurySettings(patch: { primaryExchange: "kraken", failoverExchanges: [] }) { primaryExchange } }`);
     // Real exchanges need a verified business (KYB gate, #11): the officer's decision, seeded in treasury's copy.
-    await db!.owner.em.getConnection().execute(`insert into pool.treasury_kyb_status (tenant_id, status, seq, changed_at) select id, 'VERIFIED', 1, now() from public.tenant on conflict do nothing`);
+    await db.owner.em.getConnection().execute(`insert into pool.treasury_kyb_status (tenant_id, status, seq, changed_at) select id, 'VERIFIED', 1, now() from public.tenant on conflict do nothing`);
     const sql = <T>(q: string, params: unknown[] = []): Promise<T[]> => db!.owner.em.getConnection().execute<T[]>(q, params);
 
     /** A workers process, modules loaded, waiting to start: `go` starts it and resolves once it is up. */
