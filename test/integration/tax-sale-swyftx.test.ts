@@ -49,6 +49,8 @@ describe('a Swyftx sale that crashes after submit (real PostgreSQL, fake Swyftx)
     orm = await openAppOrm(db.appUrl, treasuryEntities, 4);
     directory = new TenantDirectory(orm);
     await tx(({ em }) => em.execute(`insert into treasury_settings (primary_exchange, failover_exchanges) values ('swyftx', '{}')`));
+    // A real exchange: the tenant passed KYB (#11), as treasury's copy of compliance's decision records it.
+    await tx(({ em }) => em.execute(`insert into treasury_kyb_status (status, seq, changed_at) values ('VERIFIED', 1, now())`));
     // A 10% rule on a 1,000.00 AUD payment → 100.00 AUD bought on Swyftx → 100,000 sats at 100,000.00.
     const purchaseId = await tx(async (t) => {
       await t.em.execute(`insert into treasury_rule (id, name, type, percentage_bps) values (?, 'ten', 'PERCENTAGE_OF_REVENUE', 1000)`, [randomUUID()]);
@@ -116,5 +118,20 @@ describe('a Swyftx sale that crashes after submit (real PostgreSQL, fake Swyftx)
     expect(facts.map((f) => TaxDisposalFactV1.parse(f.payload))).toMatchObject([{ type: 'SALE', sats: '40000', proceedsAudCents: '4000', feeAudCents: '24', exchange: 'swyftx' }]);
     const [after] = await sql<{ sats: string }>(`select sats::text from pool.holding where exchange = 'swyftx'`);
     expect(after?.sats).toBe('60000');
+  });
+
+  it('KYB gate (#11): a tenant not VERIFIED cannot sell on a real exchange — FORBIDDEN KYB_NOT_VERIFIED, nothing written', async () => {
+    await tx(({ em }) => em.execute(`update treasury_kyb_status set status = 'NEEDS_INFO', seq = seq + 1`));
+    try {
+      const before = await sql<{ n: number }>(`select count(*)::int as n from pool.sale where tenant_id = ?`, [tenantId]);
+      await expect(tx((t) => requestSale(t, { userId: randomUUID(), sats: 1_000n, idempotencyKey: 'swyftx-unverified-sale', at: t.now }))).rejects.toMatchObject({
+        code: 'FORBIDDEN',
+        extensions: { reason: 'KYB_NOT_VERIFIED' },
+      });
+      expect(await sql<{ n: number }>(`select count(*)::int as n from pool.sale where tenant_id = ?`, [tenantId])).toEqual(before);
+      expect(await sql(`select key from pool.sale_idempotency where key = 'swyftx-unverified-sale'`)).toEqual([]);
+    } finally {
+      await tx(({ em }) => em.execute(`update treasury_kyb_status set status = 'VERIFIED', seq = seq + 1`));
+    }
   });
 });

@@ -62,6 +62,8 @@ describe('withdrawal rails: Kraken and Swyftx (real PostgreSQL, local fakes)', (
     await sql(`insert into public.tenant (id, name) values (?, 'Rail Pty Ltd')`, [tenantId]);
     await tenants.run(tenantId, async ({ em }) => {
       await em.execute(`insert into holding (exchange, sats) values (?, 5000000)`, [exchange]);
+      // A real exchange: the tenant passed KYB (#11), as treasury's copy of compliance's decision records it.
+      await em.execute(`insert into treasury_kyb_status (status, seq, changed_at) values ('VERIFIED', 1, now())`);
       await writeTreasurySettings(em, { primaryExchange: exchange, failoverExchanges: [], cutoffLocalTime: '17:00' });
     });
     const d = await service.addDestination(member(tenantId, alice, 'OWNER'), kind === 'XPUB' ? { xpub: ZPUB, label: 'Cold' } : { address: STATIC, label: 'Cold' });

@@ -3,6 +3,9 @@ import type { TenantTx } from '../../../lib/db/tenant-tx';
 import type { SaleUpdatedEvent } from '../../../lib/events';
 import { AppError, ErrorCode, badInput } from '../../../lib/errors';
 import { PurchaseStatus } from '../purchases/purchase-state';
+import { assertRouteAllowed } from '../kyb/kyb-gate';
+import { readTreasurySettings } from '../settings/treasury-settings';
+import type { ExchangeName } from '../exchanges/exchange.types';
 
 /** The `purchases` queue job that executes a sale (the purchases processor's second job name). */
 export const SALE_EXECUTE_JOB = 'sale.execute' as const;
@@ -58,6 +61,9 @@ export async function requestSale(
     }
     return { id: prior.sale_id, created: false };
   }
+  // AML/CTF (#11): a sale on a real exchange waits for the tenant's KYB verification (FORBIDDEN KYB_NOT_VERIFIED; paper stays open).
+  const settings = await readTreasurySettings(em);
+  await assertRouteAllowed(em, { primary: settings.primaryExchange as ExchangeName, failover: settings.failoverExchanges as ExchangeName[] }, 'SALE');
   // The lock in availableSats also serialises requests with one key: the second sees the first's row below.
   const available = await availableSats(tx);
   const [again] = await em.execute<{ request_hash: string; sale_id: string }[]>(`select request_hash, sale_id from sale_idempotency where key = ?`, [key]);

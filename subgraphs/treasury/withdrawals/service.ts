@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { assertExchangeAllowed, kybStatus } from '../kyb/kyb-gate';
 import type { Scope } from '../../../lib/access';
 import { isUuid } from '../../../lib/db/tenant-context';
 import type { TenantTx } from '../../../lib/db/tenant-tx';
@@ -203,6 +204,8 @@ export class WithdrawalService {
       if (!(WITHDRAWAL_RAILS as readonly string[]).includes(rail)) {
         throw new AppError(ErrorCode.CONFLICT, `withdrawals are not available on ${rail}; choose paper, kraken or swyftx as the primary exchange`, { reason: 'NO_WITHDRAWAL_RAIL', exchange: rail });
       }
+      // AML/CTF (#11): a withdrawal from a real exchange waits for the tenant's KYB verification (paper stays open).
+      await assertExchangeAllowed(em, rail, 'WITHDRAWAL');
       const available = await availableSats(tx, rail);
       const sats = amount.kind === 'ALL' ? available : amount.sats;
       if (sats <= 0n || sats > available) {
@@ -369,7 +372,7 @@ export class WithdrawalService {
    * available balance and fee; a withdrawal is made at most once per tenant and period (unique
    * `auto_period`), pre-approved by the policy, and enqueued like an approved one.
    */
-  async runAutoWithdraw(tx: TenantTx, period: string): Promise<AutoWithdrawDecision | { withdraw: false; reason: 'NO_POLICY' | 'ALREADY_DONE' | 'DESTINATION_NOT_USABLE' | 'NO_WITHDRAWAL_RAIL' }> {
+  async runAutoWithdraw(tx: TenantTx, period: string): Promise<AutoWithdrawDecision | { withdraw: false; reason: 'NO_POLICY' | 'ALREADY_DONE' | 'DESTINATION_NOT_USABLE' | 'NO_WITHDRAWAL_RAIL' | 'KYB_NOT_VERIFIED' }> {
     const { em } = tx;
     const policy = await loadAutoPolicy(em);
     if (!policy) return { withdraw: false, reason: 'NO_POLICY' };
@@ -377,6 +380,7 @@ export class WithdrawalService {
     if (done) return { withdraw: false, reason: 'ALREADY_DONE' };
     const rail = this.rail ?? (await readTreasurySettings(em)).primaryExchange;
     if (!(WITHDRAWAL_RAILS as readonly string[]).includes(rail)) return { withdraw: false, reason: 'NO_WITHDRAWAL_RAIL' };
+    if (rail !== 'paper' && (await kybStatus(em)) !== 'VERIFIED') return { withdraw: false, reason: 'KYB_NOT_VERIFIED' };
     const [d] = await loadDestinations(em, [policy.destinationId], true);
     const now = this.now();
     if (!d || d.kind !== 'XPUB' || !usability(d, now, this.policy).usable) return { withdraw: false, reason: 'DESTINATION_NOT_USABLE' };
