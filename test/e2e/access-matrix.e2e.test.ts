@@ -39,7 +39,9 @@ type Rule =
   /** Open to anyone (sign-up, login, public prices…): never FORBIDDEN or UNAUTHENTICATED-by-gate. */
   | { public: true; args?: Record<string, unknown> }
   /** Gated by a matrix action. `self`: any signed-in user, never an API key (acts on the caller). */
-  | { action: Action | 'self'; args?: Record<string, unknown>; endsSession?: boolean };
+  | { action: Action | 'self'; args?: Record<string, unknown>; endsSession?: boolean }
+  /** The platform's compliance officer only (a platform role, no tenant role or API key has it): FORBIDDEN to every tenant caller. */
+  | { officer: true; args?: Record<string, unknown> };
 
 /** Fill-ins: `$foreign.<name>` is replaced by the other tenant's id of that kind. */
 const FIELDS: Record<string, Rule> = {
@@ -103,6 +105,16 @@ const FIELDS: Record<string, Rule> = {
   'Mutation.setWithdrawalPolicy': { action: 'withdrawal:manage', args: { thresholdAudCents: '0', approvalsRequired: 0, roles: [] } },
   'Mutation.requestWithdrawal': { action: 'withdrawal:manage', args: { satoshis: '0', destinationId: '$foreign.purchase', idempotencyKey: 'matrix-withdrawal' } },
   'Mutation.approveWithdrawal': { action: 'withdrawal:approve', args: { id: '$foreign.purchase' } },
+  'Mutation.rejectWithdrawal': { action: 'withdrawal:approve', args: { id: '$foreign.purchase', reason: 'matrix' } },
+  'Mutation.cancelWithdrawal': { action: 'withdrawal:manage', args: { id: '$foreign.purchase' } },
+  'Mutation.disableWithdrawalDestination': { action: 'withdrawal:manage', args: { id: '$foreign.purchase' } },
+  'Mutation.reenableWithdrawalDestination': { action: 'withdrawal:manage', args: { id: '$foreign.purchase' } },
+  'Mutation.renameWithdrawalDestination': { action: 'withdrawal:manage', args: { id: '$foreign.purchase', label: 'matrix' } },
+  'Query.autoWithdrawPolicy': { action: 'withdrawal:read' },
+  'Mutation.setAutoWithdrawPolicy': {
+    action: 'withdrawal:approve',
+    args: { enabled: true, destinationId: '$foreign.purchase', thresholdSats: '-1', keepSats: '0', maxFeeShareBps: 100, feeSatPerKvB: '1000' },
+  },
   // compliance subgraph
   'Query.auditEvents': { action: 'audit:read' },
   'Query.verifyAuditChain': { action: 'audit:verify' },
@@ -121,6 +133,28 @@ const FIELDS: Record<string, Rule> = {
   'Query.taxReport': { action: 'tax:read', args: { id: '00000000-0000-4000-8000-000000000000' } },
   'Query.taxReports': { action: 'tax:read' },
   'Mutation.requestTaxReport': { action: 'tax:read', args: { financialYear: 'matrix' } },
+  // compliance: books (#12); another tenant's ids or bad input, so nothing is written
+  'Query.ledgerConnections': { action: 'books:read' },
+  'Query.journalPosts': { action: 'books:read' },
+  'Query.journalPost': { action: 'books:read', args: { id: '$foreign.purchase' } },
+  'Mutation.connectLedger': { action: 'books:manage', args: { provider: 'XERO' } },
+  'Mutation.completeLedgerConnection': { action: 'books:manage', args: { callbackUrl: 'not a url' } },
+  'Mutation.setAccountMapping': { action: 'books:manage', args: { connectionId: '$foreign.purchase', mapping: { digitalAsset: '', exchangeClearing: '', realisedGain: '', realisedLoss: '', feesExpense: '' } } },
+  'Mutation.disconnectLedger': { action: 'books:manage', args: { connectionId: '$foreign.purchase' } },
+  'Mutation.retryJournalPost': { action: 'books:manage', args: { id: '$foreign.purchase' } },
+  // compliance: AML/CTF (#11); the tenant's own KYB record, and the officer's cross-tenant path
+  'Query.kybStatus': { action: 'kyb:read' },
+  'Mutation.recordLegalEntity': { action: 'kyb:write', args: { input: { abn: '12345678901', directors: [], beneficialOwners: [] } } },
+  'Query.kybReviews': { officer: true },
+  'Mutation.decideKyb': { officer: true, args: { tenantId: '$foreign.tenant', status: 'VERIFIED', reason: 'matrix' } },
+  'Query.complianceCases': { officer: true },
+  'Query.complianceCase': { officer: true, args: { id: '$foreign.purchase' } },
+  'Query.smrDraft': { officer: true, args: { caseId: '$foreign.purchase' } },
+  'Mutation.assignCase': { officer: true, args: { caseId: '$foreign.purchase' } },
+  'Mutation.noteCase': { officer: true, args: { caseId: '$foreign.purchase', note: 'matrix' } },
+  'Mutation.escalateCase': { officer: true, args: { caseId: '$foreign.purchase', grounds: [] } },
+  'Mutation.closeCase': { officer: true, args: { caseId: '$foreign.purchase', reason: 'matrix' } },
+  'Mutation.reportCase': { officer: true, args: { caseId: '$foreign.purchase', austracReference: 'matrix' } },
   // market-price subgraph
   'Query.btcPrice': { public: true },
   'Query.priceHistory': { public: true },
@@ -406,7 +440,7 @@ describe('the access matrix over every field of the supergraph', () => {
           continue;
         }
         const allowed =
-          caller === 'anonymous'
+          caller === 'anonymous' || 'officer' in rule
             ? false
             : caller === 'apiKey'
               ? rule.action !== 'self' && scopesAllow(API_KEY_SCOPES, rule.action)
