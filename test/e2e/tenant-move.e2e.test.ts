@@ -77,12 +77,19 @@ describe('moving a tenant between pool and its own schema while it is busy (npm 
     if (r.errors) x.failures.push(`query: ${r.errors.map((e) => e.extensions?.code).join()}`);
   }
 
-  /** Webhooks, purchases and queries for a tenant, concurrently, until stopped (bounded to 400 rounds). */
+  /**
+   * Webhooks, purchases and queries for a tenant, concurrently, until stopped (bounded to 400 rounds).
+   * Each loop paces itself (25 ms between requests): busy, but not a flood that leaves the workers a
+   * backlog of minutes on a loaded CI machine.
+   */
   function traffic(x: Tenant, tag: string): { stop: () => Promise<void> } {
     let running = true;
     let i = 0;
     const loop = async (step: (n: number) => Promise<void>): Promise<void> => {
-      for (let n = 0; running && n < 400; n++) await step(n);
+      for (let n = 0; running && n < 400; n++) {
+        await step(n);
+        await new Promise((r) => setTimeout(r, 25));
+      }
     };
     const done = Promise.all([
       loop(() => pay(x, `evt_${tag}_${i++}`, 1000 + i)),
