@@ -2,15 +2,12 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
-// Folders being rewritten on other branches (#9): type-aware rules are pending there until they land.
-const TYPED_LINT_PENDING = ['subgraphs/treasury/**', 'subgraphs/compliance/**'];
-
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', '.data/', 'coverage/', '**/*.js', '**/*.mjs', 'web/dist/', 'web/src/gql/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   // Type-aware lint (#9): each file is checked with the tsconfig that includes it (root or web/).
-  ...tseslint.configs.recommendedTypeChecked.map((config) => ({ ...config, ignores: [...(config.ignores ?? []), ...TYPED_LINT_PENDING] })),
+  ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
       globals: { ...globals.node, ...globals.jest },
@@ -85,6 +82,9 @@ export default tseslint.config(
       'subgraphs/tenant/migrations/public/Migration20261125000200_identity.ts',
       'subgraphs/tenant/migrations/public/Migration20261202001000_public_tenant_rls.ts',
       'subgraphs/tenant/payments/webhooks/stripe.verifier.ts',
+      'subgraphs/treasury/exchanges/exchange-router.spec.ts',
+      'subgraphs/treasury/exchanges/kraken.client.spec.ts',
+      'subgraphs/treasury/exchanges/paper.exchange.spec.ts',
       'test/bench/purchase-latency.bench.ts',
       'test/bench/subscriptions.bench.ts',
       'test/e2e/access-log.e2e.test.ts',

@@ -13,7 +13,7 @@ export function canonicalJson(value: unknown): string {
     if (Array.isArray(v)) return v.map(norm);
     if (typeof v === 'object') {
       const out: { [k: string]: Json } = {};
-      for (const k of Object.keys(v as object).sort()) {
+      for (const k of Object.keys(v).sort()) {
         const inner = (v as Record<string, unknown>)[k];
         if (inner !== undefined) out[k] = norm(inner);
       }

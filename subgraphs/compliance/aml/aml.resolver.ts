@@ -5,12 +5,12 @@ import { AppError, ErrorCode } from '../../../lib/errors';
 import { canonicalJson } from '../audit-chain';
 import type { ComplianceServices } from '../reports/reports.resolver';
 import type { AbrClient } from './abr.client';
-import type { Evidence, EvidenceKind, LegalEntityInput, VerificationStatus } from './kyb';
+import type { Evidence, LegalEntityInput } from './kyb';
 import { kybOf, recordLegalEntity } from './kyb.service';
 import type { StoredKyb } from './kyb.store';
 import type { OfficerPath } from './officer';
 import type { CaseView, OfficerService } from './officer.service';
-import { fieldsToComplete, type SuspicionGround } from './smr';
+import { fieldsToComplete } from './smr';
 
 /**
  * AML/CTF API (#11). Tenants: `kybStatus`, `recordLegalEntity` (kyb:read / kyb:write through the
@@ -318,8 +318,8 @@ export class AmlResolver {
   ): Promise<KybRecordGql> {
     const s = aml(ctx);
     const o = await s.officerPath.require(ctx);
-    const ev: Evidence[] = (evidence ?? []).filter((e) => EVIDENCE_KINDS.has(e.kind)).map((e) => ({ kind: e.kind as EvidenceKind, reference: e.reference, ...(e.note ? { note: e.note } : {}) }));
-    return recordGql(await s.officer.decideKyb(o, tenantId, { to: status as VerificationStatus, reason, evidence: ev }));
+    const ev: Evidence[] = (evidence ?? []).filter((e) => EVIDENCE_KINDS.has(e.kind)).map((e) => ({ kind: e.kind, reference: e.reference, ...(e.note ? { note: e.note } : {}) }));
+    return recordGql(await s.officer.decideKyb(o, tenantId, { to: status, reason, evidence: ev }));
   }
 
   @Query(() => [ComplianceCaseGql], { description: 'Compliance officer: cases across tenants, newest first (every read audited).' })
@@ -358,7 +358,7 @@ export class AmlResolver {
   ): Promise<ComplianceCaseGql> {
     const s = aml(ctx);
     const o = await s.officerPath.require(ctx);
-    return caseGql(await s.officer.escalate(o, caseId, { grounds: grounds as SuspicionGround[], terrorismFinancing: terrorismFinancing === true, suspicionFormedAt: suspicionFormedAt ?? null }));
+    return caseGql(await s.officer.escalate(o, caseId, { grounds: grounds, terrorismFinancing: terrorismFinancing === true, suspicionFormedAt: suspicionFormedAt ?? null }));
   }
 
   @Mutation(() => ComplianceCaseGql, { description: 'Compliance officer: close a case that was not escalated, with the reason.' })

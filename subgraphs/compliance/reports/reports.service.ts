@@ -143,7 +143,10 @@ export async function generateTaxReport(tenants: TenantTransactions, store: Obje
     const pdf = new Uint8Array(await renderSummaryPdf(report));
     const csvKey = reportKey(tenantId, reportId, fy, 'CSV');
     const pdfKey = reportKey(tenantId, reportId, fy, 'PDF');
-    await tenants.run(tenantId, async (tx) => published(tx, reportId, 'RUNNING', 60));
+    await tenants.run(tenantId, (tx) => {
+      published(tx, reportId, 'RUNNING', 60);
+      return Promise.resolve();
+    });
     await store.put(csvKey, csv, 'text/csv; charset=utf-8');
     await store.put(pdfKey, pdf, 'application/pdf');
     await tenants.run(tenantId, async (tx) => {

@@ -42,7 +42,7 @@ type Raw = Record<string, unknown>;
 const big = (v: unknown): bigint => BigInt(String(v));
 const bigOrUndef = (v: unknown): bigint | undefined => (v === null || v === undefined ? undefined : big(v));
 const str = (v: unknown): string => String(v);
-const strOrUndef = (v: unknown): string | undefined => (v === null || v === undefined ? undefined : String(v));
+const strOrUndef = (v: unknown): string | undefined => (v === null || v === undefined ? undefined : str(v));
 const boolOrUndef = (v: unknown): boolean | undefined => (v === null || v === undefined ? undefined : v === true || v === 't');
 const instant = (v: unknown): Date => (v instanceof Date ? v : new Date(String(v)));
 const json = (v: unknown): unknown => (typeof v === 'string' ? (JSON.parse(v) as unknown) : v);

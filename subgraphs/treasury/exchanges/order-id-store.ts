@@ -29,25 +29,27 @@ export class InMemoryOrderIdStore implements OrderIdStore {
   private readonly byClient = new Map<string, OrderIdRecord>();
   private readonly byExchangeId = new Map<string, string>();
 
-  async get(exchange: ExchangeName, clientOrderId: string): Promise<OrderIdRecord | null> {
+  get(exchange: ExchangeName, clientOrderId: string): Promise<OrderIdRecord | null> {
     const r = this.byClient.get(`${exchange}|${clientOrderId}`);
-    return r ? { ...r } : null;
+    return Promise.resolve(r ? { ...r } : null);
   }
 
-  async reserve(exchange: ExchangeName, record: OrderIdRecord): Promise<void> {
+  reserve(exchange: ExchangeName, record: OrderIdRecord): Promise<void> {
     const key = `${exchange}|${record.clientOrderId}`;
     if (!this.byClient.has(key)) this.byClient.set(key, { ...record });
+    return Promise.resolve();
   }
 
-  async link(exchange: ExchangeName, clientOrderId: string, exchangeOrderId: string): Promise<void> {
+  link(exchange: ExchangeName, clientOrderId: string, exchangeOrderId: string): Promise<void> {
     const key = `${exchange}|${clientOrderId}`;
     const r = this.byClient.get(key);
-    if (!r) throw new Error('link without reserve');
+    if (!r) return Promise.reject(new Error('link without reserve'));
     r.exchangeOrderId = exchangeOrderId;
     this.byExchangeId.set(`${exchange}|${exchangeOrderId}`, clientOrderId);
+    return Promise.resolve();
   }
 
-  async clientOrderIdFor(exchange: ExchangeName, exchangeOrderId: string): Promise<string | null> {
-    return this.byExchangeId.get(`${exchange}|${exchangeOrderId}`) ?? null;
+  clientOrderIdFor(exchange: ExchangeName, exchangeOrderId: string): Promise<string | null> {
+    return Promise.resolve(this.byExchangeId.get(`${exchange}|${exchangeOrderId}`) ?? null);
   }
 }

@@ -163,7 +163,7 @@ export class WithdrawalService {
   /** One tier: withdrawals worth more than `thresholdAudCents` need `approvalsRequired` approvals by members with `roles`. */
   async setPolicy(scope: Scope, thresholdAudCents: bigint, approvalsRequired: number, roles: readonly string[]): Promise<ApprovalPolicy> {
     if (!roles.every((r): r is Role => (ROLES as readonly string[]).includes(r))) throw badInput('roles must be OWNER, ADMIN or USER', 'roles');
-    const policy: ApprovalPolicy = { tiers: [{ aboveAudCents: thresholdAudCents, approvals: approvalsRequired, roles: roles as Role[] }] };
+    const policy: ApprovalPolicy = { tiers: [{ aboveAudCents: thresholdAudCents, approvals: approvalsRequired, roles: roles }] };
     assertApprovalPolicy(policy);
     const now = this.now();
     await scope.tx(async (tx) => {

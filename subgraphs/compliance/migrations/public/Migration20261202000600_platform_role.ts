@@ -5,7 +5,7 @@ import { Migration } from '@mikro-orm/migrations';
  * COMPLIANCE_OFFICER works AML cases across tenants (subgraphs/compliance/aml/officer.ts).
  */
 export class Migration20261202000600_platform_role extends Migration {
-  override async up(): Promise<void> {
+  override up(): void {
     this.addSql(`
       create table if not exists public.platform_role (
         user_id uuid not null,

@@ -6,7 +6,7 @@ import { Migration } from '@mikro-orm/migrations';
  * platform data. A reservation is written before the order is sent, the exchange id after it answers.
  */
 export class Migration20261125000400_exchange_order_link extends Migration {
-  override async up(): Promise<void> {
+  override up(): void {
     this.addSql(`
       create table if not exists public.exchange_order_link (
         exchange text not null,

@@ -6,7 +6,7 @@ import { Migration } from '@mikro-orm/migrations';
  * quantity. A row is a buy (aud_cents > 0, no sats) or a sell (sats > 0, aud_cents = 0), never both.
  */
 export class Migration20261202170000_exchange_order_link_sells extends Migration {
-  override async up(): Promise<void> {
+  override up(): void {
     this.addSql(`alter table public.exchange_order_link add column if not exists sats bigint;`);
     this.addSql(`alter table public.exchange_order_link drop constraint if exists exchange_order_link_aud_cents_check;`);
     this.addSql(`alter table public.exchange_order_link drop constraint if exists exchange_order_link_quantity_check;`);
