@@ -7,8 +7,7 @@
  *     `exchangeDestinationRef(destinationId)`;
  *   - `POST /funds/withdraw/BTC/` `{quantity, address_id, reason}` → `{id}` (quantity in BTC, fee on top);
  *   - `GET /history/withdraw/BTC/?limit=&page=` → `{record: [{id, quantity, fee, address, status, created_time (ms), txid}]}`.
- * Auth as the Swyftx client does it: `POST /auth/refresh/ {apiKey}` → a JWT sent as Bearer, renewed a
- * minute before its `exp` and once on a 401 (the client's token handling is private to it).
+ * Auth, token cache and error bodies: `SwyftxSession` (swyftx.session.ts), the same as the order client's.
  * Swyftx takes no client id on a withdrawal and its history carries no name, so `find` matches by id
  * when we stored it, else by address + amount + attempt time (reconcile.ts), never guessing between two.
  */
@@ -16,13 +15,12 @@ import { z } from 'zod';
 import { stringifyJson, textToUnits, unitsToText, type JsonValue } from '../../../lib/money';
 import { findOurWithdrawal, type ExchangeWithdrawalRecord, type ExchangeWithdrawalState } from '../withdrawals/reconcile';
 import { RailRefusedError, type RailFind, type RailLookup, type RailSubmit, type RailWithdrawal, type WithdrawalRail } from '../withdrawals/rail';
-import { errorForStatus, invalidResponse, parseBody, sendHttp, type FetchLike, type HttpResponse } from './exchange-http';
+import { invalidResponse, type FetchLike } from './exchange-http';
 import { ExchangeError, safeExchangeText } from './exchange.types';
 import { railWithdrawalOf } from './kraken-withdrawal.rail';
-import { SWYFTX_DEFAULT_BASE_URL } from './swyftx.client';
+import { SwyftxSession } from './swyftx.session';
 
 const num = z.string(); // lossless JSON: numbers arrive as their source text
-const TokenResponse = z.object({ accessToken: z.string().min(1) });
 const SavedAddress = z.object({ id: num, name: z.string(), address_details: z.object({ address: z.string() }) });
 const SavedAddresses = z.array(SavedAddress);
 const WithdrawResponse = z.object({ id: num });
@@ -36,7 +34,6 @@ const HistoryRow = z.object({
   txid: z.string().nullish(),
 });
 const History = z.union([z.array(HistoryRow), z.object({ record: z.array(HistoryRow) })]);
-const ErrorBody = z.object({ error: z.union([z.string(), z.object({ error: z.string().optional(), message: z.string().optional() })]) });
 
 /** Swyftx withdrawal status → ours (names unverified: pending states stay pending, anything unknown is an error). */
 export function swyftxWithdrawalState(status: string, txid: string | null): ExchangeWithdrawalState {
@@ -99,28 +96,22 @@ export type SwyftxWithdrawalRailOptions = {
 export class SwyftxWithdrawalRail implements WithdrawalRail {
   readonly name = 'swyftx';
   readonly settleMs: number;
-  private readonly baseUrl: string;
-  private readonly timeoutMs: number;
-  private readonly now: () => Date;
-  private token: { value: string; refreshAtMs: number } | null = null;
+  private readonly session: SwyftxSession;
 
   constructor(private readonly opts: SwyftxWithdrawalRailOptions) {
-    if (!opts.apiKey) throw new Error('swyftx: apiKey is required');
-    this.baseUrl = (opts.baseUrl ?? SWYFTX_DEFAULT_BASE_URL).replace(/\/+$/, '');
-    this.timeoutMs = opts.timeoutMs ?? 15_000;
+    this.session = new SwyftxSession(opts);
     this.settleMs = opts.settleMs ?? 5 * 60 * 1000;
-    this.now = opts.now ?? (() => new Date());
   }
 
   async submit(req: RailSubmit): Promise<RailWithdrawal> {
-    const saved = SavedAddresses.safeParse(await this.authed('GET', '/address/withdraw/BTC/', undefined, false));
+    const saved = SavedAddresses.safeParse(await this.session.authed('GET', '/address/withdraw/BTC/', undefined));
     if (!saved.success) throw invalidResponse('swyftx', 'the saved withdrawal addresses are malformed', false);
     const entry = saved.data.find((a) => a.name === req.keyName);
     if (!entry) throw new RailRefusedError('swyftx', `no saved Swyftx withdrawal address is named ${req.keyName}`);
     if (entry.address_details.address !== req.address) throw new RailRefusedError('swyftx', `the saved Swyftx address ${req.keyName} points elsewhere`);
     let result: JsonValue;
     try {
-      result = await this.authed('POST', '/funds/withdraw/BTC/', stringifyJson({ quantity: unitsToText(req.sats, 8), address_id: entry.id, reason: `withdrawal ${req.clientId}` }), true);
+      result = await this.session.authed('POST', '/funds/withdraw/BTC/', stringifyJson({ quantity: unitsToText(req.sats, 8), address_id: entry.id, reason: `withdrawal ${req.clientId}` }), { mutation: true });
     } catch (err) {
       if (err instanceof ExchangeError && err.kind === 'REJECTED' && !err.outcomeUnknown) throw new RailRefusedError('swyftx', err.message);
       throw err;
@@ -133,7 +124,7 @@ export class SwyftxWithdrawalRail implements WithdrawalRail {
   async find(lookup: RailLookup): Promise<RailFind> {
     if (lookup.attemptedAt === null && lookup.railRef === null) return { kind: 'NOT_FOUND' };
     const limit = this.opts.scanLimit ?? 50;
-    const parsed = History.safeParse(await this.authed('GET', `/history/withdraw/BTC/?limit=${limit}&page=1`, undefined, false));
+    const parsed = History.safeParse(await this.session.authed('GET', `/history/withdraw/BTC/?limit=${limit}&page=1`, undefined));
     if (!parsed.success) throw invalidResponse('swyftx', 'the withdrawal history is malformed', false);
     const rows = Array.isArray(parsed.data) ? parsed.data : parsed.data.record;
     const match = findOurWithdrawal(
@@ -143,71 +134,5 @@ export class SwyftxWithdrawalRail implements WithdrawalRail {
     );
     if (match.kind === 'FOUND') return { kind: 'FOUND', withdrawal: railWithdrawalOf(lookup.clientId, match.record, lookup.address) };
     return match;
-  }
-
-  private async accessToken(): Promise<string> {
-    if (this.token && this.now().getTime() < this.token.refreshAtMs) return this.token.value;
-    const res = await sendHttp({
-      exchange: 'swyftx',
-      url: `${this.baseUrl}/auth/refresh/`,
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ apiKey: this.opts.apiKey }),
-      timeoutMs: this.timeoutMs,
-      mutation: false,
-      fetchImpl: this.opts.fetchImpl,
-    });
-    if (res.status < 200 || res.status >= 300) throw this.httpError(res, false);
-    const parsed = TokenResponse.safeParse(parseBody('swyftx', res, false));
-    if (!parsed.success) throw invalidResponse('swyftx', 'token response has no accessToken', false);
-    const value = parsed.data.accessToken;
-    let refreshAtMs = this.now().getTime() + 10 * 60_000;
-    try {
-      const payload: unknown = JSON.parse(Buffer.from(value.split('.')[1] ?? '', 'base64url').toString('utf8'));
-      const exp = typeof payload === 'object' && payload !== null ? (payload as { exp?: unknown }).exp : undefined;
-      if (typeof exp === 'number' && Number.isFinite(exp)) refreshAtMs = exp * 1000 - 60_000;
-    } catch {
-      // unreadable exp: the default lifetime
-    }
-    this.token = { value, refreshAtMs };
-    return value;
-  }
-
-  /** Bearer call; a 401 renews the token once (a 401 means nothing was done). */
-  private async authed(method: 'GET' | 'POST', path: string, body: string | undefined, mutation: boolean): Promise<JsonValue> {
-    for (let attempt = 0; ; attempt++) {
-      const token = await this.accessToken();
-      const res = await sendHttp({
-        exchange: 'swyftx',
-        url: this.baseUrl + path,
-        method,
-        headers: { Authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
-        body,
-        timeoutMs: this.timeoutMs,
-        mutation,
-        operation: `${method} ${path.split('?')[0] ?? path}`,
-        fetchImpl: this.opts.fetchImpl,
-      });
-      if (res.status === 401 && attempt === 0) {
-        this.token = null;
-        continue;
-      }
-      if (res.status < 200 || res.status >= 300) throw this.httpError(res, mutation);
-      return parseBody('swyftx', res, mutation);
-    }
-  }
-
-  private httpError(res: HttpResponse, mutation: boolean): ExchangeError {
-    let detail = '';
-    try {
-      const parsed = ErrorBody.safeParse(JSON.parse(res.text));
-      if (parsed.success) {
-        const e = parsed.data.error;
-        detail = typeof e === 'string' ? e : [e.error, e.message].filter(Boolean).join(': ');
-      }
-    } catch {
-      // non-JSON error body: the status says enough
-    }
-    return errorForStatus('swyftx', res.status, mutation, safeExchangeText(detail, [this.opts.apiKey, this.token?.value ?? '']));
   }
 }

@@ -1,8 +1,7 @@
 /**
  * Swyftx REST (https://docs.swyftx.com.au).
  *
- * Auth: POST /auth/refresh/ {apiKey} → {accessToken} (a JWT), sent as `Authorization: Bearer`.
- * The token is cached until shortly before its `exp`, and refreshed once on a 401.
+ * Auth, token cache and error bodies: `SwyftxSession` (swyftx.session.ts), shared with the withdrawal rail.
  * Buy: POST /orders/ {primary: "AUD", secondary: "BTC", quantity, assetQuantity: "AUD",
  * orderType: "MARKET_BUY"} → {orderUuid, order}; read back with GET /orders/byId/<orderUuid>.
  * Sell: the same POST with quantity in BTC, assetQuantity "BTC", orderType "MARKET_SELL". On both,
@@ -20,9 +19,10 @@
  * below, and that on a filled AUD→BTC market buy `amount` is AUD spent and `total` is BTC received.
  */
 import { z } from 'zod';
-import { averagePriceAudPerBtc, centsToAud, isPlainNonNegativeDecimal, JsonNumberLiteral, type JsonValue, parseDecimal, stringifyJson, textToUnits, unitsToText } from '../../../lib/money';
+import { averagePriceAudPerBtc, centsToAud, isPlainNonNegativeDecimal, JsonNumberLiteral, parseDecimal, stringifyJson, textToUnits, unitsToText } from '../../../lib/money';
 import { log } from '../../../lib/logger';
-import { errorForStatus, invalidResponse, orderUnits, parseBody, sendHttp, type FetchLike, type HttpResponse } from './exchange-http';
+import { invalidResponse, orderUnits, type FetchLike } from './exchange-http';
+import { SwyftxSession } from './swyftx.session';
 import {
   assertClientOrderId,
   assertPositiveAudCents,
@@ -37,7 +37,6 @@ import {
 } from './exchange.types';
 import { InMemoryOrderIdStore, type OrderIdRecord, type OrderIdStore } from './order-id-store';
 
-export const SWYFTX_DEFAULT_BASE_URL = 'https://api.swyftx.com.au';
 
 /** Swyftx order status codes (from Swyftx's docs as recalled; unverified against the live API). */
 export const SWYFTX_STATUS: Readonly<Record<string, string>> = {
@@ -54,7 +53,6 @@ const num = z.string(); // lossless JSON: numbers arrive as their source text
 const AssetList = z.array(z.object({ id: num, code: z.string() }));
 const LiveRates = z.record(z.string(), z.unknown());
 const LiveRate = z.object({ askPrice: num.nullish() });
-const TokenResponse = z.object({ accessToken: z.string().min(1) });
 const SwyftxOrder = z.object({
   orderUuid: z.string().optional(),
   primary_asset: num.nullish(),
@@ -74,11 +72,6 @@ export type SwyftxOrderInfo = z.infer<typeof SwyftxOrder>;
 const ListedOrder = SwyftxOrder.extend({ orderUuid: z.string() });
 const PlaceResponse = z.object({ orderUuid: z.string().min(1), order: SwyftxOrder.partial({ status: true }).nullish() });
 const OrderList = z.union([z.array(z.unknown()), z.object({ orders: z.array(z.unknown()) })]);
-const ErrorBody = z.object({
-  error: z.union([z.string(), z.object({ error: z.string().optional(), message: z.string().optional() })]),
-  message: z.string().optional(),
-});
-
 type AssetIds = { aud: string; btc: string };
 
 const units = (text: string | null | undefined, decimals: number, rounding: 'floor' | 'half-up', field: string): bigint =>
@@ -160,25 +153,20 @@ export type SwyftxClientOptions = {
 
 export class SwyftxClient implements ExchangeAdapter {
   readonly name = 'swyftx' as const;
-  private readonly baseUrl: string;
-  private readonly timeoutMs: number;
+  private readonly session: SwyftxSession;
   private readonly store: OrderIdStore;
   private readonly now: () => Date;
-  private token: { value: string; refreshAtMs: number } | null = null;
-  private refreshing: Promise<string> | null = null;
   private assetIds: AssetIds | null = null;
 
   constructor(private readonly opts: SwyftxClientOptions) {
-    if (!opts.apiKey) throw new Error('swyftx: apiKey is required');
-    this.baseUrl = (opts.baseUrl ?? SWYFTX_DEFAULT_BASE_URL).replace(/\/+$/, '');
-    this.timeoutMs = opts.timeoutMs ?? 15_000;
+    this.session = new SwyftxSession(opts);
     this.store = opts.orderIds ?? new InMemoryOrderIdStore();
     this.now = opts.now ?? (() => new Date());
   }
 
   async quote(): Promise<Quote> {
     const ids = await this.ids();
-    const rates = LiveRates.safeParse(await this.publicGet(`/live-rates/${ids.aud}/`));
+    const rates = LiveRates.safeParse(await this.session.publicGet(`/live-rates/${ids.aud}/`));
     const btc = rates.success ? LiveRate.safeParse(rates.data[ids.btc]) : null;
     const ask = btc?.success ? btc.data.askPrice : undefined;
     if (!ask || !isPlainNonNegativeDecimal(ask) || parseDecimal(ask)?.coef === 0n) {
@@ -226,7 +214,7 @@ export class SwyftxClient implements ExchangeAdapter {
         ? { primary: 'AUD', secondary: 'BTC', quantity: new JsonNumberLiteral(centsToAud(want.audCents)), assetQuantity: 'AUD', orderType: 'MARKET_BUY' }
         : { primary: 'AUD', secondary: 'BTC', quantity: new JsonNumberLiteral(unitsToText(want.sats, 8)), assetQuantity: 'BTC', orderType: 'MARKET_SELL' },
     );
-    const placed = PlaceResponse.safeParse(await this.authed('POST', '/orders/', body, true));
+    const placed = PlaceResponse.safeParse(await this.session.authed('POST', '/orders/', body, { mutation: true }));
     if (!placed.success) throw invalidResponse('swyftx', 'order response has no orderUuid', true);
     const uuid = placed.data.orderUuid;
     await this.store.link('swyftx', clientOrderId, uuid);
@@ -272,7 +260,7 @@ export class SwyftxClient implements ExchangeAdapter {
 
   async health(): Promise<HealthStatus> {
     try {
-      await this.accessToken();
+      await this.session.accessToken();
       await this.quote();
       return { ok: true };
     } catch (err) {
@@ -283,7 +271,7 @@ export class SwyftxClient implements ExchangeAdapter {
   /** Finds the order a lost response left unlinked: same quantity (AUD for a buy, BTC for a sell), placed after the reservation. */
   private async reconcileReservation(record: OrderIdRecord, ids: AssetIds): Promise<[string, SwyftxOrderInfo] | null> {
     const limit = this.opts.reconcileScanLimit ?? 50;
-    const listed = OrderList.safeParse(await this.authed('GET', `/orders/BTC?limit=${limit}`, undefined, false));
+    const listed = OrderList.safeParse(await this.session.authed('GET', `/orders/BTC?limit=${limit}`, undefined));
     if (!listed.success) throw invalidResponse('swyftx', 'order list is malformed', false);
     const rows = Array.isArray(listed.data) ? listed.data : listed.data.orders;
     const since = record.reservedAt.getTime() - (this.opts.reconcileSkewMs ?? 60_000);
@@ -317,7 +305,7 @@ export class SwyftxClient implements ExchangeAdapter {
   }
 
   private async fetchById(uuid: string): Promise<SwyftxOrderInfo | null> {
-    const json = await this.authed('GET', `/orders/byId/${encodeURIComponent(uuid)}`, undefined, false, true);
+    const json = await this.session.authed('GET', `/orders/byId/${encodeURIComponent(uuid)}`, undefined, { allowNotFound: true });
     if (json === null) return null;
     const parsed = SwyftxOrder.safeParse(json);
     if (!parsed.success) throw invalidResponse('swyftx', 'order is malformed', false);
@@ -326,110 +314,12 @@ export class SwyftxClient implements ExchangeAdapter {
 
   private async ids(): Promise<AssetIds> {
     if (this.assetIds) return this.assetIds;
-    const parsed = AssetList.safeParse(await this.publicGet('/markets/assets/'));
+    const parsed = AssetList.safeParse(await this.session.publicGet('/markets/assets/'));
     if (!parsed.success) throw invalidResponse('swyftx', 'asset list is malformed', false);
     const aud = parsed.data.find((a) => a.code === 'AUD')?.id;
     const btc = parsed.data.find((a) => a.code === 'BTC')?.id;
     if (!aud || !btc) throw invalidResponse('swyftx', 'asset list lacks AUD or BTC', false);
     this.assetIds = { aud, btc };
     return this.assetIds;
-  }
-
-  private async accessToken(): Promise<string> {
-    if (this.token && this.now().getTime() < this.token.refreshAtMs) return this.token.value;
-    // One refresh at a time; concurrent callers share it.
-    this.refreshing ??= this.refreshToken().finally(() => {
-      this.refreshing = null;
-    });
-    return this.refreshing;
-  }
-
-  private async refreshToken(): Promise<string> {
-    const res = await sendHttp({
-      exchange: 'swyftx',
-      url: `${this.baseUrl}/auth/refresh/`,
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ apiKey: this.opts.apiKey }),
-      timeoutMs: this.timeoutMs,
-      mutation: false,
-      fetchImpl: this.opts.fetchImpl,
-    });
-    if (res.status < 200 || res.status >= 300) throw this.httpError(res, false);
-    const parsed = TokenResponse.safeParse(parseBody('swyftx', res, false));
-    if (!parsed.success) throw invalidResponse('swyftx', 'token response has no accessToken', false);
-    const value = parsed.data.accessToken;
-    this.token = { value, refreshAtMs: this.tokenRefreshAt(value) };
-    return value;
-  }
-
-  /** Refresh a minute before the JWT's exp; if exp is unreadable, after 10 minutes. */
-  private tokenRefreshAt(jwt: string): number {
-    const nowMs = this.now().getTime();
-    try {
-      const payload: unknown = JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8'));
-      const exp = typeof payload === 'object' && payload !== null ? (payload as { exp?: unknown }).exp : undefined;
-      if (typeof exp === 'number' && Number.isFinite(exp)) return exp * 1000 - 60_000;
-    } catch {
-      // fall through to the default lifetime
-    }
-    return nowMs + 10 * 60_000;
-  }
-
-  private async publicGet(path: string): Promise<JsonValue> {
-    const res = await sendHttp({
-      exchange: 'swyftx',
-      url: this.baseUrl + path,
-      method: 'GET',
-      timeoutMs: this.timeoutMs,
-      mutation: false,
-      fetchImpl: this.opts.fetchImpl,
-    });
-    if (res.status < 200 || res.status >= 300) throw this.httpError(res, false);
-    return parseBody('swyftx', res, false);
-  }
-
-  /** Bearer-authenticated call; a 401 refreshes the token once (401 means nothing was done). */
-  private async authed(
-    method: 'GET' | 'POST',
-    path: string,
-    body: string | undefined,
-    mutation: boolean,
-    allowNotFound = false,
-  ): Promise<JsonValue | null> {
-    for (let attempt = 0; ; attempt++) {
-      const token = await this.accessToken();
-      const res = await sendHttp({
-        exchange: 'swyftx',
-        url: this.baseUrl + path,
-        method,
-        headers: { Authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
-        body,
-        timeoutMs: this.timeoutMs,
-        mutation,
-        fetchImpl: this.opts.fetchImpl,
-      });
-      if (res.status === 401 && attempt === 0) {
-        this.token = null;
-        continue;
-      }
-      if (res.status === 404 && allowNotFound) return null;
-      if (res.status < 200 || res.status >= 300) throw this.httpError(res, mutation);
-      return parseBody('swyftx', res, mutation);
-    }
-  }
-
-  private httpError(res: HttpResponse, mutation: boolean): ExchangeError {
-    let detail = '';
-    try {
-      const parsed = ErrorBody.safeParse(JSON.parse(res.text));
-      if (parsed.success) {
-        const e = parsed.data.error;
-        detail = typeof e === 'string' ? [e, parsed.data.message].filter(Boolean).join(': ') : [e.error, e.message].filter(Boolean).join(': ');
-      }
-    } catch {
-      // non-JSON error body: status alone says enough
-    }
-    return errorForStatus('swyftx', res.status, mutation, safeExchangeText(detail, [this.opts.apiKey, this.token?.value ?? '']));
   }
 }
