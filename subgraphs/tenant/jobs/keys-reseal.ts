@@ -1,4 +1,5 @@
-import { log, withCorrelation } from '../../../lib/logger';
+import { log } from '../../../lib/logger';
+import { PeriodicTask } from '../../../lib/periodic';
 import type { IntegrationService, ResealReport } from '../payments/integration.service';
 import type { MfaService } from '../identity/mfa.service';
 
@@ -19,11 +20,11 @@ export type KeyMaintenanceReport = { rotated: string[]; integrations: ResealRepo
  */
 export class KeyMaintenance {
   readonly name = 'key-maintenance';
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<unknown>;
-  private stopped = false;
+  private readonly periodic: PeriodicTask;
 
-  constructor(private readonly opts: KeyMaintenanceOptions) {}
+  constructor(private readonly opts: KeyMaintenanceOptions) {
+    this.periodic = new PeriodicTask('keys-reseal', opts.intervalMs, () => this.runOnce());
+  }
 
   async runOnce(): Promise<KeyMaintenanceReport> {
     const rotated = this.opts.rotate?.() ?? [];
@@ -36,21 +37,10 @@ export class KeyMaintenance {
   }
 
   start(firstRunMs = 10_000): void {
-    const loop = (): void => {
-      if (this.stopped) return;
-      this.running = withCorrelation('keys-reseal', {}, () => this.runOnce())
-        .catch((err: Error) => log().warn({ err: err.message }, 'key re-seal pass failed'))
-        .finally(() => {
-          this.running = undefined;
-          if (!this.stopped) this.timer = setTimeout(loop, this.opts.intervalMs);
-        });
-    };
-    this.timer = setTimeout(loop, Math.min(firstRunMs, this.opts.intervalMs));
+    this.periodic.start(firstRunMs);
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.periodic.stop();
   }
 }

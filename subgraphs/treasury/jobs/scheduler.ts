@@ -1,7 +1,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { pendingAuditFacts } from '../../../lib/audit';
 import type { TenantTransactions } from '../../../lib/db/tenant-tx';
-import { log, withCorrelation } from '../../../lib/logger';
+import { forEachTenant, PeriodicTask } from '../../../lib/periodic';
 import type { JobInfo, JobQueue } from '../../../lib/queue';
 import { staleReceivedEvents } from '../../tenant/payments/payment-events';
 import { stalePurchases } from '../purchases/purchase.repository';
@@ -32,38 +32,23 @@ export type SchedulerOptions = {
  * Job ids are deterministic, so overlapping passes or several worker processes enqueue once.
  */
 export class TreasuryScheduler {
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
-  private stopped = false;
+  private readonly periodic: PeriodicTask;
 
-  constructor(private readonly opts: SchedulerOptions) {}
-
-  start(): void {
-    const loop = (): void => {
-      if (this.stopped) return;
-      this.running = withCorrelation('treasury-scheduler', {}, () => this.tick())
-        .catch((err: Error) => log().warn({ err: err.message }, 'treasury scheduler pass failed'))
-        .finally(() => {
-          this.running = undefined;
-          if (!this.stopped) this.timer = setTimeout(loop, this.opts.intervalMs);
-        });
-    };
-    this.timer = setTimeout(loop, Math.min(this.opts.intervalMs, 1000));
+  constructor(private readonly opts: SchedulerOptions) {
+    this.periodic = new PeriodicTask('treasury-scheduler', opts.intervalMs, () => this.tick());
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
+  start(): void {
+    this.periodic.start();
+  }
+
+  stop(): Promise<void> {
+    return this.periodic.stop();
   }
 
   async tick(): Promise<void> {
     // The platform's tenant directory (ids only); everything treasury decides comes from its own tables.
-    const tenants = await this.opts.orm.em.fork().getConnection().execute<{ id: string }[]>(`select id from public.tenant order by id`);
-    for (const t of tenants) {
-      // One tenant's failure (a schema not migrated yet, a lock timeout) must not stop the others.
-      await this.tickTenant(t.id).catch((err: Error) => log().warn({ tenantId: t.id, err: err.message }, 'treasury scheduler: tenant skipped'));
-    }
+    await forEachTenant(this.opts.orm, 'treasury scheduler', (tenantId) => this.tickTenant(tenantId));
   }
 
   private async tickTenant(tenantId: string): Promise<void> {

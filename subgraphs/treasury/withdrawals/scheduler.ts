@@ -1,6 +1,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { TenantTransactions } from '../../../lib/db/tenant-tx';
-import { log, withCorrelation } from '../../../lib/logger';
+import { log } from '../../../lib/logger';
+import { forEachTenant, PeriodicTask } from '../../../lib/periodic';
 import type { JobInfo, JobQueue } from '../../../lib/queue';
 import { jobString } from '../../../workers/job-data';
 import type { WithdrawalService } from './service';
@@ -33,39 +34,24 @@ export const autoPeriodOf = (now: Date, periodMs: number): string => `auto:${new
  * overlapping passes or several workers enqueue once.
  */
 export class WithdrawalScheduler {
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
-  private stopped = false;
+  private readonly periodic: PeriodicTask;
   private readonly autoPeriodMs: number;
 
   constructor(private readonly opts: WithdrawalSchedulerOptions) {
     this.autoPeriodMs = opts.autoPeriodMs ?? 24 * 60 * 60 * 1000;
+    this.periodic = new PeriodicTask('withdrawal-scheduler', opts.intervalMs, () => this.tick());
   }
 
   start(): void {
-    const loop = (): void => {
-      if (this.stopped) return;
-      this.running = withCorrelation('withdrawal-scheduler', {}, () => this.tick())
-        .catch((err: Error) => log().warn({ err: err.message }, 'withdrawal scheduler pass failed'))
-        .finally(() => {
-          this.running = undefined;
-          if (!this.stopped) this.timer = setTimeout(loop, this.opts.intervalMs);
-        });
-    };
-    this.timer = setTimeout(loop, Math.min(this.opts.intervalMs, 1000));
+    this.periodic.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.periodic.stop();
   }
 
   async tick(): Promise<void> {
-    const tenants = await this.opts.orm.em.fork().getConnection().execute<{ id: string }[]>(`select id from public.tenant order by id`);
-    for (const t of tenants) {
-      await this.tickTenant(t.id).catch((err: Error) => log().warn({ tenantId: t.id, err: err.message }, 'withdrawal scheduler: tenant skipped'));
-    }
+    await forEachTenant(this.opts.orm, 'withdrawal scheduler', (tenantId) => this.tickTenant(tenantId));
   }
 
   async tickTenant(tenantId: string): Promise<void> {
