@@ -289,8 +289,10 @@ describe('the access matrix over every field of the supergraph', () => {
     );
     const out: Record<string, string> = {};
     for (const { s, t: table } of tables) {
+      // Columns only the clock writes (the relay's publish time, a key's last use, the scheduler's daily
+      // cut-off, which falls due mid-run when the suite runs after 17:00 in the tenant's zone) are left out.
       const rows = await conn.execute<{ h: string | null }[]>(
-        `select md5(string_agg((to_jsonb(x) - 'published_at' - 'last_used_at')::text, ',' order by (to_jsonb(x) - 'published_at' - 'last_used_at')::text)) as h
+        `select md5(string_agg((to_jsonb(x) - 'published_at' - 'last_used_at' - 'last_cutoff_day')::text, ',' order by (to_jsonb(x) - 'published_at' - 'last_used_at' - 'last_cutoff_day')::text)) as h
            from "${s}"."${table}" x where tenant_id = ?`,
         [tenantId],
       );
