@@ -59,32 +59,15 @@ export class TenantDirectory {
 export { isUuid };
 
 /**
- * @deprecated use TenantTransactions.run (lib/db/tenant-tx.ts): the tenant transaction that carries
- * the tenant, the database clock, the outbox and after-commit publishing. Kept while callers move.
- */
-export async function withTenant<T>(
-  orm: MikroORM,
-  directory: TenantDirectory,
-  tenantId: string,
-  fn: (em: EntityManager) => Promise<T>,
-): Promise<T> {
-  if (!isUuid(tenantId)) throw notFound('tenant');
-  const schema = await directory.schemaOf(tenantId);
-  return orm.em.fork({ clear: true }).transactional(async (em) => {
-    await enterTenant(em, schema, tenantId);
-    return fn(em);
-  });
-}
-
-/**
  * Scopes the caller's open transaction to one tenant (search_path and app.tenant_id, both local).
  * It first takes the tenant's schema lock in share mode (held to commit): a tenant move takes it
  * exclusively, so transactions in flight finish before the move and later ones queue behind it. The
  * schema is then read in a second statement (a snapshot taken after the lock), so a transaction that
- * waited for a move uses the new schema, whatever `schema` a stale cache passed in.
+ * waited for a move uses the new schema, whatever `schema` a stale cache passed in (`null`: none known,
+ * e.g. a tenant created earlier in this transaction).
  */
-export async function enterTenant(em: EntityManager, schema: string, tenantId: string): Promise<{ schema: string; now: Date }> {
-  assertSchemaName(schema);
+export async function enterTenant(em: EntityManager, schema: string | null, tenantId: string): Promise<{ schema: string; now: Date }> {
+  if (schema !== null) assertSchemaName(schema);
   await em.execute(
     `select pg_advisory_xact_lock_shared(hashtext('abt-tenant-schema'), hashtext(?)),
             set_config('app.tenant_id', ?, true), set_config('app.correlation_id', ?, true)`,
@@ -97,6 +80,6 @@ export async function enterTenant(em: EntityManager, schema: string, tenantId: s
   const row = rows[0];
   if (row === undefined) throw notFound('tenant');
   assertSchemaName(row.schema_name);
-  if (row.schema_name !== schema) forgetTenantSchema(tenantId);
+  if (schema !== null && row.schema_name !== schema) forgetTenantSchema(tenantId);
   return { schema: row.schema_name, now: new Date(row.now) };
 }

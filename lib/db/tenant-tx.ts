@@ -41,6 +41,18 @@ export type TenantTx = {
   publish(topic: 'withdrawal', event: WithdrawalUpdatedEvent): void;
 };
 
+/**
+ * A transaction that starts in the platform's tables and continues in one tenant: sign-up creates
+ * the tenant, accepting an invitation creates the membership, a second factor updates the user,
+ * then each records its audit fact in the tenant. `enter` scopes this same transaction to the tenant
+ * (once; entering another tenant is refused) and gives its `TenantTx`; after the commit the relay is
+ * kicked and live events published, as with `run`.
+ */
+export type PlatformTx = {
+  readonly em: EntityManager;
+  readonly enter: (tenantId: string) => Promise<TenantTx>;
+};
+
 export type TenantTxOptions = {
   /** Default READ COMMITTED; REPEATABLE READ for a consistent snapshot (audit verification). */
   isolation?: IsolationLevel;
@@ -50,6 +62,7 @@ export type TenantTxOptions = {
 export const tenantChannel = (tenantId: string, topic: string): string => `tenant.${tenantId}.${topic}`;
 
 type Pending = { channel: string; event: BusEvent };
+type AfterCommit = { pending: Pending[]; wroteJobs: boolean };
 
 /**
  * Runs tenant transactions. After a commit it wakes the outbox relay when the transaction wrote
@@ -67,38 +80,66 @@ export class TenantTransactions {
     if (!isUuid(tenantId)) throw notFound('tenant');
     const id = tenantId.toLowerCase();
     const schema = await this.directory.schemaOf(id);
-    const pending: Pending[] = [];
-    let wroteJobs = false;
+    const state: AfterCommit = { pending: [], wroteJobs: false };
     const result = await this.orm.em.fork({ clear: true }).transactional(
-      async (em) => {
-        const entered = await enterTenant(em, schema, id);
-        const tx: TenantTx = {
-          em,
-          tenantId: id,
-          schema: entered.schema,
-          now: entered.now,
-          outbox: async (msg) => {
-            wroteJobs = true;
-            return addToOutbox(em, msg);
-          },
-          audit: async (rec) => {
-            wroteJobs = true;
-            return recordAudit(em, rec);
-          },
-          publish: (topic: TenantTopic, event: PurchaseUpdatedEvent | TreasuryRuleChangedEvent | SaleUpdatedEvent | TaxReportUpdatedEvent | WithdrawalUpdatedEvent) =>
-            void pending.push({ channel: tenantChannel(id, topic), event: { ...event, tenantId: id } }),
-        };
-        return fn(tx);
-      },
+      async (em) => fn(await this.enter(em, schema, id, state)),
       opts.isolation ? { isolationLevel: opts.isolation } : undefined,
     );
-    if (this.bus && (wroteJobs || pending.length > 0)) {
-      const bus = this.bus;
-      await kickOutbox(bus);
-      for (const p of pending) {
-        await bus.publish(p.channel, p.event).catch((err: Error) => log().debug({ channel: p.channel, err: err.message }, 'live event not published'));
-      }
-    }
+    await this.afterCommit(state);
     return result;
+  }
+
+  /** A platform transaction that may enter one tenant (see `PlatformTx`). */
+  async platform<T>(fn: (p: PlatformTx) => Promise<T>): Promise<T> {
+    const state: AfterCommit = { pending: [], wroteJobs: false };
+    const result = await this.orm.em.fork({ clear: true }).transactional(async (em) => {
+      let entered: TenantTx | null = null;
+      return fn({
+        em,
+        enter: async (tenantId) => {
+          if (!isUuid(tenantId)) throw notFound('tenant');
+          const id = tenantId.toLowerCase();
+          if (entered) {
+            if (entered.tenantId === id) return entered;
+            throw new Error('a platform transaction enters one tenant only');
+          }
+          // Audit facts written through `em` (not only `tx.audit`) count as jobs: the relay is kicked.
+          state.wroteJobs = true;
+          entered = await this.enter(em, null, id, state);
+          return entered;
+        },
+      });
+    });
+    await this.afterCommit(state);
+    return result;
+  }
+
+  private async enter(em: EntityManager, schema: string | null, id: string, state: AfterCommit): Promise<TenantTx> {
+    const entered = await enterTenant(em, schema, id);
+    return {
+      em,
+      tenantId: id,
+      schema: entered.schema,
+      now: entered.now,
+      outbox: async (msg) => {
+        state.wroteJobs = true;
+        return addToOutbox(em, msg);
+      },
+      audit: async (rec) => {
+        state.wroteJobs = true;
+        return recordAudit(em, rec);
+      },
+      publish: (topic: TenantTopic, event: PurchaseUpdatedEvent | TreasuryRuleChangedEvent | SaleUpdatedEvent | TaxReportUpdatedEvent | WithdrawalUpdatedEvent) =>
+        void state.pending.push({ channel: tenantChannel(id, topic), event: { ...event, tenantId: id } }),
+    };
+  }
+
+  private async afterCommit(state: AfterCommit): Promise<void> {
+    if (!this.bus || (!state.wroteJobs && state.pending.length === 0)) return;
+    const bus = this.bus;
+    await kickOutbox(bus);
+    for (const p of state.pending) {
+      await bus.publish(p.channel, p.event).catch((err: Error) => log().debug({ channel: p.channel, err: err.message }, 'live event not published'));
+    }
   }
 }

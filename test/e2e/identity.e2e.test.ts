@@ -471,7 +471,7 @@ describe('identity and roles end to end (through the gateway)', () => {
     it('an expired key is UNAUTHENTICATED', async () => {
       const owner = await signUp();
       // Long enough to be used once even on a loaded machine; then wait for the expiry itself, not a fixed time.
-      const expiresAt = Date.now() + 5000;
+      const expiresAt = Date.now() + 10_000;
       const created = (
         await gw(owner.accessToken).request<{ createApiKey: { key: string } }>(CREATE_KEY, {
           input: { name: 'Short', scopes: ['read:treasury'], expiresAt: new Date(expiresAt).toISOString() },

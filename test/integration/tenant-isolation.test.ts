@@ -3,7 +3,8 @@ import type { AbstractSqlConnection, EntityManager, MikroORM } from '@mikro-orm/
 import { provisionDedicatedSchema } from '../../lib/db/migrate';
 import { openAppOrm } from '../../lib/db/orm';
 import { APP_ROLE, RELAY_ROLE } from '../../lib/db/roles';
-import { TenantDirectory, withTenant } from '../../lib/db/tenant-context';
+import { TenantDirectory } from '../../lib/db/tenant-context';
+import { TenantTransactions } from '../../lib/db/tenant-tx';
 import { configureLogger } from '../../lib/logger';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { at, present } from '../helpers/present';
@@ -550,11 +551,13 @@ describe('tenant isolation under forced row-level security (real PostgreSQL, app
     });
   });
 
-  describe('(g) withTenant and TenantDirectory', () => {
+  describe('(g) TenantTransactions and TenantDirectory', () => {
     let directory: TenantDirectory;
     beforeAll(() => {
       directory = new TenantDirectory(app);
     });
+    const withTenant = <T>(orm: MikroORM, dir: TenantDirectory, tenant: string, fn: (em: EntityManager) => Promise<T>): Promise<T> =>
+      new TenantTransactions(orm, dir).run(tenant, ({ em }) => fn(em));
 
     const whereAmI = (tenant: string) =>
       withTenant(app, directory, tenant, async (em) => ({
@@ -591,6 +594,34 @@ describe('tenant isolation under forced row-level security (real PostgreSQL, app
       expect(await snapshot('pool')).toEqual(before);
       const after = await inTx(single, { schema: 'pool', tenant: null }, (em) => tenantIds(em, 'select tenant_id::text from treasury_rule'));
       expect(after).toEqual([]);
+    });
+
+    it('a platform transaction enters one tenant: scoped like run, a second tenant refused and everything rolled back', async () => {
+      const tenants = new TenantTransactions(single, new TenantDirectory(single));
+      const seen = await tenants.platform(async ({ em, enter }) => {
+        const outside = at(await em.execute<{ s: string }[]>(`select coalesce(current_setting('app.tenant_id', true), '') as s`), 0, 'outside').s;
+        const tx = await enter(C);
+        expect(await enter(C.toUpperCase())).toBe(tx);
+        return {
+          outside,
+          tenantId: tx.tenantId,
+          schema: tx.schema,
+          rules: (await em.execute<{ name: string }[]>('select name from treasury_rule order by name')).map((r) => r.name),
+        };
+      });
+      expect(seen).toEqual({ outside: '', tenantId: C, schema: cSchema, rules: ['C rule 1', 'C rule 2'] });
+
+      const before = await snapshot('pool');
+      await expect(
+        tenants.platform(async ({ em, enter }) => {
+          await enter(A);
+          await em.execute(...insertSql('pool', 'treasury_rule', undefined, seedRow('treasury_rule', 'doomed')));
+          await enter(B);
+        }),
+      ).rejects.toThrow('a platform transaction enters one tenant only');
+      expect(await snapshot('pool')).toEqual(before);
+      await expect(tenants.platform(({ enter }) => enter(`${A}' or '1'='1`))).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      await expect(tenants.platform(({ enter }) => enter(randomUUID()))).rejects.toMatchObject({ code: 'NOT_FOUND' });
     });
 
     it('keeps routing a tenant moved to a dedicated schema to pool until the directory forgets it', async () => {

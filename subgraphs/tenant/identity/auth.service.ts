@@ -21,7 +21,7 @@ import { derivedMfaKeyRing } from '../../../lib/auth/totp';
 import type { EventBus } from '../../../lib/bus';
 import type { KeyRing } from '../../../lib/crypto/secret-box';
 import { AppError, ErrorCode, notFound } from '../../../lib/errors';
-import { TenantDirectory, enterTenant, isUuid } from '../../../lib/db/tenant-context';
+import { TenantDirectory, isUuid } from '../../../lib/db/tenant-context';
 import { TenantTransactions } from '../../../lib/db/tenant-tx';
 import { announceTenantProfile } from './tenant-profile';
 import { log } from '../../../lib/logger';
@@ -71,7 +71,8 @@ export class AuthService {
   readonly mfa: MfaService;
   readonly members: MemberService;
   readonly apiKeys: ApiKeyService;
-  private readonly tenants: TenantTransactions;
+  /** The one way into a tenant (also for a platform transaction that continues in one). */
+  readonly tenants: TenantTransactions;
 
   constructor(
     private readonly orm: MikroORM,
@@ -98,7 +99,7 @@ export class AuthService {
     const passwordHash = await hash(input.password);
     const now = new Date();
     try {
-      const session = await this.orm.em.fork().transactional(async (em) => {
+      return await this.tenants.platform(async ({ em, enter }) => {
         if (await em.count(UserRecord, { email })) throw new AppError(ErrorCode.EMAIL_TAKEN, 'an account with this email already exists');
         const tenant = em.create(Tenant, { id: randomUUID(), name: tenantName, plan: Plan.STANDARD, schemaName: 'pool', timezone, createdAt: now });
         const user = em.create(UserRecord, { id: randomUUID(), email, passwordHash, createdAt: now });
@@ -106,9 +107,9 @@ export class AuthService {
         await em.flush();
         em.create(Membership, { tenantId: tenant.id, userId: user.id, role: 'OWNER', createdAt: now });
         await em.flush();
-        const entered = await enterTenant(em, tenant.schemaName, tenant.id);
-        await announceTenantProfile(em, { tenantId: tenant.id, timezone, asOf: entered.now });
-        await recordAudit(em, {
+        const tx = await enter(tenant.id);
+        await announceTenantProfile(tx, { tenantId: tenant.id, timezone, asOf: tx.now });
+        await tx.audit({
           eventType: 'tenant.signed_up',
           actorId: user.id,
           subjectType: 'Tenant',
@@ -117,8 +118,6 @@ export class AuthService {
         });
         return this.issue(em, user, tenant, 'OWNER', randomUUID(), ['pwd']);
       });
-      await kickOutbox(this.bus);
-      return session;
     } catch (err) {
       if ((err as { code?: string }).code === '23505') throw new AppError(ErrorCode.EMAIL_TAKEN, 'an account with this email already exists');
       throw err;

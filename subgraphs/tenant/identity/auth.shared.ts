@@ -1,6 +1,7 @@
 import { hash } from '@node-rs/argon2';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Scope } from '../../../lib/access';
+import type { TenantTx } from '../../../lib/db/tenant-tx';
 import { recordAudit } from '../../../lib/audit';
 import type { Role } from '../../../lib/auth/tokens';
 import { AppError, ErrorCode } from '../../../lib/errors';
@@ -69,14 +70,18 @@ export const accountLocked = (retryAfterS: number): AppError =>
 export type AuditActor = { id: string | null; type: 'user' | 'apiKey' | 'anonymous' };
 export const actorOf = (scope: Pick<Scope, 'userId' | 'actor'>): AuditActor => ({ id: scope.userId, type: scope.actor });
 
-/** One auth event into the tenant's audit chain, in the caller's (tenant-scoped) transaction. */
+/**
+ * One auth event into the tenant's audit chain, in the caller's tenant transaction. Given the
+ * `TenantTx`, the relay is kicked after the commit; given its bare `em`, the caller kicks it.
+ */
 export function auditAuth(
-  em: EntityManager,
+  into: EntityManager | Pick<TenantTx, 'audit'>,
   eventType: string,
   actor: AuditActor,
   subject: { type: string; id: string },
   data: Record<string, unknown> = {},
 ): Promise<string> {
-  return recordAudit(em, { eventType, actorId: actor.id, subjectType: subject.type, subjectId: subject.id, data: { ...data, actorType: actor.type } });
+  const rec = { eventType, actorId: actor.id, subjectType: subject.type, subjectId: subject.id, data: { ...data, actorType: actor.type } };
+  return 'audit' in into ? into.audit(rec) : recordAudit(into, rec);
 }
 

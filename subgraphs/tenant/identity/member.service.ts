@@ -7,7 +7,7 @@ import { forgetTenant, forgetUser } from '../../../lib/auth/credentials';
 import { ROLES, hashToken, newOpaqueToken, type Role } from '../../../lib/auth/tokens';
 import type { EventBus } from '../../../lib/bus';
 import { AppError, ErrorCode, badInput, notFound } from '../../../lib/errors';
-import { enterTenant, isUuid } from '../../../lib/db/tenant-context';
+import { isUuid } from '../../../lib/db/tenant-context';
 import { kickOutbox } from '../../../lib/outbox';
 import type { AuthService } from './auth.service';
 import { actorOf, assertStrongPassword, auditAuth, normalizeEmail, type Session } from './auth.shared';
@@ -120,7 +120,7 @@ export class MemberService {
       newPasswordHash = await hash(password);
     }
     try {
-      const session = await this.orm.em.fork().transactional(async (em) => {
+      return await this.auth.tenants.platform(async ({ em, enter }) => {
         const inv = await em.findOne(Invitation, { tokenHash }, { lockMode: LockMode.PESSIMISTIC_WRITE });
         if (!inv || inv.acceptedAt || inv.revokedAt || inv.expiresAt.getTime() <= Date.now()) throw invalidInvitation();
         const now = new Date();
@@ -136,8 +136,8 @@ export class MemberService {
         inv.acceptedBy = user.id;
         await em.flush();
         const tenant = await em.findOneOrFail(Tenant, { id: inv.tenantId });
-        await enterTenant(em, tenant.schemaName, tenant.id);
-        await auditAuth(em, 'member.invite_accepted', { id: user.id, type: 'user' }, { type: 'Invitation', id: inv.id }, {
+        const tx = await enter(tenant.id);
+        await auditAuth(tx.em, 'member.invite_accepted', { id: user.id, type: 'user' }, { type: 'Invitation', id: inv.id }, {
           userId: user.id,
           email: inv.email,
           role: inv.role,
@@ -145,8 +145,6 @@ export class MemberService {
         });
         return this.auth.issue(em, user, tenant, inv.role, randomUUID(), amr);
       });
-      await kickOutbox(this.bus);
-      return session;
     } catch (err) {
       if ((err as { code?: string }).code === '23505') throw new AppError(ErrorCode.EMAIL_TAKEN, 'an account with this email already exists');
       throw err;

@@ -18,7 +18,8 @@ import { keyIdOf, open, reseal, seal, type KeyRing } from '../../../lib/crypto/s
 import { recordAudit } from '../../../lib/audit';
 import { log } from '../../../lib/logger';
 import { AppError, ErrorCode } from '../../../lib/errors';
-import { enterTenant } from '../../../lib/db/tenant-context';
+import { TenantDirectory } from '../../../lib/db/tenant-context';
+import { TenantTransactions, type PlatformTx } from '../../../lib/db/tenant-tx';
 import { kickOutbox } from '../../../lib/outbox';
 import type { LoginThrottle } from './login-throttle';
 import { THROTTLE_RULES, throttleKey } from './login-throttle';
@@ -32,12 +33,16 @@ export type SecondFactor = 'totp' | 'recovery_code';
 
 /** TOTP enrolment, confirmation, recovery codes and the second login step. Secrets are sealed at rest. */
 export class MfaService {
+  private readonly tenants: TenantTransactions;
+
   constructor(
     private readonly orm: MikroORM,
     private readonly bus: EventBus,
     private readonly ring: KeyRing,
     private readonly throttle: LoginThrottle,
-  ) {}
+  ) {
+    this.tenants = new TenantTransactions(orm, new TenantDirectory(orm), bus);
+  }
 
   /** Starts enrolment: a new secret (pending until confirmed) and its otpauth:// URI. */
   async enroll(scope: Scope): Promise<{ secret: string; otpauthUri: string }> {
@@ -77,18 +82,17 @@ export class MfaService {
 
   /** Turns MFA off after a valid code (TOTP or recovery). */
   async disable(scope: Scope, code: string): Promise<boolean> {
-    await this.withFactor(scope.userId, code, {}, async (em, user, method) => {
+    await this.withFactor(scope.userId, code, {}, async ({ em, enter }, user, method) => {
       user.mfaSecretSealed = null;
       user.mfaPendingSecretSealed = null;
       user.mfaEnabledAt = null;
       user.mfaLastTimeStep = null;
       await em.nativeDelete(RecoveryCode, { userId: user.id });
       await em.flush();
-      await this.enter(em, scope.tenantId);
-      await auditAuth(em, 'mfa.disabled', actorOf(scope), { type: 'User', id: user.id }, { method });
+      const tx = await enter(scope.tenantId);
+      await auditAuth(tx.em, 'mfa.disabled', actorOf(scope), { type: 'User', id: user.id }, { method });
     });
     forgetUser(scope.userId);
-    await kickOutbox(this.bus);
     return true;
   }
 
@@ -100,8 +104,9 @@ export class MfaService {
     meta: RequestMeta,
     then: (em: EntityManager, user: UserRecord, tenant: Tenant, method: string) => Promise<Session>,
   ): Promise<Session> {
-    return this.withFactor(userId, code, meta, async (em, user, method) => {
-      const tenant = await this.enter(em, tenantId);
+    return this.withFactor(userId, code, meta, async ({ em, enter }, user, method) => {
+      await enter(tenantId);
+      const tenant = await em.findOneOrFail(Tenant, { id: tenantId });
       const actor = { id: user.id, type: 'user' } as const;
       if (method === 'recovery_code') {
         const left = await em.count(RecoveryCode, { userId: user.id, usedAt: null });
@@ -133,7 +138,7 @@ export class MfaService {
     const report = { resealed: 0, failed: 0 };
     for (const { id } of stale) {
       try {
-        const n = await this.orm.em.fork().transactional(async (em) => {
+        const n = await this.tenants.platform(async ({ em, enter }) => {
           // Raw SQL only: the workers' ORM does not map the tenant subgraph's entities.
           const [u] = await em.execute<{ s: string | null; p: string | null; tenant_id: string | null; schema_name: string | null }[]>(
             `select u.mfa_secret_sealed as s, u.mfa_pending_secret_sealed as p, t.id as tenant_id, t.schema_name
@@ -148,7 +153,7 @@ export class MfaService {
           const from = [u.s, u.p].filter((v): v is string => v !== null && keyIdOf(v) !== current).map(keyIdOf);
           if (from.length === 0) return 0;
           const [s, p] = [move(u.s), move(u.p)];
-          if (u.tenant_id && u.schema_name) await enterTenant(em, u.schema_name, u.tenant_id);
+          if (u.tenant_id) await enter(u.tenant_id);
           await em.execute(`update public.app_user set mfa_secret_sealed = ?, mfa_pending_secret_sealed = ? where id = ?`, [s, p, id]);
           if (u.tenant_id) {
             await recordAudit(em, {
@@ -167,14 +172,7 @@ export class MfaService {
         log().error({ userId: id, err: (err as Error).name }, 'MFA secret could not be re-sealed');
       }
     }
-    if (report.resealed > 0) await kickOutbox(this.bus);
     return report;
-  }
-
-  private async enter(em: EntityManager, tenantId: string): Promise<Tenant> {
-    const tenant = await em.findOneOrFail(Tenant, { id: tenantId });
-    await enterTenant(em, tenant.schemaName, tenant.id);
-    return tenant;
   }
 
   /**
@@ -185,12 +183,13 @@ export class MfaService {
     userId: string,
     code: string,
     meta: RequestMeta,
-    then: (em: EntityManager, user: UserRecord, method: SecondFactor) => Promise<T>,
+    then: (p: PlatformTx, user: UserRecord, method: SecondFactor) => Promise<T>,
     auditTenantId?: string,
   ): Promise<T> {
     const charge = await this.throttle.charge([{ key: throttleKey('mfa', userId), rule: THROTTLE_RULES.mfa }]);
     if (charge.retryAfterS > 0) throw accountLocked(charge.retryAfterS);
-    const outcome = await this.orm.em.fork().transactional(async (em): Promise<{ ok: true; value: T } | { ok: false }> => {
+    const outcome = await this.tenants.platform(async (p): Promise<{ ok: true; value: T } | { ok: false }> => {
+      const em = p.em;
       const user = await em.findOne(UserRecord, { id: userId }, { lockMode: LockMode.PESSIMISTIC_WRITE, populate: ['mfaSecretSealed'] });
       if (!user?.mfaEnabledAt || !user.mfaSecretSealed) throw new AppError(ErrorCode.CONFLICT, 'MFA is not enabled');
       let method: SecondFactor | null = null;
@@ -214,17 +213,15 @@ export class MfaService {
       }
       if (!method) return { ok: false };
       await em.flush();
-      return { ok: true, value: await then(em, user, method) };
+      return { ok: true, value: await then(p, user, method) };
     });
     if (!outcome.ok) {
       const lockedFor = await this.throttle.failed(charge.charges);
       if (auditTenantId) {
-        await this.orm.em.fork().transactional(async (em) => {
-          await this.enter(em, auditTenantId);
-          await auditAuth(em, 'auth.mfa_failed', { id: userId, type: 'user' }, { type: 'User', id: userId }, { ip: meta.clientIp ?? null });
-          if (lockedFor > 0) await auditAuth(em, 'auth.locked_out', { id: userId, type: 'user' }, { type: 'User', id: userId }, { factor: 'mfa', retryAfterSeconds: lockedFor });
+        await this.tenants.run(auditTenantId, async (tx) => {
+          await auditAuth(tx, 'auth.mfa_failed', { id: userId, type: 'user' }, { type: 'User', id: userId }, { ip: meta.clientIp ?? null });
+          if (lockedFor > 0) await auditAuth(tx, 'auth.locked_out', { id: userId, type: 'user' }, { type: 'User', id: userId }, { factor: 'mfa', retryAfterSeconds: lockedFor });
         });
-        await kickOutbox(this.bus);
       }
       throw badCode();
     }
