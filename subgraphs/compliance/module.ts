@@ -46,8 +46,8 @@ export const complianceModule: PlatformModule<ComplianceAmlServices & BooksServi
       // AML/CTF (#11): KYB, monitored operations, alerts and cases
       ...AML_TENANT_TABLES,
     ],
-    // AML/CTF (#11): platform roles (the compliance officer)
-    public: ['platform_role'],
+    // AML/CTF (#11): platform roles (the compliance officer); the operator's monitoring rule settings
+    public: ['platform_role', 'aml_monitoring_rule'],
     shared: [
       {
         module: 'treasury',

@@ -1,8 +1,9 @@
-import { gql } from 'graphql-request';
+import { ClientError, gql } from 'graphql-request';
 import { generate } from 'otplib';
 import Stripe from 'stripe';
 import { AML_OPERATION_JOB, amlFactJobId } from '../../lib/events/aml-facts';
 import { client, startTestPlatform, type TestPlatform } from '../helpers/platform';
+import { present } from '../helpers/present';
 import { until } from '../helpers/wait';
 
 /**
@@ -11,6 +12,9 @@ import { until } from '../helpers/wait';
  * proceeds once it fills; a withdrawal to a screening-list address raises SCREENED_DESTINATION
  * (HOLD) with its AUD value at the latest price. Each fact goes through treasury's outbox with the
  * deterministic job id amlFactJobId('aml.operation', operation id), so it is written once.
+ * The platform's compliance officer reads and changes the rules (monitoringConfig,
+ * setMonitoringRule); bad settings are refused with INVALID_MONITORING_CONFIG and change nothing,
+ * tenant users are FORBIDDEN, and the next operation runs with the stored setting.
  */
 
 const PASSWORD = 'Correct-Horse-42-Battery';
@@ -21,6 +25,23 @@ const LISTED = 'bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4';
 type Session = { accessToken: string; user: { id: string }; tenant: { id: string } };
 const SESSION = `accessToken user { id } tenant { id }`;
 type Op = { id: string; kind: string; amount_aud_cents: string; destination: { address: string; network: string } | null };
+type Failure = { code: string; reason: unknown; field: unknown };
+async function failure(p: Promise<unknown>): Promise<Failure> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof ClientError) {
+      const e = present(err.response.errors?.[0], 'first error');
+      return { code: String(e.extensions?.code), reason: e.extensions?.reason, field: e.extensions?.field };
+    }
+    throw err;
+  }
+  throw new Error('expected the request to fail');
+}
+const subOf = (token: string): string => (JSON.parse(Buffer.from(present(token.split('.')[1], 'jwt payload'), 'base64url').toString()) as { sub: string }).sub;
+const CONFIG = `timeZone rules { rule enabled kinds amountAudCents count windowMinutes thresholdAudCents marginAudCents windowHours overridden updatedBy }`;
+type RuleView = { rule: string; enabled: boolean; kinds: string[] | null; amountAudCents: string | null; count: number | null; windowMinutes: number | null; overridden: boolean; updatedBy: string | null };
+const SET = gql`mutation ($r: MonitoringRule!, $s: MonitoringRuleInput!) { setMonitoringRule(rule: $r, settings: $s) { ${CONFIG} } }`;
 type AlertRow = { operation_id: string; rule: string; action: string; facts: Record<string, unknown> };
 
 describe('AML monitoring of revenue, sales and withdrawals (#11)', () => {
@@ -166,4 +187,69 @@ describe('AML monitoring of revenue, sales and withdrawals (#11)', () => {
     const own = await sql<{ event_type: string }>(`select event_type from pool.audit_event where tenant_id = ?`, [owner.tenant.id]);
     expect(own.map((r) => r.event_type).filter((e) => e.startsWith('aml.'))).toEqual([]);
   }, 90_000);
+
+  it('lets only the compliance officer read and change the rules; bad settings are refused whole; the next operation runs with the stored one', async () => {
+    const operator = (
+      await gw().request<{ signUp: Session }>(gql`mutation ($i: SignUpInput!) { signUp(input: $i) { ${SESSION} } }`, {
+        i: { tenantName: 'Liquid ABT Operator', email: 'officer@operator.example', password: PASSWORD },
+      })
+    ).signUp;
+    await sql(`insert into public.platform_role (user_id, role, granted_by) values (?, 'COMPLIANCE_OFFICER', 'e2e')`, [subOf(operator.accessToken)]);
+    const officer = gw(operator.accessToken);
+    const READ = gql`{ monitoringConfig { ${CONFIG} } }`;
+
+    // Tenant users, owners included, never see or change the rules.
+    expect(await failure(gw(owner.accessToken).request(READ))).toMatchObject({ code: 'FORBIDDEN', reason: 'NOT_COMPLIANCE_OFFICER' });
+    expect(await failure(gw(owner.accessToken).request(SET, { r: 'THRESHOLD', s: { amountAudCents: '1' } }))).toMatchObject({ code: 'FORBIDDEN' });
+
+    const { monitoringConfig } = await officer.request<{ monitoringConfig: { timeZone: string; rules: RuleView[] } }>(READ);
+    expect(monitoringConfig.timeZone).toBe('Australia/Sydney');
+    expect(monitoringConfig.rules.map((r) => [r.rule, r.enabled, r.overridden])).toEqual([
+      ['THRESHOLD', true, false],
+      ['VELOCITY', true, false],
+      ['STRUCTURING', true, false],
+      ['SPIKE', true, false],
+      ['SCREENED_DESTINATION', true, false],
+      ['NEW_DESTINATION', true, false],
+    ]);
+    expect(monitoringConfig.rules[0]).toMatchObject({ amountAudCents: '1000000', kinds: ['REVENUE', 'PURCHASE', 'SALE', 'WITHDRAWAL'] });
+
+    // Refused with a typed reason, nothing written.
+    const invalid = { code: 'BAD_USER_INPUT', reason: 'INVALID_MONITORING_CONFIG' };
+    expect(await failure(officer.request(SET, { r: 'THRESHOLD', s: { amountAudCents: '-100' } }))).toEqual({ ...invalid, field: 'threshold.amountAudCents' });
+    expect(await failure(officer.request(SET, { r: 'THRESHOLD', s: { amountAudCents: '0' } }))).toEqual({ ...invalid, field: 'threshold.amountAudCents' });
+    expect(await failure(officer.request(SET, { r: 'VELOCITY', s: { windowMinutes: 0 } }))).toEqual({ ...invalid, field: 'velocity.windowMinutes' });
+    expect(await failure(officer.request(SET, { r: 'VELOCITY', s: { kinds: [] } }))).toEqual({ ...invalid, field: 'velocity.kinds' });
+    expect(await failure(officer.request(SET, { r: 'STRUCTURING', s: { marginAudCents: '2000000' } }))).toEqual({ ...invalid, field: 'structuring.marginAudCents' });
+    expect(await failure(officer.request(SET, { r: 'SCREENED_DESTINATION', s: { amountAudCents: '100' } }))).toEqual({ ...invalid, field: 'screenedDestination.amountAudCents' });
+    expect(await failure(officer.request(SET, { r: 'THRESHOLD', s: {} }))).toEqual({ ...invalid, field: 'threshold' });
+    expect(await sql(`select rule from public.aml_monitoring_rule`)).toEqual([]);
+
+    // A$5,000 from now on, for revenue only.
+    const { setMonitoringRule } = await officer.request<{ setMonitoringRule: { rules: RuleView[] } }>(SET, { r: 'THRESHOLD', s: { amountAudCents: '500000', kinds: ['REVENUE'] } });
+    expect(setMonitoringRule.rules[0]).toMatchObject({ rule: 'THRESHOLD', enabled: true, amountAudCents: '500000', kinds: ['REVENUE'], overridden: true, updatedBy: subOf(operator.accessToken) });
+    expect(setMonitoringRule.rules.filter((r) => r.overridden).map((r) => r.rule)).toEqual(['THRESHOLD']);
+    // A second change keeps the first's other settings.
+    await officer.request(SET, { r: 'VELOCITY', s: { count: 50 } });
+    const again = await officer.request<{ monitoringConfig: { rules: RuleView[] } }>(READ);
+    expect(again.monitoringConfig.rules.slice(0, 2)).toMatchObject([
+      { rule: 'THRESHOLD', amountAudCents: '500000', kinds: ['REVENUE'] },
+      { rule: 'VELOCITY', count: 50, windowMinutes: 60 },
+    ]);
+
+    const mid = await revenue('evt_aml_mid', 600_000);
+    await operation(mid);
+    expect((await alerts(mid)).map((a) => [a.rule, a.facts.thresholdAudCents])).toEqual([['THRESHOLD', '500000']]);
+
+    // Audited in the platform chain (the officer's tenant), never the monitored tenant's.
+    const platform = await until('the officer’s audit facts', async () => {
+      const rows = await sql<{ event_type: string; subject_id: string }>(`select event_type, subject_id from pool.audit_event where tenant_id = ? order by seq`, [operator.tenant.id]);
+      const set = rows.filter((r) => r.event_type === 'aml.monitoring_rule.set');
+      return set.length === 2 ? rows : undefined;
+    });
+    expect(platform.filter((r) => r.event_type === 'aml.monitoring_rule.set').map((r) => r.subject_id)).toEqual(['threshold', 'velocity']);
+    expect(platform.map((r) => r.event_type)).toContain('aml.officer.read');
+    const own = await sql<{ event_type: string }>(`select event_type from pool.audit_event where tenant_id = ?`, [owner.tenant.id]);
+    expect(own.map((r) => r.event_type).filter((e) => e.startsWith('aml.'))).toEqual([]);
+  }, 60_000);
 });
