@@ -58,13 +58,13 @@ describe('AML monitoring of revenue, sales and withdrawals (#11)', () => {
   const alerts = (id: string) => sql<AlertRow>(`select operation_id, rule, action, facts from pool.aml_alert where tenant_id = ? and operation_id = ? order by rule`, [owner.tenant.id, id]);
   const amlJobs = (id: string) => sql<{ id: string }>(`select id from pool.outbox where tenant_id = ? and queue = 'aml' and payload->>'id' = ?`, [owner.tenant.id, id]);
 
-  async function revenue(eventId: string, cents: number): Promise<string> {
+  async function revenue(eventId: string, cents: number, currency = 'aud'): Promise<string> {
     const body = JSON.stringify({
       id: eventId,
       object: 'event',
       created: Math.floor(Date.now() / 1000),
       type: 'payment_intent.succeeded',
-      data: { object: { id: `pi_${eventId}`, object: 'payment_intent', amount: cents, amount_received: cents, currency: 'aud', status: 'succeeded' } },
+      data: { object: { id: `pi_${eventId}`, object: 'payment_intent', amount: cents, amount_received: cents, currency, status: 'succeeded' } },
     });
     const res = await fetch(hook, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload: body, secret: STRIPE_SECRET }) }, body });
     expect(res.status).toBe(200);
@@ -123,6 +123,10 @@ describe('AML monitoring of revenue, sales and withdrawals (#11)', () => {
     expect(await operation(small)).toMatchObject({ kind: 'REVENUE', amount_aud_cents: '999999' });
     // The operation is recorded in the same transaction as its alerts: none exist once it does.
     expect(await alerts(small)).toEqual([]);
+
+    // Not AUD: nothing is converted, so nothing is monitored (and no fact is written).
+    const usd = await revenue('evt_aml_usd', 2_000_000, 'usd');
+    expect(await amlJobs(usd)).toEqual([]);
   }, 60_000);
 
   it('monitors a sale at its AUD proceeds once it fills', async () => {
