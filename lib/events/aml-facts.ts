@@ -43,6 +43,15 @@ export const KybStatusChangedV1 = z.object({
 });
 export type KybStatusChanged = z.infer<typeof KybStatusChangedV1>;
 
+/**
+ * The outbox message of one operation fact, validated before it is written: the job id comes from
+ * the operation's id, so a fact written twice (a retried transaction, a redelivered job) runs once.
+ */
+export function amlOperationMessage(fact: AmlOperationFact): { queue: typeof AML_QUEUE; jobName: typeof AML_OPERATION_JOB; payload: AmlOperationFact; id: string } {
+  const payload = AmlOperationFactV1.parse(fact);
+  return { queue: AML_QUEUE, jobName: AML_OPERATION_JOB, payload, id: amlFactJobId(AML_OPERATION_JOB, payload.id) };
+}
+
 /** The outbox/job id of a fact: a UUID (v5 layout) of SHA-256 over the job name and the fact's key. */
 export function amlFactJobId(jobName: typeof AML_OPERATION_JOB | typeof KYB_STATUS_JOB, key: string): string {
   const h = createHash('sha256').update(`${jobName}:${key}`).digest('hex');

@@ -8,6 +8,7 @@ import { AbrClient } from './aml/abr.client';
 import type { ComplianceAmlServices } from './aml/aml.resolver';
 import { OfficerPath } from './aml/officer';
 import { OfficerService } from './aml/officer.service';
+import { SmrClock } from './aml/smr-clock';
 import { AML_TENANT_TABLES, amlTenantMigrations } from './migrations/aml';
 import { join } from 'node:path';
 import { loadPublicMigrations } from '../../lib/db/public-migrations';
@@ -46,8 +47,8 @@ export const complianceModule: PlatformModule<ComplianceAmlServices & BooksServi
       // AML/CTF (#11): KYB, monitored operations, alerts and cases
       ...AML_TENANT_TABLES,
     ],
-    // AML/CTF (#11): platform roles (the compliance officer)
-    public: ['platform_role'],
+    // AML/CTF (#11): platform roles (the compliance officer); the operator's monitoring rule settings
+    public: ['platform_role', 'aml_monitoring_rule'],
     shared: [
       {
         module: 'treasury',
@@ -71,23 +72,26 @@ export const complianceModule: PlatformModule<ComplianceAmlServices & BooksServi
     // AML/CTF (#11): ABN Lookup when configured; the officer's cross-tenant path.
     const officerPath = new OfficerPath(orm, tenants);
     return {
-      objectStore: createObjectStore(config),
-      downloadTtlSeconds: config.storage.urlTtlSeconds,
-      // FILES_BASE_URL unset (its default is HOST:GATEWAY_PORT): the gateway's actual address once it listens here.
-      filesUrlFromGateway: config.storage.filesBaseUrl === `http://${config.host}:${config.ports.gateway}`,
-      // books (#12): the OAuth side of the ledger clients; tokens sealed with the key ring.
-      books: { ring: keys.sealing, clients: ledgerClients(config) },
-      aml: {
-        abr: config.aml.abr ? new AbrClient(config.aml.abr) : null,
-        officerPath,
-        officer: new OfficerService(officerPath, config.aml.reportingEntity),
-      },
+        objectStore: createObjectStore(config),
+        downloadTtlSeconds: config.storage.urlTtlSeconds,
+        // FILES_BASE_URL unset (its default is HOST:GATEWAY_PORT): the gateway's actual address once it listens here.
+        filesUrlFromGateway: config.storage.filesBaseUrl === `http://${config.host}:${config.ports.gateway}`,
+        // books (#12): the OAuth side of the ledger clients; tokens sealed with the key ring.
+        books: { ring: keys.sealing, clients: ledgerClients(config) },
+        aml: {
+          abr: config.aml.abr ? new AbrClient(config.aml.abr) : null,
+          officerPath,
+          officer: new OfficerService(officerPath, config.aml.reportingEntity),
+        },
     };
   },
   published: (svc, { url, via }) => {
     if (via === 'gateway' && svc.filesUrlFromGateway && svc.objectStore instanceof LocalObjectStore) svc.objectStore.setBaseUrl(localhostFor(url));
   },
-  jobs: ({ orm, tenants, config, keys }) => ({
+  jobs: ({ orm, tenants, config, keys }) => {
+    // AML/CTF (#11): the SMR clock, every 60 s: NEAR_DUE / OVERDUE escalated cases, alerted once per level.
+    const smrClock = new SmrClock({ officerPath: new OfficerPath(orm, tenants), tenants });
+    return {
     processors: [
       { queue: 'audit', handler: auditProcessor(orm, tenants.directory), concurrency: 4 },
       // tax ledger (#10): treasury's fill and sale facts, each recorded once by id.
@@ -99,8 +103,9 @@ export const complianceModule: PlatformModule<ComplianceAmlServices & BooksServi
       // AML/CTF (#11): treasury's operation facts through the monitoring rules; hits open cases.
       { queue: 'aml', handler: amlProcessor(tenants), concurrency: 2 },
     ],
-    background: [],
-  }),
+    background: [{ name: 'smr-clock', start: () => smrClock.start(), stop: () => smrClock.stop() }],
+    };
+  },
 };
 
 /** A wildcard bind address is not one a browser can fetch from. */

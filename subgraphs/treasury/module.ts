@@ -94,8 +94,14 @@ export const treasuryModule: PlatformModule<TreasuryServices> = {
   publicMigrations: () => loadPublicMigrations(join(__dirname, 'migrations', 'public')),
   tenantMigrations: [...treasuryTenantMigrations, ...withdrawalTenantMigrations, ...kybGateMigrations],
   buildSchema: buildTreasurySchema,
-  createServices({ config }) {
-    return { rules: new TreasuryRuleService(), purchases: new PurchaseService(engineOf(config.treasury)), withdrawals: new WithdrawalService() };
+  createServices({ config, ports }) {
+    // The AML fact of a withdrawal (#11) carries its AUD value at market-price's latest price when that port is here.
+    const prices = ports.prices;
+    return {
+      rules: new TreasuryRuleService(),
+      purchases: new PurchaseService(engineOf(config.treasury)),
+      withdrawals: new WithdrawalService(prices ? { latestPrice: () => prices.latest() } : {}),
+    };
   },
   jobs({ orm, bus, queue, tenants, config, ports }) {
     const t = config.treasury;
@@ -121,7 +127,7 @@ export const treasuryModule: PlatformModule<TreasuryServices> = {
       processors: [
         { queue: 'payment-events', handler: paymentEventsProcessor(tenants, engine), concurrency: 4 },
         // Sale jobs (#10) and withdrawal jobs (#13) share the purchases queue.
-        { queue: 'purchases', handler: purchasesQueueHandler(purchasesProcessor(executor, DEFAULT_ATTEMPTS, sales), withdrawals, { tenants, service: new WithdrawalService() }), concurrency: 4 },
+        { queue: 'purchases', handler: purchasesQueueHandler(purchasesProcessor(executor, DEFAULT_ATTEMPTS, sales), withdrawals, { tenants, service: new WithdrawalService({ latestPrice: () => prices.latest() }) }), concurrency: 4 },
         { queue: 'schedules', handler: schedulesProcessor(tenants, engine, prices), concurrency: 2 },
         // KYB status facts from compliance (#11) into the trading gate's own table.
         { queue: 'kyb', handler: kybStatusProcessor(tenants), concurrency: 2 },

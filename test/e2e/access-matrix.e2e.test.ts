@@ -155,6 +155,8 @@ const FIELDS: Record<string, Rule> = {
   'Mutation.escalateCase': { officer: true, args: { caseId: '$foreign.purchase', grounds: [] } },
   'Mutation.closeCase': { officer: true, args: { caseId: '$foreign.purchase', reason: 'matrix' } },
   'Mutation.reportCase': { officer: true, args: { caseId: '$foreign.purchase', austracReference: 'matrix' } },
+  'Query.monitoringConfig': { officer: true },
+  'Mutation.setMonitoringRule': { officer: true, args: { rule: 'THRESHOLD', settings: { amountAudCents: '1' } } },
   // market-price subgraph
   'Query.btcPrice': { public: true },
   'Query.priceHistory': { public: true },

@@ -2,12 +2,15 @@ import { createHash } from 'node:crypto';
 import { Arg, Ctx, Field, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, registerEnumType } from 'type-graphql';
 import type { SubgraphContext } from '../../../lib/subgraph';
 import { AppError, ErrorCode } from '../../../lib/errors';
+import { AudCentsScalar } from '../../../lib/money/scalars';
 import { canonicalJson } from '../audit-chain';
 import type { ComplianceServices } from '../reports/reports.resolver';
 import type { AbrClient } from './abr.client';
 import type { Evidence, LegalEntityInput } from './kyb';
 import { kybOf, recordLegalEntity } from './kyb.service';
 import type { StoredKyb } from './kyb.store';
+import type { OperationKind } from './monitoring';
+import { loadMonitoringConfig, setMonitoringRule, type EffectiveMonitoringConfig, type MonitoringRuleKey } from './monitoring-config.store';
 import type { OfficerPath } from './officer';
 import type { CaseView, OfficerService } from './officer.service';
 import { fieldsToComplete } from './smr';
@@ -55,6 +58,75 @@ enum SmrFormatGql {
   CSV = 'CSV',
 }
 registerEnumType(SmrFormatGql, { name: 'SmrDraftFormat' });
+
+enum MonitoringRuleGql {
+  THRESHOLD = 'THRESHOLD',
+  VELOCITY = 'VELOCITY',
+  STRUCTURING = 'STRUCTURING',
+  SPIKE = 'SPIKE',
+  SCREENED_DESTINATION = 'SCREENED_DESTINATION',
+  NEW_DESTINATION = 'NEW_DESTINATION',
+}
+registerEnumType(MonitoringRuleGql, { name: 'MonitoringRule', description: 'The AML transaction monitoring rules (subgraphs/compliance/aml/README.md).' });
+
+enum AmlOperationKindGql {
+  REVENUE = 'REVENUE',
+  PURCHASE = 'PURCHASE',
+  SALE = 'SALE',
+  WITHDRAWAL = 'WITHDRAWAL',
+}
+registerEnumType(AmlOperationKindGql, { name: 'AmlOperationKind', description: 'What a monitored operation is.' });
+
+const RULE_KEYS: Record<MonitoringRuleGql, MonitoringRuleKey> = {
+  THRESHOLD: 'threshold',
+  VELOCITY: 'velocity',
+  STRUCTURING: 'structuring',
+  SPIKE: 'spike',
+  SCREENED_DESTINATION: 'screenedDestination',
+  NEW_DESTINATION: 'newDestination',
+};
+
+@InputType('MonitoringRuleInput', { description: 'The settings to change; null or absent keeps the current value. A setting the rule does not have is refused.' })
+class MonitoringRuleInputGql {
+  @Field(() => Boolean, { nullable: true }) enabled?: boolean | null;
+  @Field(() => [AmlOperationKindGql], { nullable: true, description: 'THRESHOLD, VELOCITY, STRUCTURING, SPIKE: the kinds the rule watches (not empty).' }) kinds?: AmlOperationKindGql[] | null;
+  @Field(() => AudCentsScalar, { nullable: true, description: 'THRESHOLD: an operation of at least this much alerts.' }) amountAudCents?: bigint | null;
+  @Field(() => AudCentsScalar, { nullable: true, description: 'STRUCTURING: the threshold being avoided.' }) thresholdAudCents?: bigint | null;
+  @Field(() => AudCentsScalar, { nullable: true, description: 'STRUCTURING: the band below the threshold.' }) marginAudCents?: bigint | null;
+  @Field(() => AudCentsScalar, { nullable: true, description: 'SPIKE, NEW_DESTINATION: smaller amounts are ignored.' }) minAmountAudCents?: bigint | null;
+  @Field(() => Int, { nullable: true, description: 'VELOCITY, STRUCTURING: operations in the window.' }) count?: number | null;
+  @Field(() => Int, { nullable: true, description: 'VELOCITY: the window.' }) windowMinutes?: number | null;
+  @Field(() => Int, { nullable: true, description: 'STRUCTURING: the window.' }) windowHours?: number | null;
+  @Field(() => Int, { nullable: true, description: 'SPIKE: the baseline, in days.' }) baselineDays?: number | null;
+  @Field(() => Int, { nullable: true, description: 'SPIKE: today over the daily baseline, in basis points (50000 = 5×).' }) multipleBps?: number | null;
+  @Field(() => Int, { nullable: true, description: 'SPIKE: days of history before it applies.' }) minHistoryDays?: number | null;
+}
+
+@ObjectType('MonitoringRuleSettings', { description: 'One rule as it runs: the default, or the operator’s setting over it.' })
+class MonitoringRuleSettingsGql {
+  @Field(() => MonitoringRuleGql) rule!: MonitoringRuleGql;
+  @Field(() => Boolean) enabled!: boolean;
+  @Field(() => [AmlOperationKindGql], { nullable: true }) kinds!: AmlOperationKindGql[] | null;
+  @Field(() => AudCentsScalar, { nullable: true }) amountAudCents!: bigint | null;
+  @Field(() => AudCentsScalar, { nullable: true }) thresholdAudCents!: bigint | null;
+  @Field(() => AudCentsScalar, { nullable: true }) marginAudCents!: bigint | null;
+  @Field(() => AudCentsScalar, { nullable: true }) minAmountAudCents!: bigint | null;
+  @Field(() => Int, { nullable: true }) count!: number | null;
+  @Field(() => Int, { nullable: true }) windowMinutes!: number | null;
+  @Field(() => Int, { nullable: true }) windowHours!: number | null;
+  @Field(() => Int, { nullable: true }) baselineDays!: number | null;
+  @Field(() => Int, { nullable: true }) multipleBps!: number | null;
+  @Field(() => Int, { nullable: true }) minHistoryDays!: number | null;
+  @Field(() => Boolean, { description: 'The operator changed it (false: the default).' }) overridden!: boolean;
+  @Field(() => ID, { nullable: true }) updatedBy!: string | null;
+  @Field(() => Date, { nullable: true }) updatedAt!: Date | null;
+}
+
+@ObjectType('MonitoringConfig', { description: 'The AML monitoring rules every tenant’s operations run through.' })
+class MonitoringConfigGql {
+  @Field(() => String, { description: 'The days of SPIKE are local days of this IANA zone.' }) timeZone!: string;
+  @Field(() => [MonitoringRuleSettingsGql]) rules!: MonitoringRuleSettingsGql[];
+}
 
 @InputType('KybPersonInput')
 class KybPersonInput {
@@ -266,6 +338,38 @@ function caseGql(c: CaseView): ComplianceCaseGql {
   };
 }
 
+function monitoringConfigGql({ config: c, overrides }: EffectiveMonitoringConfig): MonitoringConfigGql {
+  const none = {
+    kinds: null,
+    amountAudCents: null,
+    thresholdAudCents: null,
+    marginAudCents: null,
+    minAmountAudCents: null,
+    count: null,
+    windowMinutes: null,
+    windowHours: null,
+    baselineDays: null,
+    multipleBps: null,
+    minHistoryDays: null,
+  };
+  const kinds = (k: OperationKind[]): AmlOperationKindGql[] => k.map((x) => AmlOperationKindGql[x]);
+  const rule = (r: MonitoringRuleGql, fields: Partial<MonitoringRuleSettingsGql> & { enabled: boolean }): MonitoringRuleSettingsGql => {
+    const o = overrides.find((x) => x.rule === RULE_KEYS[r]);
+    return { ...none, ...fields, rule: r, overridden: o !== undefined, updatedBy: o?.updatedBy ?? null, updatedAt: o?.updatedAt ?? null };
+  };
+  return {
+    timeZone: c.timeZone,
+    rules: [
+      rule(MonitoringRuleGql.THRESHOLD, { ...c.threshold, kinds: kinds(c.threshold.kinds) }),
+      rule(MonitoringRuleGql.VELOCITY, { ...c.velocity, kinds: kinds(c.velocity.kinds) }),
+      rule(MonitoringRuleGql.STRUCTURING, { ...c.structuring, kinds: kinds(c.structuring.kinds) }),
+      rule(MonitoringRuleGql.SPIKE, { ...c.spike, kinds: kinds(c.spike.kinds) }),
+      rule(MonitoringRuleGql.SCREENED_DESTINATION, { ...c.screenedDestination }),
+      rule(MonitoringRuleGql.NEW_DESTINATION, { ...c.newDestination }),
+    ],
+  };
+}
+
 function aml(ctx: Ctx): AmlServices {
   const s = ctx.services.aml;
   if (!s) throw new AppError(ErrorCode.INTERNAL_SERVER_ERROR, 'AML services are not configured');
@@ -371,6 +475,33 @@ export class AmlResolver {
   async reportCase(@Ctx() ctx: Ctx, @Arg('caseId', () => ID) caseId: string, @Arg('austracReference', () => String) austracReference: string): Promise<ComplianceCaseGql> {
     const s = aml(ctx);
     return caseGql(await s.officer.report(await s.officerPath.require(ctx), caseId, austracReference));
+  }
+
+  @Query(() => MonitoringConfigGql, { description: 'Compliance officer: the monitoring rules as they run (defaults and the operator’s settings; the read is audited).' })
+  async monitoringConfig(@Ctx() ctx: Ctx): Promise<MonitoringConfigGql> {
+    const s = aml(ctx);
+    const o = await s.officerPath.require(ctx);
+    const effective = await s.officerPath.transactions.run(o.tenantId, async (tx) => {
+      const c = await loadMonitoringConfig(tx.em);
+      await tx.audit({ eventType: 'aml.officer.read', actorId: o.userId, subjectType: 'AmlMonitoringConfig', subjectId: 'monitoring', data: { overridden: c.overrides.map((x) => x.rule) } });
+      return c;
+    });
+    return monitoringConfigGql(effective);
+  }
+
+  @Mutation(() => MonitoringConfigGql, {
+    description: 'Compliance officer: change one monitoring rule (audited). Negative amounts, empty windows or kind lists and settings the rule lacks are refused (INVALID_MONITORING_CONFIG) and change nothing.',
+  })
+  async setMonitoringRule(
+    @Ctx() ctx: Ctx,
+    @Arg('rule', () => MonitoringRuleGql) rule: MonitoringRuleGql,
+    @Arg('settings', () => MonitoringRuleInputGql) settings: MonitoringRuleInputGql,
+  ): Promise<MonitoringConfigGql> {
+    const s = aml(ctx);
+    const o = await s.officerPath.require(ctx);
+    const { kinds, ...rest } = settings;
+    const patch = { ...rest, kinds: kinds ? kinds.map((k) => k as OperationKind) : null };
+    return monitoringConfigGql(await setMonitoringRule(s.officerPath.transactions, o, RULE_KEYS[rule], patch));
   }
 
   @Query(() => SmrDraftExportGql, { description: 'Compliance officer: the SMR draft of an escalated case, as JSON or CSV (the export is audited).' })

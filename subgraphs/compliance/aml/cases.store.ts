@@ -45,7 +45,7 @@ export type StoredCase = AmlCase & { assignedTo: string | null; updatedAt: Date 
 
 const date = (v: unknown): Date => (v instanceof Date ? v : new Date(String(v)));
 
-function deadlineOf(j: Json): SmrDeadline {
+export function deadlineOf(j: Json): SmrDeadline {
   return {
     basis: j.basis as SmrDeadline['basis'],
     suspicionFormedAt: date(j.suspicionFormedAt),

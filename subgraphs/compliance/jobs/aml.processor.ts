@@ -2,13 +2,15 @@ import type { TenantTransactions } from '../../../lib/db/tenant-tx';
 import { AML_OPERATION_JOB, AmlOperationFactV1 } from '../../../lib/events/aml-facts';
 import { log } from '../../../lib/logger';
 import type { JobInfo } from '../../../lib/queue';
+import { loadMonitoringConfig } from '../aml/monitoring-config.store';
 import { monitorOperation } from '../aml/monitoring.service';
 import { loadScreeningList, type ScreeningList } from '../aml/screening-list';
 
 /**
  * `aml` queue (#11): treasury's operation facts (lib/events/aml-facts.ts) through the monitoring
  * rules, each once by its id, in the tenant's transaction. The screening list is the repository
- * file (aml/screening-list.csv), loaded once; a malformed list fails the job loudly.
+ * file (aml/screening-list.csv), loaded once; a malformed list fails the job loudly. The rules run
+ * with the operator's settings (public.aml_monitoring_rule over DEFAULT_MONITORING_CONFIG).
  */
 export function amlProcessor(tenants: TenantTransactions, screening: () => Promise<ScreeningList> = () => loadScreeningList()) {
   let list: Promise<ScreeningList> | null = null;
@@ -17,7 +19,11 @@ export function amlProcessor(tenants: TenantTransactions, screening: () => Promi
     const fact = AmlOperationFactV1.parse(job.data);
     list ??= screening();
     const screeningList = await list;
-    const { recorded, alerts } = await tenants.run(fact.tenantId, (tx) => monitorOperation(tx, fact, { screeningList }));
+    const { recorded, alerts } = await tenants.run(fact.tenantId, async (tx) => {
+      // The operator's rule settings as they are now (a platform table, one small read per operation).
+      const { config } = await loadMonitoringConfig(tx.em);
+      return monitorOperation(tx, fact, { config, screeningList });
+    });
     log().info({ operationId: fact.id, kind: fact.kind, recorded, alerts: alerts.map((a) => a.rule) }, 'aml monitoring');
   };
 }

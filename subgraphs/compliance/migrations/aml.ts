@@ -8,7 +8,7 @@ import type { TenantMigration } from '../../../lib/module';
  */
 export const AML_OFFICER_SETTING = 'app.aml_officer';
 
-/** Tenant tables of AML/CTF (#11): KYB records and decisions, monitored operations, alerts and cases. */
+/** Tenant tables of AML/CTF (#11): KYB records and decisions, monitored operations, alerts and cases, SMR clock alerts. */
 export const AML_TENANT_TABLES = [
   'kyb_entity',
   'kyb_director',
@@ -18,6 +18,7 @@ export const AML_TENANT_TABLES = [
   'aml_alert',
   'aml_case',
   'aml_case_note',
+  'aml_smr_clock_alert',
 ] as const;
 
 /**
@@ -170,6 +171,24 @@ export const amlTenantMigrations: TenantMigration[] = [
       ...rls(s, 'aml_case_note'),
       `grant select, insert on "${s}".aml_case_note to abt_app`,
       ...officerRead(s, 'aml_case_note'),
+    ],
+  },
+  {
+    // The SMR clock (#11, aml/smr-clock.ts): the level each escalated case was last alerted at, and one alert row per level.
+    name: '0071_aml_smr_clock',
+    up: (s) => [
+      `alter table "${s}".aml_case add column if not exists smr_clock_level text check (smr_clock_level in ('NEAR_DUE', 'OVERDUE'))`,
+      `create table if not exists "${s}".aml_smr_clock_alert (
+        ${tenantIdColumn},
+        case_id uuid not null,
+        level text not null check (level in ('NEAR_DUE', 'OVERDUE')),
+        due_at timestamptz not null,
+        raised_at timestamptz not null,
+        primary key (tenant_id, case_id, level)
+      )`,
+      ...rls(s, 'aml_smr_clock_alert'),
+      `grant select, insert on "${s}".aml_smr_clock_alert to abt_app`,
+      ...officerRead(s, 'aml_smr_clock_alert'),
     ],
   },
 ];

@@ -1,4 +1,5 @@
 import type { TenantTransactions } from '../../../lib/db/tenant-tx';
+import { amlOperationMessage } from '../../../lib/events/aml-facts';
 import { log } from '../../../lib/logger';
 import type { JobInfo } from '../../../lib/queue';
 import { lockPaymentEvent, settlePaymentEvent } from '../../tenant/payments/payment-events';
@@ -9,6 +10,8 @@ import { jobString } from '../../../workers/job-data';
  * `payment-events`: one verified payment event → the tenant's rules → accruals and purchases.
  * The event row is locked and settled in the same transaction as everything it caused, so a
  * redelivered job (retry, crash, duplicate enqueue) finds it settled and changes nothing.
+ * Every AUD revenue event is also an `aml.operation` fact (kind REVENUE) for compliance's
+ * monitoring (#11), in the same transaction, whether or not a rule acts on it.
  */
 export function paymentEventsProcessor(tenants: TenantTransactions, engine: RuleEngine) {
   return async (job: JobInfo): Promise<void> => {
@@ -25,6 +28,11 @@ export function paymentEventsProcessor(tenants: TenantTransactions, engine: Rule
       if (e.kind === 'IGNORED' || e.amountCents === null || e.currency === null || e.providerObjectId === null) {
         await settlePaymentEvent(em, e.id, 'SKIPPED', 'event carries no amount the treasury acts on');
         return;
+      }
+      if (e.kind === 'REVENUE' && e.currency === 'AUD' && e.amountCents > 0n) {
+        // The provider's time of the payment (the raw query hands back a string), else this transaction's.
+        const at = new Date(e.occurredAt ?? tx.now).toISOString();
+        await tx.outbox(amlOperationMessage({ version: 1, tenantId: tx.tenantId, id: e.id, kind: 'REVENUE', amountAudCents: e.amountCents.toString(), at }));
       }
       const outcome = await engine.applyPaymentEvent(tx, {
         paymentEventId: e.id,

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { TenantTx } from '../../../lib/db/tenant-tx';
 import { AppError, ErrorCode, badInput } from '../../../lib/errors';
-import { AML_OPERATION_JOB, AML_QUEUE, amlFactJobId, type AmlOperationFact } from '../../../lib/events/aml-facts';
+import { amlOperationMessage } from '../../../lib/events/aml-facts';
 import type { ExchangeName } from '../exchanges/exchange.types';
 import { assertRouteAllowed } from '../kyb/kyb-gate';
 import { readTreasurySettings } from '../settings/treasury-settings';
@@ -51,8 +51,7 @@ export async function createPurchase(tx: TenantTx, p: NewPurchase, at: Date, id:
   // The job id is the purchase id: enqueueing twice is a no-op.
   await tx.outbox({ queue: 'purchases', jobName: 'execute', payload: { purchaseId: id }, id });
   // AML monitoring (#11): compliance evaluates every purchase, the fact committed with it.
-  const fact: AmlOperationFact = { version: 1, tenantId: tx.tenantId, id, kind: 'PURCHASE', amountAudCents: p.amountCents.toString(), at: at.toISOString() };
-  await tx.outbox({ queue: AML_QUEUE, jobName: AML_OPERATION_JOB, payload: fact, id: amlFactJobId(AML_OPERATION_JOB, id) });
+  await tx.outbox(amlOperationMessage({ version: 1, tenantId: tx.tenantId, id, kind: 'PURCHASE', amountAudCents: p.amountCents.toString(), at: at.toISOString() }));
   tx.publish('purchase', purchaseEvent(id, PurchaseStatus.PENDING, null, at));
   return id;
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { TenantTx } from '../../../lib/db/tenant-tx';
+import { amlOperationMessage } from '../../../lib/events/aml-facts';
 import { TAX_DISPOSAL_JOB, TAX_QUEUE, TaxDisposalFactV1, taxFactJobId } from '../../../lib/events/tax-facts';
 import { ExchangeRouter, RoutingError, type AttemptOperation, type AttemptOutcome, type RoutingAttempt, type RoutingPolicy } from '../exchanges/exchange-router';
 import type { ExchangeName, ExchangeOrder } from '../exchanges/exchange.types';
@@ -19,7 +20,7 @@ type Claimed = SaleRow & { owner: string };
  * in-doubt intent, place, reconcile), and the purchase state machine's legal moves. Attempts go to
  * `exchange_attempt` keyed by the sale id (its `purchase_id` column holds the order's owner id), so
  * a retry after a crash reconciles instead of selling twice. Settlement writes the proceeds and the
- * TaxDisposalFactV1 in one transaction.
+ * TaxDisposalFactV1 and the AML operation fact in one transaction.
  */
 export class SaleExecutor {
   readonly router: ExchangeRouter;
@@ -179,6 +180,8 @@ export class SaleExecutor {
           feeAudCents: order.feeAudCents.toString(),
         });
         await tx.outbox({ queue: TAX_QUEUE, jobName: TAX_DISPOSAL_JOB, payload: fact, id: taxFactJobId(TAX_DISPOSAL_JOB, fact.id) });
+        // AML monitoring (#11): the sale at its AUD value, known only now (the request is in sats), committed with the fill.
+        await tx.outbox(amlOperationMessage({ version: 1, tenantId: tx.tenantId, id: s.id, kind: 'SALE', amountAudCents: order.spentAudCents.toString(), at: tx.now.toISOString() }));
       }
     });
   }

@@ -4,6 +4,8 @@ import type { Scope } from '../../../lib/access';
 import { isUuid } from '../../../lib/db/tenant-context';
 import type { TenantTx } from '../../../lib/db/tenant-tx';
 import { AppError, ErrorCode, badInput, notFound } from '../../../lib/errors';
+import { amlOperationMessage } from '../../../lib/events/aml-facts';
+import { log } from '../../../lib/logger';
 import { ROLES, type Role } from '../../../lib/auth/tokens';
 import { isBitcoinNetwork, type BitcoinNetwork } from './address';
 import {
@@ -14,8 +16,10 @@ import {
   autoApproveIfNoneRequired,
   cancelWithdrawal,
   rejectWithdrawal,
+  parsePrice,
   parseWithdrawalAmount,
   requiredApprovals,
+  satsToAudCentsCeil,
   type ApprovalPolicy,
   type ApprovalState,
 } from './approvals';
@@ -64,6 +68,8 @@ export type WithdrawalServiceOptions = {
   defaultNetwork?: BitcoinNetwork;
   /** The rail withdrawals are sent on; default: the tenant's primary exchange, as purchases are routed. */
   rail?: string;
+  /** The latest BTC/AUD price (market-price's port) for the AUD value of the AML fact; absent: the value is 0. */
+  latestPrice?: () => Promise<string | null>;
 };
 
 export type DestinationInput = { address?: string | null; xpub?: string | null; label: string; network?: string | null; scriptType?: string | null };
@@ -87,8 +93,10 @@ export class WithdrawalService {
   private readonly policy: DestinationPolicy;
   private readonly network: BitcoinNetwork;
   private readonly rail: string | null;
+  private readonly latestPrice: (() => Promise<string | null>) | null;
 
   constructor(opts: WithdrawalServiceOptions = {}) {
+    this.latestPrice = opts.latestPrice ?? null;
     this.now = opts.now ?? (() => new Date());
     this.policy = opts.destinationPolicy ?? DEFAULT_DESTINATION_POLICY;
     this.network = opts.defaultNetwork ?? 'mainnet';
@@ -190,6 +198,8 @@ export class WithdrawalService {
     if (!isUuid(destinationId)) throw notFound('withdrawal destination');
     const requestHash = createHash('sha256').update(JSON.stringify({ satoshis, destinationId: destinationId.toLowerCase() })).digest('hex');
     const now = this.now();
+    // Read before the transaction: a slow price source never holds the tenant's locks.
+    const price = await this.price();
     const id = await scope.tx(async (tx) => {
       const { em } = tx;
       const [prior] = await em.execute<{ id: string; request_hash: string }[]>(`select id, request_hash from withdrawal where idempotency_key = ?`, [key]);
@@ -237,6 +247,7 @@ export class WithdrawalService {
         autoPeriod: null,
         now,
         tenantId: scope.tenantId,
+        price,
       });
       const auto = autoApproveIfNoneRequired(stateOf({ status: WithdrawalStatus.REQUESTED, requested_by: scope.userId, approvals_required: requirement.approvals, approver_roles: [...requirement.roles] }, []), now);
       if (auto.transition) await this.approved(tx, wid, auto.transition.reason, null, now);
@@ -417,6 +428,7 @@ export class WithdrawalService {
       autoPeriod: period,
       now,
       tenantId: tx.tenantId,
+      price: await this.price(),
     });
     await this.approved(tx, wid, `pre-approved by the auto-withdraw policy set by ${policy.updatedBy} (fee ${decision.feeSats} sats, ${decision.feeShareBps} bps)`, null, now);
     return decision;
@@ -437,6 +449,20 @@ export class WithdrawalService {
     const w = await this.get(scope, id);
     if (!w) throw notFound('withdrawal');
     return w;
+  }
+
+  /** The latest price if one is known and well-formed; otherwise null (the AML fact then carries A$0, see the AML README). */
+  private async price(): Promise<string | null> {
+    if (!this.latestPrice) return null;
+    try {
+      const text = await this.latestPrice();
+      if (text === null) return null;
+      parsePrice(text);
+      return text;
+    } catch (err) {
+      log().warn({ err: (err as Error).message }, 'no price for the withdrawal AML value');
+      return null;
+    }
   }
 
   private async lockDestination(tx: TenantTx, id: string): Promise<Destination> {
@@ -544,7 +570,12 @@ type NewWithdrawal = {
   rail: string;
   autoPeriod: string | null;
   now: Date;
+  /** The latest BTC/AUD price when the request was made, or null. */
+  price: string | null;
 };
+
+/** The monitoring rules' networks: regtest shares testnet's base58 prefixes and is a test network too. */
+const amlNetworkOf = (n: BitcoinNetwork): 'bitcoin' | 'bitcoin-testnet' => (n === 'mainnet' ? 'bitcoin' : 'bitcoin-testnet');
 
 /** The withdrawal row with its travel-rule record and first transition (audited, published), in the caller's transaction. */
 async function insertWithdrawal(tx: TenantTx, w: NewWithdrawal): Promise<void> {
@@ -586,4 +617,18 @@ async function insertWithdrawal(tx: TenantTx, w: NewWithdrawal): Promise<void> {
     approverRoles: [...w.roles],
     ...(w.autoPeriod ? { autoPeriod: w.autoPeriod } : {}),
   });
+  // AML monitoring (#11): every withdrawal with its destination (SCREENED_DESTINATION, NEW_DESTINATION), committed with the request;
+  // its AUD value at the latest price, rounded up, or 0 when no price is known.
+  const value = w.price === null ? 0n : satsToAudCentsCeil(w.sats, parsePrice(w.price));
+  await tx.outbox(
+    amlOperationMessage({
+      version: 1,
+      tenantId: w.tenantId,
+      id: w.id,
+      kind: 'WITHDRAWAL',
+      amountAudCents: value.toString(),
+      at: w.now.toISOString(),
+      destination: { address: w.address, network: amlNetworkOf(d.network) },
+    }),
+  );
 }
