@@ -113,7 +113,7 @@ const EnvSchema = z.object({
   MYOB_REDIRECT_URI: z.string().url().optional(),
   MYOB_SECURE_BASE_URL: z.string().url().optional(),
   MYOB_API_BASE_URL: z.string().url().optional(),
-  // Notifications (#12): smtp://user:pass@host:port; unset → mail is written to <DATA_DIR>/outbox-mail (open the .html files).
+  // Notifications (#12): smtp://user:pass@host:port; unset → each email is written to <DATA_DIR>/outbox-mail as an .eml file (open it in a mail client).
   SMTP_URL: z.string().url().optional(),
   MAIL_FROM: z.string().default('Liquid ABT <no-reply@liquidabt.local>'),
   // ABN Lookup web services (abr.business.gov.au/json): the authentication GUID (never logged) and, for tests, another base URL.
