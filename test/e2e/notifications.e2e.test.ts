@@ -9,6 +9,8 @@ import { tenantEntities } from '../../subgraphs/tenant';
 import { EmailSink } from '../../subgraphs/tenant/notifications/email.sink';
 import { MailSendError, smtpTransport } from '../../subgraphs/tenant/notifications/mail-transport';
 import { noticesProcessor } from '../../subgraphs/tenant/notifications/notices.processor';
+import { purchaseNotice } from '../../subgraphs/treasury/purchases/purchase-notices';
+import { PurchaseStatus } from '../../subgraphs/treasury/purchases/purchase-state';
 import { startFakeSmtp, type FakeSmtp, type ReceivedMail } from '../fakes/smtp.server';
 import { client, errorCodes, startTestPlatform, type TestPlatform } from '../helpers/platform';
 import { until } from '../helpers/wait';
@@ -168,6 +170,18 @@ describe('notifications: purchase notices by email over SMTP (real PostgreSQL, r
     // A notice naming tenant A but processed under B's id cannot happen: the sink reads members under the notice's tenant only.
     const rowsB = await sql<{ tenant_id: string }>(`select tenant_id::text from pool.notification_delivery where notice_id = ?`, [noticeId('purchase.filled', `${id}:FILLED`)]);
     expect(rowsB.map((r) => r.tenant_id)).toEqual([b.tenantId]);
+  });
+
+  it('purchase.failed goes by each member\'s choice for that type: OWNER and ADMIN by default, not the USER who opted in to fills only', async () => {
+    // The producer side of FAILED is covered in test/integration/purchase-execution.test.ts; here its notice goes through the real sink.
+    const purchaseId = randomUUID();
+    const failed = purchaseNotice(a.tenantId, new Date(), { purchaseId, status: PurchaseStatus.FAILED, amountAudCents: 987654n, filledSats: 0n, exchange: null });
+    const handler = noticesProcessor([new EmailSink({ tenants: new TenantTransactions(orm, new TenantDirectory(orm)), transport: smtpTransport(smtp.url), from: 'alerts@notify.example' })]);
+    await handler({ id: 'failed-1', name: 'notice', data: failed ?? {}, attempt: 1 });
+    await handler({ id: 'failed-2', name: 'notice', data: failed ?? {}, attempt: 2 });
+    expect(recipients(mailsAbout(purchaseId))).toEqual(['admin@a.notify.example', 'owner@a.notify.example']);
+    expect(mailsAbout(purchaseId)[0]?.subject).toBe('Notify <A> Pty Ltd: bitcoin purchase of $9,876.54 failed');
+    expect(mailsAbout(purchaseId)[0]?.text).toContain('Nothing was bought');
   });
 
   it('refuses wrong SMTP credentials: the server says no, the error names no secret', async () => {
