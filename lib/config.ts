@@ -113,9 +113,11 @@ const EnvSchema = z.object({
   MYOB_REDIRECT_URI: z.string().url().optional(),
   MYOB_SECURE_BASE_URL: z.string().url().optional(),
   MYOB_API_BASE_URL: z.string().url().optional(),
-  // Notifications (#12): smtp://user:pass@host:port; unset → mail is written to <DATA_DIR>/outbox-mail (open the .html files).
+  // Notifications (#12): smtp://user:pass@host:port; unset → each email is written to <DATA_DIR>/outbox-mail as an .eml file (open it in a mail client).
   SMTP_URL: z.string().url().optional(),
   MAIL_FROM: z.string().default('Liquid ABT <no-reply@liquidabt.local>'),
+  // Where the .eml files go without SMTP_URL; default <DATA_DIR>/outbox-mail.
+  MAIL_OUTBOX_DIR: z.string().min(1).optional(),
   // ABN Lookup web services (abr.business.gov.au/json): the authentication GUID (never logged) and, for tests, another base URL.
   ABR_GUID: z.string().min(1).optional(),
   ABR_BASE_URL: z.string().url().optional(),
@@ -311,7 +313,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           ? { apiKey: e.MYOB_API_KEY, apiSecret: e.MYOB_API_SECRET, redirectUri: e.MYOB_REDIRECT_URI, secureBaseUrl: e.MYOB_SECURE_BASE_URL, apiBaseUrl: e.MYOB_API_BASE_URL }
           : undefined,
     },
-    mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM, outboxDir: `${e.DATA_DIR}/outbox-mail` },
+    mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM, outboxDir: e.MAIL_OUTBOX_DIR ?? `${e.DATA_DIR}/outbox-mail` },
     aml: {
       abr: e.ABR_GUID ? { guid: e.ABR_GUID, baseUrl: e.ABR_BASE_URL } : undefined,
       reportingEntity: { name: e.AML_REPORTING_ENTITY_NAME, abn: e.AML_REPORTING_ENTITY_ABN, austracId: e.AML_REPORTING_ENTITY_AUSTRAC_ID ?? null, state: e.AML_REPORTING_ENTITY_STATE },

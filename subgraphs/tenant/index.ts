@@ -13,6 +13,7 @@ import { LoginThrottleRow } from './identity/login-throttle.entity';
 import { MemberResolver } from './identity/member.resolver';
 import { Invitation, Membership, RecoveryCode, RefreshToken, Tenant, UserRecord } from './identity/tenant.entity';
 import { TenantResolver, UserResolver } from './identity/tenant.resolver';
+import { NotificationResolver } from './notifications/notification.resolver';
 
 export const tenantEntities = [
   Tenant,
@@ -32,7 +33,7 @@ export async function buildTenantSchema(): Promise<GraphQLSchema> {
   // Names, emails, notes and keys reach text columns: U+0000 is a BAD_USER_INPUT, not a database error.
   return refuseUnstorableArguments(
     await buildFederatedSchema(
-      [AuthResolver, MemberResolver, MfaResolver, ApiKeyResolver, UserResolver, TenantResolver, IntegrationResolver, PaymentEventResolver],
+      [AuthResolver, MemberResolver, MfaResolver, ApiKeyResolver, UserResolver, TenantResolver, IntegrationResolver, PaymentEventResolver, NotificationResolver],
       { ...tenantReferences, ...paymentEventReferences },
     ),
   );

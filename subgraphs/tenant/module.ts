@@ -10,17 +10,18 @@ import { MfaService } from './identity/mfa.service';
 import { tenantTenantMigrations } from './migrations/tenant';
 import type { TenantServices } from './identity/tenant.resolver';
 import { webhookRouter } from './payments/webhook.router';
+import { NOTIFICATION_TENANT_TABLES, NotificationPreferenceService, notificationJobs, notificationTenantMigrations } from './notifications/wiring';
 
-/** tenant: identity (tenants, users, members, MFA, API keys) and payments (integrations, webhooks, payment events). */
+/** tenant: identity (tenants, users, members, MFA, API keys), payments (integrations, webhooks, payment events) and notifications (#12). */
 export const tenantModule: PlatformModule<TenantServices> = {
   name: 'tenant',
   entities: tenantEntities,
   tables: {
-    tenant: ['payment_integration', 'payment_event'],
+    tenant: ['payment_integration', 'payment_event', ...NOTIFICATION_TENANT_TABLES],
     public: ['tenant', 'app_user', 'membership', 'refresh_token', 'mfa_recovery_code', 'invitation', 'api_key', 'login_throttle', 'integration_route'],
   },
   publicMigrations: () => loadPublicMigrations(join(__dirname, 'migrations', 'public')),
-  tenantMigrations: tenantTenantMigrations,
+  tenantMigrations: [...tenantTenantMigrations, ...notificationTenantMigrations],
   buildSchema: buildTenantSchema,
   createServices({ orm, bus, keys, config }) {
     // One AES-256-GCM key ring (INTEGRATION_KEYS, rotatable) seals integration credentials and MFA secrets.
@@ -29,18 +30,21 @@ export const tenantModule: PlatformModule<TenantServices> = {
       publicWebhookBaseUrl: config.publicWebhookBaseUrl,
       paypalApiBaseUrl: config.paypalApiBaseUrl,
     });
-    return { auth, integrations };
+    return { auth, integrations, notifications: new NotificationPreferenceService() };
   },
   mount: (app, { integrations }) => void app.use(webhookRouter(integrations)),
   // Webhook URLs shown to users: the subgraph's own, then the gateway's (which relays /webhooks/*) when it runs here.
   published: ({ integrations }, { url, via }) => integrations.setDefaultWebhookBaseUrl(url, via === 'gateway' ? 'gateway' : 'tenant'),
-  jobs({ orm, bus, keys, config }) {
+  jobs(deps) {
+    const { orm, bus, keys, config } = deps;
     const keyJob = new KeyMaintenance({
       integrations: new IntegrationService(orm, bus, keys.sealing, { paypalApiBaseUrl: config.paypalApiBaseUrl }),
       mfa: new MfaService(orm, bus, keys.sealing, new LoginThrottle(orm)),
       rotate: keys.rotate,
       intervalMs: config.keys.resealIntervalMs,
     });
-    return { processors: [], background: [keyJob] };
+    // Notifications (#12): notices from every module's outbox, fanned out to the sinks (email).
+    const notices = notificationJobs(deps);
+    return { processors: [notices.processor], background: [keyJob, notices.background] };
   },
 };

@@ -76,6 +76,9 @@ const FIELDS: Record<string, Rule> = {
   'Mutation.revokeApiKey': { action: 'apikey:manage', args: { id: '$foreign.apiKey' } },
   'Mutation.connectPaymentIntegration': { action: 'integration:write', args: { input: { provider: 'STRIPE', name: '' } } },
   'Mutation.disconnectPaymentIntegration': { action: 'integration:write', args: { id: '$foreign.integration' } },
+  // tenant: notifications (#12), the signed-in member's own choices (never an API key)
+  'Query.notificationPreferences': { action: 'self' },
+  'Mutation.setNotificationPreference': { action: 'self', args: { type: 'PURCHASE_FILLED', email: true } },
   // treasury subgraph
   'Query.treasuryRules': { action: 'rule:read' },
   'Query.treasuryRule': { action: 'rule:read', args: { id: '$foreign.rule' } },

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { GraphQLClient, ClientError } from 'graphql-request';
 import { loadConfig } from '../../lib/config';
 import { configureLogger } from '../../lib/logger';
@@ -40,6 +42,8 @@ export function testEnv(db: TestDatabase, opts: { redis?: boolean; env?: NodeJS.
     PRICE_TICK_MS: '200',
     OUTBOX_POLL_MS: '100',
     DATA_DIR: '.data',
+    // Notifications (#12) without SMTP_URL: each test's .eml files outside the repository's .data.
+    MAIL_OUTBOX_DIR: join(tmpdir(), `abt-test-mail-${process.pid}`),
     ...opts.env,
     ...(opts.redis ? { REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: `abt-test-${randomBytes(4).toString('hex')}` } : {}),
   };

@@ -24,6 +24,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { until } from '../helpers/wait';
 import type { Scope } from '../../lib/access';
 import { at } from '../helpers/present';
+import { noticeId } from '../../lib/events/notices';
 
 /**
  * The executor against the ZeroCap and Swyftx API fakes (real clients, real PostgreSQL): the
@@ -78,6 +79,13 @@ describe('purchase execution: routing, failover and failure (real PostgreSQL, ex
       0,
       `purchase ${id}`,
     );
+  /** The notices (#12) written through the outbox for a purchase: job id, type and data. */
+  const notices = (purchaseId: string) =>
+    sql<{ id: string; queue: string; job_name: string; type: string; notice_id: string; data: Record<string, unknown> }>(
+      `select id::text, queue, job_name, payload->>'type' as type, payload->>'id' as notice_id, payload->'data' as data
+         from pool.outbox where queue = 'notifications' and payload->>'subjectId' = ?`,
+      [purchaseId],
+    );
   const pending = async (ruleId: string): Promise<bigint> =>
     BigInt(at(await sql<{ t: string }>(`select coalesce(sum(amount_e4), 0)::text as t from pool.accrual_entry where rule_id = ?`, [ruleId]), 0, 'accrual sum').t) / 10_000n;
 
@@ -123,6 +131,17 @@ describe('purchase execution: routing, failover and failure (real PostgreSQL, ex
     expect(await executor.execute(tenantId, purchaseId, false)).toEqual({ status: 'FILLED', reconciled: false });
     expect(await purchase(purchaseId)).toMatchObject({ status: 'FILLED', exchange: 'zerocap', spent_aud_cents: '1000' });
     expect(zc.orders()).toHaveLength(1);
+    // Notifications (#12): one purchase.filled notice, committed with the fill, message-safe fields only.
+    const [notice, ...more] = await notices(purchaseId);
+    expect(more).toEqual([]);
+    expect(notice).toEqual({
+      id: noticeId('purchase.filled', `${purchaseId}:FILLED`),
+      notice_id: noticeId('purchase.filled', `${purchaseId}:FILLED`),
+      queue: 'notifications',
+      job_name: 'notice',
+      type: 'purchase.filled',
+      data: { amountAudCents: '1000', filledSats: (await purchase(purchaseId)).filled_sats, exchange: 'zerocap', status: 'FILLED' },
+    });
   });
 
   it('KYB gate (#11): a tenant not VERIFIED has its real-exchange purchase FAILED with KYB_NOT_VERIFIED, nothing sent anywhere', async () => {
@@ -172,6 +191,10 @@ describe('purchase execution: routing, failover and failure (real PostgreSQL, ex
     expect(p.status).toBe('FAILED');
     expect(p.failure_reason).toMatch(/UNAVAILABLE/);
     expect(await pending(ruleId)).toBe(1000n);
+    // Notifications (#12): one purchase.failed notice; no failure reason (exchange detail) in it.
+    expect((await notices(purchaseId)).map((n) => [n.type, n.data])).toEqual([
+      ['purchase.failed', { amountAudCents: '1000', filledSats: '0', exchange: null, status: 'FAILED' }],
+    ]);
     const statuses = events.filter((e) => e.purchaseId === purchaseId).map((e) => e.status);
     // PENDING is published by the transaction that created it (TenantTx), then each move of the state machine.
     expect(statuses).toEqual(['PENDING', 'SUBMITTED', 'FAILED']);
@@ -198,6 +221,8 @@ describe('purchase execution: routing, failover and failure (real PostgreSQL, ex
     const h = at(await sql<{ sats: string }>(`select sats::text from pool.holding where exchange = 'zerocap'`), 0, 'h');
     expect(BigInt(h.sats)).toBeGreaterThanOrEqual(BigInt(p.filled_sats));
     expect(await pending(ruleId)).toBeGreaterThan(0n);
+    // PARTIALLY_FILLED has no notice type (#12 covers FILLED and FAILED).
+    expect(await notices(purchaseId)).toEqual([]);
   });
 
   it('never runs one purchase twice at once: a second worker backs off while the lease is held', async () => {

@@ -2,10 +2,11 @@ import { Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
 import { AppError, ErrorCode, notFound } from '../../../lib/errors';
 import type { SubgraphContext } from '../../../lib/subgraph';
 import type { IntegrationService } from '../payments/integration.service';
+import type { NotificationServices } from '../notifications/notification.resolver';
 import type { AuthService } from './auth.service';
 import { Tenant, User } from './tenant.entity';
 
-export type TenantServices = { auth: AuthService; integrations: IntegrationService };
+export type TenantServices = { auth: AuthService; integrations: IntegrationService } & NotificationServices;
 type Ctx = SubgraphContext<TenantServices>;
 
 @Resolver(() => User)

@@ -18,6 +18,7 @@ import { AmlReason, amlReasonOf } from '../../compliance/aml/errors';
 import { assertRouteAllowed } from '../kyb/kyb-gate';
 import { LeaseLost, PurchaseStatus, TERMINAL, transitionPurchase } from './purchase-state';
 import { recordAcquisitionFact } from './tax-facts';
+import { recordPurchaseNotice } from './purchase-notices';
 import { lockPurchase, parkWorkingOrder, releaseLease, takeLease, type PurchaseRow } from './purchase.repository';
 
 export type ExecutorOptions = {
@@ -228,6 +229,14 @@ export class PurchaseExecutor {
       // Swyftx's amount + feeAmount, paper's feeBps on top): the fee never comes out of the rule's money.
       await returnUnspent(em, { id: p.id, ruleId: current.rule_id, unspentCents: BigInt(current.amount_aud_cents) - (order?.spentAudCents ?? 0n) });
       await this.transition(tx, { ...current, owner: p.owner }, to, reason);
+      // Notifications (#12): FILLED / FAILED reach the tenant's members, in this same transaction.
+      await recordPurchaseNotice(tx, {
+        purchaseId: p.id,
+        status: to,
+        amountAudCents: BigInt(current.amount_aud_cents),
+        filledSats: order?.filledSats ?? 0n,
+        exchange: order?.exchange ?? null,
+      });
       await em.execute(`update purchase set lease_until = null, lease_owner = null where id = ? and lease_owner = ?`, [p.id, p.owner]);
       if (order) {
         await tx.audit({
