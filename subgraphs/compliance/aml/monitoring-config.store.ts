@@ -76,7 +76,7 @@ async function rows(em: EntityManager): Promise<Row[]> {
 function merged(stored: readonly Row[]): MonitoringConfigPatch {
   const patch: Record<string, unknown> = {};
   for (const r of stored) if (isRule(r.rule)) patch[r.rule] = fromJson(r.settings);
-  return patch as MonitoringConfigPatch;
+  return patch;
 }
 
 /** The config the rules run with: the defaults, then the operator's settings (validated again). */

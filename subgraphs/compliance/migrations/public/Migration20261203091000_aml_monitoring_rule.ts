@@ -6,7 +6,7 @@ import { Migration } from '@mikro-orm/migrations';
  * are the reporting entity's, the same for every tenant. Only the compliance officer's API writes it.
  */
 export class Migration20261203091000_aml_monitoring_rule extends Migration {
-  override async up(): Promise<void> {
+  override up(): void {
     this.addSql(`
       create table if not exists public.aml_monitoring_rule (
         rule text primary key check (rule in ('threshold', 'velocity', 'structuring', 'spike', 'screenedDestination', 'newDestination')),
