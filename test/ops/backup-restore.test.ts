@@ -114,6 +114,8 @@ describe('backups: pg_dump to object storage, restore into a new database, verif
     first = await createBackup(target());
     timings.backupMs = Date.now() - t0;
     timings.dumpBytes = first.size;
+    const [dbSize] = await sql<{ b: string }>(`select pg_database_size(current_database())::text as b`);
+    timings.databaseBytes = Number(dbSize?.b ?? 0);
     expect(first.key).toBe(`${PREFIX}/${first.id}/abt.dump`);
     expect(first.id).toMatch(/^\d{8}T\d{6}\.\d{3}Z$/);
     const [server] = await sql<{ v: string }>(`select current_setting('server_version') as v`);
@@ -143,6 +145,7 @@ describe('backups: pg_dump to object storage, restore into a new database, verif
     );
     expect(r.verified).toEqual({ tenants: 2, auditEventsChecked: events?.n, holdingsChecked: 2, pendingPublicMigrations: 0 });
     expect(events?.n).toBeGreaterThan(6);
+    timings.auditEvents = events?.n ?? 0;
     const live = await holdings();
     expect(live).toHaveLength(2);
     expect(live.every((h) => BigInt(h.sats) > 0n)).toBe(true);
