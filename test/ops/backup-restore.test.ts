@@ -229,6 +229,15 @@ describe('backups: pg_dump to object storage, restore into a new database, verif
     expect((await listBackups({ store: s3.store, prefix: PREFIX })).map((x) => x.id)).toContain(summary.backup.id);
   }, 120_000);
 
+  it('--over-live restores a good backup over the live database itself (the deleted audit row is back, everything verifies)', async () => {
+    const before = await sql<{ n: number }>(`select count(*)::int as n from pool.audit_event where tenant_id = ?`, [a.tenant.id]);
+    const r = await restoreBackup({ ...target(), id: first.id, overLive: true, rolePassword: t.db.rolePassword, jobs: 1 });
+    expect(r.database).toBe(t.db.name);
+    expect(r.verified.tenants).toBe(2);
+    const after = await sql<{ n: number }>(`select count(*)::int as n from pool.audit_event where tenant_id = ?`, [a.tenant.id]);
+    expect(after[0]?.n).toBe((before[0]?.n ?? 0) + 1);
+  }, 60_000);
+
   it('retention keeps every backup of the last 24 h and the newest of each of the last N days', async () => {
     const now = new Date('2026-12-03T09:30:00.000Z');
     const entry = (iso: string, complete = true): BackupEntry => ({ id: iso.replace(/[-:]/g, ''), at: new Date(iso), complete, keys: [] });
