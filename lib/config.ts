@@ -95,6 +95,13 @@ const EnvSchema = z.object({
   S3_REGION: z.string().min(1).default('ap-southeast-2'),
   S3_ACCESS_KEY_ID: z.string().min(1).optional(),
   S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  // Backups (`npm run backup` / `restore`): keep every backup of the last 24 h and the newest of each of the last BACKUP_KEEP days.
+  BACKUP_KEEP: z.coerce.number().int().min(1).max(3650).default(14),
+  BACKUP_PREFIX: z.string().regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/).default('backups'),
+  // The bucket backups go to (OBJECT_STORE=s3); unset: S3_BUCKET.
+  BACKUP_S3_BUCKET: z.string().min(3).optional(),
+  // pg_restore --jobs: parallel restore workers (more cores, shorter RTO).
+  BACKUP_RESTORE_JOBS: z.coerce.number().int().min(1).max(64).default(2),
   // HMAC key of the local store's download URLs (never logged). Unset: generated once into DATA_DIR.
   FILES_SIGNING_SECRET: z.string().min(32).optional(),
   // Where clients reach /files (the gateway's public address). Unset: http://HOST:GATEWAY_PORT.
@@ -184,6 +191,7 @@ export type Config = {
     filesBaseUrl: string;
     urlTtlSeconds: number;
   };
+  backup: { keepDays: number; prefix: string; s3Bucket?: string; restoreJobs: number };
   treasury: {
     exchangeMinCents: bigint;
     manualMaxCents: bigint;
@@ -290,6 +298,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       filesBaseUrl: e.FILES_BASE_URL ?? `http://${e.HOST}:${e.GATEWAY_PORT}`,
       urlTtlSeconds: e.FILES_URL_TTL_SECONDS,
     },
+    backup: { keepDays: e.BACKUP_KEEP, prefix: e.BACKUP_PREFIX, s3Bucket: e.BACKUP_S3_BUCKET, restoreJobs: e.BACKUP_RESTORE_JOBS },
     treasury: {
       exchangeMinCents: e.EXCHANGE_MIN_ORDER_CENTS,
       manualMaxCents: e.MANUAL_PURCHASE_MAX_CENTS,

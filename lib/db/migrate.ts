@@ -80,6 +80,18 @@ async function ensureRole(sql: Sql, role: string, password: string): Promise<voi
   }
 }
 
+/** The app and relay roles, created if missing (a restore into another cluster needs them before its grants). */
+export async function ensurePlatformRoles(ownerUrl: string, rolePassword: string): Promise<void> {
+  const orm = await openOwnerOrm(ownerUrl);
+  try {
+    const conn = orm.em.getConnection();
+    await ensureRole(conn, APP_ROLE, rolePassword);
+    await ensureRole(conn, RELAY_ROLE, rolePassword);
+  } finally {
+    await orm.close(true);
+  }
+}
+
 async function grantPublic(sql: Sql): Promise<void> {
   // Usage on pool is granted by migrateTenantSchema, under that schema's lock.
   await sql.execute(`grant usage on schema public to ${APP_ROLE}, ${RELAY_ROLE}`);

@@ -1,7 +1,12 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { assertObjectKey, isObjectKey, type ObjectStore } from './object-store';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { assertObjectKey, assertObjectPrefix, isObjectKey, type ObjectInfo, type ObjectStore } from './object-store';
+
+const TMP_SUFFIX = /\.\d+\.\d+\.tmp$/;
 
 export type LocalStoreOptions = {
   /** Where objects live; default `<DATA_DIR>/objects`. */
@@ -43,6 +48,69 @@ export class LocalObjectStore implements ObjectStore {
     const tmp = `${file}.${process.pid}.${this.now()}.tmp`;
     await writeFile(tmp, bytes);
     await rename(tmp, file);
+  }
+
+  async putStream(key: string, body: Readable, _contentType: string): Promise<{ size: number }> {
+    const file = this.fileOf(key);
+    await mkdir(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.${this.now()}.tmp`;
+    let size = 0;
+    const count = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        size += chunk.length;
+        done(null, chunk);
+      },
+    });
+    try {
+      await pipeline(body, count, createWriteStream(tmp));
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    await rename(tmp, file);
+    return { size };
+  }
+
+  async getStream(key: string): Promise<Readable | null> {
+    const file = this.fileOf(key);
+    try {
+      if (!(await stat(file)).isFile()) return null;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    return createReadStream(file);
+  }
+
+  async list(prefix: string): Promise<ObjectInfo[]> {
+    assertObjectPrefix(prefix);
+    // Walk only the directory the prefix names (its part up to the last `/`).
+    const dir = path.resolve(this.root, prefix.slice(0, prefix.lastIndexOf('/') + 1));
+    if (dir !== this.root && !dir.startsWith(this.root + path.sep)) throw new Error('object prefix escapes the store');
+    let names: string[];
+    try {
+      names = await readdir(dir, { recursive: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const out: ObjectInfo[] = [];
+    for (const name of names) {
+      const file = path.join(dir, name);
+      const key = path.relative(this.root, file).split(path.sep).join('/');
+      if (!key.startsWith(prefix) || TMP_SUFFIX.test(key) || !isObjectKey(key)) continue;
+      const st = await stat(file).catch(() => null);
+      if (st?.isFile()) out.push({ key, size: st.size, lastModified: st.mtime });
+    }
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await unlink(this.fileOf(key));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
   }
 
   async get(key: string): Promise<Uint8Array | null> {

@@ -4,10 +4,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import express from 'express';
 import { filesRoute } from '../../gateway/files';
 import { startTestS3, type TestS3 } from '../../test/helpers/s3';
 import { LocalObjectStore } from './local-store';
+import type { ObjectStore } from './object-store';
+import { S3ObjectStore } from './s3-store';
 
 const need = <T>(v: T | null | undefined): T => {
   if (v === null || v === undefined) throw new Error('missing');
@@ -28,6 +31,95 @@ function rawGet(url: string): Promise<number> {
 }
 
 const bytes = new TextEncoder().encode('disposal,parcel\r\n"a,b",p1\r\n');
+
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+async function drain(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(Buffer.from(c as Uint8Array));
+  return Buffer.concat(chunks);
+}
+/** `total` deterministic bytes in 1 MiB chunks, produced lazily (never one buffer). */
+function chunked(total: number): Readable {
+  let sent = 0;
+  return new Readable({
+    read() {
+      if (sent >= total) return void this.push(null);
+      const n = Math.min(1024 * 1024, total - sent);
+      const c = Buffer.alloc(n);
+      for (let i = 0; i < n; i++) c[i] = (sent + i) % 251;
+      sent += n;
+      this.push(c);
+    },
+  });
+}
+
+/** Streams, listings and deletes: the same contract for both stores (backups use them). */
+function streamsListsAndDeletes(name: string, store: () => ObjectStore, bigBytes: number): void {
+  describe(`${name}: streams, list, delete`, () => {
+    it('streams a large object in and out unchanged and reports its size', async () => {
+      const want = await drain(chunked(bigBytes));
+      expect(await store().putStream('backups/20261203T000000Z/abt.dump', chunked(bigBytes), 'application/octet-stream')).toEqual({ size: bigBytes });
+      const got = await drain(need(await store().getStream('backups/20261203T000000Z/abt.dump')));
+      expect(got.length).toBe(bigBytes);
+      expect(sha(got)).toBe(sha(want));
+      expect(await store().getStream('backups/none/abt.dump')).toBeNull();
+    });
+
+    it('a small stream is stored too (one PUT), and an empty one', async () => {
+      expect(await store().putStream('backups/20261203T000000Z/manifest.json', Readable.from([Buffer.from('{"a":1}')]), 'application/json')).toEqual({ size: 7 });
+      expect(await store().putStream('backups/empty/x', Readable.from([]), 'application/octet-stream')).toEqual({ size: 0 });
+      expect(Buffer.from(need(await store().get('backups/20261203T000000Z/manifest.json'))).toString()).toBe('{"a":1}');
+    });
+
+    it('lists by prefix with sizes, in key order; deletes (absent is fine)', async () => {
+      await store().put('backups/20261202T000000Z/manifest.json', bytes, 'application/json');
+      await store().put('t9/reports/r/summary.pdf', bytes, 'application/pdf');
+      const listed = await store().list('backups/');
+      expect(listed.map((o) => o.key)).toEqual([
+        'backups/20261202T000000Z/manifest.json',
+        'backups/20261203T000000Z/abt.dump',
+        'backups/20261203T000000Z/manifest.json',
+        'backups/empty/x',
+      ]);
+      expect(listed.map((o) => o.size)).toEqual([bytes.length, bigBytes, 7, 0]);
+      expect(listed.every((o) => o.lastModified.getTime() > 0)).toBe(true);
+      expect((await store().list('backups/20261203')).map((o) => o.key)).toEqual(['backups/20261203T000000Z/abt.dump', 'backups/20261203T000000Z/manifest.json']);
+      expect(await store().list('nothing-here/')).toEqual([]);
+      await store().delete('backups/20261203T000000Z/abt.dump');
+      await store().delete('backups/20261203T000000Z/abt.dump');
+      expect(await store().get('backups/20261203T000000Z/abt.dump')).toBeNull();
+      expect((await store().list('backups/')).map((o) => o.key)).not.toContain('backups/20261203T000000Z/abt.dump');
+      expect((await store().list('')).map((o) => o.key)).toContain('t9/reports/r/summary.pdf');
+    });
+
+    it('refuses unsafe keys and prefixes', async () => {
+      await expect(store().putStream('../x', Readable.from([]), 'text/plain')).rejects.toThrow(/invalid object key/);
+      await expect(store().list('../')).rejects.toThrow(/invalid object prefix/);
+      await expect(store().delete('a//b')).rejects.toThrow(/invalid object key/);
+    });
+  });
+}
+
+describe('both stores', () => {
+  let s3: TestS3;
+  let s3Small: S3ObjectStore;
+  let root: string;
+  let local: LocalObjectStore;
+  beforeAll(async () => {
+    s3 = await startTestS3('backups-test');
+    // Smallest parts S3 allows: 11 MiB goes up as three parts.
+    s3Small = new S3ObjectStore({ bucket: s3.bucket, region: 'us-east-1', endpoint: s3.endpoint, credentials: s3.credentials, partBytes: 5 * 1024 * 1024 });
+    root = await mkdtemp(path.join(tmpdir(), 'objects-'));
+    local = new LocalObjectStore({ root, secret: 'k'.repeat(32), baseUrl: 'http://127.0.0.1:1' });
+  });
+  afterAll(async () => {
+    s3Small.close();
+    await s3.stop();
+    await rm(root, { recursive: true, force: true });
+  });
+  streamsListsAndDeletes('S3ObjectStore (multipart on s3rver)', () => s3Small, 11 * 1024 * 1024);
+  streamsListsAndDeletes('LocalObjectStore', () => local, 3 * 1024 * 1024 + 17);
+});
 
 describe('S3ObjectStore against a real S3-compatible server (s3rver)', () => {
   let s3: TestS3;

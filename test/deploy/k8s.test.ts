@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { ExternalSecret } from '@kubernetes-models/external-secrets/external-secrets.io/v1beta1';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
-import { Job } from 'kubernetes-models/batch/v1';
+import { CronJob, Job } from 'kubernetes-models/batch/v1';
 import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, Service, ServiceAccount } from 'kubernetes-models/v1';
@@ -16,6 +16,7 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   'apps/v1/Deployment': Deployment,
   'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
   'batch/v1/Job': Job,
+  'batch/v1/CronJob': CronJob,
   'networking.k8s.io/v1/Ingress': Ingress,
   'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
@@ -224,6 +225,44 @@ describe.each(ENVS)('ops/k8s/overlays/%s', (env) => {
     expect((c.env ?? []).filter((e) => e.valueFrom).map((e) => e.name)).toEqual(['DATABASE_URL', 'APP_DB_PASSWORD']);
     const pkg = JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as { scripts: Record<string, string> };
     expect(pkg.scripts.migrate).toContain('ops/migrate.ts');
+  });
+
+  it('the backup CronJob runs npm run backup hourly (RPO 1 h), one at a time, owner connection by reference, into the env backups bucket', () => {
+    type CronObj = K8sObject & {
+      spec: {
+        schedule: string;
+        timeZone: string;
+        concurrencyPolicy: string;
+        jobTemplate: { spec: { activeDeadlineSeconds: number; template: { spec: PodSpec & { restartPolicy: string; automountServiceAccountToken: boolean } } } };
+      };
+    };
+    const cron = find<CronObj>(objs, 'CronJob', 'backup');
+    const [minute, hour, ...rest] = cron.spec.schedule.split(' ');
+    expect({ minute: /^\d+$/.test(minute ?? ''), hour, rest }).toEqual({ minute: true, hour: '*', rest: ['*', '*', '*'] });
+    expect(cron.spec.timeZone).toBe('Etc/UTC');
+    expect(cron.spec.concurrencyPolicy).toBe('Forbid');
+    // A run ends before the next one is due.
+    expect(cron.spec.jobTemplate.spec.activeDeadlineSeconds).toBeLessThan(3600);
+    const pod = cron.spec.jobTemplate.spec.template.spec;
+    expect(pod.restartPolicy).toBe('Never');
+    expect(pod.automountServiceAccountToken).toBe(false);
+    const c = at(pod.containers, 0, 'containers');
+    expect(c.command).toEqual(['npm', 'run', 'backup']);
+    expect(c.image).toBe(`000000000000.dkr.ecr.ap-southeast-2.amazonaws.com/liquid-abt:${env}`);
+    expect(c.envFrom).toEqual([{ configMapRef: { name: 'liquid-abt-config' } }]);
+    expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+    for (const e of c.env ?? []) {
+      if (e.valueFrom) expect(e.valueFrom.secretKeyRef).toEqual({ name: 'liquid-abt-secrets', key: e.name });
+      if (!e.name.startsWith('NPM_CONFIG_')) expect(configNames).toContain(e.name);
+    }
+    expect((c.env ?? []).filter((e) => e.valueFrom).map((e) => e.name)).toEqual(['DATABASE_URL']);
+    expect((c.env ?? []).find((e) => e.name === 'OBJECT_STORE')?.value).toBe('s3');
+    const config = find<K8sObject & { data: Record<string, string> }>(objs, 'ConfigMap', 'liquid-abt-config');
+    expect(config.data.BACKUP_S3_BUCKET).toBe(`liquid-abt-${env}-backups`);
+    expect(Number(config.data.BACKUP_KEEP)).toBeGreaterThanOrEqual(7);
+    const pkg = JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts.backup).toContain('ops/backup.ts backup');
+    expect(pkg.scripts.restore).toContain('ops/backup.ts restore');
   });
 
   it('network: deny by default; gateway only from the load balancer subnets; subgraphs only from the gateway; workers only scraped', () => {

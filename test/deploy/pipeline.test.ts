@@ -92,7 +92,7 @@ describe('ops/k8s/deploy.sh (kubectl and aws stubbed)', () => {
       ]);
       const applied = readFileSync(join(dir, 'applied.yaml'), 'utf8');
       const images = [...applied.matchAll(/image: (\S+)/g)].map((m) => m[1]);
-      expect(images).toHaveLength(7); // six roles and the migration Job
+      expect(images).toHaveLength(8); // six roles, the migration Job and the backup CronJob
       expect(new Set(images)).toEqual(new Set([image]));
       // Still the whole, valid rendering.
       expect(parseAllDocuments(applied).length).toBe(kustomize(repoPath('ops/k8s/overlays/staging')).length);
