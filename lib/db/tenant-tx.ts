@@ -103,8 +103,6 @@ export class TenantTransactions {
             if (entered.tenantId === id) return entered;
             throw new Error('a platform transaction enters one tenant only');
           }
-          // Audit facts written through `em` (not only `tx.audit`) count as jobs: the relay is kicked.
-          state.wroteJobs = true;
           entered = await this.enter(em, null, id, state);
           return entered;
         },

@@ -3,10 +3,8 @@ import { LockMode } from '@mikro-orm/core';
 import type { Scope } from '../../../lib/access';
 import { API_KEY_SCOPES, isApiKeyScope, newApiKey } from '../../../lib/auth/api-keys';
 import { forgetApiKey } from '../../../lib/auth/credentials';
-import type { EventBus } from '../../../lib/bus';
 import { badInput, notFound } from '../../../lib/errors';
 import { isUuid } from '../../../lib/db/tenant-context';
-import { kickOutbox } from '../../../lib/outbox';
 import { actorOf, auditAuth } from './auth.shared';
 import { ApiKey } from './api-key.entity';
 
@@ -14,8 +12,6 @@ export const MAX_KEYS_PER_TENANT = 100;
 
 /** Partner API keys: created by OWNER/ADMIN, shown once, stored as lookup prefix + SHA-256 of the secret. */
 export class ApiKeyService {
-  constructor(private readonly bus: EventBus) {}
-
   list(scope: Scope): Promise<ApiKey[]> {
     return scope.tx(({ em }) => em.find(ApiKey, { tenantId: scope.tenantId }, { orderBy: { createdAt: 'desc' } }));
   }
@@ -30,7 +26,8 @@ export class ApiKeyService {
     const expiresAt = input.expiresAt ?? null;
     if (expiresAt && (Number.isNaN(expiresAt.getTime()) || expiresAt.getTime() <= Date.now())) throw badInput('expiresAt must be in the future', 'expiresAt');
     const generated = newApiKey();
-    const apiKey = await scope.tx(async ({ em }) => {
+    const apiKey = await scope.tx(async (tx) => {
+      const { em } = tx;
       if ((await em.count(ApiKey, { tenantId: scope.tenantId, revokedAt: null })) >= MAX_KEYS_PER_TENANT) {
         throw badInput(`a tenant may have at most ${MAX_KEYS_PER_TENANT} active API keys`);
       }
@@ -46,7 +43,7 @@ export class ApiKeyService {
         createdAt: new Date(),
       });
       await em.flush();
-      await auditAuth(em, 'api_key.created', actorOf(scope), { type: 'ApiKey', id: key.id }, {
+      await auditAuth(tx, 'api_key.created', actorOf(scope), { type: 'ApiKey', id: key.id }, {
         name,
         scopes,
         prefix: key.prefix,
@@ -54,24 +51,23 @@ export class ApiKeyService {
       });
       return key;
     });
-    await kickOutbox(this.bus);
     return { apiKey, key: generated.key };
   }
 
   async revoke(scope: Scope, id: string): Promise<ApiKey> {
     if (!isUuid(id)) throw notFound('API key');
-    const key = await scope.tx(async ({ em }) => {
+    const key = await scope.tx(async (tx) => {
+      const { em } = tx;
       const found = await em.findOne(ApiKey, { id, tenantId: scope.tenantId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       if (!found) throw notFound('API key');
       if (!found.revokedAt) {
         found.revokedAt = new Date();
         await em.flush();
-        await auditAuth(em, 'api_key.revoked', actorOf(scope), { type: 'ApiKey', id }, { name: found.name, prefix: found.prefix });
+        await auditAuth(tx, 'api_key.revoked', actorOf(scope), { type: 'ApiKey', id }, { name: found.name, prefix: found.prefix });
       }
       return found;
     });
     forgetApiKey(key.lookup);
-    await kickOutbox(this.bus);
     return key;
   }
 }

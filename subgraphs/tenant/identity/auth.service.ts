@@ -3,7 +3,6 @@ import { hash, verify } from '@node-rs/argon2';
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Principal, Scope } from '../../../lib/access';
-import { recordAudit } from '../../../lib/audit';
 import { forgetUser } from '../../../lib/auth/credentials';
 import {
   ACCESS_TOKEN_TTL_S,
@@ -22,10 +21,9 @@ import type { EventBus } from '../../../lib/bus';
 import type { KeyRing } from '../../../lib/crypto/secret-box';
 import { AppError, ErrorCode, notFound } from '../../../lib/errors';
 import { TenantDirectory, isUuid } from '../../../lib/db/tenant-context';
-import { TenantTransactions } from '../../../lib/db/tenant-tx';
+import { TenantTransactions, type TenantTx } from '../../../lib/db/tenant-tx';
 import { announceTenantProfile } from './tenant-profile';
 import { log } from '../../../lib/logger';
-import { kickOutbox } from '../../../lib/outbox';
 import { ApiKeyService } from './api-key.service';
 import { LoginThrottle, THROTTLE_RULES, throttleKey } from './login-throttle';
 import { MemberService } from './member.service';
@@ -76,15 +74,15 @@ export class AuthService {
 
   constructor(
     private readonly orm: MikroORM,
-    private readonly bus: EventBus,
+    bus: EventBus,
     private readonly jwtSecret: JwtKeys,
     opts: AuthServiceOptions = {},
   ) {
     this.throttle = new LoginThrottle(orm);
     this.tenants = new TenantTransactions(orm, new TenantDirectory(orm), bus);
     this.mfa = new MfaService(orm, bus, opts.mfaKeyRing ?? derivedMfaKeyRing(currentJwtSecret(jwtSecret)), this.throttle);
-    this.members = new MemberService(orm, bus, this);
-    this.apiKeys = new ApiKeyService(bus);
+    this.members = new MemberService(orm, this);
+    this.apiKeys = new ApiKeyService();
   }
 
   async signUp(input: { tenantName: string; email: string; password: string; timezone?: string | null }): Promise<Session> {
@@ -175,23 +173,22 @@ export class AuthService {
     await this.throttle.succeeded(charge.charges);
 
     const mfaEnabled = user.mfaEnabledAt !== null;
-    const outcome = await this.tenants.run(requested.tenantId, async ({ em: tx }): Promise<LoginOutcome> => {
-      const tenant = await tx.findOneOrFail(Tenant, { id: requested.tenantId });
+    const outcome = await this.tenants.run(requested.tenantId, async (tx): Promise<LoginOutcome> => {
+      const tenant = await tx.em.findOneOrFail(Tenant, { id: requested.tenantId });
       if (mfaEnabled) {
         await auditAuth(tx, 'auth.mfa_challenged', { id: user.id, type: 'user' }, { type: 'User', id: user.id }, { ip: meta.clientIp ?? null });
         const mfaChallenge = await signMfaChallenge({ sub: user.id, tid: tenant.id }, this.jwtSecret);
         return { mfaRequired: true, mfaChallenge, accessToken: null, accessTokenExpiresAt: null, refreshToken: null, user: null, tenant: null };
       }
-      await recordAudit(tx, {
+      await tx.audit({
         eventType: 'auth.logged_in',
         actorId: user.id,
         subjectType: 'User',
         subjectId: user.id,
         data: { method: 'password', amr: ['pwd'], actorType: 'user' },
       });
-      return { ...(await this.issue(tx, user, tenant, requested.role, randomUUID(), ['pwd'])), mfaRequired: false, mfaChallenge: null };
+      return { ...(await this.issue(tx.em, user, tenant, requested.role, randomUUID(), ['pwd'])), mfaRequired: false, mfaChallenge: null };
     });
-    await kickOutbox(this.bus);
     return outcome;
   }
 
@@ -202,16 +199,15 @@ export class AuthService {
     const membership = await em.findOne(Membership, { userId: claims.sub, tenantId: claims.tid });
     if (!membership) throw new AppError(ErrorCode.UNAUTHENTICATED, 'mfa challenge is invalid or expired');
     const session = await this.mfa.completeLogin(claims.sub, membership.tenantId, code, meta, async (tx, user, tenant, method) => {
-      await recordAudit(tx, {
+      await tx.audit({
         eventType: 'auth.logged_in',
         actorId: user.id,
         subjectType: 'User',
         subjectId: user.id,
         data: { method, amr: ['pwd', 'otp'], actorType: 'user' },
       });
-      return this.issue(tx, user, tenant, membership.role, randomUUID(), ['pwd', 'otp']);
+      return this.issue(tx.em, user, tenant, membership.role, randomUUID(), ['pwd', 'otp']);
     });
-    await kickOutbox(this.bus);
     return session;
   }
 
@@ -251,25 +247,24 @@ export class AuthService {
     const row = await em.findOne(RefreshToken, { tokenHash: hashToken(refreshToken) });
     if (!row) return true;
     await this.auditIn(row.tenantId, async (tx) => {
-      await tx.nativeUpdate(RefreshToken, { familyId: row.familyId, revokedAt: null }, { revokedAt: new Date() });
+      await tx.em.nativeUpdate(RefreshToken, { familyId: row.familyId, revokedAt: null }, { revokedAt: new Date() });
       await auditAuth(tx, 'auth.logged_out', { id: row.userId, type: 'user' }, { type: 'User', id: row.userId }, { sessionId: row.familyId });
     });
     forgetUser(row.userId);
-    await kickOutbox(this.bus);
     return true;
   }
 
   /** Every refresh token of the user (all tenants) is revoked and every access token issued before now is refused. */
   async logoutEverywhere(scope: Scope): Promise<boolean> {
     if (scope.actor !== 'user') throw new AppError(ErrorCode.FORBIDDEN, 'only a signed-in user can log out');
-    await scope.tx(async ({ em }) => {
+    await scope.tx(async (tx) => {
+      const { em } = tx;
       const now = new Date();
       await em.nativeUpdate(UserRecord, { id: scope.userId }, { tokensValidAfter: now });
       const revoked = await em.nativeUpdate(RefreshToken, { userId: scope.userId, revokedAt: null }, { revokedAt: now });
-      await auditAuth(em, 'auth.logged_out_everywhere', actorOf(scope), { type: 'User', id: scope.userId }, { refreshTokensRevoked: revoked });
+      await auditAuth(tx, 'auth.logged_out_everywhere', actorOf(scope), { type: 'User', id: scope.userId }, { refreshTokensRevoked: revoked });
     });
     forgetUser(scope.userId);
-    await kickOutbox(this.bus);
     return true;
   }
 
@@ -281,14 +276,12 @@ export class AuthService {
     const em = this.orm.em.fork();
     const membership = await em.findOne(Membership, { userId: p.userId, tenantId: target });
     if (!membership) throw notFound('tenant');
-    const session = await this.tenants.run(target, async ({ em: tx }) => {
-      const tenant = await tx.findOneOrFail(Tenant, { id: target });
-      const user = await tx.findOneOrFail(UserRecord, { id: p.userId });
+    return this.tenants.run(target, async (tx) => {
+      const tenant = await tx.em.findOneOrFail(Tenant, { id: target });
+      const user = await tx.em.findOneOrFail(UserRecord, { id: p.userId });
       await auditAuth(tx, 'auth.switched_tenant', { id: p.userId, type: 'user' }, { type: 'User', id: p.userId }, { fromTenantId: p.tenantId });
-      return this.issue(tx, user, tenant, membership.role, randomUUID(), p.amr);
+      return this.issue(tx.em, user, tenant, membership.role, randomUUID(), p.amr);
     });
-    await kickOutbox(this.bus);
-    return session;
   }
 
   async myTenants(userId: string): Promise<{ tenant: Tenant; role: Role; joinedAt: Date }[]> {
@@ -317,15 +310,13 @@ export class AuthService {
   }
 
   /** auditIn without making the caller wait; failures are logged (used where timing must not tell accounts apart). */
-  private auditInBackground(tenantId: string, fn: (em: EntityManager) => Promise<unknown>): void {
+  private auditInBackground(tenantId: string, fn: (tx: TenantTx) => Promise<unknown>): void {
     void this.auditIn(tenantId, fn).catch((err: Error) => log().error({ err: err.message, tenantId }, 'could not record an auth audit event'));
   }
 
-  /** Runs fn in one transaction scoped to the tenant (for its audit chain), then wakes the relay. */
-  async auditIn<T>(tenantId: string, fn: (em: EntityManager) => Promise<T>): Promise<T> {
-    const result = await this.tenants.run(tenantId, ({ em }) => fn(em));
-    await kickOutbox(this.bus);
-    return result;
+  /** Runs fn in one transaction scoped to the tenant (for its audit chain); the relay wakes after the commit. */
+  auditIn<T>(tenantId: string, fn: (tx: TenantTx) => Promise<T>): Promise<T> {
+    return this.tenants.run(tenantId, fn);
   }
 
   /** Access token (with the session id) + a new refresh token in the family. */

@@ -5,10 +5,8 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Principal, Scope } from '../../../lib/access';
 import { forgetTenant, forgetUser } from '../../../lib/auth/credentials';
 import { ROLES, hashToken, newOpaqueToken, type Role } from '../../../lib/auth/tokens';
-import type { EventBus } from '../../../lib/bus';
 import { AppError, ErrorCode, badInput, notFound } from '../../../lib/errors';
 import { isUuid } from '../../../lib/db/tenant-context';
-import { kickOutbox } from '../../../lib/outbox';
 import type { AuthService } from './auth.service';
 import { actorOf, assertStrongPassword, auditAuth, normalizeEmail, type Session } from './auth.shared';
 import { Invitation, Membership, RefreshToken, Tenant, UserRecord } from './tenant.entity';
@@ -31,7 +29,6 @@ export const assertRole = (role: string): Role => {
 export class MemberService {
   constructor(
     private readonly orm: MikroORM,
-    private readonly bus: EventBus,
     private readonly auth: AuthService,
   ) {}
 
@@ -53,7 +50,8 @@ export class MemberService {
     const email = normalizeEmail(rawEmail);
     if (role === 'OWNER') requireOwner();
     const { token, hash: tokenHash } = newOpaqueToken();
-    const result = await scope.tx(async ({ em }) => {
+    const result = await scope.tx(async (tx) => {
+      const { em } = tx;
       const existing = await em.findOne(UserRecord, { email });
       if (existing && (await em.count(Membership, { tenantId: scope.tenantId, userId: existing.id }))) {
         throw new AppError(ErrorCode.CONFLICT, 'this person is already a member');
@@ -72,27 +70,26 @@ export class MemberService {
       });
       await em.flush();
       // The notification (mail) would be enqueued here through the outbox once a mail service exists.
-      await auditAuth(em, 'member.invited', actorOf(scope), { type: 'Invitation', id: invitation.id }, { email, role, expiresAt: invitation.expiresAt.toISOString() });
+      await auditAuth(tx, 'member.invited', actorOf(scope), { type: 'Invitation', id: invitation.id }, { email, role, expiresAt: invitation.expiresAt.toISOString() });
       return invitation;
     });
-    await kickOutbox(this.bus);
     return { invitation: result, token };
   }
 
   async revokeInvitation(scope: Scope, id: string, requireOwner: RequireOwner): Promise<Invitation> {
     if (!isUuid(id)) throw notFound('invitation');
-    const inv = await scope.tx(async ({ em }) => {
+    const inv = await scope.tx(async (tx) => {
+      const { em } = tx;
       const found = await em.findOne(Invitation, { id, tenantId: scope.tenantId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       if (!found) throw notFound('invitation');
       if (found.role === 'OWNER') requireOwner();
       if (!found.acceptedAt && !found.revokedAt) {
         found.revokedAt = new Date();
         await em.flush();
-        await auditAuth(em, 'member.invitation_revoked', actorOf(scope), { type: 'Invitation', id }, { email: found.email });
+        await auditAuth(tx, 'member.invitation_revoked', actorOf(scope), { type: 'Invitation', id }, { email: found.email });
       }
       return found;
     });
-    await kickOutbox(this.bus);
     return inv;
   }
 
@@ -137,7 +134,7 @@ export class MemberService {
         await em.flush();
         const tenant = await em.findOneOrFail(Tenant, { id: inv.tenantId });
         const tx = await enter(tenant.id);
-        await auditAuth(tx.em, 'member.invite_accepted', { id: user.id, type: 'user' }, { type: 'Invitation', id: inv.id }, {
+        await auditAuth(tx, 'member.invite_accepted', { id: user.id, type: 'user' }, { type: 'Invitation', id: inv.id }, {
           userId: user.id,
           email: inv.email,
           role: inv.role,
@@ -159,7 +156,8 @@ export class MemberService {
   async changeRole(scope: Scope, userId: string, role: Role, requireOwner: RequireOwner): Promise<{ userId: string; email: string; role: Role; joinedAt: Date }> {
     if (!isUuid(userId)) throw notFound('member');
     if (role === 'OWNER') requireOwner();
-    const out = await scope.tx(async ({ em }) => {
+    const out = await scope.tx(async (tx) => {
+      const { em } = tx;
       const all = await this.lockMembers(em, scope.tenantId);
       const target = all.find((m) => m.userId === userId.toLowerCase());
       if (!target) throw notFound('member');
@@ -169,13 +167,12 @@ export class MemberService {
       if (from !== role) {
         target.role = role;
         await em.flush();
-        await auditAuth(em, 'member.role_changed', actorOf(scope), { type: 'User', id: target.userId }, { from, to: role });
+        await auditAuth(tx, 'member.role_changed', actorOf(scope), { type: 'User', id: target.userId }, { from, to: role });
       }
       const user = await em.findOneOrFail(UserRecord, { id: target.userId });
       return { userId: target.userId, email: user.email, role: target.role, joinedAt: target.createdAt };
     });
     forgetUser(out.userId);
-    await kickOutbox(this.bus);
     return out;
   }
 
@@ -183,7 +180,8 @@ export class MemberService {
   async remove(scope: Scope, userId: string, requireOwner: RequireOwner): Promise<string> {
     if (!isUuid(userId)) throw notFound('member');
     const id = userId.toLowerCase();
-    await scope.tx(async ({ em }) => {
+    await scope.tx(async (tx) => {
+      const { em } = tx;
       const all = await this.lockMembers(em, scope.tenantId);
       const target = all.find((m) => m.userId === id);
       if (!target) throw notFound('member');
@@ -193,10 +191,9 @@ export class MemberService {
       }
       await em.nativeDelete(Membership, { tenantId: scope.tenantId, userId: id });
       await em.nativeUpdate(RefreshToken, { tenantId: scope.tenantId, userId: id, revokedAt: null }, { revokedAt: new Date() });
-      await auditAuth(em, 'member.removed', actorOf(scope), { type: 'User', id }, { role: target.role });
+      await auditAuth(tx, 'member.removed', actorOf(scope), { type: 'User', id }, { role: target.role });
     });
     forgetUser(id);
-    await kickOutbox(this.bus);
     return id;
   }
 
@@ -205,7 +202,8 @@ export class MemberService {
     if (!isUuid(userId)) throw notFound('member');
     const id = userId.toLowerCase();
     if (id === scope.userId) throw badInput('you already own this tenant', 'userId');
-    const out = await scope.tx(async ({ em }) => {
+    const out = await scope.tx(async (tx) => {
+      const { em } = tx;
       const all = await this.lockMembers(em, scope.tenantId);
       const target = all.find((m) => m.userId === id);
       const me = all.find((m) => m.userId === scope.userId);
@@ -215,28 +213,27 @@ export class MemberService {
       target.role = 'OWNER';
       me.role = 'ADMIN';
       await em.flush();
-      await auditAuth(em, 'member.ownership_transferred', actorOf(scope), { type: 'User', id }, { from: scope.userId, to: id, previousRole: from });
+      await auditAuth(tx, 'member.ownership_transferred', actorOf(scope), { type: 'User', id }, { from: scope.userId, to: id, previousRole: from });
       const user = await em.findOneOrFail(UserRecord, { id });
       return { userId: id, email: user.email, role: target.role, joinedAt: target.createdAt };
     });
     forgetUser(id);
     forgetUser(scope.userId);
-    await kickOutbox(this.bus);
     return out;
   }
 
   async setRequireMfaForAdmins(scope: Scope, enabled: boolean): Promise<Tenant> {
-    const tenant = await scope.tx(async ({ em }) => {
+    const tenant = await scope.tx(async (tx) => {
+      const { em } = tx;
       const t = await em.findOneOrFail(Tenant, { id: scope.tenantId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       if (t.requireMfaForAdmins !== enabled) {
         t.requireMfaForAdmins = enabled;
         await em.flush();
-        await auditAuth(em, 'tenant.security_changed', actorOf(scope), { type: 'Tenant', id: t.id }, { requireMfaForAdmins: enabled });
+        await auditAuth(tx, 'tenant.security_changed', actorOf(scope), { type: 'Tenant', id: t.id }, { requireMfaForAdmins: enabled });
       }
       return t;
     });
     forgetTenant(scope.tenantId);
-    await kickOutbox(this.bus);
     return tenant;
   }
 }

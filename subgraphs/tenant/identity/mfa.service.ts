@@ -15,12 +15,10 @@ import {
 } from '../../../lib/auth/totp';
 import type { EventBus } from '../../../lib/bus';
 import { keyIdOf, open, reseal, seal, type KeyRing } from '../../../lib/crypto/secret-box';
-import { recordAudit } from '../../../lib/audit';
 import { log } from '../../../lib/logger';
 import { AppError, ErrorCode } from '../../../lib/errors';
 import { TenantDirectory } from '../../../lib/db/tenant-context';
-import { TenantTransactions, type PlatformTx } from '../../../lib/db/tenant-tx';
-import { kickOutbox } from '../../../lib/outbox';
+import { TenantTransactions, type PlatformTx, type TenantTx } from '../../../lib/db/tenant-tx';
 import type { LoginThrottle } from './login-throttle';
 import { THROTTLE_RULES, throttleKey } from './login-throttle';
 import { RecoveryCode, Tenant, UserRecord } from './tenant.entity';
@@ -37,7 +35,7 @@ export class MfaService {
 
   constructor(
     private readonly orm: MikroORM,
-    private readonly bus: EventBus,
+    bus: EventBus,
     private readonly ring: KeyRing,
     private readonly throttle: LoginThrottle,
   ) {
@@ -47,21 +45,22 @@ export class MfaService {
   /** Starts enrolment: a new secret (pending until confirmed) and its otpauth:// URI. */
   async enroll(scope: Scope): Promise<{ secret: string; otpauthUri: string }> {
     const secret = newTotpSecret();
-    const email = await scope.tx(async ({ em }) => {
+    const email = await scope.tx(async (tx) => {
+      const { em } = tx;
       const user = await em.findOneOrFail(UserRecord, { id: scope.userId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       if (user.mfaEnabledAt) throw new AppError(ErrorCode.CONFLICT, 'MFA is already enabled; disable it first to enrol again');
       user.mfaPendingSecretSealed = seal(this.ring, secret, aad(user.id));
       await em.flush();
-      await auditAuth(em, 'mfa.enrolment_started', actorOf(scope), { type: 'User', id: user.id });
+      await auditAuth(tx, 'mfa.enrolment_started', actorOf(scope), { type: 'User', id: user.id });
       return user.email;
     });
-    await kickOutbox(this.bus);
     return { secret, otpauthUri: totpUri(email, secret) };
   }
 
   /** Confirms enrolment with a current code; returns 10 single-use recovery codes, shown once. */
   async confirm(scope: Scope, code: string): Promise<string[]> {
-    const codes = await scope.tx(async ({ em }) => {
+    const codes = await scope.tx(async (tx) => {
+      const { em } = tx;
       const user = await em.findOneOrFail(UserRecord, { id: scope.userId }, { lockMode: LockMode.PESSIMISTIC_WRITE, populate: ['mfaPendingSecretSealed'] });
       if (user.mfaEnabledAt) throw new AppError(ErrorCode.CONFLICT, 'MFA is already enabled');
       if (!user.mfaPendingSecretSealed) throw new AppError(ErrorCode.CONFLICT, 'start MFA enrolment first');
@@ -73,10 +72,9 @@ export class MfaService {
       user.mfaLastTimeStep = String(step);
       const fresh = await this.replaceRecoveryCodes(em, user.id);
       await em.flush();
-      await auditAuth(em, 'mfa.enabled', actorOf(scope), { type: 'User', id: user.id });
+      await auditAuth(tx, 'mfa.enabled', actorOf(scope), { type: 'User', id: user.id });
       return fresh;
     });
-    await kickOutbox(this.bus);
     return codes;
   }
 
@@ -90,7 +88,7 @@ export class MfaService {
       await em.nativeDelete(RecoveryCode, { userId: user.id });
       await em.flush();
       const tx = await enter(scope.tenantId);
-      await auditAuth(tx.em, 'mfa.disabled', actorOf(scope), { type: 'User', id: user.id }, { method });
+      await auditAuth(tx, 'mfa.disabled', actorOf(scope), { type: 'User', id: user.id }, { method });
     });
     forgetUser(scope.userId);
     return true;
@@ -102,19 +100,19 @@ export class MfaService {
     tenantId: string,
     code: string,
     meta: RequestMeta,
-    then: (em: EntityManager, user: UserRecord, tenant: Tenant, method: string) => Promise<Session>,
+    then: (tx: TenantTx, user: UserRecord, tenant: Tenant, method: string) => Promise<Session>,
   ): Promise<Session> {
     return this.withFactor(userId, code, meta, async ({ em, enter }, user, method) => {
-      await enter(tenantId);
+      const tx = await enter(tenantId);
       const tenant = await em.findOneOrFail(Tenant, { id: tenantId });
       const actor = { id: user.id, type: 'user' } as const;
       if (method === 'recovery_code') {
         const left = await em.count(RecoveryCode, { userId: user.id, usedAt: null });
-        await auditAuth(em, 'auth.recovery_code_used', actor, { type: 'User', id: user.id }, { remaining: left });
+        await auditAuth(tx, 'auth.recovery_code_used', actor, { type: 'User', id: user.id }, { remaining: left });
       } else {
-        await auditAuth(em, 'auth.mfa_used', actor, { type: 'User', id: user.id }, { method: 'totp' });
+        await auditAuth(tx, 'auth.mfa_used', actor, { type: 'User', id: user.id }, { method: 'totp' });
       }
-      return then(em, user, tenant, method === 'totp' ? 'password+totp' : 'password+recovery_code');
+      return then(tx, user, tenant, method === 'totp' ? 'password+totp' : 'password+recovery_code');
     }, tenantId);
   }
 
@@ -153,10 +151,10 @@ export class MfaService {
           const from = [u.s, u.p].filter((v): v is string => v !== null && keyIdOf(v) !== current).map(keyIdOf);
           if (from.length === 0) return 0;
           const [s, p] = [move(u.s), move(u.p)];
-          if (u.tenant_id) await enter(u.tenant_id);
+          const tx = u.tenant_id ? await enter(u.tenant_id) : null;
           await em.execute(`update public.app_user set mfa_secret_sealed = ?, mfa_pending_secret_sealed = ? where id = ?`, [s, p, id]);
-          if (u.tenant_id) {
-            await recordAudit(em, {
+          if (tx) {
+            await tx.audit({
               eventType: 'mfa.secret_resealed',
               actorId: null,
               subjectType: 'User',

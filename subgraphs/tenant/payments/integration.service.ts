@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Scope } from '../../../lib/access';
-import { recordAudit } from '../../../lib/audit';
 import type { EventBus } from '../../../lib/bus';
 import { keyIdOf, open, reseal, seal, type KeyRing } from '../../../lib/crypto/secret-box';
 import { TenantDirectory, isUuid } from '../../../lib/db/tenant-context';
@@ -9,7 +8,7 @@ import { TenantTransactions } from '../../../lib/db/tenant-tx';
 import { badInput, notFound } from '../../../lib/errors';
 import { recordSecurityEvent } from '../../../lib/metrics';
 import { log, noteRequest } from '../../../lib/logger';
-import { kickOutbox, outboxKicker } from '../../../lib/outbox';
+import { outboxKicker } from '../../../lib/outbox';
 import { hasUnstorableText, storableJson, storableText } from '../../../lib/storable-text';
 import { UnstorableDeliveryError, WebhookIntake, type IntakeRow } from './webhook-intake';
 import { IntegrationRoute, PaymentIntegration, PaymentProvider } from './integration.entity';
@@ -157,7 +156,8 @@ export class IntegrationService {
     const creds = credentialsFrom(input);
     const id = randomUUID();
     const now = new Date();
-    const integration = await scope.tx(async ({ em }) => {
+    const integration = await scope.tx(async (tx) => {
+      const { em } = tx;
       const i = em.create(PaymentIntegration, {
         tenantId: scope.tenantId,
         id,
@@ -169,7 +169,7 @@ export class IntegrationService {
       });
       em.create(IntegrationRoute, { integrationId: id, tenantId: scope.tenantId, provider: input.provider, createdAt: now });
       await em.flush();
-      await recordAudit(em, {
+      await tx.audit({
         eventType: 'integration.connected',
         actorId: scope.userId,
         subjectType: 'PaymentIntegration',
@@ -178,19 +178,19 @@ export class IntegrationService {
       });
       return i;
     });
-    await kickOutbox(this.bus);
     return integration;
   }
 
   async disconnect(scope: Scope, id: string): Promise<PaymentIntegration> {
     if (!isUuid(id)) throw notFound('payment integration');
     this.resolved.delete(id);
-    const integration = await scope.tx(async ({ em }) => {
+    const integration = await scope.tx(async (tx) => {
+      const { em } = tx;
       const i = await em.findOne(PaymentIntegration, { tenantId: scope.tenantId, id });
       if (!i) throw notFound('payment integration');
       i.status = 'DISCONNECTED';
       await em.flush();
-      await recordAudit(em, {
+      await tx.audit({
         eventType: 'integration.disconnected',
         actorId: scope.userId,
         subjectType: 'PaymentIntegration',
@@ -200,7 +200,6 @@ export class IntegrationService {
       return i;
     });
     this.resolved.delete(id);
-    await kickOutbox(this.bus);
     return integration;
   }
 
