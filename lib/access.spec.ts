@@ -195,4 +195,30 @@ describe('the subscription gate (WebSocket)', () => {
     const named = { ...field('purchaseUpdated'), mustSee: { query: 'query ($id: ID!) { purchase(id: $id) { id } }', variables: { id: U }, what: 'purchase' } };
     expect(await refusal(g.forSubscription(cred(user('OWNER').principal), named))).toBe('NOT_FOUND');
   });
+
+  it('lets only the compliance officer subscribe to complianceAlerts: the subgraph’s probe decides, tenant roles never do', async () => {
+    const probe = 'mutation { startComplianceAlertFeed }';
+    const notOfficer = { errors: [{ message: 'compliance cases are for the platform’s compliance officer', extensions: { code: 'FORBIDDEN' } }] };
+    const officer = new SubscriptionGate(KEYS, subgraphs({ [probe]: { data: { startComplianceAlertFeed: true } } }).ask);
+    // Every channel of every tenant: no tenant is bound (the grant names none).
+    expect(await officer.forSubscription(cred(user('VIEWER').principal), field('complianceAlerts'))).toEqual({ tenantId: undefined });
+    const owner = subgraphs({ [probe]: notOfficer });
+    const tenantGate = new SubscriptionGate(KEYS, owner.ask);
+    for (const role of ['OWNER', 'ADMIN', 'USER', 'VIEWER'] as const) {
+      expect(await refusal(tenantGate.forSubscription(cred(user(role).principal), field('complianceAlerts')))).toBe('FORBIDDEN');
+    }
+    // API keys are tenant-bound: refused without asking; anonymous is UNAUTHENTICATED, without asking.
+    const keyAsk = subgraphs({ [probe]: { data: { startComplianceAlertFeed: true } } });
+    const keyGate = new SubscriptionGate(KEYS, keyAsk.ask);
+    expect(await refusal(keyGate.forSubscription(cred(key('read:compliance').principal), field('complianceAlerts')))).toBe('FORBIDDEN');
+    expect(await refusal(keyGate.forSubscription(cred({ kind: 'anonymous' }), field('complianceAlerts')))).toBe('UNAUTHENTICATED');
+    expect(keyAsk.asked).toEqual([]);
+    // A logged-out session is UNAUTHENTICATED; a subgraph that cannot answer refuses without granting.
+    const loggedOut = new SubscriptionGate(KEYS, subgraphs({ [probe]: { errors: [{ message: 'session has been logged out', extensions: { code: 'UNAUTHENTICATED' } }] } }).ask);
+    expect(await refusal(loggedOut.forSubscription(cred(user('OWNER').principal), field('complianceAlerts')))).toBe('UNAUTHENTICATED');
+    const down = new SubscriptionGate(KEYS, subgraphs({}).ask);
+    expect(await refusal(down.forSubscription(cred(user('OWNER').principal), field('complianceAlerts')))).toBe('INTERNAL_SERVER_ERROR');
+    // No tenant role may do the action at all: the matrix agrees with the gate.
+    expect([...PERMISSIONS['compliance:alerts']]).toEqual([]);
+  });
 });

@@ -74,6 +74,11 @@ export const PERMISSIONS = {
   'books:manage': MANAGERS,
   /** Outbound webhook endpoints, their secrets, delivery log and replays (#12). */
   'webhook:manage': MANAGERS,
+  /**
+   * The compliance officer's live alerts (#11): no tenant role, whatever it is. The officer is a
+   * platform role (public.platform_role) the compliance subgraph checks and audits.
+   */
+  'compliance:alerts': [],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Action = keyof typeof PERMISSIONS;
@@ -314,8 +319,11 @@ export type SocketCredential = {
 export type SubscriptionField = {
   name: string;
   action: Action;
-  /** `public`: anyone. `tenant`: the caller's own tenant's events only. */
-  audience: 'public' | 'tenant';
+  /**
+   * `public`: anyone. `tenant`: the caller's own tenant's events only. `officer`: the platform's
+   * compliance officer only (the probe, answered and audited by the compliance subgraph, says who).
+   */
+  audience: 'public' | 'tenant' | 'officer';
   /** For API keys (scopes live with the subgraphs): a query needing the same permission. */
   probe?: string;
   /** A query whose null answer means the subscription names something the caller may not see. */
@@ -399,6 +407,7 @@ export class SubscriptionGate {
    */
   async forSubscription(cred: SocketCredential, field: SubscriptionField): Promise<{ tenantId: string | undefined }> {
     const p = cred.principal;
+    if (field.audience === 'officer') return this.forOfficer(cred, field);
     if (p.kind === 'apiKey') {
       if (field.probe) {
         const res = await this.ask(field.probe, {}, cred.authorization);
@@ -417,6 +426,28 @@ export class SubscriptionGate {
       if (answer === null || answer === undefined) throw notFound(field.mustSee.what);
     }
     return { tenantId: field.audience === 'tenant' && p.kind !== 'anonymous' ? p.tenantId : undefined };
+  }
+
+  /**
+   * An officer-only field: anonymous is UNAUTHENTICATED, an API key FORBIDDEN (keys are tenant-bound),
+   * a user whatever the compliance subgraph answers to the probe (it checks the platform role and
+   * records the start in the platform's audit chain). Tenant roles never decide it. No tenant channel.
+   */
+  private async forOfficer(cred: SocketCredential, field: SubscriptionField): Promise<{ tenantId: undefined }> {
+    const p = cred.principal;
+    if (p.kind === 'anonymous') throw unauthenticated('authentication required');
+    if (p.kind === 'apiKey' || !field.probe) throw new AppError(ErrorCode.FORBIDDEN, `${field.name} is for the platform's compliance officer`);
+    const res = await this.ask(field.probe, {}, cred.authorization);
+    const answer = res.data ? Object.values(res.data)[0] : undefined;
+    if (res.errors?.length || answer !== true) {
+      const code = firstCode(res);
+      if (code === ErrorCode.UNAUTHENTICATED) throw unauthenticated('authentication required');
+      if (code !== undefined && code !== ErrorCode.FORBIDDEN && code !== ErrorCode.NOT_FOUND) {
+        throw new AppError(ErrorCode.INTERNAL_SERVER_ERROR, 'could not verify the compliance officer; try again');
+      }
+      throw new AppError(ErrorCode.FORBIDDEN, `${field.name} is for the platform's compliance officer`);
+    }
+    return { tenantId: undefined };
   }
 
   /**

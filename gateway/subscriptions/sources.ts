@@ -1,6 +1,6 @@
 import type { Action } from '../../lib/access';
 import { badInput } from '../../lib/errors';
-import { priceChannel, tenantChannel, tenantOfChannel, type BusEvent } from '../../lib/events';
+import { COMPLIANCE_ALERT_CHANNEL, priceChannel, tenantChannel, tenantOfChannel, type BusEvent } from '../../lib/events';
 
 /** What an event becomes: the value of the subscription's root field, before selection. */
 export type EventValue = Record<string, unknown>;
@@ -19,8 +19,11 @@ export type FollowUp = {
 export type SubscriptionSource = {
   /** The permission (lib/access PERMISSIONS) a subscriber needs. */
   action: Action;
-  /** `public`: anyone, signed in or not. `tenant`: a signed-in user, events of their own tenant only. */
-  audience: 'public' | 'tenant';
+  /**
+   * `public`: anyone, signed in or not. `tenant`: a signed-in user, events of their own tenant only.
+   * `officer`: the platform's compliance officer only, events of every tenant (the probe decides).
+   */
+  audience: 'public' | 'tenant' | 'officer';
   /** The bus channel; `tenantId` is the verified token's, never an argument. */
   channel: (args: Record<string, unknown>, tenantId: string | undefined) => string;
   /** The tenant a channel belongs to; every event's channel is checked against the subscriber's tenant. */
@@ -47,6 +50,7 @@ export type SubscriptionSource = {
   /**
    * For API-key subscribers (whose scopes live with the subgraphs): a query needing the same
    * permission, asked once at subscribe time with the key; a refusal refuses the subscription.
+   * For `officer` fields: the operation that checks the officer (and audits the start), asked for every subscriber.
    */
   probe?: string;
   /** Type name → field name → how to resolve a field the event lacks. */
@@ -165,5 +169,16 @@ export const SUBSCRIPTION_SOURCES: Readonly<Record<string, SubscriptionSource>> 
         report: { rootField: 'taxReport', args: (v) => ({ id: v.reportId }) },
       },
     },
+  },
+  complianceAlerts: {
+    action: 'compliance:alerts',
+    audience: 'officer',
+    channel: () => COMPLIANCE_ALERT_CHANNEL,
+    // The compliance subgraph checks the platform role and records the start in the platform's chain.
+    probe: 'mutation { startComplianceAlertFeed }',
+    toValue: (e) =>
+      e.__typename === 'ComplianceAlertRaised'
+        ? { id: e.id, tenantId: e.tenantId, kind: e.kind, severity: e.severity, summary: e.summary, caseId: e.caseId, raisedAt: e.raisedAt, dueAt: e.dueAt ?? null }
+        : null,
   },
 };

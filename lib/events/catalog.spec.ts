@@ -14,6 +14,10 @@ const samples: [channel: string, event: BusEvent][] = [
   [tenantChannel(t, 'rule'), { __typename: 'TreasuryRuleChanged', version: 1, id: randomUUID(), change: 'LIMIT_REACHED', ruleVersion: 3 }],
   ['outbox.kick', { __typename: 'OutboxKick', version: 1 }],
   ['platform.tenant-schema', { __typename: 'TenantSchemaChanged', version: 1, tenantId: t, schema: `tenant_${t.replace(/-/g, '_')}` }],
+  [
+    'platform.compliance.alert',
+    { __typename: 'ComplianceAlertRaised', version: 1, id: randomUUID(), tenantId: t, kind: 'THRESHOLD', severity: 'MEDIUM', summary: 'revenue of A$10,000.00', caseId: randomUUID(), raisedAt: at, dueAt: null },
+  ],
 ];
 
 describe('event catalog', () => {
@@ -29,6 +33,8 @@ describe('event catalog', () => {
   it.each([
     ['unknown_channel', 'price.eth.aud', samples[0]?.[1]],
     ['unknown_channel', `tenant.${t}.alert`, { __typename: 'Alert', version: 1 }],
+    // Compliance alerts never travel on a tenant's channel (tipping off, s123).
+    ['unknown_channel', `tenant.${t}.alert`, { __typename: 'ComplianceAlertRaised', version: 1 }],
     ['not_an_event', 'outbox.kick', 'kick'],
     ['not_an_event', 'outbox.kick', [1]],
     ['unknown_type', 'outbox.kick', { __typename: 'Kick', version: 1 }],

@@ -111,7 +111,31 @@ export const TenantSchemaChangedV1 = z.object({
   schema: z.string().regex(SCHEMA_NAME, 'not a tenant schema name'),
 });
 
+export const COMPLIANCE_ALERT_KINDS = ['THRESHOLD', 'VELOCITY', 'STRUCTURING', 'SPIKE', 'SCREENED_DESTINATION', 'NEW_DESTINATION', 'SMR_NEAR_DUE', 'SMR_OVERDUE'] as const;
+
+/**
+ * `platform.compliance.alert`: a monitoring hit raised an alert, or the SMR clock marked a case
+ * near due / overdue (#11). A platform channel, never a tenant's: only the compliance officer's
+ * subscription hears it (tipping off, AML/CTF Act s123). Published by the `aml` queue from an
+ * outbox job written in the transaction that raised it, so a crash loses none.
+ */
+export const ComplianceAlertRaisedV1 = z.object({
+  __typename: z.literal('ComplianceAlertRaised'),
+  version: z.literal(1),
+  /** The alert's id (a monitoring alert's id, or `<caseId>:<level>` for a clock alert). */
+  id: z.string().min(1).max(200),
+  tenantId: uuid,
+  kind: z.enum(COMPLIANCE_ALERT_KINDS),
+  severity: z.enum(['LOW', 'MEDIUM', 'HIGH', 'CRITICAL']),
+  summary: z.string().max(2000),
+  caseId: uuid,
+  raisedAt: isoTime,
+  /** The SMR deadline, for clock alerts. */
+  dueAt: isoTime.nullable().optional(),
+});
+
 export type BtcPriceEvent = z.infer<typeof BtcPriceV1>;
+export type ComplianceAlertRaisedEvent = z.infer<typeof ComplianceAlertRaisedV1>;
 export type PurchaseUpdatedEvent = z.infer<typeof PurchaseUpdatedV1>;
 export type TreasuryRuleChangedEvent = z.infer<typeof TreasuryRuleChangedV1>;
 export type SaleUpdatedEvent = z.infer<typeof SaleUpdatedV1>;
@@ -129,13 +153,15 @@ export type BusEvent =
   | TaxReportUpdatedEvent
   | WithdrawalUpdatedEvent
   | OutboxKickEvent
-  | TenantSchemaChangedEvent;
+  | TenantSchemaChangedEvent
+  | ComplianceAlertRaisedEvent;
 export type BusEventType = BusEvent['__typename'];
 /** The event of one type, e.g. `EventOfType<'BtcPrice'>`. */
 export type EventOfType<T extends BusEventType> = Extract<BusEvent, { __typename: T }>;
 
 export const OUTBOX_KICK_CHANNEL = 'outbox.kick';
 export const TENANT_SCHEMA_CHANNEL = 'platform.tenant-schema';
+export const COMPLIANCE_ALERT_CHANNEL = 'platform.compliance.alert';
 /** The topics of a tenant's own channels, `tenant.<tid>.<topic>`. */
 export type TenantTopic = 'purchase' | 'rule' | 'sale' | 'report' | 'withdrawal';
 
@@ -165,7 +191,9 @@ export type EventOn<C extends string> = string extends C
           ? OutboxKickEvent
           : C extends typeof TENANT_SCHEMA_CHANNEL
             ? TenantSchemaChangedEvent
-            : never;
+            : C extends typeof COMPLIANCE_ALERT_CHANNEL
+              ? ComplianceAlertRaisedEvent
+              : never;
 
 type Entry = {
   /** The channel pattern as the bus writes it (`*` = one or more characters). */
@@ -194,6 +222,7 @@ export const CATALOG: readonly Entry[] = [
   { pattern: 'tenant.*.withdrawal', match: /^tenant\.([^.]+)\.withdrawal$/, events: [WithdrawalUpdatedV1], agrees: sameTenant },
   { pattern: OUTBOX_KICK_CHANNEL, match: /^outbox\.kick$/, events: [OutboxKickV1] },
   { pattern: TENANT_SCHEMA_CHANNEL, match: /^platform\.tenant-schema$/, events: [TenantSchemaChangedV1] },
+  { pattern: COMPLIANCE_ALERT_CHANNEL, match: /^platform\.compliance\.alert$/, events: [ComplianceAlertRaisedV1] },
 ];
 
 /** The tenant a `tenant.<tid>.<topic>` channel belongs to (lower case), or undefined. */

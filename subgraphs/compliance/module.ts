@@ -88,7 +88,7 @@ export const complianceModule: PlatformModule<ComplianceAmlServices & BooksServi
   published: (svc, { url, via }) => {
     if (via === 'gateway' && svc.filesUrlFromGateway && svc.objectStore instanceof LocalObjectStore) svc.objectStore.setBaseUrl(localhostFor(url));
   },
-  jobs: ({ orm, tenants, config, keys }) => {
+  jobs: ({ orm, tenants, config, keys, bus }) => {
     // AML/CTF (#11): the SMR clock, every 60 s: NEAR_DUE / OVERDUE escalated cases, alerted once per level.
     const smrClock = new SmrClock({ officerPath: new OfficerPath(orm, tenants), tenants });
     return {
@@ -101,7 +101,7 @@ export const complianceModule: PlatformModule<ComplianceAmlServices & BooksServi
       // books (#12): each fill's journal to every connected ledger, exactly once (per-organisation limits in the clients).
       { queue: 'accounting', handler: accountingProcessor({ tenants, ring: keys.sealing, clients: ledgerClients(config) }), concurrency: 4 },
       // AML/CTF (#11): treasury's operation facts through the monitoring rules; hits open cases.
-      { queue: 'aml', handler: amlProcessor(tenants), concurrency: 2 },
+      { queue: 'aml', handler: amlProcessor(tenants, bus), concurrency: 2 },
     ],
     background: [{ name: 'smr-clock', start: () => smrClock.start(), stop: () => smrClock.stop() }],
     };

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { Arg, Ctx, Field, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, registerEnumType } from 'type-graphql';
-import type { SubgraphContext } from '../../../lib/subgraph';
+import { Arg, Ctx, Field, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, Root, Subscription, registerEnumType } from 'type-graphql';
+import { servedByGateway, type SubgraphContext } from '../../../lib/subgraph';
 import { AppError, ErrorCode } from '../../../lib/errors';
 import { AudCentsScalar } from '../../../lib/money/scalars';
 import { canonicalJson } from '../audit-chain';
@@ -214,6 +214,19 @@ class ComplianceAlertGql {
   @Field(() => Date) at!: Date;
   @Field(() => String) summary!: string;
   @Field(() => String, { description: 'The facts that caused it, canonical JSON (amounts in cents as strings).' }) facts!: string;
+}
+
+@ObjectType('ComplianceAlertEvent', { description: 'A live alert for the compliance officer: a monitoring hit, or a case’s SMR clock near due or overdue.' })
+class ComplianceAlertEventGql {
+  @Field(() => ID, { description: 'The alert’s id (for clock alerts "<caseId>:<level>").' }) id!: string;
+  @Field(() => ID) tenantId!: string;
+  @Field(() => String, { description: 'The rule (THRESHOLD, VELOCITY, STRUCTURING, SPIKE, SCREENED_DESTINATION, NEW_DESTINATION) or SMR_NEAR_DUE / SMR_OVERDUE.' })
+  kind!: string;
+  @Field(() => String) severity!: string;
+  @Field(() => String, { description: 'The facts in one line.' }) summary!: string;
+  @Field(() => ID) caseId!: string;
+  @Field(() => Date) raisedAt!: Date;
+  @Field(() => Date, { nullable: true, description: 'The SMR deadline, for clock alerts.' }) dueAt!: Date | null;
 }
 
 @ObjectType('ComplianceCaseNote')
@@ -502,6 +515,25 @@ export class AmlResolver {
     const { kinds, ...rest } = settings;
     const patch = { ...rest, kinds: kinds ? kinds.map((k) => k as OperationKind) : null };
     return monitoringConfigGql(await setMonitoringRule(s.officerPath.transactions, o, RULE_KEYS[rule], patch));
+  }
+
+  @Subscription(() => ComplianceAlertEventGql, {
+    name: 'complianceAlerts',
+    description: 'Compliance officer: alerts of every tenant as they are raised (monitoring hits, SMR clocks near due or overdue). Refused to tenant users and API keys.',
+    subscribe: servedByGateway,
+  })
+  complianceAlerts(@Root() event: ComplianceAlertEventGql): ComplianceAlertEventGql {
+    return event;
+  }
+
+  @Mutation(() => Boolean, {
+    description: 'Compliance officer: the gateway asks this when the officer subscribes to complianceAlerts; the start is recorded in the platform’s audit chain. FORBIDDEN for anyone else.',
+  })
+  async startComplianceAlertFeed(@Ctx() ctx: Ctx): Promise<boolean> {
+    const s = aml(ctx);
+    const o = await s.officerPath.require(ctx);
+    await s.officerPath.audit(o, 'aml.officer.subscribe', 'ComplianceAlertFeed', 'complianceAlerts', {});
+    return true;
   }
 
   @Query(() => SmrDraftExportGql, { description: 'Compliance officer: the SMR draft of an escalated case, as JSON or CSV (the export is audited).' })

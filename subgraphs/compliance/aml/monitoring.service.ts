@@ -5,15 +5,17 @@ import { fileAlert, type Alert } from './cases';
 import { insertAlert, openCases, saveCase } from './cases.store';
 import { DEFAULT_MONITORING_CONFIG, destinationKey, evaluateOperation, type MonitoredOperation, type MonitoringConfig } from './monitoring';
 import type { ScreeningList } from './screening-list';
+import { alertEventOfHit, queueAlertEvent } from './alert-feed';
 
 /**
  * Monitoring of one operation (#11), in its tenant's transaction: the operation is recorded once by
  * id, the kernel's rules run over the tenant's recent history, and each hit becomes an alert that
- * joins the tenant's open case or opens one. Nothing goes to the tenant's audit chain or channels:
- * a tenant never learns it raised an alert (tipping off, AML/CTF Act s123).
+ * joins the tenant's open case or opens one, and is queued (outbox) for the officer's live feed
+ * (alert-feed.ts). Nothing goes to the tenant's audit chain or channels: a tenant never learns it
+ * raised an alert (tipping off, AML/CTF Act s123).
  */
 
-type Tx = Pick<TenantTx, 'em' | 'tenantId'>;
+type Tx = Pick<TenantTx, 'em' | 'tenantId' | 'outbox'>;
 
 type OpRow = { id: string; kind: MonitoredOperation['kind']; amount_aud_cents: string; at: Date; destination: MonitoredOperation['destination'] | null };
 
@@ -68,7 +70,10 @@ export async function monitorOperation(
     const filed = fileAlert(hit, { alertId: randomUUID(), newCaseId: randomUUID() }, cases);
     const prior = cases.find((c) => c.id === filed.case.id);
     await saveCase(em, filed.case, prior?.assignedTo ?? null);
-    if (await insertAlert(em, filed.alert)) alerts.push(filed.alert);
+    if (await insertAlert(em, filed.alert)) {
+      alerts.push(filed.alert);
+      await queueAlertEvent(tx, alertEventOfHit(filed.alert), filed.alert.id);
+    }
     cases = [...cases.filter((c) => c.id !== filed.case.id), { ...filed.case, assignedTo: prior?.assignedTo ?? null, updatedAt: new Date() }];
   }
   return { recorded: true, alerts };

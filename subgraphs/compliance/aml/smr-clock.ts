@@ -3,6 +3,7 @@ import { log, withCorrelation } from '../../../lib/logger';
 import { deadlineStatus } from './business-days';
 import { deadlineOf } from './cases.store';
 import { acrossSchemas, type OfficerPath } from './officer';
+import { alertEventOfClock, queueAlertEvent } from './alert-feed';
 
 /**
  * The SMR clock (#11): every pass finds the escalated, unreported cases of every tenant on the
@@ -11,7 +12,8 @@ import { acrossSchemas, type OfficerPath } from './officer';
  * `aml_smr_clock_alert` row per level, whose primary key makes the alert once per level however
  * many workers or passes see it. A case first seen already OVERDUE gets the OVERDUE alert only (the
  * near-due moment has passed). Nothing goes to the tenant's chain or channels (tipping off, s123):
- * the officer sees the rows, the log line and the case's smrDeadline status.
+ * the officer sees the rows, the log line, the case's smrDeadline status and, through an outbox job
+ * in the same transaction, the `complianceAlerts` feed (alert-feed.ts).
  */
 
 export type SmrClockLevel = 'NEAR_DUE' | 'OVERDUE';
@@ -82,7 +84,11 @@ export class SmrClock {
       if (r.smr_clock_level && RANK[r.smr_clock_level] >= RANK[status]) continue;
       const alert: SmrClockAlert = { tenantId: r.tenant_id, caseId: r.id, level: status, dueAt: deadline.dueAt };
       const fresh = await this.opts.tenants
-        .run(r.tenant_id, (tx) => mark(tx.em, alert, now))
+        .run(r.tenant_id, async (tx) => {
+          const fresh = await mark(tx.em, alert, now);
+          if (fresh) await queueAlertEvent(tx, alertEventOfClock(alert, now));
+          return fresh;
+        })
         .catch((err: Error) => {
           log().warn({ tenantId: r.tenant_id, caseId: r.id, err: err.message }, 'smr clock: case skipped');
           return false;
