@@ -9,7 +9,9 @@ export function docSnippetVerifier(): SnippetVerify {
   const m = /```js verify\n([\s\S]*?)```/.exec(doc);
   if (!m?.[1]) throw new Error('verification snippet not found in docs/webhooks-outbound.md');
   const exports: Record<string, unknown> = {};
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- runs the documented snippet exactly as published
-  new Function('require', 'exports', m[1])(require, exports);
+  // Runs the documented snippet exactly as published (CommonJS, `require` and `exports` given).
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  const run = new Function('require', 'exports', m[1]) as (req: NodeRequire, exp: Record<string, unknown>) => void;
+  run(require, exports);
   return exports.verifyLiquidSignature as SnippetVerify;
 }
