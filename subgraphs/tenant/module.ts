@@ -10,6 +10,7 @@ import { MfaService } from './identity/mfa.service';
 import { tenantTenantMigrations } from './migrations/tenant';
 import type { TenantServices } from './identity/tenant.resolver';
 import { webhookRouter } from './payments/webhook.router';
+import { resealWebhookSecrets } from './endpoints/webhook-reseal';
 import { ENDPOINT_TENANT_TABLES, WebhookEndpointService, endpointTenantMigrations, webhookJobs } from './endpoints/wiring';
 import { NOTIFICATION_TENANT_TABLES, NotificationPreferenceService, notificationJobs, notificationTenantMigrations } from './notifications/wiring';
 
@@ -37,10 +38,11 @@ export const tenantModule: PlatformModule<TenantServices> = {
   // Webhook URLs shown to users: the subgraph's own, then the gateway's (which relays /webhooks/*) when it runs here.
   published: ({ integrations }, { url, via }) => integrations.setDefaultWebhookBaseUrl(url, via === 'gateway' ? 'gateway' : 'tenant'),
   jobs(deps) {
-    const { orm, bus, keys, config } = deps;
+    const { orm, bus, keys, config, tenants } = deps;
     const keyJob = new KeyMaintenance({
       integrations: new IntegrationService(orm, bus, keys.sealing, { paypalApiBaseUrl: config.paypalApiBaseUrl }),
       mfa: new MfaService(orm, bus, keys.sealing, new LoginThrottle(orm)),
+      webhooks: { resealSecrets: () => resealWebhookSecrets(orm, tenants, keys.sealing) },
       rotate: keys.rotate,
       intervalMs: config.keys.resealIntervalMs,
     });
