@@ -49,6 +49,7 @@ export const tenantModule: PlatformModule<TenantServices> = {
     // Notifications (#12): notices from every module's outbox, fanned out to the sinks (email).
     const notices = notificationJobs(deps);
     // Outbound webhooks (#12): each delivery attempt is a job of its own on `webhooks`.
-    return { processors: [notices.processor, webhookJobs(deps)], background: [keyJob, notices.background] };
+    const webhooks = webhookJobs(deps);
+    return { processors: [notices.processor, webhooks.processor], background: [keyJob, notices.background, webhooks.background] };
   },
 };
