@@ -2,6 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gql } from 'graphql-request';
+import { openAppOrm } from '../../lib/db/orm';
+import { TenantDirectory } from '../../lib/db/tenant-context';
+import { TenantTransactions } from '../../lib/db/tenant-tx';
+import type { BulkJob, JobQueue, JobPayload } from '../../lib/queue';
+import { tenantEntities } from '../../subgraphs/tenant';
+import { sweepWebhookDeliveries } from '../../subgraphs/tenant/endpoints/webhook-sweeper';
 import { docSnippetVerifier } from '../../subgraphs/tenant/endpoints/webhook-doc-snippet';
 import { client, errorCodes, startTestPlatform, type TestPlatform } from '../helpers/platform';
 import { until } from '../helpers/wait';
@@ -135,4 +141,26 @@ describe('outbound webhooks: signed deliveries to a real HTTP receiver (real Pos
     expect(verify(rsig, again.body, rot.secret)).toBe(true);
     expect(verify(rsig, again.body, healthy.secret)).toBe(true);
   }, 180_000);
+
+  it('the sweeper re-enqueues a delivery whose next attempt is overdue (its job was lost), and nothing else', async () => {
+    const sql = <T>(q: string, params: unknown[] = []): Promise<T[]> => t.db.owner.em.getConnection().execute<T[]>(q, params);
+    const [d] = await sql<{ id: string; attempts: number }>(`select id::text as id, attempts from pool.webhook_delivery where tenant_id = ? and status = 'RETRYING' limit 1`, [a.tenantId]);
+    expect(d).toBeDefined();
+    await sql(`update pool.webhook_delivery set next_attempt_at = now() - interval '1 hour' where tenant_id = ? and id = ?`, [a.tenantId, d!.id]);
+    const added: { name: string; data: JobPayload; jobId: string }[] = [];
+    const queue: JobQueue = {
+      kind: 'in-process',
+      add: (_q, name, data, opts) => Promise.resolve(void added.push({ name, data, jobId: opts.jobId })),
+      addBulk: (jobs: BulkJob[]) => Promise.resolve(void jobs.forEach((j) => added.push({ name: j.name, data: j.data, jobId: j.opts.jobId }))),
+      process: () => undefined,
+      close: () => Promise.resolve(),
+    };
+    const orm = await openAppOrm(t.db.appUrl, tenantEntities, 2);
+    try {
+      expect(await sweepWebhookDeliveries(orm, new TenantTransactions(orm, new TenantDirectory(orm)), queue)).toBe(1);
+    } finally {
+      await orm.close(true);
+    }
+    expect(added).toEqual([{ name: 'webhook.attempt', data: { tenantId: a.tenantId, deliveryId: d!.id, attempt: d!.attempts + 1 }, jobId: `${d!.id}.${d!.attempts + 1}.swept` }]);
+  });
 });
