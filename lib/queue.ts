@@ -6,7 +6,7 @@ import { registerQueueDepthSource, type QueueDepth } from './metrics';
 import { bullPrefix, closeRedis, connectRedis, isClusterUrl, type RedisClient } from './redis';
 
 /** Queue names are contracts between processes; each has a processor (a module's `jobs`). New domains add theirs (reports, accounting, notifications) with the processor. */
-export const QUEUES = ['payment-events', 'purchases', 'schedules', 'audit', 'tax', 'reports', 'accounting', 'notifications', 'aml', 'kyb'] as const;
+export const QUEUES = ['payment-events', 'purchases', 'schedules', 'audit', 'tax', 'reports', 'accounting', 'notifications', 'aml', 'kyb', 'webhooks'] as const;
 export type QueueName = (typeof QUEUES)[number];
 
 export type JobPayload = Record<string, unknown>;

@@ -7,6 +7,9 @@ import { IntegrationService } from '../subgraphs/tenant/payments/integration.ser
 import { LoginThrottle } from '../subgraphs/tenant/identity/login-throttle';
 import { MfaService } from '../subgraphs/tenant/identity/mfa.service';
 import { KeyMaintenance } from '../subgraphs/tenant/jobs/keys-reseal';
+import { resealWebhookSecrets } from '../subgraphs/tenant/endpoints/webhook-reseal';
+import { TenantDirectory } from '../lib/db/tenant-context';
+import { TenantTransactions } from '../lib/db/tenant-tx';
 import { platformKeys, startPlatform } from './platform';
 
 /**
@@ -24,11 +27,12 @@ async function main(): Promise<void> {
     const job = new KeyMaintenance({
       integrations: new IntegrationService(orm, platform.bus, keys.sealing, { paypalApiBaseUrl: config.paypalApiBaseUrl }),
       mfa: new MfaService(orm, platform.bus, keys.sealing, new LoginThrottle(orm)),
+      webhooks: { resealSecrets: () => resealWebhookSecrets(orm, new TenantTransactions(orm, new TenantDirectory(orm), platform.bus), keys.sealing) },
       intervalMs: config.keys.resealIntervalMs,
     });
     const report = await job.runOnce();
     process.stdout.write(`${JSON.stringify({ currentKeyId: keys.sealing.current, ...report })}\n`);
-    process.exitCode = report.integrations.failed + report.mfa.failed > 0 ? 1 : 0;
+    process.exitCode = report.integrations.failed + report.mfa.failed + (report.webhooks?.failed ?? 0) > 0 ? 1 : 0;
   } finally {
     await orm.close(true);
     await platform.stop();

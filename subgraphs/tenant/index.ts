@@ -14,6 +14,7 @@ import { MemberResolver } from './identity/member.resolver';
 import { Invitation, Membership, RecoveryCode, RefreshToken, Tenant, UserRecord } from './identity/tenant.entity';
 import { TenantResolver, UserResolver } from './identity/tenant.resolver';
 import { NotificationResolver } from './notifications/notification.resolver';
+import { WebhookEndpointResolver } from './endpoints/webhook.resolver';
 
 export const tenantEntities = [
   Tenant,
@@ -33,7 +34,7 @@ export async function buildTenantSchema(): Promise<GraphQLSchema> {
   // Names, emails, notes and keys reach text columns: U+0000 is a BAD_USER_INPUT, not a database error.
   return refuseUnstorableArguments(
     await buildFederatedSchema(
-      [AuthResolver, MemberResolver, MfaResolver, ApiKeyResolver, UserResolver, TenantResolver, IntegrationResolver, PaymentEventResolver, NotificationResolver],
+      [AuthResolver, MemberResolver, MfaResolver, ApiKeyResolver, UserResolver, TenantResolver, IntegrationResolver, PaymentEventResolver, NotificationResolver, WebhookEndpointResolver],
       { ...tenantReferences, ...paymentEventReferences },
     ),
   );

@@ -10,18 +10,20 @@ import { MfaService } from './identity/mfa.service';
 import { tenantTenantMigrations } from './migrations/tenant';
 import type { TenantServices } from './identity/tenant.resolver';
 import { webhookRouter } from './payments/webhook.router';
+import { resealWebhookSecrets } from './endpoints/webhook-reseal';
+import { ENDPOINT_TENANT_TABLES, WebhookEndpointService, endpointTenantMigrations, webhookJobs } from './endpoints/wiring';
 import { NOTIFICATION_TENANT_TABLES, NotificationPreferenceService, notificationJobs, notificationTenantMigrations } from './notifications/wiring';
 
-/** tenant: identity (tenants, users, members, MFA, API keys), payments (integrations, webhooks, payment events) and notifications (#12). */
+/** tenant: identity (tenants, users, members, MFA, API keys), payments (integrations, webhooks, payment events) notifications and outbound webhooks (#12). */
 export const tenantModule: PlatformModule<TenantServices> = {
   name: 'tenant',
   entities: tenantEntities,
   tables: {
-    tenant: ['payment_integration', 'payment_event', ...NOTIFICATION_TENANT_TABLES],
+    tenant: ['payment_integration', 'payment_event', ...NOTIFICATION_TENANT_TABLES, ...ENDPOINT_TENANT_TABLES],
     public: ['tenant', 'app_user', 'membership', 'refresh_token', 'mfa_recovery_code', 'invitation', 'api_key', 'login_throttle', 'integration_route'],
   },
   publicMigrations: () => loadPublicMigrations(join(__dirname, 'migrations', 'public')),
-  tenantMigrations: [...tenantTenantMigrations, ...notificationTenantMigrations],
+  tenantMigrations: [...tenantTenantMigrations, ...notificationTenantMigrations, ...endpointTenantMigrations],
   buildSchema: buildTenantSchema,
   createServices({ orm, bus, keys, config }) {
     // One AES-256-GCM key ring (INTEGRATION_KEYS, rotatable) seals integration credentials and MFA secrets.
@@ -30,21 +32,24 @@ export const tenantModule: PlatformModule<TenantServices> = {
       publicWebhookBaseUrl: config.publicWebhookBaseUrl,
       paypalApiBaseUrl: config.paypalApiBaseUrl,
     });
-    return { auth, integrations, notifications: new NotificationPreferenceService() };
+    return { auth, integrations, notifications: new NotificationPreferenceService(), webhooks: new WebhookEndpointService(keys.sealing, config.env) };
   },
   mount: (app, { integrations }) => void app.use(webhookRouter(integrations)),
   // Webhook URLs shown to users: the subgraph's own, then the gateway's (which relays /webhooks/*) when it runs here.
   published: ({ integrations }, { url, via }) => integrations.setDefaultWebhookBaseUrl(url, via === 'gateway' ? 'gateway' : 'tenant'),
   jobs(deps) {
-    const { orm, bus, keys, config } = deps;
+    const { orm, bus, keys, config, tenants } = deps;
     const keyJob = new KeyMaintenance({
       integrations: new IntegrationService(orm, bus, keys.sealing, { paypalApiBaseUrl: config.paypalApiBaseUrl }),
       mfa: new MfaService(orm, bus, keys.sealing, new LoginThrottle(orm)),
+      webhooks: { resealSecrets: () => resealWebhookSecrets(orm, tenants, keys.sealing) },
       rotate: keys.rotate,
       intervalMs: config.keys.resealIntervalMs,
     });
     // Notifications (#12): notices from every module's outbox, fanned out to the sinks (email).
     const notices = notificationJobs(deps);
-    return { processors: [notices.processor], background: [keyJob, notices.background] };
+    // Outbound webhooks (#12): each delivery attempt is a job of its own on `webhooks`.
+    const webhooks = webhookJobs(deps);
+    return { processors: [notices.processor, webhooks.processor], background: [keyJob, notices.background, webhooks.background] };
   },
 };

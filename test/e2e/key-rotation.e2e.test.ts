@@ -162,8 +162,8 @@ describe('key rotation end to end: JWT signing key and the sealing key, with nob
 
     // The daily job moves everything to the new key, once; audited without secrets.
     const report = await p.services.keyJob!.runOnce();
-    expect(report).toEqual({ rotated: [], integrations: { resealed: 1, failed: 0, tenants: 1 }, mfa: { resealed: 1, failed: 0 } });
-    expect(await p.services.keyJob!.runOnce()).toEqual({ rotated: [], integrations: { resealed: 0, failed: 0, tenants: 0 }, mfa: { resealed: 0, failed: 0 } });
+    expect(report).toEqual({ rotated: [], integrations: { resealed: 1, failed: 0, tenants: 1 }, mfa: { resealed: 1, failed: 0 }, webhooks: { resealed: 0, failed: 0 } });
+    expect(await p.services.keyJob!.runOnce()).toEqual({ rotated: [], integrations: { resealed: 0, failed: 0, tenants: 0 }, mfa: { resealed: 0, failed: 0 }, webhooks: { resealed: 0, failed: 0 } });
     const after = await sql<{ sealed: string }>(
       `select credentials_sealed as sealed from pool.payment_integration union all select mfa_secret_sealed from public.app_user where mfa_secret_sealed is not null`,
     );

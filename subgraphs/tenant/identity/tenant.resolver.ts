@@ -2,11 +2,12 @@ import { Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
 import { AppError, ErrorCode, notFound } from '../../../lib/errors';
 import type { SubgraphContext } from '../../../lib/subgraph';
 import type { IntegrationService } from '../payments/integration.service';
+import type { WebhookServices } from '../endpoints/webhook.resolver';
 import type { NotificationServices } from '../notifications/notification.resolver';
 import type { AuthService } from './auth.service';
 import { Tenant, User } from './tenant.entity';
 
-export type TenantServices = { auth: AuthService; integrations: IntegrationService } & NotificationServices;
+export type TenantServices = { auth: AuthService; integrations: IntegrationService } & NotificationServices & WebhookServices;
 type Ctx = SubgraphContext<TenantServices>;
 
 @Resolver(() => User)

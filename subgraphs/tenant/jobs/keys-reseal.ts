@@ -6,12 +6,14 @@ import type { MfaService } from '../identity/mfa.service';
 export type KeyMaintenanceOptions = {
   integrations: Pick<IntegrationService, 'resealCredentials'>;
   mfa: Pick<MfaService, 'resealSecrets'>;
+  /** Outbound webhook signing secrets (#12), when the caller has a tenant connection for them. */
+  webhooks?: { resealSecrets(): Promise<{ resealed: number; failed: number }> };
   /** Embedded mode: replaces generated keys older than the rotation period (in place, for this process's rings) first. */
   rotate?: () => string[];
   intervalMs: number;
 };
 
-export type KeyMaintenanceReport = { rotated: string[]; integrations: ResealReport; mfa: { resealed: number; failed: number } };
+export type KeyMaintenanceReport = { rotated: string[]; integrations: ResealReport; mfa: { resealed: number; failed: number }; webhooks?: { resealed: number; failed: number } };
 
 /**
  * The workers' key job: (embedded) rotate generated keys that are due, then re-seal every
@@ -31,8 +33,9 @@ export class KeyMaintenance {
     if (rotated.length) log().info({ rotated }, 'generated keys rotated; old keys kept for verification and opening');
     const integrations = await this.opts.integrations.resealCredentials();
     const mfa = await this.opts.mfa.resealSecrets();
-    const report = { rotated, integrations, mfa };
-    log()[integrations.failed + mfa.failed > 0 ? 'error' : 'info'](report, 'key re-seal pass');
+    const webhooks = await this.opts.webhooks?.resealSecrets();
+    const report: KeyMaintenanceReport = { rotated, integrations, mfa, ...(webhooks ? { webhooks } : {}) };
+    log()[integrations.failed + mfa.failed + (webhooks?.failed ?? 0) > 0 ? 'error' : 'info'](report, 'key re-seal pass');
     return report;
   }
 
