@@ -32,6 +32,42 @@ import { startTestPlatform } from '../helpers/platform';
 import { graphqlRequest as gql, postStripePayment, signUpMerchant } from '../helpers/roles';
 import { at, present } from '../helpers/present';
 import { until } from '../helpers/wait';
+import { currentCorrelationId } from '../../lib/logger';
+
+/** node-postgres' query, patched to count what each request sends (as test/integration/sql-count.test.ts does). */
+type PgQuery = (this: unknown, ...args: unknown[]) => unknown;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const pgClient = (require('pg') as { Client: { prototype: { query: PgQuery } } }).Client.prototype;
+const statements = new Map<string, string[]>();
+const originalQuery = pgClient.query;
+pgClient.query = function (this: unknown, ...args: unknown[]): unknown {
+  const id = currentCorrelationId();
+  if (id?.startsWith('qbench-')) {
+    const first = args[0];
+    const text = typeof first === 'string' ? first : typeof (first as { text?: unknown } | null)?.text === 'string' ? (first as { text: string }).text : '<query>';
+    statements.set(id, [...(statements.get(id) ?? []), text]);
+  }
+  return originalQuery.apply(this, args);
+};
+
+/** The SQL one request through our gateway causes (every subgraph hop), by kind of statement. */
+async function sqlOf(url: string, op: { name: string; body: string; authorization: string }): Promise<string> {
+  const id = `qbench-${op.name}`;
+  statements.delete(id);
+  const res = await fetch(url, {
+    method: 'POST',
+    body: op.body,
+    headers: { 'content-type': 'application/json', authorization: op.authorization, 'x-correlation-id': id, 'apollo-require-preflight': 'true' },
+  });
+  await res.text();
+  const texts = statements.get(id) ?? [];
+  const kinds = new Map<string, number>();
+  for (const t of texts) {
+    const k = /^\s*(begin|commit|rollback|set |select set_config|savepoint|release)/i.exec(t)?.[1]?.toLowerCase().trim() ?? 'query';
+    kinds.set(k, (kinds.get(k) ?? 0) + 1);
+  }
+  return `${texts.length} statements (${[...kinds].map(([k, n]) => `${k} ${n}`).join(', ')})`;
+}
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
@@ -181,6 +217,7 @@ type HiveRuntime = {
   createGatewayRuntime(opts: {
     supergraph: string;
     logging: boolean;
+    maskedErrors: boolean;
     plugins: () => { onFetch(payload: HiveFetchHook): void }[];
   }): ((req: IncomingMessage, res: ServerResponse) => void) & { dispose(): Promise<void> | void };
 };
@@ -209,6 +246,8 @@ async function startHiveGateway(
   const gw = runtime.createGatewayRuntime({
     supergraph: routedSupergraph(sdl, urls),
     logging: false,
+    // Unmasked so a forwarding failure shows its cause in the bench output.
+    maskedErrors: false,
     plugins: () => [
       {
         // The same two headers the stock gateway gets: the caller's credential and the HMAC over the exact body.
@@ -343,6 +382,9 @@ async function main(): Promise<void> {
         authorization: s.apiKey,
       },
     ];
+
+    for (const op of ops) await sqlOf(tp.gateway, op); // warm per-process caches
+    for (const op of ops) console.log(`SQL per ${op.name} request (ours): ${await sqlOf(tp.gateway, op)}`);
 
     // Warm every gateway on every operation (query plans, connections, JIT), unmeasured.
     for (const op of ops) for (const g of gateways) await gen.send({ url: g.url, seconds: 0.5, concurrency: 4, body: op.body, authorization: op.authorization });
