@@ -13,7 +13,8 @@
  *
  * Run: npm run bench:query
  * Env: BENCH_SECONDS (per round, 4), BENCH_CONCURRENCY (16), BENCH_ROUNDS (2), BENCH_PAYMENTS (60),
- *      BENCH_CPU_PROF=<file.cpuprofile> (profile the server process during our gateway's first overview round).
+ *      BENCH_CPU_PROF=<file.cpuprofile> (profile the server process during the first overview round of
+ *      BENCH_CPU_PROF_GATEWAY: ours, stock or hive; default ours).
  */
 import 'reflect-metadata';
 import { fork, type ChildProcess } from 'node:child_process';
@@ -394,7 +395,7 @@ async function main(): Promise<void> {
       const runs = new Map<string, { fired: Fired; cpuMs: number }[]>();
       for (let round = 0; round < ROUNDS; round++) {
         for (const g of gateways) {
-          const profile = process.env.BENCH_CPU_PROF && round === 0 && g.name === 'ours' && op.name === 'overview' ? new Session() : undefined;
+          const profile = process.env.BENCH_CPU_PROF && round === 0 && g.name === (process.env.BENCH_CPU_PROF_GATEWAY ?? 'ours') && op.name === 'overview' ? new Session() : undefined;
           if (profile) {
             profile.connect();
             await new Promise<void>((r) => profile.post('Profiler.enable', () => profile.post('Profiler.start', () => r())));
