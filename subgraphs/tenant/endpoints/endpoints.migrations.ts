@@ -41,8 +41,7 @@ export const endpointTenantMigrations: TenantMigration[] = [
         next_attempt_at timestamptz,
         replay_of uuid,
         created_at timestamptz not null default now(),
-        primary key (tenant_id, id),
-        foreign key (tenant_id, endpoint_id) references "${s}".webhook_endpoint (tenant_id, id) on delete cascade
+        primary key (tenant_id, id)
       )`,
       `create unique index if not exists webhook_delivery_once_idx on "${s}".webhook_delivery (tenant_id, endpoint_id, notice_id) where replay_of is null`,
       `create index if not exists webhook_delivery_created_idx on "${s}".webhook_delivery (tenant_id, endpoint_id, created_at)`,
@@ -57,8 +56,7 @@ export const endpointTenantMigrations: TenantMigration[] = [
         latency_ms integer not null,
         error text check (length(error) <= 500),
         attempted_at timestamptz not null default now(),
-        primary key (tenant_id, delivery_id, attempt),
-        foreign key (tenant_id, delivery_id) references "${s}".webhook_delivery (tenant_id, id) on delete cascade
+        primary key (tenant_id, delivery_id, attempt)
       )`,
       ...rls(s, 'webhook_attempt'),
       `grant select, insert, delete on "${s}".webhook_attempt to abt_app`,

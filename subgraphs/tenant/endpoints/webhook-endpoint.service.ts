@@ -133,8 +133,12 @@ export class WebhookEndpointService {
 
   delete(scope: Scope, id: string): Promise<boolean> {
     return scope.tx(async (tx) => {
-      const rows = await tx.em.execute<{ id: string }[]>(`delete from webhook_endpoint where id = ? returning id`, [uuidOr404(id)]);
+      const endpointId = uuidOr404(id);
+      const rows = await tx.em.execute<{ id: string }[]>(`delete from webhook_endpoint where id = ? returning id`, [endpointId]);
       if (rows.length === 0) throw notFound('webhook endpoint');
+      // Tenant tables carry no foreign keys (rows move between schemas table by table): its log goes in the same transaction.
+      await tx.em.execute(`delete from webhook_attempt where delivery_id in (select id from webhook_delivery where endpoint_id = ?)`, [endpointId]);
+      await tx.em.execute(`delete from webhook_delivery where endpoint_id = ?`, [endpointId]);
       await tx.audit({ eventType: 'webhook.endpoint_deleted', actorId: scope.userId, subjectType: 'WebhookEndpoint', subjectId: id, data: {} });
       return true;
     });
