@@ -13,6 +13,7 @@ import {
   SubscriptionGate,
   authorize,
   permissionMatrixMarkdown,
+  reverifyOfficer,
   type Principal,
   type RemoteAsk,
   type SocketCredential,
@@ -220,5 +221,17 @@ describe('the subscription gate (WebSocket)', () => {
     expect(await refusal(down.forSubscription(cred(user('OWNER').principal), field('complianceAlerts')))).toBe('INTERNAL_SERVER_ERROR');
     // No tenant role may do the action at all: the matrix agrees with the gate.
     expect([...PERMISSIONS['compliance:alerts']]).toEqual([]);
+  });
+
+  it('re-checks an open officer feed with the read-only query: a revoked role ends it, a subgraph that cannot answer learns nothing', async () => {
+    const recheck = present(SUBSCRIPTION_SOURCES.complianceAlerts?.recheck, 'complianceAlerts recheck');
+    expect(recheck).not.toContain('mutation');
+    const c = cred(user('OWNER').principal);
+    expect(await reverifyOfficer(subgraphs({ [recheck]: { data: { complianceOfficerActive: true } } }).ask, c, recheck)).toEqual({ outcome: 'valid' });
+    const revoked = { errors: [{ message: 'compliance cases are for the platform’s compliance officer', extensions: { code: 'FORBIDDEN' } }] };
+    expect(await reverifyOfficer(subgraphs({ [recheck]: revoked }).ask, c, recheck)).toEqual({ outcome: 'revoked', reason: 'no longer the compliance officer' });
+    expect(await reverifyOfficer(subgraphs({ [recheck]: { data: { complianceOfficerActive: false } } }).ask, c, recheck)).toMatchObject({ outcome: 'revoked' });
+    expect(await reverifyOfficer(subgraphs({}).ask, c, recheck)).toMatchObject({ outcome: 'unknown' });
+    expect(await reverifyOfficer(subgraphs({ [recheck]: new Error('connect ECONNREFUSED') }).ask, c, recheck)).toEqual({ outcome: 'unknown', reason: 'connect ECONNREFUSED' });
   });
 });

@@ -328,6 +328,11 @@ export type SubscriptionField = {
   probe?: string;
   /** A query whose null answer means the subscription names something the caller may not see. */
   mustSee?: { query: string; variables: Record<string, unknown>; what: string } | null;
+  /**
+   * `officer` fields: a read-only query (true while the caller holds the platform role) asked again at
+   * every re-verification, so revoking the role ends an open feed as fast as a logout ends a session.
+   */
+  recheck?: string;
 };
 
 /** What a re-verification found. */
@@ -481,6 +486,25 @@ export class SubscriptionGate {
     const role = me.role as Role;
     return role === p.role ? { outcome: 'valid' } : { outcome: 'changed', principal: { ...p, role } };
   }
+}
+
+/**
+ * An officer feed's re-check: the subgraph answers `true` while the caller still holds the platform
+ * role. A refusal ends the feed; no answer (subgraph down) learns nothing, as for `reverify`.
+ */
+export async function reverifyOfficer(ask: RemoteAsk, cred: SocketCredential, recheck: string): Promise<Reverification> {
+  let res: Awaited<ReturnType<RemoteAsk>>;
+  try {
+    res = await ask(recheck, {}, cred.authorization);
+  } catch (err) {
+    return { outcome: 'unknown', reason: err instanceof Error ? err.message : 'no answer' };
+  }
+  const code = firstCode(res);
+  if (code !== undefined && REFUSALS.has(code)) return { outcome: 'revoked', reason: 'no longer the compliance officer' };
+  const firstError = res.errors?.[0];
+  if (firstError) return { outcome: 'unknown', reason: firstError.message };
+  const answer = res.data ? Object.values(res.data)[0] : undefined;
+  return answer === true ? { outcome: 'valid' } : { outcome: 'revoked', reason: 'no longer the compliance officer' };
 }
 
 /** The matrix as Markdown tables (roles × actions, scopes × actions); docs/access.md embeds exactly this. */

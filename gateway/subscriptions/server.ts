@@ -18,7 +18,7 @@ import {
 import { CloseCode, type SubscribePayload } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { SOCKET_RECHECK_MS, SubscriptionGate, type RemoteAsk, type Reverification, type SocketCredential } from '../../lib/access';
+import { SOCKET_RECHECK_MS, SubscriptionGate, reverifyOfficer, type RemoteAsk, type Reverification, type SocketCredential } from '../../lib/access';
 import type { JwtKeys } from '../../lib/auth/tokens';
 import type { EventBus } from '../../lib/bus';
 import { AppError, ErrorCode } from '../../lib/errors';
@@ -101,7 +101,8 @@ const closeReason = (text: string): string => {
 };
 
 /** An open connection as the server tracks it for re-verification. */
-type Live = { socket: WebSocket; credential: SocketCredential; unverified: number };
+/** A socket holding a credential; `recheck`: an officer feed's query, asked again with each re-verification. */
+type Live = { socket: WebSocket; credential: SocketCredential; unverified: number; recheck?: string };
 
 const coded = (err: GraphQLError, code: string): GraphQLError =>
   new GraphQLError(err.message, { nodes: err.nodes, source: err.source, positions: err.positions, extensions: { ...err.extensions, code } });
@@ -171,7 +172,7 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
     const byCredential = new Map<string, Live[]>();
     for (const l of live.values()) {
       const p = l.credential.principal;
-      const key = `${l.credential.authorization ?? ''}\n${p.kind === 'user' ? p.role : p.kind}`;
+      const key = `${l.credential.authorization ?? ''}\n${p.kind === 'user' ? p.role : p.kind}\n${l.recheck ?? ''}`;
       const same = byCredential.get(key);
       if (same) same.push(l);
       else byCredential.set(key, [l]);
@@ -181,7 +182,10 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
       for (let group = queue.pop(); group; group = queue.pop()) {
         const [first] = group;
         if (!first) continue; // groups are created with their first member; never empty
-        const r = await gate.reverify(first.credential).catch((err: Error): Reverification => ({ outcome: 'unknown', reason: err.message }));
+        const failed = (err: Error): Reverification => ({ outcome: 'unknown', reason: err.message });
+        let r = await gate.reverify(first.credential).catch(failed);
+        // An officer feed also ends when the platform role is revoked (a tenant role never grants it).
+        if (r.outcome === 'valid' && first.recheck) r = await reverifyOfficer(ask, first.credential, first.recheck).catch(failed);
         for (const l of group) apply(l, r);
       }
     };
@@ -255,6 +259,8 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
             probe: source.probe,
             mustSee: source.mustSee?.(parsed.args) ?? null,
           });
+          const held = live.get(ctx.extra.socket);
+          if (held && source.audience === 'officer' && source.recheck) held.recheck = source.recheck;
           return executionArgs(id, payload, parsed, grant.tenantId, connection);
         } catch (err) {
           if (err instanceof Refused) return [...err.errors];

@@ -53,6 +53,8 @@ export type SubscriptionSource = {
    * For `officer` fields: the operation that checks the officer (and audits the start), asked for every subscriber.
    */
   probe?: string;
+  /** For `officer` fields: a read-only query (true while still the officer) asked at every re-verification. */
+  recheck?: string;
   /** Type name → field name → how to resolve a field the event lacks. */
   followUps?: Record<string, Record<string, FollowUp>>;
 };
@@ -176,6 +178,8 @@ export const SUBSCRIPTION_SOURCES: Readonly<Record<string, SubscriptionSource>> 
     channel: () => COMPLIANCE_ALERT_CHANNEL,
     // The compliance subgraph checks the platform role and records the start in the platform's chain.
     probe: 'mutation { startComplianceAlertFeed }',
+    // Read-only (not audited again): asked at every re-verification; a revoked role ends the feed.
+    recheck: '{ complianceOfficerActive }',
     toValue: (e) =>
       e.__typename === 'ComplianceAlertRaised'
         ? { id: e.id, tenantId: e.tenantId, kind: e.kind, severity: e.severity, summary: e.summary, caseId: e.caseId, raisedAt: e.raisedAt, dueAt: e.dueAt ?? null }

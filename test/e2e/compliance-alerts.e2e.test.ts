@@ -179,4 +179,28 @@ describe('complianceAlerts: the officer’s live alert feed (#11)', () => {
       );
     expect(err).toBe('FORBIDDEN');
   });
+
+  it('ends an open feed when the platform role is revoked (the re-verification asks complianceOfficerActive)', async () => {
+    const officer = stream(connect(operator.accessToken));
+    let ended = false;
+    void officer.ended.then(() => (ended = true));
+    // Still the officer: a re-verification (every 5 s) keeps the feed open.
+    await new Promise((r) => setTimeout(r, 6_500));
+    expect(ended).toBe(false);
+    const { complianceOfficerActive } = await gw(operator.accessToken).request<{ complianceOfficerActive: boolean }>(gql`{ complianceOfficerActive }`);
+    expect(complianceOfficerActive).toBe(true);
+
+    await sql(`delete from public.platform_role where user_id = ? and role = 'COMPLIANCE_OFFICER'`, [subOf(operator.accessToken)]);
+    const closed = (await officer.ended) as { code?: number; reason?: string };
+    expect(closed.code).toBe(4401);
+    expect(closed.reason).toContain('no longer the compliance officer');
+    // The session itself is still good for the tenant's own work; only the officer's feed ended.
+    const again = await gw(operator.accessToken)
+      .request(gql`{ complianceOfficerActive }`)
+      .then(
+        () => undefined,
+        (e: unknown) => (e instanceof ClientError ? e.response.errors?.[0]?.extensions?.code : String(e)),
+      );
+    expect(again).toBe('FORBIDDEN');
+  }, 60_000);
 });

@@ -536,6 +536,14 @@ export class AmlResolver {
     return true;
   }
 
+  @Query(() => Boolean, {
+    description: 'Compliance officer: true while the caller holds the platform role (the gateway asks it again for open complianceAlerts feeds). FORBIDDEN for anyone else.',
+  })
+  async complianceOfficerActive(@Ctx() ctx: Ctx): Promise<boolean> {
+    await aml(ctx).officerPath.require(ctx);
+    return true;
+  }
+
   @Query(() => SmrDraftExportGql, { description: 'Compliance officer: the SMR draft of an escalated case, as JSON or CSV (the export is audited).' })
   async smrDraft(@Ctx() ctx: Ctx, @Arg('caseId', () => ID) caseId: string, @Arg('format', () => SmrFormatGql, { nullable: true }) format?: SmrFormatGql | null): Promise<SmrDraftExportGql> {
     const s = aml(ctx);
