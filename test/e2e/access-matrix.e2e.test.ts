@@ -78,6 +78,14 @@ const FIELDS: Record<string, Rule> = {
   'Mutation.disconnectPaymentIntegration': { action: 'integration:write', args: { id: '$foreign.integration' } },
   // tenant: notifications (#12), the signed-in member's own choices (never an API key)
   'Query.notificationPreferences': { action: 'self' },
+  // tenant: outbound webhooks (#12); ids of the other tenant's objects find nothing, a bad URL writes nothing
+  'Query.webhookEndpoints': { action: 'webhook:manage' },
+  'Query.webhookDeliveries': { action: 'webhook:manage', args: { endpointId: '$foreign.purchase' } },
+  'Mutation.createWebhookEndpoint': { action: 'webhook:manage', args: { input: { url: 'not-a-url', eventTypes: [] } } },
+  'Mutation.setWebhookEndpointEnabled': { action: 'webhook:manage', args: { id: '$foreign.purchase', enabled: false } },
+  'Mutation.deleteWebhookEndpoint': { action: 'webhook:manage', args: { id: '$foreign.purchase' } },
+  'Mutation.rotateWebhookEndpointSecret': { action: 'webhook:manage', args: { id: '$foreign.purchase' } },
+  'Mutation.replayWebhookDelivery': { action: 'webhook:manage', args: { id: '$foreign.purchase' } },
   'Mutation.setNotificationPreference': { action: 'self', args: { type: 'PURCHASE_FILLED', email: true } },
   // treasury subgraph
   'Query.treasuryRules': { action: 'rule:read' },
@@ -159,6 +167,8 @@ const FIELDS: Record<string, Rule> = {
   'Mutation.closeCase': { officer: true, args: { caseId: '$foreign.purchase', reason: 'matrix' } },
   'Mutation.reportCase': { officer: true, args: { caseId: '$foreign.purchase', austracReference: 'matrix' } },
   'Query.monitoringConfig': { officer: true },
+  'Mutation.startComplianceAlertFeed': { officer: true },
+  'Query.complianceOfficerActive': { officer: true },
   'Mutation.setMonitoringRule': { officer: true, args: { rule: 'THRESHOLD', settings: { amountAudCents: '1' } } },
   // market-price subgraph
   'Query.btcPrice': { public: true },
@@ -466,7 +476,8 @@ describe('the access matrix over every field of the supergraph', () => {
     }
     expect(failures).toEqual([]);
     expect(await snapshot(foreign.tenant)).toEqual(before);
-  });
+    // Every field × five callers, sequentially, on a loaded two-core machine.
+  }, 240_000);
 
   it('_entities on each subgraph returns nothing of another tenant', async () => {
     const failures: string[] = [];

@@ -43,6 +43,8 @@ const SEEDS: Record<string, (label: string) => Row[]> = {
   treasury_settings: () => [{ primary_exchange: 'paper' }],
   // A financial year is checked to be a real one (2000–2200).
   tax_report: () => [2025, 2026].map((financial_year) => ({ id: randomUUID(), financial_year, status: 'QUEUED' })),
+  // Outbound webhooks (#12): a text[] of event types, at least one.
+  webhook_endpoint: (label) => [{ id: randomUUID(), url: `https://${label.toLowerCase()}.example/hook`, event_types: '{purchase.filled}', secret_sealed: `sealed-${label}` }],
   outbox: (label) =>
     [1, 2].map((i) => ({ id: randomUUID(), queue: 'schedules', job_name: `${label}-${i}`, payload: JSON.stringify({ label }) })),
 };
