@@ -79,6 +79,8 @@ const FIELDS: Record<string, Rule> = {
   // tenant: notifications (#12), the signed-in member's own choices (never an API key)
   'Query.notificationPreferences': { action: 'self' },
   'Mutation.setNotificationPreference': { action: 'self', args: { type: 'PURCHASE_FILLED', email: true } },
+  'Query.notificationSmsNumber': { action: 'self' },
+  'Mutation.setNotificationSmsNumber': { action: 'self', args: { number: null } },
   // treasury subgraph
   'Query.treasuryRules': { action: 'rule:read' },
   'Query.treasuryRule': { action: 'rule:read', args: { id: '$foreign.rule' } },
