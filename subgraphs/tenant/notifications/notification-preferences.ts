@@ -128,7 +128,8 @@ export class NotificationPreferenceService {
    * is refused before anything is written. Clearing also turns SMS off for every type. The audit record
    * says that the number changed, never the number.
    */
-  async setSmsNumber(scope: Scope, input: string | null): Promise<SmsNumberView> {
+  async setSmsNumber(scope: Scope, given: string | null | undefined): Promise<SmsNumberView> {
+    const input = given ?? null;
     const number = input === null ? null : normaliseE164(input);
     if (input !== null && number === null) throw badInput('number must be in international E.164 form, e.g. +61412345678', 'number');
     return scope.tx(async (tx) => {

@@ -76,7 +76,7 @@ export class NotificationResolver {
   @Mutation(() => NotificationSmsNumber, {
     description: 'Sets the signed-in member’s SMS number in this tenant (E.164; spaces and hyphens are dropped), or clears it with null (SMS then off). A bad number is BAD_USER_INPUT and changes nothing.',
   })
-  async setNotificationSmsNumber(@Ctx() ctx: Ctx, @Arg('number', () => String, { nullable: true }) number: string | null): Promise<NotificationSmsNumber> {
+  async setNotificationSmsNumber(@Ctx() ctx: Ctx, @Arg('number', () => String, { nullable: true }) number?: string | null): Promise<NotificationSmsNumber> {
     return numberView(await ctx.services.notifications.setSmsNumber(ctx.gate.require(ctx, 'user:read-self'), number));
   }
 }
