@@ -1,8 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
+import type { MikroORM } from '@mikro-orm/postgresql';
 import { gql } from 'graphql-request';
+import { openAppOrm } from '../../lib/db/orm';
+import { TenantDirectory } from '../../lib/db/tenant-context';
+import { TenantTransactions } from '../../lib/db/tenant-tx';
 import { noticeId } from '../../lib/events/notices';
 import { configureLogger } from '../../lib/logger';
+import { tenantEntities } from '../../subgraphs/tenant';
+import { pseudonymiseSmsNumber } from '../../subgraphs/tenant/notifications/notification-preferences';
+import { noticesProcessor } from '../../subgraphs/tenant/notifications/notices.processor';
+import { SmsSink } from '../../subgraphs/tenant/notifications/sms.sink';
+import { TwilioClient } from '../../subgraphs/tenant/notifications/twilio.client';
+import { limitNotice } from '../../subgraphs/treasury/rules/limit-notices';
+import { RuleType } from '../../subgraphs/treasury/rules/rule.entity';
 import { startFakeTwilio, type FakeTwilio } from '../fakes/twilio.server';
 import { client, errorCodes, startTestPlatform, type TestPlatform } from '../helpers/platform';
 import { until } from '../helpers/wait';
@@ -31,6 +42,7 @@ const PURCHASE = gql`query ($id: ID!) { purchase(id: $id) { status satoshis } }`
 describe('notifications: SMS through Twilio (real PostgreSQL, fake Twilio API)', () => {
   let twilio: FakeTwilio;
   let t: TestPlatform;
+  let orm: MikroORM;
   let a: Session;
   let userA: string;
   const lines: string[] = [];
@@ -71,11 +83,13 @@ describe('notifications: SMS through Twilio (real PostgreSQL, fake Twilio API)',
         },
       }),
     );
+    orm = await openAppOrm(t.db.appUrl, tenantEntities, 2);
     a = await signUp('Texting Pty Ltd', 'owner@sms.example');
     userA = await join(a, 'user@sms.example');
   }, 120_000);
   afterAll(async () => {
     configureLogger('silent');
+    await orm?.close(true);
     await t?.stop();
     await twilio?.close();
   });
@@ -133,6 +147,34 @@ describe('notifications: SMS through Twilio (real PostgreSQL, fake Twilio API)',
       noticeId('purchase.filled', `${id}:FILLED`),
     ]);
     expect(deliveries).toEqual([{ channel: 'sms', message_id: sms?.sid }]);
+  });
+
+  it('limit.reached by SMS for a member who opted in to it, once however often the job runs; a pseudonymised number gets nothing', async () => {
+    await client(t.gateway, a.token).request(SET_PREF, { t: 'LIMIT_REACHED', s: true });
+    const tenants = new TenantTransactions(orm, new TenantDirectory(orm));
+    const handler = noticesProcessor([
+      new SmsSink({ tenants, provider: new TwilioClient({ accountSid: twilio.accountSid, authToken: twilio.authToken, from: '+61400000001', apiBaseUrl: twilio.url }) }),
+    ]);
+    const ruleId = randomUUID();
+    const rule = { id: ruleId, type: RuleType.PERCENTAGE_OF_REVENUE, daily_cap_aud_cents: '50000', monthly_cap_aud_cents: null };
+    const notice = limitNotice(a.tenantId, new Date(), '2026-12-03', rule, 'daily cap');
+    await handler({ id: 'limit-1', name: 'notice', data: notice, attempt: 1 });
+    await handler({ id: 'limit-2', name: 'notice', data: notice, attempt: 2 });
+    const ref = ruleId.replace(/-/g, '').slice(0, 8);
+    expect(twilio.messages().filter((m) => m.body.includes(ref))).toEqual([
+      expect.objectContaining({ to: OWNER_NUMBER, body: `Liquid ABT: Texting Pty Ltd's percentage of revenue rule reached its daily cap of $500.00 AUD; the rest waits (ref ${ref}).` }),
+    ]);
+
+    // Erasure pseudonymises the number: it is no longer shown, and the next notice sends nothing.
+    const [owner] = await sql<{ id: string }>(`select id::text from public.app_user where email = 'owner@sms.example'`);
+    await tenants.run(a.tenantId, ({ em }) => pseudonymiseSmsNumber(em, owner?.id ?? '', 'pseud_AbCdEfGhIjKlMnOpQrStUv'));
+    const { notificationSmsNumber } = await client(t.gateway, a.token).request<{ notificationSmsNumber: unknown }>(NUMBER);
+    expect(notificationSmsNumber).toEqual({ number: null, masked: null });
+    const next = limitNotice(a.tenantId, new Date(), '2026-12-04', rule, 'daily cap');
+    const sent = twilio.messages().length;
+    await handler({ id: 'limit-3', name: 'notice', data: next, attempt: 1 });
+    expect(twilio.messages()).toHaveLength(sent);
+    await client(t.gateway, a.token).request(SET_NUMBER, { n: OWNER_NUMBER });
   });
 
   it('clearing the number turns SMS off; no log line holds a number or the Twilio auth token', async () => {
