@@ -29,6 +29,8 @@ import { until } from '../helpers/wait';
 const PASSWORD = 'Correct-Horse-42-Battery';
 const OWNER_NUMBER = '+61412345678';
 const USER_NUMBER = '+61400000002';
+/** Twilio's magic test number for an invalid 'To' (error 21211). */
+const REFUSED_NUMBER = '+15005550001';
 
 type Session = { token: string; tenantId: string };
 
@@ -149,6 +151,29 @@ describe('notifications: SMS through Twilio (real PostgreSQL, fake Twilio API)',
     expect(deliveries).toEqual([{ channel: 'sms', message_id: sms?.sid }]);
   });
 
+  it('a number Twilio refuses (21211) is recorded once and not retried; the others still get theirs', async () => {
+    await client(t.gateway, userA).request(SET_NUMBER, { n: REFUSED_NUMBER });
+    await client(t.gateway, userA).request(SET_PREF, { t: 'PURCHASE_FILLED', s: true });
+    const { requestPurchase } = await client(t.gateway, a.token).request<{ requestPurchase: { id: string } }>(BUY, { a: '5000', k: `sms-${randomUUID()}` });
+    const id = requestPurchase.id;
+    await until('the owner SMS', () => Promise.resolve(smsAbout(id).length >= 1 ? true : undefined));
+    const notice = noticeId('purchase.filled', `${id}:FILLED`);
+    const rows = await until('both SMS deliveries', async () => {
+      const r = await sql<{ email: string; message_id: string | null }>(
+        `select u.email, d.message_id from pool.notification_delivery d join public.app_user u on u.id = d.user_id where d.notice_id = ? and d.channel = 'sms' order by u.email`,
+        [notice],
+      );
+      return r.length === 2 && r.every((x) => x.message_id !== null) ? r : undefined;
+    });
+    expect(rows).toEqual([
+      { email: 'owner@sms.example', message_id: smsAbout(id)[0]?.sid },
+      { email: 'user@sms.example', message_id: 'error:SMS_INVALID_NUMBER:21211' },
+    ]);
+    await new Promise((r) => setTimeout(r, 1500)); // a retried job would ask again now
+    expect(twilio.requests().filter((r) => r.to === REFUSED_NUMBER)).toEqual([{ status: 400, to: REFUSED_NUMBER }]);
+    await client(t.gateway, userA).request(SET_NUMBER, { n: null });
+  });
+
   it('limit.reached by SMS for a member who opted in to it, once however often the job runs; a pseudonymised number gets nothing', async () => {
     await client(t.gateway, a.token).request(SET_PREF, { t: 'LIMIT_REACHED', s: true });
     const tenants = new TenantTransactions(orm, new TenantDirectory(orm));
@@ -184,6 +209,6 @@ describe('notifications: SMS through Twilio (real PostgreSQL, fake Twilio API)',
     expect(prefs.notificationPreferences.every((x) => !x.sms)).toBe(true);
     const logged = lines.join('');
     expect(logged).toContain('notification SMS');
-    for (const secret of [OWNER_NUMBER, USER_NUMBER, '412345678', twilio.authToken]) expect(logged).not.toContain(secret);
+    for (const secret of [OWNER_NUMBER, USER_NUMBER, REFUSED_NUMBER, '412345678', '5005550001', twilio.authToken]) expect(logged).not.toContain(secret);
   });
 });

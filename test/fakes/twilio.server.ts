@@ -27,7 +27,8 @@ const hex = (n: number): string => randomBytes(n).toString('hex');
  * and a form-encoded body of `To`, `From` or `MessagingServiceSid`, and `Body`. Answers 201 with a
  * Message resource, or Twilio's error body `{code, message, more_info, status}`: 401/20003 for bad
  * credentials, 400/21211 for an invalid 'To', 400/21212 invalid 'From', 400/21602 no Body,
- * 400/21604 no To, 400/21603 neither From nor MessagingServiceSid, 429/20429 when throttled.
+ * 400/21604 no To, 400/21603 neither From nor MessagingServiceSid, 429/20429 when throttled; the
+ * magic test numbers +15005550001 (21211) and +15005550009 (21614) are refused as Twilio's test credentials do.
  */
 export async function startFakeTwilio(opts: { accountSid?: string; authToken?: string } = {}): Promise<FakeTwilio> {
   const accountSid = opts.accountSid ?? `AC${hex(16)}`;
@@ -64,6 +65,9 @@ export async function startFakeTwilio(opts: { accountSid?: string; authToken?: s
       const text = form.get('Body');
       if (!to) return fail(400, 21604, "A 'To' phone number is required.", null);
       if (!E164.test(to)) return fail(400, 21211, `The 'To' number ${to} is not a valid phone number.`, to);
+      // Twilio's documented magic test numbers: +15005550001 invalid (21211), +15005550009 not SMS-capable (21614).
+      if (to === '+15005550001') return fail(400, 21211, `The 'To' number ${to} is not a valid phone number.`, to);
+      if (to === '+15005550009') return fail(400, 21614, `'To' number is not a valid mobile number`, to);
       if (!from && !service) return fail(400, 21603, "A 'From' phone number is required.", to);
       if (from && !E164.test(from)) return fail(400, 21212, `The 'From' number ${from} is not a valid phone number, shortcode, or alphanumeric sender ID.`, to);
       if (service && !/^MG[0-9a-fA-F]{32}$/.test(service)) return fail(400, 21701, 'The Messaging Service Sid is invalid.', to);
