@@ -125,6 +125,15 @@ const EnvSchema = z.object({
   MAIL_FROM: z.string().default('Liquid ABT <no-reply@liquidabt.local>'),
   // Where the .eml files go without SMTP_URL; default <DATA_DIR>/outbox-mail.
   MAIL_OUTBOX_DIR: z.string().min(1).optional(),
+  // SMS (#12): SMS_PROVIDER=twilio with TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN (never logged) and TWILIO_FROM (E.164) or
+  // TWILIO_MESSAGING_SERVICE_SID; TWILIO_API_BASE_URL for a fake. Unset → each SMS is written to <DATA_DIR>/outbox-sms.
+  SMS_PROVIDER: z.enum(['twilio', 'outbox']).optional(),
+  TWILIO_ACCOUNT_SID: z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'an Account SID is AC followed by 32 hex digits').optional(),
+  TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
+  TWILIO_FROM: z.string().regex(/^\+[1-9]\d{1,14}$/, 'an E.164 number').optional(),
+  TWILIO_MESSAGING_SERVICE_SID: z.string().regex(/^MG[0-9a-fA-F]{32}$/, 'a Messaging Service SID is MG followed by 32 hex digits').optional(),
+  TWILIO_API_BASE_URL: z.string().url().optional(),
+  SMS_OUTBOX_DIR: z.string().min(1).optional(),
   // ABN Lookup web services (abr.business.gov.au/json): the authentication GUID (never logged) and, for tests, another base URL.
   ABR_GUID: z.string().min(1).optional(),
   ABR_BASE_URL: z.string().url().optional(),
@@ -209,12 +218,29 @@ export type Config = {
     myob?: { apiKey: string; apiSecret: string; redirectUri: string; secureBaseUrl?: string; apiBaseUrl?: string };
   };
   mail: { smtpUrl?: string; from: string; outboxDir: string };
+  /** SMS (#12): Twilio when configured, else a local outbox folder. */
+  sms: { twilio?: TwilioConfig; outboxDir: string };
   /** AML/CTF (#11): ABN Lookup; unset: legal entities are recorded as declared (source DECLARED). */
   aml: {
     abr?: { guid: string; baseUrl?: string };
     reportingEntity: { name: string; abn: string; austracId: string | null; state: 'NSW' | 'VIC' | 'QLD' | 'SA' | 'WA' | 'TAS' | 'NT' | 'ACT' };
   };
 };
+
+export type TwilioConfig = { accountSid: string; authToken: string; from?: string; messagingServiceSid?: string; apiBaseUrl?: string };
+
+/** Twilio when SMS_PROVIDER=twilio (or its credentials are set without SMS_PROVIDER); a half-configured Twilio is refused, naming the variables only. */
+function smsConfig(e: { SMS_PROVIDER?: 'twilio' | 'outbox'; TWILIO_ACCOUNT_SID?: string; TWILIO_AUTH_TOKEN?: string; TWILIO_FROM?: string; TWILIO_MESSAGING_SERVICE_SID?: string; TWILIO_API_BASE_URL?: string }): TwilioConfig | undefined {
+  const wanted = e.SMS_PROVIDER === 'twilio' || (e.SMS_PROVIDER === undefined && (e.TWILIO_ACCOUNT_SID !== undefined || e.TWILIO_AUTH_TOKEN !== undefined));
+  if (!wanted) return undefined;
+  const missing = [
+    e.TWILIO_ACCOUNT_SID ? null : 'TWILIO_ACCOUNT_SID',
+    e.TWILIO_AUTH_TOKEN ? null : 'TWILIO_AUTH_TOKEN',
+    e.TWILIO_FROM || e.TWILIO_MESSAGING_SERVICE_SID ? null : 'TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID',
+  ].filter((x): x is string => x !== null);
+  if (missing.length > 0 || !e.TWILIO_ACCOUNT_SID || !e.TWILIO_AUTH_TOKEN) throw new ConfigError(`invalid configuration: SMS_PROVIDER=twilio needs ${missing.join(', ')}`);
+  return { accountSid: e.TWILIO_ACCOUNT_SID, authToken: e.TWILIO_AUTH_TOKEN, from: e.TWILIO_FROM, messagingServiceSid: e.TWILIO_MESSAGING_SERVICE_SID, apiBaseUrl: e.TWILIO_API_BASE_URL };
+}
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
@@ -323,6 +349,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           : undefined,
     },
     mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM, outboxDir: e.MAIL_OUTBOX_DIR ?? `${e.DATA_DIR}/outbox-mail` },
+    sms: { twilio: smsConfig(e), outboxDir: e.SMS_OUTBOX_DIR ?? `${e.DATA_DIR}/outbox-sms` },
     aml: {
       abr: e.ABR_GUID ? { guid: e.ABR_GUID, baseUrl: e.ABR_BASE_URL } : undefined,
       reportingEntity: { name: e.AML_REPORTING_ENTITY_NAME, abn: e.AML_REPORTING_ENTITY_ABN, austracId: e.AML_REPORTING_ENTITY_AUSTRAC_ID ?? null, state: e.AML_REPORTING_ENTITY_STATE },

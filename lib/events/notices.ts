@@ -13,6 +13,11 @@ import { isoTime, uuid } from './fields';
  *
  * `data` carries only what a message may show: ids, statuses, amounts as integer strings (AUD cents,
  * satoshis), never secrets, credentials or full account data.
+ *
+ * Producers so far: `purchase.filled` / `purchase.failed` (treasury/purchases/purchase-notices.ts:
+ * amountAudCents, filledSats, exchange, status; subject the purchase) and `limit.reached`
+ * (treasury/rules/limit-notices.ts: limit DAILY_CAP | MONTHLY_CAP, capAudCents, ruleType, day — the
+ * tenant's local YYYY-MM-DD; subject the rule; id from rule + day, so one per rule and day).
  */
 
 export const NOTICES_QUEUE = 'notifications' as const;

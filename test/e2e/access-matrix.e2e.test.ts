@@ -87,6 +87,8 @@ const FIELDS: Record<string, Rule> = {
   'Mutation.rotateWebhookEndpointSecret': { action: 'webhook:manage', args: { id: '$foreign.purchase' } },
   'Mutation.replayWebhookDelivery': { action: 'webhook:manage', args: { id: '$foreign.purchase' } },
   'Mutation.setNotificationPreference': { action: 'self', args: { type: 'PURCHASE_FILLED', email: true } },
+  'Query.notificationSmsNumber': { action: 'self' },
+  'Mutation.setNotificationSmsNumber': { action: 'self', args: { number: null } },
   // treasury subgraph
   'Query.treasuryRules': { action: 'rule:read' },
   'Query.treasuryRule': { action: 'rule:read', args: { id: '$foreign.rule' } },

@@ -93,11 +93,13 @@ describe('notifications: purchase notices by email over SMTP (real PostgreSQL, r
     expect(owner.notificationPreferences).toEqual([
       { type: 'PURCHASE_FILLED', email: true, explicit: false },
       { type: 'PURCHASE_FAILED', email: true, explicit: false },
+      { type: 'LIMIT_REACHED', email: true, explicit: false },
     ]);
     const user = await client(t.gateway, userA).request<{ notificationPreferences: unknown[] }>(PREFS);
     expect(user.notificationPreferences).toEqual([
       { type: 'PURCHASE_FILLED', email: false, explicit: false },
       { type: 'PURCHASE_FAILED', email: false, explicit: false },
+      { type: 'LIMIT_REACHED', email: false, explicit: false },
     ]);
     expect(await errorCodes(client(t.gateway, adminA).request(SET_PREF, { t: 'purchase.filled', e: false }))).toEqual(['BAD_USER_INPUT']);
     expect(await sql(`select 1 from pool.notification_preference`)).toEqual([]);
@@ -110,6 +112,7 @@ describe('notifications: purchase notices by email over SMTP (real PostgreSQL, r
     expect(admin.notificationPreferences).toEqual([
       { type: 'PURCHASE_FILLED', email: false, explicit: true },
       { type: 'PURCHASE_FAILED', email: true, explicit: false },
+      { type: 'LIMIT_REACHED', email: true, explicit: false },
     ]);
   });
 

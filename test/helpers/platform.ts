@@ -44,6 +44,7 @@ export function testEnv(db: TestDatabase, opts: { redis?: boolean; env?: NodeJS.
     DATA_DIR: '.data',
     // Notifications (#12) without SMTP_URL: each test's .eml files outside the repository's .data.
     MAIL_OUTBOX_DIR: join(tmpdir(), `abt-test-mail-${process.pid}`),
+    SMS_OUTBOX_DIR: join(tmpdir(), `abt-test-sms-${process.pid}`),
     ...opts.env,
     ...(opts.redis ? { REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: `abt-test-${randomBytes(4).toString('hex')}` } : {}),
   };

@@ -69,10 +69,38 @@ function purchaseBody(n: Notice, ctx: TemplateContext): Body {
   };
 }
 
+/** Rule types as a member reads them. */
+const RULE_TYPES: Record<string, string> = {
+  PERCENTAGE_OF_REVENUE: 'Percentage of revenue',
+  FIXED_DCA: 'Fixed amount on a schedule',
+  BALANCE_THRESHOLD: 'Balance threshold',
+  PRICE_DROP: 'Price drop',
+};
+export const ruleTypeName = (t: string | null): string => (t ? (RULE_TYPES[t] ?? t) : 'Treasury');
+
+/** "daily" / "monthly" from the notice's `limit` (DAILY_CAP, MONTHLY_CAP). */
+export const capPeriod = (limit: string | null): 'daily' | 'monthly' => (limit === 'MONTHLY_CAP' ? 'monthly' : 'daily');
+
+function limitBody(n: Notice, ctx: TemplateContext): Body {
+  const period = capPeriod(text(n.data.limit));
+  const cap = text(n.data.capAudCents);
+  const rows: [string, string][] = [['Rule', `${ruleTypeName(text(n.data.ruleType))} (${n.subjectId.slice(0, 8)})`]];
+  if (cap) rows.push(['Cap', `${formatAudCents(cap)} AUD ${period}`]);
+  if (text(n.data.day)) rows.push(['Day', `${text(n.data.day) ?? ''} (local)`]);
+  rows.push(['When', `${n.occurredAt} (UTC)`]);
+  return {
+    subject: `${ctx.tenantName}: a treasury rule reached its ${period} cap`,
+    heading: `Treasury rule reached its ${period} cap`,
+    lead: `A treasury rule for ${ctx.tenantName} reached its ${period} cap, so it bought less than it had set aside, or nothing. What is left waits and is bought ${period === 'daily' ? 'from tomorrow' : 'from next month'}, within the cap. Raise the cap in the dashboard to buy more.`,
+    rows,
+    footer: 'You get this email as a member of this business on Liquid ABT. Change it under Notifications in the dashboard.',
+  };
+}
+
 /** The email for a notice, or null when the notice type has no email. */
 export function renderNoticeEmail(n: Notice, ctx: TemplateContext): RenderedEmail | null {
-  if (n.type !== 'purchase.filled' && n.type !== 'purchase.failed') return null;
-  const b = purchaseBody(n, ctx);
+  if (n.type !== 'purchase.filled' && n.type !== 'purchase.failed' && n.type !== 'limit.reached') return null;
+  const b = n.type === 'limit.reached' ? limitBody(n, ctx) : purchaseBody(n, ctx);
   const width = Math.max(...b.rows.map(([k]) => k.length));
   const plain = [b.heading, '', b.lead, '', ...b.rows.map(([k, v]) => `${`${k}:`.padEnd(width + 2)}${v}`), '', '-- ', b.footer, ''].join('\n');
   const e = escapeHtml;

@@ -5,6 +5,7 @@ import { PurchaseSource } from '../purchases/purchase.entity';
 import { createPurchase, requestPurchase, type NewPurchase } from '../purchases/purchase-requests';
 import { RuleType } from './rule.entity';
 import { ruleEvent } from './rule.events';
+import { recordLimitNotice } from './limit-notices';
 import { withinLimits } from './rule-limits';
 import { big, lockRulesForPayment, markFired, type RuleRow } from './rule.repository';
 
@@ -80,7 +81,10 @@ export class RuleEngine {
     if (pending < threshold || pending <= 0n) return [];
 
     const { amount, limitedBy } = await withinLimits(tx.em, rule, pending, this.now());
-    if (limitedBy) tx.publish('rule', ruleEvent(rule, 'LIMIT_REACHED'));
+    if (limitedBy) {
+      tx.publish('rule', ruleEvent(rule, 'LIMIT_REACHED'));
+      await recordLimitNotice(tx, rule, limitedBy, this.now());
+    }
     if (amount < exchangeMin || amount <= 0n) return [];
     const id = await this.createPurchase(tx, {
       amountCents: amount,
@@ -96,7 +100,8 @@ export class RuleEngine {
 
   /** A fixed-amount purchase for a rule (FIXED_DCA, PRICE_DROP), within its per-purchase, daily and monthly caps. */
   async buyFixed(tx: TenantTx, rule: RuleRow, source: PurchaseSource, reason: string): Promise<string[]> {
-    const { amount } = await withinLimits(tx.em, rule, big(rule.amount_aud_cents) ?? 0n, this.now());
+    const { amount, limitedBy } = await withinLimits(tx.em, rule, big(rule.amount_aud_cents) ?? 0n, this.now());
+    if (limitedBy) await recordLimitNotice(tx, rule, limitedBy, this.now());
     if (amount < this.opts.exchangeMinCents) {
       tx.publish('rule', ruleEvent(rule, 'LIMIT_REACHED'));
       return [];

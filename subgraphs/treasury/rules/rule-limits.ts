@@ -27,12 +27,12 @@ export async function remainingCaps(em: EntityManager, rule: RuleRow, now: Date)
 }
 
 /** `wanted` cut to the rule's per-purchase maximum and what its daily and monthly caps leave; which cap bit, if one did. */
-export async function withinLimits(em: EntityManager, rule: RuleRow, wanted: bigint, now: Date): Promise<{ amount: bigint; limitedBy: string | null }> {
+export async function withinLimits(em: EntityManager, rule: RuleRow, wanted: bigint, now: Date): Promise<{ amount: bigint; limitedBy: 'daily cap' | 'monthly cap' | null }> {
   let amount = wanted;
   const perPurchase = big(rule.max_per_purchase_aud_cents);
   if (perPurchase !== null) amount = min(amount, perPurchase);
   const limits = await remainingCaps(em, rule, now);
-  let limitedBy: string | null = null;
+  let limitedBy: 'daily cap' | 'monthly cap' | null = null;
   if (limits.daily !== null && limits.daily < amount) {
     amount = limits.daily;
     limitedBy = 'daily cap';
