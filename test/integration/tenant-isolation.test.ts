@@ -45,6 +45,8 @@ const SEEDS: Record<string, (label: string) => Row[]> = {
   tax_report: () => [2025, 2026].map((financial_year) => ({ id: randomUUID(), financial_year, status: 'QUEUED' })),
   // Outbound webhooks (#12): a text[] of event types, at least one.
   webhook_endpoint: (label) => [{ id: randomUUID(), url: `https://${label.toLowerCase()}.example/hook`, event_types: '{purchase.filled}', secret_sealed: `sealed-${label}` }],
+  // SMS contacts (#12): an E.164 number (or a pseudonym after erasure).
+  notification_contact: () => [{ user_id: randomUUID(), sms_number: '+61412345678' }],
   outbox: (label) =>
     [1, 2].map((i) => ({ id: randomUUID(), queue: 'schedules', job_name: `${label}-${i}`, payload: JSON.stringify({ label }) })),
 };
