@@ -50,37 +50,24 @@ async function within(p: Promise<unknown>, ms: number): Promise<void> {
  * Starts tracing for these roles (once per process: a later call adds roles it lacks). The SDK is
  * loaded only when a traces URL is set; stop() flushes and shuts down within TRACING_SHUTDOWN_MS.
  */
-export async function startTracing(cfg: TracingConfig, roles: readonly string[]): Promise<Tracing> {
+export function startTracing(cfg: TracingConfig, roles: readonly string[]): Tracing {
   const url = cfg.tracesUrl;
   const [first] = roles;
   if (!url || first === undefined) return { enabled: false, stop: () => Promise.resolve() };
-  const [{ NodeTracerProvider: Provider }, { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler }, { OTLPTraceExporter }, { resourceFromAttributes }, { W3CTraceContextPropagator }] =
-    await Promise.all([
-      import('@opentelemetry/sdk-trace-node'),
-      import('@opentelemetry/sdk-trace-base'),
-      import('@opentelemetry/exporter-trace-otlp-http'),
-      import('@opentelemetry/resources'),
-      import('@opentelemetry/core'),
-    ]);
-  const { ATTR_SERVICE_NAME } = await import('@opentelemetry/semantic-conventions');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const sdk = require('./tracing-sdk') as typeof import('./tracing-sdk');
   const fresh = state === undefined;
   const s: State = (state ??= { providers: new Map(), primary: roles.includes('gateway') ? 'gateway' : first });
   const instance = randomUUID();
   const mine: string[] = [];
   for (const role of roles) {
     if (s.providers.has(role)) continue;
-    s.providers.set(
-      role,
-      new Provider({
-        resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: role, 'service.namespace': NAME, 'service.instance.id': instance }),
-        sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(cfg.sampleRatio) }),
-        spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url, timeoutMillis: 5000 }))],
-      }),
-    );
+    s.providers.set(role, sdk.createProvider({ role, namespace: NAME, instance, url, sampleRatio: cfg.sampleRatio }));
     mine.push(role);
   }
   // The primary provider is the global one: @apollo/gateway's own spans (gateway.plan, gateway.fetch…) go to it.
-  if (fresh) s.providers.get(s.primary)?.register({ propagator: new W3CTraceContextPropagator() });
+  const primary = s.providers.get(s.primary);
+  if (fresh && primary) sdk.registerGlobally(primary);
   return {
     enabled: true,
     stop: async () => {

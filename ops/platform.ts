@@ -173,7 +173,7 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
     })());
   try {
     // First in, last out: the last spans (the shutdown's own) are flushed after everything else stopped.
-    const tracing = await startTracing(config.tracing, opts.roles);
+    const tracing = startTracing(config.tracing, opts.roles);
     push('tracing', () => tracing.stop());
     if (tracing.enabled) log().info({ traces: redactUrl(config.tracing.tracesUrl!), roles: opts.roles }, 'tracing to an OTLP collector');
     const local = loadOrCreateLocalSecrets(config.dataDir);
