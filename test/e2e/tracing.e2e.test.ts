@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
+import Stripe from 'stripe';
 import { configureLogger } from '../../lib/logger';
 import { CORRELATION_ATTRIBUTE } from '../../lib/tracing';
 import { startFakeOtlp, type FakeOtlp, type ReceivedSpan } from '../fakes/otlp.server';
@@ -15,6 +16,7 @@ import { until } from '../helpers/wait';
  */
 
 const PASSWORD = 'Tracing-42-Battery-Staple';
+const STRIPE_SECRET = `whsec_${randomUUID().replace(/-/g, '')}`;
 const SERVER = 2;
 const CLIENT = 3;
 const PRODUCER = 4;
@@ -46,14 +48,61 @@ describe('tracing: gateway → subgraph → outbox → BullMQ job in one trace (
   const out = capture();
 
   beforeAll(async () => {
+    // Exported every 200 ms (read by the SDK from the process environment), so spans can be awaited while it runs.
+    process.env.OTEL_BSP_SCHEDULE_DELAY = '200';
     otlp = await startFakeOtlp();
     t = await startTestPlatform({ redis: true, env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url } });
     configureLogger('info', out.stream);
   }, 120_000);
   afterAll(async () => {
     configureLogger('silent');
+    delete process.env.OTEL_BSP_SCHEDULE_DELAY;
     await t?.stop();
     await otlp?.close();
+  });
+
+  it('a signed Stripe webhook relayed by the gateway is one trace with its payment-events job, and no signature in any span', async () => {
+    const { signUp } = await gql<{ signUp: { accessToken: string } }>(
+      t.gateway,
+      'mutation SignUp($i: SignUpInput!) { signUp(input: $i) { accessToken } }',
+      { i: { tenantName: 'Webhook Trace Pty Ltd', email: `hook-${randomUUID()}@example.com`, password: PASSWORD } },
+    );
+    const { connectPaymentIntegration: integration } = await gql<{ connectPaymentIntegration: { webhookUrl: string } }>(
+      t.gateway,
+      'mutation Connect($s: String!) { connectPaymentIntegration(input: { provider: STRIPE, name: "Stripe AU", stripeWebhookSecret: $s }) { webhookUrl } }',
+      { s: STRIPE_SECRET },
+      { authorization: `Bearer ${signUp.accessToken}` },
+    );
+    expect(new URL(integration.webhookUrl).origin).toBe(new URL(t.gateway).origin);
+    const body = JSON.stringify({
+      id: `evt_${randomUUID().replace(/-/g, '')}`,
+      object: 'event',
+      type: 'payment_intent.succeeded',
+      created: Math.floor(Date.now() / 1000),
+      data: { object: { id: 'pi_trace', object: 'payment_intent', amount: 4200, amount_received: 4200, currency: 'aud', status: 'succeeded' } },
+    });
+    const signature = Stripe.webhooks.generateTestHeaderString({ payload: body, secret: STRIPE_SECRET });
+    const correlationId = `hook-${randomUUID()}`;
+    const res = await fetch(integration.webhookUrl, { method: 'POST', body, headers: { 'content-type': 'application/json', 'stripe-signature': signature, 'x-correlation-id': correlationId } });
+    expect(res.status).toBe(200);
+
+    const root = await until('the gateway span of the delivery', () =>
+      Promise.resolve(otlp.spans().find((s) => s.service === 'gateway' && s.kind === SERVER && s.attributes[CORRELATION_ATTRIBUTE] === correlationId)),
+    );
+    expect(root).toMatchObject({ name: 'POST /webhooks/stripe/:integrationId', parentSpanId: undefined });
+    const tenant = await until('the tenant span, a child of the gateway’s', () =>
+      Promise.resolve(otlp.spans().find((s) => s.service === 'tenant' && s.kind === SERVER && s.parentSpanId === root.spanId)),
+    );
+    expect(tenant.attributes).toMatchObject({ 'http.route': '/webhooks/stripe/:integrationId', 'http.response.status_code': 200 });
+    const job = await until('the payment-events job in the same trace', () =>
+      Promise.resolve(otlp.spans().find((s) => s.traceId === root.traceId && s.service === 'workers' && s.kind === CONSUMER && s.attributes['messaging.destination.name'] === 'payment-events')),
+    );
+    const publish = otlp.spans().find((s) => s.spanId === job.parentSpanId);
+    expect(publish).toMatchObject({ name: 'publish payment-events', parentSpanId: tenant.spanId });
+    const text = JSON.stringify(otlp.spans());
+    expect(text).not.toContain(signature);
+    expect(text).not.toContain(STRIPE_SECRET);
+    expect(text).not.toContain(signUp.accessToken);
   });
 
   it('a purchase requested through the gateway is one trace across gateway, treasury and workers, with the correlation id and no secrets', async () => {
@@ -112,7 +161,7 @@ describe('tracing: gateway → subgraph → outbox → BullMQ job in one trace (
     // No credential, secret or password anywhere in any span (names, attributes, resources).
     const text = JSON.stringify(spans);
     const gatewaySecrets = t.platform.services.keys?.gatewaySecrets ?? [];
-    for (const secret of [token, PASSWORD, ...gatewaySecrets]) expect(text).not.toContain(secret);
+    for (const secret of [token, PASSWORD, STRIPE_SECRET, ...gatewaySecrets]) expect(text).not.toContain(secret);
     for (const s of spans) for (const key of Object.keys(s.attributes)) expect(key).not.toMatch(/authorization|cookie|password|secret|token|variables|document/i);
     expect(text).not.toMatch(/Bearer /);
     expect(text).not.toContain('requestPurchase(');
