@@ -5,9 +5,14 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/lib', '<rootDir>/gateway', '<rootDir>/subgraphs', '<rootDir>/workers', '<rootDir>/test', '<rootDir>/schema', '<rootDir>/web/src'],
   testMatch: ['**/*.spec.ts', '**/*.test.ts'],
-  transform: { '^.+\\.(t|j|mj)s$': ['@swc/jest', { ...swc, swcrc: false }] },
+  transform: {
+    // The OTLP exporter loads node:http with a dynamic import(), which jest's CommonJS runtime refuses: made a require here.
+    '/node_modules/@opentelemetry/.+\\.js$': ['@swc/jest', { ...swc, module: { type: 'commonjs' }, swcrc: false }],
+    '^.+\\.(t|j|mj)s$': ['@swc/jest', { ...swc, swcrc: false }],
+  },
   // graphql-request and @scure/base (under otplib) ship ESM only; let swc turn them into CommonJS for jest.
-  transformIgnorePatterns: ['/node_modules/(?!(graphql-request|@graphql-typed-document-node|@scure|@noble|@otplib|otplib)/)'],
+  // The OTLP exporter's transport (nested under the exporter) is transformed too, wherever it sits.
+  transformIgnorePatterns: ['^(?!.*/@opentelemetry/otlp-exporter-base/).*/node_modules/(?!(graphql-request|@graphql-typed-document-node|@scure|@noble|@otplib|otplib)/)'],
   setupFiles: ['reflect-metadata'],
   testTimeout: 60000,
   maxWorkers: 2,

@@ -14,6 +14,8 @@ import { accessLogPlugin } from '../lib/access-log';
 import { currentCorrelationId, log, noteRequest, withCorrelation } from '../lib/logger';
 import { buildEdge, type Caller, type EdgeOptions } from './edge';
 import { signedBy } from './edge/subgraph-signature';
+import { tracedSubgraph } from './subgraph-tracing';
+import { graphqlTracingPlugin } from '../lib/tracing';
 import { explorer } from './explorer';
 import { dashboard } from './web';
 import type { QueryRunner } from './subscriptions/execution';
@@ -106,7 +108,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   process.env.APOLLO_TELEMETRY_DISABLED = 'true';
   const gateway = new ApolloGateway({
     supergraphSdl: opts.supergraphSdl,
-    buildService: ({ name, url }) => signedBy(opts.gatewaySecret, name, new CredentialForwardingDataSource({ url: opts.subgraphUrls[name] ?? url })),
+    buildService: ({ name, url }) =>
+      tracedSubgraph(name, signedBy(opts.gatewaySecret, name, new CredentialForwardingDataSource({ url: opts.subgraphUrls[name] ?? url }))),
   });
   let apiSchema: GraphQLSchema | undefined;
   gateway.onSchemaLoadOrUpdate((s) => {
@@ -126,7 +129,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     persistedQueries: edge.apollo.persistedQueries,
     allowBatchedHttpRequests: edge.apollo.allowBatchedHttpRequests,
     validationRules: edge.apollo.validationRules,
-    plugins: [httpOperations, accessLogPlugin, ...edge.apollo.plugins],
+    plugins: [httpOperations, accessLogPlugin, graphqlTracingPlugin, ...edge.apollo.plugins],
   });
   await apollo.start();
 

@@ -3,6 +3,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type 
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { attachFastRoute, readBoundedBody, replyJson, type JsonAnswer } from '../lib/http';
 import { log } from '../lib/logger';
+import { injectTraceHeaders } from '../lib/tracing';
 
 /** As the tenant subgraph's own limit: Stripe's, Square's and PayPal's events are a few KB. */
 export const WEBHOOK_PROXY_BODY_LIMIT = 512 * 1024;
@@ -67,6 +68,8 @@ function forwardedHeaders(req: IncomingMessage, length: number): OutgoingHttpHea
   out['content-length'] = String(length);
   if (req.socket.remoteAddress) out['x-forwarded-for'] = req.socket.remoteAddress;
   if (req.headers.host) out['x-forwarded-host'] = req.headers.host;
+  // The tenant's span is a child of the gateway's (a caller's own traceparent is its parent here).
+  injectTraceHeaders(out);
   return out;
 }
 

@@ -88,6 +88,13 @@ const EnvSchema = z.object({
   RATE_LIMITS: z.enum(['on', 'off']).default('on'),
   // Object storage of generated files (tax reports): `local` (DATA_DIR/objects, served by the gateway's /files) or `s3`.
   OBJECT_STORE: z.enum(['local', 's3']).default('local'),
+  // Tracing (docs/operations.md#tracing): an OTLP/HTTP collector. Unset: tracing is off (no SDK, no exporter).
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
+  // The traces URL itself (wins over OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces).
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.string().url().optional(),
+  OTEL_SDK_DISABLED: z.enum(['true', 'false']).default('false'),
+  // Share of new traces kept (a caller's sampled flag is followed): 1 keeps every trace.
+  OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),
   OBJECT_STORE_DIR: z.string().optional(),
   // S3 or an S3-compatible server (path-style when S3_ENDPOINT is set). Credentials never logged; unset: the SDK's chain.
   S3_ENDPOINT: z.string().url().optional(),
@@ -158,6 +165,8 @@ export type Config = {
   dataDir: string;
   embeddedPg: { port?: number; runtimeDir: string };
   shutdownTimeoutMs: number;
+  /** OTLP/HTTP traces URL; unset: tracing off. */
+  tracing: { tracesUrl?: string; sampleRatio: number };
   databaseUrl?: string;
   appDbPassword?: string;
   redisUrl?: string;
@@ -262,6 +271,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: e.DATA_DIR,
     embeddedPg: { port: e.EMBEDDED_PG_PORT, runtimeDir: e.EMBEDDED_PG_RUNTIME_DIR },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    tracing: {
+      tracesUrl:
+        e.OTEL_SDK_DISABLED === 'true'
+          ? undefined
+          : (e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (e.OTEL_EXPORTER_OTLP_ENDPOINT ? `${e.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces` : undefined)),
+      sampleRatio: e.OTEL_TRACES_SAMPLER_ARG,
+    },
     databaseUrl: e.DATABASE_URL,
     appDbPassword: e.APP_DB_PASSWORD,
     redisUrl: e.REDIS_URL,

@@ -1,9 +1,11 @@
 import express, { type Express } from 'express';
+import { AsyncResource } from 'node:async_hooks';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { currentCorrelationId, requestContext, withCorrelation } from './logger';
 import { observeHttpRequest, registry, setDependencyUp } from './metrics';
+import { bindToActiveSpan, traceRequest } from './tracing';
 
 export type ReadinessCheck = { name: string; check: () => Promise<void> };
 
@@ -83,7 +85,9 @@ export function replyJson(res: ServerResponse, { status, body }: JsonAnswer, clo
  * Past the limit (announced or streamed) it answers 413 with `connection: close`, keeps no bytes
  * and never calls `onBody`; a broken request destroys the response.
  */
-export function readBoundedBody(req: IncomingMessage, res: ServerResponse, limit: number, onBody: (body: Buffer) => void): void {
+export function readBoundedBody(req: IncomingMessage, res: ServerResponse, limit: number, given: (body: Buffer) => void): void {
+  // A request's 'end' fires outside its async context: onBody runs back inside it (correlation id, trace span).
+  const onBody = AsyncResource.bind(given);
   if (Number(req.headers['content-length']) > limit) {
     replyJson(res, PAYLOAD_TOO_LARGE, true);
     req.resume();
@@ -154,8 +158,10 @@ function accessLog(req: IncomingMessage, res: ServerResponse, service: string): 
       'request',
     );
   };
-  res.once('finish', write);
-  res.once('close', write);
+  // Written inside the request's span, so the line carries its trace_id / span_id.
+  const traced = bindToActiveSpan(write);
+  res.once('finish', traced);
+  res.once('close', traced);
 }
 
 export async function listen(app: Express, host: string, port: number): Promise<Listening> {
@@ -170,11 +176,14 @@ export async function listen(app: Express, host: string, port: number): Promise<
       const id = currentCorrelationId()!;
       req.headers['x-correlation-id'] = id;
       res.setHeader('x-correlation-id', id);
-      accessLog(req, res, typeof service === 'string' ? service : 'unknown');
-      // Read once, at the first request: every router is mounted by then.
-      fast ??= fastRoutesOf(app);
-      for (const route of fast) if (route(req, res)) return;
-      app(req, res);
+      const name = typeof service === 'string' ? service : 'unknown';
+      traceRequest(req, res, name, () => {
+        accessLog(req, res, name);
+        // Read once, at the first request: every router is mounted by then.
+        fast ??= fastRoutesOf(app);
+        for (const route of fast) if (route(req, res)) return;
+        app(req, res);
+      });
     });
   });
   await new Promise<void>((resolve, reject) => {

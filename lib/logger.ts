@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
+import { trace, TraceFlags } from '@opentelemetry/api';
 import pino, { type Logger } from 'pino';
 
 export type { Logger };
@@ -35,10 +36,18 @@ export type RequestNote = { tenantId?: string; operation?: string; errorCode?: s
 type LogContext = { correlationId: string; logger: Logger; note: RequestNote; boundTenant?: string };
 const storage = new AsyncLocalStorage<LogContext>();
 
-let root: Logger = pino({ level: process.env.LOG_LEVEL ?? 'info', redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
+const NO_TRACE = {};
+
+/** The active span's ids on every line written inside it (lib/tracing.ts), so a log line leads to its trace. */
+function traceIds(): { trace_id?: string; span_id?: string } {
+  const sc = trace.getActiveSpan()?.spanContext();
+  return sc && sc.traceFlags & TraceFlags.SAMPLED ? { trace_id: sc.traceId, span_id: sc.spanId } : NO_TRACE;
+}
+
+let root: Logger = pino({ level: process.env.LOG_LEVEL ?? 'info', redact: { paths: REDACT_PATHS, censor: '[redacted]' }, mixin: traceIds });
 
 export function configureLogger(level: string, destination?: pino.DestinationStream): Logger {
-  root = pino({ level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination);
+  root = pino({ level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, mixin: traceIds }, destination);
   return root;
 }
 

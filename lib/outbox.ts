@@ -4,6 +4,7 @@ import type { EventBus, Unsubscribe } from './bus';
 import { OUTBOX_KICK_CHANNEL } from './events';
 import { log, withCorrelation } from './logger';
 import { observeOutboxPass } from './metrics';
+import { tracePublish } from './tracing';
 import type { BulkJob, JobPayload, JobQueue, QueueName } from './queue';
 import { assertSchemaName } from './db/roles';
 
@@ -59,7 +60,7 @@ export function outboxKicker(bus: EventBus, windowMs = 5): () => void {
   };
 }
 
-type Row = { tenant_id: string; id: string; queue: QueueName; job_name: string; payload: JobPayload; correlation_id: string | null; age_s: number };
+type Row = { tenant_id: string; id: string; queue: QueueName; job_name: string; payload: JobPayload; correlation_id: string | null; traceparent: string | null; age_s: number };
 
 
 /** What the relay needs from a pooled pg connection (simple-query protocol, multi-statement). */
@@ -189,8 +190,8 @@ export class OutboxRelay {
          from (select tenant_id, id from "${schema}".outbox where published_at is null
                order by created_at limit ${BATCH} for update skip locked) c
          where o.tenant_id = c.tenant_id and o.id = c.id
-         returning o.tenant_id, o.id, o.queue, o.job_name, o.payload, o.created_at, o.correlation_id)
-       select tenant_id, id, queue, job_name, payload, correlation_id,
+         returning o.tenant_id, o.id, o.queue, o.job_name, o.payload, o.created_at, o.correlation_id, o.traceparent)
+       select tenant_id, id, queue, job_name, payload, correlation_id, traceparent,
               extract(epoch from clock_timestamp() - created_at)::float8 as age_s
        from claimed order by created_at`,
     )) as PgResult[];
@@ -209,14 +210,25 @@ export class OutboxRelay {
   }
 
   private async enqueue(rows: Row[]): Promise<void> {
-    const jobs: BulkJob[] = rows.map((r) => ({
-      queue: r.queue,
-      name: r.job_name,
-      // The request's correlation id goes with its job, so both log under one id.
-      data: { ...r.payload, tenantId: r.tenant_id, ...(r.correlation_id ? { correlationId: r.correlation_id } : {}) },
-      opts: { jobId: r.id },
-    }));
-    await this.queue.addBulk(jobs);
+    // A `publish` span per traced row, a child of the request that wrote it; its job's span is a child of this one.
+    const spans = rows.map((r) => tracePublish(r.queue, r.id, r.traceparent, r.correlation_id));
+    const jobs: BulkJob[] = rows.map((r, i) => {
+      const traceparent = spans[i]?.traceparent;
+      return {
+        queue: r.queue,
+        name: r.job_name,
+        // The request's correlation id (and trace) go with its job, so both log under one id and show in one trace.
+        data: { ...r.payload, tenantId: r.tenant_id, ...(r.correlation_id ? { correlationId: r.correlation_id } : {}), ...(traceparent ? { traceparent } : {}) },
+        opts: { jobId: r.id },
+      };
+    });
+    try {
+      await this.queue.addBulk(jobs);
+      spans.forEach((s) => s.end());
+    } catch (err) {
+      spans.forEach((s) => s.end(err));
+      throw err;
+    }
   }
 
   async stop(): Promise<void> {

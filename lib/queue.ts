@@ -1,9 +1,10 @@
 import { AsyncResource } from 'node:async_hooks';
 import { Queue, Worker, type ConnectionOptions, type Job, type JobsOptions } from 'bullmq';
 import { performance } from 'node:perf_hooks';
-import { log, noteRequest, withCorrelation } from './logger';
+import { currentCorrelationId, log, noteRequest, withCorrelation } from './logger';
 import { registerQueueDepthSource, type QueueDepth } from './metrics';
 import { bullPrefix, closeRedis, connectRedis, isClusterUrl, type RedisClient } from './redis';
+import { currentTraceparent, traceJob } from './tracing';
 
 /** Queue names are contracts between processes; each has a processor (a module's `jobs`). New domains add theirs (reports, accounting, notifications) with the processor. */
 export const QUEUES = ['payment-events', 'purchases', 'schedules', 'audit', 'tax', 'reports', 'accounting', 'notifications', 'aml', 'kyb', 'webhooks'] as const;
@@ -36,22 +37,38 @@ export const JOB_DRAIN_MS = 5000;
  */
 export async function runJob(queue: QueueName, job: JobInfo, handler: JobHandler): Promise<void> {
   const given = typeof job.data.correlationId === 'string' ? job.data.correlationId : undefined;
-  return withCorrelation(given ?? `job:${queue}:${job.id}`, { queue, job: job.name, jobId: job.id }, async () => {
-    if (typeof job.data.tenantId === 'string') noteRequest({ tenantId: job.data.tenantId });
-    const started = performance.now();
-    const durationMs = (): number => Math.round((performance.now() - started) * 10) / 10;
-    try {
-      await handler(job);
-      log().info({ attempt: job.attempt, outcome: 'ok', durationMs: durationMs() }, 'job');
-    } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      log().info(
-        { attempt: job.attempt, outcome: 'error', errorCode: typeof code === 'string' ? code : undefined, err: (err as Error).message, durationMs: durationMs() },
-        'job',
-      );
-      throw err;
-    }
-  });
+  const tenantId = typeof job.data.tenantId === 'string' ? job.data.tenantId : undefined;
+  return withCorrelation(given ?? `job:${queue}:${job.id}`, { queue, job: job.name, jobId: job.id }, () =>
+    // The job's span: a child of the traceparent it carries (the request that wrote its outbox row, or enqueued it).
+    traceJob({ queue, name: job.name, id: job.id, attempt: job.attempt, correlationId: currentCorrelationId()!, tenantId, traceparent: job.data.traceparent }, () =>
+      runAttempt(job, tenantId, handler),
+    ),
+  );
+}
+
+/** One attempt and its access-log line: queue, job, tenant, attempt, outcome, duration. */
+async function runAttempt(job: JobInfo, tenantId: string | undefined, handler: JobHandler): Promise<void> {
+  if (tenantId) noteRequest({ tenantId });
+  const started = performance.now();
+  const durationMs = (): number => Math.round((performance.now() - started) * 10) / 10;
+  try {
+    await handler(job);
+    log().info({ attempt: job.attempt, outcome: 'ok', durationMs: durationMs() }, 'job');
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    log().info(
+      { attempt: job.attempt, outcome: 'error', errorCode: typeof code === 'string' ? code : undefined, err: (err as Error).message, durationMs: durationMs() },
+      'job',
+    );
+    throw err;
+  }
+}
+
+/** A job enqueued inside a traced request or job carries its traceparent (unless it has one: the outbox relay's). */
+function withTrace(data: JobPayload): JobPayload {
+  if (data.traceparent !== undefined) return data;
+  const traceparent = currentTraceparent();
+  return traceparent ? { ...data, traceparent } : data;
 }
 
 /** Resolves when p settles or after ms, whichever comes first; true when p settled. */
@@ -97,7 +114,7 @@ export class InProcessQueue implements JobQueue {
     this.seen.add(key);
     let copy: JobPayload;
     try {
-      copy = JSON.parse(JSON.stringify(data)) as JobPayload;
+      copy = JSON.parse(JSON.stringify(withTrace(data))) as JobPayload;
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
@@ -224,7 +241,7 @@ export class BullQueue implements JobQueue {
   }
 
   async add(queue: QueueName, name: string, data: JobPayload, opts: AddOptions): Promise<void> {
-    await this.queue(queue).add(name, data, this.jobOptions(opts));
+    await this.queue(queue).add(name, withTrace(data), this.jobOptions(opts));
   }
 
   /** One round trip to Redis per queue (BullMQ's addBulk is atomic per queue). */
@@ -232,7 +249,7 @@ export class BullQueue implements JobQueue {
     const byQueue = new Map<QueueName, BulkJob[]>();
     for (const j of jobs) byQueue.set(j.queue, [...(byQueue.get(j.queue) ?? []), j]);
     await Promise.all(
-      [...byQueue].map(([q, list]) => this.queue(q).addBulk(list.map((j) => ({ name: j.name, data: j.data, opts: this.jobOptions(j.opts) })))),
+      [...byQueue].map(([q, list]) => this.queue(q).addBulk(list.map((j) => ({ name: j.name, data: withTrace(j.data), opts: this.jobOptions(j.opts) })))),
     );
   }
 

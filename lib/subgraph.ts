@@ -18,6 +18,7 @@ import { accessLogPlugin } from './access-log';
 import { log, noteRequest, withCorrelation } from './logger';
 import { graphqlDuration, graphqlRequests, recordSecurityEvent } from './metrics';
 import { hideSuggestions } from './suggestions';
+import { graphqlTracingPlugin } from './tracing';
 
 export const FEDERATION_LINK = `extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key", "@shareable", "@external", "@requires", "@provides"])`;
 
@@ -176,6 +177,7 @@ export async function serveSubgraph<S>(opts: SubgraphServerOptions<S>): Promise<
     plugins: [
       metricsPlugin(opts.name),
       accessLogPlugin,
+      graphqlTracingPlugin,
       ApolloServerPluginInlineTraceDisabled(),
       federationFieldsForTheGateway(production),
     ],

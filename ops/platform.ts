@@ -18,6 +18,7 @@ import { createQueue, type JobQueue } from '../lib/queue';
 import { connectRedis } from '../lib/redis';
 import { loadOrCreateLocalSecrets, localIntegrationKeyRing, localJwtKeyRing, rotateLocalKeys, type LocalSecrets } from '../lib/secrets';
 import { serveSubgraph } from '../lib/subgraph';
+import { startTracing } from '../lib/tracing';
 import { keyRingFromEnv, type KeyRing } from '../lib/crypto/secret-box';
 import { gatewaySecretsFromEnv } from '../lib/auth/gateway-signature';
 import { jwtKeyRing, jwtKeyRingFromEnv, type JwtKeyRing } from '../lib/auth/tokens';
@@ -171,6 +172,10 @@ export async function startPlatform(config: Config, opts: StartOptions): Promise
       current = undefined;
     })());
   try {
+    // First in, last out: the last spans (the shutdown's own) are flushed after everything else stopped.
+    const tracing = startTracing(config.tracing, opts.roles);
+    push('tracing', () => tracing.stop());
+    if (tracing.enabled) log().info({ traces: redactUrl(config.tracing.tracesUrl!), roles: opts.roles }, 'tracing to an OTLP collector');
     const local = loadOrCreateLocalSecrets(config.dataDir);
     const keys = platformKeys(config, local, opts.roles);
     const jwtSecret = keys.jwt;

@@ -66,4 +66,11 @@ export const platformTenantMigrations: TenantMigration[] = [
       `create index if not exists outbox_audit_occurrence_idx on "${s}".outbox (tenant_id, occurrence) where queue = 'audit' and appended_at is null`,
     ],
   },
+  {
+    name: '0016_outbox_traceparent',
+    up: (s) => [
+      // The W3C traceparent of the span whose transaction wrote the row (set by enterTenant), so its job's span joins that trace.
+      `alter table "${s}".outbox add column if not exists traceparent text default nullif(current_setting('app.traceparent', true), '')`,
+    ],
+  },
 ];

@@ -3,6 +3,7 @@ import { notFound } from '../errors';
 import type { EventBus, Unsubscribe } from '../bus';
 import { TENANT_SCHEMA_CHANNEL } from '../events';
 import { currentCorrelationId } from '../logger';
+import { currentTraceparent } from '../tracing';
 import { assertSchemaName } from './roles';
 import { isUuid } from '../uuid';
 
@@ -70,8 +71,8 @@ export async function enterTenant(em: EntityManager, schema: string | null, tena
   if (schema !== null) assertSchemaName(schema);
   await em.execute(
     `select pg_advisory_xact_lock_shared(hashtext('abt-tenant-schema'), hashtext(?)),
-            set_config('app.tenant_id', ?, true), set_config('app.correlation_id', ?, true)`,
-    [tenantId.toLowerCase(), tenantId, currentCorrelationId() ?? ''],
+            set_config('app.tenant_id', ?, true), set_config('app.correlation_id', ?, true), set_config('app.traceparent', ?, true)`,
+    [tenantId.toLowerCase(), tenantId, currentCorrelationId() ?? '', currentTraceparent() ?? ''],
   );
   const rows = await em.execute<{ schema_name: string; now: Date | string }[]>(
     `select t.schema_name, transaction_timestamp() as now, set_config('search_path', '"' || replace(t.schema_name, '"', '""') || '", public', true) from public.tenant t where t.id = ?`,

@@ -3,6 +3,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { assertSchemaName } from '../../../lib/db/roles';
 import type { TenantDirectory } from '../../../lib/db/tenant-context';
 import { log } from '../../../lib/logger';
+import { currentTraceparent, tracingEnabled } from '../../../lib/tracing';
 
 /** One verified delivery, as it goes into `payment_event`. */
 export type IntakeRow = {
@@ -53,7 +54,7 @@ export type IntakeOptions = {
 type PgClient = { query<R>(config: { name?: string; text: string; values?: unknown[] }): Promise<{ rows: R[] }> };
 type KnexPool = { acquireConnection(): Promise<PgClient>; releaseConnection(c: PgClient): Promise<unknown> };
 
-type Pending = { row: IntakeRow; resolve: (r: { duplicate: boolean }) => void; reject: (e: Error) => void };
+type Pending = { row: IntakeRow; resolve: (r: { duplicate: boolean }) => void; reject: (e: Error) => void; traceparent?: string };
 
 /**
  * The statement that stores a batch of one tenant's deliveries: a single autocommit statement,
@@ -70,7 +71,7 @@ type Pending = { row: IntakeRow; resolve: (r: { duplicate: boolean }) => void; r
  * Table names are schema-qualified (the tenant's schema from the directory, validated), so no
  * search_path is needed; the text is constant per schema and runs as a named prepared statement.
  */
-function insertSql(schema: string): string {
+function insertSql(schema: string, traced = false): string {
   assertSchemaName(schema);
   return `with ctx as materialized (
   select set_config('app.tenant_id', $1::text, true)::uuid as tenant_id
@@ -83,13 +84,23 @@ function insertSql(schema: string): string {
   from ctx cross join jsonb_array_elements($2::jsonb) as r(d)
   on conflict (tenant_id, provider, provider_event_id) do nothing
   returning tenant_id, id, kind
-), o as (
+), o as (${traced ? tracedOutbox(schema) : outbox(schema)})
+select id from e`;
+}
+
+const outbox = (schema: string): string => `
   insert into "${schema}".outbox (tenant_id, id, queue, job_name, payload)
   select e.tenant_id, gen_random_uuid(), 'payment-events', 'process', jsonb_build_object('paymentEventId', e.id)
   from e where e.kind <> 'IGNORED'
-)
-select id from e`;
-}
+`;
+
+/** With tracing on (lib/tracing.ts): each job row also takes the traceparent of the delivery's request, so its job joins that trace. */
+const tracedOutbox = (schema: string): string => `
+  insert into "${schema}".outbox (tenant_id, id, queue, job_name, payload, traceparent)
+  select e.tenant_id, gen_random_uuid(), 'payment-events', 'process', jsonb_build_object('paymentEventId', e.id), t.d->>'traceparent'
+  from e join jsonb_array_elements($2::jsonb) as t(d) on (t.d->>'id')::uuid = e.id
+  where e.kind <> 'IGNORED'
+`;
 
 /** One element of the statement's JSON array parameter; bigint as a decimal string, dates as ISO strings. */
 function toRecord(r: IntakeRow): Record<string, unknown> {
@@ -140,7 +151,7 @@ export class WebhookIntake {
   store(tenantId: string, row: IntakeRow): Promise<{ duplicate: boolean }> {
     return new Promise((resolve, reject) => {
       const list = this.pending.get(tenantId);
-      const item: Pending = { row, resolve, reject };
+      const item: Pending = { row, resolve, reject, traceparent: currentTraceparent() };
       if (list) list.push(item);
       else this.pending.set(tenantId, [item]);
       this.schedule();
@@ -175,7 +186,7 @@ export class WebhookIntake {
 
   private async flush(tenantId: string, batch: Pending[]): Promise<void> {
     try {
-      const inserted = await this.insert(tenantId, batch.map((p) => p.row));
+      const inserted = await this.insert(tenantId, batch);
       for (const p of batch) p.resolve({ duplicate: !inserted.has(p.row.id) });
       if (inserted.size > 0) this.opts.onCommitted?.();
     } catch (err) {
@@ -191,18 +202,21 @@ export class WebhookIntake {
     }
   }
 
-  private async insert(tenantId: string, rows: IntakeRow[]): Promise<Set<string>> {
+  private async insert(tenantId: string, batch: Pending[]): Promise<Set<string>> {
     const schema = await this.directory.schemaOf(tenantId);
-    let statement = this.statements.get(schema);
+    const traced = tracingEnabled();
+    const key = traced ? `${schema}\0traced` : schema;
+    let statement = this.statements.get(key);
     if (!statement) {
-      const text = insertSql(schema);
+      const text = insertSql(schema, traced);
       statement = { text, name: `abt_webhook_intake_${createHash('sha256').update(text).digest('hex').slice(0, 24)}` };
-      this.statements.set(schema, statement);
+      this.statements.set(key, statement);
     }
+    const records = batch.map((p) => (traced && p.traceparent ? { ...toRecord(p.row), traceparent: p.traceparent } : toRecord(p.row)));
     const pool = this.pool();
     const conn = await pool.acquireConnection();
     try {
-      const result = await conn.query<{ id: string }>({ ...statement, values: [tenantId, JSON.stringify(rows.map(toRecord))] });
+      const result = await conn.query<{ id: string }>({ ...statement, values: [tenantId, JSON.stringify(records)] });
       return new Set(result.rows.map((r) => r.id));
     } finally {
       await pool.releaseConnection(conn);
