@@ -13,6 +13,7 @@ import { createHttpApp, listen, type Listening, type ReadinessCheck } from '../l
 import { accessLogPlugin } from '../lib/access-log';
 import { currentCorrelationId, log, noteRequest, withCorrelation } from '../lib/logger';
 import { buildEdge, type Caller, type EdgeOptions } from './edge';
+import { deduplicated } from './edge/subgraph-dedupe';
 import { signedBy } from './edge/subgraph-signature';
 import { explorer } from './explorer';
 import { dashboard } from './web';
@@ -98,6 +99,9 @@ export type GatewayOptions = {
   files?: LocalObjectStore;
 } & EdgeOptions;
 
+/** Subgraphs whose queries have effects (compliance audits every officer read): never deduplicated. */
+const UNSHARED_SUBGRAPHS: ReadonlySet<string> = new Set(['compliance']);
+
 export type Gateway = Listening & { subscriptions?: SubscriptionServer };
 
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
@@ -106,7 +110,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   process.env.APOLLO_TELEMETRY_DISABLED = 'true';
   const gateway = new ApolloGateway({
     supergraphSdl: opts.supergraphSdl,
-    buildService: ({ name, url }) => signedBy(opts.gatewaySecret, name, new CredentialForwardingDataSource({ url: opts.subgraphUrls[name] ?? url })),
+    buildService: ({ name, url }) => {
+      const source = signedBy(opts.gatewaySecret, name, new CredentialForwardingDataSource({ url: opts.subgraphUrls[name] ?? url }));
+      // Identical in-flight queries per credential share one fetch, public answers are reused for their
+      // max-age (gateway/edge/subgraph-dedupe.ts); outside the signing, so each fetch sent is signed fresh.
+      // Not compliance: its officer reads are audited one by one, so each must reach it.
+      return UNSHARED_SUBGRAPHS.has(name) ? source : deduplicated(source, { subgraph: name });
+    },
   });
   let apiSchema: GraphQLSchema | undefined;
   gateway.onSchemaLoadOrUpdate((s) => {
