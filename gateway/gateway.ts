@@ -5,7 +5,7 @@ import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import { GraphQLError, OperationTypeNode, type GraphQLSchema } from 'graphql';
-import type { FetcherResponse } from '@apollo/utils.fetcher';
+import type { Fetcher, FetcherResponse } from '@apollo/utils.fetcher';
 import type { RedisClient as Redis } from '../lib/redis'; // a node or a Redis Cluster
 import type { JwtKeys } from '../lib/auth/tokens';
 import type { EventBus } from '../lib/bus';
@@ -99,6 +99,15 @@ export type GatewayOptions = {
   files?: LocalObjectStore;
 } & EdgeOptions;
 
+/**
+ * Node's own fetch (undici) to the subgraphs, not Apollo's default make-fetch-happen: undici retires a
+ * kept-alive connection before the server's advertised `Keep-Alive: timeout` ends it, whereas
+ * make-fetch-happen's agent reuses its oldest idle socket first (FIFO) and so, once few sockets are busy
+ * (identical queries shared), hands requests to sockets the subgraph is closing that very moment:
+ * `ECONNRESET` / `socket hang up`, masked as INTERNAL_SERVER_ERROR (docs/benchmarks.md, "Query path").
+ */
+const subgraphFetch: Fetcher = (url, init) => fetch(url, init);
+
 /** Subgraphs whose queries have effects (compliance audits every officer read): never deduplicated. */
 const UNSHARED_SUBGRAPHS: ReadonlySet<string> = new Set(['compliance']);
 
@@ -111,7 +120,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const gateway = new ApolloGateway({
     supergraphSdl: opts.supergraphSdl,
     buildService: ({ name, url }) => {
-      const source = signedBy(opts.gatewaySecret, name, new CredentialForwardingDataSource({ url: opts.subgraphUrls[name] ?? url }));
+      const source = signedBy(opts.gatewaySecret, name, new CredentialForwardingDataSource({ url: opts.subgraphUrls[name] ?? url, fetcher: subgraphFetch }));
       // Identical in-flight queries per credential share one fetch, public answers are reused for their
       // max-age (gateway/edge/subgraph-dedupe.ts); outside the signing, so each fetch sent is signed fresh.
       // Not compliance: its officer reads are audited one by one, so each must reach it.

@@ -2,7 +2,7 @@ import { RemoteGraphQLDataSource } from '@apollo/gateway';
 import type { FetcherRequestInit, FetcherResponse } from '@apollo/utils.fetcher';
 import { deduplicated, publicMaxAgeMs } from './subgraph-dedupe';
 
-type Answer = { status?: number; cacheControl?: string; fail?: boolean };
+type Answer = { status?: number; cacheControl?: string; fail?: string };
 
 /**
  * A data source whose fetcher answers after a tick (so concurrent calls overlap) with the caller it
@@ -15,7 +15,7 @@ function counting(answer: (call: number) => Answer = () => ({}), clock = { t: 0 
     const call = ++n;
     await new Promise((r) => setTimeout(r, 5));
     const a = answer(call);
-    if (a.fail) throw new Error('socket hang up');
+    if (a.fail) throw Object.assign(new Error(a.fail), a.fail === 'read ECONNRESET' ? { code: 'ECONNRESET' } : {});
     const headers: Record<string, string> = { 'content-type': 'application/json', 'content-length': '999', connection: 'keep-alive' };
     if (a.cacheControl) headers['cache-control'] = a.cacheControl;
     const res: FetcherResponse = new Response(JSON.stringify({ data: { n: call, caller: init?.headers?.authorization ?? null } }), { status: a.status ?? 200, headers });
@@ -75,11 +75,22 @@ describe('deduplicated subgraph fetches', () => {
   });
 
   it('a shared fetch that fails fails its own caller only; the callers waiting on it send their own', async () => {
-    const { source, calls } = counting((call) => ({ fail: call === 1 }));
+    const { source, calls } = counting((call) => (call === 1 ? { fail: 'subgraph refused' } : {}));
     const [a, b] = await Promise.allSettled([source.fetcher(URL_, init('query Q{a}', 'Bearer x')), source.fetcher(URL_, init('query Q{a}', 'Bearer x'))]);
     expect(a.status).toBe('rejected');
     expect(b.status === 'fulfilled' ? await json(b.value) : b.reason).toEqual({ data: { n: 2, caller: 'Bearer x' } });
     expect(calls()).toBe(2);
+  });
+
+  it('a query whose connection broke before an answer is sent again once; other failures are not', async () => {
+    const reset = counting((call) => (call === 1 ? { fail: 'read ECONNRESET' } : {}));
+    expect(await json(await reset.source.fetcher(URL_, init('query Q{a}', 'Bearer x')))).toEqual({ data: { n: 2, caller: 'Bearer x' } });
+    const twice = counting(() => ({ fail: 'read ECONNRESET' }));
+    await expect(twice.source.fetcher(URL_, init('query Q{a}', 'Bearer x'))).rejects.toThrow(/ECONNRESET/);
+    expect(twice.calls()).toBe(2);
+    const refused = counting(() => ({ fail: 'subgraph refused' }));
+    await expect(refused.source.fetcher(URL_, init('query Q{a}', 'Bearer x'))).rejects.toThrow(/refused/);
+    expect(refused.calls()).toBe(1);
   });
 
   it('reuses an answer the subgraph marked public for its max-age, whoever asks; never a private, uncacheable or failed one', async () => {

@@ -39,7 +39,8 @@ export type DedupeOptions = {
  *   whoever asks, for N seconds. Errors are never marked so, and nothing private is kept at all.
  * Every caller gets its own Response, built from the parsed status, body and the two headers Apollo
  * reads (content type, cache control), never the shared one's consumed body or hop-by-hop headers.
- * A shared fetch that fails (network error) fails only its own caller: the others send their own.
+ * A fetch whose connection broke before an answer is sent again once (queries are reads); one that
+ * still fails fails only its own caller: the callers waiting on it send their own.
  */
 export function deduplicated<T extends RemoteGraphQLDataSource<never>>(source: T, opts: DedupeOptions): T {
   const fetcher: Fetcher = source.fetcher;
@@ -49,7 +50,12 @@ export function deduplicated<T extends RemoteGraphQLDataSource<never>>(source: T
   const publicAnswers = new Map<string, { until: number; answer: Buffered }>();
 
   const send = async (url: string, init: FetcherRequestInit | undefined, publicKey: string): Promise<Buffered> => {
-    const res = await fetcher(url, init);
+    // A query is safe to send again when the connection broke before an answer (a kept-alive socket
+    // the subgraph closed as it was reused): once, at once.
+    const res = await fetcher(url, init).catch((err: unknown) => {
+      if (!isBrokenConnection(err)) throw err;
+      return fetcher(url, init);
+    });
     const answer: Buffered = {
       status: res.status,
       statusText: res.statusText,
@@ -94,6 +100,16 @@ export function deduplicated<T extends RemoteGraphQLDataSource<never>>(source: T
     }
   };
   return source;
+}
+
+/** The connection failed under the request (reset, hang-up, closed), as undici or minipass-fetch report it. */
+export function isBrokenConnection(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 3; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET' || code === 'UND_ERR_CLOSED') return true;
+    if (/socket hang up|ECONNRESET|other side closed/.test(e.message)) return true;
+  }
+  return false;
 }
 
 function responseOf(b: Buffered): FetcherResponse {
