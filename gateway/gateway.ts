@@ -5,7 +5,7 @@ import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import { GraphQLError, OperationTypeNode, type GraphQLSchema } from 'graphql';
-import type { FetcherResponse } from '@apollo/utils.fetcher';
+import type { Fetcher, FetcherResponse } from '@apollo/utils.fetcher';
 import type { RedisClient as Redis } from '../lib/redis'; // a node or a Redis Cluster
 import type { JwtKeys } from '../lib/auth/tokens';
 import type { EventBus } from '../lib/bus';
@@ -13,6 +13,7 @@ import { createHttpApp, listen, type Listening, type ReadinessCheck } from '../l
 import { accessLogPlugin } from '../lib/access-log';
 import { currentCorrelationId, log, noteRequest, withCorrelation } from '../lib/logger';
 import { buildEdge, type Caller, type EdgeOptions } from './edge';
+import { deduplicated } from './edge/subgraph-dedupe';
 import { signedBy } from './edge/subgraph-signature';
 import { tracedSubgraph } from './subgraph-tracing';
 import { graphqlTracingPlugin } from '../lib/tracing';
@@ -100,6 +101,18 @@ export type GatewayOptions = {
   files?: LocalObjectStore;
 } & EdgeOptions;
 
+/**
+ * Node's own fetch (undici) to the subgraphs, not Apollo's default make-fetch-happen: undici retires a
+ * kept-alive connection before the server's advertised `Keep-Alive: timeout` ends it, whereas
+ * make-fetch-happen's agent reuses its oldest idle socket first (FIFO) and so, once few sockets are busy
+ * (identical queries shared), hands requests to sockets the subgraph is closing that very moment:
+ * `ECONNRESET` / `socket hang up`, masked as INTERNAL_SERVER_ERROR (docs/benchmarks.md, "Query path").
+ */
+const subgraphFetch: Fetcher = (url, init) => fetch(url, init);
+
+/** Subgraphs whose queries have effects (compliance audits every officer read): never deduplicated. */
+const UNSHARED_SUBGRAPHS: ReadonlySet<string> = new Set(['compliance']);
+
 export type Gateway = Listening & { subscriptions?: SubscriptionServer };
 
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
@@ -108,8 +121,17 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   process.env.APOLLO_TELEMETRY_DISABLED = 'true';
   const gateway = new ApolloGateway({
     supergraphSdl: opts.supergraphSdl,
-    buildService: ({ name, url }) =>
-      tracedSubgraph(name, signedBy(opts.gatewaySecret, name, new CredentialForwardingDataSource({ url: opts.subgraphUrls[name] ?? url }))),
+    buildService: ({ name, url }) => {
+      // The trace wraps the real HTTP fetch: one client span per request sent (a shared fetch is one).
+      const source = tracedSubgraph(
+        name,
+        signedBy(opts.gatewaySecret, name, new CredentialForwardingDataSource({ url: opts.subgraphUrls[name] ?? url, fetcher: subgraphFetch })),
+      );
+      // Identical in-flight queries per credential share one fetch, public answers are reused for their
+      // max-age (gateway/edge/subgraph-dedupe.ts); outside the signing, so each fetch sent is signed fresh.
+      // Not compliance: its officer reads are audited one by one, so each must reach it.
+      return UNSHARED_SUBGRAPHS.has(name) ? source : deduplicated(source, { subgraph: name });
+    },
   });
   let apiSchema: GraphQLSchema | undefined;
   gateway.onSchemaLoadOrUpdate((s) => {

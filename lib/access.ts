@@ -5,7 +5,7 @@ import { API_KEY_PREFIX, parseApiKey, type ApiKeyScope } from './auth/api-keys';
 import { CREDENTIAL_CACHE_TTL_MS, CredentialVerifier } from './auth/credentials';
 import { ROLES, bearer, verifyAccessToken, type AccessClaims, type JwtKeys, type Role, type VerifiedAccessClaims } from './auth/tokens';
 import { TenantDirectory, isUuid } from './db/tenant-context';
-import { TenantTransactions, type TenantTx, type TenantTxOptions } from './db/tenant-tx';
+import { SharedReads, TenantTransactions, type TenantTx, type TenantTxOptions } from './db/tenant-tx';
 import type { EventBus } from './bus';
 
 export type Principal =
@@ -172,6 +172,11 @@ export type Scope = {
   amr: string[];
   /** One tenant transaction of this scope's tenant (lib/db/tenant-tx.ts), optionally at another isolation level. */
   tx<T>(fn: (tx: TenantTx) => Promise<T>, opts?: TenantTxOptions): Promise<T>;
+  /**
+   * A read in this request's shared READ ONLY transaction of the tenant (`SharedReads`): same
+   * row-level security as `tx`, one begin/enter/end for all the request's reads. Writes are refused.
+   */
+  read<T>(fn: (tx: TenantTx) => Promise<T>): Promise<T>;
 };
 
 export type GateContext = { principal: Principal };
@@ -180,6 +185,8 @@ export type GateContext = { principal: Principal };
 export const REFERENCE_TABLES = { BitcoinPurchase: 'purchase', BitcoinSale: 'sale' } as const;
 /** Per request (context object): one batched visibility query per entity type. */
 const visibility = new WeakMap<object, Map<string, DataLoader<string, boolean>>>();
+/** Per request (context object): the shared read transaction of each tenant and acting user. */
+const sharedReads = new WeakMap<object, Map<string, SharedReads>>();
 
 /**
  * The single access gate. Every resolver and every __resolveReference asks it; anything of
@@ -235,7 +242,7 @@ export class AccessGate {
     const p = ctx.principal;
     if (p.kind === 'anonymous' || !isUuid(tenantId) || tenantId.toLowerCase() !== p.tenantId) return null;
     if (p.kind === 'apiKey' ? !scopesAllow(p.scopes, action) : !mayDo(p.role, action)) return null;
-    return this.scopeOf(p);
+    return this.scopeOf(ctx, p);
   }
 
   /**
@@ -257,7 +264,7 @@ export class AccessGate {
     if (!loader) {
       const table = REFERENCE_TABLES[type];
       loader = new DataLoader<string, boolean>(async (ids) => {
-        const found = await scope.tx(({ em }) => em.execute<{ id: string }[]>(`select id from ${table} where id in (${ids.map(() => '?::uuid').join(', ')})`, [...ids]));
+        const found = await scope.read(({ em }) => em.execute<{ id: string }[]>(`select id from ${table} where id in (${ids.map(() => '?::uuid').join(', ')})`, [...ids]));
         const seen = new Set(found.map((r) => r.id.toLowerCase()));
         return ids.map((i) => seen.has(i));
       });
@@ -271,27 +278,33 @@ export class AccessGate {
     if (p.kind === 'anonymous') throw new AppError(ErrorCode.UNAUTHENTICATED, 'authentication required');
     if (tenantId !== undefined && (!isUuid(tenantId) || tenantId.toLowerCase() !== p.tenantId)) throw notFound('tenant');
     authorize(p, action);
-    return this.scopeOf(p);
+    return this.scopeOf(ctx, p);
   }
 
-  private scopeOf(p: Exclude<Principal, { kind: 'anonymous' }>): Scope {
+  private scopeOf(ctx: GateContext, p: Exclude<Principal, { kind: 'anonymous' }>): Scope {
     const tenantId = p.tenantId;
+    // The acting user, for the row-level security of public tables keyed by user (refresh_token, mfa_recovery_code).
+    const userId = p.kind === 'user' ? p.userId : undefined;
+    const read: Scope['read'] = (fn) => {
+      let byScope = sharedReads.get(ctx);
+      if (!byScope) {
+        byScope = new Map();
+        sharedReads.set(ctx, byScope);
+      }
+      const key = `${tenantId}/${userId ?? ''}`;
+      let reads = byScope.get(key);
+      if (!reads) {
+        reads = new SharedReads(this.transactions, tenantId, userId);
+        byScope.set(key, reads);
+      }
+      return reads.read(fn);
+    };
     if (p.kind === 'apiKey') {
       const tx: Scope['tx'] = (fn, opts) => this.transactions.run(tenantId, fn, opts);
-      return { userId: p.keyId, tenantId, role: 'VIEWER', actor: 'apiKey', amr: [], tx };
+      return { userId: p.keyId, tenantId, role: 'VIEWER', actor: 'apiKey', amr: [], tx, read };
     }
-    // The acting user, for the row-level security of public tables keyed by user (refresh_token, mfa_recovery_code).
-    const userId = p.userId;
-    const tx: Scope['tx'] = (fn, opts) =>
-      this.transactions.run(
-        tenantId,
-        async (t) => {
-          await t.em.execute(`select set_config('app.user_id', ?, true)`, [userId]);
-          return fn(t);
-        },
-        opts,
-      );
-    return { userId, tenantId, role: p.role, actor: 'user', amr: p.amr, tx };
+    const tx: Scope['tx'] = (fn, opts) => this.transactions.run(tenantId, fn, { ...opts, userId });
+    return { userId: p.userId, tenantId, role: p.role, actor: 'user', amr: p.amr, tx, read };
   }
 }
 

@@ -67,12 +67,22 @@ export { isUuid };
  * waited for a move uses the new schema, whatever `schema` a stale cache passed in (`null`: none known,
  * e.g. a tenant created earlier in this transaction).
  */
-export async function enterTenant(em: EntityManager, schema: string | null, tenantId: string): Promise<{ schema: string; now: Date }> {
+export async function enterTenant(
+  em: EntityManager,
+  schema: string | null,
+  tenantId: string,
+  opts: { userId?: string; readOnly?: boolean } = {},
+): Promise<{ schema: string; now: Date }> {
   if (schema !== null) assertSchemaName(schema);
+  // In the same round trip: the acting user (row-level security of public tables keyed by user) and,
+  // for reads, READ ONLY (allowed mid-transaction in this direction), so PostgreSQL refuses any write.
+  const { userId, readOnly = false } = opts;
   await em.execute(
     `select pg_advisory_xact_lock_shared(hashtext('abt-tenant-schema'), hashtext(?)),
-            set_config('app.tenant_id', ?, true), set_config('app.correlation_id', ?, true), set_config('app.traceparent', ?, true)`,
-    [tenantId.toLowerCase(), tenantId, currentCorrelationId() ?? '', currentTraceparent() ?? ''],
+            set_config('app.tenant_id', ?, true), set_config('app.correlation_id', ?, true), set_config('app.traceparent', ?, true)${
+              userId === undefined ? '' : `, set_config('app.user_id', ?, true)`
+            }${readOnly ? `, set_config('transaction_read_only', 'on', true)` : ''}`,
+    [tenantId.toLowerCase(), tenantId, currentCorrelationId() ?? '', currentTraceparent() ?? '', ...(userId === undefined ? [] : [userId])],
   );
   const rows = await em.execute<{ schema_name: string; now: Date | string }[]>(
     `select t.schema_name, transaction_timestamp() as now, set_config('search_path', '"' || replace(t.schema_name, '"', '""') || '", public', true) from public.tenant t where t.id = ?`,

@@ -56,6 +56,10 @@ export type PlatformTx = {
 export type TenantTxOptions = {
   /** Default READ COMMITTED; REPEATABLE READ for a consistent snapshot (audit verification). */
   isolation?: IsolationLevel;
+  /** The acting user, set as `app.user_id` with the tenant (row-level security of public tables keyed by user). */
+  userId?: string;
+  /** READ ONLY: PostgreSQL refuses every write, and the transaction is rolled back at the end. */
+  readOnly?: boolean;
 };
 
 /** The channel a tenant's live events travel on. */
@@ -82,7 +86,7 @@ export class TenantTransactions {
     const schema = await this.directory.schemaOf(id);
     const state: AfterCommit = { pending: [], wroteJobs: false };
     const result = await this.orm.em.fork({ clear: true }).transactional(
-      async (em) => fn(await this.enter(em, schema, id, state)),
+      async (em) => fn(await this.enter(em, schema, id, state, opts)),
       opts.isolation ? { isolationLevel: opts.isolation } : undefined,
     );
     await this.afterCommit(state);
@@ -112,8 +116,8 @@ export class TenantTransactions {
     return result;
   }
 
-  private async enter(em: EntityManager, schema: string | null, id: string, state: AfterCommit): Promise<TenantTx> {
-    const entered = await enterTenant(em, schema, id);
+  private async enter(em: EntityManager, schema: string | null, id: string, state: AfterCommit, opts: TenantTxOptions = {}): Promise<TenantTx> {
+    const entered = await enterTenant(em, schema, id, { userId: opts.userId, readOnly: opts.readOnly });
     return {
       em,
       tenantId: id,
@@ -139,5 +143,83 @@ export class TenantTransactions {
     for (const p of state.pending) {
       await bus.publish(p.channel, p.event).catch((err: Error) => log().debug({ channel: p.channel, err: err.message }, 'live event not published'));
     }
+  }
+}
+
+/** Ends a shared read's transaction: thrown out of it so MikroORM rolls back (and never flushes). */
+class EndOfReads extends Error {}
+
+type ReadSession = { tx: Promise<TenantTx>; users: number; failed: boolean; end: () => void; turn: Promise<unknown> };
+
+/**
+ * The reads of one request in one tenant, in one READ ONLY transaction instead of one each: the
+ * resolvers of a request (rules, purchases, holdings, their loaders) join whichever is open, under the
+ * same row-level security (app.tenant_id, search_path, app.user_id set once). It ends (rolled back:
+ * nothing to commit) as soon as no read is running at the end of a turn of the event loop, so it is
+ * never held across the network; a later read opens another. A read whose SQL fails leaves the
+ * transaction to the reads already in it; later reads get a fresh one.
+ */
+export class SharedReads {
+  private open: ReadSession | null = null;
+
+  constructor(
+    private readonly transactions: TenantTransactions,
+    private readonly tenantId: string,
+    private readonly userId?: string,
+  ) {}
+
+  async read<T>(fn: (tx: TenantTx) => Promise<T>): Promise<T> {
+    const session = this.open && !this.open.failed ? this.open : this.start();
+    session.users++;
+    // One connection: the reads take turns (node-postgres would queue them anyway, and deprecates that).
+    const mine = session.turn.then(async () => fn(await session.tx));
+    session.turn = mine.catch(() => undefined);
+    try {
+      return await mine;
+    } catch (err) {
+      session.failed = true;
+      throw err;
+    } finally {
+      session.users--;
+      if (session.users === 0) setImmediate(() => this.endIfIdle(session));
+    }
+  }
+
+  private endIfIdle(session: ReadSession): void {
+    if (session.users > 0) return;
+    if (this.open === session) this.open = null;
+    session.end();
+  }
+
+  private start(): ReadSession {
+    let end!: () => void;
+    const ended = new Promise<void>((r) => (end = r));
+    let entered!: (tx: TenantTx) => void;
+    let refused!: (err: unknown) => void;
+    const tx = new Promise<TenantTx>((res, rej) => {
+      entered = res;
+      refused = rej;
+    });
+    const session: ReadSession = { tx, users: 0, failed: false, end, turn: Promise.resolve() };
+    const refuseWrites = (): never => {
+      throw new Error('a shared read does not write (outbox, audit, live events): use Scope.tx');
+    };
+    this.transactions
+      .run(
+        this.tenantId,
+        async (t) => {
+          entered({ ...t, outbox: refuseWrites, audit: refuseWrites, publish: refuseWrites });
+          await ended;
+          throw new EndOfReads('shared reads ended');
+        },
+        { userId: this.userId, readOnly: true },
+      )
+      .catch((err: unknown) => {
+        if (err instanceof EndOfReads) return;
+        session.failed = true;
+        refused(err);
+      });
+    this.open = session;
+    return session;
   }
 }

@@ -1,4 +1,5 @@
-import { Arg, Ctx, Int, Query, Resolver, Root, Subscription } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Arg, Ctx, Info, Int, Query, Resolver, Root, Subscription } from 'type-graphql';
 import { servedByGateway, type SubgraphContext } from '../../lib/subgraph';
 import { BtcPrice, CandleIntervalEnum, Currency, PriceCandle } from './price-tick.entity';
 import type { PriceService } from './price.service';
@@ -6,13 +7,30 @@ import type { PriceService } from './price.service';
 export type MarketPriceServices = { prices: PriceService };
 type Ctx = SubgraphContext<MarketPriceServices>;
 
+/**
+ * How long an answer of `btcPrice` is the same for everyone: one second, the shortest Cache-Control
+ * age and the simulated feed's fastest tick (PRICE_TICK_MS, 5 s by default), so a reused answer is at
+ * most a second behind what this subgraph would say. Live ticks go out on the subscription regardless.
+ */
+export const BTC_PRICE_MAX_AGE_S = 1;
+
+/** Apollo Server's cache-control plugin puts `cacheControl` on `info` (it is on in every Apollo Server). */
+type InfoWithCacheControl = GraphQLResolveInfo & { cacheControl?: { setCacheHint(hint: { maxAge: number; scope: 'PUBLIC' | 'PRIVATE' }): void } };
+
 // Subscription fields are declared here, by the subgraph that owns the data (see servedByGateway).
 
 @Resolver()
 export class PriceResolver {
   @Query(() => BtcPrice, { nullable: true, description: 'The latest BTC price; null before the first tick.' })
-  btcPrice(@Ctx() ctx: Ctx, @Arg('currency', () => Currency, { defaultValue: Currency.AUD }) currency: Currency): Promise<BtcPrice | null> {
+  btcPrice(
+    @Ctx() ctx: Ctx,
+    @Info() info: InfoWithCacheControl,
+    @Arg('currency', () => Currency, { defaultValue: Currency.AUD }) currency: Currency,
+  ): Promise<BtcPrice | null> {
     ctx.gate.allowPublic(ctx, 'price:read');
+    // Public data: a response of only this field says `Cache-Control: max-age=1, public`, which the
+    // gateway reuses for every caller (gateway/edge/subgraph-dedupe.ts). Mixed with a private field, it says no-store.
+    info.cacheControl?.setCacheHint({ maxAge: BTC_PRICE_MAX_AGE_S, scope: 'PUBLIC' });
     return ctx.services.prices.current(currency);
   }
 

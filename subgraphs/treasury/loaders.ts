@@ -31,13 +31,13 @@ export function treasuryLoaders(ctx: TreasuryContext, scope: Scope): TreasuryLoa
   const loaders: TreasuryLoaders = {
     purchase: new DataLoader(async (ids: readonly string[]) => {
       const valid = ids.filter(isUuid);
-      const found = valid.length === 0 ? [] : await scope.tx(({ em }) => em.find(Purchase, { tenantId: scope.tenantId, id: { $in: valid } }));
+      const found = valid.length === 0 ? [] : await scope.read(({ em }) => em.find(Purchase, { tenantId: scope.tenantId, id: { $in: valid } }, { disableIdentityMap: true }));
       const byId = new Map(found.map((p) => [p.id, p]));
       return ids.map((id) => byId.get(id.toLowerCase()) ?? null);
     }),
     rule: new DataLoader(async (ids: readonly string[]) => {
       const valid = ids.filter(isUuid);
-      const found = valid.length === 0 ? [] : await scope.tx(({ em }) => em.find(TreasuryRule, { tenantId: scope.tenantId, id: { $in: valid } }));
+      const found = valid.length === 0 ? [] : await scope.read(({ em }) => em.find(TreasuryRule, { tenantId: scope.tenantId, id: { $in: valid } }, { disableIdentityMap: true }));
       const byId = new Map(found.map((r) => [r.id, r]));
       return ids.map((id) => byId.get(id.toLowerCase()) ?? null);
     }),

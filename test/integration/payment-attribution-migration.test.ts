@@ -151,7 +151,7 @@ describe('migration 0008: payment attribution backfilled from the old ledger (re
     const directory = new TenantDirectory(orm);
     const tx = <T>(fn: (tx: TenantTx) => Promise<T>): Promise<T> => new TenantTransactions(orm, directory).run(tenantId, fn);
     const engine = new RuleEngine({ exchangeMinCents: 500n, manualMaxCents: 10_000_000n });
-    const scope: Scope = { userId: randomUUID(), tenantId, role: 'OWNER', actor: 'user', amr: ['pwd'], tx: (fn) => new TenantTransactions(orm, directory).run(tenantId, fn) };
+    const scope: Scope = { userId: randomUUID(), tenantId, role: 'OWNER', actor: 'user', amr: ['pwd'], tx: (fn) => new TenantTransactions(orm, directory).run(tenantId, fn), read: (fn) => new TenantTransactions(orm, directory).run(tenantId, fn) };
     const service = new PurchaseService(engine);
     const total = async (id: string) => (await service.funding(scope, id)).reduce((n, f) => n + f.amountAudCents, 0n);
     expect(await total(P1)).toBe(1234n);

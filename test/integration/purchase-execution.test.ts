@@ -251,7 +251,7 @@ describe('purchase execution: routing, failover and failure (real PostgreSQL, ex
     expect(await pending(ruleId)).toBe(0n);
     const service = new PurchaseService(engine);
     const userId = randomUUID();
-    const scope: Scope = { userId, tenantId, role: 'OWNER', actor: 'user', amr: ['pwd'], tx: (fn) => new TenantTransactions(orm, directory, bus).run(tenantId, fn) };
+    const scope: Scope = { userId, tenantId, role: 'OWNER', actor: 'user', amr: ['pwd'], tx: (fn) => new TenantTransactions(orm, directory, bus).run(tenantId, fn), read: (fn) => new TenantTransactions(orm, directory, bus).run(tenantId, fn) };
     const cancelled = await service.cancel(scope, purchaseId);
     expect(cancelled.status).toBe('CANCELLED');
     expect(await pending(ruleId)).toBe(1000n);

@@ -48,7 +48,7 @@ describe('treasury engine: attribution, refunds and caps (real PostgreSQL)', () 
     await tx(({ em }) => em.execute(`insert into treasury_settings (primary_exchange, failover_exchanges, timezone) values ('zerocap', '{}', ?)`, [timezone]));
     // Real exchanges need a verified business (KYB gate, #11).
     await tx(({ em }) => em.execute(`insert into treasury_kyb_status (status, seq, changed_at) values ('VERIFIED', 1, now())`));
-    return { id, tx, scope: { userId: randomUUID(), tenantId: id, role: 'OWNER', actor: 'user', amr: ['pwd'], tx: (fn) => tenants.run(id, fn) } };
+    return { id, tx, scope: { userId: randomUUID(), tenantId: id, role: 'OWNER', actor: 'user', amr: ['pwd'], tx: (fn) => tenants.run(id, fn), read: (fn) => tenants.run(id, fn) } };
   }
   async function rule(t: Tenant, cols: Record<string, unknown> = {}): Promise<string> {
     const id = randomUUID();

@@ -26,7 +26,7 @@ describe('treasury live events: the tenant comes from the transaction (real Post
   const B = randomUUID();
   const heard: { channel: string; event: BusEvent }[] = [];
   const engine = new RuleEngine({ exchangeMinCents: 500n, manualMaxCents: 10_000_000n });
-  const scope = (tenantId: string): Scope => ({ userId: randomUUID(), tenantId, role: 'OWNER', actor: 'user', amr: ['pwd'], tx: (fn) => tenants.run(tenantId, fn) });
+  const scope = (tenantId: string): Scope => ({ userId: randomUUID(), tenantId, role: 'OWNER', actor: 'user', amr: ['pwd'], tx: (fn) => tenants.run(tenantId, fn), read: (fn) => tenants.run(tenantId, fn) });
   const sql = (q: string, p: unknown[] = []) => db.owner.em.getConnection().execute(q, p);
   const settle = () => new Promise((r) => setTimeout(r, 50));
 

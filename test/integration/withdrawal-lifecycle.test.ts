@@ -49,7 +49,7 @@ describe('withdrawal lifecycle: reject, cancel, sweeper, tax transfer, auto-with
 
   const sql = <T>(q: string, params: unknown[] = []): Promise<T[]> => db.owner.em.getConnection().execute<T[]>(q, params);
   const count = async (table: string): Promise<number> => Number((await sql<{ n: string }>(`select count(*)::text as n from pool.${table} where tenant_id = ?`, [tenantId]))[0]?.n);
-  const member = (userId: string, role: Role, mfa = true): Scope => ({ userId, tenantId, role, actor: 'user', amr: mfa ? ['pwd', 'otp'] : ['pwd'], tx: (fn, opts) => tenants.run(tenantId, fn, opts) });
+  const member = (userId: string, role: Role, mfa = true): Scope => ({ userId, tenantId, role, actor: 'user', amr: mfa ? ['pwd', 'otp'] : ['pwd'], tx: (fn, opts) => tenants.run(tenantId, fn, opts), read: (fn) => tenants.run(tenantId, fn) });
   async function refused(p: Promise<unknown>) {
     const tables = ['withdrawal', 'withdrawal_transition', 'withdrawal_destination', 'outbox'];
     const before = await Promise.all(tables.map(count));

@@ -53,6 +53,7 @@ describe('withdrawal rails: Kraken and Swyftx (real PostgreSQL, local fakes)', (
     actor: 'user',
     amr: ['pwd', 'otp'],
     tx: (fn, opts) => tenants.run(tenantId, fn, opts),
+    read: (fn) => tenants.run(tenantId, fn),
   });
 
   /** A tenant on `exchange` holding 0.05 BTC there, with a usable destination and one approved withdrawal of `sats`. */

@@ -46,6 +46,7 @@ describe('withdrawals (real PostgreSQL)', () => {
     actor: 'user',
     amr: mfa ? ['pwd', 'otp'] : ['pwd'],
     tx: (fn, opts) => tenants.run(tenantId, fn, opts),
+    read: (fn) => tenants.run(tenantId, fn),
   });
   /** The refusal's code and reason, and that it changed none of these tables. */
   async function refused(p: Promise<unknown>, tables: string[] = ['withdrawal_destination', 'withdrawal', 'withdrawal_approval', 'withdrawal_transition', 'outbox']) {

@@ -18,25 +18,27 @@ const MAX_PAGE = 200;
 export class PurchaseService {
   constructor(private readonly engine: RuleEngine) {}
 
+  // Reads below run in the request's shared read transaction (Scope.read) and return unmanaged rows
+  // (no identity map): nothing a resolver does to them later can be flushed.
   list(scope: Scope, status: PurchaseStatus | null, limit: number): Promise<Purchase[]> {
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw badInput(`limit must be between 1 and ${MAX_PAGE}`, 'limit');
-    return scope.tx(({ em }) =>
-      em.find(Purchase, { tenantId: scope.tenantId, ...(status ? { status } : {}) }, { orderBy: { createdAt: 'desc', id: 'desc' }, limit }),
+    return scope.read(({ em }) =>
+      em.find(Purchase, { tenantId: scope.tenantId, ...(status ? { status } : {}) }, { orderBy: { createdAt: 'desc', id: 'desc' }, limit, disableIdentityMap: true }),
     );
   }
 
   /** The stored transitions of each purchase, oldest first: one query for a batch. */
   async transitionsOf(scope: Scope, purchaseIds: readonly string[]): Promise<Map<string, PurchaseTransition[]>> {
-    const rows = await scope.tx(({ em }) =>
-      em.find(PurchaseTransition, { tenantId: scope.tenantId, purchaseId: { $in: [...purchaseIds] } }, { orderBy: { at: 'asc', id: 'asc' } }),
+    const rows = await scope.read(({ em }) =>
+      em.find(PurchaseTransition, { tenantId: scope.tenantId, purchaseId: { $in: [...purchaseIds] } }, { orderBy: { at: 'asc', id: 'asc' }, disableIdentityMap: true }),
     );
     return groupBy(purchaseIds, rows);
   }
 
   /** Every exchange call of each purchase, in order: one query for a batch. */
   async attemptsOf(scope: Scope, purchaseIds: readonly string[]): Promise<Map<string, ExchangeAttemptRecord[]>> {
-    const rows = await scope.tx(({ em }) =>
-      em.find(ExchangeAttemptRecord, { tenantId: scope.tenantId, purchaseId: { $in: [...purchaseIds] } }, { orderBy: { at: 'asc', id: 'asc' } }),
+    const rows = await scope.read(({ em }) =>
+      em.find(ExchangeAttemptRecord, { tenantId: scope.tenantId, purchaseId: { $in: [...purchaseIds] } }, { orderBy: { at: 'asc', id: 'asc' }, disableIdentityMap: true }),
     );
     return groupBy(purchaseIds, rows);
   }
@@ -52,11 +54,11 @@ export class PurchaseService {
   /** Funding of a batch of purchases in one query. */
   fundingOf(scope: Scope, purchaseIds: readonly string[]): Promise<Map<string, PurchaseFunding[]>> {
     const valid = purchaseIds.filter(isUuid);
-    return scope.tx(({ em }) => fundingOf(em, valid));
+    return scope.read(({ em }) => fundingOf(em, valid));
   }
 
   holdings(scope: Scope): Promise<Holding[]> {
-    return scope.tx(({ em }) => em.find(Holding, { tenantId: scope.tenantId }, { orderBy: { exchange: 'asc' } }));
+    return scope.read(({ em }) => em.find(Holding, { tenantId: scope.tenantId }, { orderBy: { exchange: 'asc' }, disableIdentityMap: true }));
   }
 
   async request(scope: Scope, amountCents: bigint, idempotencyKey: string): Promise<Purchase> {

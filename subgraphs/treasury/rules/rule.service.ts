@@ -98,7 +98,7 @@ export type { RuleChange } from './rule.events';
 /** Rule use cases; every change is audited in its transaction and published after commit. */
 export class TreasuryRuleService {
   list(scope: Scope): Promise<TreasuryRule[]> {
-    return scope.tx(({ em }) => em.find(TreasuryRule, { tenantId: scope.tenantId }, { orderBy: { createdAt: 'asc', id: 'asc' } }));
+    return scope.read(({ em }) => em.find(TreasuryRule, { tenantId: scope.tenantId }, { orderBy: { createdAt: 'asc', id: 'asc' }, disableIdentityMap: true }));
   }
 
   async create(scope: Scope, input: TreasuryRuleInput): Promise<TreasuryRule> {
