@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { gql } from 'graphql-request';
 import { openAppOrm } from '../../lib/db/orm';
@@ -17,6 +16,7 @@ import { RuleType } from '../../subgraphs/treasury/rules/rule.entity';
 import { startFakeTwilio, type FakeTwilio } from '../fakes/twilio.server';
 import { client, errorCodes, startTestPlatform, type TestPlatform } from '../helpers/platform';
 import { until } from '../helpers/wait';
+import { captureLogs } from '../helpers/logs';
 
 /**
  * Notifications (#12) by SMS through Twilio's Programmable Messaging API (a local fake that checks
@@ -76,15 +76,7 @@ describe('notifications: SMS through Twilio (real PostgreSQL, fake Twilio API)',
       env: { SMS_PROVIDER: 'twilio', TWILIO_ACCOUNT_SID: twilio.accountSid, TWILIO_AUTH_TOKEN: twilio.authToken, TWILIO_FROM: '+61400000001', TWILIO_API_BASE_URL: twilio.url },
     });
     // From here on every log line of the platform is kept, to prove no number or token is in one.
-    configureLogger(
-      'debug',
-      new Writable({
-        write(chunk: Buffer, _enc, cb) {
-          lines.push(chunk.toString('utf8'));
-          cb();
-        },
-      }),
-    );
+    captureLogs(lines, 'debug');
     orm = await openAppOrm(t.db.appUrl, tenantEntities, 2);
     a = await signUp('Texting Pty Ltd', 'owner@sms.example');
     userA = await join(a, 'user@sms.example');

@@ -1,23 +1,15 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { configureLogger } from '../../../lib/logger';
 import { localOutboxTransport, mailTransportFor } from './mail-transport';
+import { captureLogs } from '../../../test/helpers/logs';
 
 describe('the local mail outbox (no SMTP_URL, as in `npm start`)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'abt-outbox-'));
   const lines: string[] = [];
   beforeAll(() => {
-    configureLogger(
-      'info',
-      new Writable({
-        write(chunk: Buffer, _enc, cb) {
-          lines.push(chunk.toString('utf8'));
-          cb();
-        },
-      }),
-    );
+    captureLogs(lines);
   });
   afterAll(() => {
     configureLogger('silent');

@@ -1,11 +1,11 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { ConfigError, loadConfig } from '../../../lib/config';
 import { configureLogger } from '../../../lib/logger';
 import { localSmsOutbox } from './sms-provider';
 import { smsProviderFor } from './wiring';
+import { captureLogs } from '../../../test/helpers/logs';
 
 const SID = `AC${'0123456789abcdef'.repeat(2)}`;
 
@@ -13,15 +13,7 @@ describe('SMS configuration and the local SMS outbox', () => {
   const dir = mkdtempSync(join(tmpdir(), 'abt-sms-outbox-'));
   const lines: string[] = [];
   beforeAll(() => {
-    configureLogger(
-      'info',
-      new Writable({
-        write(chunk: Buffer, _enc, cb) {
-          lines.push(chunk.toString('utf8'));
-          cb();
-        },
-      }),
-    );
+    captureLogs(lines);
   });
   afterAll(() => {
     configureLogger('silent');

@@ -1,8 +1,8 @@
-import { Writable } from 'node:stream';
 import { configureLogger } from '../../../lib/logger';
 import { startFakeTwilio, type FakeTwilio } from '../../../test/fakes/twilio.server';
 import { SmsSendError } from './sms-provider';
 import { TwilioClient } from './twilio.client';
+import { captureLogs } from '../../../test/helpers/logs';
 
 describe('the Twilio Programmable Messaging client (against the local fake)', () => {
   let twilio: FakeTwilio;
@@ -17,15 +17,7 @@ describe('the Twilio Programmable Messaging client (against the local fake)', ()
   const caught = (p: Promise<unknown>): Promise<SmsSendError> => p.then(() => { throw new Error('expected a refusal'); }, (e: unknown) => e as SmsSendError);
 
   beforeAll(async () => {
-    configureLogger(
-      'debug',
-      new Writable({
-        write(chunk: Buffer, _enc, cb) {
-          lines.push(chunk.toString('utf8'));
-          cb();
-        },
-      }),
-    );
+    captureLogs(lines, 'debug');
     twilio = await startFakeTwilio();
   });
   afterAll(async () => {
