@@ -36,12 +36,14 @@ export type RequestNote = { tenantId?: string; operation?: string; errorCode?: s
 type LogContext = { correlationId: string; logger: Logger; note: RequestNote; boundTenant?: string };
 const storage = new AsyncLocalStorage<LogContext>();
 
-const NO_TRACE = {};
-
-/** The active span's ids on every line written inside it (lib/tracing.ts), so a log line leads to its trace. */
+/**
+ * The active span's ids on every line written inside it (lib/tracing.ts), so a log line leads to its trace.
+ * A new object every call: pino merges each line's fields into what the mixin returns (Object.assign), so
+ * a shared one would carry every earlier line's fields (other requests', other tenants') into the next.
+ */
 function traceIds(): { trace_id?: string; span_id?: string } {
   const sc = trace.getActiveSpan()?.spanContext();
-  return sc && sc.traceFlags & TraceFlags.SAMPLED ? { trace_id: sc.traceId, span_id: sc.spanId } : NO_TRACE;
+  return sc && sc.traceFlags & TraceFlags.SAMPLED ? { trace_id: sc.traceId, span_id: sc.spanId } : {};
 }
 
 let root: Logger = pino({ level: process.env.LOG_LEVEL ?? 'info', redact: { paths: REDACT_PATHS, censor: '[redacted]' }, mixin: traceIds });
