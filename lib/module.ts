@@ -84,6 +84,8 @@ export interface ModulePorts {
     latest(): Promise<string | null>;
     /** Exact decimal string, or null when there is no data in the window. */
     averageOverDays(days: number): Promise<string | null>;
+    /** The price at an instant: the close of the last 1-minute candle that ended by `at`; null when none is recorded. */
+    closeAt(at: Date): Promise<string | null>;
   };
 }
 

@@ -6,6 +6,7 @@ import { buildMarketPriceSchema, marketPriceEntities } from './index';
 import { candlePrices } from './prices.port';
 import type { MarketPriceServices } from './price.resolver';
 import { PriceService } from './price.service';
+import { tickPartitionTask } from './tick-partitions';
 
 /** market-price: the aggregated BTC price feed, its ticks and candles, and the value of a purchase. */
 export const marketPriceModule: PlatformModule<MarketPriceServices> = {
@@ -48,4 +49,9 @@ export const marketPriceModule: PlatformModule<MarketPriceServices> = {
   },
   closeServices: ({ prices }) => prices.stop(),
   providePorts: ({ orm }) => ({ prices: candlePrices(orm) }),
+  jobs: ({ orm, config }) => {
+    // #15: raw ticks' day partitions made ahead and dropped past PRICE_TICK_RETENTION_DAYS (candles stay).
+    const partitions = tickPartitionTask(orm, config.market.tickPartitions);
+    return { processors: [], background: [{ name: 'price-tick-partitions', start: () => partitions.start(), stop: () => partitions.stop() }] };
+  },
 };

@@ -10,6 +10,7 @@ import { bucketStart, intervalMs, type CandleInterval } from './feeds/candles';
 import { multiplyDecimal } from '../../lib/money';
 import type { PriceFeed, PriceSource, SourceQuote } from './feeds/price-feed.types';
 import { type BtcPrice, Currency, PriceTick } from './price-tick.entity';
+import { ensureTickPartitionFor, isMissingTickPartition } from './tick-partitions';
 
 export type PriceServiceOptions = Partial<AggregateOptions> & {
   /** At most one published tick per currency per this many ms (latest wins). Default 250. */
@@ -98,9 +99,7 @@ export class PriceService {
     // Ticks are whole cents (price_tick is numeric(20,2)); a two-source median may carry a third digit.
     const price = multiplyDecimal(p.price, '1', 2);
     const source = p.sources.join(SOURCE_SEPARATOR);
-    const em = this.orm.em.fork();
-    em.create(PriceTick, { currency, price, source, at: p.at });
-    await em.flush();
+    await this.store({ currency, price, source, at: p.at });
     const tick: BtcPrice = { currency, price, source, sources: [...p.sources], at: p.at };
     this.latest.set(currency, tick);
     this.candles.add(p.currency, price, p.at);
@@ -114,6 +113,22 @@ export class PriceService {
       at: p.at.toISOString(),
     });
     return tick;
+  }
+
+  /** One row in price_tick; a day without its partition yet (maintenance not run) gets it, then the row. */
+  private async store(row: Pick<PriceTick, 'currency' | 'price' | 'source' | 'at'>): Promise<void> {
+    const insert = async (): Promise<void> => {
+      const em = this.orm.em.fork();
+      em.create(PriceTick, row);
+      await em.flush();
+    };
+    try {
+      await insert();
+    } catch (err) {
+      if (!isMissingTickPartition(err)) throw err;
+      await ensureTickPartitionFor(this.orm, row.at);
+      await insert();
+    }
   }
 
   async current(currency: Currency): Promise<BtcPrice | null> {

@@ -27,5 +27,15 @@ export function candlePrices(orm: MikroORM, freshMs = FRESH_MS): ModulePorts['pr
       );
       return rows[0]?.avg ?? null;
     },
+    async closeAt(at: Date) {
+      // A 1-minute bucket ends by `at` when it starts a minute or more before it (month ends are whole minutes in every zone).
+      const rows = await sql.execute<{ close: string }[]>(
+        `select close::text as close from public.price_candle
+         where currency = 'AUD' and "interval" = '1m' and bucket_start <= ?::timestamptz - interval '1 minute'
+         order by bucket_start desc limit 1`,
+        [at],
+      );
+      return rows[0]?.close ?? null;
+    },
   };
 }
