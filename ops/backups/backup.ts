@@ -133,7 +133,7 @@ export async function latestBackupId(t: BackupTarget): Promise<string> {
 const DAY_MS = 86_400_000;
 
 /**
- * Which backups retention keeps: every one of the last 24 h (the hourly ones that make the RPO),
+ * Which backups retention keeps: every one of the last 24 h (the half-hourly ones that make the RPO),
  * and the newest of each of the newest `keepDays` UTC days that have a complete backup. Incomplete
  * ones older than 24 h go (a dump that never got its manifest).
  */

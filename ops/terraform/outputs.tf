@@ -41,6 +41,11 @@ output "buckets" {
   }
 }
 
+output "backup_role_arn" {
+  description = "eks.amazonaws.com/role-arn of the liquid-abt-backup service account in ops/k8s/overlays/<env>/backup-service-account.yaml"
+  value       = aws_iam_role.backup.arn
+}
+
 output "certificate_arn" {
   description = "alb.ingress.kubernetes.io/certificate-arn in ops/k8s/overlays/<env>/ingress.yaml"
   value       = aws_acm_certificate.gateway.arn

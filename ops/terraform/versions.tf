@@ -12,6 +12,10 @@ terraform {
       source  = "hashicorp/random"
       version = "~> 3.6"
     }
+    tls = {
+      source  = "hashicorp/tls"
+      version = "~> 4.0"
+    }
   }
   # Bucket, key and lock table come from environments/<env>.backend.hcl; the state is encrypted.
   backend "s3" {

@@ -82,6 +82,8 @@ async function main(): Promise<void> {
       ['--no-password', '-v', 'ON_ERROR_STOP=1', '-d', c.dbArg, '-c', `\\copy pool.audit_event (tenant_id, id, seq, event_type, actor_id, subject_type, subject_id, payload, created_at, prev_hash, hash) from '${file}' csv`],
       { env: { ...process.env, ...c.env } },
     );
+    // price_tick is partitioned by UTC day (#15): the past days the ticks fall on need their partitions first.
+    await sql(`select public.price_tick_partition_for(d::date) from generate_series((now() - ? * interval '1 second') at time zone 'UTC', now() at time zone 'UTC', interval '1 day') d`, [ticks]);
     await sql(`insert into public.price_tick (currency, price, source, at) select 'AUD', 140000 + (g % 5000), 'simulated', now() - g * interval '1 second' from generate_series(1, ?) g`, [ticks]);
     await sql('analyze');
     const [size] = (await db.owner.em.getConnection().execute<{ bytes: string }[]>(`select pg_database_size(current_database())::text as bytes`)) as { bytes: string }[];

@@ -227,25 +227,41 @@ describe.each(ENVS)('ops/k8s/overlays/%s', (env) => {
     expect(pkg.scripts.migrate).toContain('ops/migrate.ts');
   });
 
-  it('the backup CronJob runs npm run backup hourly (RPO 1 h), one at a time, owner connection by reference, into the env backups bucket', () => {
+  it('the backup CronJob runs npm run backup every 30 min (RPO ≤ 30 min + one dump), one at a time, owner connection by reference, into the env backups bucket', () => {
     type CronObj = K8sObject & {
       spec: {
         schedule: string;
         timeZone: string;
         concurrencyPolicy: string;
-        jobTemplate: { spec: { activeDeadlineSeconds: number; template: { spec: PodSpec & { restartPolicy: string; automountServiceAccountToken: boolean } } } };
+        jobTemplate: { spec: { activeDeadlineSeconds: number; template: { spec: PodSpec & { restartPolicy: string; automountServiceAccountToken: boolean; serviceAccountName: string } } } };
       };
     };
     const cron = find<CronObj>(objs, 'CronJob', 'backup');
-    const [minute, hour, ...rest] = cron.spec.schedule.split(' ');
-    expect({ minute: /^\d+$/.test(minute ?? ''), hour, rest }).toEqual({ minute: true, hour: '*', rest: ['*', '*', '*'] });
+    // Two runs an hour, 30 min apart: a minute list "m,m+30", every hour of every day.
+    const [minute = '', hour, ...rest] = cron.spec.schedule.split(' ');
+    const minutes = minute.split(',').map(Number);
+    expect({ hour, rest }).toEqual({ hour: '*', rest: ['*', '*', '*'] });
+    expect(minutes).toHaveLength(2);
+    expect(minutes.every((m) => Number.isInteger(m) && m >= 0 && m < 60)).toBe(true);
+    expect(at(minutes, 1, 'minutes') - at(minutes, 0, 'minutes')).toBe(30);
     expect(cron.spec.timeZone).toBe('Etc/UTC');
     expect(cron.spec.concurrencyPolicy).toBe('Forbid');
     // A run ends before the next one is due.
-    expect(cron.spec.jobTemplate.spec.activeDeadlineSeconds).toBeLessThan(3600);
+    expect(cron.spec.jobTemplate.spec.activeDeadlineSeconds).toBeLessThan(30 * 60);
     const pod = cron.spec.jobTemplate.spec.template.spec;
     expect(pod.restartPolicy).toBe('Never');
     expect(pod.automountServiceAccountToken).toBe(false);
+    // Its own service account, bound to the backup IAM role (IRSA); no other pod runs as it.
+    expect(pod.serviceAccountName).toBe('liquid-abt-backup');
+    const sa = find<K8sObject & { automountServiceAccountToken: boolean }>(objs, 'ServiceAccount', 'liquid-abt-backup');
+    expect(sa.metadata.annotations?.['eks.amazonaws.com/role-arn']).toBe(`arn:aws:iam::000000000000:role/liquid-abt-${env}-backup`);
+    expect(sa.automountServiceAccountToken).toBe(false);
+    const podSpecs = objs.flatMap((o) => {
+      const spec = o.spec as { template?: { spec?: { serviceAccountName?: string } }; jobTemplate?: { spec: { template: { spec: { serviceAccountName?: string } } } } } | undefined;
+      const podSpec = spec?.template?.spec ?? spec?.jobTemplate?.spec.template.spec;
+      return podSpec ? [[`${o.kind}/${o.metadata.name}`, podSpec.serviceAccountName] as const] : [];
+    });
+    expect(podSpecs.filter(([, n]) => n === 'liquid-abt-backup').map(([k]) => k)).toEqual(['CronJob/backup']);
     const c = at(pod.containers, 0, 'containers');
     expect(c.command).toEqual(['npm', 'run', 'backup']);
     expect(c.image).toBe(`000000000000.dkr.ecr.ap-southeast-2.amazonaws.com/liquid-abt:${env}`);

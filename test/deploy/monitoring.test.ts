@@ -16,6 +16,8 @@ const EXPORTER_METRICS = [
   'container_memory_working_set_bytes', // cAdvisor (kubelet)
   'kube_pod_container_resource_limits', // kube-state-metrics
   'kube_deployment_status_replicas_available', // kube-state-metrics
+  'kube_cronjob_status_last_successful_time', // kube-state-metrics (the backup CronJob)
+  'kube_job_status_failed', // kube-state-metrics (the backup CronJob's jobs)
 ];
 
 /** The alerts the architecture document lists, by the name each has in alerts.yml. */

@@ -208,6 +208,55 @@ describe('ops/terraform', () => {
     expect(one(m, 'aws_s3_bucket_object_lock_configuration', 'this').count).toBe('${var.object_lock_days > 0 ? 1 : 0}');
   });
 
+  it('the backup job (IRSA) may only read, write and prune backups in the backups bucket, with the data key through S3', async () => {
+    // Trust: only the liquid-abt-backup service account of this environment's namespace, via the cluster's OIDC issuer.
+    const oidc = one(root, 'aws_iam_openid_connect_provider', 'eks');
+    expect(oidc).toMatchObject({ url: '${aws_eks_cluster.main.identity[0].oidc[0].issuer}', client_id_list: ['sts.amazonaws.com'] });
+    const role = one(root, 'aws_iam_role', 'backup');
+    expect(role.name).toBe('${local.name}-backup');
+    const trust = String(role.assume_role_policy);
+    expect(trust).toContain('Federated = aws_iam_openid_connect_provider.eks.arn');
+    expect(trust).toContain('Action    = "sts:AssumeRoleWithWebIdentity"');
+    expect(trust).toContain('"${local.oidc_issuer_host}:sub" = local.backup_service_account');
+    expect(trust).toContain('"${local.oidc_issuer_host}:aud" = "sts.amazonaws.com"');
+    const locals = Object.assign({}, ...(root as { locals?: Block[] }).locals ?? []) as Record<string, string>;
+    expect(locals.name).toBe('liquid-abt-${var.environment}');
+    expect(locals.backup_service_account).toBe('system:serviceaccount:${local.name}:liquid-abt-backup');
+    // …which is the namespace and service account the overlays run the CronJob under.
+    for (const env of ['staging', 'production']) {
+      const objs = kustomize(repoPath('ops/k8s/overlays', env));
+      const cron = objs.find((o) => o.kind === 'CronJob' && o.metadata.name === 'backup');
+      const podSpec = (cron?.spec as { jobTemplate: { spec: { template: { spec: { serviceAccountName: string } } } } }).jobTemplate.spec.template.spec;
+      expect(`system:serviceaccount:${cron?.metadata.namespace ?? ''}:${podSpec.serviceAccountName}`).toBe(`system:serviceaccount:liquid-abt-${env}:liquid-abt-backup`);
+      expect((await parseTfvars(env)).environment).toBe(env);
+    }
+
+    // Permissions: one inline policy, parsed statement by statement (HCL object syntax → JSON-ish).
+    expect(all(root, 'aws_iam_role_policy').map(([n]) => n)).toEqual(['backup']);
+    const attached = all(root, 'aws_iam_role_policy_attachment').filter(([, a]) => String(a.role).includes('aws_iam_role.backup'));
+    expect(attached).toEqual([]);
+    const policy = one(root, 'aws_iam_role_policy', 'backup');
+    expect(policy.role).toBe('${aws_iam_role.backup.id}');
+    const text = String(policy.policy);
+    const statements = [...text.matchAll(/\{\s*#[^\n]*\n(?:\s*#[^\n]*\n)*([\s\S]*?)\n\s*\},/g)].map((m) => m[1] ?? '');
+    const field = (st: string, key: string): string => (st.match(new RegExp(`^\\s*${key}\\s*=\\s*(.+)$`, 'm'))?.[1] ?? '').trim();
+    const bySid = Object.fromEntries(statements.map((st) => [JSON.parse(field(st, 'Sid')) as string, st]));
+    expect(Object.keys(bySid).sort()).toEqual(['DataKeyThroughS3', 'ListBackups', 'ReadWriteBackups']);
+    for (const st of statements) expect(field(st, 'Effect')).toBe('"Allow"');
+    expect(field(bySid.ListBackups ?? '', 'Action')).toBe('"s3:ListBucket"');
+    expect(field(bySid.ListBackups ?? '', 'Resource')).toBe('module.backups_bucket.arn');
+    expect(JSON.parse(field(bySid.ReadWriteBackups ?? '', 'Action')) as string[]).toEqual(['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload', 's3:DeleteObject']);
+    expect(field(bySid.ReadWriteBackups ?? '', 'Resource')).toBe('"${module.backups_bucket.arn}/${local.backup_prefix}/*"');
+    expect(locals.backup_prefix).toBe('backups');
+    expect(JSON.parse(field(bySid.DataKeyThroughS3 ?? '', 'Action')) as string[]).toEqual(['kms:GenerateDataKey', 'kms:Decrypt']);
+    expect(field(bySid.DataKeyThroughS3 ?? '', 'Resource')).toBe('aws_kms_key.data.arn');
+    expect(field(bySid.DataKeyThroughS3 ?? '', 'Condition')).toBe('{ StringEquals = { "kms:ViaService" = "s3.${var.region}.amazonaws.com" } }');
+    // Least privilege: no wildcard action or resource, nothing that destroys versions or changes the bucket.
+    expect(text).not.toMatch(/"s3:\*"|"kms:\*"|Resource\s*=\s*"\*"|DeleteObjectVersion|PutBucket|PutObjectAcl/);
+    // The prefix is the one the backup script writes under by default.
+    expect(readFileSync(repoPath('lib/config.ts'), 'utf8')).toMatch(/BACKUP_PREFIX: z\.string\(\)[^\n]*\.default\('backups'\)/);
+  });
+
   it('everything that stores data is encrypted, and nothing stores data unchecked', () => {
     // Each resource type is either checked for encryption at rest or holds no data of ours.
     const encrypted: Record<string, (b: Block) => boolean> = {
@@ -223,7 +272,8 @@ describe('ops/terraform', () => {
     const noData = new Set([
       'aws_vpc', 'aws_default_security_group', 'aws_internet_gateway', 'aws_subnet', 'aws_eip', 'aws_nat_gateway', 'aws_route_table',
       'aws_route_table_association', 'aws_vpc_endpoint', 'aws_flow_log', 'aws_security_group', 'aws_vpc_security_group_ingress_rule',
-      'aws_vpc_security_group_egress_rule', 'aws_kms_alias', 'aws_iam_role', 'aws_iam_role_policy_attachment', 'aws_eks_node_group',
+      'aws_vpc_security_group_egress_rule', 'aws_kms_alias', 'aws_iam_role', 'aws_iam_role_policy_attachment', 'aws_iam_role_policy',
+      'aws_iam_openid_connect_provider', 'aws_eks_node_group',
       'aws_db_subnet_group', 'aws_db_parameter_group', 'aws_elasticache_subnet_group', 'aws_elasticache_parameter_group',
       'random_password', 'aws_secretsmanager_secret_version', 'aws_acm_certificate',
     ]);
