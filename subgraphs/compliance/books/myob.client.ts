@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../../../lib/errors';
+import { currentCorrelationId } from '../../../lib/logger';
+import { CORRELATION_ATTRIBUTE, traceOutgoing } from '../../../lib/tracing';
 import { BooksReason, booksError } from './errors';
 import { assertBalanced, centsToWireNumber, journalNumberFor, type Journal } from './journal';
 import { DEFAULT_RETRY, InMemoryRateLimiter, MYOB_API_KEY_LIMITS, backoffDelayMs, systemClock, type Clock, type RateLimiter, type RetryPolicy } from './limiter';
@@ -104,6 +106,16 @@ export function myobGeneralJournalOf(journal: Journal, file: MyobCompanyFile): M
   };
 }
 
+/** `server.address`/`server.port` of a base URL for a span; none when it does not parse. */
+function hostAttributes(base: string): { 'server.address'?: string; 'server.port'?: number } {
+  try {
+    const u = new URL(base);
+    return { 'server.address': u.hostname, 'server.port': Number(u.port || (u.protocol === 'https:' ? 443 : 80)) };
+  } catch {
+    return {};
+  }
+}
+
 export class MyobBooksClient {
   private readonly clock: Clock;
   private readonly random: () => number;
@@ -181,7 +193,29 @@ export class MyobBooksClient {
   }
 
   private async send(tokens: OAuthTokens, file: MyobCompanyFile, method: 'GET' | 'POST', path: string, body?: unknown): Promise<Sent | null> {
+    // A CLIENT span `myob <METHOD> <resource>`: the path without the company file, query ($filter holds
+    // the journal's number) or body; no token or API key. No traceparent goes to MYOB (a third party).
+    const [resource = ''] = path.split('?');
+    const correlationId = currentCorrelationId();
+    const attributes = {
+      'abt.books.provider': 'myob',
+      'abt.books.operation': `${method} ${resource}`,
+      'http.request.method': method,
+      ...hostAttributes(this.apiBase),
+      ...(correlationId ? { [CORRELATION_ATTRIBUTE]: correlationId } : {}),
+    };
     const permit = await this.limiter.acquire(this.opts.apiKey);
+    try {
+      return await traceOutgoing(`myob ${method} ${resource}`, attributes, () => this.roundTrip(tokens, file, method, path, body), (sent) => sent.status);
+    } catch {
+      return null; // No answer (an error span): the request may or may not have been applied.
+    } finally {
+      permit.release();
+    }
+  }
+
+  /** One HTTP exchange with the AccountRight API; throws when no answer came. */
+  private async roundTrip(tokens: OAuthTokens, file: MyobCompanyFile, method: 'GET' | 'POST', path: string, body?: unknown): Promise<Sent> {
     try {
       const res = await fetch(`${this.apiBase}/accountright/${encodeURIComponent(file.businessId)}${path}`, {
         method,
@@ -198,9 +232,7 @@ export class MyobBooksClient {
       });
       return { status: res.status, headers: res.headers, text: await res.text() };
     } catch {
-      return null; // No answer: the request may or may not have been applied.
-    } finally {
-      permit.release();
+      throw new Error('MYOB did not answer');
     }
   }
 

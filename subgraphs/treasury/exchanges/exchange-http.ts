@@ -1,6 +1,9 @@
+import type { Attributes } from '@opentelemetry/api';
 import { performance } from 'node:perf_hooks';
+import { currentCorrelationId } from '../../../lib/logger';
 import { observeExchangeCall, type ExchangeCallOutcome } from '../../../lib/metrics';
 import { type JsonValue, parseJsonLossless, textToUnits } from '../../../lib/money';
+import { CORRELATION_ATTRIBUTE, traceOutgoing } from '../../../lib/tracing';
 import { ExchangeError, type ExchangeName } from './exchange.types';
 
 export type FetchLike = typeof fetch;
@@ -56,20 +59,54 @@ function outcomeOf(status: number): ExchangeCallOutcome {
   return status >= 500 ? 'server_error' : 'client_error';
 }
 
-/** One HTTP round trip, measured (abt_exchange_request_duration_seconds by exchange, operation, outcome). */
+/**
+ * What a CLIENT span of an exchange call says: the exchange, the templated operation (never the
+ * query string, ids, body, headers, API key or signature), the host and whether it can move money.
+ */
+export function exchangeSpanAttributes(req: Pick<HttpRequest, 'exchange' | 'method' | 'url' | 'mutation'>, operation: string): Attributes {
+  let host: { 'server.address'?: string; 'server.port'?: number } = {};
+  try {
+    const u = new URL(req.url);
+    host = { 'server.address': u.hostname, 'server.port': Number(u.port || (u.protocol === 'https:' ? 443 : 80)) };
+  } catch {
+    // An unparsable URL fails in fetch; the span just has no host.
+  }
+  const correlationId = currentCorrelationId();
+  return {
+    'abt.exchange': req.exchange,
+    'abt.exchange.operation': operation,
+    'abt.exchange.mutation': req.mutation,
+    'http.request.method': req.method,
+    ...host,
+    ...(correlationId ? { [CORRELATION_ATTRIBUTE]: correlationId } : {}),
+  };
+}
+
+/**
+ * One HTTP round trip, measured (abt_exchange_request_duration_seconds by exchange, operation,
+ * outcome) and traced (a CLIENT span `<exchange> <operation>`). No traceparent goes to the exchange:
+ * it is a third party and would continue nothing of ours.
+ */
 export async function sendHttp(req: HttpRequest): Promise<HttpResponse> {
   const started = performance.now();
   const operation = req.operation ?? operationOf(req.method, req.url);
   const observe = (outcome: ExchangeCallOutcome): void =>
     observeExchangeCall({ exchange: req.exchange, operation, outcome, seconds: (performance.now() - started) / 1000 });
-  try {
-    const res = await roundTrip(req);
-    observe(outcomeOf(res.status));
-    return res;
-  } catch (err) {
-    observe(/timed out/.test((err as Error).message) ? 'timeout' : 'network_error');
-    throw err;
-  }
+  return traceOutgoing(
+    `${req.exchange} ${operation}`,
+    exchangeSpanAttributes(req, operation),
+    async () => {
+      try {
+        const res = await roundTrip(req);
+        observe(outcomeOf(res.status));
+        return res;
+      } catch (err) {
+        observe(/timed out/.test((err as Error).message) ? 'timeout' : 'network_error');
+        throw err;
+      }
+    },
+    (res) => res.status,
+  );
 }
 
 /** Network failures and timeouts become UNAVAILABLE ExchangeErrors. */
