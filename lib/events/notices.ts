@@ -17,7 +17,10 @@ import { isoTime, uuid } from './fields';
  * Producers so far: `purchase.filled` / `purchase.failed` (treasury/purchases/purchase-notices.ts:
  * amountAudCents, filledSats, exchange, status; subject the purchase) and `limit.reached`
  * (treasury/rules/limit-notices.ts: limit DAILY_CAP | MONTHLY_CAP, capAudCents, ruleType, day — the
- * tenant's local YYYY-MM-DD; subject the rule; id from rule + day, so one per rule and day).
+ * tenant's local YYYY-MM-DD; subject the rule; id from rule + day, so one per rule and day),
+ * `statement.ready` (compliance/statements), `kyb.action_needed` (compliance/aml/kyb.service.ts:
+ * status NEEDS_INFO | REJECTED only, never the officer's reason; subject the tenant) and
+ * `report.ready` (compliance/reports/reports.service.ts: report TAX, financialYear; subject the report).
  */
 
 export const NOTICES_QUEUE = 'notifications' as const;

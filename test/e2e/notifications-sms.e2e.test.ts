@@ -110,6 +110,9 @@ describe('notifications: SMS through Twilio (real PostgreSQL, fake Twilio API)',
       { type: 'PURCHASE_FILLED', email: true, sms: true, explicit: true },
       { type: 'PURCHASE_FAILED', email: true, sms: false, explicit: false },
       { type: 'LIMIT_REACHED', email: true, sms: false, explicit: false },
+      { type: 'STATEMENT_READY', email: true, sms: false, explicit: false },
+      { type: 'KYB_ACTION_NEEDED', email: true, sms: false, explicit: false },
+      { type: 'REPORT_READY', email: true, sms: false, explicit: false },
     ]);
     // The USER sets a number but does not opt in.
     await client(t.gateway, userA).request(SET_NUMBER, { n: USER_NUMBER });

@@ -11,6 +11,8 @@ import { MailSendError, smtpTransport } from '../../subgraphs/tenant/notificatio
 import { noticesProcessor } from '../../subgraphs/tenant/notifications/notices.processor';
 import { purchaseNotice } from '../../subgraphs/treasury/purchases/purchase-notices';
 import { PurchaseStatus } from '../../subgraphs/treasury/purchases/purchase-state';
+import { financialYearLabel, financialYearOf, localDate } from '../../subgraphs/compliance/tax/tax-calendar';
+import { FAKE_ABNS, startFakeAbr, type FakeAbr } from '../fakes/abr.server';
 import { startFakeSmtp, type FakeSmtp, type ReceivedMail } from '../fakes/smtp.server';
 import { client, errorCodes, startTestPlatform, type TestPlatform } from '../helpers/platform';
 import { until } from '../helpers/wait';
@@ -35,6 +37,7 @@ const PURCHASE = gql`query ($id: ID!) { purchase(id: $id) { status satoshis exch
 
 describe('notifications: purchase notices by email over SMTP (real PostgreSQL, real SMTP server)', () => {
   let smtp: FakeSmtp;
+  let abr: FakeAbr;
   let t: TestPlatform;
   let orm: MikroORM;
   let a: Session;
@@ -75,7 +78,8 @@ describe('notifications: purchase notices by email over SMTP (real PostgreSQL, r
 
   beforeAll(async () => {
     smtp = await startFakeSmtp(SMTP_USER, SMTP_PASSWORD);
-    t = await startTestPlatform({ env: { SMTP_URL: smtp.url, MAIL_FROM: 'Liquid ABT <alerts@notify.example>' } });
+    abr = await startFakeAbr();
+    t = await startTestPlatform({ env: { SMTP_URL: smtp.url, MAIL_FROM: 'Liquid ABT <alerts@notify.example>', ABR_GUID: abr.guid, ABR_BASE_URL: abr.url } });
     orm = await openAppOrm(t.db.appUrl, tenantEntities, 2);
     a = await signUp('Notify <A> Pty Ltd', 'owner@a.notify.example');
     adminA = await join(a, 'admin@a.notify.example', 'ADMIN');
@@ -86,6 +90,7 @@ describe('notifications: purchase notices by email over SMTP (real PostgreSQL, r
     await orm?.close(true);
     await t?.stop();
     await smtp?.close();
+    await abr?.close();
   });
 
   it('shows each member their choices: on by default for OWNER and ADMIN, off for USER; a bad type changes nothing', async () => {
@@ -94,12 +99,18 @@ describe('notifications: purchase notices by email over SMTP (real PostgreSQL, r
       { type: 'PURCHASE_FILLED', email: true, explicit: false },
       { type: 'PURCHASE_FAILED', email: true, explicit: false },
       { type: 'LIMIT_REACHED', email: true, explicit: false },
+      { type: 'STATEMENT_READY', email: true, explicit: false },
+      { type: 'KYB_ACTION_NEEDED', email: true, explicit: false },
+      { type: 'REPORT_READY', email: true, explicit: false },
     ]);
     const user = await client(t.gateway, userA).request<{ notificationPreferences: unknown[] }>(PREFS);
     expect(user.notificationPreferences).toEqual([
       { type: 'PURCHASE_FILLED', email: false, explicit: false },
       { type: 'PURCHASE_FAILED', email: false, explicit: false },
       { type: 'LIMIT_REACHED', email: false, explicit: false },
+      { type: 'STATEMENT_READY', email: false, explicit: false },
+      { type: 'KYB_ACTION_NEEDED', email: false, explicit: false },
+      { type: 'REPORT_READY', email: false, explicit: false },
     ]);
     expect(await errorCodes(client(t.gateway, adminA).request(SET_PREF, { t: 'purchase.filled', e: false }))).toEqual(['BAD_USER_INPUT']);
     expect(await sql(`select 1 from pool.notification_preference`)).toEqual([]);
@@ -113,6 +124,10 @@ describe('notifications: purchase notices by email over SMTP (real PostgreSQL, r
       { type: 'PURCHASE_FILLED', email: false, explicit: true },
       { type: 'PURCHASE_FAILED', email: true, explicit: false },
       { type: 'LIMIT_REACHED', email: true, explicit: false },
+      // The statement is on by default for OWNERs only.
+      { type: 'STATEMENT_READY', email: false, explicit: false },
+      { type: 'KYB_ACTION_NEEDED', email: true, explicit: false },
+      { type: 'REPORT_READY', email: true, explicit: false },
     ]);
   });
 
@@ -186,6 +201,44 @@ describe('notifications: purchase notices by email over SMTP (real PostgreSQL, r
     expect(mailsAbout(purchaseId)[0]?.subject).toBe('Notify <A> Pty Ltd: bitcoin purchase of $9,876.54 failed');
     expect(mailsAbout(purchaseId)[0]?.text).toContain('Nothing was bought');
   });
+
+  it("KYB needing more information, and a finished tax report, each email the OWNER and ADMIN once, never the USER nor the officer's reason", async () => {
+    // A records its legal entity; the operator's compliance officer (a platform role) asks for more.
+    await client(t.gateway, a.token).request(gql`mutation ($i: LegalEntityInput!) { recordLegalEntity(input: $i) { status } }`, {
+      i: { abn: FAKE_ABNS.company, directors: [{ fullName: 'Ada Director', dateOfBirth: '1980-02-03' }], beneficialOwners: [{ fullName: 'Bea Owner', ownershipBps: 6000, dateOfBirth: '1975-05-06' }] },
+    });
+    const operator = await signUp('Notify Operator', 'officer@operator.notify.example');
+    const [officer] = await sql<{ user_id: string }>(`select user_id::text as user_id from public.membership where tenant_id = ?`, [operator.tenantId]);
+    await sql(`insert into public.platform_role (user_id, role, granted_by) values (?, 'COMPLIANCE_OFFICER', 'e2e')`, [officer?.user_id]);
+    const reason = 'trust deed page 4 missing; secret-officer-reason';
+    await client(t.gateway, operator.token).request(gql`mutation ($t: ID!, $r: String!) { decideKyb(tenantId: $t, status: NEEDS_INFO, reason: $r) { status } }`, { t: a.tenantId, r: reason });
+    const kyb = await until('the KYB emails', () => {
+      const m = smtp.messages().filter((x) => x.subject.includes('business verification needs more information'));
+      return Promise.resolve(m.length >= 2 ? m : undefined);
+    });
+    expect(recipients(kyb)).toEqual(['admin@a.notify.example', 'owner@a.notify.example']);
+    expect(kyb[0]?.subject).toBe('Notify <A> Pty Ltd: business verification needs more information');
+    for (const m of kyb) expect(m.raw).not.toContain('secret-officer-reason');
+
+    // A tax report for this financial year: READY → one email each, naming the year, no figures.
+    const fy = financialYearLabel(financialYearOf(localDate(new Date(), 'Australia/Sydney')));
+    const { requestTaxReport } = await client(t.gateway, a.token).request<{ requestTaxReport: { id: string } }>(
+      gql`mutation ($fy: String!) { requestTaxReport(financialYear: $fy) { id } }`,
+      { fy },
+    );
+    const reports = await until('the report-ready emails', () => {
+      const m = smtp.messages().filter((x) => x.subject.includes(`tax report for ${fy} is ready`));
+      return Promise.resolve(m.length >= 2 ? m : undefined);
+    });
+    expect(recipients(reports)).toEqual(['admin@a.notify.example', 'owner@a.notify.example']);
+    expect(reports[0]?.text).toContain(requestTaxReport.id.slice(0, 8));
+    // One notice each in A's outbox; none reached B's owner.
+    const notices = await sql<{ n: string }>(`select count(*)::text as n from pool.outbox where queue = 'notifications' and tenant_id = ? and payload->>'type' in ('kyb.action_needed', 'report.ready')`, [a.tenantId]);
+    expect(notices).toEqual([{ n: '2' }]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(smtp.messages().filter((x) => x.to.includes('owner@b.notify.example') && /verification|tax report/.test(x.subject))).toEqual([]);
+    expect(smtp.messages().filter((x) => /verification|tax report/.test(x.subject)).length).toBe(4);
+  }, 120_000);
 
   it('refuses wrong SMTP credentials: the server says no, the error names no secret', async () => {
     const before = smtp.refusedLogins();

@@ -1,8 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 
-/** One message as the server received it: envelope, the authenticated user, and the decoded raw text. */
-export type ReceivedMail = { from: string; to: string[]; user: string | undefined; raw: string; subject: string; text: string };
+/** A MIME part sent as an attachment (Content-Disposition: attachment), its body decoded. */
+export type ReceivedAttachment = { filename: string; contentType: string; content: Buffer };
+
+/** One message as the server received it: envelope, the authenticated user, the decoded raw text and its attachments. */
+export type ReceivedMail = { from: string; to: string[]; user: string | undefined; raw: string; subject: string; text: string; attachments: ReceivedAttachment[] };
 
 export type FakeSmtp = {
   url: string;
@@ -25,6 +28,27 @@ function textPart(raw: string): string {
   const body = m[2] ?? '';
   if (m[1]?.toLowerCase() === 'base64') return Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
   return m[1]?.toLowerCase() === 'quoted-printable' ? decodeQuotedPrintable(body) : body;
+}
+
+/** The attachments of a multipart message (RFC 2045/2183): each part's headers, filename and base64 or 7bit body. */
+function attachmentsOf(raw: string): ReceivedAttachment[] {
+  const out: ReceivedAttachment[] = [];
+  for (const part of raw.split(/\r?\n--[^\r\n]+\r?\n/)) {
+    const split = /\r?\n\r?\n/.exec(part);
+    if (!split) continue;
+    // Folded header lines (a continuation starts with whitespace) joined back.
+    const headers = part.slice(0, split.index).replace(/\r?\n[ \t]+/g, ' ');
+    if (!/^Content-Disposition:\s*attachment/im.test(headers)) continue;
+    const body = part.slice(split.index + split[0].length).replace(/\r?\n--[^\r\n]*--\s*$/, '');
+    const filename = /filename\*?=(?:"([^"]+)"|([^;\r\n]+))/i.exec(headers);
+    const encoding = /^Content-Transfer-Encoding:\s*([\w-]+)/im.exec(headers)?.[1]?.toLowerCase();
+    out.push({
+      filename: (filename?.[1] ?? filename?.[2] ?? '').trim(),
+      contentType: (/^Content-Type:\s*([^;\r\n]+)/im.exec(headers)?.[1] ?? '').trim(),
+      content: encoding === 'base64' ? Buffer.from(body.replace(/\s+/g, ''), 'base64') : Buffer.from(body, 'latin1'),
+    });
+  }
+  return out;
 }
 
 /**
@@ -58,6 +82,7 @@ export async function startFakeSmtp(user: string, password: string): Promise<Fak
           raw,
           subject,
           text: textPart(raw),
+          attachments: attachmentsOf(raw),
         });
         cb();
       });

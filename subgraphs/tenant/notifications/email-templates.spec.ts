@@ -70,7 +70,45 @@ describe('notification email templates', () => {
   });
 
   it('shows only what the notice carries: nothing for types without an email', () => {
-    const other: Notice = { ...notice('purchase.filled', {}), type: 'report.ready' };
+    const other: Notice = { ...notice('purchase.filled', {}), type: 'withdrawal.updated' };
     expect(renderNoticeEmail(other, { tenantName: 'Acme' })).toBeNull();
+  });
+});
+
+describe('the monthly statement email', () => {
+  const statement = (data: Notice['data']): Notice => ({ ...notice('purchase.filled', {}), type: 'statement.ready', subjectId: 'a1b2c3d4-0000-4000-8000-000000000000', data });
+  it('shows the month and its totals exactly; a quiet month says so', () => {
+    const m = renderNoticeEmail(statement({ period: '2026-11', timeZone: 'Australia/Sydney', purchases: '2', sales: '0', purchasedSats: '223457', purchasedAudCents: '36000', feesAudCents: '181', holdingsSats: '423457', holdingsValueAudCents: '71988', pdfKey: 'k' }), { tenantName: 'Acme' });
+    expect(m?.subject).toBe('Acme: your statement for November 2026');
+    expect(m?.text).toContain('Bought:             0.00223457 BTC for $360.00 AUD');
+    expect(m?.text).toContain('Value at month end: $719.88 AUD');
+    expect(m?.text).not.toContain('pdfKey');
+    const quiet = renderNoticeEmail(statement({ period: '2026-11', purchases: '0', sales: '0', feesAudCents: '0', holdingsSats: '0', holdingsValueAudCents: null }), { tenantName: 'Quiet' });
+    expect(quiet?.text).toContain('No purchases or sales this month');
+    expect(quiet?.text).toContain('no price recorded');
+  });
+});
+
+describe('KYB and report notices by email', () => {
+  const tenantId = '11111111-2222-4333-8444-555555555555';
+  const kyb = (status: string): Notice => ({ ...notice('purchase.filled', {}), id: noticeId('kyb.action_needed', `${tenantId}:3`), type: 'kyb.action_needed', subjectId: tenantId, data: { status } });
+  const report: Notice = { ...notice('purchase.filled', {}), id: noticeId('report.ready', 'r'), type: 'report.ready', subjectId: 'c0ffee00-1111-4222-8333-444455556666', data: { report: 'TAX', financialYear: '2026-27' } };
+
+  it('asks for more information, or says it was not approved, by status only, with the tenant name escaped in HTML', () => {
+    const more = renderNoticeEmail(kyb('NEEDS_INFO'), { tenantName: 'A <b>&</b> Co' });
+    expect(more?.subject).toBe('A <b>&</b> Co: business verification needs more information');
+    expect(more?.text).toContain('Status: More information needed');
+    expect(more?.html).toContain('A &lt;b&gt;&amp;&lt;/b&gt; Co');
+    expect(more?.html).not.toContain('<b>&</b>');
+    const refused = renderNoticeEmail(kyb('REJECTED'), { tenantName: 'Acme' });
+    expect(refused?.subject).toBe('Acme: business verification was not approved');
+    expect(refused?.text).toContain('stay closed');
+  });
+
+  it('names the report and its financial year, and a short reference, never figures or links', () => {
+    const r = renderNoticeEmail(report, { tenantName: 'Acme' });
+    expect(r?.subject).toBe('Acme: your tax report for 2026-27 is ready');
+    expect(r?.text).toContain('Reference: c0ffee00');
+    expect(r?.text).not.toMatch(/https?:|\$/);
   });
 });

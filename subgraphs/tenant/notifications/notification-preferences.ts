@@ -6,15 +6,20 @@ import type { NoticeType } from '../../../lib/events/notices';
 import { isE164, maskE164, normaliseE164 } from './phone-number';
 
 /** Notice types a member can choose (each has an email template in email-templates.ts and an SMS in sms-templates.ts). */
-export const EMAIL_NOTICE_TYPES = ['purchase.filled', 'purchase.failed', 'limit.reached'] as const satisfies readonly NoticeType[];
+export const EMAIL_NOTICE_TYPES = ['purchase.filled', 'purchase.failed', 'limit.reached', 'statement.ready', 'kyb.action_needed', 'report.ready'] as const satisfies readonly NoticeType[];
 export type EmailNoticeType = (typeof EMAIL_NOTICE_TYPES)[number];
 
 export const isEmailNoticeType = (t: string): t is EmailNoticeType => (EMAIL_NOTICE_TYPES as readonly string[]).includes(t);
 
 export type Channel = 'email' | 'sms';
 
-/** With no choice of their own: OWNERs and ADMINs hear about every purchase's outcome and limits by email; USERs and VIEWERs hear nothing. */
+/**
+ * With no choice of their own: OWNERs and ADMINs hear about every purchase's outcome, limits, KYB
+ * actions needed and finished reports by email, and OWNERs get the monthly statement (it shows the
+ * whole treasury); USERs and VIEWERs hear nothing.
+ */
 export function defaultEmail(role: Role, type: NoticeType): boolean {
+  if (type === 'statement.ready') return role === 'OWNER';
   return (role === 'OWNER' || role === 'ADMIN') && isEmailNoticeType(type);
 }
 

@@ -7,11 +7,19 @@ export enum NotificationType {
   PURCHASE_FILLED = 'purchase.filled',
   PURCHASE_FAILED = 'purchase.failed',
   LIMIT_REACHED = 'limit.reached',
+  STATEMENT_READY = 'statement.ready',
+  KYB_ACTION_NEEDED = 'kyb.action_needed',
+  REPORT_READY = 'report.ready',
 }
 registerEnumType(NotificationType, {
   name: 'NotificationType',
   description: 'What a notification is about.',
-  valuesConfig: { LIMIT_REACHED: { description: 'A treasury rule reached its daily or monthly cap (at most once per rule and day).' } },
+  valuesConfig: {
+    LIMIT_REACHED: { description: 'A treasury rule reached its daily or monthly cap (at most once per rule and day).' },
+    STATEMENT_READY: { description: 'The monthly statement (PDF attached to the email) is ready, on the 1st of each month; on by default for OWNERs only.' },
+    KYB_ACTION_NEEDED: { description: 'The business verification (KYB) needs more information or was refused; real-exchange trading waits for it.' },
+    REPORT_READY: { description: 'A requested report (the tax report) is ready to download in the dashboard.' },
+  },
 });
 
 @ObjectType('NotificationPreference', { description: 'Whether the signed-in member gets one kind of notification by email and by SMS.' })

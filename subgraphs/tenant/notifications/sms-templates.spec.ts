@@ -53,7 +53,30 @@ describe('SMS templates', () => {
   });
 
   it('types without an SMS render nothing; the reference keeps only id characters', () => {
-    expect(renderNoticeSms(notice('report.ready', 'r-1', {}), { tenantName: 'Acme' })).toBeNull();
+    expect(renderNoticeSms(notice('withdrawal.updated', 'r-1', {}), { tenantName: 'Acme' })).toBeNull();
     expect(shortRef('ab-cd-ef-12-34')).toBe('abcdef12');
+  });
+});
+
+describe('the monthly statement SMS', () => {
+  it('says the statement is ready, within one segment', () => {
+    const s = renderNoticeSms(notice('statement.ready', 'a1b2c3d4-0000-4000-8000-000000000000', { period: '2026-11' }), { tenantName: 'Acme' });
+    expect(s).toBe("Liquid ABT: Acme's statement for 2026-11 is ready; it is in your email and the dashboard (ref a1b2c3d4).");
+  });
+});
+
+describe('KYB and report SMS', () => {
+  it('fit one segment and carry no reason, figure or link', () => {
+    const long = 'A very long business name that goes on and on Pty Ltd';
+    const more = renderNoticeSms(notice('kyb.action_needed', tenantId, { status: 'NEEDS_INFO' }), { tenantName: long });
+    const refused = renderNoticeSms(notice('kyb.action_needed', tenantId, { status: 'REJECTED' }), { tenantName: 'Acme' });
+    const report = renderNoticeSms(notice('report.ready', purchaseId, { report: 'TAX', financialYear: '2026-27' }), { tenantName: 'Acme' });
+    expect(refused).toBe("Liquid ABT: Acme's business verification was not approved; see the dashboard.");
+    expect(report).toBe("Liquid ABT: Acme's tax report for 2026-27 is ready in the dashboard (ref 6f1c2a8e).");
+    for (const s of [more, refused, report]) {
+      expect(s?.length).toBeLessThanOrEqual(SMS_MAX);
+      expect(s).not.toMatch(/https?:|\$/);
+    }
+    expect(more).toContain('needs more information');
   });
 });

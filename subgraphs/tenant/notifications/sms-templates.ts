@@ -37,6 +37,22 @@ export function renderNoticeSms(n: Notice, ctx: TemplateContext): string | null 
       body = `Liquid ABT: ${who}'s ${ruleTypeName(text(n.data.ruleType)).toLowerCase()} rule reached its ${period} cap${cap ? ` of ${formatAudCents(cap)} AUD` : ''}; the rest waits (${ref}).`;
       break;
     }
+    case 'statement.ready': {
+      const period = text(n.data.period);
+      body = `Liquid ABT: ${who}'s statement${period ? ` for ${period}` : ''} is ready; it is in your email and the dashboard (${ref}).`;
+      break;
+    }
+    case 'kyb.action_needed':
+      body =
+        text(n.data.status) === 'REJECTED'
+          ? `Liquid ABT: ${who}'s business verification was not approved; see the dashboard.`
+          : `Liquid ABT: ${who}'s business verification needs more information; see the dashboard.`;
+      break;
+    case 'report.ready': {
+      const fy = text(n.data.financialYear);
+      body = `Liquid ABT: ${who}'s tax report${fy ? ` for ${fy}` : ''} is ready in the dashboard (${ref}).`;
+      break;
+    }
     default:
       return null;
   }

@@ -9,6 +9,7 @@ import { localSmsOutbox, type SmsProvider } from './sms-provider';
 import { SmsSink } from './sms.sink';
 import { TwilioClient } from './twilio.client';
 import { WebhookSink } from '../endpoints/webhook.sink';
+import { createObjectStore } from '../../../lib/storage/from-config';
 
 export { NOTIFICATION_TENANT_TABLES, notificationTenantMigrations } from './notifications.migrations';
 export { NotificationPreferenceService } from './notification-preferences';
@@ -22,7 +23,8 @@ export const smsProviderFor = (sms: { twilio?: TwilioConfig; outboxDir: string }
 export function notificationJobs({ tenants, config }: ModuleDeps): { processor: ModuleProcessor; background: ModuleBackground } {
   const transport = mailTransportFor(config.mail);
   const sinks: NoticeSink[] = [
-    new EmailSink({ tenants, transport, from: config.mail.from }),
+    // The statement PDF (compliance stores it) is read from the same object store to be attached.
+    new EmailSink({ tenants, transport, from: config.mail.from, files: createObjectStore(config) }),
     new SmsSink({ tenants, provider: smsProviderFor(config.sms) }),
     new WebhookSink(tenants),
   ];
