@@ -10,7 +10,7 @@ import type { Evidence, LegalEntityInput } from './kyb';
 import { kybOf, recordLegalEntity } from './kyb.service';
 import type { StoredKyb } from './kyb.store';
 import type { OperationKind } from './monitoring';
-import { loadMonitoringConfig, setMonitoringRule, type EffectiveMonitoringConfig, type MonitoringRuleKey } from './monitoring-config.store';
+import { loadMonitoringConfig, setMonitoringRule, setMonitoringTimeZone, type EffectiveMonitoringConfig, type MonitoringRuleKey } from './monitoring-config.store';
 import type { OfficerPath } from './officer';
 import type { CaseView, OfficerService } from './officer.service';
 import { fieldsToComplete } from './smr';
@@ -124,7 +124,8 @@ class MonitoringRuleSettingsGql {
 
 @ObjectType('MonitoringConfig', { description: 'The AML monitoring rules every tenant’s operations run through.' })
 class MonitoringConfigGql {
-  @Field(() => String, { description: 'The days of SPIKE are local days of this IANA zone.' }) timeZone!: string;
+  @Field(() => String, { description: 'The days of SPIKE are local days of this IANA zone (default Australia/Sydney).' }) timeZone!: string;
+  @Field(() => Boolean, { description: 'The operator set the time zone (false: the default).' }) timeZoneOverridden!: boolean;
   @Field(() => [MonitoringRuleSettingsGql]) rules!: MonitoringRuleSettingsGql[];
 }
 
@@ -351,7 +352,7 @@ function caseGql(c: CaseView): ComplianceCaseGql {
   };
 }
 
-function monitoringConfigGql({ config: c, overrides }: EffectiveMonitoringConfig): MonitoringConfigGql {
+function monitoringConfigGql({ config: c, overrides, timeZone }: EffectiveMonitoringConfig): MonitoringConfigGql {
   const none = {
     kinds: null,
     amountAudCents: null,
@@ -372,6 +373,7 @@ function monitoringConfigGql({ config: c, overrides }: EffectiveMonitoringConfig
   };
   return {
     timeZone: c.timeZone,
+    timeZoneOverridden: timeZone !== null,
     rules: [
       rule(MonitoringRuleGql.THRESHOLD, { ...c.threshold, kinds: kinds(c.threshold.kinds) }),
       rule(MonitoringRuleGql.VELOCITY, { ...c.velocity, kinds: kinds(c.velocity.kinds) }),
@@ -515,6 +517,15 @@ export class AmlResolver {
     const { kinds, ...rest } = settings;
     const patch = { ...rest, kinds: kinds ? kinds.map((k) => k as OperationKind) : null };
     return monitoringConfigGql(await setMonitoringRule(s.officerPath.transactions, o, RULE_KEYS[rule], patch));
+  }
+
+  @Mutation(() => MonitoringConfigGql, {
+    description: 'Compliance officer: the IANA time zone whose local days the monitoring counts (SPIKE), e.g. Australia/Perth (audited). An unknown zone is refused (INVALID_MONITORING_CONFIG) and changes nothing.',
+  })
+  async setMonitoringTimeZone(@Ctx() ctx: Ctx, @Arg('timeZone', () => String) timeZone: string): Promise<MonitoringConfigGql> {
+    const s = aml(ctx);
+    const o = await s.officerPath.require(ctx);
+    return monitoringConfigGql(await setMonitoringTimeZone(s.officerPath.transactions, o, timeZone));
   }
 
   @Subscription(() => ComplianceAlertEventGql, {

@@ -1,5 +1,6 @@
 import type { TenantTx } from '../../../lib/db/tenant-tx';
 import { KYB_QUEUE, KYB_STATUS_JOB, amlFactJobId, type KybStatusChanged } from '../../../lib/events/aml-facts';
+import { NOTICE_JOB, NOTICES_QUEUE, NoticeV1, noticeId, type Notice } from '../../../lib/events/notices';
 import { parseAbn } from './abn';
 import type { AbrClient, AbrEntity } from './abr.client';
 import {
@@ -29,6 +30,30 @@ type Tx = Pick<TenantTx, 'em' | 'tenantId' | 'now' | 'audit' | 'outbox'>;
 async function sendStatus(tx: Tx, v: VerificationState): Promise<void> {
   const fact: KybStatusChanged = { __typename: 'KybStatusChanged', version: 1, tenantId: tx.tenantId, status: v.status, seq: v.history.length, at: tx.now.toISOString() };
   await tx.outbox({ queue: KYB_QUEUE, jobName: KYB_STATUS_JOB, payload: fact, id: amlFactJobId(KYB_STATUS_JOB, `${tx.tenantId}:${fact.seq}`) });
+  const notice = kybActionNotice(tx.tenantId, tx.now, v);
+  if (notice) await tx.outbox({ queue: NOTICES_QUEUE, jobName: NOTICE_JOB, payload: notice, id: notice.id });
+}
+
+/** KYB states that need the business to act: asked for more information, or refused (trading on real exchanges stays closed). */
+const ACTION_NEEDED: ReadonlySet<VerificationStatus> = new Set(['NEEDS_INFO', 'REJECTED']);
+
+/**
+ * The `kyb.action_needed` notice for a change to NEEDS_INFO or REJECTED, else null; one per change
+ * (id from the tenant and the history's length). It carries the status only, never the officer's
+ * reason or evidence: those may touch a suspicion the business must not be told of (AML/CTF Act
+ * s123), and the dashboard shows what the business may see after sign-in.
+ */
+export function kybActionNotice(tenantId: string, at: Date, v: VerificationState): Notice | null {
+  if (!ACTION_NEEDED.has(v.status)) return null;
+  return NoticeV1.parse({
+    version: 1,
+    id: noticeId('kyb.action_needed', `${tenantId}:${v.history.length}`),
+    tenantId,
+    type: 'kyb.action_needed',
+    occurredAt: at.toISOString(),
+    subjectId: tenantId,
+    data: { status: v.status },
+  });
 }
 
 /** The entity type feeds the tax profile once (a tenant that set its profile keeps it). */

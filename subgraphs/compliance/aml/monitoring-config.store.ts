@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { TenantTransactions } from '../../../lib/db/tenant-tx';
 import { AmlReason, amlError } from './errors';
+import { isTimeZone } from './local-date';
 import { monitoringConfig, type MonitoringConfig, type MonitoringConfigPatch, type OperationKind } from './monitoring';
 import type { Officer } from './officer';
 
@@ -43,7 +44,8 @@ export type MonitoringRulePatch = {
 };
 
 export type StoredRule = { rule: MonitoringRuleKey; updatedBy: string; updatedAt: Date };
-export type EffectiveMonitoringConfig = { config: MonitoringConfig; overrides: StoredRule[] };
+export type StoredTimeZone = { timeZone: string; updatedBy: string; updatedAt: Date };
+export type EffectiveMonitoringConfig = { config: MonitoringConfig; overrides: StoredRule[]; timeZone: StoredTimeZone | null };
 
 type Row = { rule: MonitoringRuleKey; settings: Record<string, unknown>; updated_by: string; updated_at: Date | string };
 type Json = Record<string, string | number | boolean | string[]>;
@@ -79,13 +81,45 @@ function merged(stored: readonly Row[]): MonitoringConfigPatch {
   return patch;
 }
 
+/** The operator's time zone row (public.aml_monitoring_setting), if set. */
+async function storedTimeZone(em: EntityManager): Promise<StoredTimeZone | null> {
+  const [r] = await em.execute<{ value: string; updated_by: string; updated_at: Date | string }[]>(
+    `select value, updated_by::text as updated_by, updated_at from public.aml_monitoring_setting where key = 'timeZone'`,
+  );
+  return r ? { timeZone: r.value, updatedBy: r.updated_by, updatedAt: new Date(r.updated_at) } : null;
+}
+
 /** The config the rules run with: the defaults, then the operator's settings (validated again). */
 export async function loadMonitoringConfig(em: EntityManager): Promise<EffectiveMonitoringConfig> {
   const stored = await rows(em);
+  const tz = await storedTimeZone(em);
   return {
-    config: monitoringConfig(merged(stored)),
+    config: monitoringConfig({ ...merged(stored), ...(tz ? { timeZone: tz.timeZone } : {}) }),
     overrides: stored.filter((r) => isRule(r.rule)).map((r) => ({ rule: r.rule, updatedBy: r.updated_by, updatedAt: new Date(r.updated_at) })),
+    timeZone: tz,
   };
+}
+
+/**
+ * The officer sets the monitoring time zone (the local days SPIKE counts, default
+ * Australia/Sydney): an IANA zone or INVALID_MONITORING_CONFIG (field `timeZone`) and nothing
+ * written; the row and its audit fact (platform chain) in one transaction.
+ */
+export async function setMonitoringTimeZone(tenants: TenantTransactions, o: Officer, timeZone: string): Promise<EffectiveMonitoringConfig> {
+  if (typeof timeZone !== 'string' || timeZone.trim() === '' || !isTimeZone(timeZone)) throw bad('timeZone must be an IANA time zone, e.g. Australia/Perth', 'timeZone');
+  const canonical = new Intl.DateTimeFormat('en-AU', { timeZone }).resolvedOptions().timeZone;
+  return tenants.run(o.tenantId, async (tx) => {
+    const { em } = tx;
+    await em.execute(`select pg_advisory_xact_lock(hashtext('aml-monitoring-config'))`);
+    const before = await storedTimeZone(em);
+    await em.execute(
+      `insert into public.aml_monitoring_setting (key, value, updated_by, updated_at) values ('timeZone', ?, ?, ?)
+       on conflict (key) do update set value = excluded.value, updated_by = excluded.updated_by, updated_at = excluded.updated_at`,
+      [canonical, o.userId, tx.now],
+    );
+    await tx.audit({ eventType: 'aml.monitoring_time_zone.set', actorId: o.userId, subjectType: 'AmlMonitoringConfig', subjectId: 'timeZone', data: { from: before?.timeZone ?? null, to: canonical } });
+    return loadMonitoringConfig(em);
+  });
 }
 
 /**

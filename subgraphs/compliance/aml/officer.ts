@@ -3,13 +3,14 @@ import { AppError, ErrorCode } from '../../../lib/errors';
 import type { GateContext } from '../../../lib/access';
 import { assertSchemaName } from '../../../lib/db/roles';
 import type { TenantTransactions } from '../../../lib/db/tenant-tx';
-import { AML_OFFICER_SETTING } from '../migrations/aml';
+import { AML_OFFICER_ROLE } from '../migrations/aml';
 
 /**
  * The compliance officer (#11): a PLATFORM role (public.platform_role), not a tenant role. This is
- * the one controlled path that reads across tenants: a read-only transaction of its own that sets
- * `app.aml_officer`, which a second SELECT policy on the AML tables (migration 0060_aml) requires,
- * so only this path sees every tenant's rows (tenant transactions never set it). Every read and every action is audited in the
+ * the one controlled path that reads across tenants: a read-only transaction of its own that does
+ * `set local role abt_aml_officer` (migration 0072_aml_officer_role), the database role that alone
+ * holds the AML tables' cross-tenant SELECT policy and has no other privilege (no writes, no other
+ * tenant or platform table). Tenant transactions stay the app role. Every read and every action is audited in the
  * platform's chain — the audit chain of the operator's own tenant, the one the officer signed in
  * to — never in the chain of the tenant concerned (tenants read their chain: tipping off, s123).
  */
@@ -48,7 +49,8 @@ export class OfficerPath {
     return this.orm.em.fork({ clear: true }).transactional(async (em) => {
       // Read-only: the officer path never writes across tenants (changes go through the case's tenant).
       await em.execute(`set transaction read only`);
-      await em.execute(`select set_config('app.tenant_id', '', true), set_config('${AML_OFFICER_SETTING}', 'on', true)`);
+      await em.execute(`select set_config('app.tenant_id', '', true)`);
+      await em.execute(`set local role ${AML_OFFICER_ROLE}`);
       return fn(em, schemas);
     });
   }

@@ -1,12 +1,20 @@
+import { APP_ROLE } from '../../../lib/db/roles';
 import { rls, tenantIdColumn } from '../../../lib/db/tenant-sql';
 import type { TenantMigration } from '../../../lib/module';
 
 /**
- * The transaction-local setting that opens the officer's read policy (aml/officer.ts sets it, in a
- * read-only transaction of its own). A dedicated login role of its own (like abt_relay) is the next
- * step; it needs lib/db/migrate.ts to create it and the platform to open its connection.
+ * The setting the officer's read policy was keyed to before 0072_aml_officer_role. Any app
+ * connection could set it (set_config is open to every role) and so read every tenant's AML rows;
+ * 0072 replaces that policy with one keyed to AML_OFFICER_ROLE. Kept only so 0060 reads as it ran.
  */
 export const AML_OFFICER_SETTING = 'app.aml_officer';
+
+/**
+ * The officer's cross-tenant path (aml/officer.ts) runs as this role: NOLOGIN, SELECT on the AML
+ * tables only, entered with `set local role` in a read-only transaction (the app role is a member).
+ * Roles are cluster-wide, so its name is fixed like abt_app and abt_relay (lib/db/roles.ts).
+ */
+export const AML_OFFICER_ROLE = 'abt_aml_officer';
 
 /** Tenant tables of AML/CTF (#11): KYB records and decisions, monitored operations, alerts and cases, SMR clock alerts. */
 export const AML_TENANT_TABLES = [
@@ -21,14 +29,45 @@ export const AML_TENANT_TABLES = [
   'aml_smr_clock_alert',
 ] as const;
 
-/**
- * The officer's read path: a second permissive SELECT policy that holds only in a transaction where
- * the officer path set AML_OFFICER_SETTING, so a tenant transaction still sees only its own rows.
- */
+/** 0060's officer read policy (replaced by 0072_aml_officer_role: any connection could set the setting). */
 function officerRead(s: string, table: string): string[] {
   return [
     `drop policy if exists aml_officer_read on "${s}".${table}`,
     `create policy aml_officer_read on "${s}".${table} for select using (current_setting('${AML_OFFICER_SETTING}', true) = 'on')`,
+  ];
+}
+
+
+/**
+ * Creates AML_OFFICER_ROLE once per cluster (a concurrent migrator of another database may create it
+ * or grant it at the same moment: duplicate_object, unique_violation, "tuple concurrently updated")
+ * and makes the app role a member, so the officer path can `set local role` to it.
+ */
+const ENSURE_OFFICER_ROLE = `do $$ begin
+  if not exists (select 1 from pg_roles where rolname = '${AML_OFFICER_ROLE}') then
+    begin
+      create role ${AML_OFFICER_ROLE} nologin nosuperuser nocreatedb nocreaterole nobypassrls noinherit;
+    exception when duplicate_object or unique_violation or internal_error then null;
+    end;
+  end if;
+  if not pg_has_role('${APP_ROLE}', '${AML_OFFICER_ROLE}', 'member') then
+    begin
+      grant ${AML_OFFICER_ROLE} to ${APP_ROLE};
+    exception when duplicate_object or unique_violation or internal_error then null;
+    end;
+  end if;
+end $$`;
+
+/**
+ * The officer's read policy, keyed to the role: it applies to AML_OFFICER_ROLE and, because a
+ * policy's role list also covers its members (the app role inherits it), it also checks
+ * current_user, which is the officer role only after `set role`.
+ */
+function officerRoleRead(s: string, table: string): string[] {
+  return [
+    `grant select on "${s}".${table} to ${AML_OFFICER_ROLE}`,
+    `drop policy if exists aml_officer_read on "${s}".${table}`,
+    `create policy aml_officer_read on "${s}".${table} for select to ${AML_OFFICER_ROLE} using (current_user = '${AML_OFFICER_ROLE}')`,
   ];
 }
 
@@ -189,6 +228,15 @@ export const amlTenantMigrations: TenantMigration[] = [
       ...rls(s, 'aml_smr_clock_alert'),
       `grant select, insert on "${s}".aml_smr_clock_alert to abt_app`,
       ...officerRead(s, 'aml_smr_clock_alert'),
+    ],
+  },
+  {
+    // The officer's cross-tenant reads as a database role of its own, not a setting any connection can set (#11).
+    name: '0072_aml_officer_role',
+    up: (s) => [
+      ENSURE_OFFICER_ROLE,
+      `grant usage on schema "${s}" to ${AML_OFFICER_ROLE}`,
+      ...AML_TENANT_TABLES.flatMap((t) => officerRoleRead(s, t)),
     ],
   },
 ];
