@@ -9,9 +9,10 @@ import { TaxResolver } from './tax/tax.resolver';
 import { TaxReportResolver } from './reports/reports.resolver';
 import { BooksResolver } from './books/books.resolver';
 import { AmlResolver } from './aml/aml.resolver';
+import { MonthlyStatementResolver } from './statements/statement.resolver';
 
 export const complianceEntities = [AuditEvent, AuditHead];
 
 export function buildComplianceSchema(): Promise<GraphQLSchema> {
-  return buildFederatedSchema([AuditResolver, TenantAuditResolver, TaxResolver, PurchaseParcelsResolver, TaxReportResolver, BooksResolver, AmlResolver], { ...complianceReferences, ...purchaseParcelsReferences }, [TenantAudit, PurchaseParcels]);
+  return buildFederatedSchema([AuditResolver, TenantAuditResolver, TaxResolver, PurchaseParcelsResolver, TaxReportResolver, BooksResolver, AmlResolver, MonthlyStatementResolver], { ...complianceReferences, ...purchaseParcelsReferences }, [TenantAudit, PurchaseParcels]);
 }

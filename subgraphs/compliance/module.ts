@@ -19,6 +19,8 @@ import { booksTenantMigrations } from './books/books.migrations';
 import { accountingProcessor } from './books/accounting.processor';
 import { ledgerClients } from './books/ledger-clients';
 import type { BooksServices } from './books/books.resolver';
+import { STATEMENT_TENANT_TABLES, statementTenantMigrations } from './statements/statement.migrations';
+import { StatementScheduler } from './statements/statement.scheduler';
 
 /** compliance: each tenant's audit hash chain (appended from the outbox's audit facts) and its verification. */
 export const complianceModule: PlatformModule<ComplianceAmlServices & BooksServices> = {
@@ -46,9 +48,11 @@ export const complianceModule: PlatformModule<ComplianceAmlServices & BooksServi
       'journal_post',
       // AML/CTF (#11): KYB, monitored operations, alerts and cases
       ...AML_TENANT_TABLES,
+      // monthly statements (#12)
+      ...STATEMENT_TENANT_TABLES,
     ],
-    // AML/CTF (#11): platform roles (the compliance officer); the operator's monitoring rule settings
-    public: ['platform_role', 'aml_monitoring_rule'],
+    // AML/CTF (#11): platform roles (the compliance officer); the operator's monitoring rule settings and time zone
+    public: ['platform_role', 'aml_monitoring_rule', 'aml_monitoring_setting'],
     shared: [
       {
         module: 'treasury',
@@ -60,12 +64,12 @@ export const complianceModule: PlatformModule<ComplianceAmlServices & BooksServi
         module: 'tenant',
         table: 'tenant',
         access: 'read',
-        why: "AML officer path (#11): the schemas to read cases across (pool and every dedicated one), the platform's one tenant list",
+        why: "AML officer path (#11): the schemas to read cases across (pool and every dedicated one), the platform's one tenant list; monthly statements (#12): each tenant's name, timezone and sign-up time (its months)",
       },
     ],
   },
   publicMigrations: () => loadPublicMigrations(join(__dirname, 'migrations', 'public')),
-  tenantMigrations: [...complianceTenantMigrations, ...booksTenantMigrations, ...amlTenantMigrations],
+  tenantMigrations: [...complianceTenantMigrations, ...booksTenantMigrations, ...amlTenantMigrations, ...statementTenantMigrations],
   buildSchema: buildComplianceSchema,
   // tax report files (#10): signed download URLs of the configured object store.
   createServices: ({ config, keys, orm, tenants }) => {
@@ -88,22 +92,28 @@ export const complianceModule: PlatformModule<ComplianceAmlServices & BooksServi
   published: (svc, { url, via }) => {
     if (via === 'gateway' && svc.filesUrlFromGateway && svc.objectStore instanceof LocalObjectStore) svc.objectStore.setBaseUrl(localhostFor(url));
   },
-  jobs: ({ orm, tenants, config, keys, bus }) => {
+  jobs: ({ orm, tenants, config, keys, bus, ports }) => {
     // AML/CTF (#11): the SMR clock, every 60 s: NEAR_DUE / OVERDUE escalated cases, alerted once per level.
     const smrClock = new SmrClock({ officerPath: new OfficerPath(orm, tenants), tenants });
+    // Monthly statements (#12): opened from the 1st of each tenant's month; valued at market-price's price at the month's end.
+    const statements = new StatementScheduler({ orm, tenants });
+    const prices = ports.prices;
     return {
     processors: [
       { queue: 'audit', handler: auditProcessor(orm, tenants.directory), concurrency: 4 },
       // tax ledger (#10): treasury's fill and sale facts, each recorded once by id.
       { queue: 'tax', handler: taxProcessor(orm, tenants.directory), concurrency: 4 },
       // tax report files (#10): render and store a requested report.
-      { queue: 'reports', handler: reportsProcessor(tenants, createObjectStore(config)), concurrency: 1 },
+      { queue: 'reports', handler: reportsProcessor(tenants, createObjectStore(config), prices ? (at) => prices.closeAt(at) : undefined), concurrency: 1 },
       // books (#12): each fill's journal to every connected ledger, exactly once (per-organisation limits in the clients).
       { queue: 'accounting', handler: accountingProcessor({ tenants, ring: keys.sealing, clients: ledgerClients(config) }), concurrency: 4 },
       // AML/CTF (#11): treasury's operation facts through the monitoring rules; hits open cases.
       { queue: 'aml', handler: amlProcessor(tenants, bus), concurrency: 2 },
     ],
-    background: [{ name: 'smr-clock', start: () => smrClock.start(), stop: () => smrClock.stop() }],
+    background: [
+      { name: 'smr-clock', start: () => smrClock.start(), stop: () => smrClock.stop() },
+      { name: 'statement-scheduler', start: () => statements.start(), stop: () => statements.stop() },
+    ],
     };
   },
 };

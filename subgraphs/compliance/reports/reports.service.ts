@@ -1,9 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { TenantTransactions, TenantTx } from '../../../lib/db/tenant-tx';
 import { notFound } from '../../../lib/errors';
+import { NOTICE_JOB, NOTICES_QUEUE, NoticeV1, noticeId, type Notice } from '../../../lib/events/notices';
 import { log } from '../../../lib/logger';
 import type { ObjectStore } from '../../../lib/storage/object-store';
-import { parseFinancialYear } from '../tax';
+import { financialYearLabel, parseFinancialYear } from '../tax';
 import { taxReport } from '../tax/tax.service';
 import { renderReportCsv, renderSummaryPdf } from './render';
 
@@ -118,6 +119,23 @@ export async function downloadUrl(store: ObjectStore, row: TaxReportRow, format:
   return store.signedDownloadUrl(key, ttlSeconds);
 }
 
+/**
+ * The `report.ready` notice, written in the transaction that marks the report READY (so it exists if
+ * and only if the report does); its id is the report's, so a re-run writes it once. It names the
+ * report and its financial year only: the figures are in the files, behind the dashboard's sign-in.
+ */
+export function reportReadyNotice(tenantId: string, at: Date, reportId: string, financialYear: number): Notice {
+  return NoticeV1.parse({
+    version: 1,
+    id: noticeId('report.ready', reportId),
+    tenantId,
+    type: 'report.ready',
+    occurredAt: at.toISOString(),
+    subjectId: reportId,
+    data: { report: 'TAX', financialYear: financialYearLabel(financialYear) },
+  });
+}
+
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 /**
@@ -163,6 +181,8 @@ export async function generateTaxReport(tenants: TenantTransactions, store: Obje
         data: { financialYear: fy, csvSha256: sha256(csv), pdfSha256: sha256(pdf), netCapitalGainAudCents: report.summary.netCapitalGainAudCents.toString() },
       });
       published(tx, reportId, 'READY');
+      const notice = reportReadyNotice(tenantId, tx.now, reportId, fy);
+      await tx.outbox({ queue: NOTICES_QUEUE, jobName: NOTICE_JOB, payload: notice, id: notice.id });
     });
   } catch (err) {
     const reason = err instanceof Error ? err.message.slice(0, 500) : 'report generation failed';
