@@ -21,6 +21,7 @@ import { explorer } from './explorer';
 import { dashboard } from './web';
 import type { QueryRunner } from './subscriptions/execution';
 import { attachSubscriptions, type SubscriptionLimits, type SubscriptionServer } from './subscriptions/server';
+import { oauthCallbackProxy } from './oauth-callback';
 import { webhookProxy } from './webhooks';
 
 export type GatewayContext = {
@@ -33,7 +34,10 @@ export type GatewayContext = {
 
 /** Passes the caller's own credential to each subgraph, which verifies it again. */
 class CredentialForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext> {
-  override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): void {
+  override willSendRequest(options: GraphQLDataSourceProcessOptions<GatewayContext>): void {
+    const { request } = options;
+    // Only an incoming operation carries the caller's context; health checks and schema loads carry none.
+    const context: GatewayContext = 'incomingRequestContext' in options ? options.context : {};
     if (context.authorization) request.http?.headers.set('authorization', context.authorization);
     const correlationId = context.correlationId ?? currentCorrelationId();
     if (correlationId) request.http?.headers.set('x-correlation-id', correlationId);
@@ -172,6 +176,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   outer.locals.service = 'gateway'; // named on its access-log lines
   outer.use(edge.headers);
   if (opts.subgraphUrls.tenant) outer.use(webhookProxy({ tenantUrl: opts.subgraphUrls.tenant, headers: edge.headers }));
+  // Payment processors' OAuth redirect (#12): relayed to the tenant subgraph, like webhooks.
+  if (opts.subgraphUrls.tenant) outer.use(oauthCallbackProxy({ tenantUrl: opts.subgraphUrls.tenant }));
   const app = createHttpApp('gateway', checks);
   if (opts.trustProxy !== undefined) app.set('trust proxy', opts.trustProxy);
   outer.use(app);

@@ -37,7 +37,7 @@ export function dashboardCsp(host: string | undefined): string {
 }
 
 /** Paths that belong to the API and operations, never to the single-page app. */
-const NOT_THE_APP = /^\/(graphql|api|metrics|webhooks)(\/|$)/;
+const NOT_THE_APP = /^\/(graphql|api|metrics|webhooks|oauth)(\/|$)/;
 
 const TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',

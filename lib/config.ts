@@ -49,6 +49,10 @@ const EnvSchema = z.object({
   PRICE_MIN_SOURCES: z.coerce.number().int().min(1).max(10).default(1),
   PRICE_CANDLE_FLUSH_MS: z.coerce.number().int().min(50).default(1000),
   PRICE_POLL_MS: z.coerce.number().int().min(1000).default(10_000),
+  // Raw price ticks (day partitions of public.price_tick) older than this many days are dropped; candles stay.
+  PRICE_TICK_RETENTION_DAYS: z.coerce.number().int().min(7).max(36_500).default(90),
+  PRICE_TICK_PARTITIONS_AHEAD_DAYS: z.coerce.number().int().min(1).max(90).default(7),
+  PRICE_TICK_MAINTENANCE_MS: z.coerce.number().int().min(60_000).default(3_600_000),
   KRAKEN_WS_URL: z.string().url().optional(),
   INDEPENDENT_RESERVE_BASE_URL: z.string().url().optional(),
   BTC_MARKETS_BASE_URL: z.string().url().optional(),
@@ -60,6 +64,23 @@ const EnvSchema = z.object({
   // gateway's public address. Unset: the gateway's own when it runs in this process, else the tenant's.
   PUBLIC_WEBHOOK_BASE_URL: z.string().url().optional(),
   PAYPAL_API_BASE_URL: z.string().url().optional(),
+  // Payment processors connected by OAuth (#12; README "Connecting a processor by OAuth"). Unset: only pasted secrets.
+  // Square: the application's id and secret (never logged), its OAuth base (tests: a local fake) and the
+  // signature key of the application's webhook subscription (notification URL <base>/webhooks/connect/square).
+  SQUARE_APPLICATION_ID: z.string().min(1).optional(),
+  SQUARE_APPLICATION_SECRET: z.string().min(1).optional(),
+  SQUARE_OAUTH_BASE_URL: z.string().url().optional(),
+  SQUARE_WEBHOOK_SIGNATURE_KEY: z.string().min(1).optional(),
+  // Stripe Connect (Standard accounts): the platform's client id (ca_…), its secret key (never logged), the Connect
+  // base (tests: a local fake) and the signing secret of the platform's Connect webhook endpoint (<base>/webhooks/connect/stripe).
+  STRIPE_CONNECT_CLIENT_ID: z.string().regex(/^ca_[A-Za-z0-9]+$/, 'a Connect client id is ca_ followed by letters and digits').optional(),
+  STRIPE_SECRET_KEY: z.string().min(1).optional(),
+  STRIPE_CONNECT_BASE_URL: z.string().url().optional(),
+  STRIPE_CONNECT_WEBHOOK_SECRET: z.string().min(1).optional(),
+  // Where the browser lands after a provider's callback (`?paymentOAuth=connected|failed`); unset: the gateway's `/`.
+  PAYMENT_OAUTH_RETURN_URL: z.string().url().optional(),
+  // How often the workers refresh OAuth access tokens that expire within 7 days.
+  PAYMENT_OAUTH_REFRESH_INTERVAL_MS: z.coerce.number().int().min(1000).default(3_600_000),
   // Treasury execution. Amounts in AUD cents.
   EXCHANGE_MIN_ORDER_CENTS: z.coerce.bigint().min(1n).default(500n),
   MANUAL_PURCHASE_MAX_CENTS: z.coerce.bigint().min(1n).default(10_000_000n),
@@ -188,6 +209,8 @@ export type Config = {
     minSources: number;
     candleFlushMs: number;
     pollMs: number;
+    /** Day partitions of raw ticks: kept retentionDays, made aheadDays ahead, checked every maintenanceMs (workers). */
+    tickPartitions: { retentionDays: number; aheadDays: number; intervalMs: number };
     krakenWsUrl?: string;
     krakenRestUrl?: string;
     independentReserveUrl?: string;
@@ -199,6 +222,7 @@ export type Config = {
   integrationKeys?: string;
   publicWebhookBaseUrl?: string;
   paypalApiBaseUrl: string;
+  paymentOAuth: PaymentOAuthSettings;
   gateway: { corsOrigins: string[]; trustProxy?: number; rateLimits: boolean };
   storage: {
     kind: 'local' | 's3';
@@ -234,6 +258,13 @@ export type Config = {
     abr?: { guid: string; baseUrl?: string };
     reportingEntity: { name: string; abn: string; austracId: string | null; state: 'NSW' | 'VIC' | 'QLD' | 'SA' | 'WA' | 'TAS' | 'NT' | 'ACT' };
   };
+};
+
+export type PaymentOAuthSettings = {
+  square?: { applicationId: string; applicationSecret: string; baseUrl: string; signatureKey?: string };
+  stripe?: { clientId: string; secretKey: string; baseUrl: string; webhookSecret?: string };
+  returnUrl?: string;
+  refreshIntervalMs: number;
 };
 
 export type TwilioConfig = { accountSid: string; authToken: string; from?: string; messagingServiceSid?: string; apiBaseUrl?: string };
@@ -311,6 +342,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       minSources: e.PRICE_MIN_SOURCES,
       candleFlushMs: e.PRICE_CANDLE_FLUSH_MS,
       pollMs: e.PRICE_POLL_MS,
+      tickPartitions: { retentionDays: e.PRICE_TICK_RETENTION_DAYS, aheadDays: e.PRICE_TICK_PARTITIONS_AHEAD_DAYS, intervalMs: e.PRICE_TICK_MAINTENANCE_MS },
       krakenWsUrl: e.KRAKEN_WS_URL,
       krakenRestUrl: e.KRAKEN_BASE_URL,
       independentReserveUrl: e.INDEPENDENT_RESERVE_BASE_URL,
@@ -322,6 +354,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     integrationKeys: e.INTEGRATION_KEYS,
     publicWebhookBaseUrl: e.PUBLIC_WEBHOOK_BASE_URL,
     paypalApiBaseUrl: e.PAYPAL_API_BASE_URL ?? (e.NODE_ENV === 'production' ? 'https://api-m.paypal.com' : 'https://api-m.sandbox.paypal.com'),
+    paymentOAuth: {
+      square:
+        e.SQUARE_APPLICATION_ID && e.SQUARE_APPLICATION_SECRET
+          ? {
+              applicationId: e.SQUARE_APPLICATION_ID,
+              applicationSecret: e.SQUARE_APPLICATION_SECRET,
+              baseUrl: e.SQUARE_OAUTH_BASE_URL ?? (e.NODE_ENV === 'production' ? 'https://connect.squareup.com' : 'https://connect.squareupsandbox.com'),
+              signatureKey: e.SQUARE_WEBHOOK_SIGNATURE_KEY,
+            }
+          : undefined,
+      stripe:
+        e.STRIPE_CONNECT_CLIENT_ID && e.STRIPE_SECRET_KEY
+          ? { clientId: e.STRIPE_CONNECT_CLIENT_ID, secretKey: e.STRIPE_SECRET_KEY, baseUrl: e.STRIPE_CONNECT_BASE_URL ?? 'https://connect.stripe.com', webhookSecret: e.STRIPE_CONNECT_WEBHOOK_SECRET }
+          : undefined,
+      returnUrl: e.PAYMENT_OAUTH_RETURN_URL,
+      refreshIntervalMs: e.PAYMENT_OAUTH_REFRESH_INTERVAL_MS,
+    },
     gateway: {
       corsOrigins: (e.GATEWAY_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
       trustProxy: e.GATEWAY_TRUST_PROXY,

@@ -1,10 +1,11 @@
 import type { GraphQLSchema } from 'graphql';
 import { refuseUnstorableArguments } from '../../lib/storable-text';
 import { buildFederatedSchema } from '../../lib/subgraph';
-import { IntegrationRoute, PaymentEvent, PaymentIntegration } from './payments/integration.entity';
+import { IntegrationRoute, PaymentAccountRoute, PaymentEvent, PaymentIntegration } from './payments/integration.entity';
 import { IntegrationResolver } from './payments/integration.resolver';
 import { paymentEventReferences } from './payments/payment-event.reference';
 import { PaymentEventResolver } from './payments/payment-event.resolver';
+import { PaymentOAuthResolver } from './payments/oauth/oauth.resolver';
 import { ApiKey } from './identity/api-key.entity';
 import { ApiKeyResolver } from './identity/api-key.resolver';
 import { AuthResolver, MfaResolver } from './identity/auth.resolver';
@@ -27,6 +28,7 @@ export const tenantEntities = [
   LoginThrottleRow,
   PaymentIntegration,
   IntegrationRoute,
+  PaymentAccountRoute,
   PaymentEvent,
 ];
 
@@ -34,7 +36,7 @@ export async function buildTenantSchema(): Promise<GraphQLSchema> {
   // Names, emails, notes and keys reach text columns: U+0000 is a BAD_USER_INPUT, not a database error.
   return refuseUnstorableArguments(
     await buildFederatedSchema(
-      [AuthResolver, MemberResolver, MfaResolver, ApiKeyResolver, UserResolver, TenantResolver, IntegrationResolver, PaymentEventResolver, NotificationResolver, WebhookEndpointResolver],
+      [AuthResolver, MemberResolver, MfaResolver, ApiKeyResolver, UserResolver, TenantResolver, IntegrationResolver, PaymentOAuthResolver, PaymentEventResolver, NotificationResolver, WebhookEndpointResolver],
       { ...tenantReferences, ...paymentEventReferences },
     ),
   );

@@ -2,12 +2,13 @@ import { Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
 import { AppError, ErrorCode, notFound } from '../../../lib/errors';
 import type { SubgraphContext } from '../../../lib/subgraph';
 import type { IntegrationService } from '../payments/integration.service';
+import type { PaymentOAuthServices } from '../payments/oauth/oauth.resolver';
 import type { WebhookServices } from '../endpoints/webhook.resolver';
 import type { NotificationServices } from '../notifications/notification.resolver';
 import type { AuthService } from './auth.service';
 import { Tenant, User } from './tenant.entity';
 
-export type TenantServices = { auth: AuthService; integrations: IntegrationService } & NotificationServices & WebhookServices;
+export type TenantServices = { auth: AuthService; integrations: IntegrationService } & PaymentOAuthServices & NotificationServices & WebhookServices;
 type Ctx = SubgraphContext<TenantServices>;
 
 @Resolver(() => User)

@@ -8,6 +8,13 @@ export enum PaymentProvider {
 }
 registerEnumType(PaymentProvider, { name: 'PaymentProvider' });
 
+/** How an integration was connected: a pasted webhook secret, or the provider's OAuth (payments/oauth/). */
+export enum PaymentConnection {
+  SECRET = 'SECRET',
+  OAUTH = 'OAUTH',
+}
+registerEnumType(PaymentConnection, { name: 'PaymentConnection' });
+
 /** A connected payment processor. Credentials are sealed (AES-256-GCM) and never leave this subgraph. */
 @ObjectType('PaymentIntegration')
 @Entity({ tableName: 'payment_integration' })
@@ -36,7 +43,40 @@ export class PaymentIntegration {
   @Property({ type: 'text' })
   status!: 'ACTIVE' | 'DISCONNECTED';
 
+  @Field(() => PaymentConnection)
+  @Property({ type: 'text' })
+  connection!: PaymentConnection;
+
+  @Field(() => String, { nullable: true, description: "The provider's account id (Square merchant id, Stripe account id) when connected by OAuth." })
+  @Property({ type: 'text', nullable: true })
+  accountId!: string | null;
+
+  /** When the sealed OAuth access token expires (refreshed before then); null for pasted secrets. */
+  @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })
+  tokenExpiresAt!: Date | null;
+
   @Field(() => Date)
+  @Property({ type: 'datetime', columnType: 'timestamptz' })
+  createdAt!: Date;
+}
+
+/** A connected account's owner, for app-level webhooks that name the account (Square merchant_id, Stripe `account`). */
+@Entity({ tableName: 'payment_account_route', schema: 'public' })
+export class PaymentAccountRoute {
+  [PrimaryKeyProp]?: ['provider', 'accountId'];
+
+  @PrimaryKey({ type: 'text' })
+  provider!: PaymentProvider;
+
+  @PrimaryKey({ type: 'text' })
+  accountId!: string;
+
+  @Property({ type: 'uuid' })
+  tenantId!: string;
+
+  @Property({ type: 'uuid' })
+  integrationId!: string;
+
   @Property({ type: 'datetime', columnType: 'timestamptz' })
   createdAt!: Date;
 }

@@ -1,6 +1,6 @@
 import { Arg, Ctx, Field, FieldResolver, ID, InputType, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { SubgraphContext } from '../../../lib/subgraph';
-import { PaymentIntegration, PaymentProvider } from './integration.entity';
+import { PaymentConnection, PaymentIntegration, PaymentProvider } from './integration.entity';
 import type { TenantServices } from '../identity/tenant.resolver';
 
 type Ctx = SubgraphContext<TenantServices>;
@@ -33,12 +33,14 @@ export class IntegrationResolver {
 
   @Mutation(() => PaymentIntegration)
   disconnectPaymentIntegration(@Ctx() ctx: Ctx, @Arg('id', () => ID) id: string): Promise<PaymentIntegration> {
-    return ctx.services.integrations.disconnect(ctx.gate.require(ctx, 'integration:write'), id);
+    // One connected by OAuth is also revoked at the provider; a pasted secret is simply disconnected.
+    return ctx.services.paymentOAuth.disconnect(ctx.gate.require(ctx, 'integration:write'), id);
   }
 
   @FieldResolver(() => String, { description: 'The URL to register with the provider.' })
   webhookUrl(@Root() i: PaymentIntegration, @Ctx() ctx: Ctx): string {
     ctx.gate.require(ctx, 'integration:read', i.tenantId);
-    return ctx.services.integrations.webhookUrl(i);
+    // Connected by OAuth: the provider delivers to the app's one endpoint, routed by the account id.
+    return i.connection === PaymentConnection.OAUTH ? ctx.services.integrations.connectWebhookUrl(i.provider) : ctx.services.integrations.webhookUrl(i);
   }
 }

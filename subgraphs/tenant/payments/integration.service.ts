@@ -11,7 +11,8 @@ import { log, noteRequest } from '../../../lib/logger';
 import { outboxKicker } from '../../../lib/outbox';
 import { hasUnstorableText, storableJson, storableText } from '../../../lib/storable-text';
 import { UnstorableDeliveryError, WebhookIntake, type IntakeRow } from './webhook-intake';
-import { IntegrationRoute, PaymentIntegration, PaymentProvider } from './integration.entity';
+import { IntegrationRoute, PaymentConnection, PaymentIntegration, PaymentProvider } from './integration.entity';
+import type { OAuthCredentials } from './oauth/oauth-credentials';
 import {
   WebhookErrorCode,
   WebhookVerificationError,
@@ -27,7 +28,8 @@ import {
 export type IntegrationCredentials =
   | { provider: PaymentProvider.STRIPE; webhookSecret: string }
   | { provider: PaymentProvider.SQUARE; signatureKey: string }
-  | { provider: PaymentProvider.PAYPAL; clientId: string; clientSecret: string; webhookId: string };
+  | { provider: PaymentProvider.PAYPAL; clientId: string; clientSecret: string; webhookId: string }
+  | OAuthCredentials;
 
 export type ConnectInput = {
   provider: PaymentProvider;
@@ -79,9 +81,11 @@ type Resolved = { tenantId: string; provider: PaymentProvider; verifier: Webhook
 /** How long a resolved integration (route, status, opened credentials) is reused for intake. */
 const RESOLVED_TTL_MS = 30_000;
 
-const aad = (tenantId: string, id: string): string => `payment_integration:${tenantId}:${id}`;
+/** The associated data every integration's sealed credentials are bound to (pasted secrets and OAuth tokens alike). */
+export const integrationAad = (tenantId: string, id: string): string => `payment_integration:${tenantId}:${id}`;
+const aad = integrationAad;
 
-function credentialsFrom(input: ConnectInput): IntegrationCredentials {
+function credentialsFrom(input: ConnectInput): Exclude<IntegrationCredentials, OAuthCredentials> {
   const need = (v: string | null | undefined, field: string): string => {
     if (typeof v !== 'string' || v.trim().length < 8 || v.length > 500) throw badInput(`${field} is required for ${input.provider}`, field);
     return v.trim();
@@ -146,6 +150,12 @@ export class IntegrationService {
     return `${base.replace(/\/+$/, '')}/webhooks/${i.provider}/${i.id}`;
   }
 
+  /** The one platform-level URL for a provider's app-level webhooks (Square's application subscription, Stripe Connect). */
+  connectWebhookUrl(provider: PaymentProvider): string {
+    const base = this.opts.publicWebhookBaseUrl ?? this.defaults.gateway ?? this.defaults.tenant ?? 'http://127.0.0.1:4000';
+    return `${base.replace(/\/+$/, '')}/webhooks/connect/${provider}`;
+  }
+
   list(scope: Scope): Promise<PaymentIntegration[]> {
     return scope.tx(({ em }) => em.find(PaymentIntegration, { tenantId: scope.tenantId }, { orderBy: { createdAt: 'asc' } }));
   }
@@ -165,6 +175,9 @@ export class IntegrationService {
         name,
         credentialsSealed: seal(this.keys, JSON.stringify(creds), aad(scope.tenantId, id)),
         status: 'ACTIVE',
+        connection: PaymentConnection.SECRET,
+        accountId: null,
+        tokenExpiresAt: null,
         createdAt: now,
       });
       em.create(IntegrationRoute, { integrationId: id, tenantId: scope.tenantId, provider: input.provider, createdAt: now });
@@ -265,13 +278,17 @@ export class IntegrationService {
       em.findOne(PaymentIntegration, { tenantId, id: integrationId, status: 'ACTIVE' }),
     );
     if (!integration) return null;
-    const resolved = { tenantId, provider: integration.provider, verifier: this.verifierFor(integration), at: Date.now() };
+    const verifier = this.verifierFor(integration);
+    // Connected by OAuth: its deliveries come to the app-level endpoint (/webhooks/connect/:provider), never here.
+    if (!verifier) return null;
+    const resolved = { tenantId, provider: integration.provider, verifier, at: Date.now() };
     this.resolved.set(integrationId, resolved);
     return resolved;
   }
 
-  private verifierFor(integration: PaymentIntegration): WebhookVerifier {
+  private verifierFor(integration: PaymentIntegration): WebhookVerifier | null {
     const creds = JSON.parse(open(this.keys, integration.credentialsSealed, aad(integration.tenantId, integration.id))) as IntegrationCredentials;
+    if ('kind' in creds) return null;
     switch (creds.provider) {
       case PaymentProvider.STRIPE:
         return createStripeVerifier({ webhookSecret: creds.webhookSecret });
@@ -307,8 +324,15 @@ export class IntegrationService {
       throw err;
     }
 
+    return this.storeVerified(tenantId, integrationId, integration.provider, event, request);
+  }
+
+  /**
+   * Stores one delivery already verified (by its integration's verifier, or an app-level one that
+   * routed it here by the connected account): event + outbox row in one statement, once per event id.
+   */
+  async storeVerified(tenantId: string, integrationId: string, providerName: PaymentProvider, event: RevenueEventResult, request: RawWebhookRequest): Promise<WebhookOutcome> {
     const id = randomUUID();
-    const providerName = integration.provider;
     // Built as one literal per shape (no spreads): this runs for every delivery.
     const row: IntakeRow = isIgnored(event)
       ? {
@@ -352,7 +376,7 @@ export class IntegrationService {
     } catch (err) {
       if (!(err instanceof UnstorableDeliveryError)) throw err;
       // Its content, not our state: a retry cannot succeed, so the provider gets a 4xx, not a 5xx to retry for days.
-      log().error({ tenantId, integrationId, provider, sqlState: err.sqlState }, 'webhook refused: the database cannot store its content');
+      log().error({ tenantId, integrationId, provider: providerName, sqlState: err.sqlState }, 'webhook refused: the database cannot store its content');
       return { status: 400, body: { error: 'UNSTORABLE_PAYLOAD' } };
     }
     return { status: 200, body: { received: true, duplicate: stored.duplicate, ...(isIgnored(event) ? { ignored: event.reason } : {}) } };
