@@ -17,7 +17,6 @@
  *      BENCH_CPU_PROF_GATEWAY: ours, stock or hive; default ours).
  */
 import 'reflect-metadata';
-import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Session } from 'node:inspector';
@@ -30,10 +29,10 @@ import { signedBy } from '../../gateway/edge/subgraph-signature';
 import { loadManifest } from '../../gateway/edge/manifest';
 import { SUPERGRAPH_PATH } from '../../schema/compose';
 import { startTestPlatform } from '../helpers/platform';
-import { graphqlRequest as gql, postStripePayment, signUpMerchant } from '../helpers/roles';
+import { graphqlRequest as gql, signUpMerchant } from '../helpers/roles';
 import { at, present } from '../helpers/present';
-import { until } from '../helpers/wait';
 import { currentCorrelationId } from '../../lib/logger';
+import { forkLoadGenerator, paymentsToPurchases, pct, serveLoadGenerator, type LoadGenerator } from './harness';
 
 /** node-postgres' query, patched to count what each request sends (as test/integration/sql-count.test.ts does). */
 type PgQuery = (this: unknown, ...args: unknown[]) => unknown;
@@ -153,28 +152,11 @@ async function fire(cmd: Fire): Promise<Fired> {
 }
 
 function runLoadGenerator(): void {
-  process.on('message', (cmd: Fire) => {
-    fire(cmd).then(
-      (r) => process.send!({ ok: true, result: r }),
-      (err: Error) => process.send!({ ok: false, error: err.stack ?? err.message }),
-    );
-  });
+  serveLoadGenerator(fire);
 }
 
-function loadGenerator(): { send: (cmd: Fire) => Promise<Fired>; child: ChildProcess } {
-  const child = fork(__filename, ['--load-generator'], { execArgv: ['-r', '@swc-node/register'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const send = (cmd: Fire): Promise<Fired> =>
-    new Promise((resolve, reject) => {
-      const onExit = (code: number | null): void => reject(new Error(`load generator exited (${code})`));
-      child.once('exit', onExit);
-      child.once('message', (m: { ok: boolean; result?: Fired; error?: string }) => {
-        child.off('exit', onExit);
-        if (m.ok && m.result) resolve(m.result);
-        else reject(new Error(m.error));
-      });
-      child.send(cmd);
-    });
-  return { send, child };
+function loadGenerator(): LoadGenerator<Fire, Fired> {
+  return forkLoadGenerator<Fire, Fired>(__filename);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -285,8 +267,6 @@ async function startHiveGateway(
 // Report
 // ---------------------------------------------------------------------------------------------
 
-const pct = (sorted: number[], p: number): number => sorted[Math.max(0, Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
-
 type Row = { op: string; gateway: string; rps: number; p50: number; p95: number; p99: number; cpuMsPerReq: number; errors: number; requests: number };
 
 function summarise(op: string, gateway: string, runs: { fired: Fired; cpuMs: number }[]): Row {
@@ -316,20 +296,7 @@ async function seed(gateway: string): Promise<{ token: string; apiKey: string; p
   await gql(gateway, 'mutation ($i: TreasuryRuleInput!) { createTreasuryRule(input: $i) { id } }', {
     i: { name: '5% of revenue', type: 'PERCENTAGE_OF_REVENUE', percentageBps: 500 },
   }, m.token);
-  for (let i = 0; i < PAYMENTS; i++) {
-    const res = await postStripePayment(gateway, m, `evt_qbench_${i}`, 100_000 + i * 137);
-    if (!res.ok) throw new Error(`payment ${i}: ${res.status} ${await res.text()}`);
-  }
-  const want = Math.min(50, PAYMENTS);
-  const purchases = await until(
-    `${want} filled purchases`,
-    async () => {
-      const d = await gql<{ purchases: { status: string }[] }>(gateway, 'query { purchases(limit: 200) { status } }', {}, m.token);
-      const filled = d.purchases.filter((p) => p.status === 'FILLED').length;
-      return filled >= want ? d.purchases.length : undefined;
-    },
-    180_000,
-  );
+  const purchases = await paymentsToPurchases(gateway, m, 'qbench', PAYMENTS, Math.min(50, PAYMENTS));
   const k = await gql<{ createApiKey: { key: string } }>(
     gateway,
     'mutation ($i: CreateApiKeyInput!) { createApiKey(input: $i) { key } }',

@@ -14,7 +14,6 @@
  *      BENCH_CPU_PROF=<file.cpuprofile> (profile the server process during the first ingest round).
  */
 import 'reflect-metadata';
-import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:http';
@@ -28,6 +27,7 @@ import Stripe from 'stripe';
 import { TEST_REDIS_URL } from '../helpers/db';
 import { client, startTestPlatform } from '../helpers/platform';
 import { at } from '../helpers/present';
+import { forkLoadGenerator, serveLoadGenerator, type LoadGenerator } from './harness';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 4000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
@@ -147,32 +147,15 @@ function redisConnection(redisUrl: string): { host: string; port: number; maxRet
 }
 
 function runLoadGenerator(): void {
-  process.on('message', (cmd: FireCommand) => {
-    fire(cmd).then(
-      (r) => process.send!({ ok: true, result: r }),
-      (err: Error) => process.send!({ ok: false, error: err.stack ?? err.message }),
-    );
-  });
+  serveLoadGenerator(fire);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Server side (this process)
 // ---------------------------------------------------------------------------------------------
 
-function loadGenerator(): { send: (cmd: FireCommand) => Promise<FireResult>; child: ChildProcess } {
-  const child = fork(__filename, ['--load-generator'], { execArgv: ['-r', '@swc-node/register'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const send = (cmd: FireCommand): Promise<FireResult> =>
-    new Promise((resolve, reject) => {
-      const onExit = (code: number | null): void => reject(new Error(`load generator exited (${code})`));
-      child.once('exit', onExit);
-      child.once('message', (m: { ok: boolean; result?: FireResult; error?: string }) => {
-        child.off('exit', onExit);
-        if (m.ok && m.result) resolve(m.result);
-        else reject(new Error(m.error));
-      });
-      child.send(cmd);
-    });
-  return { send, child };
+function loadGenerator(): LoadGenerator<FireCommand, FireResult> {
+  return forkLoadGenerator<FireCommand, FireResult>(__filename);
 }
 
 type Measured = FireResult & { serverCpuMs: number; pgCpuMs: number | null };
