@@ -14,6 +14,8 @@ module.exports = {
   // The OTLP exporter's transport (nested under the exporter) is transformed too, wherever it sits.
   transformIgnorePatterns: ['^(?!.*/@opentelemetry/otlp-exporter-base/).*/node_modules/(?!(graphql-request|@graphql-typed-document-node|@scure|@noble|@otplib|otplib)/)'],
   setupFiles: ['reflect-metadata'],
-  testTimeout: 60000,
+  // A hook that starts the whole platform (migrations, four subgraphs, the gateway, workers) took 89 s once on
+  // the 2-core CI machine while the other worker ran a heavy suite; a minute was not enough headroom.
+  testTimeout: 180000,
   maxWorkers: 2,
 };

@@ -44,7 +44,7 @@ async function get(url: string, params: Record<string, unknown>, headers: Record
     Object.entries(params).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)] as [string, string]),
   );
   const started = Date.now();
-  const res = await fetch(`${url}?${qs}`, { headers: { 'apollo-require-preflight': 'true', ...headers } });
+  const res = await fetch(`${url}?${qs.toString()}`, { headers: { 'apollo-require-preflight': 'true', ...headers } });
   return { status: res.status, headers: res.headers, body: (await res.json()) as GqlBody, ms: Date.now() - started };
 }
 

@@ -42,7 +42,7 @@ describe('a running platform makes no connection off this machine', () => {
       return (lookup as (...a: unknown[]) => unknown).call(dns, hostname, ...rest);
     };
     platform = await startTestPlatform({ redis: true });
-  });
+  }, 180_000);
   afterAll(async () => {
     net.Socket.prototype.connect = connect;
     (dns as { lookup: unknown }).lookup = lookup;

@@ -9,7 +9,7 @@ import { TenantDirectory } from '../../lib/db/tenant-context';
 import { TenantTransactions } from '../../lib/db/tenant-tx';
 import { configureLogger } from '../../lib/logger';
 import { OutboxRelay } from '../../lib/outbox';
-import { BullQueue, InProcessQueue, type JobQueue } from '../../lib/queue';
+import { BullQueue, InProcessQueue, type JobPayload, type JobQueue } from '../../lib/queue';
 import { complianceEntities } from '../../subgraphs/compliance';
 import { verifyAuditChain } from '../../subgraphs/compliance/audit.service';
 import { treasuryEntities } from '../../subgraphs/treasury';
@@ -113,7 +113,7 @@ describe('audit facts survive lost jobs (real PostgreSQL and Redis)', () => {
       await taker.close();
 
       queue.process('audit', auditProcessor(orm, directory));
-      await queue.add('audit', 'append', { ...job.data }, { jobId: id });
+      await queue.add('audit', 'append', { ...(job.data as JobPayload) }, { jobId: id });
       await new Promise((r) => setTimeout(r, STALE_MS + 50));
       expect(await appended(id)).toBe(0);
 

@@ -56,6 +56,15 @@ export async function startReplica(primary: string): Promise<Replica> {
       started,
       60_000,
     );
+    await waitFor(
+      async () => {
+        const { stdout } = await run('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-XAtc', "select coalesce((select status from pg_stat_wal_receiver), 'none')"]);
+        return stdout.trim() === 'streaming';
+      },
+      'replica streaming',
+      started,
+      60_000,
+    );
     return {
       port,
       via: (url) => {
