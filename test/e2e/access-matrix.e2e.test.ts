@@ -76,6 +76,8 @@ const FIELDS: Record<string, Rule> = {
   'Mutation.revokeApiKey': { action: 'apikey:manage', args: { id: '$foreign.apiKey' } },
   'Mutation.connectPaymentIntegration': { action: 'integration:write', args: { input: { provider: 'STRIPE', name: '' } } },
   'Mutation.disconnectPaymentIntegration': { action: 'integration:write', args: { id: '$foreign.integration' } },
+  // Payment OAuth (#12): not configured in this run, so refused after the gate and nothing is written.
+  'Mutation.startPaymentOAuth': { action: 'integration:write', args: { provider: 'SQUARE' } },
   // tenant: notifications (#12), the signed-in member's own choices (never an API key)
   'Query.notificationPreferences': { action: 'self' },
   // tenant: outbound webhooks (#12); ids of the other tenant's objects find nothing, a bad URL writes nothing
@@ -146,6 +148,8 @@ const FIELDS: Record<string, Rule> = {
   'Query.taxReport': { action: 'tax:read', args: { id: '00000000-0000-4000-8000-000000000000' } },
   'Query.taxReports': { action: 'tax:read' },
   'Mutation.requestTaxReport': { action: 'tax:read', args: { financialYear: 'matrix' } },
+  // compliance: monthly statements (#12)
+  'Query.monthlyStatements': { action: 'tax:read' },
   // compliance: books (#12); another tenant's ids or bad input, so nothing is written
   'Query.ledgerConnections': { action: 'books:read' },
   'Query.journalPosts': { action: 'books:read' },
@@ -172,6 +176,7 @@ const FIELDS: Record<string, Rule> = {
   'Mutation.startComplianceAlertFeed': { officer: true },
   'Query.complianceOfficerActive': { officer: true },
   'Mutation.setMonitoringRule': { officer: true, args: { rule: 'THRESHOLD', settings: { amountAudCents: '1' } } },
+  'Mutation.setMonitoringTimeZone': { officer: true, args: { timeZone: 'Australia/Perth' } },
   // market-price subgraph
   'Query.btcPrice': { public: true },
   'Query.priceHistory': { public: true },

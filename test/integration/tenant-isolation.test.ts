@@ -6,6 +6,7 @@ import { APP_ROLE, RELAY_ROLE } from '../../lib/db/roles';
 import { TenantDirectory } from '../../lib/db/tenant-context';
 import { TenantTransactions } from '../../lib/db/tenant-tx';
 import { configureLogger } from '../../lib/logger';
+import { AML_OFFICER_ROLE } from '../../subgraphs/compliance/migrations/aml';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { at, present } from '../helpers/present';
 
@@ -45,8 +46,21 @@ const SEEDS: Record<string, (label: string) => Row[]> = {
   tax_report: () => [2025, 2026].map((financial_year) => ({ id: randomUUID(), financial_year, status: 'QUEUED' })),
   // Outbound webhooks (#12): a text[] of event types, at least one.
   webhook_endpoint: (label) => [{ id: randomUUID(), url: `https://${label.toLowerCase()}.example/hook`, event_types: '{purchase.filled}', secret_sealed: `sealed-${label}` }],
+  // Payment OAuth (#12): a connection attempt's single-use nonce (16 to 64 characters) for a known provider.
+  payment_oauth_state: (label) =>
+    [1, 2].map((i) => ({ nonce: `nonce-${label}-${i}-${randomUUID()}`.slice(0, 64), provider: 'square', user_id: randomUUID(), expires_at: new Date(Date.now() + 600_000).toISOString() })),
   // SMS contacts (#12): an E.164 number (or a pseudonym after erasure).
   notification_contact: () => [{ user_id: randomUUID(), sms_number: '+61412345678' }],
+  // Monthly statements (#12): a YYYY-MM period, one per month; the period ends after it starts.
+  monthly_statement: () =>
+    ['2026-10', '2026-11'].map((period) => ({
+      id: randomUUID(),
+      period,
+      time_zone: 'Australia/Sydney',
+      period_start: `${period}-01T00:00:00Z`,
+      period_end: `${period}-28T00:00:00Z`,
+      status: 'QUEUED',
+    })),
   outbox: (label) =>
     [1, 2].map((i) => ({ id: randomUUID(), queue: 'schedules', job_name: `${label}-${i}`, payload: JSON.stringify({ label }) })),
 };
@@ -272,19 +286,20 @@ describe('tenant isolation under forced row-level security (real PostgreSQL, app
       }
     });
 
-    it('runs the app and relay roles as non-superusers without BYPASSRLS that own no table and inherit no role', async () => {
+    it('runs the app and relay roles as non-superusers without BYPASSRLS that own no table and inherit no role but the AML officer’s', async () => {
       const roles = await owner.execute<
         { rolname: string; rolsuper: boolean; rolbypassrls: boolean; rolcreaterole: boolean; owned: string; memberships: string }[]
       >(
         `select r.rolname, r.rolsuper, r.rolbypassrls, r.rolcreaterole,
                 (select count(*) from pg_class c where c.relowner = r.oid)::text as owned,
-                (select count(*) from pg_auth_members m where m.member = r.oid)::text as memberships
+                (select coalesce(string_agg(g.rolname, ',' order by g.rolname), '') from pg_auth_members m join pg_roles g on g.oid = m.roleid where m.member = r.oid) as memberships
          from pg_roles r where r.rolname in (?, ?) order by r.rolname`,
         [APP_ROLE, RELAY_ROLE],
       );
       expect(roles).toEqual([
-        { rolname: APP_ROLE, rolsuper: false, rolbypassrls: false, rolcreaterole: false, owned: '0', memberships: '0' },
-        { rolname: RELAY_ROLE, rolsuper: false, rolbypassrls: false, rolcreaterole: false, owned: '0', memberships: '0' },
+        // The officer path's `set local role` (compliance 0072_aml_officer_role): SELECT on the AML tables only.
+        { rolname: APP_ROLE, rolsuper: false, rolbypassrls: false, rolcreaterole: false, owned: '0', memberships: AML_OFFICER_ROLE },
+        { rolname: RELAY_ROLE, rolsuper: false, rolbypassrls: false, rolcreaterole: false, owned: '0', memberships: '' },
       ]);
       // The connection under test really is that role.
       expect(await inTx(app, { schema: 'pool', tenant: A }, (em) => em.execute<{ u: string }[]>('select current_user as u'))).toEqual([
