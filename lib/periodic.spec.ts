@@ -2,6 +2,12 @@ import { PeriodicTask } from './periodic';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Polls instead of sleeping a fixed time: a loaded CI machine may run fewer passes in 150 ms. */
+async function until(done: () => boolean, budgetMs = 10_000): Promise<void> {
+  const deadline = Date.now() + budgetMs;
+  while (!done() && Date.now() < deadline) await sleep(5);
+}
+
 describe('PeriodicTask', () => {
   it('runs passes one after another, never overlapping, and keeps going after a failed pass', async () => {
     let active = 0;
@@ -16,7 +22,7 @@ describe('PeriodicTask', () => {
       if (passes === 1) throw new Error('first pass fails');
     });
     task.start(0);
-    await sleep(150);
+    await until(() => passes >= 3);
     await task.stop();
     expect(passes).toBeGreaterThanOrEqual(3);
     expect(maxActive).toBe(1);
