@@ -6,7 +6,7 @@ import { log } from '../logger';
 import type { PublicMigration, TenantMigration } from '../module';
 import { platformTenantMigrations } from './platform-migrations';
 import { loadPublicMigrations } from './public-migrations';
-import { APP_ROLE, RELAY_ROLE, assertSchemaName, dedicatedSchemaName } from './roles';
+import { APP_ROLE, ENSURE_OFFICER_ROLE, RELAY_ROLE, assertSchemaName, dedicatedSchemaName } from './roles';
 
 type Sql = { execute: (sql: string, params?: unknown[]) => Promise<unknown> };
 
@@ -80,13 +80,17 @@ async function ensureRole(sql: Sql, role: string, password: string): Promise<voi
   }
 }
 
-/** The app and relay roles, created if missing (a restore into another cluster needs them before its grants). */
+/**
+ * The app, relay and AML officer roles, created if missing: a restore into another cluster needs
+ * every role its grants and policies name (pg_restore fails on `role "abt_aml_officer" does not exist`).
+ */
 export async function ensurePlatformRoles(ownerUrl: string, rolePassword: string): Promise<void> {
   const orm = await openOwnerOrm(ownerUrl);
   try {
     const conn = orm.em.getConnection();
     await ensureRole(conn, APP_ROLE, rolePassword);
     await ensureRole(conn, RELAY_ROLE, rolePassword);
+    await conn.execute(ENSURE_OFFICER_ROLE);
   } finally {
     await orm.close(true);
   }

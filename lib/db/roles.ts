@@ -3,6 +3,33 @@ export const APP_ROLE = 'abt_app';
 /** Reads and marks every tenant's outbox (a policy of its own on that one table). */
 export const RELAY_ROLE = 'abt_relay';
 
+/**
+ * The officer's cross-tenant path (aml/officer.ts) runs as this role: NOLOGIN, SELECT on the AML
+ * tables only, entered with `set local role` in a read-only transaction (the app role is a member).
+ * Roles are cluster-wide, so its name is fixed like abt_app and abt_relay (above).
+ */
+export const AML_OFFICER_ROLE = 'abt_aml_officer';
+
+/**
+ * Creates AML_OFFICER_ROLE once per cluster (a concurrent migrator of another database may create it
+ * or grant it at the same moment: duplicate_object, unique_violation, "tuple concurrently updated")
+ * and makes the app role a member, so the officer path can `set local role` to it.
+ */
+export const ENSURE_OFFICER_ROLE = `do $$ begin
+  if not exists (select 1 from pg_roles where rolname = '${AML_OFFICER_ROLE}') then
+    begin
+      create role ${AML_OFFICER_ROLE} nologin nosuperuser nocreatedb nocreaterole nobypassrls noinherit;
+    exception when duplicate_object or unique_violation or internal_error then null;
+    end;
+  end if;
+  if not pg_has_role('${APP_ROLE}', '${AML_OFFICER_ROLE}', 'member') then
+    begin
+      grant ${AML_OFFICER_ROLE} to ${APP_ROLE};
+    exception when duplicate_object or unique_violation or internal_error then null;
+    end;
+  end if;
+end $$`;
+
 /** The owner URL with another role's credentials. */
 export function roleUrl(ownerUrl: string, role: string, password: string): string {
   const u = new URL(ownerUrl);

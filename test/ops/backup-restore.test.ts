@@ -12,6 +12,8 @@ import { client, startTestPlatform, type TestPlatform } from '../helpers/platfor
 import { present } from '../helpers/present';
 import { startTestS3, type TestS3 } from '../helpers/s3';
 import { until } from '../helpers/wait';
+import { AML_OFFICER_ROLE } from '../../lib/db/roles';
+import { startCluster } from './replica.server';
 
 const PASSWORD = 'Correct-Horse-42-Battery';
 const PREFIX = 'backups';
@@ -151,6 +153,34 @@ describe('backups: pg_dump to object storage, restore into a new database, verif
     expect(live.every((h) => BigInt(h.sats) > 0n)).toBe(true);
     expect(await holdings(t.db.ownerUrl.replace(`/${t.db.name}`, `/${r.database}`))).toEqual(live);
   }, 120_000);
+
+  it('restores into a new cluster that has none of the platform roles: the app, relay and AML officer roles are created first, and it verifies', async () => {
+    const cluster = await startCluster();
+    try {
+      const r = await restoreBackup({ store: s3.store, prefix: PREFIX, databaseUrl: cluster.url('postgres'), rolePassword: t.db.rolePassword, id: first.id, jobs: 2 });
+      expect(r.verified.tenants).toBe(2);
+      expect(r.verified.holdingsChecked).toBe(2);
+      const orm = await openOwnerOrm(cluster.url(r.database));
+      try {
+        const roles = await orm.em.getConnection().execute<{ rolname: string; rolcanlogin: boolean }[]>(
+          `select rolname, rolcanlogin from pg_roles where rolname in ('abt_app', 'abt_relay', ?) order by rolname`,
+          [AML_OFFICER_ROLE],
+        );
+        expect(roles).toEqual([
+          { rolname: 'abt_aml_officer', rolcanlogin: false },
+          { rolname: 'abt_app', rolcanlogin: true },
+          { rolname: 'abt_relay', rolcanlogin: true },
+        ]);
+        // The officer's policies came back with the tables, keyed to the role the restore created.
+        const [policies] = await orm.em.getConnection().execute<{ n: number }[]>(`select count(*)::int as n from pg_policies where policyname = 'aml_officer_read' and ? = any(roles)`, [AML_OFFICER_ROLE]);
+        expect(policies?.n).toBeGreaterThan(0);
+      } finally {
+        await orm.close(true);
+      }
+    } finally {
+      await cluster.stop();
+    }
+  }, 180_000);
 
   it('never restores over the live database without --over-live, nor into a database that exists', async () => {
     expect(await codeOf(restore({ id: first.id, targetDatabase: t.db.name }))).toMatchObject({ code: BackupErrorCode.TARGET_IS_LIVE });

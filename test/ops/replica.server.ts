@@ -86,3 +86,50 @@ export async function startReplica(primary: string): Promise<Replica> {
     throw err;
   }
 }
+
+export type Cluster = { port: number; url: (database: string) => string; stop: () => Promise<void> };
+
+/**
+ * A new, empty PostgreSQL cluster (initdb, trust auth, C.UTF-8) on a free port in a temp dir:
+ * none of the platform's roles exist in it, as on a machine a backup is restored to after a loss.
+ */
+export async function startCluster(): Promise<Cluster> {
+  const user = postgresOsUser();
+  const dir = tempDirFor(user, 'abt-cluster-');
+  const data = join(dir.path, 'data');
+  const run = promisify(execFile);
+  let daemon: Daemon | undefined;
+  try {
+    await run(join(PG_BIN, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '--locale=C.UTF-8', '-E', 'UTF8'], {
+      ...(process.getuid?.() === 0 ? { uid: user.uid, gid: user.gid } : {}),
+      env: { PATH: process.env.PATH, LANG: 'C' },
+    });
+    const conf = join(data, 'postgresql.auto.conf');
+    writeFileSync(conf, "listen_addresses = '127.0.0.1'\nmax_connections = 50\nshared_buffers = 32MB\n");
+    if (process.getuid?.() === 0) chownSync(conf, user.uid, user.gid);
+    const port = await freePort();
+    const started = spawnAs(user, join(PG_BIN, 'postgres'), ['-D', data, '-p', String(port), '-k', dir.path]);
+    daemon = started;
+    await waitFor(
+      async () => {
+        const { stdout } = await run('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-XAtc', 'select 1']);
+        return stdout.trim() === '1';
+      },
+      'new cluster',
+      started,
+      60_000,
+    );
+    return {
+      port,
+      url: (database) => `postgres://postgres@127.0.0.1:${port}/${database}`,
+      async stop() {
+        await started.kill('SIGINT', 10_000);
+        dir.remove();
+      },
+    };
+  } catch (err) {
+    await daemon?.kill('SIGKILL');
+    dir.remove();
+    throw err;
+  }
+}

@@ -1,4 +1,4 @@
-import { APP_ROLE } from '../../../lib/db/roles';
+import { AML_OFFICER_ROLE, ENSURE_OFFICER_ROLE } from '../../../lib/db/roles';
 import { rls, tenantIdColumn } from '../../../lib/db/tenant-sql';
 import type { TenantMigration } from '../../../lib/module';
 
@@ -9,12 +9,8 @@ import type { TenantMigration } from '../../../lib/module';
  */
 export const AML_OFFICER_SETTING = 'app.aml_officer';
 
-/**
- * The officer's cross-tenant path (aml/officer.ts) runs as this role: NOLOGIN, SELECT on the AML
- * tables only, entered with `set local role` in a read-only transaction (the app role is a member).
- * Roles are cluster-wide, so its name is fixed like abt_app and abt_relay (lib/db/roles.ts).
- */
-export const AML_OFFICER_ROLE = 'abt_aml_officer';
+/** The officer's database role (lib/db/roles.ts), re-exported where the AML migrations read it. */
+export { AML_OFFICER_ROLE };
 
 /** Tenant tables of AML/CTF (#11): KYB records and decisions, monitored operations, alerts and cases, SMR clock alerts. */
 export const AML_TENANT_TABLES = [
@@ -38,25 +34,6 @@ function officerRead(s: string, table: string): string[] {
 }
 
 
-/**
- * Creates AML_OFFICER_ROLE once per cluster (a concurrent migrator of another database may create it
- * or grant it at the same moment: duplicate_object, unique_violation, "tuple concurrently updated")
- * and makes the app role a member, so the officer path can `set local role` to it.
- */
-const ENSURE_OFFICER_ROLE = `do $$ begin
-  if not exists (select 1 from pg_roles where rolname = '${AML_OFFICER_ROLE}') then
-    begin
-      create role ${AML_OFFICER_ROLE} nologin nosuperuser nocreatedb nocreaterole nobypassrls noinherit;
-    exception when duplicate_object or unique_violation or internal_error then null;
-    end;
-  end if;
-  if not pg_has_role('${APP_ROLE}', '${AML_OFFICER_ROLE}', 'member') then
-    begin
-      grant ${AML_OFFICER_ROLE} to ${APP_ROLE};
-    exception when duplicate_object or unique_violation or internal_error then null;
-    end;
-  end if;
-end $$`;
 
 /**
  * The officer's read policy, keyed to the role: it applies to AML_OFFICER_ROLE and, because a
