@@ -5,6 +5,11 @@ import { DESKTOP, PHONE, axeViolations, horizontalOverflow, logInThroughUi, open
  * violation (on a desktop and a phone), a 390×844 phone has no horizontal scroll, and the
  * keyboard alone gets around (skip link, navigation, the phone menu).
  */
+// CI (stop 27) once saw the purchase screen not show its heading in 60 s on a loaded machine, with no
+// page or console error; it has not reproduced here (3 runs, one under 3 busy cores). One retry, with the
+// first failure logged: openScreen's message now says what the page showed and what the API answered.
+jest.retryTimes(1, { logErrorsBeforeRetry: true });
+
 describe('dashboard screens: accessibility and phones', () => {
   let b: Browser;
   let screens: Screen[];

@@ -27,6 +27,9 @@ export function ensureDashboardBuilt(): void {
   execFileSync(process.execPath, ['-r', '@swc-node/register', 'web/scripts/build.ts', '--if-stale'], { cwd: REPO, stdio: 'pipe', timeout: 180_000 });
 }
 
+/** The page's latest GraphQL exchanges (operation, status, start of the body), for a failure's message. */
+const recentGraphql = new WeakMap<Page, string[]>();
+
 export type Browser = {
   t: TestPlatform;
   /** The gateway's origin, where the dashboard is served (t.gateway is its /graphql). */
@@ -66,6 +69,24 @@ export async function startDashboard(opts: { viewport?: { width: number; height:
     if (m.type() === 'error' || /Content Security Policy/i.test(m.text())) problems.push(`console ${m.type()}: ${m.text()}`);
   });
   page.on('pageerror', (e) => void problems.push(`page error: ${e.message}`));
+  const recent: string[] = [];
+  recentGraphql.set(page, recent);
+  page.on('requestfinished', (r) => {
+    if (r.method() !== 'POST' || new URL(r.url()).pathname !== '/graphql') return;
+    const took = Math.round(r.timing().responseEnd);
+    void r
+      .response()
+      .then(async (res) => `${r.postData()?.slice(0, 120) ?? ''} -> ${res?.status() ?? 'no response'} ${(await res?.text().catch(() => ''))?.slice(0, 300) ?? ''} (${took} ms)`)
+      .then((line) => {
+        recent.push(line);
+        if (recent.length > 8) recent.shift();
+      });
+  });
+  page.on('requestfailed', (r) => {
+    if (new URL(r.url()).pathname !== '/graphql') return;
+    recent.push(`${r.postData()?.slice(0, 120) ?? ''} -> failed: ${r.failure()?.errorText ?? 'unknown'}`);
+    if (recent.length > 8) recent.shift();
+  });
   if (process.env.DASHBOARD_DEBUG) page.on('console', (m) => void console.log('page', m.type(), m.text()));
   return {
     t,
@@ -218,7 +239,17 @@ export async function openScreen(page: Page, base: string, s: Screen, inApp = fa
       w.dispatchEvent(new w.PopStateEvent('popstate'));
     }, s.path);
   } else await page.goto(`${base}${s.path}`);
-  await page.getByRole('heading', { level: 1, name: s.heading }).waitFor();
+  await page
+    .getByRole('heading', { level: 1, name: s.heading })
+    .waitFor()
+    .catch(async (err: Error) => {
+      // Say what the screen showed instead, and what the API answered last: a timeout alone tells nothing.
+      const shown = await page
+        .evaluate(() => (globalThis as unknown as { document: { body: { innerText: string } } }).document.body.innerText)
+        .catch((e: Error) => `(page unreadable: ${e.message})`);
+      const exchanges = (recentGraphql.get(page) ?? []).join('\n  ');
+      throw new Error(`${s.name} (${s.path}) never showed its heading: ${err.message.split('\n')[0]}\nthe page showed: ${shown.replace(/\s+/g, ' ').slice(0, 600)}\nlatest GraphQL exchanges:\n  ${exchanges || '(none)'}`);
+    });
   await page.waitForFunction(() => !(globalThis as unknown as { document: { querySelector(s: string): unknown } }).document.querySelector('.loading'));
 }
 
