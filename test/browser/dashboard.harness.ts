@@ -80,7 +80,9 @@ export async function startDashboard(opts: { viewport?: { width: number; height:
       .then((line) => {
         recent.push(line);
         if (recent.length > 8) recent.shift();
-      });
+      })
+      // The page closed before the answer was read (the suite is stopping): nothing to record.
+      .catch(() => undefined);
   });
   page.on('requestfailed', (r) => {
     if (new URL(r.url()).pathname !== '/graphql') return;
