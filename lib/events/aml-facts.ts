@@ -6,7 +6,7 @@ import { isoTime, uuid } from './fields';
  * Durable AML/CTF facts between treasury and compliance (#11), as outbox jobs (they exist if and
  * only if the change they describe commits), like lib/events/tax-facts.ts:
  * - `aml` queue, `aml.operation`: treasury tells compliance's monitoring about a revenue-driven or
- *   manual purchase, a sale or a withdrawal (amount in AUD cents, the destination of a withdrawal).
+ *   manual purchase, a refund of revenue, a sale or a withdrawal (amount in AUD cents, the destination of a withdrawal).
  * - `kyb` queue, `kyb.status`: compliance tells treasury a tenant's KYB verification status, which
  *   treasury keeps as its own copy for the trading gate (it never reads compliance's tables).
  */
@@ -23,7 +23,7 @@ export const AmlOperationFactV1 = z.object({
   tenantId: uuid,
   /** The operation's id (purchase, sale, withdrawal or payment event id). */
   id: z.string().min(1).max(200),
-  kind: z.enum(['REVENUE', 'PURCHASE', 'SALE', 'WITHDRAWAL']),
+  kind: z.enum(['REVENUE', 'REFUND', 'PURCHASE', 'SALE', 'WITHDRAWAL']),
   amountAudCents: cents,
   at: isoTime,
   destination: z.object({ address: z.string().min(1).max(200), network: z.enum(['bitcoin', 'bitcoin-testnet']) }).nullable().optional(),

@@ -216,7 +216,7 @@ describe('AML monitoring of revenue, sales and withdrawals (#11)', () => {
       ['SCREENED_DESTINATION', true, false],
       ['NEW_DESTINATION', true, false],
     ]);
-    expect(monitoringConfig.rules[0]).toMatchObject({ amountAudCents: '1000000', kinds: ['REVENUE', 'PURCHASE', 'SALE', 'WITHDRAWAL'] });
+    expect(monitoringConfig.rules[0]).toMatchObject({ amountAudCents: '1000000', kinds: ['REVENUE', 'REFUND', 'PURCHASE', 'SALE', 'WITHDRAWAL'] });
 
     // Refused with a typed reason, nothing written.
     const invalid = { code: 'BAD_USER_INPUT', reason: 'INVALID_MONITORING_CONFIG' };

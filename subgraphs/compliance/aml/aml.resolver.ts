@@ -71,6 +71,7 @@ registerEnumType(MonitoringRuleGql, { name: 'MonitoringRule', description: 'The 
 
 enum AmlOperationKindGql {
   REVENUE = 'REVENUE',
+  REFUND = 'REFUND',
   PURCHASE = 'PURCHASE',
   SALE = 'SALE',
   WITHDRAWAL = 'WITHDRAWAL',

@@ -22,8 +22,8 @@ import { centsToAud } from '../../../lib/money';
  * - NEW_DESTINATION: a withdrawal to an address the tenant has never withdrawn to.
  */
 
-export type OperationKind = 'REVENUE' | 'PURCHASE' | 'SALE' | 'WITHDRAWAL';
-export const OPERATION_KINDS: readonly OperationKind[] = ['REVENUE', 'PURCHASE', 'SALE', 'WITHDRAWAL'];
+export type OperationKind = 'REVENUE' | 'REFUND' | 'PURCHASE' | 'SALE' | 'WITHDRAWAL';
+export const OPERATION_KINDS: readonly OperationKind[] = ['REVENUE', 'REFUND', 'PURCHASE', 'SALE', 'WITHDRAWAL'];
 
 export type Destination = { address: string; network: Network };
 
@@ -55,7 +55,7 @@ export type MonitoringConfigPatch = { timeZone?: string } & { [K in Exclude<keyo
 export const DEFAULT_MONITORING_CONFIG: MonitoringConfig = {
   timeZone: 'Australia/Sydney',
   threshold: { enabled: true, kinds: [...OPERATION_KINDS], amountAudCents: 1_000_000n },
-  velocity: { enabled: true, kinds: ['PURCHASE', 'SALE', 'WITHDRAWAL'], count: 20, windowMinutes: 60 },
+  velocity: { enabled: true, kinds: ['REFUND', 'PURCHASE', 'SALE', 'WITHDRAWAL'], count: 20, windowMinutes: 60 },
   structuring: { enabled: true, kinds: [...OPERATION_KINDS], thresholdAudCents: 1_000_000n, marginAudCents: 100_000n, count: 3, windowHours: 72 },
   spike: { enabled: true, kinds: [...OPERATION_KINDS], baselineDays: 90, multipleBps: 50_000, minHistoryDays: 14, minAmountAudCents: 100_000n },
   screenedDestination: { enabled: true },

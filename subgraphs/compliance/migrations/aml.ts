@@ -216,4 +216,12 @@ export const amlTenantMigrations: TenantMigration[] = [
       ...AML_TENANT_TABLES.flatMap((t) => officerRoleRead(s, t)),
     ],
   },
+  {
+    // Refunds of revenue are monitored operations too (#11): a large or frequent refund is an AML signal.
+    name: '0073_aml_operation_refund',
+    up: (s) => [
+      `alter table "${s}".aml_operation drop constraint if exists aml_operation_kind_check`,
+      `alter table "${s}".aml_operation add constraint aml_operation_kind_check check (kind in ('REVENUE', 'REFUND', 'PURCHASE', 'SALE', 'WITHDRAWAL'))`,
+    ],
+  },
 ];

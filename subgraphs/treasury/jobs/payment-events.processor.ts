@@ -10,7 +10,7 @@ import { jobString } from '../../../workers/job-data';
  * `payment-events`: one verified payment event → the tenant's rules → accruals and purchases.
  * The event row is locked and settled in the same transaction as everything it caused, so a
  * redelivered job (retry, crash, duplicate enqueue) finds it settled and changes nothing.
- * Every AUD revenue event is also an `aml.operation` fact (kind REVENUE) for compliance's
+ * Every AUD revenue or refund event is also an `aml.operation` fact (kind REVENUE or REFUND) for compliance's
  * monitoring (#11), in the same transaction, whether or not a rule acts on it.
  */
 export function paymentEventsProcessor(tenants: TenantTransactions, engine: RuleEngine) {
@@ -29,10 +29,11 @@ export function paymentEventsProcessor(tenants: TenantTransactions, engine: Rule
         await settlePaymentEvent(em, e.id, 'SKIPPED', 'event carries no amount the treasury acts on');
         return;
       }
-      if (e.kind === 'REVENUE' && e.currency === 'AUD' && e.amountCents > 0n) {
+      if ((e.kind === 'REVENUE' || e.kind === 'REFUND') && e.currency === 'AUD' && e.amountCents !== 0n) {
         // The provider's time of the payment (the raw query hands back a string), else this transaction's.
         const at = new Date(e.occurredAt ?? tx.now).toISOString();
-        await tx.outbox(amlOperationMessage({ version: 1, tenantId: tx.tenantId, id: e.id, kind: 'REVENUE', amountAudCents: e.amountCents.toString(), at }));
+        const amount = e.amountCents < 0n ? -e.amountCents : e.amountCents;
+        await tx.outbox(amlOperationMessage({ version: 1, tenantId: tx.tenantId, id: e.id, kind: e.kind, amountAudCents: amount.toString(), at }));
       }
       const outcome = await engine.applyPaymentEvent(tx, {
         paymentEventId: e.id,
