@@ -29,11 +29,10 @@ export function paymentEventsProcessor(tenants: TenantTransactions, engine: Rule
         await settlePaymentEvent(em, e.id, 'SKIPPED', 'event carries no amount the treasury acts on');
         return;
       }
-      if ((e.kind === 'REVENUE' || e.kind === 'REFUND') && e.currency === 'AUD' && e.amountCents !== 0n) {
+      if ((e.kind === 'REVENUE' || e.kind === 'REFUND') && e.currency === 'AUD' && e.amountCents > 0n) {
         // The provider's time of the payment (the raw query hands back a string), else this transaction's.
         const at = new Date(e.occurredAt ?? tx.now).toISOString();
-        const amount = e.amountCents < 0n ? -e.amountCents : e.amountCents;
-        await tx.outbox(amlOperationMessage({ version: 1, tenantId: tx.tenantId, id: e.id, kind: e.kind, amountAudCents: amount.toString(), at }));
+        await tx.outbox(amlOperationMessage({ version: 1, tenantId: tx.tenantId, id: e.id, kind: e.kind, amountAudCents: e.amountCents.toString(), at }));
       }
       const outcome = await engine.applyPaymentEvent(tx, {
         paymentEventId: e.id,
