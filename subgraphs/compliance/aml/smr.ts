@@ -87,8 +87,8 @@ const SERVICE: Record<OperationKind, string> = {
   WITHDRAWAL: 'transferring a virtual asset on the customer’s behalf to an external address',
 };
 
-/** Operations that move money only: no bitcoin is involved. */
-const NO_VIRTUAL_ASSET: ReadonlySet<OperationKind> = new Set<OperationKind>(['REVENUE', 'REFUND']);
+/** Operations that move money only: no bitcoin is involved, and none is itself a designated service. */
+const MONEY_ONLY: ReadonlySet<OperationKind> = new Set<OperationKind>(['REVENUE', 'REFUND']);
 
 export function buildSmrDraft(input: SmrInput, now: Date): SmrDraft {
   if (input.suspicion.grounds.length === 0) throw amlError(AmlReason.INVALID_CASE, 'a suspicious matter needs at least one ground', { field: 'suspicion.grounds' });
@@ -140,7 +140,7 @@ export function buildSmrDraft(input: SmrInput, now: Date): SmrDraft {
       designatedServices: {
         title: 'Designated services',
         fields: {
-          services: maybe(kinds.filter((k) => k !== 'REVENUE' && k !== 'REFUND').map((k) => SERVICE[k]), 'the designated services provided, requested or refused'),
+          services: maybe(kinds.filter((k) => !MONEY_ONLY.has(k)).map((k) => SERVICE[k]), 'the designated services provided, requested or refused'),
           serviceOutcome: officer('whether each service was provided, refused, or only enquired about'),
         },
       },
@@ -179,8 +179,8 @@ export function buildSmrDraft(input: SmrInput, now: Date): SmrDraft {
           type: known(t.kind),
           dateTime: known(t.at.toISOString()),
           amountAud: known(aud(t.amountAudCents)),
-          virtualAsset: known(NO_VIRTUAL_ASSET.has(t.kind) ? 'none' : 'BTC'),
-          virtualAssetAmount: t.sats === null || t.sats === undefined ? (NO_VIRTUAL_ASSET.has(t.kind) ? known('0') : officer('BTC amount')) : known(btc(t.sats)),
+          virtualAsset: known(MONEY_ONLY.has(t.kind) ? 'none' : 'BTC'),
+          virtualAssetAmount: t.sats === null || t.sats === undefined ? (MONEY_ONLY.has(t.kind) ? known('0') : officer('BTC amount')) : known(btc(t.sats)),
           exchange: maybe(t.exchange, 'the exchange used'),
           destinationWalletAddress: t.kind === 'WITHDRAWAL' ? maybe(t.destinationAddress, 'destination wallet address') : known('not applicable'),
           transactionHash: t.kind === 'WITHDRAWAL' ? maybe(t.txid, 'blockchain transaction id') : known('not applicable'),
