@@ -8,7 +8,7 @@ import { until } from '../helpers/wait';
 
 /**
  * AML/CTF monitoring on every operation (#11), through the gateway: a signed Stripe revenue event
- * of A$10,000 raises THRESHOLD and one of A$9,999.99 does not; a sale is monitored at its AUD
+ * of A$10,000 raises THRESHOLD and one of A$9,999.99 does not, as does a A$12,000 refund; a sale is monitored at its AUD
  * proceeds once it fills; a withdrawal to a screening-list address raises SCREENED_DESTINATION
  * (HOLD) with its AUD value at the latest price. Each fact goes through treasury's outbox with the
  * deterministic job id amlFactJobId('aml.operation', operation id), so it is written once.
@@ -58,14 +58,9 @@ describe('AML monitoring of revenue, sales and withdrawals (#11)', () => {
   const alerts = (id: string) => sql<AlertRow>(`select operation_id, rule, action, facts from pool.aml_alert where tenant_id = ? and operation_id = ? order by rule`, [owner.tenant.id, id]);
   const amlJobs = (id: string) => sql<{ id: string }>(`select id from pool.outbox where tenant_id = ? and queue = 'aml' and payload->>'id' = ?`, [owner.tenant.id, id]);
 
-  async function revenue(eventId: string, cents: number, currency = 'aud'): Promise<string> {
-    const body = JSON.stringify({
-      id: eventId,
-      object: 'event',
-      created: Math.floor(Date.now() / 1000),
-      type: 'payment_intent.succeeded',
-      data: { object: { id: `pi_${eventId}`, object: 'payment_intent', amount: cents, amount_received: cents, currency, status: 'succeeded' } },
-    });
+  /** A signed Stripe event delivered to the webhook: the id of its payment event once processed. */
+  async function deliver(eventId: string, type: string, object: Record<string, unknown>): Promise<string> {
+    const body = JSON.stringify({ id: eventId, object: 'event', created: Math.floor(Date.now() / 1000), type, data: { object } });
     const res = await fetch(hook, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload: body, secret: STRIPE_SECRET }) }, body });
     expect(res.status).toBe(200);
     return until(`payment event ${eventId} to be processed`, async () => {
@@ -73,6 +68,18 @@ describe('AML monitoring of revenue, sales and withdrawals (#11)', () => {
       return e && e.status !== 'RECEIVED' ? e.id : undefined;
     });
   }
+  const revenue = (eventId: string, cents: number, currency = 'aud'): Promise<string> =>
+    deliver(eventId, 'payment_intent.succeeded', { id: `pi_${eventId}`, object: 'payment_intent', amount: cents, amount_received: cents, currency, status: 'succeeded' });
+  const refund = (eventId: string, cents: number): Promise<string> =>
+    deliver(eventId, 'charge.refunded', {
+      id: `ch_${eventId}`,
+      object: 'charge',
+      currency: 'aud',
+      payment_intent: `pi_${eventId}`,
+      amount: cents,
+      amount_refunded: cents,
+      refunds: { object: 'list', data: [{ id: `re_${eventId}`, object: 'refund', amount: cents, currency: 'aud', status: 'succeeded', created: Math.floor(Date.now() / 1000) }] },
+    });
 
   /** A member invited as `role` who enrols TOTP and signs in with it (as withdrawal.e2e.test.ts): their MFA session. */
   async function memberWithMfa(email: string, role: string): Promise<string> {
@@ -127,6 +134,18 @@ describe('AML monitoring of revenue, sales and withdrawals (#11)', () => {
     // Not AUD: nothing is converted, so nothing is monitored (and no fact is written).
     const usd = await revenue('evt_aml_usd', 2_000_000, 'usd');
     expect(await amlJobs(usd)).toEqual([]);
+  }, 60_000);
+
+  it('monitors an AUD refund as a REFUND operation: A$12,000 refunded raises THRESHOLD', async () => {
+    const back = await refund('evt_aml_refund', 1_200_000);
+    expect(await operation(back)).toEqual({ id: back, kind: 'REFUND', amount_aud_cents: '1200000', destination: null });
+    const raised = await until('the THRESHOLD alert on the refund', async () => {
+      const a = await alerts(back);
+      return a.length ? a : undefined;
+    });
+    expect(raised.map((a) => a.rule)).toEqual(['THRESHOLD']);
+    expect(raised[0]?.facts).toMatchObject({ kind: 'REFUND', amountAudCents: '1200000', thresholdAudCents: '1000000' });
+    expect(await amlJobs(back)).toEqual([{ id: amlFactJobId(AML_OPERATION_JOB, back) }]);
   }, 60_000);
 
   it('monitors a sale at its AUD proceeds once it fills', async () => {
